@@ -1,0 +1,500 @@
+//! `ActorRef<A>`: the one handle users hold to an actor.
+//!
+//! A ref points at a *slot*; the slot holds the current instance (its mailbox
+//! sender and lifecycle). A supervisor refills the slot when it restarts the
+//! child, so a ref stays valid across restarts, and a local tell costs one
+//! atomic load plus actix's enqueue.
+//!
+//! # Full mailboxes
+//!
+//! Mailboxes are bounded (default [`DEFAULT_MAILBOX`] messages). When one is
+//! full, the caller chooses:
+//! - [`ActorRef::tell`] drops the message and counts it
+//!   ([`Stats::mailbox_full_drops`](crate::Stats)); it never blocks;
+//! - [`ActorRef::try_tell`] hands the message back in [`TellError::MailboxFull`];
+//! - [`ActorRef::send`] waits (asynchronously) until there is room;
+//! - [`ActorRef::ask`] fails with [`AskError::MailboxFull`], or with
+//!   [`Ask::wait_if_full`] waits for room within the ask's timeout.
+
+use super::host::Stats;
+use super::lifecycle::{Lifecycle, Watcher};
+use super::{ActorId, ExitReason, NodeId};
+use actix::dev::channel::AddressSender;
+use actix::dev::SendError;
+use actix::{Actor, Context, Handler, Message, Recipient};
+use arc_swap::ArcSwapOption;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// Mailbox capacity used when none is given.
+pub const DEFAULT_MAILBOX: usize = 1024;
+
+/// How long an ask waits for its reply unless told otherwise (Erlang's
+/// `gen_server:call` default).
+pub const DEFAULT_ASK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A running actor instance: where to send, and its life.
+pub(crate) struct Instance<A: Actor> {
+    pub(crate) tx: AddressSender<A>,
+    pub(crate) life: Arc<Lifecycle>,
+}
+
+/// The stable target of refs: the supervisor refills `current` on restart.
+pub(crate) struct Slot<A: Actor> {
+    pub(crate) id: ActorId,
+    pub(crate) current: ArcSwapOption<Instance<A>>,
+    closed: AtomicBool,
+    pub(crate) stats: Arc<Stats>,
+}
+
+impl<A: Actor> Slot<A> {
+    pub(crate) fn new(id: ActorId, stats: Arc<Stats>) -> Self {
+        Self {
+            id,
+            current: ArcSwapOption::empty(),
+            closed: AtomicBool::new(false),
+            stats,
+        }
+    }
+
+    /// No instance will ever be put here again (the child was removed, or an
+    /// unsupervised actor exited).
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.current.store(None);
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+}
+
+/// Sent to a monitoring actor when the monitored actor's instance exits.
+#[derive(Clone, Debug, PartialEq, Eq, Message)]
+#[rtype(result = "()")]
+pub struct Down {
+    /// The actor that exited.
+    pub id: ActorId,
+    /// Why it exited (`NoActor` if it was already gone when monitored).
+    pub reason: ExitReason,
+}
+
+/// A monitor, for [`ActorRef::demonitor`].
+#[derive(Debug)]
+pub struct Monitor {
+    life: Option<std::sync::Weak<Lifecycle>>,
+    key: u64,
+}
+
+/// A tell that was not delivered; the message comes back.
+#[derive(Debug, thiserror::Error)]
+pub enum TellError<M> {
+    /// The mailbox is at capacity.
+    #[error("mailbox full")]
+    MailboxFull(M),
+    /// No instance is running behind the ref.
+    #[error("actor is gone")]
+    ActorGone(M),
+}
+
+/// Why an ask got no reply.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AskError {
+    /// No reply within the timeout; a late reply is dropped.
+    #[error("no reply within {0:?}")]
+    Timeout(Duration),
+    /// The actor exited (or was not there) before replying.
+    #[error("actor is gone ({0})")]
+    ActorGone(ExitReason),
+    /// The actor's node is down or unreachable.
+    #[error("node {0} is down or unreachable")]
+    NodeDown(NodeId),
+    /// The actor does not accept this message tag from the wire.
+    #[error("the actor does not accept message tag {0:?}")]
+    UnknownMessage(String),
+    /// The message or its reply could not be decoded.
+    #[error("could not decode: {0}")]
+    Decode(String),
+    /// The mailbox was full and the caller chose not to wait.
+    #[error("mailbox full")]
+    MailboxFull,
+    /// The actor panicked while this request was queued or being handled.
+    #[error("handler panicked: {0}")]
+    Panicked(String),
+}
+
+impl AskError {
+    fn from_exit(life: &Lifecycle) -> Self {
+        match life.exit_reason() {
+            Some(ExitReason::Panic(m)) => AskError::Panicked(m.clone()),
+            Some(r) => AskError::ActorGone(r.clone()),
+            None => AskError::ActorGone(ExitReason::NoActor),
+        }
+    }
+}
+
+/// A handle to an actor, local or (later) remote, that survives restarts of a
+/// supervised actor. Cheap to clone.
+pub struct ActorRef<A: Actor> {
+    pub(crate) slot: Arc<Slot<A>>,
+}
+
+impl<A: Actor> Clone for ActorRef<A> {
+    fn clone(&self) -> Self {
+        Self {
+            slot: self.slot.clone(),
+        }
+    }
+}
+
+impl<A: Actor> std::fmt::Debug for ActorRef<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ActorRef({})", self.slot.id)
+    }
+}
+
+impl<A: Actor> PartialEq for ActorRef<A> {
+    fn eq(&self, other: &Self) -> bool {
+        self.slot.id == other.slot.id
+    }
+}
+
+impl<A: Actor> Eq for ActorRef<A> {}
+
+impl<A: Actor<Context = Context<A>>> ActorRef<A> {
+    pub(crate) fn from_slot(slot: Arc<Slot<A>>) -> Self {
+        Self { slot }
+    }
+
+    /// The actor's cluster-wide id (stable across supervised restarts).
+    pub fn id(&self) -> &ActorId {
+        &self.slot.id
+    }
+
+    /// True if an instance is running behind this ref right now.
+    pub fn is_alive(&self) -> bool {
+        self.slot
+            .current
+            .load()
+            .as_ref()
+            .is_some_and(|i| i.life.is_alive())
+    }
+
+    /// Fire-and-forget. Never blocks: if the mailbox is full the message is
+    /// dropped and counted; if no instance is running it is counted as a dead
+    /// letter. Order is FIFO per sender→receiver pair.
+    #[inline]
+    pub fn tell<M>(&self, msg: M)
+    where
+        A: Handler<M>,
+        M: Message + Send + 'static,
+        M::Result: Send,
+    {
+        match self.try_tell(msg) {
+            Ok(()) => {}
+            Err(TellError::MailboxFull(_)) => {
+                self.slot.stats.mailbox_full_drops.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(TellError::ActorGone(_)) => {
+                self.slot.stats.dead_letters.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Fire-and-forget that hands the message back if it cannot be queued now.
+    #[inline]
+    pub fn try_tell<M>(&self, msg: M) -> Result<(), TellError<M>>
+    where
+        A: Handler<M>,
+        M: Message + Send + 'static,
+        M::Result: Send,
+    {
+        let guard = self.slot.current.load();
+        let Some(inst) = guard.as_ref() else {
+            return Err(TellError::ActorGone(msg));
+        };
+        match inst.tx.try_send(msg, true) {
+            Ok(()) => Ok(()),
+            Err(SendError::Full(m)) => Err(TellError::MailboxFull(m)),
+            Err(SendError::Closed(m)) => Err(TellError::ActorGone(m)),
+        }
+    }
+
+    /// Fire-and-forget that waits for room in a full mailbox. Fails only if no
+    /// instance is running.
+    pub async fn send<M>(&self, msg: M) -> Result<(), TellError<M>>
+    where
+        A: Handler<M>,
+        M: Message + Send + 'static,
+        M::Result: Send,
+    {
+        let mut msg = msg;
+        let mut backoff = Backoff::default();
+        loop {
+            match self.try_tell(msg) {
+                Err(TellError::MailboxFull(m)) => {
+                    msg = m;
+                    backoff.wait().await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Request/response. Await it; set a deadline with [`Ask::timeout`]
+    /// (default [`DEFAULT_ASK_TIMEOUT`]).
+    pub fn ask<M>(&self, msg: M) -> Ask<'_, A, M>
+    where
+        A: Handler<M>,
+        M: Message + Send + 'static,
+        M::Result: Send,
+    {
+        Ask {
+            to: self,
+            msg,
+            timeout: DEFAULT_ASK_TIMEOUT,
+            wait_if_full: false,
+        }
+    }
+
+    /// Sends [`Down`] to `to` when the current instance exits (immediately,
+    /// with `NoActor`, if none is running). One notification per monitor.
+    pub fn monitor(&self, to: Recipient<Down>) -> Monitor {
+        self.watch(Box::new(move |id, reason| {
+            to.do_send(Down {
+                id: id.clone(),
+                reason: reason.clone(),
+            })
+        }))
+    }
+
+    /// Cancels a monitor; true if it had not fired yet.
+    pub fn demonitor(&self, monitor: Monitor) -> bool {
+        monitor
+            .life
+            .and_then(|w| w.upgrade())
+            .is_some_and(|l| l.unwatch(monitor.key))
+    }
+
+    /// Resolves with the exit reason of the current instance (`NoActor` if
+    /// none is running).
+    pub fn exited(&self) -> impl Future<Output = ExitReason> + Send + 'static {
+        let (tx, rx) = oneshot::channel();
+        self.watch(Box::new(move |_, reason| {
+            let _ = tx.send(reason.clone());
+        }));
+        async move { rx.await.unwrap_or(ExitReason::NoActor) }
+    }
+
+    /// Asks the current instance to stop gracefully (exit reason `Shutdown`).
+    pub fn stop(&self) {
+        if let Some(i) = self.slot.current.load().as_ref() {
+            i.life.request_stop();
+        }
+    }
+
+    /// Kills the current instance without running its stop hooks (`Killed`).
+    pub fn kill(&self) {
+        if let Some(i) = self.slot.current.load().as_ref() {
+            i.life.request_kill();
+        }
+    }
+
+    pub(crate) fn watch(&self, w: Watcher) -> Monitor {
+        match self.slot.current.load().as_ref() {
+            Some(i) => Monitor {
+                key: i.life.watch(w).unwrap_or(0),
+                life: Some(Arc::downgrade(&i.life)),
+            },
+            None => {
+                w(&self.slot.id, &ExitReason::NoActor);
+                Monitor { life: None, key: 0 }
+            }
+        }
+    }
+}
+
+/// An ask being built; `.await` it.
+#[derive(Debug)]
+#[must_use = "an ask does nothing until awaited"]
+pub struct Ask<'a, A: Actor, M> {
+    to: &'a ActorRef<A>,
+    msg: M,
+    timeout: Duration,
+    wait_if_full: bool,
+}
+
+impl<A: Actor, M> Ask<'_, A, M> {
+    /// Fails with [`AskError::Timeout`] if no reply arrives within `d`.
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.timeout = d;
+        self
+    }
+
+    /// Waits for room in a full mailbox (within the timeout) instead of
+    /// failing with [`AskError::MailboxFull`].
+    pub fn wait_if_full(mut self) -> Self {
+        self.wait_if_full = true;
+        self
+    }
+}
+
+type BoxedAsk<R> = Pin<Box<dyn Future<Output = Result<R, AskError>> + Send>>;
+
+pin_project_lite::pin_project! {
+    /// The future of an ask.
+    #[project = AskProj]
+    #[allow(missing_debug_implementations)]
+    pub enum AskFuture<R> {
+        /// Already decided (gone, full).
+        Done { result: Option<Result<R, AskError>> },
+        /// Queued; waiting for the reply or the deadline.
+        Waiting {
+            #[pin]
+            rx: tokio::time::Timeout<oneshot::Receiver<R>>,
+            life: Arc<Lifecycle>,
+            timeout: Duration,
+        },
+        /// Waiting for room in a full mailbox first.
+        Boxed { fut: BoxedAsk<R> },
+    }
+}
+
+impl<R> Future for AskFuture<R> {
+    type Output = Result<R, AskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            AskProj::Done { result } => Poll::Ready(
+                result
+                    .take()
+                    .unwrap_or(Err(AskError::ActorGone(ExitReason::NoActor))),
+            ),
+            AskProj::Waiting { rx, life, timeout } => match rx.poll(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Ok(Ok(r))) => Poll::Ready(Ok(r)),
+                Poll::Ready(Ok(Err(_closed))) => Poll::Ready(Err(AskError::from_exit(life))),
+                Poll::Ready(Err(_elapsed)) => Poll::Ready(Err(AskError::Timeout(*timeout))),
+            },
+            AskProj::Boxed { fut } => fut.as_mut().poll(cx),
+        }
+    }
+}
+
+fn enqueue<A, M>(
+    inst: &Instance<A>,
+    msg: M,
+    timeout: Duration,
+) -> Result<AskFuture<M::Result>, (M, AskError)>
+where
+    A: Actor<Context = Context<A>> + Handler<M>,
+    M: Message + Send + 'static,
+    M::Result: Send,
+{
+    match inst.tx.send(msg) {
+        Ok(rx) => Ok(AskFuture::Waiting {
+            rx: tokio::time::timeout(timeout, rx),
+            life: inst.life.clone(),
+            timeout,
+        }),
+        Err(SendError::Full(m)) => Err((m, AskError::MailboxFull)),
+        Err(SendError::Closed(m)) => Err((m, AskError::from_exit(&inst.life))),
+    }
+}
+
+impl<'a, A, M> IntoFuture for Ask<'a, A, M>
+where
+    A: Actor<Context = Context<A>> + Handler<M>,
+    M: Message + Send + 'static,
+    M::Result: Send,
+{
+    type Output = Result<M::Result, AskError>;
+    type IntoFuture = AskFuture<M::Result>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let done = |e| AskFuture::Done {
+            result: Some(Err(e)),
+        };
+        let guard = self.to.slot.current.load();
+        let Some(inst) = guard.as_ref() else {
+            return done(AskError::ActorGone(ExitReason::NoActor));
+        };
+        match enqueue(inst, self.msg, self.timeout) {
+            Ok(f) => f,
+            Err((msg, AskError::MailboxFull)) if self.wait_if_full => {
+                let slot = self.to.slot.clone();
+                let timeout = self.timeout;
+                AskFuture::Boxed {
+                    fut: Box::pin(ask_when_room(slot, msg, timeout)),
+                }
+            }
+            Err((_, e)) => done(e),
+        }
+    }
+}
+
+async fn ask_when_room<A, M>(
+    slot: Arc<Slot<A>>,
+    msg: M,
+    timeout: Duration,
+) -> Result<M::Result, AskError>
+where
+    A: Actor<Context = Context<A>> + Handler<M>,
+    M: Message + Send + 'static,
+    M::Result: Send,
+{
+    let deadline = crate::platform::now() + timeout;
+    let mut msg = msg;
+    let mut backoff = Backoff::default();
+    loop {
+        let inst = slot.current.load_full();
+        let Some(inst) = inst else {
+            return Err(AskError::ActorGone(ExitReason::NoActor));
+        };
+        match enqueue(&inst, msg, timeout) {
+            Ok(AskFuture::Waiting { rx, life, .. }) => {
+                let left = deadline.saturating_duration_since(crate::platform::now());
+                return match tokio::time::timeout(left, rx.into_inner()).await {
+                    Ok(Ok(r)) => Ok(r),
+                    Ok(Err(_)) => Err(AskError::from_exit(&life)),
+                    Err(_) => Err(AskError::Timeout(timeout)),
+                };
+            }
+            Ok(other) => return other.await,
+            Err((m, AskError::MailboxFull)) => {
+                if crate::platform::now() >= deadline {
+                    return Err(AskError::Timeout(timeout));
+                }
+                msg = m;
+                backoff.wait().await;
+            }
+            Err((_, e)) => return Err(e),
+        }
+    }
+}
+
+/// Waiting for mailbox room: actix's channel offers no waker for a parked
+/// sender, so we first yield (the receiver often runs on this thread), then
+/// sleep with a doubling delay capped at 1 ms. Tokio time, so it is
+/// deterministic under the simulator.
+#[derive(Default)]
+struct Backoff {
+    attempts: u32,
+}
+
+impl Backoff {
+    async fn wait(&mut self) {
+        self.attempts += 1;
+        if self.attempts <= 8 {
+            tokio::task::yield_now().await;
+        } else {
+            let us = (25u64 << (self.attempts - 8).min(6)).min(1000);
+            tokio::time::sleep(Duration::from_micros(us)).await;
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! The per-node core the actor layer needs: identity, id allocation, the
+//! node's RNG, counters, and starting actor instances.
+
+use super::actor_ref::{ActorRef, Instance, Slot, DEFAULT_MAILBOX};
+use super::lifecycle::Lifecycle;
+use super::task::{catch_actor_panic, install_panic_hook, ActorTask};
+use super::{ActorId, ExitReason, NodeId};
+use crate::platform::{self, NodeRng};
+use actix::{Actor, Context};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::Poll;
+use tracing::Instrument;
+
+/// Counters kept from a node's start (DESIGN.md §9).
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Tells to a ref with no running instance.
+    pub dead_letters: AtomicU64,
+    /// Tells dropped because the mailbox was full.
+    pub mailbox_full_drops: AtomicU64,
+    /// Child restarts performed by supervisors on this node.
+    pub restarts: AtomicU64,
+    /// Actor instances that ended in a panic.
+    pub panics: AtomicU64,
+}
+
+/// A point-in-time copy of [`Stats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    /// See [`Stats::dead_letters`].
+    pub dead_letters: u64,
+    /// See [`Stats::mailbox_full_drops`].
+    pub mailbox_full_drops: u64,
+    /// See [`Stats::restarts`].
+    pub restarts: u64,
+    /// See [`Stats::panics`].
+    pub panics: u64,
+}
+
+/// Why an actor instance did not start.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StartError {
+    /// The start function returned an error.
+    #[error("start function failed: {0}")]
+    Failed(String),
+    /// The start function or the actor's `started` panicked.
+    #[error("panicked while starting: {0}")]
+    Panicked(String),
+    /// The actor stopped inside `started`.
+    #[error("stopped while starting ({0})")]
+    Exited(ExitReason),
+}
+
+/// How to start an actor instance.
+#[derive(Clone, Copy, Debug)]
+pub struct SpawnOptions {
+    /// Mailbox capacity (messages); see the full-mailbox policy on [`ActorRef`].
+    pub mailbox: usize,
+}
+
+impl Default for SpawnOptions {
+    fn default() -> Self {
+        Self {
+            mailbox: DEFAULT_MAILBOX,
+        }
+    }
+}
+
+/// The actor layer's view of a node. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Host {
+    inner: Arc<HostInner>,
+}
+
+#[derive(Debug)]
+struct HostInner {
+    id: NodeId,
+    rng: NodeRng,
+    next_local: AtomicU64,
+    stats: Arc<Stats>,
+}
+
+impl Host {
+    /// A host for node `name` in its `incarnation`, with RNG seeded by `seed`.
+    pub fn new(name: &str, incarnation: u64, seed: u64) -> Self {
+        install_panic_hook();
+        Self {
+            inner: Arc::new(HostInner {
+                id: NodeId::new(name, incarnation),
+                rng: NodeRng::from_seed(seed),
+                next_local: AtomicU64::new(1),
+                stats: Arc::new(Stats::default()),
+            }),
+        }
+    }
+
+    /// This node's id.
+    pub fn node_id(&self) -> &NodeId {
+        &self.inner.id
+    }
+
+    /// This node's seeded RNG.
+    pub fn rng(&self) -> &NodeRng {
+        &self.inner.rng
+    }
+
+    /// The node's counters now.
+    pub fn stats(&self) -> StatsSnapshot {
+        let s = &self.inner.stats;
+        StatsSnapshot {
+            dead_letters: s.dead_letters.load(Ordering::Relaxed),
+            mailbox_full_drops: s.mailbox_full_drops.load(Ordering::Relaxed),
+            restarts: s.restarts.load(Ordering::Relaxed),
+            panics: s.panics.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn counters(&self) -> &Arc<Stats> {
+        &self.inner.stats
+    }
+
+    /// A fresh actor id on this node.
+    pub fn next_actor_id(&self) -> ActorId {
+        ActorId {
+            node: self.inner.id.clone(),
+            local: self.inner.next_local.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// Starts an unsupervised actor on the current worker and returns its ref.
+    ///
+    /// The actor runs until it stops itself or every ref to it is dropped. If
+    /// its `started` panics, the returned ref is already dead (`Panic`).
+    pub fn spawn<A: Actor<Context = Context<A>>>(&self, actor: A) -> ActorRef<A> {
+        self.spawn_with(SpawnOptions::default(), actor)
+    }
+
+    /// [`Host::spawn`] with options.
+    pub fn spawn_with<A: Actor<Context = Context<A>>>(
+        &self,
+        opts: SpawnOptions,
+        actor: A,
+    ) -> ActorRef<A> {
+        let slot = Arc::new(Slot::new(self.next_actor_id(), self.counters().clone()));
+        match start_instance(&slot, opts, || Ok(actor), self.counters()) {
+            Ok(inst) => {
+                let weak = Arc::downgrade(&slot);
+                inst.life.watch(Box::new(move |_, _| {
+                    if let Some(s) = weak.upgrade() {
+                        s.close();
+                    }
+                }));
+            }
+            Err(e) => {
+                tracing::warn!(actor = %slot.id, "actor failed to start: {e}");
+                slot.close();
+            }
+        }
+        ActorRef::from_slot(slot)
+    }
+}
+
+/// Starts one instance of an actor into `slot`: builds it with `make`, runs
+/// its `started` inline (so a failing start is reported to the caller, as
+/// OTP's `init` is), then spawns it on the current worker.
+pub(crate) fn start_instance<A: Actor<Context = Context<A>>>(
+    slot: &Slot<A>,
+    opts: SpawnOptions,
+    make: impl FnOnce() -> Result<A, StartError>,
+    stats: &Arc<Stats>,
+) -> Result<Arc<Instance<A>>, StartError> {
+    let id = slot.id.clone();
+    let actor = catch_actor_panic(make).map_err(StartError::Panicked)??;
+    let life = Arc::new(Lifecycle::new(id.clone()));
+    let (tx, rx) = actix::dev::channel::channel::<A>(opts.mailbox.max(1));
+    let fut = Context::with_receiver(rx).into_future(actor);
+    let mut task = ActorTask::new(fut, life.clone(), stats.clone());
+    let span = tracing::info_span!("actor", node = %id.node, actor = id.local);
+    let first = span.in_scope(|| {
+        let mut cx = std::task::Context::from_waker(futures_util::task::noop_waker_ref());
+        task.step(&mut cx)
+    });
+    if let Poll::Ready(()) = first {
+        let reason = life.exit_reason().cloned().unwrap_or(ExitReason::NoActor);
+        return Err(match reason {
+            ExitReason::Panic(m) => StartError::Panicked(m),
+            r => StartError::Exited(r),
+        });
+    }
+    let inst = Arc::new(Instance { tx, life });
+    slot.current.store(Some(inst.clone()));
+    platform::spawn_local(task.instrument(span));
+    Ok(inst)
+}

@@ -1,0 +1,134 @@
+//! One actor instance's life: the stop/kill requests it receives from other
+//! threads, and the exit reason it ends with, delivered once to every watcher
+//! (supervisor, monitors, `exited()` futures).
+
+use super::{ActorId, ExitReason};
+use futures_util::task::AtomicWaker;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+/// Called once with the instance's exit reason.
+pub(crate) type Watcher = Box<dyn FnOnce(&ActorId, &ExitReason) + Send + 'static>;
+
+const RUN: u8 = 0;
+const STOP: u8 = 1;
+const KILL: u8 = 2;
+
+/// Shared between an instance's task, its refs and its watchers.
+pub(crate) struct Lifecycle {
+    pub(crate) id: ActorId,
+    request: AtomicU8,
+    waker: AtomicWaker,
+    reason: OnceLock<ExitReason>,
+    watchers: Mutex<Watchers>,
+}
+
+#[derive(Default)]
+struct Watchers {
+    next: u64,
+    list: Vec<(u64, Watcher)>,
+}
+
+impl std::fmt::Debug for Lifecycle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lifecycle")
+            .field("id", &self.id)
+            .field("reason", &self.reason.get())
+            .finish()
+    }
+}
+
+/// What the task has been asked to do by someone else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Request {
+    Run,
+    Stop,
+    Kill,
+}
+
+impl Lifecycle {
+    pub(crate) fn new(id: ActorId) -> Self {
+        Self {
+            id,
+            request: AtomicU8::new(RUN),
+            waker: AtomicWaker::new(),
+            reason: OnceLock::new(),
+            watchers: Mutex::new(Watchers::default()),
+        }
+    }
+
+    /// Asks the actor to stop gracefully (its `stopping`/`stopped` run).
+    pub(crate) fn request_stop(&self) {
+        let _ = self
+            .request
+            .compare_exchange(RUN, STOP, Ordering::AcqRel, Ordering::Acquire);
+        self.waker.wake();
+    }
+
+    /// Kills the actor at its next poll, without running its stop hooks.
+    pub(crate) fn request_kill(&self) {
+        self.request.store(KILL, Ordering::Release);
+        self.waker.wake();
+    }
+
+    pub(crate) fn request(&self) -> Request {
+        match self.request.load(Ordering::Acquire) {
+            RUN => Request::Run,
+            STOP => Request::Stop,
+            _ => Request::Kill,
+        }
+    }
+
+    pub(crate) fn register_waker(&self, w: &std::task::Waker) {
+        self.waker.register(w);
+    }
+
+    /// The exit reason, once the instance has exited.
+    pub(crate) fn exit_reason(&self) -> Option<&ExitReason> {
+        self.reason.get()
+    }
+
+    pub(crate) fn is_alive(&self) -> bool {
+        self.reason.get().is_none()
+    }
+
+    /// Adds a watcher; if the instance already exited, calls it at once with
+    /// `NoActor` (as Erlang's monitor of a dead pid gives `noproc`). Returns a
+    /// key for [`Lifecycle::unwatch`].
+    pub(crate) fn watch(&self, w: Watcher) -> Option<u64> {
+        let mut ws = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        if self.reason.get().is_some() {
+            drop(ws);
+            w(&self.id, &ExitReason::NoActor);
+            return None;
+        }
+        ws.next += 1;
+        let key = ws.next;
+        ws.list.push((key, w));
+        Some(key)
+    }
+
+    /// Removes a watcher; true if it was still registered.
+    pub(crate) fn unwatch(&self, key: u64) -> bool {
+        let mut ws = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        let before = ws.list.len();
+        ws.list.retain(|(k, _)| *k != key);
+        ws.list.len() != before
+    }
+
+    /// Records the exit reason (first call wins) and notifies every watcher.
+    pub(crate) fn finish(&self, reason: ExitReason) {
+        let list = {
+            let mut ws = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
+            if self.reason.set(reason).is_err() {
+                return;
+            }
+            std::mem::take(&mut ws.list)
+        };
+        if let Some(reason) = self.reason.get() {
+            for (_, w) in list {
+                w(&self.id, reason);
+            }
+        }
+    }
+}

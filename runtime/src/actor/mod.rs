@@ -1,0 +1,22 @@
+//! Actors, their identities and the refs users hold to them (DESIGN.md §3).
+
+mod actor_ref;
+mod exit;
+mod host;
+mod id;
+mod lifecycle;
+mod remote;
+mod task;
+
+pub use actor_ref::{
+    ActorRef, Ask, AskError, AskFuture, Down, Monitor, TellError, DEFAULT_ASK_TIMEOUT,
+    DEFAULT_MAILBOX,
+};
+pub use exit::{ContextExt, ExitReason};
+pub use host::{Host, SpawnOptions, StartError, Stats, StatsSnapshot};
+pub use id::{ActorId, NodeId};
+pub use remote::{DispatchError, MessageTable, RemoteActor, RemoteMessage};
+
+pub(crate) use actor_ref::Slot;
+pub(crate) use host::start_instance;
+pub(crate) use lifecycle::Lifecycle;

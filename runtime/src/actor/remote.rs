@@ -1,0 +1,229 @@
+//! Messages and actors reachable from the wire.
+//!
+//! A message type implements [`RemoteMessage`]: serde, plus a stable wire tag
+//! (never `type_name`, which changes with module paths and compiler versions).
+//! An actor implements [`RemoteActor`] by listing the messages it accepts;
+//! [`MessageTable`] turns that list into a dispatcher from (tag, bytes) to the
+//! actor's handlers. Both traits work today with local refs, so user code does
+//! not change when the network arrives.
+
+use super::{ActorRef, AskError, TellError};
+use crate::wire;
+use actix::{Actor, Context, Handler, Message};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::time::Duration;
+
+/// A message that can cross nodes.
+///
+/// ```
+/// use actix::Message;
+/// use serde::{Deserialize, Serialize};
+/// #[derive(Message, Serialize, Deserialize)]
+/// #[rtype(result = "u64")]
+/// struct Fib(u32);
+/// arbour::remote_message!(Fib => "examples.fib.v1");
+/// assert_eq!(<Fib as arbour::RemoteMessage>::TAG, "examples.fib.v1");
+/// ```
+pub trait RemoteMessage:
+    Message<Result: Serialize + DeserializeOwned + Send + 'static>
+    + Serialize
+    + DeserializeOwned
+    + Send
+    + 'static
+{
+    /// The stable wire tag, e.g. `"examples.fib.v1"`. Bump the version when the
+    /// message's fields change.
+    const TAG: &'static str;
+}
+
+/// An actor that accepts messages from other nodes.
+pub trait RemoteActor: Actor<Context = Context<Self>> {
+    /// Lists the accepted messages: `table.accept::<Fib>();` for each.
+    fn accepts(table: &mut MessageTable<Self>);
+}
+
+/// Implements [`RemoteMessage`]: `remote_message!(Fib => "examples.fib.v1");`
+#[macro_export]
+macro_rules! remote_message {
+    ($ty:ty => $tag:literal) => {
+        impl $crate::RemoteMessage for $ty {
+            const TAG: &'static str = $tag;
+        }
+    };
+}
+
+/// Implements [`RemoteActor`]: `remote_actor!(FibWorker { Fib, Stats });`
+#[macro_export]
+macro_rules! remote_actor {
+    ($actor:ty { $($msg:ty),* $(,)? }) => {
+        impl $crate::RemoteActor for $actor {
+            fn accepts(table: &mut $crate::MessageTable<Self>) {
+                $( table.accept::<$msg>(); )*
+            }
+        }
+    };
+}
+
+/// A dispatched ask's encoded reply.
+pub type ReplyFuture = Pin<Box<dyn Future<Output = Result<Vec<u8>, AskError>> + Send>>;
+
+/// Why a message from the wire could not be handed to an actor.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DispatchError {
+    /// The actor does not list this tag.
+    #[error("unknown message tag {0:?}")]
+    UnknownTag(String),
+    /// The payload is not a valid value of the tag's message type.
+    #[error("payload does not decode: {0}")]
+    Decode(String),
+    /// Two accepted messages share a tag (a programming error, reported when
+    /// the table is built).
+    #[error("two messages use the tag {0:?}")]
+    DuplicateTag(&'static str),
+    /// The actor's mailbox is full.
+    #[error("mailbox full")]
+    MailboxFull,
+    /// No instance is running behind the ref.
+    #[error("actor is gone")]
+    ActorGone,
+}
+
+impl From<DispatchError> for AskError {
+    fn from(e: DispatchError) -> Self {
+        match e {
+            DispatchError::UnknownTag(t) => AskError::UnknownMessage(t),
+            DispatchError::Decode(m) => AskError::Decode(m),
+            DispatchError::DuplicateTag(t) => AskError::UnknownMessage(t.to_owned()),
+            DispatchError::MailboxFull => AskError::MailboxFull,
+            DispatchError::ActorGone => AskError::ActorGone(super::ExitReason::NoActor),
+        }
+    }
+}
+
+type AskFn<A> = fn(&ActorRef<A>, &[u8], Duration) -> Result<ReplyFuture, DispatchError>;
+type TellFn<A> = fn(&ActorRef<A>, &[u8]) -> Result<(), DispatchError>;
+
+struct Entry<A: Actor> {
+    ask: AskFn<A>,
+    tell: TellFn<A>,
+}
+
+/// Dispatches (tag, MessagePack bytes) to an actor's handlers.
+pub struct MessageTable<A: Actor> {
+    entries: HashMap<&'static str, Entry<A>>,
+    duplicate: Option<&'static str>,
+}
+
+impl<A: Actor> std::fmt::Debug for MessageTable<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessageTable")
+            .field("tags", &self.entries.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+fn decode_payload<M: DeserializeOwned>(payload: &[u8]) -> Result<M, DispatchError> {
+    wire::decode(payload).map_err(|e| DispatchError::Decode(e.to_string()))
+}
+
+fn ask_entry<A, M>(
+    to: &ActorRef<A>,
+    payload: &[u8],
+    timeout: Duration,
+) -> Result<ReplyFuture, DispatchError>
+where
+    A: Actor<Context = Context<A>> + Handler<M>,
+    M: RemoteMessage,
+{
+    let msg: M = decode_payload(payload)?;
+    let fut = to.ask(msg).timeout(timeout).into_future();
+    Ok(Box::pin(async move {
+        let reply = fut.await?;
+        wire::encode(&reply).map_err(|e| AskError::Decode(e.to_string()))
+    }))
+}
+
+fn tell_entry<A, M>(to: &ActorRef<A>, payload: &[u8]) -> Result<(), DispatchError>
+where
+    A: Actor<Context = Context<A>> + Handler<M>,
+    M: RemoteMessage,
+{
+    let msg: M = decode_payload(payload)?;
+    to.try_tell(msg).map_err(|e| match e {
+        TellError::MailboxFull(_) => DispatchError::MailboxFull,
+        TellError::ActorGone(_) => DispatchError::ActorGone,
+    })
+}
+
+impl<A: Actor<Context = Context<A>>> MessageTable<A> {
+    /// The table of a [`RemoteActor`]; fails if two of its messages share a tag.
+    pub fn for_actor() -> Result<Self, DispatchError>
+    where
+        A: RemoteActor,
+    {
+        let mut t = Self {
+            entries: HashMap::new(),
+            duplicate: None,
+        };
+        A::accepts(&mut t);
+        match t.duplicate {
+            Some(tag) => Err(DispatchError::DuplicateTag(tag)),
+            None => Ok(t),
+        }
+    }
+
+    /// Accepts `M` from the wire.
+    pub fn accept<M>(&mut self) -> &mut Self
+    where
+        A: Handler<M>,
+        M: RemoteMessage,
+    {
+        let entry = Entry {
+            ask: ask_entry::<A, M>,
+            tell: tell_entry::<A, M>,
+        };
+        if self.entries.insert(M::TAG, entry).is_some() {
+            self.duplicate.get_or_insert(M::TAG);
+        }
+        self
+    }
+
+    /// The accepted tags.
+    pub fn tags(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.entries.keys().copied()
+    }
+
+    /// Decodes `payload` as the message for `tag` and asks `to` with it; the
+    /// future yields the encoded reply.
+    pub fn dispatch_ask(
+        &self,
+        to: &ActorRef<A>,
+        tag: &str,
+        payload: &[u8],
+        timeout: Duration,
+    ) -> Result<ReplyFuture, DispatchError> {
+        let e = self
+            .entries
+            .get(tag)
+            .ok_or_else(|| DispatchError::UnknownTag(tag.to_owned()))?;
+        (e.ask)(to, payload, timeout)
+    }
+
+    /// Decodes `payload` as the message for `tag` and tells `to`.
+    pub fn dispatch_tell(
+        &self,
+        to: &ActorRef<A>,
+        tag: &str,
+        payload: &[u8],
+    ) -> Result<(), DispatchError> {
+        let e = self
+            .entries
+            .get(tag)
+            .ok_or_else(|| DispatchError::UnknownTag(tag.to_owned()))?;
+        (e.tell)(to, payload)
+    }
+}

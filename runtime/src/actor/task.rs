@@ -1,0 +1,168 @@
+//! Running an actix actor as a task whose panics become exit reasons.
+//!
+//! We drive the actor's `ContextFut` ourselves (rather than `Actor::start`)
+//! so that a panic in `started`, a handler (sync or async) or `stopping` is
+//! caught at the poll, turned into `ExitReason::Panic`, and reported to the
+//! supervisor; the worker thread and the sibling actors on it carry on.
+
+use super::exit::{restore_requested_exit, take_requested_exit};
+use super::lifecycle::{Lifecycle, Request};
+use super::host::Stats;
+use super::ExitReason;
+use actix::dev::ContextFut;
+use actix::{Actor, ActorContext, Context};
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::{Arc, Once};
+use std::task::{Context as TaskContext, Poll};
+
+thread_local! {
+    /// True while this thread polls an actor: the panic hook then records the
+    /// location for the exit reason instead of printing to stderr.
+    static IN_ACTOR: Cell<bool> = const { Cell::new(false) };
+    static PANIC_LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+static HOOK: Once = Once::new();
+
+/// Installs (once per process) a panic hook that captures the location of
+/// panics inside actors and leaves every other panic to the previous hook.
+pub(crate) fn install_panic_hook() {
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if IN_ACTOR.with(Cell::get) {
+                let loc = info
+                    .location()
+                    .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
+                PANIC_LOCATION.with(|p| *p.borrow_mut() = loc);
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Runs `f` as actor code: panics are caught and described.
+pub(crate) fn catch_actor_panic<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    let was = IN_ACTOR.with(|c| c.replace(true));
+    let r = catch_unwind(AssertUnwindSafe(f));
+    IN_ACTOR.with(|c| c.set(was));
+    r.map_err(|payload| {
+        let msg = if let Some(s) = payload.downcast_ref::<&str>() {
+            (*s).to_owned()
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "non-string panic payload".to_owned()
+        };
+        match PANIC_LOCATION.with(|p| p.borrow_mut().take()) {
+            Some(loc) => format!("{msg} at {loc}"),
+            None => msg,
+        }
+    })
+}
+
+/// The task that owns one actor instance.
+pub(crate) struct ActorTask<A: Actor<Context = Context<A>>> {
+    fut: Option<ContextFut<A, Context<A>>>,
+    life: Arc<Lifecycle>,
+    stop_applied: bool,
+    requested: Option<ExitReason>,
+    stats: Arc<Stats>,
+}
+
+impl<A: Actor<Context = Context<A>>> ActorTask<A> {
+    pub(crate) fn new(
+        fut: ContextFut<A, Context<A>>,
+        life: Arc<Lifecycle>,
+        stats: Arc<Stats>,
+    ) -> Self {
+        Self {
+            fut: Some(fut),
+            life,
+            stats,
+            stop_applied: false,
+            requested: None,
+        }
+    }
+
+    fn end(&mut self, reason: ExitReason) {
+        if matches!(reason, ExitReason::Panic(_)) {
+            self.stats.panics.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        // Record the reason before dropping the actor: asks whose replies are
+        // dropped with the mailbox then see why.
+        self.life.finish(reason);
+        if let Some(mut fut) = self.fut.take() {
+            // STOPPED: actix's Drop then does not poll the actor again.
+            fut.ctx().terminate();
+            if let Err(msg) = catch_actor_panic(move || drop(fut)) {
+                tracing::warn!(actor = %self.life.id, "actor panicked while being dropped: {msg}");
+            }
+        }
+    }
+
+    /// One step of the actor. Public to the crate so a start can run the
+    /// actor's `started` inline (OTP's synchronous init) before spawning it.
+    pub(crate) fn step(&mut self, cx: &mut TaskContext<'_>) -> Poll<()> {
+        let Some(fut) = self.fut.as_mut() else {
+            return Poll::Ready(());
+        };
+        self.life.register_waker(cx.waker());
+        match self.life.request() {
+            Request::Kill => {
+                self.end(ExitReason::Killed);
+                return Poll::Ready(());
+            }
+            Request::Stop if !self.stop_applied => {
+                self.stop_applied = true;
+                fut.ctx().stop();
+            }
+            _ => {}
+        }
+        let saved = take_requested_exit();
+        let polled = catch_actor_panic(|| Pin::new(&mut *fut).poll(cx));
+        if let Some(r) = take_requested_exit() {
+            self.requested = Some(r);
+        }
+        restore_requested_exit(saved);
+        match polled {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(())) => {
+                let reason = match self.requested.take() {
+                    Some(r) => r,
+                    None if self.stop_applied => ExitReason::Shutdown,
+                    None => ExitReason::Normal,
+                };
+                self.end(reason);
+                Poll::Ready(())
+            }
+            Err(msg) => {
+                tracing::error!(actor = %self.life.id, "actor panicked: {msg}");
+                self.end(ExitReason::Panic(msg));
+                Poll::Ready(())
+            }
+        }
+    }
+}
+
+impl<A: Actor<Context = Context<A>>> Future for ActorTask<A> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<()> {
+        self.get_mut().step(cx)
+    }
+}
+
+impl<A: Actor<Context = Context<A>>> Drop for ActorTask<A> {
+    fn drop(&mut self) {
+        // The task was dropped without finishing (its worker shut down, or the
+        // simulator crashed the node): the actor is gone without a clean exit.
+        if self.fut.is_some() {
+            self.end(ExitReason::Killed);
+        }
+    }
+}

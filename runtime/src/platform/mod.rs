@@ -1,0 +1,57 @@
+//! The node's view of the outside world: time, randomness, task spawning and
+//! worker threads.
+//!
+//! Everything else in arbour reaches the clock, the RNG and the executor only
+//! through this module (DESIGN.md §2), so the simulator can substitute paused
+//! tokio time, seeded randomness and a single shared thread. Runtime logic reads
+//! time with [`now`] (tokio's clock, which the simulator pauses and advances);
+//! only log lines and certificates use [`wall_clock`].
+
+mod rng;
+mod workers;
+
+pub use rng::NodeRng;
+pub use workers::{WorkerPool, WorkersError};
+
+use std::future::Future;
+use tokio::task::JoinHandle;
+
+/// The monotonic instant type used throughout arbour (tokio's, so it can be paused).
+pub type Instant = tokio::time::Instant;
+
+/// The current monotonic time, from tokio's clock.
+///
+/// Under a paused runtime (tests, simulator) this is virtual time.
+#[inline]
+pub fn now() -> Instant {
+    tokio::time::Instant::now()
+}
+
+/// Wall-clock time for log lines and certificate validity only; never for
+/// timeouts or ordering.
+pub fn wall_clock() -> std::time::SystemTime {
+    std::time::SystemTime::now() // determinism: allowed here, platform is the one place
+}
+
+/// Spawns a `!Send` task on the current worker (the current `LocalSet`).
+///
+/// Panics only if called outside a `LocalSet`, which is a programming error in
+/// the embedding code, not something input can cause.
+pub fn spawn_local<F>(fut: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    tokio::task::spawn_local(fut)
+}
+
+/// A fresh incarnation number for a node starting now.
+///
+/// Real nodes use the wall clock in milliseconds (so a restarted node gets a
+/// larger one, as Erlang's creation does); the simulator passes its own.
+pub fn fresh_incarnation() -> u64 {
+    wall_clock()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(1)
+}

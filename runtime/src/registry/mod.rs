@@ -1,0 +1,91 @@
+//! Local names for actors (Erlang's `register/2`, `whereis/1`).
+//!
+//! A name maps to a ref; because a supervised child's ref survives restarts,
+//! a registered child stays reachable by name across them. A name is freed
+//! when its actor is gone for good (an unsupervised actor exited, or the
+//! supervisor removed the child) or on `unregister`.
+
+use crate::actor::ActorRef;
+use actix::{Actor, Context};
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Why a registration failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryError {
+    /// Another live actor holds the name.
+    #[error("name {0:?} is already registered")]
+    NameTaken(String),
+}
+
+struct Entry {
+    handle: Box<dyn Any + Send + Sync>,
+    alive: Box<dyn Fn() -> bool + Send + Sync>,
+}
+
+/// A node's local name registry.
+#[derive(Default)]
+pub struct Registry {
+    names: Mutex<HashMap<String, Entry>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("names", &self.registered())
+            .finish()
+    }
+}
+
+impl Registry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        self.names.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers `actor` under `name`. Fails if a live actor holds the name.
+    pub fn register<A: Actor<Context = Context<A>>>(
+        &self,
+        name: &str,
+        actor: &ActorRef<A>,
+    ) -> Result<(), RegistryError> {
+        let mut names = self.lock();
+        if names.get(name).is_some_and(|e| (e.alive)()) {
+            return Err(RegistryError::NameTaken(name.to_owned()));
+        }
+        let weak = std::sync::Arc::downgrade(&actor.slot);
+        names.insert(
+            name.to_owned(),
+            Entry {
+                handle: Box::new(actor.clone()),
+                alive: Box::new(move || weak.upgrade().is_some_and(|s| !s.is_closed())),
+            },
+        );
+        Ok(())
+    }
+
+    /// The actor registered as `name`, if it is still there and of type `A`.
+    pub fn whereis<A: Actor<Context = Context<A>>>(&self, name: &str) -> Option<ActorRef<A>> {
+        let mut names = self.lock();
+        let entry = names.get(name)?;
+        if !(entry.alive)() {
+            names.remove(name);
+            return None;
+        }
+        entry.handle.downcast_ref::<ActorRef<A>>().cloned()
+    }
+
+    /// Frees `name`; true if it was registered.
+    pub fn unregister(&self, name: &str) -> bool {
+        self.lock().remove(name).is_some()
+    }
+
+    /// The names whose actors are still there, sorted.
+    pub fn registered(&self) -> Vec<String> {
+        let mut names = self.lock();
+        names.retain(|_, e| (e.alive)());
+        let mut v: Vec<String> = names.keys().cloned().collect();
+        v.sort();
+        v
+    }
+}

@@ -1,0 +1,148 @@
+//! `SupervisorRef`: the handle to a running supervisor, and starting one.
+
+use super::directory::Directory;
+use super::slots::SupervisorSlot;
+use super::supervisor::{
+    ChildCounts, ChildInfo, CountChildren, DeleteChild, RestartChild, StartChild, StartDynamic,
+    Supervisor, TerminateChild, WhichChildren,
+};
+use super::{ChildSpec, SupervisorError, SupervisorSpec};
+use crate::actor::{ActorId, ActorRef, AskError, ExitReason, Host};
+use actix::{Actor, Context};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Supervisor calls wait as long as the operation takes (OTP uses `infinity`);
+/// this bound only guards against a wedged supervisor.
+const CALL_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// A running supervisor. Cheap to clone; valid across restarts of the
+/// supervisor by its own parent.
+#[derive(Clone, Debug)]
+pub struct SupervisorRef {
+    actor: ActorRef<Supervisor>,
+    dir: Arc<Directory>,
+}
+
+impl SupervisorSpec {
+    /// Starts the supervisor on the current worker and returns once every
+    /// child has started (or the first failed, in which case the started ones
+    /// were stopped in reverse order).
+    pub async fn start(self, host: &Host) -> Result<SupervisorRef, SupervisorError> {
+        self.validate()?;
+        let slot = SupervisorSlot::new(host, self);
+        slot.start_supervisor(host).await?;
+        Ok(slot.supervisor_ref())
+    }
+}
+
+fn call_error(e: AskError) -> SupervisorError {
+    tracing::debug!("supervisor call failed: {e}");
+    SupervisorError::NoSupervisor
+}
+
+impl SupervisorRef {
+    pub(crate) fn new(actor: ActorRef<Supervisor>, dir: Arc<Directory>) -> Self {
+        Self { actor, dir }
+    }
+
+    /// The supervisor's actor id.
+    pub fn id(&self) -> &ActorId {
+        self.actor.id()
+    }
+
+    /// The supervisor as an actor (for monitors).
+    pub fn actor(&self) -> &ActorRef<Supervisor> {
+        &self.actor
+    }
+
+    /// True while the supervisor runs.
+    pub fn is_alive(&self) -> bool {
+        self.actor.is_alive()
+    }
+
+    /// The ref of worker child `id`, if it exists and is of type `A`.
+    pub fn child<A: Actor<Context = Context<A>>>(&self, id: &str) -> Option<ActorRef<A>> {
+        self.dir.get::<ActorRef<A>>(id)
+    }
+
+    /// The ref of supervisor child `id`.
+    pub fn child_supervisor(&self, id: &str) -> Option<SupervisorRef> {
+        self.dir.get::<SupervisorRef>(id)
+    }
+
+    /// Adds and starts a child (OTP's `start_child/2`). Errors:
+    /// `AlreadyStarted`, `AlreadyPresent`, `StartChild`, `WrongStrategy`.
+    pub async fn start_child(&self, spec: ChildSpec) -> Result<(), SupervisorError> {
+        self.call(StartChild(spec)).await?
+    }
+
+    /// Starts a dynamic child of a `simple_one_for_one` supervisor from its
+    /// template and `args`; returns its ref.
+    pub async fn start_dynamic<A, Args>(&self, args: Args) -> Result<ActorRef<A>, SupervisorError>
+    where
+        A: Actor<Context = Context<A>>,
+        Args: Send + 'static,
+    {
+        let handle = self.call(StartDynamic(Box::new(args))).await??;
+        handle
+            .downcast::<ActorRef<A>>()
+            .map(|r| *r)
+            .map_err(|_| SupervisorError::WrongArgs)
+    }
+
+    /// Stops a child; its spec stays (unless temporary or dynamic) so it can
+    /// be restarted with [`SupervisorRef::restart_child`].
+    pub async fn terminate_child(&self, id: &str) -> Result<(), SupervisorError> {
+        self.call(TerminateChild(id.to_owned())).await?
+    }
+
+    /// Starts a stopped child again. Errors: `NotFound`, `Running`,
+    /// `Restarting`, `StartChild`.
+    pub async fn restart_child(&self, id: &str) -> Result<(), SupervisorError> {
+        self.call(RestartChild(id.to_owned())).await?
+    }
+
+    /// Removes a stopped child's spec. Errors: `NotFound`, `Running`,
+    /// `Restarting`.
+    pub async fn delete_child(&self, id: &str) -> Result<(), SupervisorError> {
+        self.call(DeleteChild(id.to_owned())).await?
+    }
+
+    /// Every child in start order.
+    pub async fn which_children(&self) -> Result<Vec<ChildInfo>, SupervisorError> {
+        self.call(WhichChildren).await
+    }
+
+    /// Child counts.
+    pub async fn count_children(&self) -> Result<ChildCounts, SupervisorError> {
+        self.call(CountChildren).await
+    }
+
+    /// Stops the supervisor: its children are terminated in reverse start
+    /// order, then it exits with `Shutdown`. Resolves with its exit reason.
+    pub async fn shutdown(&self) -> ExitReason {
+        let exited = self.actor.exited();
+        self.actor.stop();
+        exited.await
+    }
+
+    /// Resolves when the supervisor exits.
+    pub fn exited(&self) -> impl std::future::Future<Output = ExitReason> + Send + 'static {
+        self.actor.exited()
+    }
+
+    async fn call<M>(&self, msg: M) -> Result<M::Result, SupervisorError>
+    where
+        Supervisor: actix::Handler<M>,
+        M: actix::Message + Send + 'static,
+        M::Result: Send,
+    {
+        self.actor
+            .ask(msg)
+            .timeout(CALL_TIMEOUT)
+            .wait_if_full()
+            .await
+            .map_err(call_error)
+    }
+}

@@ -1,0 +1,441 @@
+//! Supervisor flags and child specifications (OTP's `sup_flags()` and
+//! `child_spec()`), with validation.
+
+use super::slots::{ChildFactory, TemplateFactory, WorkerFactory};
+use crate::actor::{SpawnOptions, StartError};
+use actix::{Actor, Context};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How a supervisor reacts to a child's restartable exit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Strategy {
+    /// Restart only the child that exited.
+    #[default]
+    OneForOne,
+    /// Terminate all other children (reverse order), restart all (in order).
+    OneForAll,
+    /// Terminate the children started after it (reverse order), restart it and
+    /// them (in order).
+    RestForOne,
+    /// One template, children added at run time, each restarted on its own.
+    SimpleOneForOne,
+}
+
+/// When a child is restarted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Restart {
+    /// Always.
+    #[default]
+    Permanent,
+    /// Only after an abnormal exit (not `Normal`/`Shutdown`).
+    Transient,
+    /// Never; its spec is dropped when it exits.
+    Temporary,
+}
+
+/// How a child is stopped by its supervisor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shutdown {
+    /// Killed at once; its `stopping`/`stopped` hooks may not run.
+    BrutalKill,
+    /// Asked to stop; killed if still running after this long.
+    Timeout(Duration),
+    /// Asked to stop; waited for as long as it takes (default for supervisors).
+    Infinity,
+}
+
+/// Worker or supervisor (changes the default shutdown and `count_children`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChildKind {
+    /// An ordinary actor.
+    Worker,
+    /// A nested supervisor.
+    Supervisor,
+}
+
+/// Self-shutdown when significant children exit (OTP 24's `auto_shutdown`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum AutoShutdown {
+    /// Significant children are not allowed; the supervisor never shuts
+    /// itself down because of a child's exit.
+    #[default]
+    Never,
+    /// Shut down when any significant child exits on its own.
+    AnySignificant,
+    /// Shut down when the last significant child has exited on its own.
+    AllSignificant,
+}
+
+/// Exponential backoff with jitter between a child's consecutive restarts
+/// (Akka's `BackoffSupervisor`), on top of OTP semantics.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Backoff {
+    /// Delay before the first restart.
+    pub min: Duration,
+    /// Cap on the delay.
+    pub max: Duration,
+    /// Fraction of the delay added at random, in `[0, 1]`.
+    pub jitter: f64,
+    /// A child that ran at least this long before exiting starts over at `min`.
+    pub reset_after: Duration,
+}
+
+impl Backoff {
+    /// Backoff from `min` doubling to `max`, 20 % jitter, reset after `max`.
+    pub fn exponential(min: Duration, max: Duration) -> Self {
+        Self {
+            min,
+            max,
+            jitter: 0.2,
+            reset_after: max,
+        }
+    }
+
+    /// The delay before restart number `attempt` (1-based) given a uniform
+    /// sample `unit` in `[0, 1)`.
+    pub fn delay(&self, attempt: u32, unit: f64) -> Duration {
+        let exp = attempt.saturating_sub(1).min(30);
+        let base = self.min.saturating_mul(1u32 << exp).min(self.max);
+        let extra = base.mul_f64(self.jitter.clamp(0.0, 1.0) * unit.clamp(0.0, 1.0));
+        base.saturating_add(extra)
+    }
+}
+
+/// Why a supervisor operation failed (OTP's error cases, and bad specs).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SupervisorError {
+    /// `period` must be positive.
+    #[error("invalid supervisor flags: period must be greater than zero")]
+    ZeroPeriod,
+    /// Two children share an id.
+    #[error("duplicate child id {0:?}")]
+    DuplicateChild(String),
+    /// A permanent child cannot be significant.
+    #[error("child {0:?}: a permanent child cannot be significant")]
+    SignificantPermanent(String),
+    /// Significant children need `auto_shutdown` other than `never`.
+    #[error("child {0:?} is significant but auto_shutdown is never")]
+    SignificantWithoutAutoShutdown(String),
+    /// `simple_one_for_one` takes exactly one template and no static children.
+    #[error("simple_one_for_one needs exactly one template child and no other children")]
+    BadSimpleOneForOne,
+    /// The operation is not available for `simple_one_for_one` supervisors
+    /// (`restart_child`, `delete_child`), or only for them (`start_dynamic`).
+    #[error("operation not supported by this supervisor's strategy")]
+    WrongStrategy,
+    /// A child failed to start.
+    #[error("child {id:?} failed to start: {reason}")]
+    StartChild {
+        /// The child.
+        id: String,
+        /// Why.
+        reason: StartError,
+    },
+    /// `start_child` with an id that is running.
+    #[error("child {0:?} is already started")]
+    AlreadyStarted(String),
+    /// `start_child` with an id whose spec exists but is not running.
+    #[error("child {0:?} is already present")]
+    AlreadyPresent(String),
+    /// No child with that id.
+    #[error("no child {0:?}")]
+    NotFound(String),
+    /// The child is running (`restart_child`, `delete_child`).
+    #[error("child {0:?} is running")]
+    Running(String),
+    /// The child is waiting to be restarted.
+    #[error("child {0:?} is restarting")]
+    Restarting(String),
+    /// `start_dynamic` with arguments of the wrong type.
+    #[error("dynamic child arguments have the wrong type")]
+    WrongArgs,
+    /// The supervisor is not running.
+    #[error("supervisor is not running")]
+    NoSupervisor,
+}
+
+/// One child: how to start it and how to treat its exits (OTP's `child_spec`).
+#[derive(Clone)]
+pub struct ChildSpec {
+    pub(crate) id: String,
+    pub(crate) factory: Arc<dyn ChildFactory>,
+    pub(crate) template: Option<Arc<dyn TemplateFactory>>,
+    pub(crate) restart: Restart,
+    pub(crate) shutdown: Shutdown,
+    pub(crate) kind: ChildKind,
+    pub(crate) significant: bool,
+}
+
+impl fmt::Debug for ChildSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChildSpec")
+            .field("id", &self.id)
+            .field("restart", &self.restart)
+            .field("shutdown", &self.shutdown)
+            .field("kind", &self.kind)
+            .field("significant", &self.significant)
+            .finish()
+    }
+}
+
+/// Default shutdown timeout for workers (OTP's 5000 ms).
+pub const DEFAULT_WORKER_SHUTDOWN: Duration = Duration::from_secs(5);
+
+impl ChildSpec {
+    /// A worker built by `start` (which may panic: that is a start failure).
+    pub fn worker<A, F>(id: impl Into<String>, start: F) -> Self
+    where
+        A: Actor<Context = Context<A>>,
+        F: Fn() -> A + Send + Sync + 'static,
+    {
+        Self::try_worker(id, move || Ok::<A, std::convert::Infallible>(start()))
+    }
+
+    /// A worker built by `start`, which may fail with an error that is
+    /// reported as the start failure.
+    pub fn try_worker<A, E, F>(id: impl Into<String>, start: F) -> Self
+    where
+        A: Actor<Context = Context<A>>,
+        E: fmt::Display,
+        F: Fn() -> Result<A, E> + Send + Sync + 'static,
+    {
+        Self::from_factory(
+            id.into(),
+            Arc::new(WorkerFactory::new(
+                move || start().map_err(|e| e.to_string()),
+                SpawnOptions::default(),
+            )),
+            ChildKind::Worker,
+        )
+    }
+
+    /// The template of a `simple_one_for_one` supervisor: each dynamic child
+    /// is built by `start(args)` from the arguments given to
+    /// [`SupervisorRef::start_dynamic`](super::SupervisorRef::start_dynamic)
+    /// (kept, so a restart rebuilds it from the same arguments).
+    pub fn template<A, Args, E, F>(id: impl Into<String>, start: F) -> Self
+    where
+        A: Actor<Context = Context<A>>,
+        Args: Clone + Send + Sync + 'static,
+        E: fmt::Display,
+        F: Fn(Args) -> Result<A, E> + Send + Sync + 'static,
+    {
+        let start = Arc::new(start);
+        let id = id.into();
+        let mut spec = Self::try_worker::<A, String, _>(id, || {
+            Err("a template child is started with start_dynamic".to_owned())
+        });
+        spec.template = Some(Arc::new(super::slots::TypedTemplate::new(
+            move |args: Args| {
+                let start = start.clone();
+                move || start(args.clone()).map_err(|e| e.to_string())
+            },
+        )));
+        spec
+    }
+
+    /// A nested supervisor (shutdown `Infinity`, kind `Supervisor`).
+    pub fn supervisor(id: impl Into<String>, spec: super::SupervisorSpec) -> Self {
+        let mut c = Self::from_factory(
+            id.into(),
+            Arc::new(super::slots::SupervisorFactory::new(spec)),
+            ChildKind::Supervisor,
+        );
+        c.shutdown = Shutdown::Infinity;
+        c
+    }
+
+    fn from_factory(id: String, factory: Arc<dyn ChildFactory>, kind: ChildKind) -> Self {
+        Self {
+            id,
+            factory,
+            template: None,
+            restart: Restart::Permanent,
+            shutdown: Shutdown::Timeout(DEFAULT_WORKER_SHUTDOWN),
+            kind,
+            significant: false,
+        }
+    }
+
+    /// The child's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Sets the restart type (default `Permanent`).
+    pub fn restart(mut self, r: Restart) -> Self {
+        self.restart = r;
+        self
+    }
+
+    /// Sets how the child is stopped (default 5 s timeout for workers,
+    /// `Infinity` for supervisors).
+    pub fn shutdown(mut self, s: Shutdown) -> Self {
+        self.shutdown = s;
+        self
+    }
+
+    /// Marks the child significant for `auto_shutdown` (transient or
+    /// temporary children only).
+    pub fn significant(mut self, yes: bool) -> Self {
+        self.significant = yes;
+        self
+    }
+
+    /// Sets the mailbox capacity of the child's instances.
+    pub fn mailbox(mut self, capacity: usize) -> Self {
+        self.factory = self.factory.with_mailbox(capacity);
+        if let Some(t) = &self.template {
+            self.template = Some(t.with_mailbox(capacity));
+        }
+        self
+    }
+}
+
+/// A supervisor: its flags and its children, in start order.
+///
+/// ```
+/// use arbour::{Strategy, SupervisorSpec};
+/// use std::time::Duration;
+/// let spec = SupervisorSpec::new(Strategy::RestForOne)
+///     .intensity(3)
+///     .period(Duration::from_secs(10));
+/// assert!(spec.validate().is_ok());
+/// assert!(SupervisorSpec::one_for_one().period(Duration::ZERO).validate().is_err());
+/// ```
+#[derive(Clone, Debug)]
+pub struct SupervisorSpec {
+    pub(crate) name: String,
+    pub(crate) strategy: Strategy,
+    pub(crate) intensity: u32,
+    pub(crate) period: Duration,
+    pub(crate) auto_shutdown: AutoShutdown,
+    pub(crate) backoff: Option<Backoff>,
+    pub(crate) children: Vec<ChildSpec>,
+}
+
+impl SupervisorSpec {
+    /// A supervisor with OTP's default flags: intensity 1, period 5 s.
+    pub fn new(strategy: Strategy) -> Self {
+        Self {
+            name: "supervisor".to_owned(),
+            strategy,
+            intensity: 1,
+            period: Duration::from_secs(5),
+            auto_shutdown: AutoShutdown::Never,
+            backoff: None,
+            children: Vec::new(),
+        }
+    }
+
+    /// `one_for_one`.
+    pub fn one_for_one() -> Self {
+        Self::new(Strategy::OneForOne)
+    }
+
+    /// `one_for_all`.
+    pub fn one_for_all() -> Self {
+        Self::new(Strategy::OneForAll)
+    }
+
+    /// `rest_for_one`.
+    pub fn rest_for_one() -> Self {
+        Self::new(Strategy::RestForOne)
+    }
+
+    /// `simple_one_for_one` with its template.
+    pub fn simple_one_for_one(template: ChildSpec) -> Self {
+        Self::new(Strategy::SimpleOneForOne).child(template)
+    }
+
+    /// A name for logs.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Restarts allowed within `period` (default 1).
+    pub fn intensity(mut self, n: u32) -> Self {
+        self.intensity = n;
+        self
+    }
+
+    /// The intensity window (default 5 s; must be positive).
+    pub fn period(mut self, p: Duration) -> Self {
+        self.period = p;
+        self
+    }
+
+    /// Self-shutdown policy (default `Never`).
+    pub fn auto_shutdown(mut self, a: AutoShutdown) -> Self {
+        self.auto_shutdown = a;
+        self
+    }
+
+    /// Delays restarts with exponential backoff and jitter.
+    pub fn backoff(mut self, b: Backoff) -> Self {
+        self.backoff = Some(b);
+        self
+    }
+
+    /// Appends a child (started in the order added).
+    pub fn child(mut self, c: ChildSpec) -> Self {
+        self.children.push(c);
+        self
+    }
+
+    /// Checks the flags and children.
+    pub fn validate(&self) -> Result<(), SupervisorError> {
+        if self.period.is_zero() {
+            return Err(SupervisorError::ZeroPeriod);
+        }
+        if self.strategy == Strategy::SimpleOneForOne
+            && (self.children.len() != 1 || self.children[0].template.is_none())
+        {
+            return Err(SupervisorError::BadSimpleOneForOne);
+        }
+        let mut seen = std::collections::HashSet::new();
+        for c in &self.children {
+            if !seen.insert(c.id.as_str()) {
+                return Err(SupervisorError::DuplicateChild(c.id.clone()));
+            }
+            self.check_child(c)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn check_child(&self, c: &ChildSpec) -> Result<(), SupervisorError> {
+        if c.significant {
+            if c.restart == Restart::Permanent {
+                return Err(SupervisorError::SignificantPermanent(c.id.clone()));
+            }
+            if self.auto_shutdown == AutoShutdown::Never {
+                return Err(SupervisorError::SignificantWithoutAutoShutdown(c.id.clone()));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let b = Backoff {
+            min: Duration::from_millis(10),
+            max: Duration::from_millis(100),
+            jitter: 0.5,
+            reset_after: Duration::from_secs(1),
+        };
+        assert_eq!(b.delay(1, 0.0), Duration::from_millis(10));
+        assert_eq!(b.delay(2, 0.0), Duration::from_millis(20));
+        assert_eq!(b.delay(4, 0.0), Duration::from_millis(80));
+        assert_eq!(b.delay(5, 0.0), Duration::from_millis(100));
+        assert_eq!(b.delay(50, 0.0), Duration::from_millis(100));
+        assert_eq!(b.delay(1, 0.5), Duration::from_micros(12_500));
+    }
+}

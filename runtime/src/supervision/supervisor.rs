@@ -1,0 +1,734 @@
+//! The supervisor actor: drives the pure [`Core`](super::core::Core) and does
+//! what it decides, one operation at a time.
+//!
+//! Every operation (start, restart plan, API call, shutdown) runs as an actix
+//! `wait` future, so the supervisor handles nothing else until it finishes
+//! (OTP supervisors are synchronous too). A failed restart is retried through
+//! a message to itself, so a shutdown request is never starved by retries.
+
+use super::core::{ChildId, Core, CoreFlags, Plan, ShutdownCause, Status};
+use super::directory::Directory;
+use super::slots::ChildSlot;
+use super::spec::{ChildKind, ChildSpec, Shutdown, Strategy, SupervisorError, SupervisorSpec};
+use crate::actor::{ActorId, ContextExt, ExitReason, Host, Lifecycle};
+use crate::platform;
+use actix::fut::wrap_future;
+use actix::prelude::*;
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+/// The supervisor actor. Users hold it through
+/// [`SupervisorRef`](super::SupervisorRef).
+pub struct Supervisor {
+    st: Rc<RefCell<State>>,
+}
+
+impl std::fmt::Debug for Supervisor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.st.borrow();
+        write!(f, "Supervisor({} {})", s.name, s.id)
+    }
+}
+
+struct Record {
+    spec: ChildSpec,
+    slot: Arc<dyn ChildSlot>,
+    live: Option<Live>,
+}
+
+struct Live {
+    generation: u64,
+    life: Arc<Lifecycle>,
+}
+
+struct State {
+    host: Host,
+    id: ActorId,
+    name: String,
+    spec: SupervisorSpec,
+    core: Core,
+    records: HashMap<ChildId, Record>,
+    dir: Arc<Directory>,
+    addr: Option<Addr<Supervisor>>,
+    next_generation: u64,
+    next_dynamic: u64,
+    shutting_down: bool,
+    children_down: bool,
+    init: Option<oneshot::Sender<Result<(), SupervisorError>>>,
+}
+
+impl Drop for State {
+    /// The supervisor is gone (stopped, panicked, or its worker ended): no
+    /// child may outlive it (Erlang's link).
+    fn drop(&mut self) {
+        for rec in self.records.values_mut() {
+            if let Some(live) = rec.live.take() {
+                live.life.request_kill();
+            }
+            rec.slot.close();
+        }
+        self.dir.clear();
+    }
+}
+
+type Shared = Rc<RefCell<State>>;
+
+impl Supervisor {
+    pub(crate) fn new(
+        host: Host,
+        id: ActorId,
+        spec: SupervisorSpec,
+        dir: Arc<Directory>,
+        init: oneshot::Sender<Result<(), SupervisorError>>,
+    ) -> Self {
+        let flags = CoreFlags {
+            strategy: spec.strategy,
+            intensity: spec.intensity,
+            period: spec.period,
+            auto_shutdown: spec.auto_shutdown,
+            backoff_reset: spec.backoff.map_or(spec.period, |b| b.reset_after),
+        };
+        dir.clear();
+        Self {
+            st: Rc::new(RefCell::new(State {
+                host,
+                id,
+                name: spec.name.clone(),
+                core: Core::new(flags),
+                spec,
+                records: HashMap::new(),
+                dir,
+                addr: None,
+                next_generation: 0,
+                next_dynamic: 0,
+                shutting_down: false,
+                children_down: false,
+                init: Some(init),
+            })),
+        }
+    }
+
+    /// Runs `fut` as the supervisor's only activity until it completes; if it
+    /// yields an exit reason the supervisor stops with it.
+    fn exclusive<F>(&self, ctx: &mut Context<Self>, fut: F)
+    where
+        F: std::future::Future<Output = Option<ExitReason>> + 'static,
+    {
+        ctx.wait(wrap_future::<_, Self>(fut).map(|stop, _act, ctx| {
+            if let Some(reason) = stop {
+                ctx.stop_with(reason);
+            }
+        }));
+    }
+}
+
+impl Actor for Supervisor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.st.borrow_mut().addr = Some(ctx.address());
+        let st = self.st.clone();
+        self.exclusive(ctx, async move {
+            let res = init_children(&st).await;
+            let mut s = st.borrow_mut();
+            let stop = match &res {
+                Ok(()) => None,
+                Err(e) => {
+                    s.shutting_down = true;
+                    s.children_down = true;
+                    Some(ExitReason::Error(e.to_string()))
+                }
+            };
+            if let Some(tx) = s.init.take() {
+                let _ = tx.send(res);
+            }
+            stop
+        });
+    }
+
+    fn stopping(&mut self, ctx: &mut Context<Self>) -> Running {
+        {
+            let mut s = self.st.borrow_mut();
+            if s.children_down {
+                return Running::Stop;
+            }
+            if s.shutting_down {
+                return Running::Continue;
+            }
+            s.shutting_down = true;
+        }
+        let st = self.st.clone();
+        self.exclusive(ctx, async move {
+            terminate_all(&st).await;
+            Some(ExitReason::Shutdown)
+        });
+        Running::Continue
+    }
+}
+
+/// Every child by id is started in order; the first failure stops the started
+/// ones in reverse order and fails the supervisor's start.
+async fn init_children(st: &Shared) -> Result<(), SupervisorError> {
+    let specs = {
+        let s = st.borrow();
+        if s.spec.strategy == Strategy::SimpleOneForOne {
+            return Ok(()); // the template is not a child
+        }
+        s.spec.children.clone()
+    };
+    for spec in specs {
+        let id = spec.id.clone();
+        add_record(st, spec);
+        if let Err(reason) = start_one(st, &id).await {
+            tracing::error!(child = %id, "child failed to start: {reason}");
+            terminate_all(st).await;
+            return Err(SupervisorError::StartChild { id, reason });
+        }
+    }
+    Ok(())
+}
+
+fn add_record(st: &Shared, spec: ChildSpec) {
+    let mut s = st.borrow_mut();
+    let slot = spec.factory.new_slot(&s.host);
+    s.core.add_child(&spec.id, spec.restart, spec.significant);
+    s.dir.insert(&spec.id, slot.handle());
+    s.records.insert(
+        spec.id.clone(),
+        Record {
+            spec,
+            slot,
+            live: None,
+        },
+    );
+}
+
+fn remove_record(s: &mut State, id: &str) {
+    s.core.remove(id);
+    if let Some(rec) = s.records.remove(id) {
+        rec.slot.close();
+    }
+    s.dir.remove(id);
+}
+
+/// Starts one child into its slot and watches it.
+async fn start_one(st: &Shared, id: &str) -> Result<(), crate::StartError> {
+    let (slot, host) = {
+        let s = st.borrow();
+        let Some(rec) = s.records.get(id) else {
+            return Err(crate::StartError::Failed(format!("no child {id:?}")));
+        };
+        (rec.slot.clone(), s.host.clone())
+    };
+    let life = slot.start(&host).await?;
+    let mut s = st.borrow_mut();
+    s.next_generation += 1;
+    let generation = s.next_generation;
+    if let Some(addr) = s.addr.clone() {
+        let child = id.to_owned();
+        life.watch(Box::new(move |_, reason| {
+            addr.do_send(ChildExited {
+                id: child,
+                generation,
+                reason: reason.clone(),
+            })
+        }));
+    }
+    if let Some(rec) = s.records.get_mut(id) {
+        rec.live = Some(Live { generation, life });
+    }
+    s.core.mark_running(id, platform::now());
+    Ok(())
+}
+
+/// Stops one child per its shutdown policy and waits until it has exited.
+async fn terminate_one(st: &Shared, id: &str) {
+    let (live, how) = {
+        let mut s = st.borrow_mut();
+        let Some(rec) = s.records.get_mut(id) else {
+            return;
+        };
+        (rec.live.take(), rec.spec.shutdown)
+    };
+    if let Some(live) = live {
+        let reason = shutdown_instance(&live.life, how).await;
+        tracing::debug!(child = %id, %reason, "child terminated");
+    }
+    if let Some(rec) = st.borrow().records.get(id) {
+        rec.slot.clear();
+    }
+}
+
+pub(crate) async fn shutdown_instance(life: &Arc<Lifecycle>, how: Shutdown) -> ExitReason {
+    let (tx, mut rx) = oneshot::channel();
+    life.watch(Box::new(move |_, r| {
+        let _ = tx.send(r.clone());
+    }));
+    match how {
+        Shutdown::BrutalKill => life.request_kill(),
+        Shutdown::Infinity => life.request_stop(),
+        Shutdown::Timeout(d) => {
+            life.request_stop();
+            match tokio::time::timeout(d, &mut rx).await {
+                Ok(r) => return r.unwrap_or(ExitReason::NoActor),
+                Err(_) => {
+                    tracing::warn!(actor = %life.id, "shutdown timed out after {d:?}; killing");
+                    life.request_kill();
+                }
+            }
+        }
+    }
+    rx.await.unwrap_or(ExitReason::NoActor)
+}
+
+/// Terminates every running child in reverse start order; the supervisor is
+/// then ready to stop.
+async fn terminate_all(st: &Shared) {
+    st.borrow_mut().shutting_down = true;
+    let order = st.borrow().core.shutdown_order();
+    for id in order {
+        terminate_one(st, &id).await;
+    }
+    let mut s = st.borrow_mut();
+    for rec in s.records.values() {
+        rec.slot.close();
+    }
+    s.dir.clear();
+    s.children_down = true;
+}
+
+/// Carries out a plan of the core.
+async fn run_plan(st: &Shared, plan: Plan) -> Option<ExitReason> {
+    match plan {
+        Plan::None => None,
+        Plan::Restart {
+            terminate,
+            start,
+            attempt,
+        } => {
+            for id in &terminate {
+                terminate_one(st, id).await;
+                let mut s = st.borrow_mut();
+                if s.core.child(id).is_none() {
+                    remove_record(&mut s, id);
+                }
+            }
+            let delay = {
+                let s = st.borrow();
+                s.spec
+                    .backoff
+                    .map(|b| b.delay(attempt, s.host.rng().unit()))
+            };
+            match delay {
+                Some(d) if !d.is_zero() => {
+                    let addr = st.borrow().addr.clone();
+                    platform::spawn_local(async move {
+                        tokio::time::sleep(d).await;
+                        if let Some(addr) = addr {
+                            addr.do_send(StartPending { ids: start });
+                        }
+                    });
+                }
+                _ => start_list(st, start).await,
+            }
+            None
+        }
+        Plan::Shutdown { terminate, cause } => {
+            {
+                let s = st.borrow();
+                match cause {
+                    ShutdownCause::IntensityExceeded => tracing::error!(
+                        supervisor = %s.id, name = %s.name,
+                        "restart intensity exceeded ({} in {:?}); shutting down",
+                        s.spec.intensity, s.spec.period
+                    ),
+                    ShutdownCause::Significant => tracing::info!(
+                        supervisor = %s.id, name = %s.name,
+                        "significant child exited; shutting down"
+                    ),
+                }
+            }
+            st.borrow_mut().shutting_down = true;
+            for id in terminate {
+                terminate_one(st, &id).await;
+            }
+            terminate_all(st).await;
+            Some(ExitReason::Shutdown)
+        }
+    }
+}
+
+/// Starts the listed children that are still due; on the first failure the
+/// child is retried later through a message to the supervisor itself.
+async fn start_list(st: &Shared, ids: Vec<ChildId>) {
+    for id in ids {
+        let due = {
+            let s = st.borrow();
+            !s.shutting_down && s.core.child(&id).is_some_and(|c| c.status == Status::Restarting)
+        };
+        if !due {
+            continue;
+        }
+        match start_one(st, &id).await {
+            Ok(()) => {
+                let s = st.borrow();
+                s.host.counters().restarts.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(supervisor = %s.id, child = %id, "child restarted");
+            }
+            Err(e) => {
+                let mut s = st.borrow_mut();
+                tracing::warn!(supervisor = %s.id, child = %id, "restart failed: {e}; will retry");
+                s.core.mark_start_failed(&id);
+                if let Some(addr) = &s.addr {
+                    addr.do_send(TryAgain { id });
+                }
+                return;
+            }
+        }
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct ChildExited {
+    id: ChildId,
+    generation: u64,
+    reason: ExitReason,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct TryAgain {
+    id: ChildId,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct StartPending {
+    ids: Vec<ChildId>,
+}
+
+impl Handler<ChildExited> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ChildExited, ctx: &mut Context<Self>) {
+        let plan = {
+            let mut s = self.st.borrow_mut();
+            if s.shutting_down {
+                return;
+            }
+            let current = s
+                .records
+                .get(&msg.id)
+                .and_then(|r| r.live.as_ref())
+                .is_some_and(|l| l.generation == msg.generation);
+            if !current {
+                return; // an instance we terminated ourselves, or already handled
+            }
+            if let Some(rec) = s.records.get_mut(&msg.id) {
+                rec.live = None;
+                rec.slot.clear();
+            }
+            if msg.reason.is_normal() {
+                tracing::info!(supervisor = %s.id, child = %msg.id, reason = %msg.reason, "child exited");
+            } else {
+                tracing::warn!(supervisor = %s.id, child = %msg.id, reason = %msg.reason, "child exited");
+            }
+            let plan = s.core.on_exit(&msg.id, &msg.reason, platform::now());
+            if s.core.child(&msg.id).is_none() {
+                remove_record(&mut s, &msg.id);
+            }
+            plan
+        };
+        if plan == Plan::None {
+            return;
+        }
+        let st = self.st.clone();
+        self.exclusive(ctx, async move { run_plan(&st, plan).await });
+    }
+}
+
+impl Handler<TryAgain> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: TryAgain, ctx: &mut Context<Self>) {
+        let plan = {
+            let mut s = self.st.borrow_mut();
+            if s.shutting_down {
+                return;
+            }
+            s.core.try_again(&msg.id, platform::now())
+        };
+        let st = self.st.clone();
+        self.exclusive(ctx, async move { run_plan(&st, plan).await });
+    }
+}
+
+impl Handler<StartPending> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: StartPending, ctx: &mut Context<Self>) {
+        let st = self.st.clone();
+        self.exclusive(ctx, async move {
+            start_list(&st, msg.ids).await;
+            None
+        });
+    }
+}
+
+// ---- the runtime API (OTP's start_child, terminate_child, ...) ----
+
+/// What `which_children` reports for one child.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChildInfo {
+    /// The child's id.
+    pub id: String,
+    /// Its actor id (stable across restarts).
+    pub actor: ActorId,
+    /// Running, stopped (`undefined`) or restarting.
+    pub status: Status,
+    /// Worker or supervisor.
+    pub kind: ChildKind,
+}
+
+/// What `count_children` reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChildCounts {
+    /// Child specs.
+    pub specs: usize,
+    /// Running children.
+    pub active: usize,
+    /// Children that are supervisors.
+    pub supervisors: usize,
+    /// Children that are workers.
+    pub workers: usize,
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<(), SupervisorError>")]
+pub(crate) struct StartChild(pub(crate) ChildSpec);
+
+#[derive(Message)]
+#[rtype(result = "Result<Box<dyn Any + Send + Sync>, SupervisorError>")]
+pub(crate) struct StartDynamic(pub(crate) Box<dyn Any + Send>);
+
+#[derive(Message)]
+#[rtype(result = "Result<(), SupervisorError>")]
+pub(crate) struct TerminateChild(pub(crate) String);
+
+#[derive(Message)]
+#[rtype(result = "Result<(), SupervisorError>")]
+pub(crate) struct RestartChild(pub(crate) String);
+
+#[derive(Message)]
+#[rtype(result = "Result<(), SupervisorError>")]
+pub(crate) struct DeleteChild(pub(crate) String);
+
+#[derive(Message)]
+#[rtype(result = "Vec<ChildInfo>")]
+pub(crate) struct WhichChildren;
+
+#[derive(Message)]
+#[rtype(result = "ChildCounts")]
+pub(crate) struct CountChildren;
+
+type Atomic<T> = AtomicResponse<Supervisor, T>;
+
+fn atomic<T: 'static>(fut: impl std::future::Future<Output = T> + 'static) -> Atomic<T> {
+    AtomicResponse::new(Box::pin(wrap_future::<_, Supervisor>(fut)))
+}
+
+fn ready<T: 'static>(v: T) -> Atomic<T> {
+    atomic(std::future::ready(v))
+}
+
+/// Starts a newly added child; on failure the spec is not kept (OTP).
+async fn start_added(st: &Shared, spec: ChildSpec) -> Result<Box<dyn Any + Send + Sync>, SupervisorError> {
+    let id = spec.id.clone();
+    add_record(st, spec);
+    match start_one(st, &id).await {
+        Ok(()) => {
+            let s = st.borrow();
+            Ok(s.records
+                .get(&id)
+                .map(|r| r.slot.handle())
+                .unwrap_or_else(|| Box::new(())))
+        }
+        Err(reason) => {
+            remove_record(&mut st.borrow_mut(), &id);
+            Err(SupervisorError::StartChild { id, reason })
+        }
+    }
+}
+
+impl Handler<StartChild> for Supervisor {
+    type Result = Atomic<Result<(), SupervisorError>>;
+
+    fn handle(&mut self, StartChild(spec): StartChild, _: &mut Context<Self>) -> Self::Result {
+        {
+            let s = self.st.borrow();
+            if s.shutting_down {
+                return ready(Err(SupervisorError::NoSupervisor));
+            }
+            if s.spec.strategy == Strategy::SimpleOneForOne {
+                return ready(Err(SupervisorError::WrongStrategy));
+            }
+            if let Err(e) = s.spec.check_child(&spec) {
+                return ready(Err(e));
+            }
+            if let Some(c) = s.core.child(&spec.id) {
+                return ready(Err(match c.status {
+                    Status::Running => SupervisorError::AlreadyStarted(spec.id),
+                    _ => SupervisorError::AlreadyPresent(spec.id),
+                }));
+            }
+        }
+        let st = self.st.clone();
+        atomic(async move { start_added(&st, spec).await.map(|_| ()) })
+    }
+}
+
+impl Handler<StartDynamic> for Supervisor {
+    type Result = Atomic<Result<Box<dyn Any + Send + Sync>, SupervisorError>>;
+
+    fn handle(&mut self, StartDynamic(args): StartDynamic, _: &mut Context<Self>) -> Self::Result {
+        let spec = {
+            let mut s = self.st.borrow_mut();
+            if s.shutting_down {
+                return ready(Err(SupervisorError::NoSupervisor));
+            }
+            let Some(template) = s.spec.children.first().cloned().filter(|_| s.spec.strategy == Strategy::SimpleOneForOne) else {
+                return ready(Err(SupervisorError::WrongStrategy));
+            };
+            let Some(t) = template.template.as_ref() else {
+                return ready(Err(SupervisorError::WrongStrategy));
+            };
+            let factory = match t.instantiate(args) {
+                Ok(f) => f,
+                Err(e) => return ready(Err(e)),
+            };
+            s.next_dynamic += 1;
+            ChildSpec {
+                id: format!("{}-{}", template.id, s.next_dynamic),
+                factory,
+                template: None,
+                ..template
+            }
+        };
+        let st = self.st.clone();
+        atomic(async move { start_added(&st, spec).await })
+    }
+}
+
+impl Handler<TerminateChild> for Supervisor {
+    type Result = Atomic<Result<(), SupervisorError>>;
+
+    fn handle(&mut self, TerminateChild(id): TerminateChild, _: &mut Context<Self>) -> Self::Result {
+        if self.st.borrow().core.child(&id).is_none() {
+            return ready(Err(SupervisorError::NotFound(id)));
+        }
+        let st = self.st.clone();
+        atomic(async move {
+            terminate_one(&st, &id).await;
+            let mut s = st.borrow_mut();
+            s.core.mark_terminated(&id);
+            let dynamic = s.spec.strategy == Strategy::SimpleOneForOne;
+            if dynamic || s.core.child(&id).is_none() {
+                remove_record(&mut s, &id);
+            }
+            Ok(())
+        })
+    }
+}
+
+impl Handler<RestartChild> for Supervisor {
+    type Result = Atomic<Result<(), SupervisorError>>;
+
+    fn handle(&mut self, RestartChild(id): RestartChild, _: &mut Context<Self>) -> Self::Result {
+        {
+            let s = self.st.borrow();
+            if s.spec.strategy == Strategy::SimpleOneForOne {
+                return ready(Err(SupervisorError::WrongStrategy));
+            }
+            match s.core.child(&id).map(|c| c.status) {
+                None => return ready(Err(SupervisorError::NotFound(id))),
+                Some(Status::Running) => return ready(Err(SupervisorError::Running(id))),
+                Some(Status::Restarting) => return ready(Err(SupervisorError::Restarting(id))),
+                Some(Status::Stopped) => {}
+            }
+        }
+        let st = self.st.clone();
+        atomic(async move {
+            start_one(&st, &id)
+                .await
+                .map_err(|reason| SupervisorError::StartChild { id, reason })
+        })
+    }
+}
+
+impl Handler<DeleteChild> for Supervisor {
+    type Result = Result<(), SupervisorError>;
+
+    fn handle(&mut self, DeleteChild(id): DeleteChild, _: &mut Context<Self>) -> Self::Result {
+        let mut s = self.st.borrow_mut();
+        if s.spec.strategy == Strategy::SimpleOneForOne {
+            return Err(SupervisorError::WrongStrategy);
+        }
+        match s.core.child(&id).map(|c| c.status) {
+            None => Err(SupervisorError::NotFound(id)),
+            Some(Status::Running) => Err(SupervisorError::Running(id)),
+            Some(Status::Restarting) => Err(SupervisorError::Restarting(id)),
+            Some(Status::Stopped) => {
+                remove_record(&mut s, &id);
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Handler<WhichChildren> for Supervisor {
+    type Result = MessageResult<WhichChildren>;
+
+    fn handle(&mut self, _: WhichChildren, _: &mut Context<Self>) -> Self::Result {
+        let s = self.st.borrow();
+        MessageResult(
+            s.core
+                .children()
+                .filter_map(|c| {
+                    let rec = s.records.get(&c.id)?;
+                    Some(ChildInfo {
+                        id: c.id.clone(),
+                        actor: rec.slot.actor_id().clone(),
+                        status: c.status,
+                        kind: rec.spec.kind,
+                    })
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Handler<CountChildren> for Supervisor {
+    type Result = MessageResult<CountChildren>;
+
+    fn handle(&mut self, _: CountChildren, _: &mut Context<Self>) -> Self::Result {
+        let s = self.st.borrow();
+        let mut n = ChildCounts::default();
+        for c in s.core.children() {
+            n.specs += 1;
+            if c.status == Status::Running {
+                n.active += 1;
+            }
+            match s.records.get(&c.id).map(|r| r.spec.kind) {
+                Some(ChildKind::Supervisor) => n.supervisors += 1,
+                _ => n.workers += 1,
+            }
+        }
+        MessageResult(n)
+    }
+}
