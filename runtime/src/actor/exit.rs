@@ -15,7 +15,10 @@ pub enum ExitReason {
     Normal,
     /// Stopped on request (supervisor shutdown, `stop_with(Shutdown)`).
     Shutdown,
-    /// A handler, `started` or `stopping` panicked: the message and its location.
+    /// A handler, `started` or `stopping` panicked: the message and its
+    /// location. The panicked instance is dropped (its `Drop` runs) without
+    /// `stopping`/`stopped`, since its state may be half-updated; queued
+    /// messages are lost, and pending asks fail with `AskError::Panicked`.
     Panic(String),
     /// The actor chose to stop with an error (`ctx.stop_with(ExitReason::Error(..))`).
     Error(String),
