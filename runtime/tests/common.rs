@@ -99,7 +99,7 @@ impl Actor for Worker {
 }
 
 /// Replies with the instance number.
-#[derive(Message)]
+#[derive(Debug, Message)]
 #[rtype(result = "u32")]
 pub struct Which;
 impl Handler<Which> for Worker {

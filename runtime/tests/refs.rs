@@ -1,0 +1,290 @@
+//! `ActorRef` semantics: tell/ask outcomes, full mailboxes, monitors, names,
+//! and dispatch of wire-tagged messages (paused time, no actix `System`).
+
+mod common;
+
+use actix::prelude::*;
+use arbour::{
+    AskError, ChildSpec, Down, ExitReason, MessageTable, SpawnOptions, SupervisorSpec, TellError,
+};
+use common::*;
+use serde::{Deserialize, Serialize};
+use std::future::IntoFuture;
+use std::time::Duration;
+
+fn worker(node: &arbour::Node, name: &str, log: &Log) -> arbour::ActorRef<Worker> {
+    node.spawn(Worker::factory(name, log)())
+}
+
+#[test]
+fn ask_times_out_and_the_late_reply_is_dropped() {
+    run(|node| async move {
+        let w = worker(&node, "w", &Log::default());
+        let r = w.ask(Slow(Duration::from_secs(10))).timeout(Duration::from_secs(1)).await;
+        assert_eq!(r, Err(AskError::Timeout(Duration::from_secs(1))));
+        // the actor finishes the slow reply into the void and keeps serving
+        assert_eq!(within("ask", w.ask(Which)).await, Ok(1));
+    });
+}
+
+#[test]
+fn default_ask_timeout_is_five_seconds() {
+    run(|node| async move {
+        let w = worker(&node, "w", &Log::default());
+        let t0 = tokio::time::Instant::now();
+        let r = w.ask(Slow(Duration::from_secs(60))).await;
+        assert_eq!(r, Err(AskError::Timeout(Duration::from_secs(5))));
+        assert_eq!(t0.elapsed(), Duration::from_secs(5));
+    });
+}
+
+#[test]
+fn asks_pending_on_a_panicking_actor_fail_with_panicked() {
+    run(|node| async move {
+        let w = worker(&node, "w", &Log::default());
+        let queued = w.ask(Which).into_future();
+        let crash = w.ask(Crash).into_future();
+        // Crash is handled after Which; a second Which queued behind Crash is lost.
+        let lost = w.ask(Which).into_future();
+        assert_eq!(within("which", queued).await, Ok(1));
+        assert!(matches!(within("crash", crash).await, Err(AskError::Panicked(m)) if m.contains("crashed on purpose")));
+        assert!(matches!(within("lost", lost).await, Err(AskError::Panicked(_))));
+        assert_eq!(w.ask(Which).await, Err(AskError::ActorGone(ExitReason::NoActor)));
+        assert_eq!(node.stats().panics, 1);
+    });
+}
+
+#[test]
+fn a_full_mailbox_is_the_callers_choice() {
+    run(|node| async move {
+        let w = node.spawn_with(SpawnOptions { mailbox: 4 }, Worker::factory("w", &Log::default())());
+        // Nothing runs until we yield, so the mailbox fills.
+        let mut accepted = 0;
+        let mut refused = 0;
+        for _ in 0..10 {
+            match w.try_tell(Which) {
+                Ok(()) => accepted += 1,
+                Err(TellError::MailboxFull(Which)) => refused += 1,
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }
+        assert!(accepted >= 4 && accepted <= 5, "bounded: accepted {accepted}");
+        assert_eq!(accepted + refused, 10);
+        assert_eq!(w.ask(Which).await, Err(AskError::MailboxFull), "ask fails fast by default");
+        w.tell(Which); // dropped and counted
+        assert_eq!(node.stats().mailbox_full_drops, 1);
+        // waiting for room succeeds once the actor drains its mailbox
+        assert_eq!(within("ask", w.ask(Which).wait_if_full()).await, Ok(1));
+        within("send", w.send(Which)).await.expect("send waits for room");
+    });
+}
+
+#[test]
+fn tell_to_a_dead_actor_is_a_counted_dead_letter() {
+    run(|node| async move {
+        let w = worker(&node, "w", &Log::default());
+        let exited = w.exited();
+        w.tell(Exit(ExitReason::Normal));
+        assert_eq!(within("exit", exited).await, ExitReason::Normal);
+        w.tell(Which);
+        assert!(matches!(w.try_tell(Which), Err(TellError::ActorGone(_))));
+        assert_eq!(node.stats().dead_letters, 1);
+        assert!(!w.is_alive());
+    });
+}
+
+#[test]
+fn tells_from_one_sender_arrive_in_order() {
+    #[derive(Default)]
+    struct Seq(Vec<u32>);
+    impl Actor for Seq {
+        type Context = Context<Self>;
+    }
+    #[derive(Debug, Message)]
+    #[rtype(result = "()")]
+    struct N(u32);
+    impl Handler<N> for Seq {
+        type Result = ();
+        fn handle(&mut self, N(n): N, _: &mut Context<Self>) {
+            self.0.push(n);
+        }
+    }
+    #[derive(Message)]
+    #[rtype(result = "Vec<u32>")]
+    struct Get;
+    impl Handler<Get> for Seq {
+        type Result = MessageResult<Get>;
+        fn handle(&mut self, _: Get, _: &mut Context<Self>) -> Self::Result {
+            MessageResult(std::mem::take(&mut self.0))
+        }
+    }
+    run(|node| async move {
+        let s = node.spawn(Seq::default());
+        for n in 0..10_000 {
+            within("send", s.send(N(n))).await.expect("send");
+        }
+        let got = within("get", s.ask(Get).wait_if_full()).await.expect("get");
+        assert_eq!(got, (0..10_000).collect::<Vec<_>>());
+    });
+}
+
+#[test]
+fn monitors_deliver_down_with_the_reason() {
+    struct Watcher(Log);
+    impl Actor for Watcher {
+        type Context = Context<Self>;
+    }
+    impl Handler<Down> for Watcher {
+        type Result = ();
+        fn handle(&mut self, d: Down, _: &mut Context<Self>) {
+            self.0.push(format!("down:{}:{}", d.id.local, d.reason));
+        }
+    }
+    run(|node| async move {
+        let log = Log::default();
+        let watcher = Watcher(log.clone()).start();
+        let w = worker(&node, "w", &Log::default());
+        let local = w.id().local;
+        let _m = w.monitor(watcher.clone().recipient());
+        let cancelled = w.monitor(watcher.clone().recipient());
+        assert!(w.demonitor(cancelled));
+        w.tell(Crash);
+        within("down", async {
+            while log.snapshot().is_empty() {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
+        settle().await;
+        let got = log.take();
+        assert_eq!(got.len(), 1, "demonitored monitor does not fire: {got:?}");
+        assert!(got[0].starts_with(&format!("down:{local}:panic: w crashed on purpose")), "{got:?}");
+        // monitoring a dead actor gives NoActor at once (Erlang's noproc)
+        let _late = w.monitor(watcher.recipient());
+        within("noproc", async {
+            while log.snapshot().is_empty() {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
+        assert_eq!(log.take(), [format!("down:{local}:no actor")]);
+    });
+}
+
+#[test]
+fn a_registered_child_stays_reachable_by_name_across_restarts() {
+    run(|node| async move {
+        let log = Log::default();
+        let sup = SupervisorSpec::one_for_one()
+            .intensity(5)
+            .child(ChildSpec::worker("db", Worker::factory("db", &log)))
+            .start(&node)
+            .await
+            .expect("start");
+        let db = sup.child::<Worker>("db").expect("db");
+        node.registry().register("db", &db).expect("register");
+        let other = worker(&node, "x", &log);
+        assert!(node.registry().register("db", &other).is_err(), "name taken");
+        let exited = db.exited();
+        db.tell(Crash);
+        within("crash", exited).await;
+        let found = node.registry().whereis::<Worker>("db").expect("still registered");
+        assert_eq!(within("ask", found.ask(Which).wait_if_full()).await, Ok(2));
+        assert!(node.registry().whereis::<Seqless>("db").is_none(), "wrong type");
+        within("shutdown", sup.shutdown()).await;
+        assert!(node.registry().whereis::<Worker>("db").is_none(), "freed when the child is gone");
+        assert_eq!(node.registry().registered(), Vec::<String>::new());
+    });
+}
+
+struct Seqless;
+impl Actor for Seqless {
+    type Context = Context<Self>;
+}
+
+// ---- wire-tagged messages, dispatched locally today ----
+
+#[derive(Message, Serialize, Deserialize)]
+#[rtype(result = "u64")]
+struct Fib(u32);
+arbour::remote_message!(Fib => "tests.fib.v1");
+
+#[derive(Message, Serialize, Deserialize)]
+#[rtype(result = "()")]
+struct Note(String);
+arbour::remote_message!(Note => "tests.note.v1");
+
+#[derive(Default)]
+struct FibWorker {
+    notes: Vec<String>,
+}
+impl Actor for FibWorker {
+    type Context = Context<Self>;
+}
+impl Handler<Fib> for FibWorker {
+    type Result = u64;
+    fn handle(&mut self, Fib(n): Fib, _: &mut Context<Self>) -> u64 {
+        (0..n).fold((0u64, 1u64), |(a, b), _| (b, a.wrapping_add(b))).0
+    }
+}
+impl Handler<Note> for FibWorker {
+    type Result = ();
+    fn handle(&mut self, Note(s): Note, _: &mut Context<Self>) {
+        self.notes.push(s);
+    }
+}
+arbour::remote_actor!(FibWorker { Fib, Note });
+
+#[test]
+fn wire_tagged_messages_dispatch_to_handlers_and_bad_input_is_an_error() {
+    run(|node| async move {
+        let table = MessageTable::<FibWorker>::for_actor().expect("table");
+        let mut tags: Vec<_> = table.tags().collect();
+        tags.sort();
+        assert_eq!(tags, ["tests.fib.v1", "tests.note.v1"]);
+        let w = node.spawn(FibWorker::default());
+        let payload = arbour::wire::encode(&Fib(20)).expect("encode");
+        let reply = table.dispatch_ask(&w, "tests.fib.v1", &payload, Duration::from_secs(1)).expect("dispatch");
+        let bytes = within("reply", reply).await.expect("reply");
+        assert_eq!(arbour::wire::decode::<u64>(&bytes), Ok(6765));
+        table
+            .dispatch_tell(&w, "tests.note.v1", &arbour::wire::encode(&Note("hi".into())).expect("encode"))
+            .expect("tell");
+
+        let unknown = table.dispatch_ask(&w, "tests.nope.v1", &payload, Duration::from_secs(1)).err();
+        assert_eq!(unknown.map(AskError::from), Some(AskError::UnknownMessage("tests.nope.v1".into())));
+        let garbage = table.dispatch_ask(&w, "tests.fib.v1", &[0xc1, 0xff, 0x00], Duration::from_secs(1)).err();
+        assert!(matches!(garbage.map(AskError::from), Some(AskError::Decode(_))));
+        let wrong_shape = arbour::wire::encode(&("not", "a", "fib")).expect("encode");
+        assert!(table.dispatch_tell(&w, "tests.fib.v1", &wrong_shape).is_err());
+        // the actor still serves
+        assert_eq!(within("ask", w.ask(Fib(10))).await, Ok(55));
+    });
+}
+
+#[test]
+fn duplicate_wire_tags_are_rejected() {
+    #[derive(Message, Serialize, Deserialize)]
+    #[rtype(result = "()")]
+    struct Other;
+    arbour::remote_message!(Other => "tests.fib.v1");
+    struct Dup;
+    impl Actor for Dup {
+        type Context = Context<Self>;
+    }
+    impl Handler<Fib> for Dup {
+        type Result = u64;
+        fn handle(&mut self, _: Fib, _: &mut Context<Self>) -> u64 {
+            0
+        }
+    }
+    impl Handler<Other> for Dup {
+        type Result = ();
+        fn handle(&mut self, _: Other, _: &mut Context<Self>) {}
+    }
+    arbour::remote_actor!(Dup { Fib, Other });
+    assert_eq!(
+        MessageTable::<Dup>::for_actor().err(),
+        Some(arbour::actor::DispatchError::DuplicateTag("tests.fib.v1"))
+    );
+}
