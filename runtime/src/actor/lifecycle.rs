@@ -104,6 +104,9 @@ impl Lifecycle {
         }
         ws.next += 1;
         let key = ws.next;
+        if ws.list.capacity() == 0 {
+            ws.list.reserve_exact(1); // most instances have one watcher: the supervisor
+        }
         ws.list.push((key, w));
         Some(key)
     }

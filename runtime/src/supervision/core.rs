@@ -10,11 +10,14 @@
 use super::spec::{AutoShutdown, Restart, Strategy};
 use crate::actor::ExitReason;
 use crate::platform::Instant;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use rustc_hash::FxHashMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// A child's id within its supervisor.
-pub type ChildId = String;
+/// A child's id within its supervisor (shared, so the core, the driver and
+/// notifications hold one allocation).
+pub type ChildId = Arc<str>;
 
 /// Where a child is in its life, from the supervisor's point of view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,7 +104,7 @@ pub enum Plan {
 pub struct Core {
     flags: CoreFlags,
     children: BTreeMap<u64, ChildState>,
-    by_id: HashMap<ChildId, u64>,
+    by_id: FxHashMap<ChildId, u64>,
     next_seq: u64,
     restarts: VecDeque<Instant>,
 }
@@ -112,7 +115,7 @@ impl Core {
         Self {
             flags,
             children: BTreeMap::new(),
-            by_id: HashMap::new(),
+            by_id: FxHashMap::default(),
             next_seq: 0,
             restarts: VecDeque::new(),
         }
@@ -149,17 +152,18 @@ impl Core {
     }
 
     /// Appends a child (status `Stopped`); false if the id is taken.
-    pub fn add_child(&mut self, id: &str, restart: Restart, significant: bool) -> bool {
-        if self.by_id.contains_key(id) {
+    pub fn add_child(&mut self, id: impl Into<ChildId>, restart: Restart, significant: bool) -> bool {
+        let id: ChildId = id.into();
+        if self.by_id.contains_key(&id) {
             return false;
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.by_id.insert(id.to_owned(), seq);
+        self.by_id.insert(id.clone(), seq);
         self.children.insert(
             seq,
             ChildState {
-                id: id.to_owned(),
+                id,
                 restart,
                 significant,
                 status: Status::Stopped,
@@ -258,9 +262,15 @@ impl Core {
 
     /// Records a restart at `now`; false if that exceeds the intensity.
     fn add_restart(&mut self, now: Instant) -> bool {
+        // Restart times only grow, so expired ones are at the front: popping
+        // them keeps this O(1) amortised however large the intensity.
         let period = self.flags.period;
-        self.restarts
-            .retain(|&t| now.saturating_duration_since(t) <= period);
+        while let Some(&t) = self.restarts.front() {
+            if now.saturating_duration_since(t) <= period {
+                break;
+            }
+            self.restarts.pop_front();
+        }
         self.restarts.push_back(now);
         self.restarts.len() <= self.flags.intensity as usize
     }
@@ -307,7 +317,7 @@ impl Core {
                 self.mark_start_failed(id);
                 return Plan::Restart {
                     terminate: Vec::new(),
-                    start: vec![id.to_owned()],
+                    start: vec![self.children[&seq].id.clone()],
                     attempt,
                 };
             }

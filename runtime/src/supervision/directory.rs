@@ -1,13 +1,15 @@
 //! A supervisor's children by id, readable from any thread without a message
 //! round trip (refs are stable, so a lookup stays valid across restarts).
 
-use std::any::Any;
-use std::collections::HashMap;
-use std::sync::Mutex;
+use super::slots::ChildSlot;
+use rustc_hash::FxHashMap;
+use std::sync::{Arc, Mutex};
+
+type Map = FxHashMap<Arc<str>, Arc<dyn ChildSlot>>;
 
 #[derive(Default)]
 pub(crate) struct Directory {
-    map: Mutex<HashMap<String, Box<dyn Any + Send + Sync>>>,
+    map: Mutex<Map>,
 }
 
 impl std::fmt::Debug for Directory {
@@ -17,12 +19,12 @@ impl std::fmt::Debug for Directory {
 }
 
 impl Directory {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Box<dyn Any + Send + Sync>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Map> {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub(crate) fn insert(&self, id: &str, handle: Box<dyn Any + Send + Sync>) {
-        self.lock().insert(id.to_owned(), handle);
+    pub(crate) fn insert(&self, id: &Arc<str>, slot: Arc<dyn ChildSlot>) {
+        self.lock().insert(id.clone(), slot);
     }
 
     pub(crate) fn remove(&self, id: &str) {
@@ -34,6 +36,7 @@ impl Directory {
     }
 
     pub(crate) fn get<T: Clone + 'static>(&self, id: &str) -> Option<T> {
-        self.lock().get(id).and_then(|h| h.downcast_ref::<T>()).cloned()
+        let slot = self.lock().get(id).cloned()?;
+        slot.handle().downcast::<T>().ok().map(|b| *b)
     }
 }

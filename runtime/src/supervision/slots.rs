@@ -22,7 +22,7 @@ pub(crate) trait ChildFactory: Send + Sync + 'static {
 }
 
 /// A child's stable slot: starts instances into it, and hands out its ref.
-pub(crate) trait ChildSlot {
+pub(crate) trait ChildSlot: Send + Sync {
     fn actor_id(&self) -> &ActorId;
     fn start(&self, host: &Host) -> StartFuture;
     /// The instance exited; the slot waits for a refill.

@@ -159,7 +159,7 @@ pub enum SupervisorError {
 /// One child: how to start it and how to treat its exits (OTP's `child_spec`).
 #[derive(Clone)]
 pub struct ChildSpec {
-    pub(crate) id: String,
+    pub(crate) id: Arc<str>,
     pub(crate) factory: Arc<dyn ChildFactory>,
     pub(crate) template: Option<Arc<dyn TemplateFactory>>,
     pub(crate) restart: Restart,
@@ -202,7 +202,7 @@ impl ChildSpec {
         F: Fn() -> Result<A, E> + Send + Sync + 'static,
     {
         Self::from_factory(
-            id.into(),
+            id.into().into(),
             Arc::new(WorkerFactory::new(
                 move || start().map_err(|e| e.to_string()),
                 SpawnOptions::default(),
@@ -239,7 +239,7 @@ impl ChildSpec {
     /// A nested supervisor (shutdown `Infinity`, kind `Supervisor`).
     pub fn supervisor(id: impl Into<String>, spec: super::SupervisorSpec) -> Self {
         let mut c = Self::from_factory(
-            id.into(),
+            id.into().into(),
             Arc::new(super::slots::SupervisorFactory::new(spec)),
             ChildKind::Supervisor,
         );
@@ -247,7 +247,7 @@ impl ChildSpec {
         c
     }
 
-    fn from_factory(id: String, factory: Arc<dyn ChildFactory>, kind: ChildKind) -> Self {
+    fn from_factory(id: Arc<str>, factory: Arc<dyn ChildFactory>, kind: ChildKind) -> Self {
         Self {
             id,
             factory,
@@ -398,8 +398,8 @@ impl SupervisorSpec {
         }
         let mut seen = std::collections::HashSet::new();
         for c in &self.children {
-            if !seen.insert(c.id.as_str()) {
-                return Err(SupervisorError::DuplicateChild(c.id.clone()));
+            if !seen.insert(&*c.id) {
+                return Err(SupervisorError::DuplicateChild(c.id.to_string()));
             }
             self.check_child(c)?;
         }
@@ -409,10 +409,10 @@ impl SupervisorSpec {
     pub(crate) fn check_child(&self, c: &ChildSpec) -> Result<(), SupervisorError> {
         if c.significant {
             if c.restart == Restart::Permanent {
-                return Err(SupervisorError::SignificantPermanent(c.id.clone()));
+                return Err(SupervisorError::SignificantPermanent(c.id.to_string()));
             }
             if self.auto_shutdown == AutoShutdown::Never {
-                return Err(SupervisorError::SignificantWithoutAutoShutdown(c.id.clone()));
+                return Err(SupervisorError::SignificantWithoutAutoShutdown(c.id.to_string()));
             }
         }
         Ok(())

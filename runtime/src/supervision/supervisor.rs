@@ -16,7 +16,7 @@ use actix::fut::wrap_future;
 use actix::prelude::*;
 use std::any::Any;
 use std::cell::RefCell;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -52,7 +52,7 @@ struct State {
     name: String,
     spec: SupervisorSpec,
     core: Core,
-    records: HashMap<ChildId, Record>,
+    records: FxHashMap<ChildId, Record>,
     dir: Arc<Directory>,
     addr: Option<Addr<Supervisor>>,
     next_generation: u64,
@@ -101,7 +101,7 @@ impl Supervisor {
                 name: spec.name.clone(),
                 core: Core::new(flags),
                 spec,
-                records: HashMap::new(),
+                records: FxHashMap::default(),
                 dir,
                 addr: None,
                 next_generation: 0,
@@ -174,20 +174,24 @@ impl Actor for Supervisor {
 /// Every child by id is started in order; the first failure stops the started
 /// ones in reverse order and fails the supervisor's start.
 async fn init_children(st: &Shared) -> Result<(), SupervisorError> {
-    let specs = {
+    let n = {
         let s = st.borrow();
         if s.spec.strategy == Strategy::SimpleOneForOne {
             return Ok(()); // the template is not a child
         }
-        s.spec.children.clone()
+        s.spec.children.len()
     };
-    for spec in specs {
+    for i in 0..n {
+        let spec = st.borrow().spec.children[i].clone();
         let id = spec.id.clone();
         add_record(st, spec);
         if let Err(reason) = start_one(st, &id).await {
             tracing::error!(child = %id, "child failed to start: {reason}");
             terminate_all(st).await;
-            return Err(SupervisorError::StartChild { id, reason });
+            return Err(SupervisorError::StartChild {
+                id: id.to_string(),
+                reason,
+            });
         }
     }
     Ok(())
@@ -196,8 +200,8 @@ async fn init_children(st: &Shared) -> Result<(), SupervisorError> {
 fn add_record(st: &Shared, spec: ChildSpec) {
     let mut s = st.borrow_mut();
     let slot = spec.factory.new_slot(&s.host);
-    s.core.add_child(&spec.id, spec.restart, spec.significant);
-    s.dir.insert(&spec.id, slot.handle());
+    s.core.add_child(spec.id.clone(), spec.restart, spec.significant);
+    s.dir.insert(&spec.id, slot.clone());
     s.records.insert(
         spec.id.clone(),
         Record {
@@ -217,7 +221,7 @@ fn remove_record(s: &mut State, id: &str) {
 }
 
 /// Starts one child into its slot and watches it.
-async fn start_one(st: &Shared, id: &str) -> Result<(), crate::StartError> {
+async fn start_one(st: &Shared, id: &ChildId) -> Result<(), crate::StartError> {
     let (slot, host) = {
         let s = st.borrow();
         let Some(rec) = s.records.get(id) else {
@@ -230,7 +234,7 @@ async fn start_one(st: &Shared, id: &str) -> Result<(), crate::StartError> {
     s.next_generation += 1;
     let generation = s.next_generation;
     if let Some(addr) = s.addr.clone() {
-        let child = id.to_owned();
+        let child = id.clone();
         life.watch(Box::new(move |_, reason| {
             addr.do_send(ChildExited {
                 id: child,
@@ -561,7 +565,10 @@ async fn start_added(st: &Shared, spec: ChildSpec) -> Result<Box<dyn Any + Send 
         }
         Err(reason) => {
             remove_record(&mut st.borrow_mut(), &id);
-            Err(SupervisorError::StartChild { id, reason })
+            Err(SupervisorError::StartChild {
+                id: id.to_string(),
+                reason,
+            })
         }
     }
 }
@@ -583,8 +590,8 @@ impl Handler<StartChild> for Supervisor {
             }
             if let Some(c) = s.core.child(&spec.id) {
                 return ready(Err(match c.status {
-                    Status::Running => SupervisorError::AlreadyStarted(spec.id),
-                    _ => SupervisorError::AlreadyPresent(spec.id),
+                    Status::Running => SupervisorError::AlreadyStarted(spec.id.to_string()),
+                    _ => SupervisorError::AlreadyPresent(spec.id.to_string()),
                 }));
             }
         }
@@ -614,7 +621,7 @@ impl Handler<StartDynamic> for Supervisor {
             };
             s.next_dynamic += 1;
             ChildSpec {
-                id: format!("{}-{}", template.id, s.next_dynamic),
+                id: format!("{}-{}", template.id, s.next_dynamic).into(),
                 factory,
                 template: None,
                 ..template
@@ -663,8 +670,9 @@ impl Handler<RestartChild> for Supervisor {
             }
         }
         let st = self.st.clone();
+        let child: ChildId = id.as_str().into();
         atomic(async move {
-            start_one(&st, &id)
+            start_one(&st, &child)
                 .await
                 .map_err(|reason| SupervisorError::StartChild { id, reason })
         })
@@ -702,7 +710,7 @@ impl Handler<WhichChildren> for Supervisor {
                 .filter_map(|c| {
                     let rec = s.records.get(&c.id)?;
                     Some(ChildInfo {
-                        id: c.id.clone(),
+                        id: c.id.to_string(),
                         actor: rec.slot.actor_id().clone(),
                         status: c.status,
                         kind: rec.spec.kind,
