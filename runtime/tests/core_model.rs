@@ -141,11 +141,15 @@ impl Model {
     }
 }
 
+fn strs(v: Vec<std::sync::Arc<str>>) -> Vec<String> {
+    v.into_iter().map(|s| s.to_string()).collect()
+}
+
 fn to_expect(p: Plan) -> Expect {
     match p {
         Plan::None => Expect::Nothing,
-        Plan::Restart { terminate, start, .. } => Expect::Restart(terminate, start),
-        Plan::Shutdown { terminate, cause } => Expect::GiveUp(terminate, cause),
+        Plan::Restart { terminate, start, .. } => Expect::Restart(strs(terminate), strs(start)),
+        Plan::Shutdown { terminate, cause } => Expect::GiveUp(strs(terminate), cause),
     }
 }
 
@@ -226,7 +230,7 @@ proptest! {
         for (i, (restart, sig)) in kids.iter().enumerate() {
             let significant = *sig && *restart != Restart::Permanent && auto != AutoShutdown::Never;
             let id = format!("c{i}");
-            prop_assert!(core.add_child(&id, *restart, significant));
+            prop_assert!(core.add_child(id.as_str(), *restart, significant));
             core.mark_running(&id, base);
             model.kids.push(MChild { id, restart: *restart, significant, life: Life::Up });
         }
@@ -271,7 +275,7 @@ proptest! {
                 }
                 Expect::Nothing => {}
             }
-            let core_ids: Vec<_> = core.children().map(|c| c.id.clone()).collect();
+            let core_ids: Vec<String> = core.children().map(|c| c.id.to_string()).collect();
             let model_ids: Vec<_> = model.kids.iter().map(|k| k.id.clone()).collect();
             prop_assert_eq!(core_ids, model_ids, "specs kept");
         }
