@@ -100,12 +100,21 @@ async fn tell_raw() -> f64 {
 }
 
 async fn tell_arbour(node: &Node) -> f64 {
-    let r = node.spawn_with(SpawnOptions { mailbox: 2 * TELLS as usize }, sink());
+    let r = node.spawn_with(
+        SpawnOptions {
+            mailbox: 2 * TELLS as usize,
+        },
+        sink(),
+    );
     let t0 = Instant::now();
     for n in 0..TELLS {
         r.tell(Num(n));
     }
-    let got = r.ask(Count).timeout(Duration::from_secs(60)).await.expect("count");
+    let got = r
+        .ask(Count)
+        .timeout(Duration::from_secs(60))
+        .await
+        .expect("count");
     let dt = t0.elapsed();
     assert_eq!(got, TELLS, "no tell was dropped");
     TELLS as f64 / dt.as_secs_f64()
@@ -134,7 +143,11 @@ async fn ask_arbour(node: &Node) -> f64 {
 fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
         .map_or(0, |pages| pages * 4096)
 }
 
@@ -179,7 +192,9 @@ fn spawn_in_child(kind: &str) -> (f64, f64) {
         .output()
         .expect("child bench");
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut it = text.split_whitespace().map(|x| x.parse::<f64>().unwrap_or(f64::NAN));
+    let mut it = text
+        .split_whitespace()
+        .map(|x| x.parse::<f64>().unwrap_or(f64::NAN));
     (it.next().unwrap_or(f64::NAN), it.next().unwrap_or(f64::NAN))
 }
 
@@ -213,7 +228,10 @@ fn main() {
         local(async {
             let node = Node::builder("bench").seed(1).build();
             let lat = restart_latency(&node).await;
-            println!("local.restart.p50 {:.1} us", percentile(&lat, 0.50).as_secs_f64() * 1e6);
+            println!(
+                "local.restart.p50 {:.1} us",
+                percentile(&lat, 0.50).as_secs_f64() * 1e6
+            );
         });
         return;
     }
@@ -256,8 +274,14 @@ fn main() {
         println!("local.ask.ratio {:.3} ratio", median(ask_ratio));
 
         let lat = restart_latency(&node).await;
-        println!("local.restart.p50 {:.1} us", percentile(&lat, 0.50).as_secs_f64() * 1e6);
-        println!("local.restart.p99 {:.1} us", percentile(&lat, 0.99).as_secs_f64() * 1e6);
+        println!(
+            "local.restart.p50 {:.1} us",
+            percentile(&lat, 0.50).as_secs_f64() * 1e6
+        );
+        println!(
+            "local.restart.p99 {:.1} us",
+            percentile(&lat, 0.99).as_secs_f64() * 1e6
+        );
         println!("local.restart.count {} restarts", node.stats().restarts);
     });
     let (mut raw_ns, mut sup_ns, mut raw_rss, mut sup_rss) = (vec![], vec![], vec![], vec![]);
@@ -269,7 +293,12 @@ fn main() {
         sup_ns.push(t);
         sup_rss.push(r);
     }
-    let (rn, sn, rr, sr) = (median(raw_ns), median(sup_ns), median(raw_rss), median(sup_rss));
+    let (rn, sn, rr, sr) = (
+        median(raw_ns),
+        median(sup_ns),
+        median(raw_rss),
+        median(sup_rss),
+    );
     println!("local.spawn.actix_ns_per_actor {rn:.0} ns");
     println!("local.spawn.supervised_ns_per_child {sn:.0} ns");
     println!("local.spawn.time_ratio {:.3} ratio", sn / rn);

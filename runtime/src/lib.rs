@@ -49,14 +49,14 @@ pub mod registry;
 pub mod supervision;
 pub mod wire;
 
+pub use actor::Stats;
 pub use actor::{
     ActorId, ActorRef, Ask, AskError, ContextExt, Down, ExitReason, Host, MessageTable, Monitor,
     NodeId, RemoteActor, RemoteMessage, SpawnOptions, StartError, StatsSnapshot, TellError,
 };
-pub use actor::Stats;
 pub use node::{init_logging, Node, NodeBuilder};
 pub use registry::{Registry, RegistryError};
 pub use supervision::{
-    AutoShutdown, Backoff, ChildKind, ChildSpec, ChildCounts, ChildInfo, Restart, Shutdown, Strategy,
-    SupervisorError, SupervisorRef, SupervisorSpec,
+    AutoShutdown, Backoff, ChildCounts, ChildInfo, ChildKind, ChildSpec, Restart, Shutdown,
+    Strategy, SupervisorError, SupervisorRef, SupervisorSpec,
 };

@@ -71,7 +71,9 @@ impl Model {
     }
 
     fn exit(&mut self, id: &str, reason: &ExitReason, now: u64) -> Expect {
-        let Some(i) = self.pos(id) else { return Expect::Nothing };
+        let Some(i) = self.pos(id) else {
+            return Expect::Nothing;
+        };
         if self.kids[i].life != Life::Up {
             return Expect::Nothing;
         }
@@ -96,7 +98,11 @@ impl Model {
             AutoShutdown::Never => Expect::Nothing,
             AutoShutdown::AnySignificant => self.give_up(ShutdownCause::Significant),
             AutoShutdown::AllSignificant => {
-                if self.kids.iter().any(|k| k.significant && k.life != Life::Down) {
+                if self
+                    .kids
+                    .iter()
+                    .any(|k| k.significant && k.life != Life::Down)
+                {
                     Expect::Nothing
                 } else {
                     self.give_up(ShutdownCause::Significant)
@@ -148,7 +154,9 @@ fn strs(v: Vec<std::sync::Arc<str>>) -> Vec<String> {
 fn to_expect(p: Plan) -> Expect {
     match p {
         Plan::None => Expect::Nothing,
-        Plan::Restart { terminate, start, .. } => Expect::Restart(strs(terminate), strs(start)),
+        Plan::Restart {
+            terminate, start, ..
+        } => Expect::Restart(strs(terminate), strs(start)),
         Plan::Shutdown { terminate, cause } => Expect::GiveUp(strs(terminate), cause),
     }
 }
@@ -183,7 +191,11 @@ fn strategy() -> impl proptest::strategy::Strategy<Value = arbour::Strategy> {
 }
 
 fn restart_type() -> impl proptest::strategy::Strategy<Value = Restart> {
-    prop_oneof![Just(Restart::Permanent), Just(Restart::Transient), Just(Restart::Temporary)]
+    prop_oneof![
+        Just(Restart::Permanent),
+        Just(Restart::Transient),
+        Just(Restart::Temporary)
+    ]
 }
 
 fn auto() -> impl proptest::strategy::Strategy<Value = AutoShutdown> {
@@ -323,7 +335,10 @@ fn all_significant_counts_a_child_awaiting_restart_as_alive() {
         core.mark_running(id, base);
     }
     // a crashes; its restart fails, so it waits for a retry
-    assert!(matches!(core.on_exit("a", &ExitReason::Killed, base), Plan::Restart { .. }));
+    assert!(matches!(
+        core.on_exit("a", &ExitReason::Killed, base),
+        Plan::Restart { .. }
+    ));
     core.mark_start_failed("a");
     // b finishes normally: a still counts, so no shutdown yet (OTP)
     assert_eq!(core.on_exit("b", &ExitReason::Normal, base), Plan::None);
@@ -341,8 +356,17 @@ fn a_restart_exactly_one_period_later_still_counts() {
     });
     core.add_child("x", Restart::Permanent, false);
     core.mark_running("x", base);
-    assert!(matches!(core.on_exit("x", &ExitReason::Killed, base), Plan::Restart { .. }));
+    assert!(matches!(
+        core.on_exit("x", &ExitReason::Killed, base),
+        Plan::Restart { .. }
+    ));
     let t = base + Duration::from_secs(5);
     core.mark_running("x", t);
-    assert!(matches!(core.on_exit("x", &ExitReason::Killed, t), Plan::Shutdown { .. }), "OTP keeps restarts with Now - T =< Period");
+    assert!(
+        matches!(
+            core.on_exit("x", &ExitReason::Killed, t),
+            Plan::Shutdown { .. }
+        ),
+        "OTP keeps restarts with Now - T =< Period"
+    );
 }

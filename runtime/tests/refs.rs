@@ -20,7 +20,10 @@ fn worker(node: &arbour::Node, name: &str, log: &Log) -> arbour::ActorRef<Worker
 fn ask_times_out_and_the_late_reply_is_dropped() {
     run(|node| async move {
         let w = worker(&node, "w", &Log::default());
-        let r = w.ask(Slow(Duration::from_secs(10))).timeout(Duration::from_secs(1)).await;
+        let r = w
+            .ask(Slow(Duration::from_secs(10)))
+            .timeout(Duration::from_secs(1))
+            .await;
         assert_eq!(r, Err(AskError::Timeout(Duration::from_secs(1))));
         // the actor finishes the slow reply into the void and keeps serving
         assert_eq!(within("ask", w.ask(Which)).await, Ok(1));
@@ -47,9 +50,17 @@ fn asks_pending_on_a_panicking_actor_fail_with_panicked() {
         // Crash is handled after Which; a second Which queued behind Crash is lost.
         let lost = w.ask(Which).into_future();
         assert_eq!(within("which", queued).await, Ok(1));
-        assert!(matches!(within("crash", crash).await, Err(AskError::Panicked(m)) if m.contains("crashed on purpose")));
-        assert!(matches!(within("lost", lost).await, Err(AskError::Panicked(_))));
-        assert_eq!(w.ask(Which).await, Err(AskError::ActorGone(ExitReason::NoActor)));
+        assert!(
+            matches!(within("crash", crash).await, Err(AskError::Panicked(m)) if m.contains("crashed on purpose"))
+        );
+        assert!(matches!(
+            within("lost", lost).await,
+            Err(AskError::Panicked(_))
+        ));
+        assert_eq!(
+            w.ask(Which).await,
+            Err(AskError::ActorGone(ExitReason::NoActor))
+        );
         assert_eq!(node.stats().panics, 1);
     });
 }
@@ -57,7 +68,10 @@ fn asks_pending_on_a_panicking_actor_fail_with_panicked() {
 #[test]
 fn a_full_mailbox_is_the_callers_choice() {
     run(|node| async move {
-        let w = node.spawn_with(SpawnOptions { mailbox: 4 }, Worker::factory("w", &Log::default())());
+        let w = node.spawn_with(
+            SpawnOptions { mailbox: 4 },
+            Worker::factory("w", &Log::default())(),
+        );
         // Nothing runs until we yield, so the mailbox fills.
         let mut accepted = 0;
         let mut refused = 0;
@@ -68,14 +82,20 @@ fn a_full_mailbox_is_the_callers_choice() {
                 Err(e) => panic!("unexpected {e:?}"),
             }
         }
-        assert!(accepted >= 4 && accepted <= 5, "bounded: accepted {accepted}");
+        assert!((4..=5).contains(&accepted), "bounded: accepted {accepted}");
         assert_eq!(accepted + refused, 10);
-        assert_eq!(w.ask(Which).await, Err(AskError::MailboxFull), "ask fails fast by default");
+        assert_eq!(
+            w.ask(Which).await,
+            Err(AskError::MailboxFull),
+            "ask fails fast by default"
+        );
         w.tell(Which); // dropped and counted
         assert_eq!(node.stats().mailbox_full_drops, 1);
         // waiting for room succeeds once the actor drains its mailbox
         assert_eq!(within("ask", w.ask(Which).wait_if_full()).await, Ok(1));
-        within("send", w.send(Which)).await.expect("send waits for room");
+        within("send", w.send(Which))
+            .await
+            .expect("send waits for room");
     });
 }
 
@@ -158,7 +178,10 @@ fn monitors_deliver_down_with_the_reason() {
         settle().await;
         let got = log.take();
         assert_eq!(got.len(), 1, "demonitored monitor does not fire: {got:?}");
-        assert!(got[0].starts_with(&format!("down:{local}:panic: w crashed on purpose")), "{got:?}");
+        assert!(
+            got[0].starts_with(&format!("down:{local}:panic: w crashed on purpose")),
+            "{got:?}"
+        );
         // monitoring a dead actor gives NoActor at once (Erlang's noproc)
         let _late = w.monitor(watcher.recipient());
         within("noproc", async {
@@ -184,15 +207,27 @@ fn a_registered_child_stays_reachable_by_name_across_restarts() {
         let db = sup.child::<Worker>("db").expect("db");
         node.registry().register("db", &db).expect("register");
         let other = worker(&node, "x", &log);
-        assert!(node.registry().register("db", &other).is_err(), "name taken");
+        assert!(
+            node.registry().register("db", &other).is_err(),
+            "name taken"
+        );
         let exited = db.exited();
         db.tell(Crash);
         within("crash", exited).await;
-        let found = node.registry().whereis::<Worker>("db").expect("still registered");
+        let found = node
+            .registry()
+            .whereis::<Worker>("db")
+            .expect("still registered");
         assert_eq!(within("ask", found.ask(Which).wait_if_full()).await, Ok(2));
-        assert!(node.registry().whereis::<Seqless>("db").is_none(), "wrong type");
+        assert!(
+            node.registry().whereis::<Seqless>("db").is_none(),
+            "wrong type"
+        );
         within("shutdown", sup.shutdown()).await;
-        assert!(node.registry().whereis::<Worker>("db").is_none(), "freed when the child is gone");
+        assert!(
+            node.registry().whereis::<Worker>("db").is_none(),
+            "freed when the child is gone"
+        );
         assert_eq!(node.registry().registered(), Vec::<String>::new());
     });
 }
@@ -224,7 +259,9 @@ impl Actor for FibWorker {
 impl Handler<Fib> for FibWorker {
     type Result = u64;
     fn handle(&mut self, Fib(n): Fib, _: &mut Context<Self>) -> u64 {
-        (0..n).fold((0u64, 1u64), |(a, b), _| (b, a.wrapping_add(b))).0
+        (0..n)
+            .fold((0u64, 1u64), |(a, b), _| (b, a.wrapping_add(b)))
+            .0
     }
 }
 impl Handler<Note> for FibWorker {
@@ -244,19 +281,42 @@ fn wire_tagged_messages_dispatch_to_handlers_and_bad_input_is_an_error() {
         assert_eq!(tags, ["tests.fib.v1", "tests.note.v1"]);
         let w = node.spawn(FibWorker::default());
         let payload = arbour::wire::encode(&Fib(20)).expect("encode");
-        let reply = table.dispatch_ask(&w, "tests.fib.v1", &payload, Duration::from_secs(1)).expect("dispatch");
+        let reply = table
+            .dispatch_ask(&w, "tests.fib.v1", &payload, Duration::from_secs(1))
+            .expect("dispatch");
         let bytes = within("reply", reply).await.expect("reply");
         assert_eq!(arbour::wire::decode::<u64>(&bytes), Ok(6765));
         table
-            .dispatch_tell(&w, "tests.note.v1", &arbour::wire::encode(&Note("hi".into())).expect("encode"))
+            .dispatch_tell(
+                &w,
+                "tests.note.v1",
+                &arbour::wire::encode(&Note("hi".into())).expect("encode"),
+            )
             .expect("tell");
 
-        let unknown = table.dispatch_ask(&w, "tests.nope.v1", &payload, Duration::from_secs(1)).err();
-        assert_eq!(unknown.map(AskError::from), Some(AskError::UnknownMessage("tests.nope.v1".into())));
-        let garbage = table.dispatch_ask(&w, "tests.fib.v1", &[0xc1, 0xff, 0x00], Duration::from_secs(1)).err();
-        assert!(matches!(garbage.map(AskError::from), Some(AskError::Decode(_))));
+        let unknown = table
+            .dispatch_ask(&w, "tests.nope.v1", &payload, Duration::from_secs(1))
+            .err();
+        assert_eq!(
+            unknown.map(AskError::from),
+            Some(AskError::UnknownMessage("tests.nope.v1".into()))
+        );
+        let garbage = table
+            .dispatch_ask(
+                &w,
+                "tests.fib.v1",
+                &[0xc1, 0xff, 0x00],
+                Duration::from_secs(1),
+            )
+            .err();
+        assert!(matches!(
+            garbage.map(AskError::from),
+            Some(AskError::Decode(_))
+        ));
         let wrong_shape = arbour::wire::encode(&("not", "a", "fib")).expect("encode");
-        assert!(table.dispatch_tell(&w, "tests.fib.v1", &wrong_shape).is_err());
+        assert!(table
+            .dispatch_tell(&w, "tests.fib.v1", &wrong_shape)
+            .is_err());
         // the actor still serves
         assert_eq!(within("ask", w.ask(Fib(10))).await, Ok(55));
     });

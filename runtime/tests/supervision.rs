@@ -26,7 +26,10 @@ fn spec3(strategy: Strategy, log: &Log) -> SupervisorSpec {
 fn children_start_in_order_and_stop_in_reverse() {
     run(|node| async move {
         let log = Log::default();
-        let sup = spec3(Strategy::OneForOne, &log).start(&node).await.expect("start");
+        let sup = spec3(Strategy::OneForOne, &log)
+            .start(&node)
+            .await
+            .expect("start");
         assert_eq!(log.take(), ["start:a", "start:b", "start:c"]);
         let reason = within("shutdown", sup.shutdown()).await;
         assert_eq!(reason, ExitReason::Shutdown);
@@ -39,16 +42,33 @@ fn children_start_in_order_and_stop_in_reverse() {
 fn one_for_one_restarts_only_the_failed_child() {
     run(|node| async move {
         let log = Log::default();
-        let sup = spec3(Strategy::OneForOne, &log).start(&node).await.expect("start");
+        let sup = spec3(Strategy::OneForOne, &log)
+            .start(&node)
+            .await
+            .expect("start");
         log.take();
         let b = sup.child::<Worker>("b").expect("b");
         let exited = b.exited();
         b.tell(Crash);
-        assert!(matches!(within("b exit", exited).await, ExitReason::Panic(m) if m.contains("b crashed on purpose")));
-        assert_eq!(within("ask b", b.ask(Which)).await, Ok(2), "same ref, new instance");
-        assert_eq!(log.take(), ["start:b"], "a panicked instance runs no stop hook");
+        assert!(
+            matches!(within("b exit", exited).await, ExitReason::Panic(m) if m.contains("b crashed on purpose"))
+        );
+        assert_eq!(
+            within("ask b", b.ask(Which)).await,
+            Ok(2),
+            "same ref, new instance"
+        );
+        assert_eq!(
+            log.take(),
+            ["start:b"],
+            "a panicked instance runs no stop hook"
+        );
         let a = sup.child::<Worker>("a").expect("a");
-        assert_eq!(within("ask a", a.ask(Which)).await, Ok(1), "sibling untouched");
+        assert_eq!(
+            within("ask a", a.ask(Which)).await,
+            Ok(1),
+            "sibling untouched"
+        );
         assert_eq!(node.stats().restarts, 1);
         assert_eq!(node.stats().panics, 1);
     });
@@ -58,7 +78,10 @@ fn one_for_one_restarts_only_the_failed_child() {
 fn one_for_all_restarts_everyone_in_order_after_stopping_in_reverse() {
     run(|node| async move {
         let log = Log::default();
-        let sup = spec3(Strategy::OneForAll, &log).start(&node).await.expect("start");
+        let sup = spec3(Strategy::OneForAll, &log)
+            .start(&node)
+            .await
+            .expect("start");
         log.take();
         let b = sup.child::<Worker>("b").expect("b");
         b.tell(Crash);
@@ -80,7 +103,10 @@ fn one_for_all_restarts_everyone_in_order_after_stopping_in_reverse() {
 fn rest_for_one_restarts_the_failed_child_and_those_after_it() {
     run(|node| async move {
         let log = Log::default();
-        let sup = spec3(Strategy::RestForOne, &log).start(&node).await.expect("start");
+        let sup = spec3(Strategy::RestForOne, &log)
+            .start(&node)
+            .await
+            .expect("start");
         log.take();
         let b = sup.child::<Worker>("b").expect("b");
         b.tell(Crash);
@@ -110,8 +136,15 @@ fn transient_child_is_restarted_only_after_an_abnormal_exit() {
         let t = sup.child::<Worker>("t").expect("t");
         let exited = t.exited();
         t.tell(Exit(ExitReason::Error("disk full".into())));
-        assert_eq!(within("exit", exited).await, ExitReason::Error("disk full".into()));
-        assert_eq!(within("ask", t.ask(Which)).await, Ok(2), "abnormal exit: restarted");
+        assert_eq!(
+            within("exit", exited).await,
+            ExitReason::Error("disk full".into())
+        );
+        assert_eq!(
+            within("ask", t.ask(Which)).await,
+            Ok(2),
+            "abnormal exit: restarted"
+        );
 
         for normal in [ExitReason::Normal, ExitReason::Shutdown] {
             let exited = t.exited();
@@ -119,7 +152,11 @@ fn transient_child_is_restarted_only_after_an_abnormal_exit() {
             assert_eq!(within("exit", exited).await, normal);
             settle().await;
             let kids = sup.which_children().await.expect("which");
-            assert_eq!(kids[0].status, Status::Stopped, "normal exit: not restarted, spec kept");
+            assert_eq!(
+                kids[0].status,
+                Status::Stopped,
+                "normal exit: not restarted, spec kept"
+            );
             sup.restart_child("t").await.expect("restart_child");
         }
     });
@@ -130,7 +167,9 @@ fn temporary_child_is_never_restarted_and_its_spec_is_dropped() {
     run(|node| async move {
         let log = Log::default();
         let sup = SupervisorSpec::one_for_one()
-            .child(ChildSpec::worker("tmp", Worker::factory("tmp", &log)).restart(Restart::Temporary))
+            .child(
+                ChildSpec::worker("tmp", Worker::factory("tmp", &log)).restart(Restart::Temporary),
+            )
             .child(ChildSpec::worker("p", Worker::factory("p", &log)))
             .start(&node)
             .await
@@ -140,10 +179,19 @@ fn temporary_child_is_never_restarted_and_its_spec_is_dropped() {
         tmp.tell(Crash);
         within("exit", exited).await;
         settle().await;
-        let ids: Vec<String> = sup.which_children().await.expect("which").into_iter().map(|c| c.id).collect();
+        let ids: Vec<String> = sup
+            .which_children()
+            .await
+            .expect("which")
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
         assert_eq!(ids, ["p"]);
         assert!(sup.child::<Worker>("tmp").is_none());
-        assert_eq!(tmp.ask(Which).await, Err(arbour::AskError::ActorGone(ExitReason::NoActor)));
+        assert_eq!(
+            tmp.ask(Which).await,
+            Err(arbour::AskError::ActorGone(ExitReason::NoActor))
+        );
         assert_eq!(node.stats().restarts, 0);
     });
 }
@@ -155,7 +203,9 @@ fn temporary_sibling_terminated_by_one_for_all_is_not_restarted() {
         let sup = SupervisorSpec::one_for_all()
             .intensity(5)
             .child(ChildSpec::worker("a", Worker::factory("a", &log)))
-            .child(ChildSpec::worker("tmp", Worker::factory("tmp", &log)).restart(Restart::Temporary))
+            .child(
+                ChildSpec::worker("tmp", Worker::factory("tmp", &log)).restart(Restart::Temporary),
+            )
             .start(&node)
             .await
             .expect("start");
@@ -196,7 +246,10 @@ fn exceeding_intensity_terminates_children_in_reverse_and_shuts_down() {
         }
         log.take();
         b.tell(Crash); // third restart within 5 s: more than intensity 2
-        assert_eq!(within("supervisor exit", sup_exit).await, ExitReason::Shutdown);
+        assert_eq!(
+            within("supervisor exit", sup_exit).await,
+            ExitReason::Shutdown
+        );
         assert_eq!(log.take(), ["stop:c", "stop:a"]);
         assert_eq!(node.stats().restarts, 2);
     });
@@ -291,7 +344,10 @@ fn escalation_climbs_three_levels() {
         assert_eq!(within("top exit", top_exit).await, ExitReason::Shutdown);
         // leaf dies on every crash; mid survives one leaf restart; top survives
         // one mid restart: 1 + 1 (mid restart) ... = 4 crashes to bring top down.
-        assert_eq!(crashes, 4, "crashes needed to escalate through three levels");
+        assert_eq!(
+            crashes, 4,
+            "crashes needed to escalate through three levels"
+        );
         let starts = log.snapshot().iter().filter(|e| *e == "start:w").count();
         assert_eq!(starts, 4);
     });
@@ -393,9 +449,15 @@ fn panics_in_async_handlers_are_caught_too() {
         let w = sup.child::<Worker>("w").expect("w");
         let exited = w.exited();
         let r = within("ask", w.ask(CrashLater)).await;
-        assert!(matches!(r, Err(arbour::AskError::Panicked(ref m)) if m.contains("async handler")), "{r:?}");
+        assert!(
+            matches!(r, Err(arbour::AskError::Panicked(ref m)) if m.contains("async handler")),
+            "{r:?}"
+        );
         let reason = within("exit", exited).await;
-        assert!(matches!(&reason, ExitReason::Panic(m) if m.contains("supervision.rs") || m.contains("common.rs")), "location recorded: {reason:?}");
+        assert!(
+            matches!(&reason, ExitReason::Panic(m) if m.contains("common/mod.rs:")),
+            "location recorded: {reason:?}"
+        );
         assert_eq!(within("ask", w.ask(Which)).await, Ok(2));
     });
 }
@@ -419,7 +481,10 @@ fn shutdown_timeout_kills_a_child_that_will_not_stop() {
         sup.terminate_child("stubborn").await.expect("terminate");
         assert_eq!(within("exit", exited).await, ExitReason::Killed);
         let waited = t0.elapsed();
-        assert!(waited >= Duration::from_secs(2) && waited < Duration::from_secs(3), "{waited:?}");
+        assert!(
+            waited >= Duration::from_secs(2) && waited < Duration::from_secs(3),
+            "{waited:?}"
+        );
     });
 }
 
@@ -428,7 +493,9 @@ fn brutal_kill_does_not_wait_and_infinity_waits() {
     run(|node| async move {
         let log = Log::default();
         let sup = SupervisorSpec::one_for_one()
-            .child(ChildSpec::worker("k", Worker::factory("k", &log)).shutdown(Shutdown::BrutalKill))
+            .child(
+                ChildSpec::worker("k", Worker::factory("k", &log)).shutdown(Shutdown::BrutalKill),
+            )
             .child(ChildSpec::worker("i", Worker::factory("i", &log)).shutdown(Shutdown::Infinity))
             .start(&node)
             .await
@@ -476,10 +543,15 @@ fn a_failing_start_stops_the_started_children_in_reverse_and_names_the_culprit()
 fn a_start_function_that_panics_is_a_start_failure() {
     run(|node| async move {
         let r = SupervisorSpec::one_for_one()
-            .child(ChildSpec::worker("p", || -> Worker { panic!("bad factory") }))
+            .child(ChildSpec::worker("p", || -> Worker {
+                panic!("bad factory")
+            }))
             .start(&node)
             .await;
-        assert!(matches!(r, Err(SupervisorError::StartChild { ref id, reason: StartError::Panicked(ref m) }) if id == "p" && m.contains("bad factory")), "{r:?}");
+        assert!(
+            matches!(r, Err(SupervisorError::StartChild { ref id, reason: StartError::Panicked(ref m) }) if id == "p" && m.contains("bad factory")),
+            "{r:?}"
+        );
         // the thread and other actors are fine
         let log = Log::default();
         let ok = SupervisorSpec::one_for_one()
@@ -496,9 +568,18 @@ fn invalid_specs_are_rejected_with_clear_errors() {
     run(|node| async move {
         let log = Log::default();
         let w = |id: &str| ChildSpec::worker(id, Worker::factory(id, &log));
-        let e = SupervisorSpec::one_for_one().period(Duration::ZERO).start(&node).await.err();
+        let e = SupervisorSpec::one_for_one()
+            .period(Duration::ZERO)
+            .start(&node)
+            .await
+            .err();
         assert_eq!(e, Some(SupervisorError::ZeroPeriod));
-        let e = SupervisorSpec::one_for_one().child(w("x")).child(w("x")).start(&node).await.err();
+        let e = SupervisorSpec::one_for_one()
+            .child(w("x"))
+            .child(w("x"))
+            .start(&node)
+            .await
+            .err();
         assert_eq!(e, Some(SupervisorError::DuplicateChild("x".into())));
         let e = SupervisorSpec::one_for_one()
             .auto_shutdown(AutoShutdown::AnySignificant)
@@ -512,8 +593,15 @@ fn invalid_specs_are_rejected_with_clear_errors() {
             .start(&node)
             .await
             .err();
-        assert_eq!(e, Some(SupervisorError::SignificantWithoutAutoShutdown("s".into())));
-        let e = SupervisorSpec::new(Strategy::SimpleOneForOne).child(w("x")).start(&node).await.err();
+        assert_eq!(
+            e,
+            Some(SupervisorError::SignificantWithoutAutoShutdown("s".into()))
+        );
+        let e = SupervisorSpec::new(Strategy::SimpleOneForOne)
+            .child(w("x"))
+            .start(&node)
+            .await
+            .err();
         assert_eq!(e, Some(SupervisorError::BadSimpleOneForOne));
         assert_eq!(log.take(), Vec::<String>::new(), "nothing started");
     });
@@ -524,28 +612,64 @@ fn runtime_api_follows_otp_error_cases() {
     run(|node| async move {
         let log = Log::default();
         let w = |id: &str| ChildSpec::worker(id, Worker::factory(id, &log));
-        let sup = SupervisorSpec::one_for_one().child(w("a")).start(&node).await.expect("start");
-        assert_eq!(sup.start_child(w("a")).await, Err(SupervisorError::AlreadyStarted("a".into())));
+        let sup = SupervisorSpec::one_for_one()
+            .child(w("a"))
+            .start(&node)
+            .await
+            .expect("start");
+        assert_eq!(
+            sup.start_child(w("a")).await,
+            Err(SupervisorError::AlreadyStarted("a".into()))
+        );
         sup.start_child(w("b")).await.expect("start b");
-        assert_eq!(sup.restart_child("b").await, Err(SupervisorError::Running("b".into())));
-        assert_eq!(sup.delete_child("b").await, Err(SupervisorError::Running("b".into())));
+        assert_eq!(
+            sup.restart_child("b").await,
+            Err(SupervisorError::Running("b".into()))
+        );
+        assert_eq!(
+            sup.delete_child("b").await,
+            Err(SupervisorError::Running("b".into()))
+        );
         sup.terminate_child("b").await.expect("terminate b");
-        assert_eq!(sup.start_child(w("b")).await, Err(SupervisorError::AlreadyPresent("b".into())));
+        assert_eq!(
+            sup.start_child(w("b")).await,
+            Err(SupervisorError::AlreadyPresent("b".into()))
+        );
         let counts = sup.count_children().await.expect("count");
-        assert_eq!((counts.specs, counts.active, counts.workers, counts.supervisors), (2, 1, 2, 0));
+        assert_eq!(
+            (
+                counts.specs,
+                counts.active,
+                counts.workers,
+                counts.supervisors
+            ),
+            (2, 1, 2, 0)
+        );
         sup.restart_child("b").await.expect("restart b");
         assert_eq!(sup.child::<Worker>("b").expect("b").ask(Which).await, Ok(2));
         sup.terminate_child("b").await.expect("terminate b");
         sup.delete_child("b").await.expect("delete b");
-        assert_eq!(sup.delete_child("b").await, Err(SupervisorError::NotFound("b".into())));
-        assert_eq!(sup.terminate_child("zz").await, Err(SupervisorError::NotFound("zz".into())));
+        assert_eq!(
+            sup.delete_child("b").await,
+            Err(SupervisorError::NotFound("b".into()))
+        );
+        assert_eq!(
+            sup.terminate_child("zz").await,
+            Err(SupervisorError::NotFound("zz".into()))
+        );
         let which = sup.which_children().await.expect("which");
         assert_eq!(which.len(), 1);
         assert_eq!(which[0].id, "a");
         assert_eq!(which[0].status, Status::Running);
-        let e = sup.start_child(ChildSpec::try_worker("bad", || Err::<Worker, _>("nope"))).await;
+        let e = sup
+            .start_child(ChildSpec::try_worker("bad", || Err::<Worker, _>("nope")))
+            .await;
         assert!(matches!(e, Err(SupervisorError::StartChild { .. })));
-        assert_eq!(sup.count_children().await.expect("count").specs, 1, "failed start_child keeps no spec");
+        assert_eq!(
+            sup.count_children().await.expect("count").specs,
+            1,
+            "failed start_child keeps no spec"
+        );
     });
 }
 
@@ -554,16 +678,28 @@ fn simple_one_for_one_starts_dynamic_children_from_a_template() {
     run(|node| async move {
         let log = Log::default();
         let l = log.clone();
-        let sup = SupervisorSpec::simple_one_for_one(ChildSpec::template("conn", move |name: String| {
-            Ok::<_, String>(Worker { name, log: l.clone(), instance: 1, stubborn: false })
-        }))
-        .intensity(5)
-        .start(&node)
-        .await
-        .expect("start");
+        let sup =
+            SupervisorSpec::simple_one_for_one(ChildSpec::template("conn", move |name: String| {
+                Ok::<_, String>(Worker {
+                    name,
+                    log: l.clone(),
+                    instance: 1,
+                    stubborn: false,
+                })
+            }))
+            .intensity(5)
+            .start(&node)
+            .await
+            .expect("start");
         assert_eq!(sup.count_children().await.expect("count").specs, 0);
-        let x = sup.start_dynamic::<Worker, String>("x".into()).await.expect("x");
-        let y = sup.start_dynamic::<Worker, String>("y".into()).await.expect("y");
+        let x = sup
+            .start_dynamic::<Worker, String>("x".into())
+            .await
+            .expect("x");
+        let y = sup
+            .start_dynamic::<Worker, String>("y".into())
+            .await
+            .expect("y");
         assert_eq!(log.take(), ["start:x", "start:y"]);
         let exited = x.exited();
         x.tell(Crash);
@@ -575,11 +711,21 @@ fn simple_one_for_one_starts_dynamic_children_from_a_template() {
         })
         .await;
         assert_eq!(log.take(), ["start:x"], "restarted from the same arguments");
-        assert_eq!(sup.start_dynamic::<Worker, u32>(5).await.err(), Some(SupervisorError::WrongArgs));
-        assert_eq!(sup.restart_child("conn-1").await, Err(SupervisorError::WrongStrategy));
+        assert_eq!(
+            sup.start_dynamic::<Worker, u32>(5).await.err(),
+            Some(SupervisorError::WrongArgs)
+        );
+        assert_eq!(
+            sup.restart_child("conn-1").await,
+            Err(SupervisorError::WrongStrategy)
+        );
         sup.terminate_child("conn-2").await.expect("terminate y");
         assert!(!y.is_alive());
-        assert_eq!(sup.count_children().await.expect("count").specs, 1, "terminated dynamic child is removed");
+        assert_eq!(
+            sup.count_children().await.expect("count").specs,
+            1,
+            "terminated dynamic child is removed"
+        );
         within("shutdown", sup.shutdown()).await;
         assert_eq!(log.take(), ["stop:y", "stop:x"]);
     });
@@ -592,7 +738,11 @@ fn auto_shutdown_any_significant() {
         let sup = SupervisorSpec::one_for_one()
             .auto_shutdown(AutoShutdown::AnySignificant)
             .child(ChildSpec::worker("a", Worker::factory("a", &log)))
-            .child(ChildSpec::worker("job", Worker::factory("job", &log)).restart(Restart::Transient).significant(true))
+            .child(
+                ChildSpec::worker("job", Worker::factory("job", &log))
+                    .restart(Restart::Transient)
+                    .significant(true),
+            )
             .start(&node)
             .await
             .expect("start");
@@ -602,7 +752,9 @@ fn auto_shutdown_any_significant() {
         settle().await;
         assert!(sup.is_alive());
         sup.restart_child("job").await.expect("restart");
-        sup.child::<Worker>("job").expect("job").tell(Exit(ExitReason::Normal));
+        sup.child::<Worker>("job")
+            .expect("job")
+            .tell(Exit(ExitReason::Normal));
         assert_eq!(within("auto shutdown", exit).await, ExitReason::Shutdown);
     });
 }
@@ -611,7 +763,11 @@ fn auto_shutdown_any_significant() {
 fn auto_shutdown_all_significant_waits_for_the_last() {
     run(|node| async move {
         let log = Log::default();
-        let job = |id: &str| ChildSpec::worker(id, Worker::factory(id, &log)).restart(Restart::Temporary).significant(true);
+        let job = |id: &str| {
+            ChildSpec::worker(id, Worker::factory(id, &log))
+                .restart(Restart::Temporary)
+                .significant(true)
+        };
         let sup = SupervisorSpec::one_for_one()
             .auto_shutdown(AutoShutdown::AllSignificant)
             .child(job("j1"))
@@ -626,7 +782,9 @@ fn auto_shutdown_all_significant_waits_for_the_last() {
         within("j1", e1).await;
         settle().await;
         assert!(sup.is_alive(), "one significant child is still running");
-        sup.child::<Worker>("j2").expect("j2").tell(Exit(ExitReason::Normal));
+        sup.child::<Worker>("j2")
+            .expect("j2")
+            .tell(Exit(ExitReason::Normal));
         assert_eq!(within("auto shutdown", exit).await, ExitReason::Shutdown);
     });
 }
@@ -638,7 +796,12 @@ fn backoff_delays_restarts_exponentially() {
         let sup = SupervisorSpec::one_for_one()
             .intensity(10)
             .period(Duration::from_secs(60))
-            .backoff(Backoff { min: Duration::from_millis(100), max: Duration::from_secs(1), jitter: 0.0, reset_after: Duration::from_secs(30) })
+            .backoff(Backoff {
+                min: Duration::from_millis(100),
+                max: Duration::from_secs(1),
+                jitter: 0.0,
+                reset_after: Duration::from_secs(30),
+            })
             .child(ChildSpec::worker("w", Worker::factory("w", &log)))
             .start(&node)
             .await
@@ -680,15 +843,25 @@ fn a_panicking_supervisor_child_is_restarted_and_its_subtree_rebuilt() {
         let (inner_exit, w1_exit) = (inner_ref.exited(), w1.exited());
         inner_ref.actor().kill();
         assert_eq!(within("inner killed", inner_exit).await, ExitReason::Killed);
-        assert_eq!(within("w1 killed with it", w1_exit).await, ExitReason::Killed);
+        assert_eq!(
+            within("w1 killed with it", w1_exit).await,
+            ExitReason::Killed
+        );
         within("rebuilt", async {
-            while inner_ref.child::<Worker>("w2").is_none_or(|w| !w.is_alive()) {
+            while inner_ref
+                .child::<Worker>("w2")
+                .is_none_or(|w| !w.is_alive())
+            {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         })
         .await;
         // killed supervisor's children were killed with it (no orphans) and rebuilt
-        let starts = log.snapshot().iter().filter(|e| e.starts_with("start:")).count();
+        let starts = log
+            .snapshot()
+            .iter()
+            .filter(|e| e.starts_with("start:"))
+            .count();
         assert_eq!(starts, 4);
         assert!(inner_ref.is_alive());
     });

@@ -198,7 +198,10 @@ impl<A: Actor<Context = Context<A>>> ActorRef<A> {
         match self.try_tell(msg) {
             Ok(()) => {}
             Err(TellError::MailboxFull(_)) => {
-                self.slot.stats.mailbox_full_drops.fetch_add(1, Ordering::Relaxed);
+                self.slot
+                    .stats
+                    .mailbox_full_drops
+                    .fetch_add(1, Ordering::Relaxed);
             }
             Err(TellError::ActorGone(_)) => {
                 self.slot.stats.dead_letters.fetch_add(1, Ordering::Relaxed);

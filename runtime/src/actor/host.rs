@@ -176,7 +176,8 @@ pub(crate) fn start_instance<A: Actor<Context = Context<A>>>(
     let (tx, rx) = actix::dev::channel::channel::<A>(opts.mailbox.max(1));
     let fut = Context::with_receiver(rx).into_future(actor);
     let mut task = ActorTask::new(fut, life.clone(), stats.clone());
-    let span = tracing::info_span!("actor", node = %id.node, actor = id.local);
+    // a root span: an actor is not part of whoever happened to start it
+    let span = tracing::info_span!(parent: None, "actor", node = %id.node, actor = id.local);
     let first = span.in_scope(|| {
         let mut cx = std::task::Context::from_waker(futures_util::task::noop_waker_ref());
         task.step(&mut cx)

@@ -75,6 +75,9 @@ mod tests {
             node: NodeId::new("alpha", 2),
             local: 17,
         };
-        assert_ne!(a, older, "a ref to an older incarnation is a different actor");
+        assert_ne!(
+            a, older,
+            "a ref to an older incarnation is a different actor"
+        );
     }
 }

@@ -6,8 +6,8 @@
 //! supervisor; the worker thread and the sibling actors on it carry on.
 
 use super::exit::{restore_requested_exit, take_requested_exit};
-use super::lifecycle::{Lifecycle, Request};
 use super::host::Stats;
+use super::lifecycle::{Lifecycle, Request};
 use super::ExitReason;
 use actix::dev::ContextFut;
 use actix::{Actor, ActorContext, Context};
@@ -91,7 +91,9 @@ impl<A: Actor<Context = Context<A>>> ActorTask<A> {
 
     fn end(&mut self, reason: ExitReason) {
         if matches!(reason, ExitReason::Panic(_)) {
-            self.stats.panics.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.stats
+                .panics
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         // Record the reason before dropping the actor: asks whose replies are
         // dropped with the mailbox then see why.
@@ -141,7 +143,7 @@ impl<A: Actor<Context = Context<A>>> ActorTask<A> {
                 Poll::Ready(())
             }
             Err(msg) => {
-                tracing::error!(actor = %self.life.id, "actor panicked: {msg}");
+                tracing::error!("actor panicked: {msg}");
                 self.end(ExitReason::Panic(msg));
                 Poll::Ready(())
             }

@@ -59,7 +59,12 @@ mod tests {
         let xs: Vec<u64> = (0..8).map(|_| a.next_u64()).collect();
         let ys: Vec<u64> = (0..8).map(|_| b.next_u64()).collect();
         assert_eq!(xs, ys);
-        assert_ne!(xs, (0..8).map(|_| NodeRng::from_seed(43).next_u64()).collect::<Vec<_>>());
+        assert_ne!(
+            xs,
+            (0..8)
+                .map(|_| NodeRng::from_seed(43).next_u64())
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]

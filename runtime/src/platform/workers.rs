@@ -119,7 +119,10 @@ impl WorkerPool {
             return; // other clones keep the pool alive; the last one joins
         };
         drop(inner.senders);
-        let threads = inner.threads.into_inner().unwrap_or_else(|p| p.into_inner());
+        let threads = inner
+            .threads
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner());
         for t in threads {
             let _ = t.join();
         }
@@ -146,11 +149,17 @@ mod tests {
             .expect("run");
         }
         let mut names: Vec<_> = (0..2)
-            .map(|_| rx.recv_timeout(std::time::Duration::from_secs(5)).expect("job ran"))
+            .map(|_| {
+                rx.recv_timeout(std::time::Duration::from_secs(5))
+                    .expect("job ran")
+            })
             .collect();
         names.sort();
         assert_eq!(names, vec![Some("t-w0".into()), Some("t-w1".into())]);
-        assert!(matches!(pool.run_on(5, || {}), Err(WorkersError::NoSuchWorker(5, 2))));
+        assert!(matches!(
+            pool.run_on(5, || {}),
+            Err(WorkersError::NoSuchWorker(5, 2))
+        ));
         pool.shutdown();
     }
 }

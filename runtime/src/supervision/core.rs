@@ -152,7 +152,12 @@ impl Core {
     }
 
     /// Appends a child (status `Stopped`); false if the id is taken.
-    pub fn add_child(&mut self, id: impl Into<ChildId>, restart: Restart, significant: bool) -> bool {
+    pub fn add_child(
+        &mut self,
+        id: impl Into<ChildId>,
+        restart: Restart,
+        significant: bool,
+    ) -> bool {
         let id: ChildId = id.into();
         if self.by_id.contains_key(&id) {
             return false;
@@ -327,7 +332,10 @@ impl Core {
         // Temporary children terminated by a sibling's restart are not
         // restarted: their specs go.
         for t in &terminate {
-            if self.child(t).is_some_and(|c| c.restart == Restart::Temporary) {
+            if self
+                .child(t)
+                .is_some_and(|c| c.restart == Restart::Temporary)
+            {
                 self.remove(t);
             }
         }

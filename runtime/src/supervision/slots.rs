@@ -4,7 +4,9 @@
 use super::directory::Directory;
 use super::supervisor::Supervisor;
 use super::{SupervisorError, SupervisorRef, SupervisorSpec};
-use crate::actor::{start_instance, ActorId, ActorRef, Host, Lifecycle, Slot, SpawnOptions, StartError};
+use crate::actor::{
+    start_instance, ActorId, ActorRef, Host, Lifecycle, Slot, SpawnOptions, StartError,
+};
 use actix::{Actor, Context};
 use std::any::Any;
 use std::future::Future;
@@ -215,7 +217,12 @@ impl SupervisorSlot {
             self.dir.clone(),
             tx,
         );
-        let started = start_instance(&self.slot, SpawnOptions::default(), || Ok(sup), host.counters());
+        let started = start_instance(
+            &self.slot,
+            SpawnOptions::default(),
+            || Ok(sup),
+            host.counters(),
+        );
         let early = match &started {
             Err(_) => rx.try_recv().ok(),
             Ok(_) => None,

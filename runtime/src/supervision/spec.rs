@@ -412,7 +412,9 @@ impl SupervisorSpec {
                 return Err(SupervisorError::SignificantPermanent(c.id.to_string()));
             }
             if self.auto_shutdown == AutoShutdown::Never {
-                return Err(SupervisorError::SignificantWithoutAutoShutdown(c.id.to_string()));
+                return Err(SupervisorError::SignificantWithoutAutoShutdown(
+                    c.id.to_string(),
+                ));
             }
         }
         Ok(())

@@ -14,9 +14,9 @@ use crate::actor::{ActorId, ContextExt, ExitReason, Host, Lifecycle};
 use crate::platform;
 use actix::fut::wrap_future;
 use actix::prelude::*;
+use rustc_hash::FxHashMap;
 use std::any::Any;
 use std::cell::RefCell;
-use rustc_hash::FxHashMap;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -200,7 +200,8 @@ async fn init_children(st: &Shared) -> Result<(), SupervisorError> {
 fn add_record(st: &Shared, spec: ChildSpec) {
     let mut s = st.borrow_mut();
     let slot = spec.factory.new_slot(&s.host);
-    s.core.add_child(spec.id.clone(), spec.restart, spec.significant);
+    s.core
+        .add_child(spec.id.clone(), spec.restart, spec.significant);
     s.dir.insert(&spec.id, slot.clone());
     s.records.insert(
         spec.id.clone(),
@@ -373,7 +374,10 @@ async fn start_list(st: &Shared, ids: Vec<ChildId>) {
     for id in ids {
         let due = {
             let s = st.borrow();
-            !s.shutting_down && s.core.child(&id).is_some_and(|c| c.status == Status::Restarting)
+            !s.shutting_down
+                && s.core
+                    .child(&id)
+                    .is_some_and(|c| c.status == Status::Restarting)
         };
         if !due {
             continue;
@@ -552,7 +556,10 @@ fn ready<T: 'static>(v: T) -> Atomic<T> {
 }
 
 /// Starts a newly added child; on failure the spec is not kept (OTP).
-async fn start_added(st: &Shared, spec: ChildSpec) -> Result<Box<dyn Any + Send + Sync>, SupervisorError> {
+async fn start_added(
+    st: &Shared,
+    spec: ChildSpec,
+) -> Result<Box<dyn Any + Send + Sync>, SupervisorError> {
     let id = spec.id.clone();
     add_record(st, spec);
     match start_one(st, &id).await {
@@ -609,7 +616,13 @@ impl Handler<StartDynamic> for Supervisor {
             if s.shutting_down {
                 return ready(Err(SupervisorError::NoSupervisor));
             }
-            let Some(template) = s.spec.children.first().cloned().filter(|_| s.spec.strategy == Strategy::SimpleOneForOne) else {
+            let Some(template) = s
+                .spec
+                .children
+                .first()
+                .cloned()
+                .filter(|_| s.spec.strategy == Strategy::SimpleOneForOne)
+            else {
                 return ready(Err(SupervisorError::WrongStrategy));
             };
             let Some(t) = template.template.as_ref() else {
@@ -635,7 +648,11 @@ impl Handler<StartDynamic> for Supervisor {
 impl Handler<TerminateChild> for Supervisor {
     type Result = Atomic<Result<(), SupervisorError>>;
 
-    fn handle(&mut self, TerminateChild(id): TerminateChild, _: &mut Context<Self>) -> Self::Result {
+    fn handle(
+        &mut self,
+        TerminateChild(id): TerminateChild,
+        _: &mut Context<Self>,
+    ) -> Self::Result {
         if self.st.borrow().core.child(&id).is_none() {
             return ready(Err(SupervisorError::NotFound(id)));
         }

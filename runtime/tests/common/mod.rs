@@ -1,5 +1,5 @@
 //! Shared test actors and the paused-time harness for the supervision tests.
-#![allow(dead_code)]
+#![allow(dead_code, missing_debug_implementations)]
 
 use actix::prelude::*;
 use arbour::{ContextExt, ExitReason, Node};

@@ -1,0 +1,187 @@
+//! The local demo: one node, its worker threads, a supervised Fibonacci
+//! worker pool on each worker (the task-queue example of the reference book,
+//! done with actors), a client sending tasks from another thread, and a chaos
+//! monkey crashing workers at random. Supervisors restart them; every task
+//! gets an answer or a precise error.
+
+use actix::prelude::*;
+use arbour::{ActorRef, AskError, ChildSpec, Node, SupervisorSpec};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Computes Fibonacci numbers; crashes on request.
+#[derive(Debug)]
+pub struct FibWorker {
+    done: u64,
+}
+
+impl Actor for FibWorker {
+    type Context = Context<Self>;
+}
+
+/// `fib(n)` modulo 2^64.
+#[derive(Debug, Message)]
+#[rtype(result = "u64")]
+pub struct Fib(pub u32);
+
+impl Handler<Fib> for FibWorker {
+    type Result = u64;
+    fn handle(&mut self, Fib(n): Fib, _: &mut Context<Self>) -> u64 {
+        self.done += 1;
+        fib(n)
+    }
+}
+
+/// Makes the worker panic (the chaos monkey's tool).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Crash;
+
+impl Handler<Crash> for FibWorker {
+    type Result = ();
+    fn handle(&mut self, _: Crash, _: &mut Context<Self>) {
+        panic!(
+            "chaos monkey crashed a fib worker after {} tasks",
+            self.done
+        );
+    }
+}
+
+/// Iterative Fibonacci, wrapping on overflow.
+pub fn fib(n: u32) -> u64 {
+    (0..n)
+        .fold((0u64, 1u64), |(a, b), _| (b, a.wrapping_add(b)))
+        .0
+}
+
+/// What the demo ran and saw.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    /// Tasks answered correctly.
+    pub ok: u64,
+    /// Tasks that failed because their worker crashed under them.
+    pub crashed: u64,
+    /// Tasks that found their worker between crash and restart.
+    pub gone: u64,
+    /// Other ask failures (should be zero).
+    pub other_errors: u64,
+    /// Crashes injected.
+    pub crashes_injected: u64,
+    /// Restarts performed by the supervisors.
+    pub restarts: u64,
+    /// Wrong answers (must be zero).
+    pub wrong: u64,
+}
+
+/// Demo settings.
+#[derive(Clone, Debug)]
+pub struct DemoConfig {
+    /// Worker threads of the node.
+    pub workers: usize,
+    /// Fib workers per worker thread.
+    pub pool: usize,
+    /// How long the client sends tasks.
+    pub duration: Duration,
+    /// One crash per this many tasks (0: no chaos).
+    pub crash_every: u64,
+    /// Seed of the node's RNG.
+    pub seed: u64,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self {
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            pool: 4,
+            duration: Duration::from_secs(3),
+            crash_every: 500,
+            seed: 42,
+        }
+    }
+}
+
+/// Runs the demo and returns its report (also logged as it goes).
+pub fn run(cfg: &DemoConfig) -> anyhow::Result<Report> {
+    let node = Node::builder("alpha").seed(cfg.seed).build();
+    let pool = arbour::platform::WorkerPool::start("alpha", cfg.workers)?;
+    tracing::info!(node = %node.node_id(), workers = pool.len(), "node started");
+
+    // One supervision tree per worker thread, each a pool of fib workers.
+    let (tx, rx) = mpsc::channel();
+    for w in 0..pool.len() {
+        let (node, tx, size) = (node.clone(), tx.clone(), cfg.pool);
+        pool.run_on(w, move || {
+            actix::spawn(async move {
+                let mut spec = SupervisorSpec::one_for_one()
+                    .name(format!("fib-pool-{w}"))
+                    .intensity(1_000)
+                    .period(Duration::from_secs(1));
+                for i in 0..size {
+                    spec = spec.child(ChildSpec::worker(format!("fib-{w}-{i}"), || FibWorker {
+                        done: 0,
+                    }));
+                }
+                let started = spec.start(&node).await.map(|sup| {
+                    let refs: Vec<ActorRef<FibWorker>> = (0..size)
+                        .filter_map(|i| sup.child(&format!("fib-{w}-{i}")))
+                        .collect();
+                    (sup, refs)
+                });
+                let _ = tx.send(started);
+            });
+        })?;
+    }
+    drop(tx);
+    let mut refs = Vec::new();
+    for _ in 0..pool.len() {
+        let (_sup, r) = rx.recv_timeout(Duration::from_secs(10))??;
+        refs.extend(r);
+    }
+    tracing::info!(children = refs.len(), "supervised fib pools started");
+
+    // The client: round-robin asks from this thread, with a chaos monkey.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?;
+    let mut report = rt.block_on(async {
+        let mut r = Report::default();
+        let start = Instant::now();
+        let mut last_log = Instant::now();
+        let mut i: u64 = 0;
+        while start.elapsed() < cfg.duration {
+            let target = &refs[(i as usize) % refs.len()];
+            if cfg.crash_every > 0 && node.rng().next_u64().is_multiple_of(cfg.crash_every) {
+                target.tell(Crash);
+                r.crashes_injected += 1;
+            }
+            let n = (i % 90) as u32;
+            match target.ask(Fib(n)).timeout(Duration::from_secs(1)).await {
+                Ok(v) if v == fib(n) => r.ok += 1,
+                Ok(_) => r.wrong += 1,
+                Err(AskError::Panicked(_)) => r.crashed += 1,
+                Err(AskError::ActorGone(_)) => r.gone += 1,
+                Err(e) => {
+                    tracing::warn!("task failed: {e}");
+                    r.other_errors += 1
+                }
+            }
+            i += 1;
+            if last_log.elapsed() >= Duration::from_secs(1) {
+                last_log = Instant::now();
+                let s = node.stats();
+                tracing::info!(
+                    ok = r.ok,
+                    crashes = r.crashes_injected,
+                    restarts = s.restarts,
+                    "progress"
+                );
+            }
+        }
+        r
+    });
+    // Let in-flight restarts land before reading the counter.
+    std::thread::sleep(Duration::from_millis(50));
+    report.restarts = node.stats().restarts;
+    pool.shutdown();
+    Ok(report)
+}

@@ -1,0 +1,83 @@
+//! Helpers for black-box tests: find the `arbour` binary and run it with a
+//! bounded wait.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `arbour` binary built alongside these tests (`cargo test --workspace`
+/// builds it, because `arbour-node` has integration tests).
+pub fn arbour_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .unwrap_or_else(|| panic!("unexpected test binary location {}", exe.display()));
+    let bin = dir.join(format!("arbour{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} not built: run `cargo build -p arbour-node` or `cargo test --workspace`",
+        bin.display()
+    );
+    bin
+}
+
+/// What a finished (or killed) `arbour` process left.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit status (killed processes have a failing one).
+    pub status: std::process::ExitStatus,
+    /// Everything it printed on stdout.
+    pub stdout: String,
+    /// Everything it printed on stderr.
+    pub stderr: String,
+}
+
+/// Runs `arbour args…`, killing it if it is not done within `limit`. Output
+/// goes to files, not pipes, so a chatty process never blocks on a full pipe.
+pub fn run_arbour(args: &[&str], limit: Duration) -> Run {
+    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("arbour-test-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let (out_path, err_path) = (dir.join("stdout"), dir.join("stderr"));
+    let file =
+        |p: &PathBuf| std::fs::File::create(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let mut child = Command::new(arbour_bin())
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(file(&out_path))
+        .stderr(file(&err_path))
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn arbour: {e}"));
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if start.elapsed() < limit => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                break child.wait().unwrap_or_else(|e| panic!("wait arbour: {e}"));
+            }
+        }
+    };
+    let read = |p: &PathBuf| std::fs::read_to_string(p).unwrap_or_default();
+    let run = Run {
+        status,
+        stdout: read(&out_path),
+        stderr: read(&err_path),
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    run
+}
+
+/// The value of a `<figure> <value> <unit>` line.
+pub fn figure(stdout: &str, name: &str) -> Option<u64> {
+    stdout.lines().find_map(|l| {
+        let mut it = l.split_whitespace();
+        (it.next() == Some(name))
+            .then(|| it.next().and_then(|v| v.parse().ok()))
+            .flatten()
+    })
+}
