@@ -224,7 +224,7 @@ proptest! {
             1..60),
     ) {
         let base = tokio::time::Instant::now();
-        let mut core = Core::new(CoreFlags {
+        let mut core = Core::<()>::new(CoreFlags {
             strategy,
             intensity,
             period: Duration::from_secs(period_s),
@@ -306,8 +306,8 @@ fn the_model_itself_can_disagree() {
         auto_shutdown: AutoShutdown::Never,
         backoff_reset: Duration::from_secs(5),
     };
-    let mut a = Core::new(flags(1));
-    let mut b = Core::new(flags(2));
+    let mut a = Core::<()>::new(flags(1));
+    let mut b = Core::<()>::new(flags(2));
     for c in [&mut a, &mut b] {
         c.add_child("x", Restart::Permanent, false);
         c.mark_running("x", base);
@@ -323,7 +323,7 @@ fn the_model_itself_can_disagree() {
 #[test]
 fn all_significant_counts_a_child_awaiting_restart_as_alive() {
     let base = tokio::time::Instant::now();
-    let mut core = Core::new(CoreFlags {
+    let mut core = Core::<()>::new(CoreFlags {
         strategy: arbour::Strategy::OneForOne,
         intensity: 5,
         period: Duration::from_secs(5),
@@ -347,7 +347,7 @@ fn all_significant_counts_a_child_awaiting_restart_as_alive() {
 #[test]
 fn a_restart_exactly_one_period_later_still_counts() {
     let base = tokio::time::Instant::now();
-    let mut core = Core::new(CoreFlags {
+    let mut core = Core::<()>::new(CoreFlags {
         strategy: arbour::Strategy::OneForOne,
         intensity: 1,
         period: Duration::from_secs(5),

@@ -31,9 +31,10 @@ pub enum Status {
     Restarting,
 }
 
-/// What the core knows of one child.
+/// What the core knows of one child, plus the driver's own data `T` for it
+/// (kept here so a supervisor holds one entry per child, not two).
 #[derive(Clone, Debug)]
-pub struct ChildState {
+pub struct ChildState<T = ()> {
     /// The child's id.
     pub id: ChildId,
     /// When it is restarted.
@@ -45,6 +46,8 @@ pub struct ChildState {
     /// Consecutive restarts without a stable run (drives backoff).
     pub attempt: u32,
     started_at: Option<Instant>,
+    /// The driver's data for this child.
+    pub data: T,
 }
 
 /// The supervisor flags the core needs.
@@ -101,15 +104,29 @@ pub enum Plan {
 /// Children are kept in start order (a sequence number per child) with an id
 /// index, so a supervisor of 100k dynamic children decides in O(log n).
 #[derive(Clone, Debug)]
-pub struct Core {
+pub struct Core<T = ()> {
     flags: CoreFlags,
-    children: BTreeMap<u64, ChildState>,
+    children: BTreeMap<u64, ChildState<T>>,
     by_id: FxHashMap<ChildId, u64>,
     next_seq: u64,
     restarts: VecDeque<Instant>,
+    removed: Vec<(ChildId, T)>,
 }
 
-impl Core {
+impl<T: Default> Core<T> {
+    /// Appends a child (status `Stopped`) with default driver data; false if
+    /// the id is taken.
+    pub fn add_child(
+        &mut self,
+        id: impl Into<ChildId>,
+        restart: Restart,
+        significant: bool,
+    ) -> bool {
+        self.add_child_with(id, restart, significant, T::default())
+    }
+}
+
+impl<T> Core<T> {
     /// A core with no children. Flags are validated by the spec builder.
     pub fn new(flags: CoreFlags) -> Self {
         Self {
@@ -118,6 +135,7 @@ impl Core {
             by_id: FxHashMap::default(),
             next_seq: 0,
             restarts: VecDeque::new(),
+            removed: Vec::new(),
         }
     }
 
@@ -127,7 +145,7 @@ impl Core {
     }
 
     /// Children in start order.
-    pub fn children(&self) -> impl DoubleEndedIterator<Item = &ChildState> + '_ {
+    pub fn children(&self) -> impl DoubleEndedIterator<Item = &ChildState<T>> + '_ {
         self.children.values()
     }
 
@@ -142,21 +160,29 @@ impl Core {
     }
 
     /// One child.
-    pub fn child(&self, id: &str) -> Option<&ChildState> {
+    pub fn child(&self, id: &str) -> Option<&ChildState<T>> {
         self.by_id.get(id).and_then(|k| self.children.get(k))
     }
 
-    fn child_mut(&mut self, id: &str) -> Option<&mut ChildState> {
+    /// One child, to update the driver's data.
+    pub fn child_mut(&mut self, id: &str) -> Option<&mut ChildState<T>> {
         let k = self.by_id.get(id)?;
         self.children.get_mut(k)
     }
 
-    /// Appends a child (status `Stopped`); false if the id is taken.
-    pub fn add_child(
+    /// Makes room for `n` more children.
+    pub fn reserve(&mut self, n: usize) {
+        self.by_id.reserve(n);
+    }
+
+    /// Appends a child (status `Stopped`) with the driver's data for it;
+    /// false if the id is taken.
+    pub fn add_child_with(
         &mut self,
         id: impl Into<ChildId>,
         restart: Restart,
         significant: bool,
+        data: T,
     ) -> bool {
         let id: ChildId = id.into();
         if self.by_id.contains_key(&id) {
@@ -174,15 +200,37 @@ impl Core {
                 status: Status::Stopped,
                 attempt: 0,
                 started_at: None,
+                data,
             },
         );
         true
     }
 
-    /// Removes a child's spec.
-    pub fn remove(&mut self, id: &str) {
-        if let Some(k) = self.by_id.remove(id) {
-            self.children.remove(&k);
+    /// Removes a child's spec; returns the driver's data for it.
+    pub fn remove(&mut self, id: &str) -> Option<T> {
+        let k = self.by_id.remove(id)?;
+        self.children.remove(&k).map(|c| c.data)
+    }
+
+    /// Removes a child as part of a decision; its data waits in
+    /// [`Core::take_removed`] for the driver (which may still have to
+    /// terminate it, e.g. a temporary sibling in a `one_for_all` plan).
+    fn drop_spec(&mut self, id: &str) {
+        if let Some(data) = self.remove(id) {
+            self.removed.push((id.into(), data));
+        }
+    }
+
+    /// The children the last decisions removed (temporary children that
+    /// exited or were terminated by a sibling's restart), with their data.
+    pub fn take_removed(&mut self) -> Vec<(ChildId, T)> {
+        std::mem::take(&mut self.removed)
+    }
+
+    /// Every child's driver data, mutably.
+    pub fn each_data_mut(&mut self, mut f: impl FnMut(&mut T)) {
+        for c in self.children.values_mut() {
+            f(&mut c.data);
         }
     }
 
@@ -198,7 +246,7 @@ impl Core {
     /// Temporary children lose their spec, as in OTP.
     pub fn mark_terminated(&mut self, id: &str) {
         match self.child_mut(id) {
-            Some(c) if c.restart == Restart::Temporary => self.remove(id),
+            Some(c) if c.restart == Restart::Temporary => self.drop_spec(id),
             Some(c) => c.status = Status::Stopped,
             None => {}
         }
@@ -242,7 +290,7 @@ impl Core {
         if !restart {
             let significant = child.significant;
             if child.restart == Restart::Temporary {
-                self.remove(id);
+                self.drop_spec(id);
             }
             return self.auto_shutdown(significant);
         }
@@ -336,7 +384,7 @@ impl Core {
                 .child(t)
                 .is_some_and(|c| c.restart == Restart::Temporary)
             {
-                self.remove(t);
+                self.drop_spec(t);
             }
         }
         let mut start = Vec::new();

@@ -27,6 +27,10 @@ impl Directory {
         self.lock().insert(id.clone(), slot);
     }
 
+    pub(crate) fn reserve(&self, n: usize) {
+        self.lock().reserve(n);
+    }
+
     pub(crate) fn remove(&self, id: &str) {
         self.lock().remove(id);
     }

@@ -27,6 +27,11 @@ pub(crate) trait ChildFactory: Send + Sync + 'static {
 pub(crate) trait ChildSlot: Send + Sync {
     fn actor_id(&self) -> &ActorId;
     fn start(&self, host: &Host) -> StartFuture;
+    /// Starts without suspending when the child can (workers do; a nested
+    /// supervisor must wait for its own children, so it returns `None`).
+    fn start_now(&self, _host: &Host) -> Option<Result<Arc<Lifecycle>, StartError>> {
+        None
+    }
     /// The instance exited; the slot waits for a refill.
     fn clear(&self);
     /// The child is gone for good.
@@ -77,20 +82,30 @@ struct WorkerSlot<A: Actor> {
     opts: SpawnOptions,
 }
 
+impl<A: Actor<Context = Context<A>>> WorkerSlot<A> {
+    fn start_worker(&self, host: &Host) -> Result<Arc<Lifecycle>, StartError> {
+        let make = &self.make;
+        start_instance(
+            &self.slot,
+            self.opts,
+            || make().map_err(StartError::Failed),
+            host.counters(),
+        )
+        .map(|i| i.life.clone())
+    }
+}
+
 impl<A: Actor<Context = Context<A>>> ChildSlot for WorkerSlot<A> {
     fn actor_id(&self) -> &ActorId {
         &self.slot.id
     }
 
     fn start(&self, host: &Host) -> StartFuture {
-        let make = &self.make;
-        let r = start_instance(
-            &self.slot,
-            self.opts,
-            || make().map_err(StartError::Failed),
-            host.counters(),
-        );
-        Box::pin(std::future::ready(r.map(|i| i.life.clone())))
+        Box::pin(std::future::ready(self.start_worker(host)))
+    }
+
+    fn start_now(&self, host: &Host) -> Option<Result<Arc<Lifecycle>, StartError>> {
+        Some(self.start_worker(host))
     }
 
     fn clear(&self) {

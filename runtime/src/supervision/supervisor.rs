@@ -35,10 +35,19 @@ impl std::fmt::Debug for Supervisor {
     }
 }
 
+/// The driver's data for one child, kept inside the core's entry.
 struct Record {
-    spec: ChildSpec,
     slot: Arc<dyn ChildSlot>,
     live: Option<Live>,
+    shutdown: Shutdown,
+    kind: ChildKind,
+}
+
+impl Drop for Record {
+    /// The child's spec is gone: its refs and name stop resolving.
+    fn drop(&mut self) {
+        self.slot.close();
+    }
 }
 
 struct Live {
@@ -51,8 +60,9 @@ struct State {
     id: ActorId,
     name: String,
     spec: SupervisorSpec,
-    core: Core,
-    records: FxHashMap<ChildId, Record>,
+    core: Core<Record>,
+    /// Children the core removed whose instance may still need terminating.
+    orphans: FxHashMap<ChildId, Record>,
     dir: Arc<Directory>,
     addr: Option<Addr<Supervisor>>,
     next_generation: u64,
@@ -66,12 +76,14 @@ impl Drop for State {
     /// The supervisor is gone (stopped, panicked, or its worker ended): no
     /// child may outlive it (Erlang's link).
     fn drop(&mut self) {
-        for rec in self.records.values_mut() {
+        let kill = |rec: &mut Record| {
             if let Some(live) = rec.live.take() {
                 live.life.request_kill();
             }
             rec.slot.close();
-        }
+        };
+        self.core.each_data_mut(kill);
+        self.orphans.values_mut().for_each(kill);
         self.dir.clear();
     }
 }
@@ -101,7 +113,7 @@ impl Supervisor {
                 name: spec.name.clone(),
                 core: Core::new(flags),
                 spec,
-                records: FxHashMap::default(),
+                orphans: FxHashMap::default(),
                 dir,
                 addr: None,
                 next_generation: 0,
@@ -175,11 +187,14 @@ impl Actor for Supervisor {
 /// ones in reverse order and fails the supervisor's start.
 async fn init_children(st: &Shared) -> Result<(), SupervisorError> {
     let n = {
-        let s = st.borrow();
+        let mut s = st.borrow_mut();
         if s.spec.strategy == Strategy::SimpleOneForOne {
             return Ok(()); // the template is not a child
         }
-        s.spec.children.len()
+        let n = s.spec.children.len();
+        s.core.reserve(n);
+        s.dir.reserve(n);
+        n
     };
     for i in 0..n {
         let spec = st.borrow().spec.children[i].clone();
@@ -200,37 +215,48 @@ async fn init_children(st: &Shared) -> Result<(), SupervisorError> {
 fn add_record(st: &Shared, spec: ChildSpec) {
     let mut s = st.borrow_mut();
     let slot = spec.factory.new_slot(&s.host);
-    s.core
-        .add_child(spec.id.clone(), spec.restart, spec.significant);
     s.dir.insert(&spec.id, slot.clone());
-    s.records.insert(
-        spec.id.clone(),
-        Record {
-            spec,
-            slot,
-            live: None,
-        },
-    );
+    let rec = Record {
+        slot,
+        live: None,
+        shutdown: spec.shutdown,
+        kind: spec.kind,
+    };
+    s.core
+        .add_child_with(spec.id, spec.restart, spec.significant, rec);
 }
 
+/// Drops a child's spec (its slot closes with its record).
 fn remove_record(s: &mut State, id: &str) {
     s.core.remove(id);
-    if let Some(rec) = s.records.remove(id) {
-        rec.slot.close();
-    }
+    s.orphans.remove(id);
     s.dir.remove(id);
+}
+
+/// Moves the children the core just removed out of the directory; those
+/// still running wait in `orphans` until the plan terminates them.
+fn collect_removed(s: &mut State) {
+    for (id, rec) in s.core.take_removed() {
+        s.dir.remove(&id);
+        if rec.live.is_some() {
+            s.orphans.insert(id, rec);
+        }
+    }
 }
 
 /// Starts one child into its slot and watches it.
 async fn start_one(st: &Shared, id: &ChildId) -> Result<(), crate::StartError> {
     let (slot, host) = {
         let s = st.borrow();
-        let Some(rec) = s.records.get(id) else {
+        let Some(c) = s.core.child(id) else {
             return Err(crate::StartError::Failed(format!("no child {id:?}")));
         };
-        (rec.slot.clone(), s.host.clone())
+        (c.data.slot.clone(), s.host.clone())
     };
-    let life = slot.start(&host).await?;
+    let life = match slot.start_now(&host) {
+        Some(started) => started?,
+        None => slot.start(&host).await?,
+    };
     let mut s = st.borrow_mut();
     s.next_generation += 1;
     let generation = s.next_generation;
@@ -244,8 +270,8 @@ async fn start_one(st: &Shared, id: &ChildId) -> Result<(), crate::StartError> {
             })
         }));
     }
-    if let Some(rec) = s.records.get_mut(id) {
-        rec.live = Some(Live { generation, life });
+    if let Some(c) = s.core.child_mut(id) {
+        c.data.live = Some(Live { generation, life });
     }
     s.core.mark_running(id, platform::now());
     Ok(())
@@ -254,18 +280,25 @@ async fn start_one(st: &Shared, id: &ChildId) -> Result<(), crate::StartError> {
 /// Stops one child per its shutdown policy and waits until it has exited.
 async fn terminate_one(st: &Shared, id: &str) {
     let (live, how) = {
-        let mut s = st.borrow_mut();
-        let Some(rec) = s.records.get_mut(id) else {
+        let mut guard = st.borrow_mut();
+        let s = &mut *guard;
+        let rec = match s.core.child_mut(id) {
+            Some(c) => Some(&mut c.data),
+            None => s.orphans.get_mut(id),
+        };
+        let Some(rec) = rec else {
             return;
         };
-        (rec.live.take(), rec.spec.shutdown)
+        (rec.live.take(), rec.shutdown)
     };
     if let Some(live) = live {
         let reason = shutdown_instance(&live.life, how).await;
         tracing::debug!(child = %id, %reason, "child terminated");
     }
-    if let Some(rec) = st.borrow().records.get(id) {
-        rec.slot.clear();
+    let mut s = st.borrow_mut();
+    s.orphans.remove(id);
+    if let Some(c) = s.core.child(id) {
+        c.data.slot.clear();
     }
 }
 
@@ -300,9 +333,8 @@ async fn terminate_all(st: &Shared) {
         terminate_one(st, &id).await;
     }
     let mut s = st.borrow_mut();
-    for rec in s.records.values() {
-        rec.slot.close();
-    }
+    s.core.each_data_mut(|rec| rec.slot.close());
+    s.orphans.clear();
     s.dir.clear();
     s.children_down = true;
 }
@@ -318,10 +350,6 @@ async fn run_plan(st: &Shared, plan: Plan) -> Option<ExitReason> {
         } => {
             for id in &terminate {
                 terminate_one(st, id).await;
-                let mut s = st.borrow_mut();
-                if s.core.child(id).is_none() {
-                    remove_record(&mut s, id);
-                }
             }
             let delay = {
                 let s = st.borrow();
@@ -431,16 +459,16 @@ impl Handler<ChildExited> for Supervisor {
                 return;
             }
             let current = s
-                .records
-                .get(&msg.id)
-                .and_then(|r| r.live.as_ref())
+                .core
+                .child(&msg.id)
+                .and_then(|c| c.data.live.as_ref())
                 .is_some_and(|l| l.generation == msg.generation);
             if !current {
                 return; // an instance we terminated ourselves, or already handled
             }
-            if let Some(rec) = s.records.get_mut(&msg.id) {
-                rec.live = None;
-                rec.slot.clear();
+            if let Some(c) = s.core.child_mut(&msg.id) {
+                c.data.live = None;
+                c.data.slot.clear();
             }
             if msg.reason.is_normal() {
                 tracing::info!(supervisor = %s.id, child = %msg.id, reason = %msg.reason, "child exited");
@@ -448,9 +476,7 @@ impl Handler<ChildExited> for Supervisor {
                 tracing::warn!(supervisor = %s.id, child = %msg.id, reason = %msg.reason, "child exited");
             }
             let plan = s.core.on_exit(&msg.id, &msg.reason, platform::now());
-            if s.core.child(&msg.id).is_none() {
-                remove_record(&mut s, &msg.id);
-            }
+            collect_removed(&mut s);
             plan
         };
         if plan == Plan::None {
@@ -470,7 +496,9 @@ impl Handler<TryAgain> for Supervisor {
             if s.shutting_down {
                 return;
             }
-            s.core.try_again(&msg.id, platform::now())
+            let plan = s.core.try_again(&msg.id, platform::now());
+            collect_removed(&mut s);
+            plan
         };
         let st = self.st.clone();
         self.exclusive(ctx, async move { run_plan(&st, plan).await });
@@ -565,9 +593,9 @@ async fn start_added(
     match start_one(st, &id).await {
         Ok(()) => {
             let s = st.borrow();
-            Ok(s.records
-                .get(&id)
-                .map(|r| r.slot.handle())
+            Ok(s.core
+                .child(&id)
+                .map(|c| c.data.slot.handle())
                 .unwrap_or_else(|| Box::new(())))
         }
         Err(reason) => {
@@ -661,8 +689,8 @@ impl Handler<TerminateChild> for Supervisor {
             terminate_one(&st, &id).await;
             let mut s = st.borrow_mut();
             s.core.mark_terminated(&id);
-            let dynamic = s.spec.strategy == Strategy::SimpleOneForOne;
-            if dynamic || s.core.child(&id).is_none() {
+            collect_removed(&mut s);
+            if s.spec.strategy == Strategy::SimpleOneForOne {
                 remove_record(&mut s, &id);
             }
             Ok(())
@@ -724,14 +752,11 @@ impl Handler<WhichChildren> for Supervisor {
         MessageResult(
             s.core
                 .children()
-                .filter_map(|c| {
-                    let rec = s.records.get(&c.id)?;
-                    Some(ChildInfo {
-                        id: c.id.to_string(),
-                        actor: rec.slot.actor_id().clone(),
-                        status: c.status,
-                        kind: rec.spec.kind,
-                    })
+                .map(|c| ChildInfo {
+                    id: c.id.to_string(),
+                    actor: c.data.slot.actor_id().clone(),
+                    status: c.status,
+                    kind: c.data.kind,
                 })
                 .collect(),
         )
@@ -749,9 +774,9 @@ impl Handler<CountChildren> for Supervisor {
             if c.status == Status::Running {
                 n.active += 1;
             }
-            match s.records.get(&c.id).map(|r| r.spec.kind) {
-                Some(ChildKind::Supervisor) => n.supervisors += 1,
-                _ => n.workers += 1,
+            match c.data.kind {
+                ChildKind::Supervisor => n.supervisors += 1,
+                ChildKind::Worker => n.workers += 1,
             }
         }
         MessageResult(n)
