@@ -180,7 +180,9 @@ fn spawn_child(kind: &str) {
             dt.as_nanos() as f64 / SPAWNS as f64,
             after.saturating_sub(before) as f64 / SPAWNS as f64
         );
-        drop(keep);
+        // skip tearing down 100k actors: the figures are printed
+        std::mem::forget(keep);
+        std::process::exit(0);
     });
 }
 

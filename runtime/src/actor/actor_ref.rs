@@ -268,9 +268,10 @@ impl<A: Actor<Context = Context<A>>> ActorRef<A> {
     /// Sends [`Down`] to `to` when the current instance exits (immediately,
     /// with `NoActor`, if none is running). One notification per monitor.
     pub fn monitor(&self, to: Recipient<Down>) -> Monitor {
-        self.watch(Box::new(move |id, reason| {
+        let id = self.slot.id.clone();
+        self.watch(Box::new(move |reason| {
             to.do_send(Down {
-                id: id.clone(),
+                id,
                 reason: reason.clone(),
             })
         }))
@@ -288,7 +289,7 @@ impl<A: Actor<Context = Context<A>>> ActorRef<A> {
     /// none is running).
     pub fn exited(&self) -> impl Future<Output = ExitReason> + Send + 'static {
         let (tx, rx) = oneshot::channel();
-        self.watch(Box::new(move |_, reason| {
+        self.watch(Box::new(move |reason| {
             let _ = tx.send(reason.clone());
         }));
         async move { rx.await.unwrap_or(ExitReason::NoActor) }
@@ -315,7 +316,7 @@ impl<A: Actor<Context = Context<A>>> ActorRef<A> {
                 life: Some(Arc::downgrade(&i.life)),
             },
             None => {
-                w(&self.slot.id, &ExitReason::NoActor);
+                w(&ExitReason::NoActor);
                 Monitor { life: None, key: 0 }
             }
         }

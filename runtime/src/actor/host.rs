@@ -146,7 +146,7 @@ impl Host {
         match start_instance(&slot, opts, || Ok(actor), self.counters()) {
             Ok(inst) => {
                 let weak = Arc::downgrade(&slot);
-                inst.life.watch(Box::new(move |_, _| {
+                inst.life.watch(Box::new(move |_| {
                     if let Some(s) = weak.upgrade() {
                         s.close();
                     }
@@ -172,7 +172,7 @@ pub(crate) fn start_instance<A: Actor<Context = Context<A>>>(
 ) -> Result<Arc<Instance<A>>, StartError> {
     let id = slot.id.clone();
     let actor = catch_actor_panic(make).map_err(StartError::Panicked)??;
-    let life = Arc::new(Lifecycle::new(id.clone()));
+    let life = Arc::new(Lifecycle::new());
     let (tx, rx) = actix::dev::channel::channel::<A>(opts.mailbox.max(1));
     let fut = Context::with_receiver(rx).into_future(actor);
     let mut task = ActorTask::new(fut, life.clone(), stats.clone());
@@ -191,6 +191,12 @@ pub(crate) fn start_instance<A: Actor<Context = Context<A>>>(
     }
     let inst = Arc::new(Instance { tx, life });
     slot.current.store(Some(inst.clone()));
-    platform::spawn_local(task.instrument(span));
+    // Only pay for the span in every poll (and its 40 bytes per actor) when a
+    // subscriber wants it.
+    if span.is_disabled() {
+        platform::spawn_local(task);
+    } else {
+        platform::spawn_local(task.instrument(span));
+    }
     Ok(inst)
 }

@@ -2,21 +2,23 @@
 //! threads, and the exit reason it ends with, delivered once to every watcher
 //! (supervisor, monitors, `exited()` futures).
 
-use super::{ActorId, ExitReason};
+use super::ExitReason;
 use futures_util::task::AtomicWaker;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 /// Called once with the instance's exit reason.
-pub(crate) type Watcher = Box<dyn FnOnce(&ActorId, &ExitReason) + Send + 'static>;
+pub(crate) type Watcher = Box<dyn FnOnce(&ExitReason) + Send + 'static>;
 
 const RUN: u8 = 0;
 const STOP: u8 = 1;
 const KILL: u8 = 2;
 
 /// Shared between an instance's task, its refs and its watchers.
+///
+/// It does not carry the actor's id (the slot does): it exists once per
+/// instance, and 100k children should not pay for the id twice.
 pub(crate) struct Lifecycle {
-    pub(crate) id: ActorId,
     request: AtomicU8,
     waker: AtomicWaker,
     reason: OnceLock<ExitReason>,
@@ -32,7 +34,6 @@ struct Watchers {
 impl std::fmt::Debug for Lifecycle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Lifecycle")
-            .field("id", &self.id)
             .field("reason", &self.reason.get())
             .finish()
     }
@@ -47,9 +48,8 @@ pub(crate) enum Request {
 }
 
 impl Lifecycle {
-    pub(crate) fn new(id: ActorId) -> Self {
+    pub(crate) fn new() -> Self {
         Self {
-            id,
             request: AtomicU8::new(RUN),
             waker: AtomicWaker::new(),
             reason: OnceLock::new(),
@@ -99,7 +99,7 @@ impl Lifecycle {
         let mut ws = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
         if self.reason.get().is_some() {
             drop(ws);
-            w(&self.id, &ExitReason::NoActor);
+            w(&ExitReason::NoActor);
             return None;
         }
         ws.next += 1;
@@ -130,7 +130,7 @@ impl Lifecycle {
         };
         if let Some(reason) = self.reason.get() {
             for (_, w) in list {
-                w(&self.id, reason);
+                w(reason);
             }
         }
     }

@@ -70,7 +70,8 @@ pub(crate) struct ActorTask<A: Actor<Context = Context<A>>> {
     fut: Option<ContextFut<A, Context<A>>>,
     life: Arc<Lifecycle>,
     stop_applied: bool,
-    requested: Option<ExitReason>,
+    /// Boxed: rarely set, and every actor's task carries the field.
+    requested: Option<Box<ExitReason>>,
     stats: Arc<Stats>,
 }
 
@@ -102,7 +103,7 @@ impl<A: Actor<Context = Context<A>>> ActorTask<A> {
             // STOPPED: actix's Drop then does not poll the actor again.
             fut.ctx().terminate();
             if let Err(msg) = catch_actor_panic(move || drop(fut)) {
-                tracing::warn!(actor = %self.life.id, "actor panicked while being dropped: {msg}");
+                tracing::warn!("actor panicked while being dropped: {msg}");
             }
         }
     }
@@ -128,14 +129,14 @@ impl<A: Actor<Context = Context<A>>> ActorTask<A> {
         let saved = take_requested_exit();
         let polled = catch_actor_panic(|| Pin::new(&mut *fut).poll(cx));
         if let Some(r) = take_requested_exit() {
-            self.requested = Some(r);
+            self.requested = Some(Box::new(r));
         }
         restore_requested_exit(saved);
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(())) => {
                 let reason = match self.requested.take() {
-                    Some(r) => r,
+                    Some(r) => *r,
                     None if self.stop_applied => ExitReason::Shutdown,
                     None => ExitReason::Normal,
                 };
@@ -166,5 +167,34 @@ impl<A: Actor<Context = Context<A>>> Drop for ActorTask<A> {
         if self.fut.is_some() {
             self.end(ExitReason::Killed);
         }
+    }
+}
+
+#[cfg(test)]
+mod size_probe {
+    #[test]
+    fn print_sizes() {
+        struct S;
+        impl actix::Actor for S {
+            type Context = actix::Context<Self>;
+        }
+        use std::mem::size_of;
+        eprintln!(
+            "ContextFut {}",
+            size_of::<actix::dev::ContextFut<S, actix::Context<S>>>()
+        );
+        eprintln!("ActorTask {}", size_of::<super::ActorTask<S>>());
+        eprintln!(
+            "Instrumented {}",
+            size_of::<tracing::instrument::Instrumented<super::ActorTask<S>>>()
+        );
+        eprintln!("Lifecycle {}", size_of::<super::Lifecycle>());
+        eprintln!("ExitReason {}", size_of::<super::ExitReason>());
+        eprintln!("Slot {}", size_of::<crate::actor::Slot<S>>());
+        eprintln!(
+            "ChildState<()> {}",
+            size_of::<crate::supervision::core::ChildState<()>>()
+        );
+        eprintln!("ActorId {}", size_of::<crate::ActorId>());
     }
 }

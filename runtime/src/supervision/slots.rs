@@ -177,13 +177,17 @@ where
 }
 
 /// A nested supervisor as a child.
+/// The spec is shared, not copied: a supervisor of 100k children would
+/// otherwise hold its child list twice.
 pub(crate) struct SupervisorFactory {
-    spec: SupervisorSpec,
+    spec: Arc<SupervisorSpec>,
 }
 
 impl SupervisorFactory {
     pub(crate) fn new(spec: SupervisorSpec) -> Self {
-        Self { spec }
+        Self {
+            spec: Arc::new(spec),
+        }
     }
 }
 
@@ -201,12 +205,12 @@ impl ChildFactory for SupervisorFactory {
 
 pub(crate) struct SupervisorSlot {
     slot: Arc<Slot<Supervisor>>,
-    spec: SupervisorSpec,
+    spec: Arc<SupervisorSpec>,
     dir: Arc<Directory>,
 }
 
 impl SupervisorSlot {
-    pub(crate) fn new(host: &Host, spec: SupervisorSpec) -> Self {
+    pub(crate) fn new(host: &Host, spec: Arc<SupervisorSpec>) -> Self {
         Self {
             slot: Arc::new(Slot::new(host.next_actor_id(), host.counters().clone())),
             spec,

@@ -396,7 +396,8 @@ impl SupervisorSpec {
         {
             return Err(SupervisorError::BadSimpleOneForOne);
         }
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = rustc_hash::FxHashSet::default();
+        seen.reserve(self.children.len());
         for c in &self.children {
             if !seen.insert(&*c.id) {
                 return Err(SupervisorError::DuplicateChild(c.id.to_string()));

@@ -59,7 +59,7 @@ struct State {
     host: Host,
     id: ActorId,
     name: String,
-    spec: SupervisorSpec,
+    spec: Arc<SupervisorSpec>,
     core: Core<Record>,
     /// Children the core removed whose instance may still need terminating.
     orphans: FxHashMap<ChildId, Record>,
@@ -94,7 +94,7 @@ impl Supervisor {
     pub(crate) fn new(
         host: Host,
         id: ActorId,
-        spec: SupervisorSpec,
+        spec: Arc<SupervisorSpec>,
         dir: Arc<Directory>,
         init: oneshot::Sender<Result<(), SupervisorError>>,
     ) -> Self {
@@ -262,7 +262,7 @@ async fn start_one(st: &Shared, id: &ChildId) -> Result<(), crate::StartError> {
     let generation = s.next_generation;
     if let Some(addr) = s.addr.clone() {
         let child = id.clone();
-        life.watch(Box::new(move |_, reason| {
+        life.watch(Box::new(move |reason| {
             addr.do_send(ChildExited {
                 id: child,
                 generation,
@@ -292,7 +292,7 @@ async fn terminate_one(st: &Shared, id: &str) {
         (rec.live.take(), rec.shutdown)
     };
     if let Some(live) = live {
-        let reason = shutdown_instance(&live.life, how).await;
+        let reason = shutdown_instance(&live.life, how, id).await;
         tracing::debug!(child = %id, %reason, "child terminated");
     }
     let mut s = st.borrow_mut();
@@ -302,9 +302,13 @@ async fn terminate_one(st: &Shared, id: &str) {
     }
 }
 
-pub(crate) async fn shutdown_instance(life: &Arc<Lifecycle>, how: Shutdown) -> ExitReason {
+pub(crate) async fn shutdown_instance(
+    life: &Arc<Lifecycle>,
+    how: Shutdown,
+    child: &str,
+) -> ExitReason {
     let (tx, mut rx) = oneshot::channel();
-    life.watch(Box::new(move |_, r| {
+    life.watch(Box::new(move |r| {
         let _ = tx.send(r.clone());
     }));
     match how {
@@ -315,7 +319,7 @@ pub(crate) async fn shutdown_instance(life: &Arc<Lifecycle>, how: Shutdown) -> E
             match tokio::time::timeout(d, &mut rx).await {
                 Ok(r) => return r.unwrap_or(ExitReason::NoActor),
                 Err(_) => {
-                    tracing::warn!(actor = %life.id, "shutdown timed out after {d:?}; killing");
+                    tracing::warn!(child, "shutdown timed out after {d:?}; killing");
                     life.request_kill();
                 }
             }
