@@ -25,11 +25,16 @@ pub(crate) struct Lifecycle {
     watchers: Mutex<Watchers>,
 }
 
+/// Most instances have exactly one watcher (their supervisor), kept inline;
+/// more spill into a vector.
 #[derive(Default)]
 struct Watchers {
     next: u64,
-    list: Vec<(u64, Watcher)>,
+    first: Option<(u64, Watcher)>,
+    rest: Vec<(u64, Watcher)>,
 }
+
+
 
 impl std::fmt::Debug for Lifecycle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -104,19 +109,24 @@ impl Lifecycle {
         }
         ws.next += 1;
         let key = ws.next;
-        if ws.list.capacity() == 0 {
-            ws.list.reserve_exact(1); // most instances have one watcher: the supervisor
+        if ws.first.is_none() {
+            ws.first = Some((key, w));
+        } else {
+            ws.rest.push((key, w));
         }
-        ws.list.push((key, w));
         Some(key)
     }
 
     /// Removes a watcher; true if it was still registered.
     pub(crate) fn unwatch(&self, key: u64) -> bool {
         let mut ws = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
-        let before = ws.list.len();
-        ws.list.retain(|(k, _)| *k != key);
-        ws.list.len() != before
+        if ws.first.as_ref().is_some_and(|(k, _)| *k == key) {
+            ws.first = None;
+            return true;
+        }
+        let before = ws.rest.len();
+        ws.rest.retain(|(k, _)| *k != key);
+        ws.rest.len() != before
     }
 
     /// Records the exit reason (first call wins) and notifies every watcher.
@@ -126,10 +136,10 @@ impl Lifecycle {
             if self.reason.set(reason).is_err() {
                 return;
             }
-            std::mem::take(&mut ws.list)
+            (ws.first.take(), std::mem::take(&mut ws.rest))
         };
         if let Some(reason) = self.reason.get() {
-            for (_, w) in list {
+            for (_, w) in list.0.into_iter().chain(list.1) {
                 w(reason);
             }
         }

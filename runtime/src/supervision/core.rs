@@ -170,6 +170,30 @@ impl<T> Core<T> {
         self.children.get_mut(k)
     }
 
+    /// A child's position in start order (stable for its life), to address it
+    /// again without hashing its id.
+    pub fn seq_of(&self, id: &str) -> Option<u64> {
+        self.by_id.get(id).copied()
+    }
+
+    /// The child at start position `seq`.
+    pub fn child_at_mut(&mut self, seq: u64) -> Option<&mut ChildState<T>> {
+        self.children.get_mut(&seq)
+    }
+
+    /// The child at start position `seq`.
+    pub fn child_at(&self, seq: u64) -> Option<&ChildState<T>> {
+        self.children.get(&seq)
+    }
+
+    /// Marks the child at `seq` running since `now`.
+    pub fn mark_running_at(&mut self, seq: u64, now: Instant) {
+        if let Some(c) = self.children.get_mut(&seq) {
+            c.status = Status::Running;
+            c.started_at = Some(now);
+        }
+    }
+
     /// Makes room for `n` more children.
     pub fn reserve(&mut self, n: usize) {
         self.by_id.reserve(n);
@@ -186,12 +210,14 @@ impl<T> Core<T> {
         data: T,
     ) -> bool {
         let id: ChildId = id.into();
-        if self.by_id.contains_key(&id) {
-            return false;
-        }
         let seq = self.next_seq;
+        match self.by_id.entry(id.clone()) {
+            std::collections::hash_map::Entry::Occupied(_) => return false,
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(seq);
+            }
+        }
         self.next_seq += 1;
-        self.by_id.insert(id.clone(), seq);
         self.children.insert(
             seq,
             ChildState {
@@ -446,7 +472,11 @@ impl<V> SeqVec<V> {
     }
 
     fn pos(&self, k: u64) -> Option<usize> {
-        self.entries.binary_search_by_key(&k, |e| e.0).ok()
+        // the newest child is the one most often addressed (starting in order)
+        match self.entries.last() {
+            Some(&(last, _)) if last == k => Some(self.entries.len() - 1),
+            _ => self.entries.binary_search_by_key(&k, |e| e.0).ok(),
+        }
     }
 
     /// Appends; `k` must be larger than every key so far.

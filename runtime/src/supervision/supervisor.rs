@@ -246,12 +246,12 @@ fn collect_removed(s: &mut State) {
 
 /// Starts one child into its slot and watches it.
 async fn start_one(st: &Shared, id: &ChildId) -> Result<(), crate::StartError> {
-    let (slot, host) = {
+    let (seq, slot, host) = {
         let s = st.borrow();
-        let Some(c) = s.core.child(id) else {
+        let Some((seq, c)) = s.core.seq_of(id).and_then(|q| Some((q, s.core.child_at(q)?))) else {
             return Err(crate::StartError::Failed(format!("no child {id:?}")));
         };
-        (c.data.slot.clone(), s.host.clone())
+        (seq, c.data.slot.clone(), s.host.clone())
     };
     let life = match slot.start_now(&host) {
         Some(started) => started?,
@@ -270,10 +270,10 @@ async fn start_one(st: &Shared, id: &ChildId) -> Result<(), crate::StartError> {
             })
         }));
     }
-    if let Some(c) = s.core.child_mut(id) {
+    if let Some(c) = s.core.child_at_mut(seq) {
         c.data.live = Some(Live { generation, life });
     }
-    s.core.mark_running(id, platform::now());
+    s.core.mark_running_at(seq, platform::now());
     Ok(())
 }
 
