@@ -34,8 +34,6 @@ struct Watchers {
     rest: Vec<(u64, Watcher)>,
 }
 
-
-
 impl std::fmt::Debug for Lifecycle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Lifecycle")

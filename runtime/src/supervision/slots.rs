@@ -1,5 +1,9 @@
 //! Type erasure between a supervisor (which handles children of any actor
 //! type) and the typed slots that hold each child's current instance.
+//!
+//! A child spec owns one shared [`ChildFactory`]; each child gets a
+//! [`ChildSlot`] from it (for a worker, the actor's `Slot<A>` itself, the same
+//! one its `ActorRef`s point at), and the factory starts instances into it.
 
 use super::directory::Directory;
 use super::supervisor::Supervisor;
@@ -10,6 +14,7 @@ use crate::actor::{
 use actix::{Actor, Context};
 use std::any::Any;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use tokio::sync::oneshot;
@@ -17,107 +22,141 @@ use tokio::sync::oneshot;
 /// A started child instance, or why it did not start.
 pub(crate) type StartFuture = Pin<Box<dyn Future<Output = Result<Arc<Lifecycle>, StartError>>>>;
 
-/// Makes a child's slot (once per child spec instance in a supervisor).
+type Started = Result<Arc<Lifecycle>, StartError>;
+
+/// How one child spec makes its child's slot and starts instances into it.
 pub(crate) trait ChildFactory: Send + Sync + 'static {
+    /// A new, empty slot (once per child).
     fn new_slot(&self, host: &Host) -> Arc<dyn ChildSlot>;
-    fn with_mailbox(&self, capacity: usize) -> Arc<dyn ChildFactory>;
+    /// Starts an instance into `slot` without suspending, if this kind of
+    /// child can (workers can; a nested supervisor waits for its children).
+    fn start_now(
+        &self,
+        slot: &dyn ChildSlot,
+        host: &Host,
+        opts: Option<SpawnOptions>,
+    ) -> Option<Started>;
+    /// Starts an instance into `slot`, waiting as long as that takes.
+    fn start(&self, slot: &dyn ChildSlot, host: &Host, opts: Option<SpawnOptions>) -> StartFuture {
+        Box::pin(std::future::ready(
+            self.start_now(slot, host, opts).unwrap_or_else(|| {
+                Err(StartError::Failed(
+                    "this child cannot start synchronously".into(),
+                ))
+            }),
+        ))
+    }
 }
 
-/// A child's stable slot: starts instances into it, and hands out its ref.
+/// A child's stable slot, whatever its actor type.
 pub(crate) trait ChildSlot: Send + Sync {
     fn actor_id(&self) -> &ActorId;
-    fn start(&self, host: &Host) -> StartFuture;
-    /// Starts without suspending when the child can (workers do; a nested
-    /// supervisor must wait for its own children, so it returns `None`).
-    fn start_now(&self, _host: &Host) -> Option<Result<Arc<Lifecycle>, StartError>> {
-        None
-    }
     /// The instance exited; the slot waits for a refill.
     fn clear(&self);
     /// The child is gone for good.
     fn close(&self);
     /// `ActorRef<A>` (workers) or `SupervisorRef` (supervisors), boxed.
-    fn handle(&self) -> Box<dyn Any + Send + Sync>;
+    fn handle(self: Arc<Self>) -> Box<dyn Any + Send + Sync>;
+    fn as_any(&self) -> &dyn Any;
 }
 
-type Make<A> = Arc<dyn Fn() -> Result<A, String> + Send + Sync>;
+fn wrong_slot() -> StartError {
+    StartError::Failed("internal error: a child slot of another type".into())
+}
 
-pub(crate) struct WorkerFactory<A> {
-    make: Make<A>,
+impl<A: Actor<Context = Context<A>>> ChildSlot for Slot<A> {
+    fn actor_id(&self) -> &ActorId {
+        &self.id
+    }
+
+    fn clear(&self) {
+        self.current.store(None);
+    }
+
+    fn close(&self) {
+        Slot::close(self);
+    }
+
+    fn handle(self: Arc<Self>) -> Box<dyn Any + Send + Sync> {
+        Box::new(ActorRef::from_slot(self))
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A worker's factory: the start function inline (one allocation per spec).
+pub(crate) struct WorkerFactory<A, F> {
+    make: F,
     opts: SpawnOptions,
+    actor: PhantomData<fn() -> A>,
 }
 
-impl<A> WorkerFactory<A> {
-    pub(crate) fn new(
-        make: impl Fn() -> Result<A, String> + Send + Sync + 'static,
-        opts: SpawnOptions,
-    ) -> Self {
+impl<A, F> WorkerFactory<A, F> {
+    pub(crate) fn new(make: F, opts: SpawnOptions) -> Self {
         Self {
-            make: Arc::new(make),
+            make,
             opts,
+            actor: PhantomData,
         }
     }
 }
 
-impl<A: Actor<Context = Context<A>>> ChildFactory for WorkerFactory<A> {
+impl<A, F> ChildFactory for WorkerFactory<A, F>
+where
+    A: Actor<Context = Context<A>>,
+    F: Fn() -> Result<A, String> + Send + Sync + 'static,
+{
     fn new_slot(&self, host: &Host) -> Arc<dyn ChildSlot> {
-        Arc::new(WorkerSlot {
-            slot: Arc::new(Slot::new(host.next_actor_id(), host.counters().clone())),
-            make: self.make.clone(),
-            opts: self.opts,
-        })
+        Arc::new(Slot::<A>::new(
+            host.next_actor_id(),
+            host.counters().clone(),
+        ))
     }
 
-    fn with_mailbox(&self, capacity: usize) -> Arc<dyn ChildFactory> {
-        Arc::new(Self {
-            make: self.make.clone(),
-            opts: SpawnOptions { mailbox: capacity },
-        })
-    }
-}
-
-struct WorkerSlot<A: Actor> {
-    slot: Arc<Slot<A>>,
-    make: Make<A>,
-    opts: SpawnOptions,
-}
-
-impl<A: Actor<Context = Context<A>>> WorkerSlot<A> {
-    fn start_worker(&self, host: &Host) -> Result<Arc<Lifecycle>, StartError> {
-        let make = &self.make;
-        start_instance(
-            &self.slot,
-            self.opts,
-            || make().map_err(StartError::Failed),
+    fn start_now(
+        &self,
+        slot: &dyn ChildSlot,
+        host: &Host,
+        opts: Option<SpawnOptions>,
+    ) -> Option<Started> {
+        let Some(slot) = slot.as_any().downcast_ref::<Slot<A>>() else {
+            return Some(Err(wrong_slot()));
+        };
+        let started = start_instance(
+            slot,
+            opts.unwrap_or(self.opts),
+            || (self.make)().map_err(StartError::Failed),
             host.counters(),
-        )
-        .map(|i| i.life.clone())
+        );
+        Some(started.map(|i| i.life.clone()))
     }
 }
 
-impl<A: Actor<Context = Context<A>>> ChildSlot for WorkerSlot<A> {
-    fn actor_id(&self) -> &ActorId {
-        &self.slot.id
+/// `ChildSpec::mailbox`: the same factory with another mailbox size (an
+/// allocation only for specs that ask for it).
+pub(crate) struct WithMailbox {
+    pub(crate) inner: Arc<dyn ChildFactory>,
+    pub(crate) opts: SpawnOptions,
+}
+
+impl ChildFactory for WithMailbox {
+    fn new_slot(&self, host: &Host) -> Arc<dyn ChildSlot> {
+        self.inner.new_slot(host)
     }
 
-    fn start(&self, host: &Host) -> StartFuture {
-        Box::pin(std::future::ready(self.start_worker(host)))
+    fn start_now(
+        &self,
+        slot: &dyn ChildSlot,
+        host: &Host,
+        _: Option<SpawnOptions>,
+    ) -> Option<Started> {
+        self.inner.start_now(slot, host, Some(self.opts))
     }
 
-    fn start_now(&self, host: &Host) -> Option<Result<Arc<Lifecycle>, StartError>> {
-        Some(self.start_worker(host))
-    }
-
-    fn clear(&self) {
-        self.slot.current.store(None);
-    }
-
-    fn close(&self) {
-        self.slot.close();
-    }
-
-    fn handle(&self) -> Box<dyn Any + Send + Sync> {
-        Box::new(ActorRef::from_slot(self.slot.clone()))
+    fn start(&self, slot: &dyn ChildSlot, host: &Host, _: Option<SpawnOptions>) -> StartFuture {
+        self.inner.start(slot, host, Some(self.opts))
     }
 }
 
@@ -131,6 +170,7 @@ pub(crate) trait TemplateFactory: Send + Sync + 'static {
     fn with_mailbox(&self, capacity: usize) -> Arc<dyn TemplateFactory>;
 }
 
+type Make<A> = Arc<dyn Fn() -> Result<A, String> + Send + Sync>;
 type Build<A, Args> = Arc<dyn Fn(Args) -> Make<A> + Send + Sync>;
 
 pub(crate) struct TypedTemplate<A, Args> {
@@ -162,10 +202,8 @@ where
         let args = args
             .downcast::<Args>()
             .map_err(|_| SupervisorError::WrongArgs)?;
-        Ok(Arc::new(WorkerFactory {
-            make: (self.build)(*args),
-            opts: self.opts,
-        }))
+        let make = (self.build)(*args);
+        Ok(Arc::new(WorkerFactory::new(move || make(), self.opts)))
     }
 
     fn with_mailbox(&self, capacity: usize) -> Arc<dyn TemplateFactory> {
@@ -176,9 +214,8 @@ where
     }
 }
 
-/// A nested supervisor as a child.
-/// The spec is shared, not copied: a supervisor of 100k children would
-/// otherwise hold its child list twice.
+/// A nested supervisor as a child. The spec is shared, not copied: a
+/// supervisor of 100k children would otherwise hold its child list twice.
 pub(crate) struct SupervisorFactory {
     spec: Arc<SupervisorSpec>,
 }
@@ -196,10 +233,16 @@ impl ChildFactory for SupervisorFactory {
         Arc::new(SupervisorSlot::new(host, self.spec.clone()))
     }
 
-    fn with_mailbox(&self, _capacity: usize) -> Arc<dyn ChildFactory> {
-        Arc::new(Self {
-            spec: self.spec.clone(),
-        })
+    fn start_now(&self, _: &dyn ChildSlot, _: &Host, _: Option<SpawnOptions>) -> Option<Started> {
+        None
+    }
+
+    fn start(&self, slot: &dyn ChildSlot, host: &Host, _: Option<SpawnOptions>) -> StartFuture {
+        let Some(slot) = slot.as_any().downcast_ref::<SupervisorSlot>() else {
+            return Box::pin(std::future::ready(Err(wrong_slot())));
+        };
+        let fut = slot.start_supervisor(host);
+        Box::pin(async move { fut.await.map_err(|e| StartError::Failed(e.to_string())) })
     }
 }
 
@@ -279,11 +322,6 @@ impl ChildSlot for SupervisorSlot {
         &self.slot.id
     }
 
-    fn start(&self, host: &Host) -> StartFuture {
-        let fut = self.start_supervisor(host);
-        Box::pin(async move { fut.await.map_err(|e| StartError::Failed(e.to_string())) })
-    }
-
     fn clear(&self) {
         self.slot.current.store(None);
     }
@@ -292,7 +330,11 @@ impl ChildSlot for SupervisorSlot {
         self.slot.close();
     }
 
-    fn handle(&self) -> Box<dyn Any + Send + Sync> {
+    fn handle(self: Arc<Self>) -> Box<dyn Any + Send + Sync> {
         Box::new(self.supervisor_ref())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
     }
 }

@@ -1,7 +1,7 @@
 //! Supervisor flags and child specifications (OTP's `sup_flags()` and
 //! `child_spec()`), with validation.
 
-use super::slots::{ChildFactory, TemplateFactory, WorkerFactory};
+use super::slots::{ChildFactory, TemplateFactory, WithMailbox, WorkerFactory};
 use crate::actor::{SpawnOptions, StartError};
 use actix::{Actor, Context};
 use std::fmt;
@@ -203,7 +203,7 @@ impl ChildSpec {
     {
         Self::from_factory(
             id.into().into(),
-            Arc::new(WorkerFactory::new(
+            Arc::new(WorkerFactory::<A, _>::new(
                 move || start().map_err(|e| e.to_string()),
                 SpawnOptions::default(),
             )),
@@ -286,7 +286,11 @@ impl ChildSpec {
 
     /// Sets the mailbox capacity of the child's instances.
     pub fn mailbox(mut self, capacity: usize) -> Self {
-        self.factory = self.factory.with_mailbox(capacity);
+        let opts = SpawnOptions { mailbox: capacity };
+        self.factory = Arc::new(WithMailbox {
+            inner: self.factory.clone(),
+            opts,
+        });
         if let Some(t) = &self.template {
             self.template = Some(t.with_mailbox(capacity));
         }

@@ -38,6 +38,7 @@ impl std::fmt::Debug for Supervisor {
 /// The driver's data for one child, kept inside the core's entry.
 struct Record {
     slot: Arc<dyn ChildSlot>,
+    factory: Arc<dyn super::slots::ChildFactory>,
     live: Option<Live>,
     shutdown: Shutdown,
     kind: ChildKind,
@@ -218,6 +219,7 @@ fn add_record(st: &Shared, spec: ChildSpec) {
     s.dir.insert(&spec.id, slot.clone());
     let rec = Record {
         slot,
+        factory: spec.factory.clone(),
         live: None,
         shutdown: spec.shutdown,
         kind: spec.kind,
@@ -246,16 +248,25 @@ fn collect_removed(s: &mut State) {
 
 /// Starts one child into its slot and watches it.
 async fn start_one(st: &Shared, id: &ChildId) -> Result<(), crate::StartError> {
-    let (seq, slot, host) = {
+    let (seq, slot, factory, host) = {
         let s = st.borrow();
-        let Some((seq, c)) = s.core.seq_of(id).and_then(|q| Some((q, s.core.child_at(q)?))) else {
+        let Some((seq, c)) = s
+            .core
+            .seq_of(id)
+            .and_then(|q| Some((q, s.core.child_at(q)?)))
+        else {
             return Err(crate::StartError::Failed(format!("no child {id:?}")));
         };
-        (seq, c.data.slot.clone(), s.host.clone())
+        (
+            seq,
+            c.data.slot.clone(),
+            c.data.factory.clone(),
+            s.host.clone(),
+        )
     };
-    let life = match slot.start_now(&host) {
+    let life = match factory.start_now(&*slot, &host, None) {
         Some(started) => started?,
-        None => slot.start(&host).await?,
+        None => factory.start(&*slot, &host, None).await?,
     };
     let mut s = st.borrow_mut();
     s.next_generation += 1;
@@ -599,7 +610,7 @@ async fn start_added(
             let s = st.borrow();
             Ok(s.core
                 .child(&id)
-                .map(|c| c.data.slot.handle())
+                .map(|c| c.data.slot.clone().handle())
                 .unwrap_or_else(|| Box::new(())))
         }
         Err(reason) => {
