@@ -30,9 +30,7 @@ impl SupervisorSpec {
     /// were stopped in reverse order).
     pub async fn start(self, host: &Host) -> Result<SupervisorRef, SupervisorError> {
         self.validate()?;
-        let mut spec = self;
-        spec.children.shrink_to_fit();
-        let slot = SupervisorSlot::new(host, Arc::new(spec));
+        let slot = SupervisorSlot::new(host, Arc::new(self));
         slot.start_supervisor(host).await?;
         Ok(slot.supervisor_ref())
     }
