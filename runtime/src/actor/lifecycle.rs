@@ -5,10 +5,19 @@
 use super::ExitReason;
 use futures_util::task::AtomicWaker;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Called once with the instance's exit reason.
 pub(crate) type Watcher = Box<dyn FnOnce(&ExitReason) + Send + 'static>;
+
+/// Where an instance reports its exit to its supervisor: one shared sink per
+/// supervisor, addressed with the child's (sequence, generation), so starting
+/// a child allocates no notification closure.
+pub(crate) trait ExitSink: Send + Sync {
+    fn exited(&self, seq: u64, generation: u64, reason: &ExitReason);
+}
+
+type Parent = (Arc<dyn ExitSink>, u64, u64);
 
 const RUN: u8 = 0;
 const STOP: u8 = 1;
@@ -25,12 +34,12 @@ pub(crate) struct Lifecycle {
     watchers: Mutex<Watchers>,
 }
 
-/// Most instances have exactly one watcher (their supervisor), kept inline;
-/// more spill into a vector.
+/// The supervisor's link is kept inline; monitors and other watchers (rarer)
+/// go in a vector.
 #[derive(Default)]
 struct Watchers {
     next: u64,
-    first: Option<(u64, Watcher)>,
+    parent: Option<Parent>,
     rest: Vec<(u64, Watcher)>,
 }
 
@@ -107,21 +116,25 @@ impl Lifecycle {
         }
         ws.next += 1;
         let key = ws.next;
-        if ws.first.is_none() {
-            ws.first = Some((key, w));
-        } else {
-            ws.rest.push((key, w));
-        }
+        ws.rest.push((key, w));
         Some(key)
+    }
+
+    /// Links the instance to its supervisor. If it already exited, reports
+    /// `NoActor` at once (as a late watcher would see).
+    pub(crate) fn set_parent(&self, sink: Arc<dyn ExitSink>, seq: u64, generation: u64) {
+        let mut ws = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        if self.reason.get().is_some() {
+            drop(ws);
+            sink.exited(seq, generation, &ExitReason::NoActor);
+            return;
+        }
+        ws.parent = Some((sink, seq, generation));
     }
 
     /// Removes a watcher; true if it was still registered.
     pub(crate) fn unwatch(&self, key: u64) -> bool {
         let mut ws = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
-        if ws.first.as_ref().is_some_and(|(k, _)| *k == key) {
-            ws.first = None;
-            return true;
-        }
         let before = ws.rest.len();
         ws.rest.retain(|(k, _)| *k != key);
         ws.rest.len() != before
@@ -134,10 +147,13 @@ impl Lifecycle {
             if self.reason.set(reason).is_err() {
                 return;
             }
-            (ws.first.take(), std::mem::take(&mut ws.rest))
+            (ws.parent.take(), std::mem::take(&mut ws.rest))
         };
         if let Some(reason) = self.reason.get() {
-            for (_, w) in list.0.into_iter().chain(list.1) {
+            if let Some((sink, seq, generation)) = list.0 {
+                sink.exited(seq, generation, reason);
+            }
+            for (_, w) in list.1 {
                 w(reason);
             }
         }

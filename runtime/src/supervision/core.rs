@@ -170,6 +170,11 @@ impl<T> Core<T> {
         self.children.get_mut(k)
     }
 
+    /// The sequence number the next added child will get.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
     /// A child's position in start order (stable for its life), to address it
     /// again without hashing its id.
     pub fn seq_of(&self, id: &str) -> Option<u64> {

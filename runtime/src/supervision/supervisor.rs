@@ -66,6 +66,7 @@ struct State {
     orphans: FxHashMap<ChildId, Record>,
     dir: Arc<Directory>,
     addr: Option<Addr<Supervisor>>,
+    sink: Option<Arc<dyn crate::actor::ExitSink>>,
     next_generation: u64,
     next_dynamic: u64,
     shutting_down: bool,
@@ -117,6 +118,7 @@ impl Supervisor {
                 orphans: FxHashMap::default(),
                 dir,
                 addr: None,
+                sink: None,
                 next_generation: 0,
                 next_dynamic: 0,
                 shutting_down: false,
@@ -144,7 +146,11 @@ impl Actor for Supervisor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        self.st.borrow_mut().addr = Some(ctx.address());
+        {
+            let mut s = self.st.borrow_mut();
+            s.addr = Some(ctx.address());
+            s.sink = Some(Arc::new(SupervisorSink(ctx.address())));
+        }
         let st = self.st.clone();
         self.exclusive(ctx, async move {
             let res = init_children(&st).await;
@@ -200,8 +206,11 @@ async fn init_children(st: &Shared) -> Result<(), SupervisorError> {
     for i in 0..n {
         let spec = st.borrow().spec.children[i].clone();
         let id = spec.id.clone();
-        add_record(st, spec);
-        if let Err(reason) = start_one(st, &id).await {
+        let Some(seq) = add_record(st, spec) else {
+            terminate_all(st).await;
+            return Err(SupervisorError::DuplicateChild(id.to_string()));
+        };
+        if let Err(reason) = start_one_at(st, seq).await {
             tracing::error!(child = %id, "child failed to start: {reason}");
             terminate_all(st).await;
             return Err(SupervisorError::StartChild {
@@ -213,19 +222,27 @@ async fn init_children(st: &Shared) -> Result<(), SupervisorError> {
     Ok(())
 }
 
-fn add_record(st: &Shared, spec: ChildSpec) {
+/// Adds a child's record; returns its sequence number (`None` if the id is
+/// taken).
+fn add_record(st: &Shared, spec: ChildSpec) -> Option<u64> {
     let mut s = st.borrow_mut();
     let slot = spec.factory.new_slot(&s.host);
-    s.dir.insert(&spec.id, slot.clone());
     let rec = Record {
-        slot,
+        slot: slot.clone(),
         factory: spec.factory.clone(),
         live: None,
         shutdown: spec.shutdown,
         kind: spec.kind,
     };
-    s.core
-        .add_child_with(spec.id, spec.restart, spec.significant, rec);
+    let seq = s.core.next_seq();
+    if !s
+        .core
+        .add_child_with(spec.id.clone(), spec.restart, spec.significant, rec)
+    {
+        return None;
+    }
+    s.dir.insert(&spec.id, slot);
+    Some(seq)
 }
 
 /// Drops a child's spec (its slot closes with its record).
@@ -246,23 +263,23 @@ fn collect_removed(s: &mut State) {
     }
 }
 
-/// Starts one child into its slot and watches it.
+/// Starts one child into its slot and links it to this supervisor.
 async fn start_one(st: &Shared, id: &ChildId) -> Result<(), crate::StartError> {
-    let (seq, slot, factory, host) = {
+    let seq = st.borrow().core.seq_of(id);
+    match seq {
+        Some(seq) => start_one_at(st, seq).await,
+        None => Err(crate::StartError::Failed(format!("no child {id:?}"))),
+    }
+}
+
+/// [`start_one`] for a child known by its sequence number (no id lookup).
+async fn start_one_at(st: &Shared, seq: u64) -> Result<(), crate::StartError> {
+    let (slot, factory, host) = {
         let s = st.borrow();
-        let Some((seq, c)) = s
-            .core
-            .seq_of(id)
-            .and_then(|q| Some((q, s.core.child_at(q)?)))
-        else {
-            return Err(crate::StartError::Failed(format!("no child {id:?}")));
+        let Some(c) = s.core.child_at(seq) else {
+            return Err(crate::StartError::Failed(format!("no child #{seq}")));
         };
-        (
-            seq,
-            c.data.slot.clone(),
-            c.data.factory.clone(),
-            s.host.clone(),
-        )
+        (c.data.slot.clone(), c.data.factory.clone(), s.host.clone())
     };
     let life = match factory.start_now(&*slot, &host, None) {
         Some(started) => started?,
@@ -271,15 +288,8 @@ async fn start_one(st: &Shared, id: &ChildId) -> Result<(), crate::StartError> {
     let mut s = st.borrow_mut();
     s.next_generation += 1;
     let generation = s.next_generation;
-    if let Some(addr) = s.addr.clone() {
-        let child = id.clone();
-        life.watch(Box::new(move |reason| {
-            addr.do_send(ChildExited {
-                id: child,
-                generation,
-                reason: reason.clone(),
-            })
-        }));
+    if let Some(sink) = &s.sink {
+        life.set_parent(sink.clone(), seq, generation);
     }
     if let Some(c) = s.core.child_at_mut(seq) {
         c.data.live = Some(Live { generation, life });
@@ -447,9 +457,22 @@ async fn start_list(st: &Shared, ids: Vec<ChildId>) {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct ChildExited {
-    id: ChildId,
+    seq: u64,
     generation: u64,
     reason: ExitReason,
+}
+
+/// The one exit sink all of a supervisor's children report to.
+struct SupervisorSink(Addr<Supervisor>);
+
+impl crate::actor::ExitSink for SupervisorSink {
+    fn exited(&self, seq: u64, generation: u64, reason: &ExitReason) {
+        self.0.do_send(ChildExited {
+            seq,
+            generation,
+            reason: reason.clone(),
+        });
+    }
 }
 
 #[derive(Message)]
@@ -473,24 +496,26 @@ impl Handler<ChildExited> for Supervisor {
             if s.shutting_down {
                 return;
             }
-            let current = s
-                .core
-                .child(&msg.id)
-                .and_then(|c| c.data.live.as_ref())
-                .is_some_and(|l| l.generation == msg.generation);
-            if !current {
+            let Some(c) = s.core.child_at_mut(msg.seq) else {
+                return; // removed meanwhile
+            };
+            if !c
+                .data
+                .live
+                .as_ref()
+                .is_some_and(|l| l.generation == msg.generation)
+            {
                 return; // an instance we terminated ourselves, or already handled
             }
-            if let Some(c) = s.core.child_mut(&msg.id) {
-                c.data.live = None;
-                c.data.slot.clear();
-            }
+            c.data.live = None;
+            c.data.slot.clear();
+            let id = c.id.clone();
             if msg.reason.is_normal() {
-                tracing::info!(supervisor = %s.id, child = %msg.id, reason = %msg.reason, "child exited");
+                tracing::info!(supervisor = %s.id, child = %id, reason = %msg.reason, "child exited");
             } else {
-                tracing::warn!(supervisor = %s.id, child = %msg.id, reason = %msg.reason, "child exited");
+                tracing::warn!(supervisor = %s.id, child = %id, reason = %msg.reason, "child exited");
             }
-            let plan = s.core.on_exit(&msg.id, &msg.reason, platform::now());
+            let plan = s.core.on_exit(&id, &msg.reason, platform::now());
             collect_removed(&mut s);
             plan
         };
@@ -604,8 +629,10 @@ async fn start_added(
     spec: ChildSpec,
 ) -> Result<Box<dyn Any + Send + Sync>, SupervisorError> {
     let id = spec.id.clone();
-    add_record(st, spec);
-    match start_one(st, &id).await {
+    let Some(seq) = add_record(st, spec) else {
+        return Err(SupervisorError::AlreadyPresent(id.to_string()));
+    };
+    match start_one_at(st, seq).await {
         Ok(()) => {
             let s = st.borrow();
             Ok(s.core
