@@ -147,8 +147,8 @@ impl Model {
     }
 }
 
-fn strs(v: Vec<std::sync::Arc<str>>) -> Vec<String> {
-    v.into_iter().map(|s| s.to_string()).collect()
+fn strs(v: Vec<arbour::supervision::core::ChildKey>) -> Vec<String> {
+    v.into_iter().map(|k| k.id.to_string()).collect()
 }
 
 fn to_expect(p: Plan) -> Expect {

@@ -74,6 +74,16 @@ pub enum ShutdownCause {
     Significant,
 }
 
+/// A child as a plan names it: its sequence number (stable for its life,
+/// how the driver addresses it without hashing) and its id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChildKey {
+    /// Position in start order.
+    pub seq: u64,
+    /// The child's id.
+    pub id: ChildId,
+}
+
 /// What the driver must do next.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Plan {
@@ -84,16 +94,16 @@ pub enum Plan {
     /// restart count, for backoff.
     Restart {
         /// Children to terminate, in order.
-        terminate: Vec<ChildId>,
+        terminate: Vec<ChildKey>,
         /// Children to start, in order.
-        start: Vec<ChildId>,
+        start: Vec<ChildKey>,
         /// Consecutive restarts of the child that caused this plan.
         attempt: u32,
     },
     /// Terminate `terminate` (reverse start order) and stop with `Shutdown`.
     Shutdown {
         /// Running children, in termination order.
-        terminate: Vec<ChildId>,
+        terminate: Vec<ChildKey>,
         /// Why.
         cause: ShutdownCause,
     },
@@ -101,16 +111,20 @@ pub enum Plan {
 
 /// A supervisor's decision state.
 ///
-/// Children are kept in start order (a sequence number per child) with an id
-/// index, so a supervisor of 100k dynamic children decides in O(log n).
+/// Children are kept in start order, each with a sequence number; exits,
+/// retries and plans address them by it. The id index, needed only when
+/// someone names a child (the runtime API, duplicate checks), is built
+/// lazily, so starting 100k children from a validated spec hashes nothing.
 #[derive(Clone, Debug)]
 pub struct Core<T = ()> {
     flags: CoreFlags,
     children: SeqVec<ChildState<T>>,
     by_id: FxHashMap<ChildId, u64>,
+    /// Children with a smaller sequence number are in `by_id`.
+    indexed: u64,
     next_seq: u64,
     restarts: VecDeque<Instant>,
-    removed: Vec<(ChildId, T)>,
+    removed: Vec<(ChildKey, T)>,
 }
 
 impl<T: Default> Core<T> {
@@ -133,6 +147,7 @@ impl<T> Core<T> {
             flags,
             children: SeqVec::new(),
             by_id: FxHashMap::default(),
+            indexed: 0,
             next_seq: 0,
             restarts: VecDeque::new(),
             removed: Vec::new(),
@@ -159,50 +174,53 @@ impl<T> Core<T> {
         self.children.is_empty()
     }
 
-    /// One child.
-    pub fn child(&self, id: &str) -> Option<&ChildState<T>> {
-        self.by_id.get(id).and_then(|k| self.children.get(k))
-    }
-
-    /// One child, to update the driver's data.
-    pub fn child_mut(&mut self, id: &str) -> Option<&mut ChildState<T>> {
-        let k = self.by_id.get(id)?;
-        self.children.get_mut(k)
-    }
-
     /// The sequence number the next added child will get.
     pub fn next_seq(&self) -> u64 {
         self.next_seq
     }
 
-    /// A child's position in start order (stable for its life), to address it
-    /// again without hashing its id.
-    pub fn seq_of(&self, id: &str) -> Option<u64> {
+    /// Makes room for `n` more children.
+    pub fn reserve(&mut self, n: usize) {
+        self.children.reserve(n);
+    }
+
+    /// Brings the id index up to date (amortised O(1) per child).
+    fn index(&mut self) {
+        if self.indexed == self.next_seq {
+            return;
+        }
+        for (seq, c) in self.children.range(self.indexed..) {
+            self.by_id.insert(c.id.clone(), *seq);
+        }
+        self.indexed = self.next_seq;
+    }
+
+    /// A child's sequence number.
+    pub fn seq_of(&mut self, id: &str) -> Option<u64> {
+        self.index();
         self.by_id.get(id).copied()
     }
 
-    /// The child at start position `seq`.
-    pub fn child_at_mut(&mut self, seq: u64) -> Option<&mut ChildState<T>> {
+    /// One child, by id.
+    pub fn child(&mut self, id: &str) -> Option<&ChildState<T>> {
+        let seq = self.seq_of(id)?;
+        self.children.get(&seq)
+    }
+
+    /// One child, by id, to update the driver's data.
+    pub fn child_mut(&mut self, id: &str) -> Option<&mut ChildState<T>> {
+        let seq = self.seq_of(id)?;
         self.children.get_mut(&seq)
     }
 
-    /// The child at start position `seq`.
+    /// The child with sequence number `seq`.
     pub fn child_at(&self, seq: u64) -> Option<&ChildState<T>> {
         self.children.get(&seq)
     }
 
-    /// Marks the child at `seq` running since `now`.
-    pub fn mark_running_at(&mut self, seq: u64, now: Instant) {
-        if let Some(c) = self.children.get_mut(&seq) {
-            c.status = Status::Running;
-            c.started_at = Some(now);
-        }
-    }
-
-    /// Makes room for `n` more children.
-    pub fn reserve(&mut self, n: usize) {
-        self.by_id.reserve(n);
-        self.children.reserve(n);
+    /// The child with sequence number `seq`, mutably.
+    pub fn child_at_mut(&mut self, seq: u64) -> Option<&mut ChildState<T>> {
+        self.children.get_mut(&seq)
     }
 
     /// Appends a child (status `Stopped`) with the driver's data for it;
@@ -215,13 +233,17 @@ impl<T> Core<T> {
         data: T,
     ) -> bool {
         let id: ChildId = id.into();
-        let seq = self.next_seq;
-        match self.by_id.entry(id.clone()) {
-            std::collections::hash_map::Entry::Occupied(_) => return false,
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(seq);
-            }
+        if self.seq_of(&id).is_some() {
+            return false;
         }
+        self.push_child(id, restart, significant, data);
+        true
+    }
+
+    /// Appends a child whose id the caller knows to be unique (a validated
+    /// spec's children, into a fresh core); returns its sequence number.
+    pub fn push_child(&mut self, id: ChildId, restart: Restart, significant: bool, data: T) -> u64 {
+        let seq = self.next_seq;
         self.next_seq += 1;
         self.children.insert(
             seq,
@@ -235,27 +257,37 @@ impl<T> Core<T> {
                 data,
             },
         );
-        true
+        seq
+    }
+
+    /// Removes the child with sequence number `seq`; returns its data.
+    pub fn remove_at(&mut self, seq: u64) -> Option<T> {
+        let c = self.children.remove(&seq)?;
+        if seq < self.indexed {
+            self.by_id.remove(&c.id);
+        }
+        Some(c.data)
     }
 
     /// Removes a child's spec; returns the driver's data for it.
     pub fn remove(&mut self, id: &str) -> Option<T> {
-        let k = self.by_id.remove(id)?;
-        self.children.remove(&k).map(|c| c.data)
+        let seq = self.seq_of(id)?;
+        self.remove_at(seq)
     }
 
     /// Removes a child as part of a decision; its data waits in
     /// [`Core::take_removed`] for the driver (which may still have to
     /// terminate it, e.g. a temporary sibling in a `one_for_all` plan).
-    fn drop_spec(&mut self, id: &str) {
-        if let Some(data) = self.remove(id) {
-            self.removed.push((id.into(), data));
+    fn drop_spec(&mut self, seq: u64) {
+        let id = self.children.get(&seq).map(|c| c.id.clone());
+        if let (Some(id), Some(data)) = (id, self.remove_at(seq)) {
+            self.removed.push((ChildKey { seq, id }, data));
         }
     }
 
     /// The children the last decisions removed (temporary children that
     /// exited or were terminated by a sibling's restart), with their data.
-    pub fn take_removed(&mut self) -> Vec<(ChildId, T)> {
+    pub fn take_removed(&mut self) -> Vec<(ChildKey, T)> {
         std::mem::take(&mut self.removed)
     }
 
@@ -266,48 +298,64 @@ impl<T> Core<T> {
         }
     }
 
-    /// The driver started the child.
-    pub fn mark_running(&mut self, id: &str, now: Instant) {
-        if let Some(c) = self.child_mut(id) {
+    /// The driver started the child at `seq`.
+    pub fn mark_running_at(&mut self, seq: u64, now: Instant) {
+        if let Some(c) = self.children.get_mut(&seq) {
             c.status = Status::Running;
             c.started_at = Some(now);
         }
     }
 
-    /// The driver stopped the child on request (API); no restart follows.
-    /// Temporary children lose their spec, as in OTP.
-    pub fn mark_terminated(&mut self, id: &str) {
-        match self.child_mut(id) {
-            Some(c) if c.restart == Restart::Temporary => self.drop_spec(id),
+    /// The driver started the child.
+    pub fn mark_running(&mut self, id: &str, now: Instant) {
+        if let Some(seq) = self.seq_of(id) {
+            self.mark_running_at(seq, now);
+        }
+    }
+
+    /// The driver stopped the child at `seq` on request (API); no restart
+    /// follows. Temporary children lose their spec, as in OTP.
+    pub fn mark_terminated_at(&mut self, seq: u64) {
+        match self.children.get_mut(&seq) {
+            Some(c) if c.restart == Restart::Temporary => self.drop_spec(seq),
             Some(c) => c.status = Status::Stopped,
             None => {}
         }
     }
 
-    /// A start within a plan failed: the child waits for a retry.
-    pub fn mark_start_failed(&mut self, id: &str) {
-        if let Some(c) = self.child_mut(id) {
+    /// [`Core::mark_terminated_at`] by id.
+    pub fn mark_terminated(&mut self, id: &str) {
+        if let Some(seq) = self.seq_of(id) {
+            self.mark_terminated_at(seq);
+        }
+    }
+
+    /// A start within a plan failed: the child at `seq` waits for a retry.
+    pub fn mark_start_failed_at(&mut self, seq: u64) {
+        if let Some(c) = self.children.get_mut(&seq) {
             c.status = Status::Restarting;
         }
     }
 
-    /// Running children in termination order (reverse start order).
-    pub fn shutdown_order(&self) -> Vec<ChildId> {
-        self.children
-            .values()
-            .rev()
-            .filter(|c| c.status == Status::Running)
-            .map(|c| c.id.clone())
-            .collect()
+    /// [`Core::mark_start_failed_at`] by id.
+    pub fn mark_start_failed(&mut self, id: &str) {
+        if let Some(seq) = self.seq_of(id) {
+            self.mark_start_failed_at(seq);
+        }
     }
 
-    /// A running child exited with `reason`.
+    /// Running children in termination order (reverse start order).
+    pub fn shutdown_order(&self) -> Vec<ChildKey> {
+        self.running_in(0.., None)
+    }
+
+    /// The running child at `seq` exited with `reason`.
     ///
     /// Exits of children that are not `Running` (stale notifications) are
     /// ignored; the driver filters instances it terminated itself.
-    pub fn on_exit(&mut self, id: &str, reason: &ExitReason, now: Instant) -> Plan {
+    pub fn on_exit_at(&mut self, seq: u64, reason: &ExitReason, now: Instant) -> Plan {
         let reset = self.flags.backoff_reset;
-        let Some(child) = self.child_mut(id) else {
+        let Some(child) = self.children.get_mut(&seq) else {
             return Plan::None;
         };
         if child.status != Status::Running {
@@ -322,7 +370,7 @@ impl<T> Core<T> {
         if !restart {
             let significant = child.significant;
             if child.restart == Restart::Temporary {
-                self.drop_spec(id);
+                self.drop_spec(seq);
             }
             return self.auto_shutdown(significant);
         }
@@ -330,18 +378,34 @@ impl<T> Core<T> {
             .started_at
             .is_some_and(|t| now.saturating_duration_since(t) >= reset);
         child.attempt = if stable { 1 } else { child.attempt + 1 };
-        self.restart(id, now)
+        self.restart(seq, now)
     }
 
-    /// A retry of a failed restart is due (OTP's `try_again_restart`). Counts
-    /// toward intensity like any restart.
-    pub fn try_again(&mut self, id: &str, now: Instant) -> Plan {
-        match self.child_mut(id) {
+    /// [`Core::on_exit_at`] by id.
+    pub fn on_exit(&mut self, id: &str, reason: &ExitReason, now: Instant) -> Plan {
+        match self.seq_of(id) {
+            Some(seq) => self.on_exit_at(seq, reason, now),
+            None => Plan::None,
+        }
+    }
+
+    /// A retry of a failed restart of the child at `seq` is due (OTP's
+    /// `try_again_restart`). Counts toward intensity like any restart.
+    pub fn try_again_at(&mut self, seq: u64, now: Instant) -> Plan {
+        match self.children.get_mut(&seq) {
             Some(c) if c.status == Status::Restarting => {
                 c.attempt += 1;
-                self.restart(id, now)
+                self.restart(seq, now)
             }
             _ => Plan::None,
+        }
+    }
+
+    /// [`Core::try_again_at`] by id.
+    pub fn try_again(&mut self, id: &str, now: Instant) -> Plan {
+        match self.seq_of(id) {
+            Some(seq) => self.try_again_at(seq, now),
+            None => Plan::None,
         }
     }
 
@@ -389,25 +453,21 @@ impl<T> Core<T> {
         }
     }
 
-    fn restart(&mut self, id: &str, now: Instant) -> Plan {
+    fn restart(&mut self, seq: u64, now: Instant) -> Plan {
         if !self.add_restart(now) {
             return self.shutdown(ShutdownCause::IntensityExceeded);
         }
-        let Some(&seq) = self.by_id.get(id) else {
+        let Some(child) = self.children.get_mut(&seq) else {
             return Plan::None;
         };
-        let attempt = self.children.get(&seq).map_or(0, |c| c.attempt);
+        let attempt = child.attempt;
         let (terminate, from) = match self.flags.strategy {
             Strategy::OneForOne | Strategy::SimpleOneForOne => {
-                self.mark_start_failed(id);
+                child.status = Status::Restarting;
+                let id = child.id.clone();
                 return Plan::Restart {
                     terminate: Vec::new(),
-                    start: self
-                        .children
-                        .get(&seq)
-                        .map(|c| c.id.clone())
-                        .into_iter()
-                        .collect(),
+                    start: vec![ChildKey { seq, id }],
                     attempt,
                 };
             }
@@ -418,16 +478,20 @@ impl<T> Core<T> {
         // restarted: their specs go.
         for t in &terminate {
             if self
-                .child(t)
+                .children
+                .get(&t.seq)
                 .is_some_and(|c| c.restart == Restart::Temporary)
             {
-                self.drop_spec(t);
+                self.drop_spec(t.seq);
             }
         }
         let mut start = Vec::new();
-        for c in self.children.range_mut(from..).map(|(_, c)| c) {
+        for (k, c) in self.children.range_mut(from..) {
             c.status = Status::Restarting;
-            start.push(c.id.clone());
+            start.push(ChildKey {
+                seq: *k,
+                id: c.id.clone(),
+            });
         }
         Plan::Restart {
             terminate,
@@ -437,12 +501,15 @@ impl<T> Core<T> {
     }
 
     /// Running children in `range` (except `skip`), in termination order.
-    fn running_in(&self, range: std::ops::RangeFrom<u64>, skip: Option<u64>) -> Vec<ChildId> {
+    fn running_in(&self, range: std::ops::RangeFrom<u64>, skip: Option<u64>) -> Vec<ChildKey> {
         self.children
             .range(range)
             .rev()
             .filter(|(k, c)| Some(**k) != skip && c.status == Status::Running)
-            .map(|(_, c)| c.id.clone())
+            .map(|(k, c)| ChildKey {
+                seq: *k,
+                id: c.id.clone(),
+            })
             .collect()
     }
 }
@@ -587,9 +654,9 @@ mod tests {
             Plan::Restart {
                 terminate, start, ..
             } => {
-                assert_eq!(terminate.first().map(|s| &**s), Some("c999"));
-                assert_eq!(terminate.last().map(|s| &**s), Some("c501"));
-                assert_eq!(start.first().map(|s| &**s), Some("c498"));
+                assert_eq!(terminate.first().map(|k| &*k.id), Some("c999"));
+                assert_eq!(terminate.last().map(|k| &*k.id), Some("c501"));
+                assert_eq!(start.first().map(|k| &*k.id), Some("c498"));
                 assert_eq!(start.len(), 1 + (501..1000).step_by(3).count());
             }
             other => panic!("expected a restart, got {other:?}"),

@@ -6,7 +6,7 @@
 //! (OTP supervisors are synchronous too). A failed restart is retried through
 //! a message to itself, so a shutdown request is never starved by retries.
 
-use super::core::{ChildId, Core, CoreFlags, Plan, ShutdownCause, Status};
+use super::core::{ChildKey, Core, CoreFlags, Plan, ShutdownCause, Status};
 use super::directory::Directory;
 use super::slots::ChildSlot;
 use super::spec::{ChildKind, ChildSpec, Shutdown, Strategy, SupervisorError, SupervisorSpec};
@@ -63,7 +63,7 @@ struct State {
     spec: Arc<SupervisorSpec>,
     core: Core<Record>,
     /// Children the core removed whose instance may still need terminating.
-    orphans: FxHashMap<ChildId, Record>,
+    orphans: FxHashMap<u64, Record>,
     dir: Arc<Directory>,
     addr: Option<Addr<Supervisor>>,
     sink: Option<Arc<dyn crate::actor::ExitSink>>,
@@ -206,10 +206,8 @@ async fn init_children(st: &Shared) -> Result<(), SupervisorError> {
     for i in 0..n {
         let spec = st.borrow().spec.children[i].clone();
         let id = spec.id.clone();
-        let Some(seq) = add_record(st, spec) else {
-            terminate_all(st).await;
-            return Err(SupervisorError::DuplicateChild(id.to_string()));
-        };
+        // `start` validated the spec: ids are unique, so no index is needed
+        let seq = add_record(st, spec, false).unwrap_or_default();
         if let Err(reason) = start_one_at(st, seq).await {
             tracing::error!(child = %id, "child failed to start: {reason}");
             terminate_all(st).await;
@@ -222,10 +220,13 @@ async fn init_children(st: &Shared) -> Result<(), SupervisorError> {
     Ok(())
 }
 
-/// Adds a child's record; returns its sequence number (`None` if the id is
-/// taken).
-fn add_record(st: &Shared, spec: ChildSpec) -> Option<u64> {
+/// Adds a child's record; returns its sequence number (`None` if `check`
+/// and the id is taken).
+fn add_record(st: &Shared, spec: ChildSpec, check: bool) -> Option<u64> {
     let mut s = st.borrow_mut();
+    if check && s.core.seq_of(&spec.id).is_some() {
+        return None;
+    }
     let slot = spec.factory.new_slot(&s.host);
     let rec = Record {
         slot: slot.clone(),
@@ -234,38 +235,34 @@ fn add_record(st: &Shared, spec: ChildSpec) -> Option<u64> {
         shutdown: spec.shutdown,
         kind: spec.kind,
     };
-    let seq = s.core.next_seq();
-    if !s
-        .core
-        .add_child_with(spec.id.clone(), spec.restart, spec.significant, rec)
-    {
-        return None;
-    }
     s.dir.insert(&spec.id, slot);
-    Some(seq)
+    Some(
+        s.core
+            .push_child(spec.id, spec.restart, spec.significant, rec),
+    )
 }
 
 /// Drops a child's spec (its slot closes with its record).
-fn remove_record(s: &mut State, id: &str) {
-    s.core.remove(id);
-    s.orphans.remove(id);
-    s.dir.remove(id);
+fn remove_record(s: &mut State, key: &ChildKey) {
+    s.core.remove_at(key.seq);
+    s.orphans.remove(&key.seq);
+    s.dir.remove(&key.id);
 }
 
 /// Moves the children the core just removed out of the directory; those
 /// still running wait in `orphans` until the plan terminates them.
 fn collect_removed(s: &mut State) {
-    for (id, rec) in s.core.take_removed() {
-        s.dir.remove(&id);
+    for (key, rec) in s.core.take_removed() {
+        s.dir.remove(&key.id);
         if rec.live.is_some() {
-            s.orphans.insert(id, rec);
+            s.orphans.insert(key.seq, rec);
         }
     }
 }
 
 /// Starts one child into its slot and links it to this supervisor.
-async fn start_one(st: &Shared, id: &ChildId) -> Result<(), crate::StartError> {
-    let seq = st.borrow().core.seq_of(id);
+async fn start_one(st: &Shared, id: &str) -> Result<(), crate::StartError> {
+    let seq = st.borrow_mut().core.seq_of(id);
     match seq {
         Some(seq) => start_one_at(st, seq).await,
         None => Err(crate::StartError::Failed(format!("no child {id:?}"))),
@@ -299,13 +296,13 @@ async fn start_one_at(st: &Shared, seq: u64) -> Result<(), crate::StartError> {
 }
 
 /// Stops one child per its shutdown policy and waits until it has exited.
-async fn terminate_one(st: &Shared, id: &str) {
+async fn terminate_one(st: &Shared, key: &ChildKey) {
     let (live, how) = {
         let mut guard = st.borrow_mut();
         let s = &mut *guard;
-        let rec = match s.core.child_mut(id) {
+        let rec = match s.core.child_at_mut(key.seq) {
             Some(c) => Some(&mut c.data),
-            None => s.orphans.get_mut(id),
+            None => s.orphans.get_mut(&key.seq),
         };
         let Some(rec) = rec else {
             return;
@@ -313,12 +310,12 @@ async fn terminate_one(st: &Shared, id: &str) {
         (rec.live.take(), rec.shutdown)
     };
     if let Some(live) = live {
-        let reason = shutdown_instance(&live.life, how, id).await;
-        tracing::debug!(child = %id, %reason, "child terminated");
+        let reason = shutdown_instance(&live.life, how, &key.id).await;
+        tracing::debug!(child = %key.id, %reason, "child terminated");
     }
     let mut s = st.borrow_mut();
-    s.orphans.remove(id);
-    if let Some(c) = s.core.child(id) {
+    s.orphans.remove(&key.seq);
+    if let Some(c) = s.core.child_at(key.seq) {
         c.data.slot.clear();
     }
 }
@@ -354,8 +351,8 @@ pub(crate) async fn shutdown_instance(
 async fn terminate_all(st: &Shared) {
     st.borrow_mut().shutting_down = true;
     let order = st.borrow().core.shutdown_order();
-    for id in order {
-        terminate_one(st, &id).await;
+    for key in order {
+        terminate_one(st, &key).await;
     }
     let mut s = st.borrow_mut();
     s.core.each_data_mut(|rec| rec.slot.close());
@@ -373,8 +370,8 @@ async fn run_plan(st: &Shared, plan: Plan) -> Option<ExitReason> {
             start,
             attempt,
         } => {
-            for id in &terminate {
-                terminate_one(st, id).await;
+            for key in &terminate {
+                terminate_one(st, key).await;
             }
             let delay = {
                 let s = st.borrow();
@@ -388,7 +385,7 @@ async fn run_plan(st: &Shared, plan: Plan) -> Option<ExitReason> {
                     platform::spawn_local(async move {
                         tokio::time::sleep(d).await;
                         if let Some(addr) = addr {
-                            addr.do_send(StartPending { ids: start });
+                            addr.do_send(StartPending { keys: start });
                         }
                     });
                 }
@@ -412,8 +409,8 @@ async fn run_plan(st: &Shared, plan: Plan) -> Option<ExitReason> {
                 }
             }
             st.borrow_mut().shutting_down = true;
-            for id in terminate {
-                terminate_one(st, &id).await;
+            for key in terminate {
+                terminate_one(st, &key).await;
             }
             terminate_all(st).await;
             Some(ExitReason::Shutdown)
@@ -423,19 +420,19 @@ async fn run_plan(st: &Shared, plan: Plan) -> Option<ExitReason> {
 
 /// Starts the listed children that are still due; on the first failure the
 /// child is retried later through a message to the supervisor itself.
-async fn start_list(st: &Shared, ids: Vec<ChildId>) {
-    for id in ids {
+async fn start_list(st: &Shared, keys: Vec<ChildKey>) {
+    for ChildKey { seq, id } in keys {
         let due = {
             let s = st.borrow();
             !s.shutting_down
                 && s.core
-                    .child(&id)
+                    .child_at(seq)
                     .is_some_and(|c| c.status == Status::Restarting)
         };
         if !due {
             continue;
         }
-        match start_one(st, &id).await {
+        match start_one_at(st, seq).await {
             Ok(()) => {
                 let s = st.borrow();
                 s.host.counters().restarts.fetch_add(1, Ordering::Relaxed);
@@ -444,9 +441,9 @@ async fn start_list(st: &Shared, ids: Vec<ChildId>) {
             Err(e) => {
                 let mut s = st.borrow_mut();
                 tracing::warn!(supervisor = %s.id, child = %id, "restart failed: {e}; will retry");
-                s.core.mark_start_failed(&id);
+                s.core.mark_start_failed_at(seq);
                 if let Some(addr) = &s.addr {
-                    addr.do_send(TryAgain { id });
+                    addr.do_send(TryAgain { seq });
                 }
                 return;
             }
@@ -478,13 +475,13 @@ impl crate::actor::ExitSink for SupervisorSink {
 #[derive(Message)]
 #[rtype(result = "()")]
 struct TryAgain {
-    id: ChildId,
+    seq: u64,
 }
 
 #[derive(Message)]
 #[rtype(result = "()")]
 struct StartPending {
-    ids: Vec<ChildId>,
+    keys: Vec<ChildKey>,
 }
 
 impl Handler<ChildExited> for Supervisor {
@@ -515,7 +512,7 @@ impl Handler<ChildExited> for Supervisor {
             } else {
                 tracing::warn!(supervisor = %s.id, child = %id, reason = %msg.reason, "child exited");
             }
-            let plan = s.core.on_exit(&id, &msg.reason, platform::now());
+            let plan = s.core.on_exit_at(msg.seq, &msg.reason, platform::now());
             collect_removed(&mut s);
             plan
         };
@@ -536,7 +533,7 @@ impl Handler<TryAgain> for Supervisor {
             if s.shutting_down {
                 return;
             }
-            let plan = s.core.try_again(&msg.id, platform::now());
+            let plan = s.core.try_again_at(msg.seq, platform::now());
             collect_removed(&mut s);
             plan
         };
@@ -551,7 +548,7 @@ impl Handler<StartPending> for Supervisor {
     fn handle(&mut self, msg: StartPending, ctx: &mut Context<Self>) {
         let st = self.st.clone();
         self.exclusive(ctx, async move {
-            start_list(&st, msg.ids).await;
+            start_list(&st, msg.keys).await;
             None
         });
     }
@@ -629,19 +626,25 @@ async fn start_added(
     spec: ChildSpec,
 ) -> Result<Box<dyn Any + Send + Sync>, SupervisorError> {
     let id = spec.id.clone();
-    let Some(seq) = add_record(st, spec) else {
+    let Some(seq) = add_record(st, spec, true) else {
         return Err(SupervisorError::AlreadyPresent(id.to_string()));
     };
     match start_one_at(st, seq).await {
         Ok(()) => {
             let s = st.borrow();
             Ok(s.core
-                .child(&id)
+                .child_at(seq)
                 .map(|c| c.data.slot.clone().handle())
                 .unwrap_or_else(|| Box::new(())))
         }
         Err(reason) => {
-            remove_record(&mut st.borrow_mut(), &id);
+            remove_record(
+                &mut st.borrow_mut(),
+                &ChildKey {
+                    seq,
+                    id: id.clone(),
+                },
+            );
             Err(SupervisorError::StartChild {
                 id: id.to_string(),
                 reason,
@@ -655,7 +658,7 @@ impl Handler<StartChild> for Supervisor {
 
     fn handle(&mut self, StartChild(spec): StartChild, _: &mut Context<Self>) -> Self::Result {
         {
-            let s = self.st.borrow();
+            let mut s = self.st.borrow_mut();
             if s.shutting_down {
                 return ready(Err(SupervisorError::NoSupervisor));
             }
@@ -723,17 +726,21 @@ impl Handler<TerminateChild> for Supervisor {
         TerminateChild(id): TerminateChild,
         _: &mut Context<Self>,
     ) -> Self::Result {
-        if self.st.borrow().core.child(&id).is_none() {
+        let Some(seq) = self.st.borrow_mut().core.seq_of(&id) else {
             return ready(Err(SupervisorError::NotFound(id)));
-        }
+        };
+        let key = ChildKey {
+            seq,
+            id: id.as_str().into(),
+        };
         let st = self.st.clone();
         atomic(async move {
-            terminate_one(&st, &id).await;
+            terminate_one(&st, &key).await;
             let mut s = st.borrow_mut();
-            s.core.mark_terminated(&id);
+            s.core.mark_terminated_at(seq);
             collect_removed(&mut s);
             if s.spec.strategy == Strategy::SimpleOneForOne {
-                remove_record(&mut s, &id);
+                remove_record(&mut s, &key);
             }
             Ok(())
         })
@@ -745,7 +752,7 @@ impl Handler<RestartChild> for Supervisor {
 
     fn handle(&mut self, RestartChild(id): RestartChild, _: &mut Context<Self>) -> Self::Result {
         {
-            let s = self.st.borrow();
+            let mut s = self.st.borrow_mut();
             if s.spec.strategy == Strategy::SimpleOneForOne {
                 return ready(Err(SupervisorError::WrongStrategy));
             }
@@ -757,9 +764,8 @@ impl Handler<RestartChild> for Supervisor {
             }
         }
         let st = self.st.clone();
-        let child: ChildId = id.as_str().into();
         atomic(async move {
-            start_one(&st, &child)
+            start_one(&st, &id)
                 .await
                 .map_err(|reason| SupervisorError::StartChild { id, reason })
         })
@@ -779,7 +785,13 @@ impl Handler<DeleteChild> for Supervisor {
             Some(Status::Running) => Err(SupervisorError::Running(id)),
             Some(Status::Restarting) => Err(SupervisorError::Restarting(id)),
             Some(Status::Stopped) => {
-                remove_record(&mut s, &id);
+                if let Some(seq) = s.core.seq_of(&id) {
+                    let key = ChildKey {
+                        seq,
+                        id: id.as_str().into(),
+                    };
+                    remove_record(&mut s, &key);
+                }
                 Ok(())
             }
         }
