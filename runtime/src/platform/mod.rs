@@ -36,7 +36,9 @@ pub fn wall_clock() -> std::time::SystemTime {
 /// Spawns a `!Send` task on the current worker (the current `LocalSet`).
 ///
 /// Panics only if called outside a `LocalSet`, which is a programming error in
-/// the embedding code, not something input can cause.
+/// the embedding code, not something input can cause. Inlined so an actor's
+/// task (~400 bytes) is moved once, not twice.
+#[inline(always)]
 pub fn spawn_local<F>(fut: F) -> JoinHandle<F::Output>
 where
     F: Future + 'static,

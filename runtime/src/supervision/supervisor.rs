@@ -203,12 +203,19 @@ async fn init_children(st: &Shared) -> Result<(), SupervisorError> {
         s.dir.reserve(n);
         n
     };
-    for i in 0..n {
-        let spec = st.borrow().spec.children[i].clone();
-        let id = spec.id.clone();
+    let mut now = platform::now();
+    let mut waited = false;
+    let all = st.borrow().spec.clone();
+    for spec in all.children.iter().take(n) {
+        let id = &spec.id;
+        let is_supervisor = spec.kind == ChildKind::Supervisor;
         // `start` validated the spec: ids are unique, so no index is needed
         let seq = add_record(st, spec, false).unwrap_or_default();
-        if let Err(reason) = start_one_at(st, seq).await {
+        if seq % 256 == 0 || waited {
+            now = platform::now();
+        }
+        waited = is_supervisor;
+        if let Err(reason) = start_one_at_time(st, seq, Some(now)).await {
             tracing::error!(child = %id, "child failed to start: {reason}");
             terminate_all(st).await;
             return Err(SupervisorError::StartChild {
@@ -222,7 +229,7 @@ async fn init_children(st: &Shared) -> Result<(), SupervisorError> {
 
 /// Adds a child's record; returns its sequence number (`None` if `check`
 /// and the id is taken).
-fn add_record(st: &Shared, spec: ChildSpec, check: bool) -> Option<u64> {
+fn add_record(st: &Shared, spec: &ChildSpec, check: bool) -> Option<u64> {
     let mut s = st.borrow_mut();
     if check && s.core.seq_of(&spec.id).is_some() {
         return None;
@@ -238,7 +245,7 @@ fn add_record(st: &Shared, spec: ChildSpec, check: bool) -> Option<u64> {
     s.dir.insert(&spec.id, slot);
     Some(
         s.core
-            .push_child(spec.id, spec.restart, spec.significant, rec),
+            .push_child(spec.id.clone(), spec.restart, spec.significant, rec),
     )
 }
 
@@ -271,6 +278,16 @@ async fn start_one(st: &Shared, id: &str) -> Result<(), crate::StartError> {
 
 /// [`start_one`] for a child known by its sequence number (no id lookup).
 async fn start_one_at(st: &Shared, seq: u64) -> Result<(), crate::StartError> {
+    start_one_at_time(st, seq, None).await
+}
+
+/// [`start_one_at`], with the start time given when the caller has a fresh
+/// one (a bulk start reads the clock once per batch, not once per child).
+async fn start_one_at_time(
+    st: &Shared,
+    seq: u64,
+    now: Option<crate::platform::Instant>,
+) -> Result<(), crate::StartError> {
     let (slot, factory, host) = {
         let s = st.borrow();
         let Some(c) = s.core.child_at(seq) else {
@@ -278,9 +295,10 @@ async fn start_one_at(st: &Shared, seq: u64) -> Result<(), crate::StartError> {
         };
         (c.data.slot.clone(), c.data.factory.clone(), s.host.clone())
     };
-    let life = match factory.start_now(&*slot, &host, None) {
-        Some(started) => started?,
-        None => factory.start(&*slot, &host, None).await?,
+    let (life, now) = match factory.start_now(&*slot, &host, None) {
+        Some(started) => (started?, now),
+        // it waited (a nested supervisor): time has passed
+        None => (factory.start(&*slot, &host, None).await?, None),
     };
     let mut s = st.borrow_mut();
     s.next_generation += 1;
@@ -291,7 +309,8 @@ async fn start_one_at(st: &Shared, seq: u64) -> Result<(), crate::StartError> {
     if let Some(c) = s.core.child_at_mut(seq) {
         c.data.live = Some(Live { generation, life });
     }
-    s.core.mark_running_at(seq, platform::now());
+    s.core
+        .mark_running_at(seq, now.unwrap_or_else(platform::now));
     Ok(())
 }
 
@@ -626,7 +645,7 @@ async fn start_added(
     spec: ChildSpec,
 ) -> Result<Box<dyn Any + Send + Sync>, SupervisorError> {
     let id = spec.id.clone();
-    let Some(seq) = add_record(st, spec, true) else {
+    let Some(seq) = add_record(st, &spec, true) else {
         return Err(SupervisorError::AlreadyPresent(id.to_string()));
     };
     match start_one_at(st, seq).await {
