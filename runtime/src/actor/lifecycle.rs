@@ -31,15 +31,17 @@ pub(crate) struct Lifecycle {
     request: AtomicU8,
     waker: AtomicWaker,
     reason: OnceLock<ExitReason>,
+    /// The supervisor link: set once, right after a successful start (the
+    /// instance cannot have exited yet: it runs on its starter's thread and
+    /// nobody else knows it), so it needs no lock.
+    parent: OnceLock<Parent>,
     watchers: Mutex<Watchers>,
 }
 
-/// The supervisor's link is kept inline; monitors and other watchers (rarer)
-/// go in a vector.
+/// Monitors and other watchers.
 #[derive(Default)]
 struct Watchers {
     next: u64,
-    parent: Option<Parent>,
     rest: Vec<(u64, Watcher)>,
 }
 
@@ -65,6 +67,7 @@ impl Lifecycle {
             request: AtomicU8::new(RUN),
             waker: AtomicWaker::new(),
             reason: OnceLock::new(),
+            parent: OnceLock::new(),
             watchers: Mutex::new(Watchers::default()),
         }
     }
@@ -123,13 +126,14 @@ impl Lifecycle {
     /// Links the instance to its supervisor. If it already exited, reports
     /// `NoActor` at once (as a late watcher would see).
     pub(crate) fn set_parent(&self, sink: Arc<dyn ExitSink>, seq: u64, generation: u64) {
-        let mut ws = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
-        if self.reason.get().is_some() {
-            drop(ws);
-            sink.exited(seq, generation, &ExitReason::NoActor);
-            return;
+        let _ = self.parent.set((sink.clone(), seq, generation));
+        // Should the instance have exited already (another thread killed it in
+        // between), its finish may have missed the link: report it here. In a
+        // tight race both sides report; the supervisor drops the second by
+        // its generation.
+        if let Some(reason) = self.reason.get() {
+            sink.exited(seq, generation, reason);
         }
-        ws.parent = Some((sink, seq, generation));
     }
 
     /// Removes a watcher; true if it was still registered.
@@ -147,13 +151,13 @@ impl Lifecycle {
             if self.reason.set(reason).is_err() {
                 return;
             }
-            (ws.parent.take(), std::mem::take(&mut ws.rest))
+            std::mem::take(&mut ws.rest)
         };
         if let Some(reason) = self.reason.get() {
-            if let Some((sink, seq, generation)) = list.0 {
-                sink.exited(seq, generation, reason);
+            if let Some((sink, seq, generation)) = self.parent.get() {
+                sink.exited(*seq, *generation, reason);
             }
-            for (_, w) in list.1 {
+            for (_, w) in list {
                 w(reason);
             }
         }

@@ -10,9 +10,12 @@ use super::slots::ChildSlot;
 use rustc_hash::FxHashMap;
 use std::sync::{Arc, Mutex};
 
+/// An id and its slot (`None` once removed).
+type Entry = (Arc<str>, Option<Arc<dyn ChildSlot>>);
+
 #[derive(Default)]
 struct Inner {
-    entries: Vec<(Arc<str>, Option<Arc<dyn ChildSlot>>)>,
+    entries: Vec<Entry>,
     index: FxHashMap<Arc<str>, usize>,
     indexed: usize,
     dead: usize,
@@ -67,6 +70,12 @@ impl Directory {
 
     pub(crate) fn insert(&self, id: &Arc<str>, slot: Arc<dyn ChildSlot>) {
         self.lock().entries.push((id.clone(), Some(slot)));
+    }
+
+    pub(crate) fn extend(&self, items: Vec<(Arc<str>, Arc<dyn ChildSlot>)>) {
+        self.lock()
+            .entries
+            .extend(items.into_iter().map(|(id, slot)| (id, Some(slot))));
     }
 
     pub(crate) fn remove(&self, id: &str) {

@@ -206,12 +206,16 @@ async fn init_children(st: &Shared) -> Result<(), SupervisorError> {
     let mut now = platform::now();
     let mut waited = false;
     let all = st.borrow().spec.clone();
+    // Nobody can look children up before the start returns: the directory is
+    // filled in one go at the end.
+    let mut dir = Vec::with_capacity(n);
     for spec in all.children.iter().take(n) {
         let id = &spec.id;
         let is_supervisor = spec.kind == ChildKind::Supervisor;
         // `start` validated the spec: ids are unique, so no index is needed
-        let seq = add_record(st, spec, false).unwrap_or_default();
-        if seq % 256 == 0 || waited {
+        let (seq, slot) = add_record(st, spec);
+        dir.push((id.clone(), slot));
+        if seq.is_multiple_of(256) || waited {
             now = platform::now();
         }
         waited = is_supervisor;
@@ -224,16 +228,14 @@ async fn init_children(st: &Shared) -> Result<(), SupervisorError> {
             });
         }
     }
+    st.borrow().dir.extend(dir);
     Ok(())
 }
 
-/// Adds a child's record; returns its sequence number (`None` if `check`
-/// and the id is taken).
-fn add_record(st: &Shared, spec: &ChildSpec, check: bool) -> Option<u64> {
+/// Adds a child's record (the caller knows its id is free); returns its
+/// sequence number and slot, which the caller puts in the directory.
+fn add_record(st: &Shared, spec: &ChildSpec) -> (u64, Arc<dyn ChildSlot>) {
     let mut s = st.borrow_mut();
-    if check && s.core.seq_of(&spec.id).is_some() {
-        return None;
-    }
     let slot = spec.factory.new_slot(&s.host);
     let rec = Record {
         slot: slot.clone(),
@@ -242,11 +244,20 @@ fn add_record(st: &Shared, spec: &ChildSpec, check: bool) -> Option<u64> {
         shutdown: spec.shutdown,
         kind: spec.kind,
     };
-    s.dir.insert(&spec.id, slot);
-    Some(
-        s.core
-            .push_child(spec.id.clone(), spec.restart, spec.significant, rec),
-    )
+    let seq = s
+        .core
+        .push_child(spec.id.clone(), spec.restart, spec.significant, rec);
+    (seq, slot)
+}
+
+/// [`add_record`] for a child added at run time: `None` if the id is taken.
+fn add_checked(st: &Shared, spec: &ChildSpec) -> Option<u64> {
+    if st.borrow_mut().core.seq_of(&spec.id).is_some() {
+        return None;
+    }
+    let (seq, slot) = add_record(st, spec);
+    st.borrow().dir.insert(&spec.id, slot);
+    Some(seq)
 }
 
 /// Drops a child's spec (its slot closes with its record).
@@ -515,11 +526,10 @@ impl Handler<ChildExited> for Supervisor {
             let Some(c) = s.core.child_at_mut(msg.seq) else {
                 return; // removed meanwhile
             };
-            if !c
-                .data
+            if c.data
                 .live
                 .as_ref()
-                .is_some_and(|l| l.generation == msg.generation)
+                .is_none_or(|l| l.generation != msg.generation)
             {
                 return; // an instance we terminated ourselves, or already handled
             }
@@ -645,7 +655,7 @@ async fn start_added(
     spec: ChildSpec,
 ) -> Result<Box<dyn Any + Send + Sync>, SupervisorError> {
     let id = spec.id.clone();
-    let Some(seq) = add_record(st, &spec, true) else {
+    let Some(seq) = add_checked(st, &spec) else {
         return Err(SupervisorError::AlreadyPresent(id.to_string()));
     };
     match start_one_at(st, seq).await {
