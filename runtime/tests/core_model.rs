@@ -187,6 +187,7 @@ fn strategy() -> impl proptest::strategy::Strategy<Value = arbour::Strategy> {
         Just(arbour::Strategy::OneForOne),
         Just(arbour::Strategy::OneForAll),
         Just(arbour::Strategy::RestForOne),
+        Just(arbour::Strategy::SimpleOneForOne),
     ]
 }
 
