@@ -348,3 +348,29 @@ fn duplicate_wire_tags_are_rejected() {
         Some(arbour::actor::DispatchError::DuplicateTag("tests.fib.v1"))
     );
 }
+
+#[test]
+fn dropping_every_ref_does_not_stop_an_actor_as_in_erlang() {
+    run(|node| async move {
+        let log = Log::default();
+        let w = worker(&node, "w", &log);
+        let exited = w.exited();
+        node.registry().register("w", &w).expect("register");
+        drop(w);
+        // no ref left outside the registry: the actor keeps running
+        let still = tokio::time::timeout(Duration::from_secs(10), exited).await;
+        assert!(
+            still.is_err(),
+            "the actor stopped when its refs were dropped"
+        );
+        let w = node
+            .registry()
+            .whereis::<Worker>("w")
+            .expect("still registered");
+        assert_eq!(within("ask", w.ask(Which)).await, Ok(1));
+        let exited = w.exited();
+        w.stop();
+        assert_eq!(within("stop", exited).await, ExitReason::Shutdown);
+        assert_eq!(log.take(), ["start:w", "stop:w"]);
+    });
+}

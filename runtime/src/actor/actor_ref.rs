@@ -17,7 +17,7 @@
 //!   [`Ask::wait_if_full`] waits for room within the ask's timeout.
 
 use super::host::Stats;
-use super::lifecycle::{Lifecycle, Watcher};
+use super::lifecycle::{HasLife, LifeRef, Lifecycle, Watcher, WeakLife};
 use super::{ActorId, ExitReason, NodeId};
 use actix::dev::channel::AddressSender;
 use actix::dev::SendError;
@@ -38,10 +38,23 @@ pub const DEFAULT_MAILBOX: usize = 1024;
 /// `gen_server:call` default).
 pub const DEFAULT_ASK_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A running actor instance: where to send, and its life.
+/// A running actor instance: where to send, and its life (one allocation).
 pub(crate) struct Instance<A: Actor> {
     pub(crate) tx: AddressSender<A>,
-    pub(crate) life: Arc<Lifecycle>,
+    pub(crate) life: Lifecycle,
+}
+
+impl<A: Actor> HasLife for Instance<A> {
+    fn life(&self) -> &Lifecycle {
+        &self.life
+    }
+}
+
+impl<A: Actor> Instance<A> {
+    /// This instance as a type-erased lifecycle handle.
+    pub(crate) fn life_ref(self: &Arc<Self>) -> LifeRef {
+        LifeRef::new(self.clone())
+    }
 }
 
 /// The stable target of refs: the supervisor refills `current` on restart.
@@ -87,7 +100,7 @@ pub struct Down {
 /// A monitor, for [`ActorRef::demonitor`].
 #[derive(Debug)]
 pub struct Monitor {
-    life: Option<std::sync::Weak<Lifecycle>>,
+    life: Option<WeakLife>,
     key: u64,
 }
 
@@ -313,7 +326,7 @@ impl<A: Actor<Context = Context<A>>> ActorRef<A> {
         match self.slot.current.load().as_ref() {
             Some(i) => Monitor {
                 key: i.life.watch(w).unwrap_or(0),
-                life: Some(Arc::downgrade(&i.life)),
+                life: Some(i.life_ref().downgrade()),
             },
             None => {
                 w(&ExitReason::NoActor);
@@ -367,7 +380,7 @@ pin_project_lite::pin_project! {
         /// Queued; waiting for the reply or the deadline.
         Waiting {
             rx: oneshot::Receiver<R>,
-            life: Arc<Lifecycle>,
+            life: LifeRef,
             timeout: Duration,
             polled: bool,
             #[pin]
@@ -421,7 +434,7 @@ impl<R> Future for AskFuture<R> {
 }
 
 fn enqueue<A, M>(
-    inst: &Instance<A>,
+    inst: &Arc<Instance<A>>,
     msg: M,
     timeout: Duration,
 ) -> Result<AskFuture<M::Result>, (M, AskError)>
@@ -433,7 +446,7 @@ where
     match inst.tx.send(msg) {
         Ok(rx) => Ok(AskFuture::Waiting {
             rx,
-            life: inst.life.clone(),
+            life: inst.life_ref(),
             timeout,
             polled: false,
             timer: None,

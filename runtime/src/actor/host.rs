@@ -130,8 +130,10 @@ impl Host {
 
     /// Starts an unsupervised actor on the current worker and returns its ref.
     ///
-    /// The actor runs until it stops itself or every ref to it is dropped. If
-    /// its `started` panics, the returned ref is already dead (`Panic`).
+    /// As an Erlang process, the actor runs until it stops itself, is stopped
+    /// ([`ActorRef::stop`], [`ActorRef::kill`]) or its worker ends; dropping
+    /// every ref does not stop it (unlike a bare actix `Addr`). If its
+    /// `started` panics, the returned ref is already dead (`Panic`).
     pub fn spawn<A: Actor<Context = Context<A>>>(&self, actor: A) -> ActorRef<A> {
         self.spawn_with(SpawnOptions::default(), actor)
     }
@@ -172,10 +174,13 @@ pub(crate) fn start_instance<A: Actor<Context = Context<A>>>(
 ) -> Result<Arc<Instance<A>>, StartError> {
     let id = slot.id.clone();
     let actor = catch_actor_panic(make).map_err(StartError::Panicked)??;
-    let life = Arc::new(Lifecycle::new());
     let (tx, rx) = actix::dev::channel::channel::<A>(opts.mailbox.max(1));
+    let inst = Arc::new(Instance {
+        tx,
+        life: Lifecycle::new(),
+    });
     let fut = Context::with_receiver(rx).into_future(actor);
-    let mut task = ActorTask::new(fut, life.clone(), stats.clone());
+    let mut task = ActorTask::new(fut, inst.clone(), stats.clone());
     // a root span: an actor is not part of whoever happened to start it
     let span = tracing::info_span!(parent: None, "actor", node = %id.node, actor = id.local);
     let first = span.in_scope(|| {
@@ -183,13 +188,16 @@ pub(crate) fn start_instance<A: Actor<Context = Context<A>>>(
         task.step(&mut cx)
     });
     if let Poll::Ready(()) = first {
-        let reason = life.exit_reason().cloned().unwrap_or(ExitReason::NoActor);
+        let reason = inst
+            .life
+            .exit_reason()
+            .cloned()
+            .unwrap_or(ExitReason::NoActor);
         return Err(match reason {
             ExitReason::Panic(m) => StartError::Panicked(m),
             r => StartError::Exited(r),
         });
     }
-    let inst = Arc::new(Instance { tx, life });
     slot.current.store(Some(inst.clone()));
     // Only pay for the span in every poll (and its 40 bytes per actor) when a
     // subscriber wants it.

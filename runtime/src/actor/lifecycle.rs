@@ -163,3 +163,46 @@ impl Lifecycle {
         }
     }
 }
+
+/// An actor instance, whatever its type, seen through its lifecycle.
+pub(crate) trait HasLife: Send + Sync {
+    fn life(&self) -> &Lifecycle;
+}
+
+/// A shared handle to one instance's lifecycle. It is the instance's own
+/// `Arc` (mailbox sender and lifecycle share one allocation), type-erased.
+#[derive(Clone)]
+pub(crate) struct LifeRef(Arc<dyn HasLife>);
+
+impl LifeRef {
+    pub(crate) fn new(instance: Arc<dyn HasLife>) -> Self {
+        Self(instance)
+    }
+
+    pub(crate) fn downgrade(&self) -> WeakLife {
+        WeakLife(Arc::downgrade(&self.0))
+    }
+}
+
+impl std::ops::Deref for LifeRef {
+    type Target = Lifecycle;
+    fn deref(&self) -> &Lifecycle {
+        self.0.life()
+    }
+}
+
+impl std::fmt::Debug for LifeRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.0.life(), f)
+    }
+}
+
+/// A [`LifeRef`] that does not keep the instance alive (monitors).
+#[derive(Clone, Debug)]
+pub(crate) struct WeakLife(std::sync::Weak<dyn HasLife>);
+
+impl WeakLife {
+    pub(crate) fn upgrade(&self) -> Option<LifeRef> {
+        self.0.upgrade().map(LifeRef)
+    }
+}

@@ -19,4 +19,4 @@ pub use remote::{DispatchError, MessageTable, RemoteActor, RemoteMessage};
 
 pub(crate) use actor_ref::Slot;
 pub(crate) use host::start_instance;
-pub(crate) use lifecycle::{ExitSink, Lifecycle};
+pub(crate) use lifecycle::{ExitSink, LifeRef, Lifecycle};

@@ -5,9 +5,10 @@
 //! caught at the poll, turned into `ExitReason::Panic`, and reported to the
 //! supervisor; the worker thread and the sibling actors on it carry on.
 
+use super::actor_ref::Instance;
 use super::exit::{restore_requested_exit, take_requested_exit};
 use super::host::Stats;
-use super::lifecycle::{Lifecycle, Request};
+use super::lifecycle::Request;
 use super::ExitReason;
 use actix::dev::ContextFut;
 use actix::{Actor, ActorContext, Context};
@@ -68,7 +69,9 @@ pub(crate) fn catch_actor_panic<R>(f: impl FnOnce() -> R) -> Result<R, String> {
 /// The task that owns one actor instance.
 pub(crate) struct ActorTask<A: Actor<Context = Context<A>>> {
     fut: Option<ContextFut<A, Context<A>>>,
-    life: Arc<Lifecycle>,
+    /// The task owns its instance: an actor runs until it stops or is
+    /// stopped, not until its refs are dropped (as in Erlang).
+    inst: Arc<Instance<A>>,
     stop_applied: bool,
     /// Boxed: rarely set, and every actor's task carries the field.
     requested: Option<Box<ExitReason>>,
@@ -78,12 +81,12 @@ pub(crate) struct ActorTask<A: Actor<Context = Context<A>>> {
 impl<A: Actor<Context = Context<A>>> ActorTask<A> {
     pub(crate) fn new(
         fut: ContextFut<A, Context<A>>,
-        life: Arc<Lifecycle>,
+        inst: Arc<Instance<A>>,
         stats: Arc<Stats>,
     ) -> Self {
         Self {
             fut: Some(fut),
-            life,
+            inst,
             stats,
             stop_applied: false,
             requested: None,
@@ -98,7 +101,7 @@ impl<A: Actor<Context = Context<A>>> ActorTask<A> {
         }
         // Record the reason before dropping the actor: asks whose replies are
         // dropped with the mailbox then see why.
-        self.life.finish(reason);
+        self.inst.life.finish(reason);
         if let Some(mut fut) = self.fut.take() {
             // STOPPED: actix's Drop then does not poll the actor again.
             fut.ctx().terminate();
@@ -114,8 +117,8 @@ impl<A: Actor<Context = Context<A>>> ActorTask<A> {
         let Some(fut) = self.fut.as_mut() else {
             return Poll::Ready(());
         };
-        self.life.register_waker(cx.waker());
-        match self.life.request() {
+        self.inst.life.register_waker(cx.waker());
+        match self.inst.life.request() {
             Request::Kill => {
                 self.end(ExitReason::Killed);
                 return Poll::Ready(());
@@ -167,34 +170,5 @@ impl<A: Actor<Context = Context<A>>> Drop for ActorTask<A> {
         if self.fut.is_some() {
             self.end(ExitReason::Killed);
         }
-    }
-}
-
-#[cfg(test)]
-mod size_probe {
-    #[test]
-    fn print_sizes() {
-        struct S;
-        impl actix::Actor for S {
-            type Context = actix::Context<Self>;
-        }
-        use std::mem::size_of;
-        eprintln!(
-            "ContextFut {}",
-            size_of::<actix::dev::ContextFut<S, actix::Context<S>>>()
-        );
-        eprintln!("ActorTask {}", size_of::<super::ActorTask<S>>());
-        eprintln!(
-            "Instrumented {}",
-            size_of::<tracing::instrument::Instrumented<super::ActorTask<S>>>()
-        );
-        eprintln!("Lifecycle {}", size_of::<super::Lifecycle>());
-        eprintln!("ExitReason {}", size_of::<super::ExitReason>());
-        eprintln!("Slot {}", size_of::<crate::actor::Slot<S>>());
-        eprintln!(
-            "ChildState<()> {}",
-            size_of::<crate::supervision::core::ChildState<()>>()
-        );
-        eprintln!("ActorId {}", size_of::<crate::ActorId>());
     }
 }

@@ -9,7 +9,7 @@ use super::directory::Directory;
 use super::supervisor::Supervisor;
 use super::{SupervisorError, SupervisorRef, SupervisorSpec};
 use crate::actor::{
-    start_instance, ActorId, ActorRef, Host, Lifecycle, Slot, SpawnOptions, StartError,
+    start_instance, ActorId, ActorRef, Host, LifeRef, Slot, SpawnOptions, StartError,
 };
 use actix::{Actor, Context};
 use std::any::Any;
@@ -20,9 +20,9 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 
 /// A started child instance, or why it did not start.
-pub(crate) type StartFuture = Pin<Box<dyn Future<Output = Result<Arc<Lifecycle>, StartError>>>>;
+pub(crate) type StartFuture = Pin<Box<dyn Future<Output = Result<LifeRef, StartError>>>>;
 
-type Started = Result<Arc<Lifecycle>, StartError>;
+type Started = Result<LifeRef, StartError>;
 
 /// How one child spec makes its child's slot and starts instances into it.
 pub(crate) trait ChildFactory: Send + Sync + 'static {
@@ -130,7 +130,7 @@ where
             || (self.make)().map_err(StartError::Failed),
             host.counters(),
         );
-        Some(started.map(|i| i.life.clone()))
+        Some(started.map(|i| i.life_ref()))
     }
 }
 
@@ -270,7 +270,7 @@ impl SupervisorSlot {
     pub(crate) fn start_supervisor(
         &self,
         host: &Host,
-    ) -> impl Future<Output = Result<Arc<Lifecycle>, SupervisorError>> + 'static {
+    ) -> impl Future<Output = Result<LifeRef, SupervisorError>> + 'static {
         let (tx, mut rx) = oneshot::channel();
         let sup = Supervisor::new(
             host.clone(),
@@ -301,7 +301,7 @@ impl SupervisorSlot {
                 (Ok(inst), _) => inst,
             };
             match rx.await {
-                Ok(Ok(())) => Ok(inst.life.clone()),
+                Ok(Ok(())) => Ok(inst.life_ref()),
                 Ok(Err(e)) => Err(e),
                 Err(_) => Err(SupervisorError::StartChild {
                     id: "<supervisor>".into(),

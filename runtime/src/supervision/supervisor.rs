@@ -10,7 +10,7 @@ use super::core::{ChildKey, Core, CoreFlags, Plan, ShutdownCause, Status};
 use super::directory::Directory;
 use super::slots::ChildSlot;
 use super::spec::{ChildKind, ChildSpec, Shutdown, Strategy, SupervisorError, SupervisorSpec};
-use crate::actor::{ActorId, ContextExt, ExitReason, Host, Lifecycle};
+use crate::actor::{ActorId, ContextExt, ExitReason, Host, LifeRef, Lifecycle};
 use crate::platform;
 use actix::fut::wrap_future;
 use actix::prelude::*;
@@ -53,7 +53,7 @@ impl Drop for Record {
 
 struct Live {
     generation: u64,
-    life: Arc<Lifecycle>,
+    life: LifeRef,
 }
 
 struct State {
@@ -350,11 +350,7 @@ async fn terminate_one(st: &Shared, key: &ChildKey) {
     }
 }
 
-pub(crate) async fn shutdown_instance(
-    life: &Arc<Lifecycle>,
-    how: Shutdown,
-    child: &str,
-) -> ExitReason {
+pub(crate) async fn shutdown_instance(life: &Lifecycle, how: Shutdown, child: &str) -> ExitReason {
     let (tx, mut rx) = oneshot::channel();
     life.watch(Box::new(move |r| {
         let _ = tx.send(r.clone());
