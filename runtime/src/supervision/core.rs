@@ -12,12 +12,11 @@ use crate::actor::ExitReason;
 use crate::platform::Instant;
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::time::Duration;
 
-/// A child's id within its supervisor (shared, so the core, the driver and
-/// notifications hold one allocation).
-pub type ChildId = Arc<str>;
+/// A child's id within its supervisor: short ids are stored inline, longer
+/// ones shared, so ids cost no allocation per child and clone in O(1).
+pub type ChildId = smol_str::SmolStr;
 
 /// Where a child is in its life, from the supervisor's point of view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,17 +6,18 @@
 //! does not pay for an index nobody has asked for yet, and once someone
 //! does, indexing costs amortised O(1) per child.
 
+use super::core::ChildId;
 use super::slots::ChildSlot;
 use rustc_hash::FxHashMap;
 use std::sync::{Arc, Mutex};
 
 /// An id and its slot (`None` once removed).
-type Entry = (Arc<str>, Option<Arc<dyn ChildSlot>>);
+type Entry = (ChildId, Option<Arc<dyn ChildSlot>>);
 
 #[derive(Default)]
 struct Inner {
     entries: Vec<Entry>,
-    index: FxHashMap<Arc<str>, usize>,
+    index: FxHashMap<ChildId, usize>,
     indexed: usize,
     dead: usize,
 }
@@ -68,11 +69,11 @@ impl Directory {
         self.lock().entries.reserve_exact(n);
     }
 
-    pub(crate) fn insert(&self, id: &Arc<str>, slot: Arc<dyn ChildSlot>) {
+    pub(crate) fn insert(&self, id: &ChildId, slot: Arc<dyn ChildSlot>) {
         self.lock().entries.push((id.clone(), Some(slot)));
     }
 
-    pub(crate) fn extend(&self, items: Vec<(Arc<str>, Arc<dyn ChildSlot>)>) {
+    pub(crate) fn extend(&self, items: Vec<(ChildId, Arc<dyn ChildSlot>)>) {
         self.lock()
             .entries
             .extend(items.into_iter().map(|(id, slot)| (id, Some(slot))));
@@ -125,7 +126,7 @@ mod tests {
         for i in 0..200 {
             let s = slot(&host);
             ids.push(s.id.clone());
-            dir.insert(&Arc::from(format!("c{i}")), s);
+            dir.insert(&ChildId::from(format!("c{i}")), s);
         }
         let found = |name: &str| dir.get::<ActorRef<A>>(name).map(|r| r.id().clone());
         assert_eq!(found("c7"), Some(ids[7].clone()));
@@ -134,7 +135,7 @@ mod tests {
         // a later entry for the same id replaces the earlier one
         let again = slot(&host);
         let again_id = again.id.clone();
-        dir.insert(&Arc::from("c7"), again);
+        dir.insert(&ChildId::from("c7"), again);
         assert_eq!(found("c7"), Some(again_id));
         for i in 0..150 {
             dir.remove(&format!("c{i}"));

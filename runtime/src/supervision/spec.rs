@@ -1,6 +1,7 @@
 //! Supervisor flags and child specifications (OTP's `sup_flags()` and
 //! `child_spec()`), with validation.
 
+use super::core::ChildId;
 use super::slots::{ChildFactory, TemplateFactory, WithMailbox, WorkerFactory};
 use crate::actor::{SpawnOptions, StartError};
 use actix::{Actor, Context};
@@ -159,7 +160,7 @@ pub enum SupervisorError {
 /// One child: how to start it and how to treat its exits (OTP's `child_spec`).
 #[derive(Clone)]
 pub struct ChildSpec {
-    pub(crate) id: Arc<str>,
+    pub(crate) id: ChildId,
     pub(crate) factory: Arc<dyn ChildFactory>,
     pub(crate) template: Option<Arc<dyn TemplateFactory>>,
     pub(crate) restart: Restart,
@@ -247,7 +248,7 @@ impl ChildSpec {
         c
     }
 
-    fn from_factory(id: Arc<str>, factory: Arc<dyn ChildFactory>, kind: ChildKind) -> Self {
+    fn from_factory(id: ChildId, factory: Arc<dyn ChildFactory>, kind: ChildKind) -> Self {
         Self {
             id,
             factory,
