@@ -100,13 +100,17 @@ async fn tell_raw() -> f64 {
     TELLS as f64 / dt.as_secs_f64()
 }
 
-async fn tell_arbour(node: &Node) -> f64 {
-    let r = node.spawn_with(
+/// `bounded`: a mailbox with room for every message, so actix's capacity
+/// check runs on every tell; otherwise unbounded, like actix's `do_send`.
+async fn tell_arbour_with(node: &Node, bounded: bool) -> f64 {
+    let opts = if bounded {
         SpawnOptions {
             mailbox: 2 * TELLS as usize,
-        },
-        sink(),
-    );
+        }
+    } else {
+        SpawnOptions::UNBOUNDED
+    };
+    let r = node.spawn_with(opts, sink());
     let t0 = Instant::now();
     for n in 0..TELLS {
         r.tell(Num(n));
@@ -118,7 +122,12 @@ async fn tell_arbour(node: &Node) -> f64 {
         .expect("count");
     let dt = t0.elapsed();
     assert_eq!(got, TELLS, "no tell was dropped");
+    r.stop();
     TELLS as f64 / dt.as_secs_f64()
+}
+
+async fn tell_arbour(node: &Node) -> f64 {
+    tell_arbour_with(node, false).await
 }
 
 async fn ask_raw() -> f64 {
@@ -227,6 +236,33 @@ async fn restart_latency(node: &Node) -> Vec<Duration> {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--tell-one") {
+        // one side only, for instruction-count profiling
+        let arbour = args.get(i + 1).is_some_and(|s| s == "arbour");
+        local(async {
+            let node = Node::builder("bench").seed(1).build();
+            let r = if arbour {
+                tell_arbour(&node).await
+            } else {
+                tell_raw().await
+            };
+            println!("{r:.0}");
+        });
+        return;
+    }
+    if args.iter().any(|a| a == "--tell-only") {
+        local(async {
+            let node = Node::builder("bench").seed(1).build();
+            let mut ratio = vec![];
+            for _ in 0..ROUNDS {
+                let rt = tell_raw().await;
+                let at = tell_arbour(&node).await;
+                ratio.push(at / rt);
+            }
+            println!("local.tell.ratio {:.3} ratio", median(ratio));
+        });
+        return;
+    }
     if args.iter().any(|a| a == "--restart-only") {
         local(async {
             let node = Node::builder("bench").seed(1).build();
@@ -248,7 +284,7 @@ fn main() {
         // goes first); the ratio reported is the median of the per-round
         // ratios, which cancels the drift of a shared, noisy machine.
         let (mut raw_t, mut arb_t, mut raw_a, mut arb_a) = (vec![], vec![], vec![], vec![]);
-        let (mut tell_ratio, mut ask_ratio) = (vec![], vec![]);
+        let (mut tell_ratio, mut ask_ratio, mut bounded_ratio) = (vec![], vec![], vec![]);
         for round in 0..ROUNDS {
             let (rt, at, ra, aa) = if round % 2 == 0 {
                 let rt = tell_raw().await;
@@ -263,6 +299,8 @@ fn main() {
             };
             tell_ratio.push(at / rt);
             ask_ratio.push(aa / ra);
+            let bounded = tell_arbour_with(&node, true).await;
+            bounded_ratio.push(bounded / tell_raw().await);
             raw_t.push(rt);
             arb_t.push(at);
             raw_a.push(ra);
@@ -272,6 +310,10 @@ fn main() {
         println!("local.tell.actix_msgs_per_s {rt:.0} msgs/s");
         println!("local.tell.arbour_msgs_per_s {at:.0} msgs/s");
         println!("local.tell.ratio {:.3} ratio", median(tell_ratio));
+        println!(
+            "local.tell.bounded_ratio {:.3} ratio",
+            median(bounded_ratio)
+        );
         println!("local.ask.actix_rtt_ns {ra:.0} ns");
         println!("local.ask.arbour_rtt_ns {aa:.0} ns");
         println!("local.ask.ratio {:.3} ratio", median(ask_ratio));

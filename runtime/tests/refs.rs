@@ -374,3 +374,30 @@ fn dropping_every_ref_does_not_stop_an_actor_as_in_erlang() {
         assert_eq!(log.take(), ["start:w", "stop:w"]);
     });
 }
+
+#[test]
+fn an_unbounded_mailbox_never_drops_a_tell() {
+    run(|node| async move {
+        let bounded = node.spawn_with(
+            SpawnOptions { mailbox: 8 },
+            Worker::factory("b", &Log::default())(),
+        );
+        let unbounded = node.spawn_with(
+            SpawnOptions::UNBOUNDED,
+            Worker::factory("u", &Log::default())(),
+        );
+        for _ in 0..5_000 {
+            bounded.tell(Which);
+            unbounded.tell(Which);
+        }
+        let dropped = node.stats().mailbox_full_drops;
+        assert!(dropped >= 4_990, "the bounded mailbox dropped {dropped}");
+        assert!(unbounded.try_tell(Which).is_ok());
+        assert_eq!(within("ask", unbounded.ask(Which)).await, Ok(1));
+        assert_eq!(
+            node.stats().mailbox_full_drops,
+            dropped,
+            "nothing dropped by the unbounded one"
+        );
+    });
+}

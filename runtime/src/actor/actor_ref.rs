@@ -41,7 +41,26 @@ pub const DEFAULT_ASK_TIMEOUT: Duration = Duration::from_secs(5);
 /// A running actor instance: where to send, and its life (one allocation).
 pub(crate) struct Instance<A: Actor> {
     pub(crate) tx: AddressSender<A>,
+    /// Whether the mailbox has a capacity (else tells skip actix's
+    /// capacity check, which costs ~45 instructions a message).
+    pub(crate) bounded: bool,
     pub(crate) life: Lifecycle,
+}
+
+impl<A: Actor<Context = Context<A>>> Instance<A> {
+    #[inline]
+    fn tell<M>(&self, msg: M) -> Result<(), SendError<M>>
+    where
+        A: Handler<M>,
+        M: Message + Send + 'static,
+        M::Result: Send,
+    {
+        if self.bounded {
+            self.tx.try_send(msg, true)
+        } else {
+            self.tx.do_send(msg)
+        }
+    }
 }
 
 impl<A: Actor> HasLife for Instance<A> {
@@ -60,7 +79,7 @@ impl<A: Actor> Instance<A> {
 /// The stable target of refs: the supervisor refills `current` on restart.
 pub(crate) struct Slot<A: Actor> {
     pub(crate) id: ActorId,
-    pub(crate) current: ArcSwapOption<Instance<A>>,
+    current: ArcSwapOption<Instance<A>>,
     closed: AtomicBool,
     pub(crate) stats: Arc<Stats>,
 }
@@ -75,11 +94,16 @@ impl<A: Actor> Slot<A> {
         }
     }
 
+    /// Puts `inst` (or nothing) in the slot.
+    pub(crate) fn set(&self, inst: Option<Arc<Instance<A>>>) {
+        self.current.store(inst);
+    }
+
     /// No instance will ever be put here again (the child was removed, or an
     /// unsupervised actor exited).
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        self.current.store(None);
+        self.set(None);
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -95,6 +119,14 @@ pub struct Down {
     pub id: ActorId,
     /// Why it exited (`NoActor` if it was already gone when monitored).
     pub reason: ExitReason,
+}
+
+fn tell_outcome<M>(sent: Result<(), SendError<M>>) -> Result<(), TellError<M>> {
+    match sent {
+        Ok(()) => Ok(()),
+        Err(SendError::Full(m)) => Err(TellError::MailboxFull(m)),
+        Err(SendError::Closed(m)) => Err(TellError::ActorGone(m)),
+    }
 }
 
 /// A monitor, for [`ActorRef::demonitor`].
@@ -234,11 +266,7 @@ impl<A: Actor<Context = Context<A>>> ActorRef<A> {
         let Some(inst) = guard.as_ref() else {
             return Err(TellError::ActorGone(msg));
         };
-        match inst.tx.try_send(msg, true) {
-            Ok(()) => Ok(()),
-            Err(SendError::Full(m)) => Err(TellError::MailboxFull(m)),
-            Err(SendError::Closed(m)) => Err(TellError::ActorGone(m)),
-        }
+        tell_outcome(inst.tell(msg))
     }
 
     /// Fire-and-forget that waits for room in a full mailbox. Fails only if no

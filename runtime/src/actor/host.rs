@@ -55,8 +55,16 @@ pub enum StartError {
 /// How to start an actor instance.
 #[derive(Clone, Copy, Debug)]
 pub struct SpawnOptions {
-    /// Mailbox capacity (messages); see the full-mailbox policy on [`ActorRef`].
+    /// Mailbox capacity in messages; see the full-mailbox policy on
+    /// [`ActorRef`]. `0` means unbounded (Erlang's and Akka's default): tells
+    /// are never dropped and asks never fail with `MailboxFull`, and the
+    /// senders answer for memory.
     pub mailbox: usize,
+}
+
+impl SpawnOptions {
+    /// An unbounded mailbox.
+    pub const UNBOUNDED: SpawnOptions = SpawnOptions { mailbox: 0 };
 }
 
 impl Default for SpawnOptions {
@@ -174,9 +182,11 @@ pub(crate) fn start_instance<A: Actor<Context = Context<A>>>(
 ) -> Result<Arc<Instance<A>>, StartError> {
     let id = slot.id.clone();
     let actor = catch_actor_panic(make).map_err(StartError::Panicked)??;
-    let (tx, rx) = actix::dev::channel::channel::<A>(opts.mailbox.max(1));
+    // actix's channel treats a capacity of 0 as unbounded
+    let (tx, rx) = actix::dev::channel::channel::<A>(opts.mailbox);
     let inst = Arc::new(Instance {
         tx,
+        bounded: opts.mailbox > 0,
         life: Lifecycle::new(),
     });
     let fut = Context::with_receiver(rx).into_future(actor);
@@ -198,7 +208,7 @@ pub(crate) fn start_instance<A: Actor<Context = Context<A>>>(
             r => StartError::Exited(r),
         });
     }
-    slot.current.store(Some(inst.clone()));
+    slot.set(Some(inst.clone()));
     // Only pay for the span in every poll (and its 40 bytes per actor) when a
     // subscriber wants it.
     if span.is_disabled() {

@@ -70,7 +70,7 @@ impl<A: Actor<Context = Context<A>>> ChildSlot for Slot<A> {
     }
 
     fn clear(&self) {
-        self.current.store(None);
+        self.set(None);
     }
 
     fn close(&self) {
@@ -323,7 +323,7 @@ impl ChildSlot for SupervisorSlot {
     }
 
     fn clear(&self) {
-        self.slot.current.store(None);
+        self.slot.set(None);
     }
 
     fn close(&self) {
