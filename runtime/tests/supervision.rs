@@ -86,12 +86,7 @@ fn one_for_all_restarts_everyone_in_order_after_stopping_in_reverse() {
         let b = sup.child::<Worker>("b").expect("b");
         b.tell(Crash);
         let c = sup.child::<Worker>("c").expect("c");
-        within("c restarted", async {
-            while c.ask(Which).await != Ok(2) {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-        })
-        .await;
+        until_instance(&c, 2).await;
         assert_eq!(
             log.take(),
             ["stop:c", "stop:a", "start:a", "start:b", "start:c"]
@@ -111,12 +106,7 @@ fn rest_for_one_restarts_the_failed_child_and_those_after_it() {
         let b = sup.child::<Worker>("b").expect("b");
         b.tell(Crash);
         let c = sup.child::<Worker>("c").expect("c");
-        within("c restarted", async {
-            while c.ask(Which).await != Ok(2) {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-        })
-        .await;
+        until_instance(&c, 2).await;
         assert_eq!(log.take(), ["stop:c", "start:b", "start:c"]);
         let a = sup.child::<Worker>("a").expect("a");
         assert_eq!(a.ask(Which).await, Ok(1));
@@ -212,12 +202,7 @@ fn temporary_sibling_terminated_by_one_for_all_is_not_restarted() {
         log.take();
         sup.child::<Worker>("a").expect("a").tell(Crash);
         let a = sup.child::<Worker>("a").expect("a");
-        within("a back", async {
-            while a.ask(Which).await != Ok(2) {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-        })
-        .await;
+        until_instance(&a, 2).await;
         assert_eq!(log.take(), ["stop:tmp", "start:a"]);
         assert_eq!(sup.count_children().await.expect("count").specs, 1);
     });
@@ -237,12 +222,7 @@ fn exceeding_intensity_terminates_children_in_reverse_and_shuts_down() {
         let b = sup.child::<Worker>("b").expect("b");
         for n in 1..=2 {
             b.tell(Crash);
-            within("restart", async {
-                while b.ask(Which).await != Ok(n + 1) {
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
-            })
-            .await;
+            until_instance(&b, n + 1).await;
         }
         log.take();
         b.tell(Crash); // third restart within 5 s: more than intensity 2
@@ -269,12 +249,7 @@ fn restarts_older_than_the_period_do_not_count() {
         let w = sup.child::<Worker>("w").expect("w");
         for n in 1..=5 {
             w.tell(Crash);
-            within("restart", async {
-                while w.ask(Which).await != Ok(n + 1) {
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
-            })
-            .await;
+            until_instance(&w, n + 1).await;
             tokio::time::sleep(Duration::from_secs(6)).await; // outside the window
         }
         assert!(sup.is_alive());
@@ -376,12 +351,7 @@ fn a_failed_restart_is_retried_and_counts_toward_intensity() {
         let exited = w.exited();
         w.tell(Crash);
         within("crash", exited).await;
-        within("recovered", async {
-            while !w.is_alive() {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-        })
-        .await;
+        until_alive(&w).await;
         assert_eq!(calls.load(Ordering::SeqCst), 4);
         assert!(sup.is_alive());
 
@@ -425,12 +395,7 @@ fn a_ref_keeps_working_across_many_restarts() {
             let exited = w.exited();
             w.tell(Crash);
             within("exit", exited).await;
-            within("restarted", async {
-                while !w.is_alive() {
-                    tokio::task::yield_now().await;
-                }
-            })
-            .await;
+            until_alive(&w).await;
         }
         assert_eq!(w.id(), &id);
         assert_eq!(node.stats().restarts, 200);
@@ -704,12 +669,7 @@ fn simple_one_for_one_starts_dynamic_children_from_a_template() {
         let exited = x.exited();
         x.tell(Crash);
         within("exit", exited).await;
-        within("restart", async {
-            while !x.is_alive() {
-                tokio::task::yield_now().await;
-            }
-        })
-        .await;
+        until_alive(&x).await;
         assert_eq!(log.take(), ["start:x"], "restarted from the same arguments");
         assert_eq!(
             sup.start_dynamic::<Worker, u32>(5).await.err(),
@@ -813,12 +773,7 @@ fn backoff_delays_restarts_exponentially() {
             w.tell(Crash);
             within("exit", exited).await;
             let t0 = tokio::time::Instant::now();
-            within("restart", async {
-                while !w.is_alive() {
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
-            })
-            .await;
+            until_alive(&w).await;
             delays.push(t0.elapsed().as_millis() / 10 * 10);
         }
         assert_eq!(delays, [100, 200, 400, 800, 1000]);

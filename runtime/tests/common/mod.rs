@@ -171,3 +171,23 @@ impl Handler<Slow> for Worker {
         )
     }
 }
+
+/// Waits (bounded, virtual time) until `w` answers as instance `n`.
+pub async fn until_instance(w: &arbour::ActorRef<Worker>, n: u32) {
+    within(&format!("instance {n}"), async {
+        while w.ask(Which).await != Ok(n) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await;
+}
+
+/// Waits (bounded, virtual time) until an instance runs behind `r`.
+pub async fn until_alive<A: Actor<Context = Context<A>>>(r: &arbour::ActorRef<A>) {
+    within("a running instance", async {
+        while !r.is_alive() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await;
+}
