@@ -1,7 +1,17 @@
-//! What crosses the network, with no I/O (DESIGN.md §5). For now: the payload
-//! codec shared by remote dispatch; framing and handshake arrive with the
-//! transport.
+//! What crosses the network, with no I/O (DESIGN.md §5): frames, envelopes,
+//! replies, the handshake, and the payload codec. Every decoder takes
+//! untrusted bytes, checks each length against [`Limits`] before allocating,
+//! and returns a [`WireError`] instead of panicking.
 
 mod codec;
+mod envelope;
+mod error;
+mod frame;
+mod handshake;
+mod read;
 
 pub use codec::{decode, encode, CodecError};
+pub use envelope::{Envelope, RemoteError, Reply, TraceContext, WireActorId};
+pub use error::WireError;
+pub use frame::{encode_frame, Frame, FrameDecoder, FrameKind, Limits};
+pub use handshake::{decode_reject, encode_reject, Hello, Refusal, PROTOCOL_VERSION};

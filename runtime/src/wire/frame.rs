@@ -1,0 +1,175 @@
+//! Length-prefixed frames: `[u32 length, big-endian][u8 kind][body]`, where
+//! the length counts the kind byte and the body.
+//!
+//! [`FrameDecoder`] is fed bytes as they arrive (in any chunking) and yields
+//! whole frames. The length is checked against the limit *before* anything is
+//! allocated for the body, so a peer announcing a 4 GiB frame costs nothing.
+
+use super::WireError;
+
+/// What a frame carries. Unknown kinds are an error, not a panic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum FrameKind {
+    /// Handshake: the dialer's [`Hello`](super::Hello).
+    Hello = 1,
+    /// Handshake: the listener's acceptance.
+    Welcome = 2,
+    /// Handshake refused, with a reason.
+    Reject = 3,
+    /// A message for an actor ([`Envelope`](super::Envelope)).
+    Envelope = 4,
+    /// The answer to an ask ([`Reply`](super::Reply)).
+    Reply = 5,
+    /// Liveness probe.
+    Ping = 6,
+    /// Answer to a probe.
+    Pong = 7,
+}
+
+impl FrameKind {
+    fn from_byte(b: u8) -> Result<Self, WireError> {
+        Ok(match b {
+            1 => FrameKind::Hello,
+            2 => FrameKind::Welcome,
+            3 => FrameKind::Reject,
+            4 => FrameKind::Envelope,
+            5 => FrameKind::Reply,
+            6 => FrameKind::Ping,
+            7 => FrameKind::Pong,
+            other => return Err(WireError::UnknownFrameKind(other)),
+        })
+    }
+}
+
+/// One decoded frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    /// What it carries.
+    pub kind: FrameKind,
+    /// Its body, still encoded.
+    pub body: Vec<u8>,
+}
+
+/// Size limits for what a peer may send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest frame (kind byte plus body), in bytes.
+    pub max_frame: usize,
+    /// Longest message tag, in bytes.
+    pub max_tag: usize,
+    /// Longest node or cluster name, in bytes.
+    pub max_name: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_frame: 16 * 1024 * 1024,
+            max_tag: 256,
+            max_name: 255,
+        }
+    }
+}
+
+/// Appends one frame to `out`. Fails only if the body exceeds `limits`, so a
+/// node never sends what its peers would refuse.
+pub fn encode_frame(
+    kind: FrameKind,
+    body: &[u8],
+    limits: &Limits,
+    out: &mut Vec<u8>,
+) -> Result<(), WireError> {
+    let len = body.len() + 1;
+    if len > limits.max_frame {
+        return Err(WireError::FrameTooLarge {
+            len,
+            max: limits.max_frame,
+        });
+    }
+    let len32 = u32::try_from(len).map_err(|_| WireError::FrameTooLarge {
+        len,
+        max: limits.max_frame,
+    })?;
+    out.reserve(4 + len);
+    out.extend_from_slice(&len32.to_be_bytes());
+    out.push(kind as u8);
+    out.extend_from_slice(body);
+    Ok(())
+}
+
+/// Reassembles frames from a byte stream.
+#[derive(Debug)]
+pub struct FrameDecoder {
+    limits: Limits,
+    buf: Vec<u8>,
+    /// Start of unconsumed bytes in `buf` (compacted lazily).
+    pos: usize,
+    failed: bool,
+}
+
+impl FrameDecoder {
+    /// A decoder enforcing `limits`.
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            buf: Vec::new(),
+            pos: 0,
+            failed: false,
+        }
+    }
+
+    /// Bytes received and not yet part of a returned frame.
+    pub fn buffered(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    /// Adds received bytes.
+    pub fn push(&mut self, bytes: &[u8]) {
+        if self.pos > 0 && self.pos * 2 >= self.buf.len() {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next whole frame, `None` if more bytes are needed. After an error
+    /// the stream is unusable (the peer is misbehaving) and every later call
+    /// returns [`WireError::Poisoned`].
+    pub fn next_frame(&mut self) -> Result<Option<Frame>, WireError> {
+        if self.failed {
+            return Err(WireError::Poisoned);
+        }
+        let r = self.decode_one();
+        if r.is_err() {
+            self.failed = true;
+        }
+        r
+    }
+
+    fn decode_one(&mut self) -> Result<Option<Frame>, WireError> {
+        let avail = &self.buf[self.pos..];
+        let Some(prefix) = avail.get(..4) else {
+            return Ok(None);
+        };
+        let mut len_bytes = [0u8; 4];
+        len_bytes.copy_from_slice(prefix);
+        let len = u32::from_be_bytes(len_bytes) as usize;
+        if len == 0 {
+            return Err(WireError::EmptyFrame);
+        }
+        if len > self.limits.max_frame {
+            return Err(WireError::FrameTooLarge {
+                len,
+                max: self.limits.max_frame,
+            });
+        }
+        let Some(frame) = avail.get(4..4 + len) else {
+            return Ok(None);
+        };
+        let kind = FrameKind::from_byte(frame[0])?;
+        let body = frame[1..].to_vec();
+        self.pos += 4 + len;
+        Ok(Some(Frame { kind, body }))
+    }
+}
