@@ -47,6 +47,7 @@ pub mod node;
 pub mod platform;
 pub mod registry;
 pub mod supervision;
+pub mod transport;
 pub mod wire;
 
 pub use actor::Stats;
