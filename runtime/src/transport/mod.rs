@@ -1,7 +1,9 @@
-//! Talking to other nodes (DESIGN.md §5). For now: the TLS identities and
-//! configurations every connection uses; the quinn endpoint, peer
-//! connections and lanes build on them.
+//! Talking to other nodes (DESIGN.md §5): TLS identities, and the QUIC
+//! endpoint with arbour's handshake. Lanes, envelopes and remote refs build
+//! on these.
 
+mod endpoint;
 mod tls;
 
+pub use endpoint::{Endpoint, Peer, TransportError, DEFAULT_HANDSHAKE_TIMEOUT};
 pub use tls::{server_name, ClusterCa, NodeIdentity, TlsError};

@@ -1,0 +1,289 @@
+//! A node's QUIC endpoint: mutual TLS (see [`ClusterCa`]), then arbour's own
+//! handshake on the connection's first bidirectional stream, its control
+//! lane. The dialer sends `Hello`; the listener answers `Welcome` with its
+//! own, or `Reject` with a precise reason and closes the connection. Both
+//! sides log a refusal. A peer that says nothing is dropped after the
+//! handshake timeout; one that sends garbage is dropped at once.
+
+use super::tls::{ClusterCa, NodeIdentity, TlsError};
+use crate::wire::{
+    decode_reject, encode_frame, encode_reject, Frame, FrameDecoder, FrameKind, Hello, Limits,
+    Refusal, WireError,
+};
+use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Application close code: the handshake was refused.
+const CLOSE_REFUSED: u32 = 1;
+/// Application close code: the peer broke the protocol.
+const CLOSE_PROTOCOL: u32 = 2;
+
+/// How long a new connection may take to say who it is.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a connection could not be made or was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// The socket could not be bound.
+    #[error("socket: {0}")]
+    Io(#[from] std::io::Error),
+    /// TLS identities or configuration.
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
+    /// QUIC rejected the TLS configuration.
+    #[error("QUIC TLS configuration: {0}")]
+    QuicConfig(String),
+    /// The connection attempt could not start.
+    #[error("connect: {0}")]
+    Connect(#[from] quinn::ConnectError),
+    /// The connection failed or was closed (including TLS failures: a wrong
+    /// secret or CA ends here).
+    #[error("connection: {0}")]
+    Connection(#[from] quinn::ConnectionError),
+    /// The handshake was refused: by the peer, or by us.
+    #[error("handshake refused by {}: {reason}", if *.by_peer { "the peer" } else { "us" })]
+    Refused {
+        /// Whether the peer refused (else we did).
+        by_peer: bool,
+        /// Why.
+        reason: String,
+    },
+    /// The peer sent malformed bytes.
+    #[error("malformed input from the peer: {0}")]
+    Wire(#[from] WireError),
+    /// The peer said nothing in time.
+    #[error("the peer did not complete the handshake in time")]
+    HandshakeTimeout,
+    /// The peer broke the handshake protocol.
+    #[error("protocol violation: {0}")]
+    Protocol(String),
+}
+
+/// A connected, authenticated peer node.
+#[derive(Debug)]
+pub struct Peer {
+    /// Who the peer said it is (after TLS and the arbour handshake).
+    pub hello: Hello,
+    conn: quinn::Connection,
+    control: (quinn::SendStream, quinn::RecvStream),
+}
+
+impl Peer {
+    /// The peer's address.
+    pub fn remote_address(&self) -> SocketAddr {
+        self.conn.remote_address()
+    }
+
+    /// The QUIC connection (for opening data lanes).
+    pub fn connection(&self) -> &quinn::Connection {
+        &self.conn
+    }
+
+    /// The control lane (the handshake's stream).
+    pub fn control(&mut self) -> (&mut quinn::SendStream, &mut quinn::RecvStream) {
+        (&mut self.control.0, &mut self.control.1)
+    }
+}
+
+/// One node's QUIC endpoint.
+#[derive(Debug)]
+pub struct Endpoint {
+    quic: quinn::Endpoint,
+    hello: Hello,
+    limits: Limits,
+    handshake_timeout: Duration,
+}
+
+impl Endpoint {
+    /// Binds `addr` (port 0 picks a free port) with this node's TLS identity.
+    /// Call from within a tokio runtime.
+    pub fn bind(
+        addr: SocketAddr,
+        ca: &ClusterCa,
+        identity: &NodeIdentity,
+        hello: Hello,
+    ) -> Result<Self, TransportError> {
+        let server = QuicServerConfig::try_from(ca.server_config(identity)?)
+            .map_err(|e| TransportError::QuicConfig(e.to_string()))?;
+        let client = QuicClientConfig::try_from(ca.client_config(identity)?)
+            .map_err(|e| TransportError::QuicConfig(e.to_string()))?;
+        let mut quic =
+            quinn::Endpoint::server(quinn::ServerConfig::with_crypto(Arc::new(server)), addr)?;
+        quic.set_default_client_config(quinn::ClientConfig::new(Arc::new(client)));
+        Ok(Self {
+            quic,
+            hello,
+            limits: Limits::default(),
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+        })
+    }
+
+    /// Sets how long a new connection may take to complete the handshake.
+    pub fn with_handshake_timeout(mut self, d: Duration) -> Self {
+        self.handshake_timeout = d;
+        self
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> Result<SocketAddr, TransportError> {
+        Ok(self.quic.local_addr()?)
+    }
+
+    /// The underlying quinn endpoint (an escape hatch, e.g. for tests that
+    /// must misbehave at the QUIC level).
+    pub fn quic(&self) -> &quinn::Endpoint {
+        &self.quic
+    }
+
+    /// Dials node `node` at `addr` and performs the handshake.
+    pub async fn connect(&self, addr: SocketAddr, node: &str) -> Result<Peer, TransportError> {
+        let conn = self.quic.connect(addr, node)?.await?;
+        let (mut send, mut recv) = conn.open_bi().await?;
+        let mut out = Vec::new();
+        let mut body = Vec::new();
+        self.hello.encode(&self.limits, &mut body)?;
+        encode_frame(FrameKind::Hello, &body, &self.limits, &mut out)?;
+        send.write_all(&out)
+            .await
+            .map_err(|e| TransportError::Protocol(format!("sending hello: {e}")))?;
+        let frame = self.read_frame(&mut recv).await.inspect_err(|_| {
+            conn.close(CLOSE_PROTOCOL.into(), b"handshake failed");
+        })?;
+        match frame.kind {
+            FrameKind::Welcome => {
+                let theirs = Hello::decode(&frame.body, &self.limits)?;
+                if let Err(refusal) = self.hello.admit(&theirs) {
+                    return Err(self.refuse(&conn, &mut send, refusal).await);
+                }
+                Ok(Peer {
+                    hello: theirs,
+                    conn,
+                    control: (send, recv),
+                })
+            }
+            FrameKind::Reject => {
+                let reason = decode_reject(&frame.body)?;
+                tracing::warn!(peer = %addr, node, "handshake refused by the peer: {reason}");
+                Err(TransportError::Refused {
+                    by_peer: true,
+                    reason,
+                })
+            }
+            other => {
+                conn.close(CLOSE_PROTOCOL.into(), b"expected welcome or reject");
+                Err(TransportError::Protocol(format!(
+                    "expected welcome or reject, got {other:?}"
+                )))
+            }
+        }
+    }
+
+    /// Waits for the next incoming connection and performs its handshake.
+    /// `None` once the endpoint is closed.
+    pub async fn accept(&self) -> Option<Result<Peer, TransportError>> {
+        let incoming = self.quic.accept().await?;
+        Some(self.handshake_incoming(incoming).await)
+    }
+
+    async fn handshake_incoming(&self, incoming: quinn::Incoming) -> Result<Peer, TransportError> {
+        let conn = incoming.await?;
+        let peer = conn.remote_address();
+        let first = tokio::time::timeout(self.handshake_timeout, async {
+            let (send, mut recv) = conn.accept_bi().await?;
+            let frame = self.read_frame(&mut recv).await?;
+            Ok::<_, TransportError>((send, recv, frame))
+        })
+        .await;
+        let (mut send, recv, frame) = match first {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => {
+                tracing::warn!(%peer, "handshake failed: {e}");
+                conn.close(CLOSE_PROTOCOL.into(), b"handshake failed");
+                return Err(e);
+            }
+            Err(_) => {
+                tracing::warn!(%peer, "handshake timed out after {:?}", self.handshake_timeout);
+                conn.close(CLOSE_PROTOCOL.into(), b"handshake timeout");
+                return Err(TransportError::HandshakeTimeout);
+            }
+        };
+        if frame.kind != FrameKind::Hello {
+            conn.close(CLOSE_PROTOCOL.into(), b"expected hello");
+            return Err(TransportError::Protocol(format!(
+                "expected hello, got {:?}",
+                frame.kind
+            )));
+        }
+        let theirs = match Hello::decode(&frame.body, &self.limits) {
+            Ok(h) => h,
+            Err(e) => {
+                conn.close(CLOSE_PROTOCOL.into(), b"malformed hello");
+                return Err(e.into());
+            }
+        };
+        if let Err(refusal) = self.hello.admit(&theirs) {
+            return Err(self.refuse(&conn, &mut send, refusal).await);
+        }
+        let mut out = Vec::new();
+        let mut body = Vec::new();
+        self.hello.encode(&self.limits, &mut body)?;
+        encode_frame(FrameKind::Welcome, &body, &self.limits, &mut out)?;
+        send.write_all(&out)
+            .await
+            .map_err(|e| TransportError::Protocol(format!("sending welcome: {e}")))?;
+        tracing::info!(%peer, node = %theirs.node, incarnation = theirs.incarnation, "peer connected");
+        Ok(Peer {
+            hello: theirs,
+            conn,
+            control: (send, recv),
+        })
+    }
+
+    /// Tells the peer why it is refused, logs it, closes the connection.
+    async fn refuse(
+        &self,
+        conn: &quinn::Connection,
+        send: &mut quinn::SendStream,
+        refusal: Refusal,
+    ) -> TransportError {
+        let reason = refusal.to_string();
+        tracing::warn!(peer = %conn.remote_address(), "refusing the peer: {reason}");
+        let mut body = Vec::new();
+        let mut out = Vec::new();
+        if encode_reject(&refusal, &mut body).is_ok()
+            && encode_frame(FrameKind::Reject, &body, &self.limits, &mut out).is_ok()
+            && send.write_all(&out).await.is_ok()
+        {
+            let _ = send.finish();
+            // let the reject reach the peer before the close does
+            let _ = tokio::time::timeout(Duration::from_secs(1), send.stopped()).await;
+        }
+        conn.close(CLOSE_REFUSED.into(), reason.as_bytes());
+        TransportError::Refused {
+            by_peer: false,
+            reason,
+        }
+    }
+
+    /// Reads exactly one frame from `recv`.
+    async fn read_frame(&self, recv: &mut quinn::RecvStream) -> Result<Frame, TransportError> {
+        let mut decoder = FrameDecoder::new(self.limits);
+        let mut buf = [0u8; 4096];
+        loop {
+            if let Some(frame) = decoder.next_frame()? {
+                return Ok(frame);
+            }
+            match recv.read(&mut buf).await {
+                Ok(Some(n)) => decoder.push(&buf[..n]),
+                Ok(None) => {
+                    return Err(TransportError::Protocol(
+                        "stream ended before a frame".into(),
+                    ))
+                }
+                Err(e) => return Err(TransportError::Protocol(format!("reading: {e}"))),
+            }
+        }
+    }
+}
