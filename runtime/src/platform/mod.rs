@@ -7,9 +7,11 @@
 //! time with [`now`] (tokio's clock, which the simulator pauses and advances);
 //! only log lines and certificates use [`wall_clock`].
 
+mod net;
 mod rng;
 mod workers;
 
+pub use net::{SimNetwork, SimSocket, TokioTimeRuntime};
 pub use rng::NodeRng;
 pub use workers::{WorkerPool, WorkersError};
 

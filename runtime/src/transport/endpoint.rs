@@ -120,6 +120,34 @@ impl Endpoint {
         })
     }
 
+    /// Like [`Endpoint::bind`], on a socket and runtime supplied by the
+    /// platform (the simulator's in-memory network and tokio-time runtime).
+    pub fn bind_socket(
+        socket: Arc<dyn quinn::AsyncUdpSocket>,
+        runtime: Arc<dyn quinn::Runtime>,
+        ca: &ClusterCa,
+        identity: &NodeIdentity,
+        hello: Hello,
+    ) -> Result<Self, TransportError> {
+        let server = QuicServerConfig::try_from(ca.server_config(identity)?)
+            .map_err(|e| TransportError::QuicConfig(e.to_string()))?;
+        let client = QuicClientConfig::try_from(ca.client_config(identity)?)
+            .map_err(|e| TransportError::QuicConfig(e.to_string()))?;
+        let mut quic = quinn::Endpoint::new_with_abstract_socket(
+            quinn::EndpointConfig::default(),
+            Some(quinn::ServerConfig::with_crypto(Arc::new(server))),
+            socket,
+            runtime,
+        )?;
+        quic.set_default_client_config(quinn::ClientConfig::new(Arc::new(client)));
+        Ok(Self {
+            quic,
+            hello,
+            limits: Limits::default(),
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+        })
+    }
+
     /// Sets how long a new connection may take to complete the handshake.
     pub fn with_handshake_timeout(mut self, d: Duration) -> Self {
         self.handshake_timeout = d;
