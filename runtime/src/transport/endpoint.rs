@@ -96,6 +96,21 @@ pub struct Endpoint {
     handshake_timeout: Duration,
 }
 
+/// The QUIC server and client configurations of a node's TLS identity.
+fn quic_configs(
+    ca: &ClusterCa,
+    identity: &NodeIdentity,
+) -> Result<(quinn::ServerConfig, quinn::ClientConfig), TransportError> {
+    let server = QuicServerConfig::try_from(ca.server_config(identity)?)
+        .map_err(|e| TransportError::QuicConfig(e.to_string()))?;
+    let client = QuicClientConfig::try_from(ca.client_config(identity)?)
+        .map_err(|e| TransportError::QuicConfig(e.to_string()))?;
+    Ok((
+        quinn::ServerConfig::with_crypto(Arc::new(server)),
+        quinn::ClientConfig::new(Arc::new(client)),
+    ))
+}
+
 impl Endpoint {
     /// Binds `addr` (port 0 picks a free port) with this node's TLS identity.
     /// Call from within a tokio runtime.
@@ -105,19 +120,9 @@ impl Endpoint {
         identity: &NodeIdentity,
         hello: Hello,
     ) -> Result<Self, TransportError> {
-        let server = QuicServerConfig::try_from(ca.server_config(identity)?)
-            .map_err(|e| TransportError::QuicConfig(e.to_string()))?;
-        let client = QuicClientConfig::try_from(ca.client_config(identity)?)
-            .map_err(|e| TransportError::QuicConfig(e.to_string()))?;
-        let mut quic =
-            quinn::Endpoint::server(quinn::ServerConfig::with_crypto(Arc::new(server)), addr)?;
-        quic.set_default_client_config(quinn::ClientConfig::new(Arc::new(client)));
-        Ok(Self {
-            quic,
-            hello,
-            limits: Limits::default(),
-            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
-        })
+        let (server, client) = quic_configs(ca, identity)?;
+        let quic = quinn::Endpoint::server(server, addr)?;
+        Ok(Self::around(quic, client, hello))
     }
 
     /// Like [`Endpoint::bind`], on a socket and runtime supplied by the
@@ -129,23 +134,24 @@ impl Endpoint {
         identity: &NodeIdentity,
         hello: Hello,
     ) -> Result<Self, TransportError> {
-        let server = QuicServerConfig::try_from(ca.server_config(identity)?)
-            .map_err(|e| TransportError::QuicConfig(e.to_string()))?;
-        let client = QuicClientConfig::try_from(ca.client_config(identity)?)
-            .map_err(|e| TransportError::QuicConfig(e.to_string()))?;
-        let mut quic = quinn::Endpoint::new_with_abstract_socket(
+        let (server, client) = quic_configs(ca, identity)?;
+        let quic = quinn::Endpoint::new_with_abstract_socket(
             quinn::EndpointConfig::default(),
-            Some(quinn::ServerConfig::with_crypto(Arc::new(server))),
+            Some(server),
             socket,
             runtime,
         )?;
-        quic.set_default_client_config(quinn::ClientConfig::new(Arc::new(client)));
-        Ok(Self {
+        Ok(Self::around(quic, client, hello))
+    }
+
+    fn around(mut quic: quinn::Endpoint, client: quinn::ClientConfig, hello: Hello) -> Self {
+        quic.set_default_client_config(client);
+        Self {
             quic,
             hello,
             limits: Limits::default(),
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
-        })
+        }
     }
 
     /// Sets how long a new connection may take to complete the handshake.
