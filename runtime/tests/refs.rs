@@ -401,3 +401,34 @@ fn an_unbounded_mailbox_never_drops_a_tell() {
         );
     });
 }
+
+#[test]
+fn the_table_encodes_by_type_and_decodes_replies_as_a_remote_ask_will() {
+    run(|node| async move {
+        let table = MessageTable::<FibWorker>::for_actor().expect("table");
+        let w = node.spawn(FibWorker::default());
+        // the sending side: message → (tag, bytes)
+        let (tag, payload) = table
+            .encode(Fib(30))
+            .expect("Fib is accepted from the wire");
+        assert_eq!(tag, "tests.fib.v1");
+        // the receiving side: (tag, bytes) → handler → reply bytes
+        let reply = table
+            .dispatch_ask(&w, tag, &payload, Duration::from_secs(1))
+            .expect("dispatch");
+        let bytes = within("reply", reply).await.expect("reply");
+        // back at the sender: reply bytes → M::Result
+        assert_eq!(table.decode_reply::<Fib>(&bytes), Ok(832_040));
+        // a message the actor does not list is refused by type
+        #[derive(Message, Serialize, Deserialize)]
+        #[rtype(result = "()")]
+        struct Undeclared;
+        assert!(
+            matches!(table.encode(Undeclared), Err(AskError::UnknownMessage(t)) if t.contains("Undeclared"))
+        );
+        assert!(matches!(
+            table.decode_reply::<Fib>(&[0xc1]),
+            Err(AskError::Decode(_))
+        ));
+    });
+}

@@ -12,6 +12,7 @@ use crate::wire;
 use actix::{Actor, Context, Handler, Message};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
@@ -104,6 +105,27 @@ impl From<DispatchError> for AskError {
     }
 }
 
+type AnyBox = Box<dyn Any + Send>;
+
+/// How one message type goes out and how its reply comes back.
+struct Outgoing {
+    tag: &'static str,
+    encode: fn(AnyBox) -> Result<Vec<u8>, AskError>,
+    decode_reply: fn(&[u8]) -> Result<AnyBox, AskError>,
+}
+
+fn encode_any<M: RemoteMessage>(msg: AnyBox) -> Result<Vec<u8>, AskError> {
+    let msg = msg
+        .downcast::<M>()
+        .map_err(|_| AskError::Decode("message of another type".into()))?;
+    wire::encode(&*msg).map_err(|e| AskError::Decode(e.to_string()))
+}
+
+fn decode_reply_any<M: RemoteMessage>(bytes: &[u8]) -> Result<AnyBox, AskError> {
+    let reply: M::Result = wire::decode(bytes).map_err(|e| AskError::Decode(e.to_string()))?;
+    Ok(Box::new(reply))
+}
+
 type AskFn<A> = fn(&ActorRef<A>, &[u8], Duration) -> Result<ReplyFuture, DispatchError>;
 type TellFn<A> = fn(&ActorRef<A>, &[u8]) -> Result<(), DispatchError>;
 
@@ -115,6 +137,10 @@ struct Entry<A: Actor> {
 /// Dispatches (tag, MessagePack bytes) to an actor's handlers.
 pub struct MessageTable<A: Actor> {
     entries: HashMap<&'static str, Entry<A>>,
+    /// The sending side: how to put a message of a given type on the wire,
+    /// and how to read its reply back, found by `TypeId` so that
+    /// `ActorRef::tell`/`ask` keep one signature for local and remote refs.
+    outgoing: HashMap<TypeId, Outgoing>,
     duplicate: Option<&'static str>,
 }
 
@@ -167,6 +193,7 @@ impl<A: Actor<Context = Context<A>>> MessageTable<A> {
     {
         let mut t = Self {
             entries: HashMap::new(),
+            outgoing: HashMap::new(),
             duplicate: None,
         };
         A::accepts(&mut t);
@@ -186,10 +213,43 @@ impl<A: Actor<Context = Context<A>>> MessageTable<A> {
             ask: ask_entry::<A, M>,
             tell: tell_entry::<A, M>,
         };
+        self.outgoing.insert(
+            TypeId::of::<M>(),
+            Outgoing {
+                tag: M::TAG,
+                encode: encode_any::<M>,
+                decode_reply: decode_reply_any::<M>,
+            },
+        );
         if self.entries.insert(M::TAG, entry).is_some() {
             self.duplicate.get_or_insert(M::TAG);
         }
         self
+    }
+
+    /// Encodes `msg` for the wire: its tag and payload. Fails with
+    /// `UnknownMessage` if the actor does not accept `M` from the wire.
+    pub fn encode<M: 'static + Send>(&self, msg: M) -> Result<(&'static str, Vec<u8>), AskError> {
+        let out = self
+            .outgoing
+            .get(&TypeId::of::<M>())
+            .ok_or_else(|| AskError::UnknownMessage(std::any::type_name::<M>().to_owned()))?;
+        Ok((out.tag, (out.encode)(Box::new(msg))?))
+    }
+
+    /// Decodes the reply to an ask of `M`.
+    pub fn decode_reply<M: Message + 'static>(&self, bytes: &[u8]) -> Result<M::Result, AskError>
+    where
+        M::Result: 'static,
+    {
+        let out = self
+            .outgoing
+            .get(&TypeId::of::<M>())
+            .ok_or_else(|| AskError::UnknownMessage(std::any::type_name::<M>().to_owned()))?;
+        (out.decode_reply)(bytes)?
+            .downcast::<M::Result>()
+            .map(|b| *b)
+            .map_err(|_| AskError::Decode("reply of another type".into()))
     }
 
     /// The accepted tags.
