@@ -11,7 +11,7 @@ mod net;
 mod rng;
 mod workers;
 
-pub use net::{SimNetwork, SimSocket, TokioTimeRuntime};
+pub use net::{Delivery, SimNetwork, SimSocket, TokioTimeRuntime};
 pub use rng::NodeRng;
 pub use workers::{WorkerPool, WorkersError};
 

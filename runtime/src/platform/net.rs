@@ -51,6 +51,10 @@ struct Inbox {
     waker: Option<Waker>,
 }
 
+/// One delivered datagram: when (since the network's creation, virtual
+/// time), from, to, and its size.
+pub type Delivery = (Duration, SocketAddr, SocketAddr, usize);
+
 #[derive(Default)]
 struct Net {
     inboxes: HashMap<SocketAddr, Inbox>,
@@ -58,6 +62,8 @@ struct Net {
     latency: Duration,
     delivered: u64,
     dropped: u64,
+    origin: Option<tokio::time::Instant>,
+    trace: Option<Vec<Delivery>>,
 }
 
 /// An in-memory datagram network.
@@ -119,6 +125,19 @@ impl SimNetwork {
         n.cut.remove(&(b, a));
     }
 
+    /// Starts recording every delivery (see [`SimNetwork::trace`]); the
+    /// simulator compares two runs' traces to check they replay exactly.
+    pub fn record(&self) {
+        let mut n = self.lock();
+        n.origin = Some(tokio::time::Instant::now());
+        n.trace = Some(Vec::new());
+    }
+
+    /// The deliveries recorded since [`SimNetwork::record`].
+    pub fn trace(&self) -> Vec<Delivery> {
+        self.lock().trace.clone().unwrap_or_default()
+    }
+
     /// Datagrams delivered and dropped so far.
     pub fn counts(&self) -> (u64, u64) {
         let n = self.lock();
@@ -155,9 +174,13 @@ impl SimNetwork {
             n.dropped += 1;
             return;
         };
+        let len = data.len();
         inbox.queue.push_back((from, data));
         let waker = inbox.waker.take();
         n.delivered += 1;
+        if let (Some(origin), Some(trace)) = (n.origin, n.trace.as_mut()) {
+            trace.push((origin.elapsed(), from, to, len));
+        }
         drop(n);
         if let Some(w) = waker {
             w.wake();

@@ -96,19 +96,49 @@ pub struct Endpoint {
     handshake_timeout: Duration,
 }
 
-/// The QUIC server and client configurations of a node's TLS identity.
-fn quic_configs(
+/// The QUIC crypto configurations of a node's TLS identity.
+fn quic_crypto(
     ca: &ClusterCa,
     identity: &NodeIdentity,
-) -> Result<(quinn::ServerConfig, quinn::ClientConfig), TransportError> {
+) -> Result<(Arc<QuicServerConfig>, quinn::ClientConfig), TransportError> {
     let server = QuicServerConfig::try_from(ca.server_config(identity)?)
         .map_err(|e| TransportError::QuicConfig(e.to_string()))?;
     let client = QuicClientConfig::try_from(ca.client_config(identity)?)
         .map_err(|e| TransportError::QuicConfig(e.to_string()))?;
-    Ok((
-        quinn::ServerConfig::with_crypto(Arc::new(server)),
-        quinn::ClientConfig::new(Arc::new(client)),
-    ))
+    Ok((Arc::new(server), quinn::ClientConfig::new(Arc::new(client))))
+}
+
+/// Connection ids from a seeded generator (quinn's default draws them from
+/// the OS), so a simulated run replays the same packets.
+struct SeededCids(rand_chacha::ChaCha8Rng);
+
+impl quinn::ConnectionIdGenerator for SeededCids {
+    fn generate_cid(&mut self) -> quinn::ConnectionId {
+        use rand::RngCore;
+        let mut b = [0u8; 8];
+        self.0.fill_bytes(&mut b);
+        quinn::ConnectionId::new(&b)
+    }
+
+    fn cid_len(&self) -> usize {
+        8
+    }
+
+    fn cid_lifetime(&self) -> Option<Duration> {
+        None
+    }
+}
+
+/// 32 bytes derived from `seed` for `purpose`.
+fn seed_bytes(seed: u64, purpose: &str) -> [u8; 32] {
+    use rand::{RngCore, SeedableRng};
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in purpose.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut out = [0u8; 32];
+    rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ h).fill_bytes(&mut out);
+    out
 }
 
 impl Endpoint {
@@ -120,24 +150,45 @@ impl Endpoint {
         identity: &NodeIdentity,
         hello: Hello,
     ) -> Result<Self, TransportError> {
-        let (server, client) = quic_configs(ca, identity)?;
-        let quic = quinn::Endpoint::server(server, addr)?;
+        let (server, client) = quic_crypto(ca, identity)?;
+        let quic = quinn::Endpoint::server(quinn::ServerConfig::with_crypto(server), addr)?;
         Ok(Self::around(quic, client, hello))
     }
 
     /// Like [`Endpoint::bind`], on a socket and runtime supplied by the
     /// platform (the simulator's in-memory network and tokio-time runtime).
+    /// Every random choice quinn makes (reset keys, its RNG, connection ids,
+    /// token keys) comes from `seed`, so the same seed sends the same
+    /// packets at the same virtual times (TLS key shares still differ in
+    /// content, not in size).
     pub fn bind_socket(
         socket: Arc<dyn quinn::AsyncUdpSocket>,
         runtime: Arc<dyn quinn::Runtime>,
         ca: &ClusterCa,
         identity: &NodeIdentity,
         hello: Hello,
+        seed: u64,
     ) -> Result<Self, TransportError> {
-        let (server, client) = quic_configs(ca, identity)?;
+        use rand::SeedableRng;
+        let (server, client) = quic_crypto(ca, identity)?;
+        let mut config = quinn::EndpointConfig::new(Arc::new(ring::hmac::Key::new(
+            ring::hmac::HMAC_SHA256,
+            &seed_bytes(seed, "reset key"),
+        )));
+        config.rng_seed(Some(seed_bytes(seed, "quinn rng")));
+        let cids = std::sync::atomic::AtomicU64::new(0);
+        config.cid_generator(move || {
+            let n = cids.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Box::new(SeededCids(rand_chacha::ChaCha8Rng::seed_from_u64(
+                seed ^ n.rotate_left(32),
+            )))
+        });
+        let token_key =
+            ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, &seed_bytes(seed, "token key"))
+                .extract(&[]);
         let quic = quinn::Endpoint::new_with_abstract_socket(
-            quinn::EndpointConfig::default(),
-            Some(server),
+            config,
+            Some(quinn::ServerConfig::new(server, Arc::new(token_key))),
             socket,
             runtime,
         )?;
