@@ -3,7 +3,9 @@
 //! on these.
 
 mod endpoint;
+mod pending;
 mod tls;
 
 pub use endpoint::{Endpoint, Peer, TransportError, DEFAULT_HANDSHAKE_TIMEOUT};
+pub use pending::{lane_for, PendingAsks, RemoteFailure, ReplyOutcome};
 pub use tls::{server_name, ClusterCa, NodeIdentity, TlsError};
