@@ -3,9 +3,11 @@
 //! on these.
 
 mod endpoint;
+mod peers;
 mod pending;
 mod tls;
 
 pub use endpoint::{Endpoint, Peer, TransportError, DEFAULT_HANDSHAKE_TIMEOUT};
+pub use peers::{Offer, PeerTable, Redial};
 pub use pending::{lane_for, PendingAsks, RemoteFailure, ReplyOutcome};
 pub use tls::{server_name, ClusterCa, NodeIdentity, TlsError};
