@@ -226,13 +226,7 @@ impl Endpoint {
     pub async fn connect(&self, addr: SocketAddr, node: &str) -> Result<Peer, TransportError> {
         let conn = self.quic.connect(addr, node)?.await?;
         let (mut send, mut recv) = conn.open_bi().await?;
-        let mut out = Vec::new();
-        let mut body = Vec::new();
-        self.hello.encode(&self.limits, &mut body)?;
-        encode_frame(FrameKind::Hello, &body, &self.limits, &mut out)?;
-        send.write_all(&out)
-            .await
-            .map_err(|e| TransportError::Protocol(format!("sending hello: {e}")))?;
+        self.send_hello(&mut send, FrameKind::Hello).await?;
         let frame = self.read_frame(&mut recv).await.inspect_err(|_| {
             conn.close(CLOSE_PROTOCOL.into(), b"handshake failed");
         })?;
@@ -311,19 +305,28 @@ impl Endpoint {
         if let Err(refusal) = self.hello.admit(&theirs) {
             return Err(self.refuse(&conn, &mut send, refusal).await);
         }
-        let mut out = Vec::new();
-        let mut body = Vec::new();
-        self.hello.encode(&self.limits, &mut body)?;
-        encode_frame(FrameKind::Welcome, &body, &self.limits, &mut out)?;
-        send.write_all(&out)
-            .await
-            .map_err(|e| TransportError::Protocol(format!("sending welcome: {e}")))?;
+        self.send_hello(&mut send, FrameKind::Welcome).await?;
         tracing::info!(%peer, node = %theirs.node, incarnation = theirs.incarnation, "peer connected");
         Ok(Peer {
             hello: theirs,
             conn,
             control: (send, recv),
         })
+    }
+
+    /// Sends our hello as a `Hello` (dialer) or `Welcome` (listener) frame.
+    async fn send_hello(
+        &self,
+        send: &mut quinn::SendStream,
+        kind: FrameKind,
+    ) -> Result<(), TransportError> {
+        let mut body = Vec::new();
+        self.hello.encode(&self.limits, &mut body)?;
+        let mut out = Vec::new();
+        encode_frame(kind, &body, &self.limits, &mut out)?;
+        send.write_all(&out)
+            .await
+            .map_err(|e| TransportError::Protocol(format!("sending {kind:?}: {e}")))
     }
 
     /// Tells the peer why it is refused, logs it, closes the connection.
