@@ -102,6 +102,10 @@ impl Default for DemoConfig {
 
 /// Runs the demo and returns its report (also logged as it goes).
 pub fn run(cfg: &DemoConfig) -> anyhow::Result<Report> {
+    anyhow::ensure!(
+        cfg.pool > 0,
+        "the demo needs at least one fib worker per thread (pool = 0)"
+    );
     let node = Node::builder("alpha").seed(cfg.seed).build();
     let pool = arbour::platform::WorkerPool::start("alpha", cfg.workers)?;
     tracing::info!(node = %node.node_id(), workers = pool.len(), "node started");
@@ -179,9 +183,9 @@ pub fn run(cfg: &DemoConfig) -> anyhow::Result<Report> {
         }
         r
     });
-    // Let in-flight restarts land before reading the counter.
-    std::thread::sleep(Duration::from_millis(50));
-    report.restarts = node.stats().restarts;
+    // Joining the workers ends every supervisor's pending work, so the
+    // counter read afterwards is final.
     pool.shutdown();
+    report.restarts = node.stats().restarts;
     Ok(report)
 }

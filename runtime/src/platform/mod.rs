@@ -7,10 +7,12 @@
 //! time with [`now`] (tokio's clock, which the simulator pauses and advances);
 //! only log lines and certificates use [`wall_clock`].
 
+mod backoff;
 mod net;
 mod rng;
 mod workers;
 
+pub use backoff::backoff_delay;
 pub use net::{Delivery, SimNetwork, SimSocket, TokioTimeRuntime};
 pub use rng::NodeRng;
 pub use workers::{WorkerPool, WorkersError};

@@ -37,6 +37,11 @@ impl NodeRng {
         self.lock().next_u64()
     }
 
+    /// Fills `out` with random bytes.
+    pub fn fill_bytes(&self, out: &mut [u8]) {
+        self.lock().fill_bytes(out);
+    }
+
     /// A uniform sample in `[0, 1)`.
     pub fn unit(&self) -> f64 {
         self.lock().gen::<f64>()

@@ -97,10 +97,7 @@ impl Backoff {
     /// The delay before restart number `attempt` (1-based) given a uniform
     /// sample `unit` in `[0, 1)`.
     pub fn delay(&self, attempt: u32, unit: f64) -> Duration {
-        let exp = attempt.saturating_sub(1).min(30);
-        let base = self.min.saturating_mul(1u32 << exp).min(self.max);
-        let extra = base.mul_f64(self.jitter.clamp(0.0, 1.0) * unit.clamp(0.0, 1.0));
-        base.saturating_add(extra)
+        crate::platform::backoff_delay(self.min, self.max, self.jitter, attempt, unit)
     }
 }
 

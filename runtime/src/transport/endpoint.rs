@@ -6,6 +6,7 @@
 //! handshake timeout; one that sends garbage is dropped at once.
 
 use super::tls::{ClusterCa, NodeIdentity, TlsError};
+use crate::platform::NodeRng;
 use crate::wire::{
     decode_reject, encode_frame, encode_reject, Frame, FrameDecoder, FrameKind, Hello, Limits,
     Refusal, WireError,
@@ -108,13 +109,12 @@ fn quic_crypto(
     Ok((Arc::new(server), quinn::ClientConfig::new(Arc::new(client))))
 }
 
-/// Connection ids from a seeded generator (quinn's default draws them from
-/// the OS), so a simulated run replays the same packets.
-struct SeededCids(rand_chacha::ChaCha8Rng);
+/// Connection ids from the node's seeded RNG (quinn's default draws them
+/// from the OS), so a simulated run replays the same packets.
+struct SeededCids(NodeRng);
 
 impl quinn::ConnectionIdGenerator for SeededCids {
     fn generate_cid(&mut self) -> quinn::ConnectionId {
-        use rand::RngCore;
         let mut b = [0u8; 8];
         self.0.fill_bytes(&mut b);
         quinn::ConnectionId::new(&b)
@@ -129,15 +129,10 @@ impl quinn::ConnectionIdGenerator for SeededCids {
     }
 }
 
-/// 32 bytes derived from `seed` for `purpose`.
-fn seed_bytes(seed: u64, purpose: &str) -> [u8; 32] {
-    use rand::{RngCore, SeedableRng};
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in purpose.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
+/// 32 bytes from `rng`'s stream for `purpose`.
+fn key_bytes(rng: &NodeRng, purpose: &str) -> [u8; 32] {
     let mut out = [0u8; 32];
-    rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ h).fill_bytes(&mut out);
+    rng.derive(purpose).fill_bytes(&mut out);
     out
 }
 
@@ -169,22 +164,17 @@ impl Endpoint {
         hello: Hello,
         seed: u64,
     ) -> Result<Self, TransportError> {
-        use rand::SeedableRng;
+        let rng = NodeRng::from_seed(seed);
         let (server, client) = quic_crypto(ca, identity)?;
         let mut config = quinn::EndpointConfig::new(Arc::new(ring::hmac::Key::new(
             ring::hmac::HMAC_SHA256,
-            &seed_bytes(seed, "reset key"),
+            &key_bytes(&rng, "reset key"),
         )));
-        config.rng_seed(Some(seed_bytes(seed, "quinn rng")));
-        let cids = std::sync::atomic::AtomicU64::new(0);
-        config.cid_generator(move || {
-            let n = cids.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            Box::new(SeededCids(rand_chacha::ChaCha8Rng::seed_from_u64(
-                seed ^ n.rotate_left(32),
-            )))
-        });
+        config.rng_seed(Some(key_bytes(&rng, "quinn rng")));
+        let cids = rng.derive("connection ids");
+        config.cid_generator(move || Box::new(SeededCids(cids.derive("generator"))));
         let token_key =
-            ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, &seed_bytes(seed, "token key"))
+            ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, &key_bytes(&rng, "token key"))
                 .extract(&[]);
         let quic = quinn::Endpoint::new_with_abstract_socket(
             config,

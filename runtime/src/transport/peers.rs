@@ -58,11 +58,7 @@ impl Default for Redial {
 
 impl Redial {
     fn delay(&self, attempt: u32, unit: f64) -> Duration {
-        let base = self
-            .min
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
-            .min(self.max);
-        base + base.mul_f64(self.jitter.clamp(0.0, 1.0) * unit.clamp(0.0, 1.0))
+        crate::platform::backoff_delay(self.min, self.max, self.jitter, attempt, unit)
     }
 }
 
