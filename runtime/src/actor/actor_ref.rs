@@ -18,6 +18,7 @@
 
 use super::host::Stats;
 use super::lifecycle::{HasLife, LifeRef, Lifecycle, Watcher, WeakLife};
+use super::remote_ref::{Outbound, RemotePart};
 use super::{ActorId, ExitReason, NodeId};
 use actix::dev::channel::AddressSender;
 use actix::dev::SendError;
@@ -29,6 +30,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
+use super::remote_ref::RemoteReply;
 use tokio::sync::oneshot;
 
 /// Mailbox capacity used when none is given.
@@ -82,6 +84,10 @@ pub(crate) struct Slot<A: Actor> {
     current: ArcSwapOption<Instance<A>>,
     closed: AtomicBool,
     pub(crate) stats: Arc<Stats>,
+    /// Set for a ref to an actor on another node; `current` then stays
+    /// empty, so the local path pays one branch for it only when it would
+    /// have failed anyway.
+    pub(crate) remote: Option<Box<RemotePart<A>>>,
 }
 
 impl<A: Actor> Slot<A> {
@@ -91,6 +97,15 @@ impl<A: Actor> Slot<A> {
             current: ArcSwapOption::empty(),
             closed: AtomicBool::new(false),
             stats,
+            remote: None,
+        }
+    }
+
+    /// The slot of a remote actor.
+    pub(crate) fn remote(id: ActorId, stats: Arc<Stats>, part: RemotePart<A>) -> Self {
+        Self {
+            remote: Some(Box::new(part)),
+            ..Self::new(id, stats)
         }
     }
 
@@ -130,10 +145,20 @@ fn tell_outcome<M>(sent: Result<(), SendError<M>>) -> Result<(), TellError<M>> {
 }
 
 /// A monitor, for [`ActorRef::demonitor`].
-#[derive(Debug)]
 pub struct Monitor {
     life: Option<WeakLife>,
     key: u64,
+    /// Set for a monitor of a remote actor: kept by its node's link.
+    remote: Option<Arc<dyn Outbound>>,
+}
+
+impl std::fmt::Debug for Monitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Monitor")
+            .field("key", &self.key)
+            .field("remote", &self.remote.is_some())
+            .finish()
+    }
 }
 
 /// A tell that was not delivered; the message comes back.
@@ -145,6 +170,14 @@ pub enum TellError<M> {
     /// No instance is running behind the ref.
     #[error("actor is gone")]
     ActorGone(M),
+    /// The actor's node is not connected (remote refs).
+    #[error("the actor's node is down or unreachable")]
+    NodeDown(M),
+    /// The message cannot go on the wire (remote refs): the actor does not
+    /// declare its type in [`RemoteActor`](crate::RemoteActor), or it does
+    /// not encode, or it is over the frame limit.
+    #[error("cannot send to a remote actor: {1}")]
+    Encode(M, String),
 }
 
 /// Why an ask got no reply.
@@ -221,8 +254,12 @@ impl<A: Actor<Context = Context<A>>> ActorRef<A> {
         &self.slot.id
     }
 
-    /// True if an instance is running behind this ref right now.
+    /// True if an instance is running behind this ref right now (for a
+    /// remote actor: if its node is connected in the actor's incarnation).
     pub fn is_alive(&self) -> bool {
+        if let Some(remote) = &self.slot.remote {
+            return remote.link.is_connected(&self.slot.id);
+        }
         self.slot
             .current
             .load()
@@ -248,7 +285,11 @@ impl<A: Actor<Context = Context<A>>> ActorRef<A> {
                     .mailbox_full_drops
                     .fetch_add(1, Ordering::Relaxed);
             }
-            Err(TellError::ActorGone(_)) => {
+            Err(TellError::ActorGone(_) | TellError::NodeDown(_)) => {
+                self.slot.stats.dead_letters.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(TellError::Encode(_, why)) => {
+                tracing::warn!(to = %self.slot.id, "tell dropped: {why}");
                 self.slot.stats.dead_letters.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -264,7 +305,10 @@ impl<A: Actor<Context = Context<A>>> ActorRef<A> {
     {
         let guard = self.slot.current.load();
         let Some(inst) = guard.as_ref() else {
-            return Err(TellError::ActorGone(msg));
+            return match &self.slot.remote {
+                Some(remote) => remote.tell(&self.slot.id, msg),
+                None => Err(TellError::ActorGone(msg)),
+            };
         };
         tell_outcome(inst.tell(msg))
     }
@@ -320,6 +364,9 @@ impl<A: Actor<Context = Context<A>>> ActorRef<A> {
 
     /// Cancels a monitor; true if it had not fired yet.
     pub fn demonitor(&self, monitor: Monitor) -> bool {
+        if let Some(link) = &monitor.remote {
+            return link.demonitor(&self.slot.id, monitor.key);
+        }
         monitor
             .life
             .and_then(|w| w.upgrade())
@@ -338,6 +385,9 @@ impl<A: Actor<Context = Context<A>>> ActorRef<A> {
 
     /// Asks the current instance to stop gracefully (exit reason `Shutdown`).
     pub fn stop(&self) {
+        if let Some(remote) = &self.slot.remote {
+            remote.link.stop(&self.slot.id, false);
+        }
         if let Some(i) = self.slot.current.load().as_ref() {
             i.life.request_stop();
         }
@@ -345,20 +395,35 @@ impl<A: Actor<Context = Context<A>>> ActorRef<A> {
 
     /// Kills the current instance without running its stop hooks (`Killed`).
     pub fn kill(&self) {
+        if let Some(remote) = &self.slot.remote {
+            remote.link.stop(&self.slot.id, true);
+        }
         if let Some(i) = self.slot.current.load().as_ref() {
             i.life.request_kill();
         }
     }
 
     pub(crate) fn watch(&self, w: Watcher) -> Monitor {
+        if let Some(remote) = &self.slot.remote {
+            return Monitor {
+                key: remote.link.monitor(&self.slot.id, w),
+                life: None,
+                remote: Some(remote.link.clone()),
+            };
+        }
         match self.slot.current.load().as_ref() {
             Some(i) => Monitor {
                 key: i.life.watch(w).unwrap_or(0),
                 life: Some(i.life_ref().downgrade()),
+                remote: None,
             },
             None => {
                 w(&ExitReason::NoActor);
-                Monitor { life: None, key: 0 }
+                Monitor {
+                    life: None,
+                    key: 0,
+                    remote: None,
+                }
             }
         }
     }
@@ -391,6 +456,32 @@ impl<A: Actor, M> Ask<'_, A, M> {
 
 type BoxedAsk<R> = Pin<Box<dyn Future<Output = Result<R, AskError>> + Send>>;
 
+/// Turns a remote reply's payload into the ask's result.
+pub(crate) type ReplyDecoder<R> = Box<dyn Fn(&[u8]) -> Result<R, AskError> + Send>;
+
+/// Tells the link that a remote ask stopped waiting (timed out or was
+/// dropped), so its reply, if it comes, is dropped and counted as late.
+pub(crate) struct ForgetOnDrop {
+    pub(crate) link: Arc<dyn Outbound>,
+    pub(crate) correlation: u64,
+    pub(crate) node: NodeId,
+    pub(crate) armed: bool,
+}
+
+impl ForgetOnDrop {
+    fn disarm(&mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for ForgetOnDrop {
+    fn drop(&mut self) {
+        if self.armed {
+            self.link.forget(self.correlation);
+        }
+    }
+}
+
 pin_project_lite::pin_project! {
     /// The future of an ask.
     ///
@@ -416,6 +507,15 @@ pin_project_lite::pin_project! {
         },
         /// Waiting for room in a full mailbox first.
         Boxed { fut: BoxedAsk<R> },
+        /// Sent to a remote actor; waiting for the reply or the deadline.
+        Remote {
+            rx: oneshot::Receiver<RemoteReply>,
+            decode: ReplyDecoder<R>,
+            pending: ForgetOnDrop,
+            timeout: Duration,
+            #[pin]
+            timer: Option<tokio::time::Sleep>,
+        },
     }
 }
 
@@ -457,6 +557,32 @@ impl<R> Future for AskFuture<R> {
                 }
             }
             AskProj::Boxed { fut } => fut.as_mut().poll(cx),
+            AskProj::Remote {
+                rx,
+                decode,
+                pending,
+                timeout,
+                mut timer,
+            } => {
+                match Pin::new(rx).poll(cx) {
+                    Poll::Ready(Ok(reply)) => {
+                        pending.disarm();
+                        return Poll::Ready(reply.and_then(|bytes| decode(&bytes)));
+                    }
+                    Poll::Ready(Err(_closed)) => {
+                        pending.disarm();
+                        return Poll::Ready(Err(AskError::NodeDown(pending.node.clone())));
+                    }
+                    Poll::Pending => {}
+                }
+                if timer.is_none() {
+                    timer.set(Some(tokio::time::sleep(*timeout)));
+                }
+                match timer.as_pin_mut().map(|t| t.poll(cx)) {
+                    Some(Poll::Ready(())) => Poll::Ready(Err(AskError::Timeout(*timeout))),
+                    _ => Poll::Pending,
+                }
+            }
         }
     }
 }
@@ -499,6 +625,9 @@ where
         };
         let guard = self.to.slot.current.load();
         let Some(inst) = guard.as_ref() else {
+            if self.to.slot.remote.is_some() {
+                return remote_ask(self.to.slot.clone(), self.msg, self.timeout, self.wait_if_full);
+            }
             return done(AskError::ActorGone(ExitReason::NoActor));
         };
         match enqueue(inst, self.msg, self.timeout) {
@@ -571,5 +700,59 @@ impl Backoff {
             let us = (25u64 << (self.attempts - 8).min(6)).min(1000);
             tokio::time::sleep(Duration::from_micros(us)).await;
         }
+    }
+}
+
+/// An ask of a remote actor: encoded into the link's batch; the reply is
+/// decoded with the node as ref context. If the link's buffer is full,
+/// fails with `MailboxFull` or, with `wait_if_full`, retries within the
+/// timeout.
+fn remote_ask<A, M>(
+    slot: Arc<Slot<A>>,
+    msg: M,
+    timeout: Duration,
+    wait_if_full: bool,
+) -> AskFuture<M::Result>
+where
+    A: Actor<Context = Context<A>> + Handler<M>,
+    M: Message + Send + 'static,
+    M::Result: Send,
+{
+    let Some(remote) = slot.remote.as_ref() else {
+        return AskFuture::Done {
+            result: Some(Err(AskError::ActorGone(ExitReason::NoActor))),
+        };
+    };
+    match remote.ask(&slot.id, &msg, timeout) {
+        Err(AskError::MailboxFull) if wait_if_full => AskFuture::Boxed {
+            fut: Box::pin(async move {
+                let deadline = crate::platform::now() + timeout;
+                let mut backoff = Backoff::default();
+                loop {
+                    backoff.wait().await;
+                    let left = deadline.saturating_duration_since(crate::platform::now());
+                    if left.is_zero() {
+                        return Err(AskError::Timeout(timeout));
+                    }
+                    let Some(remote) = slot.remote.as_ref() else {
+                        return Err(AskError::ActorGone(ExitReason::NoActor));
+                    };
+                    match remote.ask(&slot.id, &msg, left) {
+                        Err(AskError::MailboxFull) => continue,
+                        Err(e) => return Err(e),
+                        Ok(fut) => {
+                            return fut.await.map_err(|e| match e {
+                                AskError::Timeout(_) => AskError::Timeout(timeout),
+                                e => e,
+                            })
+                        }
+                    }
+                }
+            }),
+        },
+        Err(e) => AskFuture::Done {
+            result: Some(Err(e)),
+        },
+        Ok(fut) => fut,
     }
 }

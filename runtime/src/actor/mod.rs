@@ -6,6 +6,7 @@ mod host;
 mod id;
 mod lifecycle;
 mod remote;
+mod remote_ref;
 mod task;
 
 pub use actor_ref::{
@@ -19,4 +20,9 @@ pub use remote::{DispatchError, MessageTable, RemoteActor, RemoteMessage};
 
 pub(crate) use actor_ref::Slot;
 pub(crate) use host::start_instance;
-pub(crate) use lifecycle::{ExitSink, LifeRef, Lifecycle};
+pub(crate) use lifecycle::{ExitSink, LifeRef, Lifecycle, Watcher};
+pub(crate) use remote::ReplyFuture;
+pub(crate) use remote_ref::{
+    export, remote_ref, with_context, Exported, Outbound, OutboundError, PayloadWriter,
+    PendingReply, RefContext, RemoteReply,
+};

@@ -108,17 +108,19 @@ impl From<DispatchError> for AskError {
 type AnyBox = Box<dyn Any + Send>;
 
 /// How one message type goes out and how its reply comes back.
-struct Outgoing {
-    tag: &'static str,
-    encode: fn(AnyBox) -> Result<Vec<u8>, AskError>,
+pub(crate) struct Outgoing {
+    type_id: TypeId,
+    pub(crate) tag: &'static str,
+    /// Appends the message (a `&M` behind `&dyn Any`) to the batch.
+    pub(crate) encode: fn(&dyn Any, &mut Vec<u8>) -> Result<(), String>,
     decode_reply: fn(&[u8]) -> Result<AnyBox, AskError>,
 }
 
-fn encode_any<M: RemoteMessage>(msg: AnyBox) -> Result<Vec<u8>, AskError> {
+fn encode_any<M: RemoteMessage>(msg: &dyn Any, out: &mut Vec<u8>) -> Result<(), String> {
     let msg = msg
-        .downcast::<M>()
-        .map_err(|_| AskError::Decode("message of another type".into()))?;
-    wire::encode(&*msg).map_err(|e| AskError::Decode(e.to_string()))
+        .downcast_ref::<M>()
+        .ok_or_else(|| "message of another type".to_owned())?;
+    wire::encode_into(out, msg).map_err(|e| e.to_string())
 }
 
 fn decode_reply_any<M: RemoteMessage>(bytes: &[u8]) -> Result<AnyBox, AskError> {
@@ -140,7 +142,9 @@ pub struct MessageTable<A: Actor> {
     /// The sending side: how to put a message of a given type on the wire,
     /// and how to read its reply back, found by `TypeId` so that
     /// `ActorRef::tell`/`ask` keep one signature for local and remote refs.
-    outgoing: HashMap<TypeId, Outgoing>,
+    /// A list, not a map: actors accept a handful of types, and a scan of
+    /// them beats hashing a `TypeId` on every remote tell.
+    outgoing: Vec<Outgoing>,
     duplicate: Option<&'static str>,
 }
 
@@ -181,7 +185,9 @@ where
     let msg: M = decode_payload(payload)?;
     to.try_tell(msg).map_err(|e| match e {
         TellError::MailboxFull(_) => DispatchError::MailboxFull,
-        TellError::ActorGone(_) => DispatchError::ActorGone,
+        TellError::ActorGone(_) | TellError::NodeDown(_) | TellError::Encode(..) => {
+            DispatchError::ActorGone
+        }
     })
 }
 
@@ -193,7 +199,7 @@ impl<A: Actor<Context = Context<A>>> MessageTable<A> {
     {
         let mut t = Self {
             entries: HashMap::new(),
-            outgoing: HashMap::new(),
+            outgoing: Vec::new(),
             duplicate: None,
         };
         A::accepts(&mut t);
@@ -213,28 +219,38 @@ impl<A: Actor<Context = Context<A>>> MessageTable<A> {
             ask: ask_entry::<A, M>,
             tell: tell_entry::<A, M>,
         };
-        self.outgoing.insert(
-            TypeId::of::<M>(),
-            Outgoing {
-                tag: M::TAG,
-                encode: encode_any::<M>,
-                decode_reply: decode_reply_any::<M>,
-            },
-        );
+        self.outgoing.retain(|o| o.type_id != TypeId::of::<M>());
+        self.outgoing.push(Outgoing {
+            type_id: TypeId::of::<M>(),
+            tag: M::TAG,
+            encode: encode_any::<M>,
+            decode_reply: decode_reply_any::<M>,
+        });
         if self.entries.insert(M::TAG, entry).is_some() {
             self.duplicate.get_or_insert(M::TAG);
         }
         self
     }
 
+    /// How messages of type `M` go on the wire, if the actor accepts them.
+    #[inline]
+    pub(crate) fn outgoing<M: 'static>(&self) -> Option<&Outgoing> {
+        let t = TypeId::of::<M>();
+        self.outgoing.iter().find(|o| o.type_id == t)
+    }
+
+    fn outgoing_or_unknown<M: 'static>(&self) -> Result<&Outgoing, AskError> {
+        self.outgoing::<M>()
+            .ok_or_else(|| AskError::UnknownMessage(std::any::type_name::<M>().to_owned()))
+    }
+
     /// Encodes `msg` for the wire: its tag and payload. Fails with
     /// `UnknownMessage` if the actor does not accept `M` from the wire.
     pub fn encode<M: 'static + Send>(&self, msg: M) -> Result<(&'static str, Vec<u8>), AskError> {
-        let out = self
-            .outgoing
-            .get(&TypeId::of::<M>())
-            .ok_or_else(|| AskError::UnknownMessage(std::any::type_name::<M>().to_owned()))?;
-        Ok((out.tag, (out.encode)(Box::new(msg))?))
+        let out = self.outgoing_or_unknown::<M>()?;
+        let mut bytes = Vec::new();
+        (out.encode)(&msg, &mut bytes).map_err(AskError::Decode)?;
+        Ok((out.tag, bytes))
     }
 
     /// Decodes the reply to an ask of `M`.
@@ -242,10 +258,7 @@ impl<A: Actor<Context = Context<A>>> MessageTable<A> {
     where
         M::Result: 'static,
     {
-        let out = self
-            .outgoing
-            .get(&TypeId::of::<M>())
-            .ok_or_else(|| AskError::UnknownMessage(std::any::type_name::<M>().to_owned()))?;
+        let out = self.outgoing_or_unknown::<M>()?;
         (out.decode_reply)(bytes)?
             .downcast::<M::Result>()
             .map(|b| *b)

@@ -9,5 +9,5 @@ mod tls;
 
 pub use endpoint::{Endpoint, Peer, TransportError, DEFAULT_HANDSHAKE_TIMEOUT};
 pub use peers::{Offer, PeerTable, Redial};
-pub use pending::{lane_for, PendingAsks, RemoteFailure, ReplyOutcome};
+pub use pending::{lane_for, PendingAsks};
 pub use tls::{server_name, ClusterCa, NodeIdentity, TlsError};

@@ -5,46 +5,44 @@
 //! is dropped and counted; a lost connection fails every waiting ask at once
 //! with `NodeDown` (DESIGN.md §5).
 
-use crate::wire::{RemoteError, Reply};
 use std::collections::HashMap;
 use tokio::sync::oneshot;
 
-/// Why a remote ask has no reply payload.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RemoteFailure {
-    /// The remote node answered with an error.
-    Remote(RemoteError),
-    /// The connection to the node was lost before the reply.
-    NodeDown,
-}
-
-/// What a waiting ask receives.
-pub type ReplyOutcome = Result<Vec<u8>, RemoteFailure>;
-
-/// The asks waiting on one peer connection.
-#[derive(Debug, Default)]
-pub struct PendingAsks {
+/// The asks waiting on one peer connection; `T` is what a waiter receives
+/// (the node decides: a payload, an error reply, or `NodeDown`).
+#[derive(Debug)]
+pub struct PendingAsks<T> {
     next: u64,
-    waiting: HashMap<u64, oneshot::Sender<ReplyOutcome>>,
+    waiting: HashMap<u64, oneshot::Sender<T>>,
     late: u64,
 }
 
-impl PendingAsks {
+impl<T> Default for PendingAsks<T> {
+    fn default() -> Self {
+        Self {
+            next: 0,
+            waiting: HashMap::new(),
+            late: 0,
+        }
+    }
+}
+
+impl<T> PendingAsks<T> {
     /// A new correlation id and the receiver its reply will arrive on.
-    pub fn register(&mut self) -> (u64, oneshot::Receiver<ReplyOutcome>) {
+    pub fn register(&mut self) -> (u64, oneshot::Receiver<T>) {
         self.next += 1;
         let (tx, rx) = oneshot::channel();
         self.waiting.insert(self.next, tx);
         (self.next, rx)
     }
 
-    /// Delivers a reply; false if nobody waits for it (counted as late).
-    pub fn complete(&mut self, reply: Reply) -> bool {
-        let outcome = reply.outcome.map_err(RemoteFailure::Remote);
+    /// Delivers the reply to ask `correlation`; false if nobody waits for it
+    /// (counted as late).
+    pub fn complete(&mut self, correlation: u64, reply: T) -> bool {
         let delivered = self
             .waiting
-            .remove(&reply.correlation)
-            .is_some_and(|tx| tx.send(outcome).is_ok());
+            .remove(&correlation)
+            .is_some_and(|tx| tx.send(reply).is_ok());
         if !delivered {
             self.late += 1;
         }
@@ -56,12 +54,12 @@ impl PendingAsks {
         self.waiting.remove(&correlation);
     }
 
-    /// The connection is gone: every waiting ask fails with `NodeDown` now.
+    /// The connection is gone: every waiting ask gets `lost()` now.
     /// Returns how many were failed.
-    pub fn fail_all(&mut self) -> usize {
+    pub fn fail_all(&mut self, lost: impl Fn() -> T) -> usize {
         let n = self.waiting.len();
         for (_, tx) in self.waiting.drain() {
-            let _ = tx.send(Err(RemoteFailure::NodeDown));
+            let _ = tx.send(lost());
         }
         n
     }
@@ -99,37 +97,30 @@ pub fn lane_for(recipient: u64, lanes: usize) -> usize {
 mod tests {
     use super::*;
 
-    fn ok(correlation: u64, bytes: &[u8]) -> Reply {
-        Reply {
-            correlation,
-            outcome: Ok(bytes.to_vec()),
-        }
+    type Outcome = Result<Vec<u8>, &'static str>;
+
+    fn ok(bytes: &[u8]) -> Outcome {
+        Ok(bytes.to_vec())
     }
 
     #[test]
     fn replies_find_their_asks_and_late_ones_are_counted() {
-        let mut p = PendingAsks::default();
+        let mut p = PendingAsks::<Outcome>::default();
         let (a, mut ra) = p.register();
         let (b, mut rb) = p.register();
         let (c, mut rc) = p.register();
         assert!(a < b && b < c, "correlation ids are unique and increasing");
-        assert!(p.complete(ok(b, b"two")));
+        assert!(p.complete(b, ok(b"two")));
         assert_eq!(rb.try_recv(), Ok(Ok(b"two".to_vec())));
-        assert!(p.complete(Reply {
-            correlation: a,
-            outcome: Err(RemoteError::MailboxFull)
-        }));
-        assert_eq!(
-            ra.try_recv(),
-            Ok(Err(RemoteFailure::Remote(RemoteError::MailboxFull)))
-        );
+        assert!(p.complete(a, Err("mailbox full")));
+        assert_eq!(ra.try_recv(), Ok(Err("mailbox full")));
         p.forget(c);
         assert!(
-            !p.complete(ok(c, b"too late")),
+            !p.complete(c, ok(b"too late")),
             "a timed-out ask's reply is late"
         );
-        assert!(!p.complete(ok(b, b"again")), "a duplicate is late");
-        assert!(!p.complete(ok(999, b"never asked")));
+        assert!(!p.complete(b, ok(b"again")), "a duplicate is late");
+        assert!(!p.complete(999, ok(b"never asked")));
         assert_eq!(p.late_replies(), 3);
         assert!(rc.try_recv().is_err());
         assert!(p.is_empty());
@@ -137,11 +128,11 @@ mod tests {
 
     #[test]
     fn a_lost_connection_fails_every_waiting_ask_at_once() {
-        let mut p = PendingAsks::default();
+        let mut p = PendingAsks::<Outcome>::default();
         let mut rs: Vec<_> = (0..5).map(|_| p.register().1).collect();
-        assert_eq!(p.fail_all(), 5);
+        assert_eq!(p.fail_all(|| Err("node down")), 5);
         for r in &mut rs {
-            assert_eq!(r.try_recv(), Ok(Err(RemoteFailure::NodeDown)));
+            assert_eq!(r.try_recv(), Ok(Err("node down")));
         }
         assert_eq!(p.len(), 0);
     }

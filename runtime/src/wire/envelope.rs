@@ -7,7 +7,7 @@
 //! bits say which optional parts are present. Unknown flag bits are refused,
 //! so a newer peer's extension is an error, not a misread.
 
-use super::frame::Limits;
+use super::frame::{FrameKind, Limits};
 use super::read::{put_bytes32, put_str16, Reader};
 use super::WireError;
 
@@ -56,9 +56,83 @@ pub struct Envelope {
     pub payload: Vec<u8>,
 }
 
-impl Envelope {
-    /// Appends the encoded envelope (a frame body) to `out`.
-    pub fn encode(&self, limits: &Limits, out: &mut Vec<u8>) -> Result<(), WireError> {
+/// The parts of an envelope before its payload, borrowed: what a sender
+/// needs to write a frame without building an [`Envelope`] first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EnvelopeHead<'a> {
+    /// See [`Envelope::recipient`].
+    pub recipient: u64,
+    /// See [`Envelope::recipient_incarnation`].
+    pub recipient_incarnation: u64,
+    /// See [`Envelope::sender`].
+    pub sender: Option<&'a WireActorId>,
+    /// See [`Envelope::tag`].
+    pub tag: &'a str,
+    /// See [`Envelope::correlation`].
+    pub correlation: Option<u64>,
+    /// See [`Envelope::trace`].
+    pub trace: Option<TraceContext>,
+}
+
+/// Why an envelope could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError<E> {
+    /// A header field or the whole frame is over the limits.
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    /// The payload writer failed.
+    #[error("payload: {0}")]
+    Payload(E),
+}
+
+impl EnvelopeHead<'_> {
+    /// Appends a whole `Envelope` frame (length prefix, kind, body) to `out`,
+    /// with the payload written in place by `payload`, so a message is
+    /// encoded straight into the batch that will be sent. On error `out` is
+    /// left as it was.
+    pub fn write_frame<E>(
+        &self,
+        limits: &Limits,
+        out: &mut Vec<u8>,
+        payload: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), WriteError<E>> {
+        let start = out.len();
+        let r = self.write_frame_inner(limits, out, payload);
+        if r.is_err() {
+            out.truncate(start);
+        }
+        r
+    }
+
+    fn write_frame_inner<E>(
+        &self,
+        limits: &Limits,
+        out: &mut Vec<u8>,
+        payload: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), WriteError<E>> {
+        let start = out.len();
+        out.extend_from_slice(&[0; 4]);
+        out.push(FrameKind::Envelope as u8);
+        self.write_head(limits, out)?;
+        let len_at = out.len();
+        out.extend_from_slice(&[0; 4]);
+        payload(out).map_err(WriteError::Payload)?;
+        let payload_len = out.len() - len_at - 4;
+        let frame_len = out.len() - start - 4;
+        if frame_len > limits.max_frame || frame_len > u32::MAX as usize {
+            return Err(WireError::FrameTooLarge {
+                len: frame_len,
+                max: limits.max_frame,
+            }
+            .into());
+        }
+        // both fit in u32: checked just above
+        out[len_at..len_at + 4].copy_from_slice(&(payload_len as u32).to_be_bytes());
+        out[start..start + 4].copy_from_slice(&(frame_len as u32).to_be_bytes());
+        Ok(())
+    }
+
+    fn write_head(&self, limits: &Limits, out: &mut Vec<u8>) -> Result<(), WireError> {
         let mut flags = 0;
         if self.sender.is_some() {
             flags |= HAS_SENDER;
@@ -72,12 +146,12 @@ impl Envelope {
         out.push(flags);
         out.extend_from_slice(&self.recipient.to_be_bytes());
         out.extend_from_slice(&self.recipient_incarnation.to_be_bytes());
-        if let Some(s) = &self.sender {
+        if let Some(s) = self.sender {
             put_str16(out, &s.node, limits.max_name, "sender node name")?;
             out.extend_from_slice(&s.incarnation.to_be_bytes());
             out.extend_from_slice(&s.local.to_be_bytes());
         }
-        put_str16(out, &self.tag, limits.max_tag, "message tag")?;
+        put_str16(out, self.tag, limits.max_tag, "message tag")?;
         if let Some(c) = self.correlation {
             out.extend_from_slice(&c.to_be_bytes());
         }
@@ -85,11 +159,33 @@ impl Envelope {
             out.extend_from_slice(&t.trace_id.to_be_bytes());
             out.extend_from_slice(&t.span_id.to_be_bytes());
         }
-        put_bytes32(out, &self.payload, limits.max_frame, "payload")
+        Ok(())
     }
+}
 
+/// A decoded envelope that borrows its tag and payload from the frame, so
+/// the receive path allocates nothing per message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnvelopeRef<'a> {
+    /// See [`Envelope::recipient`].
+    pub recipient: u64,
+    /// See [`Envelope::recipient_incarnation`].
+    pub recipient_incarnation: u64,
+    /// See [`Envelope::sender`].
+    pub sender: Option<WireActorId>,
+    /// See [`Envelope::tag`].
+    pub tag: &'a str,
+    /// See [`Envelope::correlation`].
+    pub correlation: Option<u64>,
+    /// See [`Envelope::trace`].
+    pub trace: Option<TraceContext>,
+    /// See [`Envelope::payload`].
+    pub payload: &'a [u8],
+}
+
+impl<'a> EnvelopeRef<'a> {
     /// Decodes a frame body; malformed input is an error, never a panic.
-    pub fn decode(body: &[u8], limits: &Limits) -> Result<Self, WireError> {
+    pub fn decode(body: &'a [u8], limits: &Limits) -> Result<Self, WireError> {
         let mut r = Reader::new(body);
         let flags = r.u8()?;
         if flags & !KNOWN_FLAGS != 0 {
@@ -106,7 +202,7 @@ impl Envelope {
         } else {
             None
         };
-        let tag = r.str16(limits.max_tag, "message tag")?;
+        let tag = r.str16_ref(limits.max_tag, "message tag")?;
         let correlation = if flags & HAS_CORRELATION != 0 {
             Some(r.u64()?)
         } else {
@@ -120,7 +216,7 @@ impl Envelope {
         } else {
             None
         };
-        let payload = r.bytes32(limits.max_frame, "payload")?;
+        let payload = r.bytes32_ref(limits.max_frame, "payload")?;
         r.finish()?;
         Ok(Self {
             recipient,
@@ -131,6 +227,44 @@ impl Envelope {
             trace,
             payload,
         })
+    }
+
+    /// An owned copy.
+    pub fn to_owned(&self) -> Envelope {
+        Envelope {
+            recipient: self.recipient,
+            recipient_incarnation: self.recipient_incarnation,
+            sender: self.sender.clone(),
+            tag: self.tag.to_owned(),
+            correlation: self.correlation,
+            trace: self.trace,
+            payload: self.payload.to_vec(),
+        }
+    }
+}
+
+impl Envelope {
+    /// Its head, borrowed.
+    pub fn head(&self) -> EnvelopeHead<'_> {
+        EnvelopeHead {
+            recipient: self.recipient,
+            recipient_incarnation: self.recipient_incarnation,
+            sender: self.sender.as_ref(),
+            tag: &self.tag,
+            correlation: self.correlation,
+            trace: self.trace,
+        }
+    }
+
+    /// Appends the encoded envelope (a frame body) to `out`.
+    pub fn encode(&self, limits: &Limits, out: &mut Vec<u8>) -> Result<(), WireError> {
+        self.head().write_head(limits, out)?;
+        put_bytes32(out, &self.payload, limits.max_frame, "payload")
+    }
+
+    /// Decodes a frame body; malformed input is an error, never a panic.
+    pub fn decode(body: &[u8], limits: &Limits) -> Result<Self, WireError> {
+        EnvelopeRef::decode(body, limits).map(|e| e.to_owned())
     }
 }
 

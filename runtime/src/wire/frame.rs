@@ -137,17 +137,30 @@ impl FrameDecoder {
     /// the stream is unusable (the peer is misbehaving) and every later call
     /// returns [`WireError::Poisoned`].
     pub fn next_frame(&mut self) -> Result<Option<Frame>, WireError> {
+        Ok(self.next_frame_ref()?.map(|(kind, body)| Frame {
+            kind,
+            body: body.to_vec(),
+        }))
+    }
+
+    /// [`FrameDecoder::next_frame`] without copying: the body is borrowed
+    /// from the decoder's buffer until the next call.
+    pub fn next_frame_ref(&mut self) -> Result<Option<(FrameKind, &[u8])>, WireError> {
         if self.failed {
             return Err(WireError::Poisoned);
         }
-        let r = self.decode_one();
-        if r.is_err() {
-            self.failed = true;
+        match self.decode_one() {
+            Ok(Some((kind, start, end))) => Ok(Some((kind, &self.buf[start..end]))),
+            Ok(None) => Ok(None),
+            Err(e) => {
+                self.failed = true;
+                Err(e)
+            }
         }
-        r
     }
 
-    fn decode_one(&mut self) -> Result<Option<Frame>, WireError> {
+    /// The next frame's kind and body range in `buf`.
+    fn decode_one(&mut self) -> Result<Option<(FrameKind, usize, usize)>, WireError> {
         let avail = &self.buf[self.pos..];
         let Some(prefix) = avail.get(..4) else {
             return Ok(None);
@@ -168,8 +181,8 @@ impl FrameDecoder {
             return Ok(None);
         };
         let kind = FrameKind::from_byte(frame[0])?;
-        let body = frame[1..].to_vec();
+        let start = self.pos + 5;
         self.pos += 4 + len;
-        Ok(Some(Frame { kind, body }))
+        Ok(Some((kind, start, self.pos)))
     }
 }

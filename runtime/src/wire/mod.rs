@@ -10,8 +10,10 @@ mod frame;
 mod handshake;
 mod read;
 
-pub use codec::{decode, encode, CodecError};
-pub use envelope::{Envelope, RemoteError, Reply, TraceContext, WireActorId};
+pub use codec::{decode, encode, encode_into, CodecError};
+pub use envelope::{
+    Envelope, EnvelopeHead, EnvelopeRef, RemoteError, Reply, TraceContext, WireActorId, WriteError,
+};
 pub use error::WireError;
 pub use frame::{encode_frame, Frame, FrameDecoder, FrameKind, Limits};
 pub use handshake::{decode_reject, encode_reject, Hello, Refusal, PROTOCOL_VERSION};

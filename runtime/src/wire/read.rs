@@ -50,23 +50,31 @@ impl<'a> Reader<'a> {
 
     /// A string with a u16 length prefix, at most `max` bytes.
     pub(crate) fn str16(&mut self, max: usize, what: &'static str) -> Result<String, WireError> {
+        self.str16_ref(max, what).map(str::to_owned)
+    }
+
+    /// [`Reader::str16`], borrowed from the input.
+    pub(crate) fn str16_ref(&mut self, max: usize, what: &'static str) -> Result<&'a str, WireError> {
         let len = self.u16()? as usize;
         if len > max {
             return Err(WireError::TooLong { what, len, max });
         }
         let b = self.take(len)?;
-        std::str::from_utf8(b)
-            .map(str::to_owned)
-            .map_err(|_| WireError::BadUtf8(what))
+        std::str::from_utf8(b).map_err(|_| WireError::BadUtf8(what))
     }
 
     /// Bytes with a u32 length prefix, at most `max`.
     pub(crate) fn bytes32(&mut self, max: usize, what: &'static str) -> Result<Vec<u8>, WireError> {
+        self.bytes32_ref(max, what).map(<[u8]>::to_vec)
+    }
+
+    /// [`Reader::bytes32`], borrowed from the input.
+    pub(crate) fn bytes32_ref(&mut self, max: usize, what: &'static str) -> Result<&'a [u8], WireError> {
         let len = self.u32()? as usize;
         if len > max {
             return Err(WireError::TooLong { what, len, max });
         }
-        Ok(self.take(len)?.to_vec())
+        self.take(len)
     }
 
     /// All input must have been read.
