@@ -2,3 +2,4 @@
 //! node binary (with its own actor kinds compiled in) can call the same code.
 
 pub mod demo;
+pub mod probe;

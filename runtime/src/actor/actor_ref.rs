@@ -18,6 +18,7 @@
 
 use super::host::Stats;
 use super::lifecycle::{HasLife, LifeRef, Lifecycle, Watcher, WeakLife};
+use super::remote_ref::RemoteReply;
 use super::remote_ref::{Outbound, RemotePart};
 use super::{ActorId, ExitReason, NodeId};
 use actix::dev::channel::AddressSender;
@@ -30,7 +31,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
-use super::remote_ref::RemoteReply;
 use tokio::sync::oneshot;
 
 /// Mailbox capacity used when none is given.
@@ -626,7 +626,12 @@ where
         let guard = self.to.slot.current.load();
         let Some(inst) = guard.as_ref() else {
             if self.to.slot.remote.is_some() {
-                return remote_ask(self.to.slot.clone(), self.msg, self.timeout, self.wait_if_full);
+                return remote_ask(
+                    self.to.slot.clone(),
+                    self.msg,
+                    self.timeout,
+                    self.wait_if_full,
+                );
             }
             return done(AskError::ActorGone(ExitReason::NoActor));
         };

@@ -21,7 +21,6 @@ pub use remote::{DispatchError, MessageTable, RemoteActor, RemoteMessage};
 pub(crate) use actor_ref::Slot;
 pub(crate) use host::start_instance;
 pub(crate) use lifecycle::{ExitSink, LifeRef, Lifecycle, Watcher};
-pub(crate) use remote::ReplyFuture;
 pub(crate) use remote_ref::{
     export, remote_ref, with_context, Exported, Outbound, OutboundError, PayloadWriter,
     PendingReply, RefContext, RemoteReply,

@@ -59,8 +59,12 @@ pub(crate) struct PendingReply {
 /// the node; every method is cheap and never blocks.
 pub(crate) trait Outbound: Send + Sync + 'static {
     /// Queues a tell for `to` (on `to`'s data lane).
-    fn tell(&self, to: &ActorId, tag: &str, payload: PayloadWriter<'_>)
-        -> Result<(), OutboundError>;
+    fn tell(
+        &self,
+        to: &ActorId,
+        tag: &str,
+        payload: PayloadWriter<'_>,
+    ) -> Result<(), OutboundError>;
     /// Sends an ask for `to`; the reply (or `NodeDown`) arrives on the
     /// returned receiver.
     fn ask(
@@ -96,7 +100,10 @@ impl<A: Actor<Context = Context<A>>> RemotePart<A> {
     /// Encodes `msg` into the link's batch for `to`.
     pub(crate) fn tell<M: 'static>(&self, to: &ActorId, msg: M) -> Result<(), TellError<M>> {
         let Some(out) = self.table.outgoing::<M>() else {
-            let why = format!("{} is not declared for the wire", std::any::type_name::<M>());
+            let why = format!(
+                "{} is not declared for the wire",
+                std::any::type_name::<M>()
+            );
             return Err(TellError::Encode(msg, why));
         };
         let encode = out.encode;
@@ -162,8 +169,12 @@ pub(crate) trait Exported: Send + Sync + 'static {
     /// Decodes and tells.
     fn tell(&self, tag: &str, payload: &[u8]) -> Result<(), DispatchError>;
     /// Decodes and asks; the future yields the encoded reply.
-    fn ask(&self, tag: &str, payload: &[u8], timeout: Duration)
-        -> Result<ReplyFuture, DispatchError>;
+    fn ask(
+        &self,
+        tag: &str,
+        payload: &[u8],
+        timeout: Duration,
+    ) -> Result<ReplyFuture, DispatchError>;
     /// Calls `w` when the current instance exits (at once with `NoActor` if
     /// none runs).
     fn watch(&self, w: Watcher) -> Monitor;
@@ -218,7 +229,9 @@ impl<A: RemoteActor> Exported for ExportedRef<A> {
 
 /// `actor` (a local ref) as seen from the wire. Fails if two of its
 /// accepted messages share a tag.
-pub(crate) fn export<A: RemoteActor>(actor: &ActorRef<A>) -> Result<Arc<dyn Exported>, DispatchError> {
+pub(crate) fn export<A: RemoteActor>(
+    actor: &ActorRef<A>,
+) -> Result<Arc<dyn Exported>, DispatchError> {
     Ok(Arc::new(ExportedRef {
         actor: actor.clone(),
         table: MessageTable::for_actor()?,
@@ -240,7 +253,10 @@ pub(crate) fn remote_ref<A: RemoteActor>(
 
 /// A ref that names `id` but reaches nothing (a stale incarnation, or an
 /// actor this node no longer has): tells are dead letters, asks fail.
-pub(crate) fn dead_ref<A: Actor<Context = Context<A>>>(id: ActorId, stats: Arc<Stats>) -> ActorRef<A> {
+pub(crate) fn dead_ref<A: Actor<Context = Context<A>>>(
+    id: ActorId,
+    stats: Arc<Stats>,
+) -> ActorRef<A> {
     let slot = Slot::new(id, stats);
     slot.close();
     ActorRef::from_slot(Arc::new(slot))

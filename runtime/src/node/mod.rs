@@ -1,10 +1,20 @@
 //! The `Node` handle: one node's identity, actors, names and supervisors,
-//! wired together (DESIGN.md §1). Transport and membership join it later.
+//! and (once started with a listen address and a security setting) its
+//! connections to other nodes, wired together (DESIGN.md §1).
 
-use crate::actor::Host;
+mod inbound;
+mod net;
+
+use crate::actor::{export, remote_ref, ActorRef, AskError, DispatchError, Host, NodeId};
 use crate::platform;
-use crate::registry::Registry;
+use crate::registry::{Registry, RegistryError};
+use crate::transport::{ClusterCa, Endpoint, Redial, TlsError, TransportError};
+use crate::wire::Hello;
+use crate::RemoteActor;
+use net::Net;
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// One arbour node. Cheap to clone. Dereferences to its [`Host`] (spawning,
 /// ids, RNG, counters).
@@ -17,6 +27,7 @@ use std::sync::Arc;
 pub struct Node {
     host: Host,
     registry: Arc<Registry>,
+    net: Option<Arc<Net>>,
 }
 
 impl std::ops::Deref for Node {
@@ -32,6 +43,49 @@ impl AsRef<Host> for Node {
     }
 }
 
+/// Why a node could not start, or a network operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The builder's settings are incomplete or contradictory.
+    #[error("node configuration: {0}")]
+    Config(String),
+    /// Certificates or keys.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// Binding, dialing or the handshake.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The node was built without a network ([`NodeBuilder::build`]).
+    #[error("this node has no network (start it with NodeBuilder::start)")]
+    NoNetwork,
+    /// The peer node has no actor exposed under that name.
+    #[error("node {node} has no actor named {name:?}")]
+    NotFound {
+        /// The node asked.
+        node: String,
+        /// The name.
+        name: String,
+    },
+    /// The lookup failed (node down, timeout).
+    #[error("lookup: {0}")]
+    Ask(#[from] AskError),
+    /// The name is taken.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The actor's message table is invalid (two messages share a tag).
+    #[error(transparent)]
+    Dispatch(#[from] DispatchError),
+}
+
+/// Counters of the node's network side.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetStats {
+    /// Replies that arrived after their ask stopped waiting (dropped).
+    pub late_replies: u64,
+    /// Messages from the wire with an unknown tag or an undecodable payload.
+    pub undeliverable: u64,
+}
+
 impl Node {
     /// Starts describing a node called `name`.
     pub fn builder(name: impl Into<String>) -> NodeBuilder {
@@ -39,6 +93,14 @@ impl Node {
             name: name.into(),
             seed: None,
             incarnation: None,
+            cluster: "arbour".into(),
+            listen: None,
+            security: None,
+            peers: Vec::new(),
+            data_lanes: crate::transport::DEFAULT_DATA_LANES,
+            handshake_timeout: crate::transport::DEFAULT_HANDSHAKE_TIMEOUT,
+            redial: Redial::default(),
+            socket: None,
         }
     }
 
@@ -51,14 +113,148 @@ impl Node {
     pub fn host(&self) -> &Host {
         &self.host
     }
+
+    fn net(&self) -> Result<&Arc<Net>, NodeError> {
+        self.net.as_ref().ok_or(NodeError::NoNetwork)
+    }
+
+    /// The address the node listens on.
+    pub fn local_addr(&self) -> Result<SocketAddr, NodeError> {
+        Ok(self.net()?.endpoint.local_addr()?)
+    }
+
+    /// Registers `actor` under `name` in the local registry and makes it
+    /// reachable from other nodes by that name ([`Node::lookup`]).
+    pub fn expose<A: RemoteActor>(&self, name: &str, actor: &ActorRef<A>) -> Result<(), NodeError> {
+        let net = self.net()?;
+        let exported = export(actor)?;
+        self.registry.register(name, actor)?;
+        net.expose(name, exported);
+        Ok(())
+    }
+
+    /// A ref to the actor that node `node` exposes as `name`. Waits (up to
+    /// `timeout`) for a connection to `node` if there is none yet.
+    pub async fn lookup<A: RemoteActor>(
+        &self,
+        node: &str,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<ActorRef<A>, NodeError> {
+        let net = self.net()?;
+        let deadline = platform::now() + timeout;
+        let link = net.link_named(node);
+        let mut changes = net.changes();
+        while link.conn.load().is_none() {
+            if tokio::time::timeout_at(deadline, changes.changed())
+                .await
+                .is_err()
+            {
+                return Err(AskError::NodeDown(NodeId::new(node, 0)).into());
+            }
+        }
+        let left = deadline.saturating_duration_since(platform::now());
+        let (node_id, found) = link.whereis(name, left).await?;
+        let Some(local) = found else {
+            return Err(NodeError::NotFound {
+                node: node.to_owned(),
+                name: name.to_owned(),
+            });
+        };
+        let id = crate::ActorId {
+            node: node_id,
+            local,
+        };
+        Ok(remote_ref(id, link, self.host.counters().clone())?)
+    }
+
+    /// Dials node `node` at `addr` and waits for the handshake. The address
+    /// is remembered: a lost connection is redialed with backoff.
+    pub async fn connect(&self, node: &str, addr: SocketAddr) -> Result<(), NodeError> {
+        let net = self.net()?;
+        net.remember(node, addr);
+        net.dial(node, addr).await?;
+        Ok(())
+    }
+
+    /// The peer nodes connected now.
+    pub fn connected_peers(&self) -> Vec<NodeId> {
+        self.net.as_ref().map(|n| n.connected()).unwrap_or_default()
+    }
+
+    /// Waits until `node` is connected, up to `timeout`; false if it is not.
+    pub async fn wait_for_peer(&self, node: &str, timeout: Duration) -> bool {
+        let Ok(net) = self.net() else {
+            return false;
+        };
+        let link = net.link_named(node);
+        let mut changes = net.changes();
+        let deadline = platform::now() + timeout;
+        while link.conn.load().is_none() {
+            if tokio::time::timeout_at(deadline, changes.changed())
+                .await
+                .is_err()
+            {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The network side's counters.
+    pub fn net_stats(&self) -> NetStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.net
+            .as_ref()
+            .map(|n| NetStats {
+                late_replies: n.late_replies.load(Relaxed),
+                undeliverable: n.undeliverable.load(Relaxed),
+            })
+            .unwrap_or_default()
+    }
+
+    /// Closes every connection and stops listening. Remote asks pending on
+    /// other nodes fail with `NodeDown` there.
+    pub fn shutdown_network(&self) {
+        if let Some(net) = &self.net {
+            net.shutdown();
+        }
+    }
+}
+
+/// How a node proves it belongs to the cluster (mutual TLS, DESIGN.md §5).
+#[derive(Clone, Debug)]
+pub enum Security {
+    /// Every node derives the same CA from the cluster name and this secret,
+    /// and mints its own certificate from it.
+    Secret(String),
 }
 
 /// Builds a [`Node`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct NodeBuilder {
     name: String,
     seed: Option<u64>,
     incarnation: Option<u64>,
+    cluster: String,
+    listen: Option<SocketAddr>,
+    security: Option<Security>,
+    peers: Vec<(String, SocketAddr)>,
+    data_lanes: usize,
+    handshake_timeout: Duration,
+    redial: Redial,
+    socket: Option<(Arc<dyn quinn::AsyncUdpSocket>, Arc<dyn quinn::Runtime>)>,
+}
+
+impl std::fmt::Debug for NodeBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeBuilder")
+            .field("name", &self.name)
+            .field("cluster", &self.cluster)
+            .field("listen", &self.listen)
+            .field("peers", &self.peers)
+            .finish_non_exhaustive()
+    }
 }
 
 impl NodeBuilder {
@@ -74,14 +270,115 @@ impl NodeBuilder {
         self
     }
 
-    /// Builds the node.
+    /// The cluster's name (default `"arbour"`); nodes of other clusters are
+    /// refused at the handshake.
+    pub fn cluster(mut self, name: impl Into<String>) -> Self {
+        self.cluster = name.into();
+        self
+    }
+
+    /// Where to listen (port 0 picks a free port). Default `127.0.0.1:0`.
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = Some(addr);
+        self
+    }
+
+    /// Mutual TLS from a cluster secret.
+    pub fn secret(mut self, secret: impl Into<String>) -> Self {
+        self.security = Some(Security::Secret(secret.into()));
+        self
+    }
+
+    /// A peer to dial at start (and redial while it cannot be reached).
+    pub fn peer(mut self, name: impl Into<String>, addr: SocketAddr) -> Self {
+        self.peers.push((name.into(), addr));
+        self
+    }
+
+    /// Data lanes per connection (default 4).
+    pub fn data_lanes(mut self, n: usize) -> Self {
+        self.data_lanes = n.max(1);
+        self
+    }
+
+    /// How long a new connection may take to say who it is (default 5 s).
+    pub fn handshake_timeout(mut self, d: Duration) -> Self {
+        self.handshake_timeout = d;
+        self
+    }
+
+    /// Redial backoff after a lost connection.
+    pub fn redial(mut self, r: Redial) -> Self {
+        self.redial = r;
+        self
+    }
+
+    /// Uses a socket and runtime supplied by the platform instead of an OS
+    /// socket (the simulator's in-memory network).
+    pub fn socket(
+        mut self,
+        socket: Arc<dyn quinn::AsyncUdpSocket>,
+        runtime: Arc<dyn quinn::Runtime>,
+    ) -> Self {
+        self.socket = Some((socket, runtime));
+        self
+    }
+
+    /// Builds a node without a network (actors, supervisors, names).
     pub fn build(self) -> Node {
         let incarnation = self.incarnation.unwrap_or_else(platform::fresh_incarnation);
         let seed = self.seed.unwrap_or(incarnation);
         Node {
             host: Host::new(&self.name, incarnation, seed),
             registry: Arc::new(Registry::default()),
+            net: None,
         }
+    }
+
+    /// Builds the node and starts its network: binds the endpoint, accepts
+    /// peers, dials the configured ones. Call on the worker that is to run
+    /// the transport (inside a tokio `LocalSet`).
+    pub async fn start(self) -> Result<Node, NodeError> {
+        let Some(Security::Secret(secret)) = self.security.clone() else {
+            return Err(NodeError::Config(
+                "no security setting: give the cluster secret (NodeBuilder::secret)".into(),
+            ));
+        };
+        let cfg = self.clone();
+        let mut node = self.build();
+        let ca = ClusterCa::from_secret(&cfg.cluster, &secret)?;
+        let mut key_seed = [0u8; 32];
+        node.rng().derive("tls identity").fill_bytes(&mut key_seed);
+        let identity = ca.issue(&cfg.name, key_seed)?;
+        let hello = Hello::new(&cfg.cluster, &cfg.name, node.node_id().incarnation);
+        let endpoint = match cfg.socket {
+            Some((socket, runtime)) => {
+                let seed = node.rng().derive("quic").next_u64();
+                Endpoint::bind_socket(socket, runtime, &ca, &identity, hello, seed)?
+            }
+            None => {
+                let addr = cfg
+                    .listen
+                    .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+                Endpoint::bind(addr, &ca, &identity, hello)?
+            }
+        }
+        .with_handshake_timeout(cfg.handshake_timeout);
+        let net = Net::new(
+            node.node_id().clone(),
+            node.host.counters().clone(),
+            endpoint,
+            node.rng().derive("net"),
+            cfg.data_lanes,
+            cfg.redial,
+        );
+        platform::spawn_local(net.clone().accept_loop());
+        for (peer, addr) in cfg.peers {
+            net.remember(&peer, addr);
+            platform::spawn_local(net.clone().keep_dialing(peer, addr));
+        }
+        node.net = Some(net);
+        Ok(node)
     }
 }
 

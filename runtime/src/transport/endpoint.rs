@@ -17,9 +17,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Application close code: the handshake was refused.
-const CLOSE_REFUSED: u32 = 1;
+pub const CLOSE_REFUSED: u32 = 1;
 /// Application close code: the peer broke the protocol.
-const CLOSE_PROTOCOL: u32 = 2;
+pub const CLOSE_PROTOCOL: u32 = 2;
+/// Application close code: a duplicate connection (the other one is kept).
+pub const CLOSE_DUPLICATE: u32 = 3;
+/// Application close code: the node is shutting down.
+pub const CLOSE_SHUTDOWN: u32 = 4;
+
+/// How often an idle connection is probed, and how long silence may last
+/// before the connection counts as lost (its asks fail with `NodeDown`).
+const KEEP_ALIVE: Duration = Duration::from_millis(500);
+const IDLE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// How long a new connection may take to say who it is.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -67,8 +76,11 @@ pub enum TransportError {
 pub struct Peer {
     /// Who the peer said it is (after TLS and the arbour handshake).
     pub hello: Hello,
-    conn: quinn::Connection,
-    control: (quinn::SendStream, quinn::RecvStream),
+    pub(crate) conn: quinn::Connection,
+    pub(crate) control: (quinn::SendStream, quinn::RecvStream),
+    /// Bytes that followed the handshake on the control stream.
+    pub(crate) decoder: FrameDecoder,
+    pub(crate) limits: Limits,
 }
 
 impl Peer {
@@ -97,6 +109,18 @@ pub struct Endpoint {
     handshake_timeout: Duration,
 }
 
+/// QUIC transport settings: keep-alive probes, the idle timeout that turns
+/// silence into a lost connection, and stream windows sized for batched
+/// message traffic.
+fn transport_config() -> Arc<quinn::TransportConfig> {
+    let mut t = quinn::TransportConfig::default();
+    t.keep_alive_interval(Some(KEEP_ALIVE));
+    t.max_idle_timeout(IDLE_TIMEOUT.try_into().ok());
+    t.stream_receive_window(quinn::VarInt::from_u32(8 * 1024 * 1024));
+    t.send_window(16 * 1024 * 1024);
+    Arc::new(t)
+}
+
 /// The QUIC crypto configurations of a node's TLS identity.
 fn quic_crypto(
     ca: &ClusterCa,
@@ -106,7 +130,15 @@ fn quic_crypto(
         .map_err(|e| TransportError::QuicConfig(e.to_string()))?;
     let client = QuicClientConfig::try_from(ca.client_config(identity)?)
         .map_err(|e| TransportError::QuicConfig(e.to_string()))?;
-    Ok((Arc::new(server), quinn::ClientConfig::new(Arc::new(client))))
+    let mut client = quinn::ClientConfig::new(Arc::new(client));
+    client.transport_config(transport_config());
+    Ok((Arc::new(server), client))
+}
+
+fn server_config(server: Arc<QuicServerConfig>) -> quinn::ServerConfig {
+    let mut config = quinn::ServerConfig::with_crypto(server);
+    config.transport_config(transport_config());
+    config
 }
 
 /// Connection ids from the node's seeded RNG (quinn's default draws them
@@ -146,7 +178,7 @@ impl Endpoint {
         hello: Hello,
     ) -> Result<Self, TransportError> {
         let (server, client) = quic_crypto(ca, identity)?;
-        let quic = quinn::Endpoint::server(quinn::ServerConfig::with_crypto(server), addr)?;
+        let quic = quinn::Endpoint::server(server_config(server), addr)?;
         Ok(Self::around(quic, client, hello))
     }
 
@@ -176,12 +208,10 @@ impl Endpoint {
         let token_key =
             ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, &key_bytes(&rng, "token key"))
                 .extract(&[]);
-        let quic = quinn::Endpoint::new_with_abstract_socket(
-            config,
-            Some(quinn::ServerConfig::new(server, Arc::new(token_key))),
-            socket,
-            runtime,
-        )?;
+        let mut server = quinn::ServerConfig::new(server, Arc::new(token_key));
+        server.transport_config(transport_config());
+        let quic =
+            quinn::Endpoint::new_with_abstract_socket(config, Some(server), socket, runtime)?;
         Ok(Self::around(quic, client, hello))
     }
 
@@ -201,6 +231,17 @@ impl Endpoint {
         self
     }
 
+    /// Closes every connection and stops accepting new ones.
+    pub fn close(&self) {
+        self.quic
+            .close(CLOSE_SHUTDOWN.into(), b"node shutting down");
+    }
+
+    /// This node's hello.
+    pub fn hello(&self) -> &Hello {
+        &self.hello
+    }
+
     /// The bound address.
     pub fn local_addr(&self) -> Result<SocketAddr, TransportError> {
         Ok(self.quic.local_addr()?)
@@ -217,7 +258,15 @@ impl Endpoint {
         let conn = self.quic.connect(addr, node)?.await?;
         let (mut send, mut recv) = conn.open_bi().await?;
         self.send_hello(&mut send, FrameKind::Hello).await?;
-        let frame = self.read_frame(&mut recv).await.inspect_err(|_| {
+        let mut decoder = FrameDecoder::new(self.limits);
+        let read = tokio::time::timeout(
+            self.handshake_timeout,
+            self.read_frame(&mut recv, &mut decoder),
+        )
+        .await
+        .unwrap_or(Err(TransportError::HandshakeTimeout));
+        let frame = read.inspect_err(|e| {
+            tracing::warn!(peer = %addr, node, "handshake failed: {e}");
             conn.close(CLOSE_PROTOCOL.into(), b"handshake failed");
         })?;
         match frame.kind {
@@ -230,6 +279,8 @@ impl Endpoint {
                     hello: theirs,
                     conn,
                     control: (send, recv),
+                    decoder,
+                    limits: self.limits,
                 })
             }
             FrameKind::Reject => {
@@ -250,18 +301,31 @@ impl Endpoint {
     }
 
     /// Waits for the next incoming connection and performs its handshake.
-    /// `None` once the endpoint is closed.
+    /// `None` once the endpoint is closed. (A node runs handshakes
+    /// concurrently: [`Endpoint::incoming`], then
+    /// [`Endpoint::handshake_incoming`] in a task of its own.)
     pub async fn accept(&self) -> Option<Result<Peer, TransportError>> {
         let incoming = self.quic.accept().await?;
         Some(self.handshake_incoming(incoming).await)
     }
 
-    async fn handshake_incoming(&self, incoming: quinn::Incoming) -> Result<Peer, TransportError> {
+    /// The next incoming connection attempt, before TLS completes. `None`
+    /// once the endpoint is closed.
+    pub async fn incoming(&self) -> Option<quinn::Incoming> {
+        self.quic.accept().await
+    }
+
+    /// Completes TLS and the arbour handshake of an incoming connection.
+    pub async fn handshake_incoming(
+        &self,
+        incoming: quinn::Incoming,
+    ) -> Result<Peer, TransportError> {
         let conn = incoming.await?;
         let peer = conn.remote_address();
+        let mut decoder = FrameDecoder::new(self.limits);
         let first = tokio::time::timeout(self.handshake_timeout, async {
             let (send, mut recv) = conn.accept_bi().await?;
-            let frame = self.read_frame(&mut recv).await?;
+            let frame = self.read_frame(&mut recv, &mut decoder).await?;
             Ok::<_, TransportError>((send, recv, frame))
         })
         .await;
@@ -301,6 +365,8 @@ impl Endpoint {
             hello: theirs,
             conn,
             control: (send, recv),
+            decoder,
+            limits: self.limits,
         })
     }
 
@@ -345,9 +411,12 @@ impl Endpoint {
         }
     }
 
-    /// Reads exactly one frame from `recv`.
-    async fn read_frame(&self, recv: &mut quinn::RecvStream) -> Result<Frame, TransportError> {
-        let mut decoder = FrameDecoder::new(self.limits);
+    /// Reads one frame from `recv`; bytes after it stay in `decoder`.
+    async fn read_frame(
+        &self,
+        recv: &mut quinn::RecvStream,
+        decoder: &mut FrameDecoder,
+    ) -> Result<Frame, TransportError> {
         let mut buf = [0u8; 4096];
         loop {
             if let Some(frame) = decoder.next_frame()? {

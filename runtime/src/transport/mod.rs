@@ -2,12 +2,19 @@
 //! endpoint with arbour's handshake. Lanes, envelopes and remote refs build
 //! on these.
 
+mod connection;
 mod endpoint;
 mod peers;
 mod pending;
 mod tls;
 
-pub use endpoint::{Endpoint, Peer, TransportError, DEFAULT_HANDSHAKE_TIMEOUT};
+pub use connection::{
+    Connection, FrameSink, LaneId, PushError, DEFAULT_DATA_LANES, DEFAULT_LANE_LIMIT, LARGE_FRAME,
+};
+pub use endpoint::{
+    Endpoint, Peer, TransportError, CLOSE_DUPLICATE, CLOSE_PROTOCOL, CLOSE_REFUSED, CLOSE_SHUTDOWN,
+    DEFAULT_HANDSHAKE_TIMEOUT,
+};
 pub use peers::{Offer, PeerTable, Redial};
 pub use pending::{lane_for, PendingAsks};
 pub use tls::{server_name, ClusterCa, NodeIdentity, TlsError};

@@ -54,7 +54,11 @@ impl<'a> Reader<'a> {
     }
 
     /// [`Reader::str16`], borrowed from the input.
-    pub(crate) fn str16_ref(&mut self, max: usize, what: &'static str) -> Result<&'a str, WireError> {
+    pub(crate) fn str16_ref(
+        &mut self,
+        max: usize,
+        what: &'static str,
+    ) -> Result<&'a str, WireError> {
         let len = self.u16()? as usize;
         if len > max {
             return Err(WireError::TooLong { what, len, max });
@@ -69,7 +73,11 @@ impl<'a> Reader<'a> {
     }
 
     /// [`Reader::bytes32`], borrowed from the input.
-    pub(crate) fn bytes32_ref(&mut self, max: usize, what: &'static str) -> Result<&'a [u8], WireError> {
+    pub(crate) fn bytes32_ref(
+        &mut self,
+        max: usize,
+        what: &'static str,
+    ) -> Result<&'a [u8], WireError> {
         let len = self.u32()? as usize;
         if len > max {
             return Err(WireError::TooLong { what, len, max });

@@ -1,0 +1,157 @@
+//! Small remote actors that exercise the network: the `arbour serve`
+//! command exposes them, and the integration tests talk to them from another
+//! node (in the same process or another one).
+
+use actix::prelude::*;
+use arbour::{ActorRef, ContextExt, ExitReason};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// Answers pings, keeps per-sender order statistics, holds a ref, crashes
+/// on request.
+#[derive(Debug, Default)]
+pub struct Echo {
+    /// Per sender: the last sequence number seen.
+    last: HashMap<u32, u64>,
+    received: u64,
+    out_of_order: u64,
+    held: Option<ActorRef<Echo>>,
+}
+
+impl Actor for Echo {
+    type Context = Context<Self>;
+}
+
+/// Ask: answers with the number plus one.
+#[derive(Clone, Debug, Message, Serialize, Deserialize)]
+#[rtype(result = "u64")]
+pub struct Ping(pub u64);
+arbour::remote_message!(Ping => "probe.ping.v1");
+
+/// Tell: message `seq` from sender `sender` (sequence numbers start at 1).
+#[derive(Clone, Debug, Message, Serialize, Deserialize)]
+#[rtype(result = "()")]
+pub struct Tally {
+    /// Who sent it.
+    pub sender: u32,
+    /// Its position in that sender's stream.
+    pub seq: u64,
+}
+arbour::remote_message!(Tally => "probe.tally.v1");
+
+/// Ask: what [`Tally`] messages arrived.
+#[derive(Clone, Debug, Message, Serialize, Deserialize)]
+#[rtype(result = "TallyReport")]
+pub struct Report;
+arbour::remote_message!(Report => "probe.report.v1");
+
+/// The answer to [`Report`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TallyReport {
+    /// Tally messages received.
+    pub received: u64,
+    /// Messages whose sequence number was not the sender's previous plus one.
+    pub out_of_order: u64,
+    /// Per sender, the last sequence number seen.
+    pub last: Vec<(u32, u64)>,
+}
+
+/// Tell: panic now (with this message).
+#[derive(Clone, Debug, Message, Serialize, Deserialize)]
+#[rtype(result = "()")]
+pub struct Crash(pub String);
+arbour::remote_message!(Crash => "probe.crash.v1");
+
+/// Tell: stop with this error reason.
+#[derive(Clone, Debug, Message, Serialize, Deserialize)]
+#[rtype(result = "()")]
+pub struct Fail(pub String);
+arbour::remote_message!(Fail => "probe.fail.v1");
+
+/// Ask: keep this ref; answers with the one held before, if any.
+#[derive(Debug, Message, Serialize, Deserialize)]
+#[rtype(result = "Option<ActorRef<Echo>>")]
+pub struct Hold(pub ActorRef<Echo>);
+arbour::remote_message!(Hold => "probe.hold.v1");
+
+/// Ask: ping the held ref with this number and answer with its reply.
+#[derive(Clone, Debug, Message, Serialize, Deserialize)]
+#[rtype(result = "Option<u64>")]
+pub struct PingHeld(pub u64);
+arbour::remote_message!(PingHeld => "probe.ping_held.v1");
+
+arbour::remote_actor!(Echo {
+    Ping,
+    Tally,
+    Report,
+    Crash,
+    Fail,
+    Hold,
+    PingHeld
+});
+
+impl Handler<Ping> for Echo {
+    type Result = u64;
+    fn handle(&mut self, Ping(n): Ping, _: &mut Context<Self>) -> u64 {
+        n.wrapping_add(1)
+    }
+}
+
+impl Handler<Tally> for Echo {
+    type Result = ();
+    fn handle(&mut self, t: Tally, _: &mut Context<Self>) {
+        self.received += 1;
+        let last = self.last.entry(t.sender).or_insert(0);
+        if t.seq != *last + 1 {
+            self.out_of_order += 1;
+        }
+        *last = t.seq;
+    }
+}
+
+impl Handler<Report> for Echo {
+    type Result = MessageResult<Report>;
+    fn handle(&mut self, _: Report, _: &mut Context<Self>) -> Self::Result {
+        let mut last: Vec<(u32, u64)> = self.last.iter().map(|(k, v)| (*k, *v)).collect();
+        last.sort();
+        MessageResult(TallyReport {
+            received: self.received,
+            out_of_order: self.out_of_order,
+            last,
+        })
+    }
+}
+
+impl Handler<Crash> for Echo {
+    type Result = ();
+    fn handle(&mut self, Crash(why): Crash, _: &mut Context<Self>) {
+        panic!("{why}");
+    }
+}
+
+impl Handler<Fail> for Echo {
+    type Result = ();
+    fn handle(&mut self, Fail(why): Fail, ctx: &mut Context<Self>) {
+        ctx.stop_with(ExitReason::Error(why));
+    }
+}
+
+impl Handler<Hold> for Echo {
+    type Result = MessageResult<Hold>;
+    fn handle(&mut self, Hold(r): Hold, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.held.replace(r))
+    }
+}
+
+impl Handler<PingHeld> for Echo {
+    type Result = ResponseFuture<Option<u64>>;
+    fn handle(&mut self, PingHeld(n): PingHeld, _: &mut Context<Self>) -> Self::Result {
+        let held = self.held.clone();
+        Box::pin(async move {
+            match held {
+                Some(r) => r.ask(Ping(n)).await.ok(),
+                None => None,
+            }
+        })
+    }
+}

@@ -1,0 +1,328 @@
+//! What arrives on a connection: envelopes for local actors (dispatched by
+//! tag through the actor's [`MessageTable`](crate::MessageTable)), replies
+//! to our asks, and the node's own system messages (lookups, monitors,
+//! exits), which are envelopes for recipient 0 on the control lane.
+//!
+//! Anything a peer sends is untrusted: a malformed frame closes the
+//! connection with the reason; an unknown actor, an unknown tag or a payload
+//! that does not decode is answered (for an ask) or counted and logged (for
+//! a tell), and the node keeps serving.
+
+use super::net::Link;
+use crate::actor::{with_context, AskError, DispatchError, ExitReason, RefContext};
+use crate::platform;
+use crate::transport::{Connection, FrameSink, LaneId};
+use crate::wire::{self, encode_frame, EnvelopeRef, FrameDecoder, FrameKind, RemoteError, Reply};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock, Weak};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// How long a served ask may take before the asker is told `Timeout` (the
+/// asker's own deadline usually ends it sooner).
+const SERVE_TIMEOUT: Duration = Duration::from_secs(60);
+
+const WHEREIS: &str = "arbour.whereis.v1";
+const MONITOR: &str = "arbour.monitor.v1";
+const DEMONITOR: &str = "arbour.demonitor.v1";
+const DOWN: &str = "arbour.down.v1";
+const EXIT: &str = "arbour.exit.v1";
+
+/// The node's own messages to a peer node.
+#[derive(Debug)]
+pub(crate) enum System {
+    /// Which local number has the actor exposed under this name? (an ask)
+    Whereis(String),
+    /// Watch your actor (local number) for me under my key.
+    Monitor(u64, u64),
+    /// Stop watching (local number, my key).
+    Demonitor(u64, u64),
+    /// The actor you watch under your key exited.
+    Down(u64, ExitReason),
+    /// Stop your actor (local number); `true`: kill it.
+    Exit(u64, bool),
+}
+
+impl System {
+    pub(crate) fn tag(&self) -> &'static str {
+        match self {
+            System::Whereis(_) => WHEREIS,
+            System::Monitor(..) => MONITOR,
+            System::Demonitor(..) => DEMONITOR,
+            System::Down(..) => DOWN,
+            System::Exit(..) => EXIT,
+        }
+    }
+
+    pub(crate) fn encode_payload(&self, out: &mut Vec<u8>) -> Result<(), String> {
+        let r = match self {
+            System::Whereis(name) => wire::encode_into(out, name),
+            System::Monitor(a, b) | System::Demonitor(a, b) => wire::encode_into(out, &(a, b)),
+            System::Down(key, reason) => wire::encode_into(out, &(key, reason)),
+            System::Exit(local, kill) => wire::encode_into(out, &(local, kill)),
+        };
+        r.map_err(|e| e.to_string())
+    }
+
+    /// `None` for a tag this version does not know.
+    fn decode(tag: &str, payload: &[u8]) -> Result<Option<System>, String> {
+        let bad = |e: wire::CodecError| format!("system message {tag}: {e}");
+        Ok(Some(match tag {
+            WHEREIS => System::Whereis(wire::decode(payload).map_err(bad)?),
+            MONITOR => {
+                let (a, b) = wire::decode(payload).map_err(bad)?;
+                System::Monitor(a, b)
+            }
+            DEMONITOR => {
+                let (a, b) = wire::decode(payload).map_err(bad)?;
+                System::Demonitor(a, b)
+            }
+            DOWN => {
+                let (key, reason) = wire::decode(payload).map_err(bad)?;
+                System::Down(key, reason)
+            }
+            EXIT => {
+                let (local, kill) = wire::decode(payload).map_err(bad)?;
+                System::Exit(local, kill)
+            }
+            _ => return Ok(None),
+        }))
+    }
+}
+
+/// The reading side of one connection.
+pub(crate) struct Inbound {
+    link: Arc<Link>,
+    conn: OnceLock<Weak<Connection>>,
+}
+
+impl Inbound {
+    pub(crate) fn new(link: Arc<Link>) -> Self {
+        Self {
+            link,
+            conn: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn set_connection(&self, conn: &Arc<Connection>) {
+        let _ = self.conn.set(Arc::downgrade(conn));
+    }
+
+    fn conn(&self) -> Option<Arc<Connection>> {
+        self.conn.get().and_then(Weak::upgrade)
+    }
+
+    fn frame(&self, conn: &Arc<Connection>, kind: FrameKind, body: &[u8]) -> Result<(), String> {
+        let limits = *conn.limits();
+        match kind {
+            FrameKind::Envelope => {
+                let env = EnvelopeRef::decode(body, &limits).map_err(|e| e.to_string())?;
+                self.envelope(conn, env)
+            }
+            FrameKind::Reply => {
+                let r = Reply::decode(body, &limits).map_err(|e| e.to_string())?;
+                self.link
+                    .complete(r.correlation, r.outcome.map_err(ask_error));
+                Ok(())
+            }
+            FrameKind::Ping => {
+                let _ = conn.push(LaneId::Control, |buf| {
+                    encode_frame(FrameKind::Pong, &[], &limits, buf)
+                });
+                Ok(())
+            }
+            FrameKind::Pong => Ok(()),
+            FrameKind::Hello | FrameKind::Welcome | FrameKind::Reject => {
+                Err(format!("{kind:?} frame after the handshake"))
+            }
+        }
+    }
+
+    fn envelope(&self, conn: &Arc<Connection>, env: EnvelopeRef<'_>) -> Result<(), String> {
+        if env.recipient == 0 {
+            return self.system(conn, env);
+        }
+        let net = &self.link.net;
+        let target = if env.recipient_incarnation == net.me.incarnation {
+            net.exported(env.recipient)
+        } else {
+            None
+        };
+        let Some(correlation) = env.correlation else {
+            let told = match &target {
+                Some(t) => t.tell(env.tag, env.payload),
+                None => Err(DispatchError::ActorGone),
+            };
+            if let Err(e) = told {
+                self.undelivered(&env, &e);
+            }
+            return Ok(());
+        };
+        let asked = match &target {
+            Some(t) => t.ask(env.tag, env.payload, SERVE_TIMEOUT),
+            None => Err(DispatchError::ActorGone),
+        };
+        match asked {
+            Err(e) => {
+                self.undelivered(&env, &e);
+                send_reply(conn, correlation, Err(remote_error(AskError::from(e))));
+            }
+            Ok(fut) => {
+                let conn = Arc::downgrade(conn);
+                let ctx: Arc<dyn RefContext> = net.clone();
+                platform::spawn_local(InContext {
+                    ctx,
+                    fut: async move {
+                        let outcome = fut.await.map_err(remote_error);
+                        if let Some(conn) = conn.upgrade() {
+                            send_reply(&conn, correlation, outcome);
+                        }
+                    },
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts (and logs) a message from the wire that reached no handler.
+    fn undelivered(&self, env: &EnvelopeRef<'_>, e: &DispatchError) {
+        let net = &self.link.net;
+        match e {
+            DispatchError::MailboxFull => {
+                net.stats.mailbox_full_drops.fetch_add(1, Ordering::Relaxed);
+            }
+            DispatchError::ActorGone => {
+                net.stats.dead_letters.fetch_add(1, Ordering::Relaxed);
+            }
+            DispatchError::UnknownTag(_)
+            | DispatchError::Decode(_)
+            | DispatchError::DuplicateTag(_) => {
+                net.undeliverable.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    node = %net.me, peer = %self.link.node, actor = env.recipient, tag = env.tag,
+                    "message from the wire not delivered: {e}"
+                );
+            }
+        }
+    }
+
+    fn system(&self, conn: &Arc<Connection>, env: EnvelopeRef<'_>) -> Result<(), String> {
+        let Some(msg) = System::decode(env.tag, env.payload)? else {
+            tracing::warn!(peer = %self.link.node, tag = env.tag, "unknown system message");
+            if let Some(c) = env.correlation {
+                send_reply(
+                    conn,
+                    c,
+                    Err(RemoteError::UnknownMessage(env.tag.to_owned())),
+                );
+            }
+            return Ok(());
+        };
+        match msg {
+            System::Whereis(name) => {
+                let Some(c) = env.correlation else {
+                    return Err("whereis without a correlation id".into());
+                };
+                let found = self.link.net.whereis(&name);
+                let bytes = wire::encode(&found).map_err(|e| e.to_string())?;
+                send_reply(conn, c, Ok(bytes));
+            }
+            System::Monitor(local, key) => self.link.watched_by_peer(conn, local, key),
+            System::Demonitor(_, key) => self.link.unwatched_by_peer(key),
+            System::Down(key, reason) => self.link.down(key, &reason),
+            System::Exit(local, kill) => {
+                if let Some(actor) = self.link.net.exported(local) {
+                    actor.stop(kill);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl FrameSink for Inbound {
+    fn frames(&self, frames: &mut FrameDecoder) -> Result<(), String> {
+        let Some(conn) = self.conn() else {
+            return Ok(());
+        };
+        let ctx: Arc<dyn RefContext> = self.link.net.clone();
+        with_context(ctx, || {
+            while let Some((kind, body)) = frames.next_frame_ref().map_err(|e| e.to_string())? {
+                self.frame(&conn, kind, body)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn closed(&self, reason: &str) {
+        if let Some(conn) = self.conn() {
+            self.link.net.clone().closed(&self.link, &conn, reason);
+        }
+    }
+}
+
+/// Queues the reply to ask `correlation`. A reply over the frame limit is
+/// replaced by an error reply saying so.
+fn send_reply(conn: &Connection, correlation: u64, outcome: Result<Vec<u8>, RemoteError>) {
+    let limits = *conn.limits();
+    let write = |outcome: Result<Vec<u8>, RemoteError>| {
+        conn.push(LaneId::DataFor(correlation), |buf| {
+            let mut body = Vec::new();
+            Reply {
+                correlation,
+                outcome,
+            }
+            .encode(&limits, &mut body)?;
+            encode_frame(FrameKind::Reply, &body, &limits, buf)
+        })
+    };
+    if let Err(crate::transport::PushError::Write(e)) = write(outcome) {
+        let _ = write(Err(RemoteError::Decode(format!("reply not sent: {e}"))));
+    }
+}
+
+/// A served ask's failure, as the wire says it.
+fn remote_error(e: AskError) -> RemoteError {
+    match e {
+        AskError::Timeout(_) => RemoteError::Timeout,
+        AskError::ActorGone(r) => RemoteError::ActorGone(r.to_string()),
+        AskError::NodeDown(_) => RemoteError::ActorGone(ExitReason::NodeDown.to_string()),
+        AskError::UnknownMessage(t) => RemoteError::UnknownMessage(t),
+        AskError::Decode(m) => RemoteError::Decode(m),
+        AskError::MailboxFull => RemoteError::MailboxFull,
+        AskError::Panicked(m) => RemoteError::Panicked(m),
+    }
+}
+
+/// An error reply, as the asker sees it.
+fn ask_error(e: RemoteError) -> AskError {
+    match e {
+        RemoteError::ActorGone(r) => AskError::ActorGone(ExitReason::from_display(&r)),
+        RemoteError::UnknownMessage(t) => AskError::UnknownMessage(t),
+        RemoteError::Decode(m) => AskError::Decode(m),
+        RemoteError::MailboxFull => AskError::MailboxFull,
+        RemoteError::Panicked(m) => AskError::Panicked(m),
+        RemoteError::Timeout => AskError::Timeout(SERVE_TIMEOUT),
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Polls `fut` with the node as the thread's ref context (a served ask
+    /// encodes its reply, which may carry refs, inside it).
+    struct InContext<F> {
+        ctx: Arc<dyn RefContext>,
+        #[pin]
+        fut: F,
+    }
+}
+
+impl<F: Future> Future for InContext<F> {
+    type Output = F::Output;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let fut = this.fut;
+        with_context(this.ctx.clone(), || fut.poll(cx))
+    }
+}

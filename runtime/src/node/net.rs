@@ -1,0 +1,588 @@
+//! A node's network side: the QUIC endpoint, one [`Link`] per peer node, the
+//! local actors reachable from the wire, and the ref context messages are
+//! encoded and decoded in.
+//!
+//! A `Link` outlives connections: remote refs hold it, and it points at the
+//! peer's current connection (if any). Losing a connection fails the link's
+//! pending asks with `NodeDown` and fires its monitors with `NodeDown` at
+//! once; peers with a known address are then redialed with backoff and
+//! jitter. Simultaneous dials are resolved by [`PeerTable`].
+
+use super::inbound::{Inbound, System};
+use crate::actor::{
+    with_context, ActorId, AskError, Exported, Monitor, NodeId, Outbound, OutboundError,
+    PayloadWriter, PendingReply, RefContext, RemoteReply, Stats, Watcher,
+};
+use crate::platform::{self, NodeRng};
+use crate::transport::{
+    Connection, Endpoint, LaneId, Offer, PeerTable, PendingAsks, PushError, Redial, TransportError,
+    CLOSE_DUPLICATE,
+};
+use crate::wire::{EnvelopeHead, WriteError};
+use arc_swap::ArcSwapOption;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use tokio::sync::watch;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The network state of one node.
+pub(crate) struct Net {
+    pub(crate) me: NodeId,
+    pub(crate) stats: Arc<Stats>,
+    pub(crate) endpoint: Endpoint,
+    rng: NodeRng,
+    data_lanes: usize,
+    /// Local actors reachable from the wire, by local number.
+    exports: RwLock<HashMap<u64, Arc<dyn Exported>>>,
+    /// Names other nodes may look up.
+    names: Mutex<HashMap<String, Arc<dyn Exported>>>,
+    links: Mutex<HashMap<Arc<str>, Arc<Link>>>,
+    peers: Mutex<PeerTable<Arc<Connection>>>,
+    /// Where to redial each peer we know an address for.
+    addresses: Mutex<HashMap<String, SocketAddr>>,
+    /// Bumped on every connection change (for waiters).
+    changed: watch::Sender<u64>,
+    this: std::sync::Weak<Net>,
+    closing: std::sync::atomic::AtomicBool,
+    /// Replies that arrived after their ask gave up.
+    pub(crate) late_replies: AtomicU64,
+    /// Messages from the wire that could not be delivered (unknown actor,
+    /// unknown tag, undecodable payload, full mailbox).
+    pub(crate) undeliverable: AtomicU64,
+}
+
+impl std::fmt::Debug for Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Net")
+            .field("me", &self.me)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Net {
+    pub(crate) fn new(
+        me: NodeId,
+        stats: Arc<Stats>,
+        endpoint: Endpoint,
+        rng: NodeRng,
+        data_lanes: usize,
+        redial: Redial,
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|this| Self {
+            this: this.clone(),
+            closing: std::sync::atomic::AtomicBool::new(false),
+            peers: Mutex::new(PeerTable::new(&me.name, redial)),
+            me,
+            stats,
+            endpoint,
+            rng,
+            data_lanes,
+            exports: RwLock::default(),
+            names: Mutex::default(),
+            links: Mutex::default(),
+            addresses: Mutex::default(),
+            changed: watch::Sender::new(0),
+            late_replies: AtomicU64::new(0),
+            undeliverable: AtomicU64::new(0),
+        })
+    }
+
+    /// The link to node `name` (made on first use).
+    pub(crate) fn link_named(self: &Arc<Self>, name: &str) -> Arc<Link> {
+        let mut links = lock(&self.links);
+        if let Some(l) = links.get(name) {
+            return l.clone();
+        }
+        let link = Arc::new(Link {
+            node: name.into(),
+            net: self.clone(),
+            conn: ArcSwapOption::empty(),
+            pending: Mutex::default(),
+            watching: Mutex::default(),
+            watched: Mutex::default(),
+            next_key: AtomicU64::new(0),
+        });
+        links.insert(link.node.clone(), link.clone());
+        link
+    }
+
+    /// Makes `actor` reachable by `name` from other nodes.
+    pub(crate) fn expose(&self, name: &str, actor: Arc<dyn Exported>) {
+        self.export_entry(actor.clone());
+        lock(&self.names).insert(name.to_owned(), actor);
+    }
+
+    fn export_entry(&self, actor: Arc<dyn Exported>) {
+        let mut exports = self.exports.write().unwrap_or_else(|p| p.into_inner());
+        exports.retain(|_, e| !e.is_closed());
+        exports.insert(actor.id().local, actor);
+    }
+
+    /// The exported local actor number `local`, if it still exists.
+    pub(crate) fn exported(&self, local: u64) -> Option<Arc<dyn Exported>> {
+        let exports = self.exports.read().unwrap_or_else(|p| p.into_inner());
+        exports.get(&local).filter(|e| !e.is_closed()).cloned()
+    }
+
+    /// The local number of the actor exposed as `name`.
+    pub(crate) fn whereis(&self, name: &str) -> Option<u64> {
+        let names = lock(&self.names);
+        names
+            .get(name)
+            .filter(|e| !e.is_closed())
+            .map(|e| e.id().local)
+    }
+
+    /// Remembers where `peer` listens, for redials.
+    pub(crate) fn remember(&self, peer: &str, addr: SocketAddr) {
+        lock(&self.addresses).insert(peer.to_owned(), addr);
+    }
+
+    /// A receiver that sees every connection change.
+    pub(crate) fn changes(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// Dials `peer` at `addr` and brings the connection up.
+    pub(crate) async fn dial(
+        self: &Arc<Self>,
+        peer: &str,
+        addr: SocketAddr,
+    ) -> Result<(), TransportError> {
+        let p = self.endpoint.connect(addr, peer).await?;
+        self.attach(p, true);
+        Ok(())
+    }
+
+    /// Accepts connections until the endpoint closes; each handshake runs in
+    /// a task of its own, so a silent peer does not hold up the others.
+    pub(crate) async fn accept_loop(self: Arc<Self>) {
+        while let Some(incoming) = self.endpoint.incoming().await {
+            let net = self.clone();
+            platform::spawn_local(async move {
+                if let Ok(peer) = net.endpoint.handshake_incoming(incoming).await {
+                    net.attach(peer, false);
+                }
+            });
+        }
+    }
+
+    /// A handshake completed: start the connection and make it the peer's
+    /// live one, unless it loses a simultaneous-dial tie.
+    fn attach(self: &Arc<Self>, peer: crate::transport::Peer, dialed_by_me: bool) {
+        let name = peer.hello.node.clone();
+        let incarnation = peer.hello.incarnation;
+        let link = self.link_named(&name);
+        let inbound = Arc::new(Inbound::new(link.clone()));
+        let conn = Connection::start(peer, self.data_lanes, inbound.clone());
+        inbound.set_connection(&conn);
+        let offer = lock(&self.peers).offer(&name, incarnation, conn.clone(), dialed_by_me);
+        match offer {
+            Offer::Duplicate(c) => {
+                c.close(CLOSE_DUPLICATE, "duplicate connection");
+            }
+            Offer::Accepted { replaced } => {
+                let previous = link.conn.swap(Some(conn.clone()));
+                if let Some(old) = replaced.or(previous) {
+                    if !Arc::ptr_eq(&old, &conn) {
+                        link.connection_lost(&old);
+                        old.close(CLOSE_DUPLICATE, "replaced by a newer connection");
+                    }
+                }
+                tracing::info!(node = %self.me, peer = %name, incarnation, dialed_by_me, "connected");
+                self.changed.send_modify(|v| *v += 1);
+            }
+        }
+    }
+
+    /// `conn` closed: if it was the peer's live one, fail what waits on it
+    /// and schedule a redial.
+    pub(crate) fn closed(self: &Arc<Self>, link: &Arc<Link>, conn: &Arc<Connection>, reason: &str) {
+        let current = link.conn.load();
+        let was_live = current.as_ref().is_some_and(|c| Arc::ptr_eq(c, conn));
+        if !was_live {
+            return;
+        }
+        link.conn.store(None);
+        link.connection_lost(conn);
+        tracing::warn!(node = %self.me, peer = %link.node, "connection lost: {reason}");
+        self.changed.send_modify(|v| *v += 1);
+        let addr = lock(&self.addresses).get(&*link.node).copied();
+        if let Some(addr) = addr {
+            let due = lock(&self.peers).lost(&link.node, platform::now(), self.rng.unit());
+            platform::spawn_local(self.clone().redial(link.node.to_string(), addr, due));
+        }
+    }
+
+    /// Dials `peer` now and, while it cannot be reached, again with backoff.
+    pub(crate) async fn keep_dialing(self: Arc<Self>, peer: String, addr: SocketAddr) {
+        self.redial(peer, addr, platform::now()).await
+    }
+
+    /// Redials `peer` from `due` on, backing off between failures, until a
+    /// connection to it is up (made by either side).
+    async fn redial(self: Arc<Self>, peer: String, addr: SocketAddr, due: platform::Instant) {
+        let mut due = due;
+        loop {
+            tokio::time::sleep_until(due).await;
+            if self.is_closed() || self.link_named(&peer).conn.load().is_some() {
+                return;
+            }
+            match self.dial(&peer, addr).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::debug!(node = %self.me, %peer, "redial failed: {e}");
+                    due = lock(&self.peers).lost(&peer, platform::now(), self.rng.unit());
+                }
+            }
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
+    /// Closes the endpoint and every connection.
+    pub(crate) fn shutdown(&self) {
+        self.closing.store(true, Ordering::Release);
+        self.endpoint.close();
+        lock(&self.names).clear();
+        self.exports
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    /// The peers connected now.
+    pub(crate) fn connected(&self) -> Vec<NodeId> {
+        let links = lock(&self.links);
+        let mut v: Vec<NodeId> = links
+            .values()
+            .filter_map(|l| {
+                l.conn
+                    .load()
+                    .as_ref()
+                    .map(|c| NodeId::new(l.node.clone(), c.peer().incarnation))
+            })
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+impl RefContext for Net {
+    fn me(&self) -> &NodeId {
+        &self.me
+    }
+    fn stats(&self) -> Arc<Stats> {
+        self.stats.clone()
+    }
+    fn export(&self, id: &ActorId, make: &mut dyn FnMut() -> Option<Arc<dyn Exported>>) {
+        if self.exported(id.local).is_none() {
+            if let Some(e) = make() {
+                self.export_entry(e);
+            }
+        }
+    }
+    fn local(&self, local: u64) -> Option<Arc<dyn Exported>> {
+        self.exported(local)
+    }
+    fn link(&self, node: &NodeId) -> Arc<dyn Outbound> {
+        match self.this.upgrade() {
+            Some(net) => net.link_named(&node.name),
+            None => Arc::new(NoLink),
+        }
+    }
+}
+
+/// A peer's monitor of one of our actors: the actor, and our watch on it.
+type PeerWatch = (Arc<dyn Exported>, Monitor);
+
+/// The asks, monitors and connection of one peer node.
+pub(crate) struct Link {
+    pub(crate) node: Arc<str>,
+    pub(crate) net: Arc<Net>,
+    /// The live connection, if any.
+    pub(crate) conn: ArcSwapOption<Connection>,
+    pending: Mutex<PendingAsks<RemoteReply>>,
+    /// Our monitors of the peer's actors: key → (actor, what to call).
+    watching: Mutex<HashMap<u64, Watcher>>,
+    /// The peer's monitors of our actors: its key → our watch.
+    watched: Mutex<HashMap<u64, PeerWatch>>,
+    next_key: AtomicU64,
+}
+
+impl Link {
+    /// Asks the peer node which local number it exposes `name` under;
+    /// returns the node's id and the number, if any.
+    pub(crate) async fn whereis(
+        &self,
+        name: &str,
+        timeout: std::time::Duration,
+    ) -> Result<(NodeId, Option<u64>), AskError> {
+        let node_down = || AskError::NodeDown(NodeId::new(self.node.clone(), 0));
+        let conn = self.conn.load_full().ok_or_else(node_down)?;
+        let node = NodeId::new(self.node.clone(), conn.peer().incarnation);
+        let (correlation, rx) = lock(&self.pending).register();
+        let msg = System::Whereis(name.to_owned());
+        let head = EnvelopeHead {
+            recipient: 0,
+            recipient_incarnation: node.incarnation,
+            sender: None,
+            tag: msg.tag(),
+            correlation: Some(correlation),
+            trace: None,
+        };
+        let limits = *conn.limits();
+        let pushed = conn.push(LaneId::Control, |buf| {
+            head.write_frame(&limits, buf, |b| msg.encode_payload(b))
+        });
+        if pushed.is_err() {
+            lock(&self.pending).forget(correlation);
+            return Err(AskError::NodeDown(node));
+        }
+        let reply = match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(reply)) => reply?,
+            Ok(Err(_)) => return Err(AskError::NodeDown(node)),
+            Err(_) => {
+                lock(&self.pending).forget(correlation);
+                return Err(AskError::Timeout(timeout));
+            }
+        };
+        let found = crate::wire::decode(&reply).map_err(|e| AskError::Decode(e.to_string()))?;
+        Ok((node, found))
+    }
+
+    /// The live connection to the node in `incarnation`.
+    #[inline]
+    fn conn_for(&self, incarnation: u64) -> Option<Arc<Connection>> {
+        self.conn
+            .load_full()
+            .filter(|c| c.peer().incarnation == incarnation)
+    }
+
+    /// Queues a system message on the control lane.
+    pub(crate) fn system(&self, conn: &Connection, msg: &System) {
+        let head = EnvelopeHead {
+            recipient: 0,
+            recipient_incarnation: conn.peer().incarnation,
+            sender: None,
+            tag: msg.tag(),
+            correlation: None,
+            trace: None,
+        };
+        let limits = *conn.limits();
+        let _ = conn.push(LaneId::Control, |buf| {
+            head.write_frame(&limits, buf, |b| msg.encode_payload(b))
+        });
+    }
+
+    /// A reply arrived.
+    pub(crate) fn complete(&self, correlation: u64, reply: RemoteReply) {
+        if !lock(&self.pending).complete(correlation, reply) {
+            self.net.late_replies.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The peer monitors our actor `local` under its `key`.
+    pub(crate) fn watched_by_peer(self: &Arc<Self>, conn: &Arc<Connection>, local: u64, key: u64) {
+        let Some(actor) = self.net.exported(local) else {
+            self.system(conn, &System::Down(key, ExitReason::NoActor));
+            return;
+        };
+        let (link, weak) = (self.clone(), Arc::downgrade(conn));
+        let monitor = actor.watch(Box::new(move |reason| {
+            lock(&link.watched).remove(&key);
+            if let Some(conn) = weak.upgrade() {
+                link.system(&conn, &System::Down(key, reason.clone()));
+            }
+        }));
+        lock(&self.watched).insert(key, (actor, monitor));
+    }
+
+    /// The peer cancelled its monitor `key`.
+    pub(crate) fn unwatched_by_peer(&self, key: u64) {
+        let entry = lock(&self.watched).remove(&key);
+        if let Some((actor, monitor)) = entry {
+            actor.unwatch(monitor);
+        }
+    }
+
+    /// A monitored remote actor exited.
+    pub(crate) fn down(&self, key: u64, reason: &ExitReason) {
+        let w = lock(&self.watching).remove(&key);
+        if let Some(w) = w {
+            w(reason);
+        }
+    }
+
+    /// The connection `conn` is gone: asks fail, monitors fire, the peer's
+    /// monitors of our actors are dropped.
+    fn connection_lost(&self, conn: &Arc<Connection>) {
+        let node = NodeId::new(self.node.clone(), conn.peer().incarnation);
+        let failed = lock(&self.pending).fail_all(|| Err(AskError::NodeDown(node.clone())));
+        let watchers: Vec<Watcher> = lock(&self.watching).drain().map(|(_, w)| w).collect();
+        for w in watchers {
+            w(&ExitReason::NodeDown);
+        }
+        let watched: Vec<_> = lock(&self.watched).drain().map(|(_, v)| v).collect();
+        for (actor, monitor) in watched {
+            actor.unwatch(monitor);
+        }
+        if failed > 0 {
+            tracing::debug!(peer = %node, failed, "pending asks failed: node down");
+        }
+    }
+}
+
+use crate::actor::ExitReason;
+
+fn push_error(e: PushError<WriteError<String>>) -> OutboundError {
+    match e {
+        PushError::Full => OutboundError::Full,
+        PushError::Closed => OutboundError::NodeDown,
+        PushError::Write(WriteError::Payload(m)) => OutboundError::Encode(m),
+        PushError::Write(WriteError::Wire(w)) => OutboundError::Encode(w.to_string()),
+    }
+}
+
+impl Outbound for Link {
+    #[inline]
+    fn tell(
+        &self,
+        to: &ActorId,
+        tag: &str,
+        payload: PayloadWriter<'_>,
+    ) -> Result<(), OutboundError> {
+        let conn = self
+            .conn_for(to.node.incarnation)
+            .ok_or(OutboundError::NodeDown)?;
+        let head = EnvelopeHead {
+            recipient: to.local,
+            recipient_incarnation: to.node.incarnation,
+            sender: None,
+            tag,
+            correlation: None,
+            trace: None,
+        };
+        let limits = *conn.limits();
+        let ctx: Arc<dyn RefContext> = self.net.clone();
+        with_context(ctx, || {
+            conn.push(LaneId::DataFor(to.local), |buf| {
+                head.write_frame(&limits, buf, |b| payload(b))
+            })
+        })
+        .map_err(push_error)
+    }
+
+    fn ask(
+        &self,
+        to: &ActorId,
+        tag: &str,
+        payload: PayloadWriter<'_>,
+    ) -> Result<PendingReply, OutboundError> {
+        let conn = self
+            .conn_for(to.node.incarnation)
+            .ok_or(OutboundError::NodeDown)?;
+        let (correlation, rx) = lock(&self.pending).register();
+        let head = EnvelopeHead {
+            recipient: to.local,
+            recipient_incarnation: to.node.incarnation,
+            sender: None,
+            tag,
+            correlation: Some(correlation),
+            trace: None,
+        };
+        let limits = *conn.limits();
+        let ctx: Arc<dyn RefContext> = self.net.clone();
+        let pushed = with_context(ctx, || {
+            conn.push(LaneId::DataFor(to.local), |buf| {
+                head.write_frame(&limits, buf, |b| payload(b))
+            })
+        });
+        match pushed {
+            Ok(()) => Ok(PendingReply { correlation, rx }),
+            Err(e) => {
+                lock(&self.pending).forget(correlation);
+                Err(push_error(e))
+            }
+        }
+    }
+
+    fn forget(&self, correlation: u64) {
+        lock(&self.pending).forget(correlation);
+    }
+
+    fn monitor(&self, to: &ActorId, w: Watcher) -> u64 {
+        let Some(conn) = self.conn_for(to.node.incarnation) else {
+            w(&ExitReason::NodeDown);
+            return 0;
+        };
+        let key = self.next_key.fetch_add(1, Ordering::Relaxed) + 1;
+        lock(&self.watching).insert(key, w);
+        self.system(&conn, &System::Monitor(to.local, key));
+        key
+    }
+
+    fn demonitor(&self, to: &ActorId, key: u64) -> bool {
+        let removed = lock(&self.watching).remove(&key).is_some();
+        if removed {
+            if let Some(conn) = self.conn_for(to.node.incarnation) {
+                self.system(&conn, &System::Demonitor(to.local, key));
+            }
+        }
+        removed
+    }
+
+    fn stop(&self, to: &ActorId, kill: bool) {
+        if let Some(conn) = self.conn_for(to.node.incarnation) {
+            self.system(&conn, &System::Exit(to.local, kill));
+        }
+    }
+
+    fn is_connected(&self, to: &ActorId) -> bool {
+        self.conn_for(to.node.incarnation).is_some()
+    }
+
+    fn in_context(&self, f: &mut dyn FnMut()) {
+        let ctx: Arc<dyn RefContext> = self.net.clone();
+        with_context(ctx, f)
+    }
+}
+
+/// The link of a node that is shutting down: everything is `NodeDown`.
+struct NoLink;
+
+impl Outbound for NoLink {
+    fn tell(&self, _: &ActorId, _: &str, _: PayloadWriter<'_>) -> Result<(), OutboundError> {
+        Err(OutboundError::NodeDown)
+    }
+    fn ask(
+        &self,
+        _: &ActorId,
+        _: &str,
+        _: PayloadWriter<'_>,
+    ) -> Result<PendingReply, OutboundError> {
+        Err(OutboundError::NodeDown)
+    }
+    fn forget(&self, _: u64) {}
+    fn monitor(&self, _: &ActorId, w: Watcher) -> u64 {
+        w(&ExitReason::NodeDown);
+        0
+    }
+    fn demonitor(&self, _: &ActorId, _: u64) -> bool {
+        false
+    }
+    fn stop(&self, _: &ActorId, _: bool) {}
+    fn is_connected(&self, _: &ActorId) -> bool {
+        false
+    }
+    fn in_context(&self, f: &mut dyn FnMut()) {
+        f()
+    }
+}

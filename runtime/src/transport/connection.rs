@@ -1,0 +1,310 @@
+//! A live, authenticated connection to a peer node: lanes out, readers in.
+//!
+//! Out: a *control* lane (the handshake's stream: monitors, lookups, exits;
+//! bulk traffic cannot block it) and N *data* lanes (one QUIC stream each),
+//! chosen by the recipient's hash so messages from one sender to one
+//! recipient stay in order. A lane is a byte buffer that senders append whole
+//! frames to (under a short lock, from any thread) and a writer task that
+//! moves everything buffered onto its stream in one write: batching costs
+//! nothing when traffic is light and amortises the stream write when it is
+//! heavy. A frame over [`LARGE_FRAME`] bytes gets a stream of its own, so a
+//! big message does not hold up the small ones behind it.
+//!
+//! In: every stream the peer opens gets a reader that feeds a
+//! [`FrameDecoder`] and hands whole frames to the node's [`FrameSink`].
+//! Malformed input closes the connection with the reason; it never panics.
+
+use super::endpoint::{Peer, CLOSE_PROTOCOL};
+use crate::platform;
+use crate::wire::{FrameDecoder, Hello, Limits};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, Notify};
+
+/// Data lanes per connection unless configured otherwise.
+pub const DEFAULT_DATA_LANES: usize = 4;
+
+/// Frames larger than this go on a stream of their own.
+pub const LARGE_FRAME: usize = 64 * 1024;
+
+/// Bytes a lane may hold before senders are told it is full.
+pub const DEFAULT_LANE_LIMIT: usize = 8 * 1024 * 1024;
+
+/// Where a connection's incoming frames go (the node).
+pub trait FrameSink: Send + Sync + 'static {
+    /// Handles every whole frame buffered in `frames`. An error means the
+    /// peer broke the protocol: the connection is closed with that reason.
+    fn frames(&self, frames: &mut FrameDecoder) -> Result<(), String>;
+    /// The connection is gone (closed by either side, timed out, or lost).
+    fn closed(&self, reason: &str);
+}
+
+/// Why a frame was not queued.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PushError<E> {
+    /// The lane holds more than its limit (the peer or the network is slow).
+    Full,
+    /// The connection is closed.
+    Closed,
+    /// The frame writer failed.
+    Write(E),
+}
+
+#[derive(Default)]
+struct LaneBuf {
+    bytes: Vec<u8>,
+    closed: bool,
+}
+
+#[derive(Default)]
+struct Lane {
+    buf: Mutex<LaneBuf>,
+    wake: Notify,
+}
+
+impl Lane {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LaneBuf> {
+        self.buf.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.wake.notify_one();
+    }
+}
+
+/// Which lane a frame goes on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LaneId {
+    /// The control lane.
+    Control,
+    /// The data lane for this recipient (or correlation id).
+    DataFor(u64),
+}
+
+/// One connection to a peer node. Cheap to share; every method may be
+/// called from any thread.
+pub struct Connection {
+    peer: Hello,
+    quic: quinn::Connection,
+    /// `lanes[0]` is control, then the data lanes.
+    lanes: Vec<Arc<Lane>>,
+    large: mpsc::UnboundedSender<Vec<u8>>,
+    limits: Limits,
+    lane_limit: usize,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("peer", &self.peer.node)
+            .field("incarnation", &self.peer.incarnation)
+            .field("address", &self.quic.remote_address())
+            .finish()
+    }
+}
+
+impl Connection {
+    /// Starts the lanes and readers of a connection whose handshake is done.
+    /// Spawns its tasks on the current worker.
+    pub fn start(peer: Peer, data_lanes: usize, sink: Arc<dyn FrameSink>) -> Arc<Self> {
+        let Peer {
+            hello,
+            conn,
+            control: (control_send, control_recv),
+            decoder,
+            limits,
+        } = peer;
+        let lanes: Vec<Arc<Lane>> = (0..=data_lanes.max(1)).map(|_| Arc::default()).collect();
+        let (large, large_rx) = mpsc::unbounded_channel();
+        let this = Arc::new(Self {
+            peer: hello,
+            quic: conn.clone(),
+            lanes,
+            large,
+            limits,
+            lane_limit: DEFAULT_LANE_LIMIT,
+        });
+        platform::spawn_local(write_lane(this.lanes[0].clone(), control_send));
+        for lane in &this.lanes[1..] {
+            let (lane, conn) = (lane.clone(), conn.clone());
+            platform::spawn_local(async move {
+                if let Ok(stream) = conn.open_uni().await {
+                    write_lane(lane, stream).await;
+                }
+            });
+        }
+        platform::spawn_local(write_large(conn.clone(), large_rx));
+        platform::spawn_local(read_stream(
+            control_recv,
+            decoder,
+            sink.clone(),
+            conn.clone(),
+        ));
+        platform::spawn_local(accept_streams(conn.clone(), limits, sink.clone()));
+        let lanes = this.lanes.clone();
+        platform::spawn_local(async move {
+            let reason = conn.closed().await;
+            for lane in &lanes {
+                lane.close();
+            }
+            sink.closed(&reason.to_string());
+        });
+        this
+    }
+
+    /// Who the peer is.
+    pub fn peer(&self) -> &Hello {
+        &self.peer
+    }
+
+    /// The peer's address.
+    pub fn remote_address(&self) -> std::net::SocketAddr {
+        self.quic.remote_address()
+    }
+
+    /// The limits frames are written under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The smoothed round-trip time QUIC measures.
+    pub fn rtt(&self) -> std::time::Duration {
+        self.quic.rtt()
+    }
+
+    /// Appends one frame, written by `write`, to a lane. Never waits: a lane
+    /// over its limit is `Full`.
+    #[inline]
+    pub fn push<E>(
+        &self,
+        lane: LaneId,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), PushError<E>> {
+        let index = match lane {
+            LaneId::Control => 0,
+            LaneId::DataFor(key) => 1 + super::lane_for(key, self.lanes.len() - 1),
+        };
+        let lane = &self.lanes[index];
+        let mut buf = lane.lock();
+        if buf.closed {
+            return Err(PushError::Closed);
+        }
+        if buf.bytes.len() >= self.lane_limit {
+            return Err(PushError::Full);
+        }
+        let start = buf.bytes.len();
+        write(&mut buf.bytes).map_err(PushError::Write)?;
+        if buf.bytes.len() - start > LARGE_FRAME {
+            let frame = buf.bytes.split_off(start);
+            drop(buf);
+            return self.large.send(frame).map_err(|_| PushError::Closed);
+        }
+        drop(buf);
+        if start == 0 {
+            lane.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Closes the connection, telling the peer why.
+    pub fn close(&self, code: u32, reason: &str) {
+        self.quic.close(code.into(), reason.as_bytes());
+    }
+
+    /// True once the connection is closed or lost.
+    pub fn is_closed(&self) -> bool {
+        self.quic.close_reason().is_some()
+    }
+}
+
+/// Moves whatever the lane holds onto its stream, one write per batch.
+async fn write_lane(lane: Arc<Lane>, mut stream: quinn::SendStream) {
+    loop {
+        let batch = {
+            let mut buf = lane.lock();
+            if buf.bytes.is_empty() {
+                if buf.closed {
+                    break;
+                }
+                None
+            } else {
+                let next = Vec::with_capacity(buf.bytes.len().min(64 * 1024));
+                Some(std::mem::replace(&mut buf.bytes, next))
+            }
+        };
+        match batch {
+            None => lane.wake.notified().await,
+            Some(bytes) => {
+                if stream.write_chunk(bytes::Bytes::from(bytes)).await.is_err() {
+                    lane.close();
+                    break;
+                }
+            }
+        }
+    }
+    let _ = stream.finish();
+}
+
+/// Sends each large frame on a stream of its own.
+async fn write_large(conn: quinn::Connection, mut frames: mpsc::UnboundedReceiver<Vec<u8>>) {
+    while let Some(frame) = frames.recv().await {
+        let conn = conn.clone();
+        platform::spawn_local(async move {
+            if let Ok(mut s) = conn.open_uni().await {
+                if s.write_chunk(bytes::Bytes::from(frame)).await.is_ok() {
+                    let _ = s.finish();
+                }
+            }
+        });
+    }
+}
+
+/// Reads every stream the peer opens.
+async fn accept_streams(conn: quinn::Connection, limits: Limits, sink: Arc<dyn FrameSink>) {
+    while let Ok(stream) = conn.accept_uni().await {
+        platform::spawn_local(read_stream(
+            stream,
+            FrameDecoder::new(limits),
+            sink.clone(),
+            conn.clone(),
+        ));
+    }
+}
+
+/// Feeds one stream's bytes to the sink; closes the connection on
+/// malformed input.
+async fn read_stream(
+    mut stream: quinn::RecvStream,
+    mut decoder: FrameDecoder,
+    sink: Arc<dyn FrameSink>,
+    conn: quinn::Connection,
+) {
+    // frames already buffered during the handshake
+    if let Err(e) = sink.frames(&mut decoder) {
+        protocol_error(&conn, &e);
+        return;
+    }
+    loop {
+        match stream.read_chunk(256 * 1024, true).await {
+            Ok(Some(chunk)) => {
+                decoder.push(&chunk.bytes);
+                if let Err(e) = sink.frames(&mut decoder) {
+                    protocol_error(&conn, &e);
+                    return;
+                }
+            }
+            Ok(None) => {
+                if decoder.buffered() > 0 {
+                    protocol_error(&conn, "stream ended inside a frame");
+                }
+                return;
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+fn protocol_error(conn: &quinn::Connection, why: &str) {
+    tracing::warn!(peer = %conn.remote_address(), "closing the connection: {why}");
+    conn.close(CLOSE_PROTOCOL.into(), why.as_bytes());
+}
