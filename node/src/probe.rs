@@ -80,8 +80,16 @@ arbour::remote_message!(Hold => "probe.hold.v1");
 pub struct PingHeld(pub u64);
 arbour::remote_message!(PingHeld => "probe.ping_held.v1");
 
+/// Ask: answers with the number after waiting this many milliseconds
+/// (the actor keeps serving meanwhile).
+#[derive(Clone, Debug, Message, Serialize, Deserialize)]
+#[rtype(result = "u64")]
+pub struct Delay(pub u64);
+arbour::remote_message!(Delay => "probe.delay.v1");
+
 arbour::remote_actor!(Echo {
     Ping,
+    Delay,
     Tally,
     Report,
     Crash,
@@ -94,6 +102,16 @@ impl Handler<Ping> for Echo {
     type Result = u64;
     fn handle(&mut self, Ping(n): Ping, _: &mut Context<Self>) -> u64 {
         n.wrapping_add(1)
+    }
+}
+
+impl Handler<Delay> for Echo {
+    type Result = ResponseFuture<u64>;
+    fn handle(&mut self, Delay(ms): Delay, _: &mut Context<Self>) -> Self::Result {
+        Box::pin(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            ms
+        })
     }
 }
 
