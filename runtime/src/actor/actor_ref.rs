@@ -692,12 +692,12 @@ where
 /// sleep with a doubling delay capped at 1 ms. Tokio time, so it is
 /// deterministic under the simulator.
 #[derive(Default)]
-struct Backoff {
+pub(crate) struct Backoff {
     attempts: u32,
 }
 
 impl Backoff {
-    async fn wait(&mut self) {
+    pub(crate) async fn wait(&mut self) {
         self.attempts += 1;
         if self.attempts <= 8 {
             tokio::task::yield_now().await;

@@ -9,9 +9,11 @@
 //! a tell), and the node keeps serving.
 
 use super::net::Link;
-use crate::actor::{with_context, AskError, DispatchError, ExitReason, RefContext};
+use crate::actor::{
+    with_context, AskError, Backoff, DispatchError, ExitReason, Exported, RefContext,
+};
 use crate::platform;
-use crate::transport::{Connection, FrameSink, LaneId};
+use crate::transport::{Connection, FrameSink, LaneId, Stall};
 use crate::wire::{self, encode_frame, EnvelopeRef, FrameDecoder, FrameKind, RemoteError, Reply};
 use std::future::Future;
 use std::pin::Pin;
@@ -114,7 +116,12 @@ impl Inbound {
         self.conn.get().and_then(Weak::upgrade)
     }
 
-    fn frame(&self, conn: &Arc<Connection>, kind: FrameKind, body: &[u8]) -> Result<(), String> {
+    fn frame(
+        &self,
+        conn: &Arc<Connection>,
+        kind: FrameKind,
+        body: &[u8],
+    ) -> Result<Option<Stall>, String> {
         let limits = *conn.limits();
         match kind {
             FrameKind::Envelope => {
@@ -125,24 +132,28 @@ impl Inbound {
                 let r = Reply::decode(body, &limits).map_err(|e| e.to_string())?;
                 self.link
                     .complete(r.correlation, r.outcome.map_err(ask_error));
-                Ok(())
+                Ok(None)
             }
             FrameKind::Ping => {
                 let _ = conn.push(LaneId::Control, |buf| {
                     encode_frame(FrameKind::Pong, &[], &limits, buf)
                 });
-                Ok(())
+                Ok(None)
             }
-            FrameKind::Pong => Ok(()),
+            FrameKind::Pong => Ok(None),
             FrameKind::Hello | FrameKind::Welcome | FrameKind::Reject => {
                 Err(format!("{kind:?} frame after the handshake"))
             }
         }
     }
 
-    fn envelope(&self, conn: &Arc<Connection>, env: EnvelopeRef<'_>) -> Result<(), String> {
+    fn envelope(
+        &self,
+        conn: &Arc<Connection>,
+        env: EnvelopeRef<'_>,
+    ) -> Result<Option<Stall>, String> {
         if env.recipient == 0 {
-            return self.system(conn, env);
+            return self.system(conn, env).map(|()| None);
         }
         let net = &self.link.net;
         let target = if env.recipient_incarnation == net.me.incarnation {
@@ -155,10 +166,14 @@ impl Inbound {
                 Some(t) => t.tell(env.tag, env.payload),
                 None => Err(DispatchError::ActorGone),
             };
-            if let Err(e) = told {
-                self.undelivered(&env, &e);
-            }
-            return Ok(());
+            return Ok(match (told, target) {
+                (Err(DispatchError::MailboxFull), Some(t)) => Some(self.when_room(t, &env)),
+                (Err(e), _) => {
+                    undelivered(&self.link, env.recipient, env.tag, &e);
+                    None
+                }
+                (Ok(()), _) => None,
+            });
         };
         let asked = match &target {
             Some(t) => t.ask(env.tag, env.payload, SERVE_TIMEOUT),
@@ -166,7 +181,7 @@ impl Inbound {
         };
         match asked {
             Err(e) => {
-                self.undelivered(&env, &e);
+                undelivered(&self.link, env.recipient, env.tag, &e);
                 send_reply(conn, correlation, Err(remote_error(AskError::from(e))));
             }
             Ok(fut) => {
@@ -183,29 +198,29 @@ impl Inbound {
                 });
             }
         }
-        Ok(())
+        Ok(None)
     }
 
-    /// Counts (and logs) a message from the wire that reached no handler.
-    fn undelivered(&self, env: &EnvelopeRef<'_>, e: &DispatchError) {
-        let net = &self.link.net;
-        match e {
-            DispatchError::MailboxFull => {
-                net.stats.mailbox_full_drops.fetch_add(1, Ordering::Relaxed);
+    /// A tell for a full mailbox: waits for room (stalling the stream it
+    /// came on, which keeps its order and pushes back on the sender).
+    fn when_room(&self, target: Arc<dyn Exported>, env: &EnvelopeRef<'_>) -> Stall {
+        let (tag, payload) = (env.tag.to_owned(), env.payload.to_vec());
+        let ctx: Arc<dyn RefContext> = self.link.net.clone();
+        let (link, recipient) = (self.link.clone(), env.recipient);
+        Box::pin(async move {
+            let mut backoff = Backoff::default();
+            loop {
+                backoff.wait().await;
+                match with_context(ctx.clone(), || target.tell(&tag, &payload)) {
+                    Err(DispatchError::MailboxFull) => continue,
+                    Err(e) => {
+                        undelivered(&link, recipient, &tag, &e);
+                        return;
+                    }
+                    Ok(()) => return,
+                }
             }
-            DispatchError::ActorGone => {
-                net.stats.dead_letters.fetch_add(1, Ordering::Relaxed);
-            }
-            DispatchError::UnknownTag(_)
-            | DispatchError::Decode(_)
-            | DispatchError::DuplicateTag(_) => {
-                net.undeliverable.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(
-                    node = %net.me, peer = %self.link.node, actor = env.recipient, tag = env.tag,
-                    "message from the wire not delivered: {e}"
-                );
-            }
-        }
+        })
     }
 
     fn system(&self, conn: &Arc<Connection>, env: EnvelopeRef<'_>) -> Result<(), String> {
@@ -243,22 +258,46 @@ impl Inbound {
 }
 
 impl FrameSink for Inbound {
-    fn frames(&self, frames: &mut FrameDecoder) -> Result<(), String> {
+    fn frames(&self, frames: &mut FrameDecoder) -> Result<Option<Stall>, String> {
         let Some(conn) = self.conn() else {
-            return Ok(());
+            return Ok(None);
         };
         let ctx: Arc<dyn RefContext> = self.link.net.clone();
         with_context(ctx, || {
             while let Some((kind, body)) = frames.next_frame_ref().map_err(|e| e.to_string())? {
-                self.frame(&conn, kind, body)?;
+                if let Some(stall) = self.frame(&conn, kind, body)? {
+                    return Ok(Some(stall));
+                }
             }
-            Ok(())
+            Ok(None)
         })
     }
 
     fn closed(&self, reason: &str) {
         if let Some(conn) = self.conn() {
             self.link.net.clone().closed(&self.link, &conn, reason);
+        }
+    }
+}
+
+/// Counts (and logs) a message from the wire that reached no handler.
+fn undelivered(link: &Link, recipient: u64, tag: &str, e: &DispatchError) {
+    let net = &link.net;
+    match e {
+        DispatchError::MailboxFull => {
+            net.stats.mailbox_full_drops.fetch_add(1, Ordering::Relaxed);
+        }
+        DispatchError::ActorGone => {
+            net.stats.dead_letters.fetch_add(1, Ordering::Relaxed);
+        }
+        DispatchError::UnknownTag(_)
+        | DispatchError::Decode(_)
+        | DispatchError::DuplicateTag(_) => {
+            net.undeliverable.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                node = %net.me, peer = %link.node, actor = recipient, tag,
+                "message from the wire not delivered: {e}"
+            );
         }
     }
 }

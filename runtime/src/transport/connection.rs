@@ -29,11 +29,18 @@ pub const LARGE_FRAME: usize = 64 * 1024;
 /// Bytes a lane may hold before senders are told it is full.
 pub const DEFAULT_LANE_LIMIT: usize = 8 * 1024 * 1024;
 
+/// A frame the sink could not take yet: the stream's reader awaits this
+/// before it hands over the frames after it (back-pressure: a full mailbox
+/// stops the stream, and QUIC flow control stops the sender).
+pub type Stall = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
+
 /// Where a connection's incoming frames go (the node).
 pub trait FrameSink: Send + Sync + 'static {
-    /// Handles every whole frame buffered in `frames`. An error means the
-    /// peer broke the protocol: the connection is closed with that reason.
-    fn frames(&self, frames: &mut FrameDecoder) -> Result<(), String>;
+    /// Handles whole frames buffered in `frames`, until they run out or one
+    /// cannot be taken yet (`Some(stall)`: await it, then call again). An
+    /// error means the peer broke the protocol: the connection is closed
+    /// with that reason.
+    fn frames(&self, frames: &mut FrameDecoder) -> Result<Option<Stall>, String>;
     /// The connection is gone (closed by either side, timed out, or lost).
     fn closed(&self, reason: &str);
 }
@@ -280,7 +287,7 @@ async fn read_stream(
     conn: quinn::Connection,
 ) {
     // frames already buffered during the handshake
-    if let Err(e) = sink.frames(&mut decoder) {
+    if let Err(e) = drain(&*sink, &mut decoder).await {
         protocol_error(&conn, &e);
         return;
     }
@@ -288,7 +295,7 @@ async fn read_stream(
         match stream.read_chunk(256 * 1024, true).await {
             Ok(Some(chunk)) => {
                 decoder.push(&chunk.bytes);
-                if let Err(e) = sink.frames(&mut decoder) {
+                if let Err(e) = drain(&*sink, &mut decoder).await {
                     protocol_error(&conn, &e);
                     return;
                 }
@@ -302,6 +309,14 @@ async fn read_stream(
             Err(_) => return,
         }
     }
+}
+
+/// Hands every buffered frame to the sink, waiting out its stalls.
+async fn drain(sink: &dyn FrameSink, decoder: &mut FrameDecoder) -> Result<(), String> {
+    while let Some(stall) = sink.frames(decoder)? {
+        stall.await;
+    }
+    Ok(())
 }
 
 fn protocol_error(conn: &quinn::Connection, why: &str) {

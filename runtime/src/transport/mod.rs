@@ -9,7 +9,8 @@ mod pending;
 mod tls;
 
 pub use connection::{
-    Connection, FrameSink, LaneId, PushError, DEFAULT_DATA_LANES, DEFAULT_LANE_LIMIT, LARGE_FRAME,
+    Connection, FrameSink, LaneId, PushError, Stall, DEFAULT_DATA_LANES, DEFAULT_LANE_LIMIT,
+    LARGE_FRAME,
 };
 pub use endpoint::{
     Endpoint, Peer, TransportError, CLOSE_DUPLICATE, CLOSE_PROTOCOL, CLOSE_REFUSED, CLOSE_SHUTDOWN,
