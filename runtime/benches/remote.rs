@@ -296,6 +296,7 @@ async fn tell_round(sink: &ActorRef<Sink>, n: u64, expect_total: u64) -> f64 {
     let count = sink
         .ask(Count)
         .timeout(Duration::from_secs(120))
+        .wait_if_full()
         .await
         .expect("count");
     assert_eq!(count, expect_total, "every tell arrived");
@@ -381,15 +382,26 @@ async fn measure(floor_addr: SocketAddr, node_addr: SocketAddr) {
         ask_p50 as f64 / raw_p50 as f64
     );
 
-    // memory across 10M tells, after the runs above warmed every buffer
-    let (local_before, remote_before) = (rss_bytes(), sink.ask(Rss).await.expect("rss"));
+    // memory across 10M tells, after 2M in the same pattern have filled
+    // every buffer to its working size
+    for _ in 0..2 {
+        total += 1_000_000;
+        tell_round(&sink, 1_000_000, total).await;
+    }
+    let (local_before, remote_before) = (
+        rss_bytes(),
+        sink.ask(Rss).wait_if_full().await.expect("rss"),
+    );
     let mut sent = 0;
     while sent < RSS_MSGS {
         total += 1_000_000;
         tell_round(&sink, 1_000_000, total).await;
         sent += 1_000_000;
     }
-    let (local_after, remote_after) = (rss_bytes(), sink.ask(Rss).await.expect("rss"));
+    let (local_after, remote_after) = (
+        rss_bytes(),
+        sink.ask(Rss).wait_if_full().await.expect("rss"),
+    );
     let growth = |a: u64, b: u64| a.saturating_sub(b);
     let sender = growth(local_after, local_before);
     let receiver = growth(remote_after, remote_before);

@@ -350,6 +350,25 @@ impl<A: Actor<Context = Context<A>>> ActorRef<A> {
         }
     }
 
+    /// An ask that fails at once, handing the message back, if the mailbox
+    /// is full (the wire dispatcher waits for room itself).
+    pub(crate) fn try_ask<M>(
+        &self,
+        msg: M,
+        timeout: Duration,
+    ) -> Result<AskFuture<M::Result>, (M, AskError)>
+    where
+        A: Handler<M>,
+        M: Message + Send + 'static,
+        M::Result: Send,
+    {
+        let guard = self.slot.current.load();
+        match guard.as_ref() {
+            Some(inst) => enqueue(inst, msg, timeout),
+            None => Ok(self.ask(msg).timeout(timeout).into_future()),
+        }
+    }
+
     /// Sends [`Down`] to `to` when the current instance exits (immediately,
     /// with `NoActor`, if none is running). One notification per monitor.
     pub fn monitor(&self, to: Recipient<Down>) -> Monitor {

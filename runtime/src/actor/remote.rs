@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -170,7 +170,11 @@ where
     M: RemoteMessage,
 {
     let msg: M = decode_payload(payload)?;
-    let fut = to.ask(msg).timeout(timeout).into_future();
+    let fut = match to.try_ask(msg, timeout) {
+        Ok(fut) => fut,
+        Err((_, AskError::MailboxFull)) => return Err(DispatchError::MailboxFull),
+        Err((_, e)) => return Ok(Box::pin(async move { Err(e) })),
+    };
     Ok(Box::pin(async move {
         let reply = fut.await?;
         wire::encode(&reply).map_err(|e| AskError::Decode(e.to_string()))

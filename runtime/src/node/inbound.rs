@@ -161,66 +161,29 @@ impl Inbound {
         } else {
             None
         };
-        let Some(correlation) = env.correlation else {
-            let told = match &target {
-                Some(t) => t.tell(env.tag, env.payload),
-                None => Err(DispatchError::ActorGone),
-            };
-            return Ok(match (told, target) {
-                (Err(DispatchError::MailboxFull), Some(t)) => Some(self.when_room(t, &env)),
-                (Err(e), _) => {
-                    undelivered(&self.link, env.recipient, env.tag, &e);
-                    None
-                }
-                (Ok(()), _) => None,
-            });
+        let delivery = Delivery {
+            link: self.link.clone(),
+            conn: Arc::downgrade(conn),
+            target,
+            recipient: env.recipient,
+            correlation: env.correlation,
         };
-        let asked = match &target {
-            Some(t) => t.ask(env.tag, env.payload, SERVE_TIMEOUT),
-            None => Err(DispatchError::ActorGone),
-        };
-        match asked {
-            Err(e) => {
-                undelivered(&self.link, env.recipient, env.tag, &e);
-                send_reply(conn, correlation, Err(remote_error(AskError::from(e))));
-            }
-            Ok(fut) => {
-                let conn = Arc::downgrade(conn);
-                let ctx: Arc<dyn RefContext> = net.clone();
-                platform::spawn_local(InContext {
-                    ctx,
-                    fut: async move {
-                        let outcome = fut.await.map_err(remote_error);
-                        if let Some(conn) = conn.upgrade() {
-                            send_reply(&conn, correlation, outcome);
-                        }
-                    },
-                });
-            }
+        if delivery.attempt(env.tag, env.payload).is_ok() {
+            return Ok(None);
         }
-        Ok(None)
-    }
-
-    /// A tell for a full mailbox: waits for room (stalling the stream it
-    /// came on, which keeps its order and pushes back on the sender).
-    fn when_room(&self, target: Arc<dyn Exported>, env: &EnvelopeRef<'_>) -> Stall {
+        // a full mailbox: wait for room, stalling the stream the message came
+        // on (which keeps its order and pushes back on the sender)
         let (tag, payload) = (env.tag.to_owned(), env.payload.to_vec());
-        let ctx: Arc<dyn RefContext> = self.link.net.clone();
-        let (link, recipient) = (self.link.clone(), env.recipient);
-        Box::pin(async move {
+        let ctx: Arc<dyn RefContext> = net.clone();
+        Ok(Some(Box::pin(async move {
             let mut backoff = Backoff::default();
             loop {
                 backoff.wait().await;
-                match with_context(ctx.clone(), || target.tell(&tag, &payload)) {
-                    Err(DispatchError::MailboxFull) => continue,
-                    Err(e) => {
-                        undelivered(&link, recipient, &tag, &e);
-                        return;
-                    }
-                    Ok(()) => return,
+                if with_context(ctx.clone(), || delivery.attempt(&tag, &payload)).is_ok() {
+                    return;
                 }
             }
-        })
+        })))
     }
 
     fn system(&self, conn: &Arc<Connection>, env: EnvelopeRef<'_>) -> Result<(), String> {
@@ -277,6 +240,62 @@ impl FrameSink for Inbound {
         if let Some(conn) = self.conn() {
             self.link.net.clone().closed(&self.link, &conn, reason);
         }
+    }
+}
+
+/// One message from the wire on its way to a local actor.
+struct Delivery {
+    link: Arc<Link>,
+    conn: Weak<Connection>,
+    target: Option<Arc<dyn Exported>>,
+    recipient: u64,
+    correlation: Option<u64>,
+}
+
+/// The actor's mailbox is full: try again later.
+struct Full;
+
+impl Delivery {
+    /// Hands the message to the actor (an ask also gets a task that sends
+    /// the reply). Every failure but a full mailbox is final: counted, and
+    /// answered if it was an ask.
+    fn attempt(&self, tag: &str, payload: &[u8]) -> Result<(), Full> {
+        let Some(target) = &self.target else {
+            return self.fail(tag, DispatchError::ActorGone);
+        };
+        let Some(correlation) = self.correlation else {
+            return match target.tell(tag, payload) {
+                Err(e) => self.fail(tag, e),
+                Ok(()) => Ok(()),
+            };
+        };
+        let fut = match target.ask(tag, payload, SERVE_TIMEOUT) {
+            Err(e) => return self.fail(tag, e),
+            Ok(fut) => fut,
+        };
+        let conn = self.conn.clone();
+        let ctx: Arc<dyn RefContext> = self.link.net.clone();
+        platform::spawn_local(InContext {
+            ctx,
+            fut: async move {
+                let outcome = fut.await.map_err(remote_error);
+                if let Some(conn) = conn.upgrade() {
+                    send_reply(&conn, correlation, outcome);
+                }
+            },
+        });
+        Ok(())
+    }
+
+    fn fail(&self, tag: &str, e: DispatchError) -> Result<(), Full> {
+        if e == DispatchError::MailboxFull {
+            return Err(Full);
+        }
+        undelivered(&self.link, self.recipient, tag, &e);
+        if let (Some(c), Some(conn)) = (self.correlation, self.conn.upgrade()) {
+            send_reply(&conn, c, Err(remote_error(AskError::from(e))));
+        }
+        Ok(())
     }
 }
 

@@ -27,7 +27,7 @@ pub const DEFAULT_DATA_LANES: usize = 4;
 pub const LARGE_FRAME: usize = 64 * 1024;
 
 /// Bytes a lane may hold before senders are told it is full.
-pub const DEFAULT_LANE_LIMIT: usize = 8 * 1024 * 1024;
+pub const DEFAULT_LANE_LIMIT: usize = 1024 * 1024;
 
 /// A frame the sink could not take yet: the stream's reader awaits this
 /// before it hands over the frames after it (back-pressure: a full mailbox

@@ -116,8 +116,8 @@ fn transport_config() -> Arc<quinn::TransportConfig> {
     let mut t = quinn::TransportConfig::default();
     t.keep_alive_interval(Some(KEEP_ALIVE));
     t.max_idle_timeout(IDLE_TIMEOUT.try_into().ok());
-    t.stream_receive_window(quinn::VarInt::from_u32(8 * 1024 * 1024));
-    t.send_window(16 * 1024 * 1024);
+    t.stream_receive_window(quinn::VarInt::from_u32(2 * 1024 * 1024));
+    t.send_window(8 * 1024 * 1024);
     Arc::new(t)
 }
 
