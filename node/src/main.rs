@@ -32,6 +32,23 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Run one node that exposes a probe actor as "echo" (for trying the
+    /// network and for the integration tests). Prints `listening <addr>`,
+    /// then serves until stdin closes.
+    Serve {
+        /// The node's name.
+        #[arg(long, default_value = "alpha")]
+        name: String,
+        /// The cluster's name.
+        #[arg(long, default_value = "arbour")]
+        cluster: String,
+        /// The cluster secret (mutual TLS).
+        #[arg(long)]
+        secret: String,
+        /// Where to listen.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+    },
 }
 
 fn main() {
@@ -44,6 +61,12 @@ fn main() {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Serve {
+            name,
+            cluster,
+            secret,
+            listen,
+        } => arbour_node::serve::run(&name, &cluster, &secret, listen),
         Command::Demo {
             seconds,
             workers,
