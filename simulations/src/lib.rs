@@ -4,11 +4,14 @@
 //! thread, with faults chosen by the node's seeded RNG, and records an event
 //! trace stamped with virtual time. The same seed gives the same trace (the
 //! determinism rule of DESIGN.md §2, checked by hashing two runs); a failing
-//! run names its seed. The network simulation grows from here.
+//! run names its seed. [`SimCluster`] starts whole nodes (real QUIC and TLS)
+//! on the platform's in-memory network; the cluster simulator grows from it.
 
+pub mod cluster;
 pub mod scenarios;
 mod trace;
 
+pub use cluster::SimCluster;
 pub use trace::Trace;
 
 use std::future::Future;

@@ -1,0 +1,55 @@
+//! Whole nodes on one thread, connected by the platform's in-memory datagram
+//! network ([`SimNetwork`]): real QUIC, TLS and arbour handshakes, but no OS
+//! socket and no OS clock (quinn runs on tokio time, which the simulator
+//! pauses). Every node's seed and incarnation come from the cluster's seed.
+
+use arbour::platform::{NodeRng, SimNetwork, TokioTimeRuntime};
+use arbour::{Node, NodeError};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The cluster name and secret every simulated node uses.
+pub const CLUSTER: &str = "sim";
+const SECRET: &str = "sim-secret";
+
+/// A simulated network and the seed nodes are derived from.
+#[derive(Debug)]
+pub struct SimCluster {
+    /// The network: cut and heal links, record datagrams.
+    pub net: SimNetwork,
+    rng: NodeRng,
+    next_host: u8,
+}
+
+impl SimCluster {
+    /// A network with one-way `latency`; node seeds come from `seed`.
+    pub fn new(seed: u64, latency: Duration) -> Self {
+        Self {
+            net: SimNetwork::new(latency),
+            rng: NodeRng::from_seed(seed),
+            next_host: 1,
+        }
+    }
+
+    /// Starts node `name` at the next address (`10.0.0.N:7000`). Call inside
+    /// the simulator's `LocalSet` (see [`run_paused`](crate::run_paused)).
+    pub async fn start(&mut self, name: &str) -> Result<(Node, SocketAddr), NodeError> {
+        let addr = SocketAddr::from(([10, 0, 0, self.next_host], 7000));
+        self.next_host = self.next_host.wrapping_add(1);
+        let seed = self.rng.derive(name).next_u64();
+        let socket = self
+            .net
+            .bind(addr)
+            .map_err(|e| NodeError::Config(format!("simulated socket {addr}: {e}")))?;
+        let node = Node::builder(name)
+            .cluster(CLUSTER)
+            .secret(SECRET)
+            .seed(seed)
+            .incarnation(1 + seed % 1_000_000)
+            .socket(socket, Arc::new(TokioTimeRuntime))
+            .start()
+            .await?;
+        Ok((node, addr))
+    }
+}

@@ -1,0 +1,88 @@
+//! Two whole nodes on one thread under paused tokio time, on the in-memory
+//! network: handshake, remote tell, ask and monitor, and a dropped link that
+//! ends in `NodeDown`, all in virtual time.
+
+use actix::prelude::*;
+use arbour::{AskError, Down, ExitReason};
+use arbour_node::probe::{Crash, Echo, Ping, Report, Tally};
+use arbour_sim::{run_paused, SimCluster};
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+async fn bounded<T>(what: &str, f: impl std::future::IntoFuture<Output = T>) -> T {
+    match tokio::time::timeout(LIMIT, f).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out (virtual time): {what}"),
+    }
+}
+
+struct Watcher(tokio::sync::mpsc::UnboundedSender<Down>);
+impl Actor for Watcher {
+    type Context = Context<Self>;
+}
+impl Handler<Down> for Watcher {
+    type Result = ();
+    fn handle(&mut self, d: Down, _: &mut Context<Self>) {
+        let _ = self.0.send(d);
+    }
+}
+
+#[test]
+fn tell_ask_monitor_and_a_dropped_link_in_virtual_time() {
+    run_paused(|| async {
+        let mut cluster = SimCluster::new(7, Duration::from_millis(5));
+        let (alpha, alpha_addr) = cluster.start("alpha").await.expect("alpha");
+        let (beta, beta_addr) = cluster.start("beta").await.expect("beta");
+        let echo = alpha.spawn(Echo::default());
+        alpha.expose("echo", &echo).expect("expose");
+
+        let t0 = tokio::time::Instant::now();
+        bounded("connect", beta.connect("alpha", alpha_addr))
+            .await
+            .expect("handshake");
+        assert!(
+            t0.elapsed() >= Duration::from_millis(20),
+            "two round trips of 10 ms"
+        );
+        let remote = bounded("lookup", beta.lookup::<Echo>("alpha", "echo", LIMIT))
+            .await
+            .expect("lookup");
+
+        let t1 = tokio::time::Instant::now();
+        assert_eq!(bounded("ask", remote.ask(Ping(1))).await, Ok(2));
+        assert!(t1.elapsed() >= Duration::from_millis(10), "one round trip");
+        for seq in 1..=100 {
+            remote.tell(Tally { sender: 1, seq });
+        }
+        let report = bounded("report", remote.ask(Report)).await.expect("report");
+        assert_eq!((report.received, report.out_of_order), (100, 0));
+
+        // a monitor across the simulated network sees a panic
+        let (tx, mut downs) = tokio::sync::mpsc::unbounded_channel();
+        let watcher = Watcher(tx).start();
+        let _m = remote.monitor(watcher.clone().recipient());
+        assert_eq!(bounded("ping", remote.ask(Ping(0))).await, Ok(1));
+        remote.tell(Crash("sim boom".into()));
+        let down = bounded("down", downs.recv()).await.expect("Down");
+        assert!(matches!(&down.reason, ExitReason::Panic(m) if m.contains("sim boom")));
+
+        // a second actor, then the link drops: pending asks and monitors end
+        // in NodeDown once the idle timeout notices, in virtual time
+        let other = alpha.spawn(Echo::default());
+        alpha.expose("other", &other).expect("expose");
+        let other = bounded("lookup", beta.lookup::<Echo>("alpha", "other", LIMIT))
+            .await
+            .expect("lookup");
+        let _m2 = other.monitor(watcher.recipient());
+        assert_eq!(bounded("ping", other.ask(Ping(0))).await, Ok(1));
+        cluster.net.cut(alpha_addr, beta_addr);
+        let t2 = tokio::time::Instant::now();
+        let r = bounded("ask over a cut link", other.ask(Ping(5)).timeout(LIMIT)).await;
+        assert!(matches!(r, Err(AskError::NodeDown(_))), "{r:?}");
+        let down = bounded("down", downs.recv()).await.expect("Down");
+        assert_eq!(down.reason, ExitReason::NodeDown);
+        assert!(t2.elapsed() >= Duration::from_secs(1), "{:?}", t2.elapsed());
+        assert!(beta.connected_peers().is_empty());
+    });
+}
