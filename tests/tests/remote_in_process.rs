@@ -295,3 +295,62 @@ fn an_ask_past_its_deadline_times_out_and_its_late_reply_is_counted() {
         assert_eq!(beta.net_stats().late_replies, 1, "{:?}", beta.net_stats());
     });
 }
+
+/// A raw peer that passes TLS and the handshake, then sends `bytes` on a
+/// data stream: the node closes that connection with a protocol error and
+/// keeps serving everyone else.
+async fn misbehave(alpha: &Node, bytes: &[u8]) -> quinn::ConnectionError {
+    use arbour::transport::{ClusterCa, Endpoint};
+    let ca = ClusterCa::from_secret("test", "s3cret").expect("ca");
+    let id = ca.issue("mallory", [9; 32]).expect("identity");
+    let hello = arbour::wire::Hello::new("test", "mallory", 9);
+    let ep = Endpoint::bind("127.0.0.1:0".parse().expect("addr"), &ca, &id, hello).expect("bind");
+    let peer = bounded(
+        "mallory connects",
+        ep.connect(alpha.local_addr().expect("addr"), "alpha"),
+    )
+    .await
+    .expect("handshake passes");
+    let conn = peer.connection().clone();
+    let mut s = conn.open_uni().await.expect("stream");
+    s.write_all(bytes).await.expect("write");
+    s.finish().expect("finish");
+    bounded("the node closes the connection", conn.closed()).await
+}
+
+#[test]
+fn garbage_truncated_and_oversized_frames_close_only_the_offending_connection() {
+    run(|| async {
+        let (alpha, _beta, _echo, remote) = pair().await;
+        let mut oversized = (64u32 * 1024 * 1024).to_be_bytes().to_vec();
+        oversized.extend_from_slice(&[4; 64]);
+        let mut truncated = 100u32.to_be_bytes().to_vec();
+        truncated.extend_from_slice(&[4, 0, 0]);
+        let cases: [(&str, Vec<u8>, &str); 4] = [
+            (
+                "garbage",
+                b"\x00\x00\x00\x05\xffhello, node".to_vec(),
+                "unknown frame kind",
+            ),
+            ("oversized", oversized, "exceeds the limit"),
+            ("truncated", truncated, "ended inside a frame"),
+            (
+                "bad envelope",
+                b"\x00\x00\x00\x03\x04\xff\xff".to_vec(),
+                "flags",
+            ),
+        ];
+        for (what, bytes, why) in cases {
+            let closed = misbehave(&alpha, &bytes).await;
+            match &closed {
+                quinn::ConnectionError::ApplicationClosed(c) => {
+                    let reason = String::from_utf8_lossy(&c.reason);
+                    assert!(reason.contains(why), "{what}: closed with {reason:?}");
+                }
+                other => panic!("{what}: {other:?}"),
+            }
+            // the node still serves its good peer
+            assert_eq!(bounded("ask", remote.ask(Ping(1))).await, Ok(2), "{what}");
+        }
+    });
+}

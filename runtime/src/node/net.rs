@@ -212,9 +212,9 @@ impl Net {
         link.connection_lost(conn);
         tracing::warn!(node = %self.me, peer = %link.node, "connection lost: {reason}");
         self.changed.send_modify(|v| *v += 1);
+        let due = lock(&self.peers).lost(&link.node, platform::now(), self.rng.unit());
         let addr = lock(&self.addresses).get(&*link.node).copied();
         if let Some(addr) = addr {
-            let due = lock(&self.peers).lost(&link.node, platform::now(), self.rng.unit());
             platform::spawn_local(self.clone().redial(link.node.to_string(), addr, due));
         }
     }
