@@ -1,5 +1,5 @@
 //! Helpers for black-box tests: find the `arbour` binary and run it with a
-//! bounded wait.
+//! bounded wait; run a node's async test on a `LocalSet` with bounded waits.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -80,4 +80,25 @@ pub fn figure(stdout: &str, name: &str) -> Option<u64> {
             .then(|| it.next().and_then(|v| v.parse().ok()))
             .flatten()
     })
+}
+
+/// Bound on every wait in the network tests (real time).
+pub const LIMIT: Duration = Duration::from_secs(30);
+
+/// Runs `f` on a current-thread runtime inside a `LocalSet`, with real time
+/// (QUIC over OS sockets).
+pub fn run_local<Fut: std::future::Future>(f: impl FnOnce() -> Fut) -> Fut::Output {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("tokio runtime: {e}"));
+    tokio::task::LocalSet::new().block_on(&rt, f())
+}
+
+/// Awaits `f` within [`LIMIT`], or fails the test naming `what`.
+pub async fn bounded<T>(what: &str, f: impl std::future::IntoFuture<Output = T>) -> T {
+    match tokio::time::timeout(LIMIT, f).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out: {what}"),
+    }
 }

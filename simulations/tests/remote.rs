@@ -2,9 +2,8 @@
 //! network: handshake, remote tell, ask and monitor, and a dropped link that
 //! ends in `NodeDown`, all in virtual time.
 
-use actix::prelude::*;
-use arbour::{AskError, Down, ExitReason};
-use arbour_node::probe::{Crash, Echo, Ping, Report, Tally};
+use arbour::{AskError, ExitReason};
+use arbour_node::probe::{Crash, DownForwarder, Echo, Ping, Report, Tally};
 use arbour_sim::{run_paused, SimCluster};
 use std::time::Duration;
 
@@ -14,17 +13,6 @@ async fn bounded<T>(what: &str, f: impl std::future::IntoFuture<Output = T>) -> 
     match tokio::time::timeout(LIMIT, f).await {
         Ok(v) => v,
         Err(_) => panic!("timed out (virtual time): {what}"),
-    }
-}
-
-struct Watcher(tokio::sync::mpsc::UnboundedSender<Down>);
-impl Actor for Watcher {
-    type Context = Context<Self>;
-}
-impl Handler<Down> for Watcher {
-    type Result = ();
-    fn handle(&mut self, d: Down, _: &mut Context<Self>) {
-        let _ = self.0.send(d);
     }
 }
 
@@ -59,8 +47,7 @@ fn tell_ask_monitor_and_a_dropped_link_in_virtual_time() {
         assert_eq!((report.received, report.out_of_order), (100, 0));
 
         // a monitor across the simulated network sees a panic
-        let (tx, mut downs) = tokio::sync::mpsc::unbounded_channel();
-        let watcher = Watcher(tx).start();
+        let (watcher, mut downs) = DownForwarder::start_new();
         let _m = remote.monitor(watcher.clone().recipient());
         assert_eq!(bounded("ping", remote.ask(Ping(0))).await, Ok(1));
         remote.tell(Crash("sim boom".into()));

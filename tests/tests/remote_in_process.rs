@@ -3,30 +3,13 @@
 //! input from the wire. Every wait is bounded.
 
 use actix::prelude::*;
-use arbour::{ActorRef, AskError, Down, ExitReason, Node, TellError};
-use arbour_node::probe::{Crash, Delay, Echo, Fail, Hold, Ping, PingHeld, Report, Tally};
+use arbour::{ActorRef, AskError, ExitReason, Node, TellError};
+use arbour_node::probe::{
+    Crash, Delay, DownForwarder, Echo, Fail, Hold, Ping, PingHeld, Report, Tally,
+};
+use arbour_tests::{bounded, run_local, LIMIT};
 use serde::{Deserialize, Serialize};
-use std::future::Future;
 use std::time::Duration;
-
-const LIMIT: Duration = Duration::from_secs(30);
-
-/// Runs `f` on a current-thread runtime inside a `LocalSet` (real time:
-/// QUIC over OS sockets).
-fn run<Fut: Future>(f: impl FnOnce() -> Fut) -> Fut::Output {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    tokio::task::LocalSet::new().block_on(&rt, f())
-}
-
-async fn bounded<T>(what: &str, f: impl std::future::IntoFuture<Output = T>) -> T {
-    match tokio::time::timeout(LIMIT, f).await {
-        Ok(v) => v,
-        Err(_) => panic!("timed out: {what}"),
-    }
-}
 
 async fn node(name: &str) -> Node {
     Node::builder(name)
@@ -56,7 +39,7 @@ async fn pair() -> (Node, Node, ActorRef<Echo>, ActorRef<Echo>) {
 
 #[test]
 fn remote_tell_and_ask_use_the_same_api_as_local() {
-    run(|| async {
+    run_local(|| async {
         let (alpha, _beta, echo, remote) = pair().await;
         assert_eq!(
             remote.id(),
@@ -78,7 +61,7 @@ fn remote_tell_and_ask_use_the_same_api_as_local() {
 /// messages arrive in the order sent.
 #[test]
 fn fifo_per_sender_receiver_pair_over_100k_messages() {
-    run(|| async {
+    run_local(|| async {
         let (_alpha, _beta, _echo, remote) = pair().await;
         const PER_SENDER: u64 = 25_000;
         const SENDERS: u32 = 4;
@@ -112,7 +95,7 @@ fn fifo_per_sender_receiver_pair_over_100k_messages() {
 /// is the local ref again.
 #[test]
 fn a_ref_in_a_message_round_trips_and_resolves_home_to_local() {
-    run(|| async {
+    run_local(|| async {
         let (_alpha, beta, _echo, remote) = pair().await;
         let mine = beta.spawn(Echo::default());
         assert_eq!(
@@ -135,23 +118,11 @@ fn a_ref_in_a_message_round_trips_and_resolves_home_to_local() {
     });
 }
 
-struct Watcher(tokio::sync::mpsc::UnboundedSender<Down>);
-impl Actor for Watcher {
-    type Context = Context<Self>;
-}
-impl Handler<Down> for Watcher {
-    type Result = ();
-    fn handle(&mut self, d: Down, _: &mut Context<Self>) {
-        let _ = self.0.send(d);
-    }
-}
-
 #[test]
 fn a_monitor_of_a_remote_actor_reports_its_panic_and_its_exit_reason() {
-    run(|| async {
+    run_local(|| async {
         let (alpha, beta, _echo, remote) = pair().await;
-        let (tx, mut downs) = tokio::sync::mpsc::unbounded_channel();
-        let watcher = Watcher(tx.clone()).start();
+        let (watcher, mut downs) = DownForwarder::start_new();
         let _m = remote.monitor(watcher.clone().recipient());
         // give the monitor request a head start on the crash: both go on
         // different lanes, so wait for an ask on the crash's lane first
@@ -184,10 +155,9 @@ fn a_monitor_of_a_remote_actor_reports_its_panic_and_its_exit_reason() {
 
 #[test]
 fn a_lost_connection_fails_pending_asks_and_fires_monitors_with_node_down() {
-    run(|| async {
+    run_local(|| async {
         let (alpha, _beta, _echo, remote) = pair().await;
-        let (tx, mut downs) = tokio::sync::mpsc::unbounded_channel();
-        let watcher = Watcher(tx).start();
+        let (watcher, mut downs) = DownForwarder::start_new();
         let _m = remote.monitor(watcher.clone().recipient());
         assert_eq!(bounded("ping", remote.ask(Ping(0))).await, Ok(1));
         alpha.shutdown_network();
@@ -239,7 +209,7 @@ impl Handler<WrongShape> for SkewedEcho {
 
 #[test]
 fn an_unknown_tag_and_an_undecodable_payload_get_precise_errors_and_the_node_keeps_serving() {
-    run(|| async {
+    run_local(|| async {
         let (alpha, beta, _echo, remote) = pair().await;
         let skewed = bounded("lookup", beta.lookup::<SkewedEcho>("alpha", "echo", LIMIT))
             .await
@@ -279,7 +249,7 @@ fn an_unknown_tag_and_an_undecodable_payload_get_precise_errors_and_the_node_kee
 
 #[test]
 fn an_ask_past_its_deadline_times_out_and_its_late_reply_is_counted() {
-    run(|| async {
+    run_local(|| async {
         let (_alpha, beta, _echo, remote) = pair().await;
         // the actor answers after 300 ms; the ask gives up after 30 ms
         let timeout = Duration::from_millis(30);
@@ -320,7 +290,7 @@ async fn misbehave(alpha: &Node, bytes: &[u8]) -> quinn::ConnectionError {
 
 #[test]
 fn garbage_truncated_and_oversized_frames_close_only_the_offending_connection() {
-    run(|| async {
+    run_local(|| async {
         let (alpha, _beta, _echo, remote) = pair().await;
         let mut oversized = (64u32 * 1024 * 1024).to_be_bytes().to_vec();
         oversized.extend_from_slice(&[4; 64]);

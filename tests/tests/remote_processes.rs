@@ -2,16 +2,13 @@
 //! probe `Echo` as "echo"); this test process runs beta and talks to it over
 //! real QUIC on 127.0.0.1 (port 0). Every wait is bounded.
 
-use actix::prelude::*;
-use arbour::{AskError, Down, ExitReason, Node};
-use arbour_node::probe::{Crash, Echo, Hold, Ping, PingHeld, Report, Tally};
-use arbour_tests::arbour_bin;
+use arbour::{ActorRef, AskError, ExitReason, Node};
+use arbour_node::probe::{Crash, DownForwarder, Echo, Hold, Ping, PingHeld, Report, Tally};
+use arbour_tests::{arbour_bin, bounded, run_local, LIMIT};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-const LIMIT: Duration = Duration::from_secs(30);
 
 /// A running `arbour serve`; killed when dropped.
 struct Served {
@@ -61,19 +58,16 @@ fn serve(secret: &str) -> Served {
     Served { child, addr }
 }
 
-fn run<Fut: std::future::Future>(f: impl FnOnce() -> Fut) -> Fut::Output {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    tokio::task::LocalSet::new().block_on(&rt, f())
-}
-
-async fn bounded<T>(what: &str, f: impl std::future::IntoFuture<Output = T>) -> T {
-    match tokio::time::timeout(LIMIT, f).await {
-        Ok(v) => v,
-        Err(_) => panic!("timed out: {what}"),
-    }
+/// beta, connected to alpha, and its remote ref to alpha's "echo".
+async fn connect_to_echo(alpha: SocketAddr) -> (Node, ActorRef<Echo>) {
+    let beta = beta("s3cret").await;
+    bounded("connect", beta.connect("alpha", alpha))
+        .await
+        .expect("connect");
+    let echo = bounded("lookup", beta.lookup::<Echo>("alpha", "echo", LIMIT))
+        .await
+        .expect("lookup");
+    (beta, echo)
 }
 
 async fn beta(secret: &str) -> Node {
@@ -85,28 +79,11 @@ async fn beta(secret: &str) -> Node {
         .expect("beta starts")
 }
 
-struct Watcher(tokio::sync::mpsc::UnboundedSender<Down>);
-impl Actor for Watcher {
-    type Context = Context<Self>;
-}
-impl Handler<Down> for Watcher {
-    type Result = ();
-    fn handle(&mut self, d: Down, _: &mut Context<Self>) {
-        let _ = self.0.send(d);
-    }
-}
-
 #[test]
 fn tell_ask_refs_fifo_and_monitors_across_two_processes() {
     let alpha = serve("s3cret");
-    run(|| async move {
-        let beta = beta("s3cret").await;
-        bounded("connect", beta.connect("alpha", alpha.addr))
-            .await
-            .expect("connect");
-        let echo = bounded("lookup", beta.lookup::<Echo>("alpha", "echo", LIMIT))
-            .await
-            .expect("lookup");
+    run_local(|| async move {
+        let (beta, echo) = connect_to_echo(alpha.addr).await;
         assert_eq!(echo.id().node.name.as_ref(), "alpha");
 
         // ask and tell
@@ -152,8 +129,7 @@ fn tell_ask_refs_fifo_and_monitors_across_two_processes() {
         assert_eq!(back, mine);
 
         // a monitor sees the remote actor's panic
-        let (tx, mut downs) = tokio::sync::mpsc::unbounded_channel();
-        let watcher = Watcher(tx).start();
+        let (watcher, mut downs) = DownForwarder::start_new();
         let _m = echo.monitor(watcher.recipient());
         assert_eq!(bounded("ping", echo.ask(Ping(0))).await, Ok(1));
         echo.tell(Crash("remote boom".into()));
@@ -169,16 +145,10 @@ fn tell_ask_refs_fifo_and_monitors_across_two_processes() {
 #[test]
 fn a_killed_process_fails_pending_asks_and_monitors_with_node_down() {
     let mut alpha = serve("s3cret");
-    run(|| async move {
-        let beta = beta("s3cret").await;
-        bounded("connect", beta.connect("alpha", alpha.addr))
-            .await
-            .expect("connect");
-        let echo = bounded("lookup", beta.lookup::<Echo>("alpha", "echo", LIMIT))
-            .await
-            .expect("lookup");
-        let (tx, mut downs) = tokio::sync::mpsc::unbounded_channel();
-        let _m = echo.monitor(Watcher(tx).start().recipient());
+    run_local(|| async move {
+        let (_beta, echo) = connect_to_echo(alpha.addr).await;
+        let (watcher, mut downs) = DownForwarder::start_new();
+        let _m = echo.monitor(watcher.recipient());
         assert_eq!(bounded("ping", echo.ask(Ping(0))).await, Ok(1));
         // an ask that will never be answered: the process is killed meanwhile
         let pending = echo
@@ -195,7 +165,7 @@ fn a_killed_process_fails_pending_asks_and_monitors_with_node_down() {
 #[test]
 fn a_node_with_the_wrong_secret_is_refused() {
     let alpha = serve("s3cret");
-    run(|| async move {
+    run_local(|| async move {
         let mallory = beta("guess").await;
         let r = bounded("connect", mallory.connect("alpha", alpha.addr)).await;
         assert!(r.is_err(), "{r:?}");

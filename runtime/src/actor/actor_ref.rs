@@ -668,6 +668,32 @@ where
     }
 }
 
+/// An ask whose mailbox (or, remotely, outbound buffer) is full: retries
+/// `attempt` with backoff until it is queued, fails otherwise, or the
+/// deadline passes. `attempt` gets the time left.
+async fn retry_while_full<R>(
+    timeout: Duration,
+    mut attempt: impl FnMut(Duration) -> Result<AskFuture<R>, AskError>,
+) -> Result<R, AskError> {
+    let deadline = crate::platform::now() + timeout;
+    let mut backoff = Backoff::default();
+    loop {
+        let left = deadline.saturating_duration_since(crate::platform::now());
+        match attempt(left) {
+            Ok(waiting) => {
+                return waiting.await.map_err(|e| match e {
+                    AskError::Timeout(_) => AskError::Timeout(timeout),
+                    e => e,
+                })
+            }
+            Err(AskError::MailboxFull) if !left.is_zero() => backoff.wait().await,
+            Err(AskError::MailboxFull) => return Err(AskError::Timeout(timeout)),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A local ask waiting for room in a full mailbox.
 async fn ask_when_room<A, M>(
     slot: Arc<Slot<A>>,
     msg: M,
@@ -678,32 +704,17 @@ where
     M: Message + Send + 'static,
     M::Result: Send,
 {
-    let deadline = crate::platform::now() + timeout;
-    let mut msg = msg;
-    let mut backoff = Backoff::default();
-    loop {
-        let inst = slot.current.load_full();
-        let Some(inst) = inst else {
+    let mut msg = Some(msg);
+    retry_while_full(timeout, move |left| {
+        let (Some(inst), Some(m)) = (slot.current.load_full(), msg.take()) else {
             return Err(AskError::ActorGone(ExitReason::NoActor));
         };
-        let left = deadline.saturating_duration_since(crate::platform::now());
-        match enqueue(&inst, msg, left) {
-            Ok(waiting) => {
-                return waiting.await.map_err(|e| match e {
-                    AskError::Timeout(_) => AskError::Timeout(timeout),
-                    e => e,
-                })
-            }
-            Err((m, AskError::MailboxFull)) => {
-                if crate::platform::now() >= deadline {
-                    return Err(AskError::Timeout(timeout));
-                }
-                msg = m;
-                backoff.wait().await;
-            }
-            Err((_, e)) => return Err(e),
-        }
-    }
+        enqueue(&inst, m, left).map_err(|(m, e)| {
+            msg = Some(m);
+            e
+        })
+    })
+    .await
 }
 
 /// Waiting for mailbox room: actix's channel offers no waker for a parked
@@ -749,30 +760,12 @@ where
     };
     match remote.ask(&slot.id, &msg, timeout) {
         Err(AskError::MailboxFull) if wait_if_full => AskFuture::Boxed {
-            fut: Box::pin(async move {
-                let deadline = crate::platform::now() + timeout;
-                let mut backoff = Backoff::default();
-                loop {
-                    backoff.wait().await;
-                    let left = deadline.saturating_duration_since(crate::platform::now());
-                    if left.is_zero() {
-                        return Err(AskError::Timeout(timeout));
-                    }
-                    let Some(remote) = slot.remote.as_ref() else {
-                        return Err(AskError::ActorGone(ExitReason::NoActor));
-                    };
-                    match remote.ask(&slot.id, &msg, left) {
-                        Err(AskError::MailboxFull) => continue,
-                        Err(e) => return Err(e),
-                        Ok(fut) => {
-                            return fut.await.map_err(|e| match e {
-                                AskError::Timeout(_) => AskError::Timeout(timeout),
-                                e => e,
-                            })
-                        }
-                    }
+            fut: Box::pin(retry_while_full(timeout, move |left| {
+                match slot.remote.as_ref() {
+                    Some(remote) => remote.ask(&slot.id, &msg, left),
+                    None => Err(AskError::ActorGone(ExitReason::NoActor)),
                 }
-            }),
+            })),
         },
         Err(e) => AskFuture::Done {
             result: Some(Err(e)),

@@ -263,7 +263,7 @@ pub(crate) fn dead_ref<A: Actor<Context = Context<A>>>(
 }
 
 /// What a node offers to the encoding and decoding of refs.
-pub(crate) trait RefContext {
+pub(crate) trait RefContext: Send + Sync {
     /// This node.
     fn me(&self) -> &NodeId;
     /// The node's counters (for refs made while decoding).
@@ -282,8 +282,8 @@ thread_local! {
 }
 
 /// Runs `f` with `ctx` as the thread's ref context (restoring the previous
-/// one after, so contexts nest).
-pub(crate) fn with_context<R>(ctx: Arc<dyn RefContext>, f: impl FnOnce() -> R) -> R {
+/// one after, so contexts nest). Free when `ctx` is already installed.
+pub(crate) fn with_context<R>(ctx: &Arc<dyn RefContext>, f: impl FnOnce() -> R) -> R {
     struct Restore(Option<Arc<dyn RefContext>>);
     impl Drop for Restore {
         fn drop(&mut self) {
@@ -291,7 +291,11 @@ pub(crate) fn with_context<R>(ctx: Arc<dyn RefContext>, f: impl FnOnce() -> R) -
             CONTEXT.with(|c| *c.borrow_mut() = prev);
         }
     }
-    let prev = CONTEXT.with(|c| c.borrow_mut().replace(ctx));
+    let installed = CONTEXT.with(|c| c.borrow().as_ref().is_some_and(|cur| Arc::ptr_eq(cur, ctx)));
+    if installed {
+        return f();
+    }
+    let prev = CONTEXT.with(|c| c.borrow_mut().replace(ctx.clone()));
     let _restore = Restore(prev);
     f()
 }

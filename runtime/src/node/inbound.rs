@@ -161,12 +161,13 @@ impl Inbound {
         } else {
             None
         };
+        let (recipient, correlation) = (env.recipient, env.correlation);
         let delivery = Delivery {
-            link: self.link.clone(),
-            conn: Arc::downgrade(conn),
-            target,
-            recipient: env.recipient,
-            correlation: env.correlation,
+            link: &self.link,
+            conn,
+            target: target.as_ref(),
+            recipient,
+            correlation,
         };
         if delivery.attempt(env.tag, env.payload).is_ok() {
             return Ok(None);
@@ -174,12 +175,19 @@ impl Inbound {
         // a full mailbox: wait for room, stalling the stream the message came
         // on (which keeps its order and pushes back on the sender)
         let (tag, payload) = (env.tag.to_owned(), env.payload.to_vec());
-        let ctx: Arc<dyn RefContext> = net.clone();
+        let (link, conn) = (self.link.clone(), conn.clone());
         Ok(Some(Box::pin(async move {
+            let delivery = Delivery {
+                link: &link,
+                conn: &conn,
+                target: target.as_ref(),
+                recipient,
+                correlation,
+            };
             let mut backoff = Backoff::default();
             loop {
                 backoff.wait().await;
-                if with_context(ctx.clone(), || delivery.attempt(&tag, &payload)).is_ok() {
+                if with_context(&link.ctx, || delivery.attempt(&tag, &payload)).is_ok() {
                     return;
                 }
             }
@@ -225,8 +233,7 @@ impl FrameSink for Inbound {
         let Some(conn) = self.conn() else {
             return Ok(None);
         };
-        let ctx: Arc<dyn RefContext> = self.link.net.clone();
-        with_context(ctx, || {
+        with_context(&self.link.ctx, || {
             while let Some((kind, body)) = frames.next_frame_ref().map_err(|e| e.to_string())? {
                 if let Some(stall) = self.frame(&conn, kind, body)? {
                     return Ok(Some(stall));
@@ -238,16 +245,16 @@ impl FrameSink for Inbound {
 
     fn closed(&self, reason: &str) {
         if let Some(conn) = self.conn() {
-            self.link.net.clone().closed(&self.link, &conn, reason);
+            self.link.net.closed(&self.link, &conn, reason);
         }
     }
 }
 
 /// One message from the wire on its way to a local actor.
-struct Delivery {
-    link: Arc<Link>,
-    conn: Weak<Connection>,
-    target: Option<Arc<dyn Exported>>,
+struct Delivery<'a> {
+    link: &'a Arc<Link>,
+    conn: &'a Arc<Connection>,
+    target: Option<&'a Arc<dyn Exported>>,
     recipient: u64,
     correlation: Option<u64>,
 }
@@ -255,12 +262,12 @@ struct Delivery {
 /// The actor's mailbox is full: try again later.
 struct Full;
 
-impl Delivery {
+impl Delivery<'_> {
     /// Hands the message to the actor (an ask also gets a task that sends
     /// the reply). Every failure but a full mailbox is final: counted, and
     /// answered if it was an ask.
     fn attempt(&self, tag: &str, payload: &[u8]) -> Result<(), Full> {
-        let Some(target) = &self.target else {
+        let Some(target) = self.target else {
             return self.fail(tag, DispatchError::ActorGone);
         };
         let Some(correlation) = self.correlation else {
@@ -273,10 +280,9 @@ impl Delivery {
             Err(e) => return self.fail(tag, e),
             Ok(fut) => fut,
         };
-        let conn = self.conn.clone();
-        let ctx: Arc<dyn RefContext> = self.link.net.clone();
+        let conn = Arc::downgrade(self.conn);
         platform::spawn_local(InContext {
-            ctx,
+            ctx: self.link.ctx.clone(),
             fut: async move {
                 let outcome = fut.await.map_err(remote_error);
                 if let Some(conn) = conn.upgrade() {
@@ -291,9 +297,9 @@ impl Delivery {
         if e == DispatchError::MailboxFull {
             return Err(Full);
         }
-        undelivered(&self.link, self.recipient, tag, &e);
-        if let (Some(c), Some(conn)) = (self.correlation, self.conn.upgrade()) {
-            send_reply(&conn, c, Err(remote_error(AskError::from(e))));
+        undelivered(self.link, self.recipient, tag, &e);
+        if let Some(c) = self.correlation {
+            send_reply(self.conn, c, Err(remote_error(AskError::from(e))));
         }
         Ok(())
     }
@@ -381,6 +387,6 @@ impl<F: Future> Future for InContext<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         let fut = this.fut;
-        with_context(this.ctx.clone(), || fut.poll(cx))
+        with_context(this.ctx, || fut.poll(cx))
     }
 }

@@ -58,6 +58,18 @@ pub enum NodeError {
     /// The node was built without a network ([`NodeBuilder::build`]).
     #[error("this node has no network (start it with NodeBuilder::start)")]
     NoNetwork,
+    /// No connection to the node came up in time.
+    #[error(
+        "no connection to node {node} within {waited:?}: dial it with Node::connect \
+         or list it with NodeBuilder::peer, and check that it runs with the same \
+         cluster name and secret"
+    )]
+    NotConnected {
+        /// The node.
+        node: String,
+        /// How long the call waited.
+        waited: Duration,
+    },
     /// The peer node has no actor exposed under that name.
     #[error("node {node} has no actor named {name:?}")]
     NotFound {
@@ -144,17 +156,15 @@ impl Node {
         let net = self.net()?;
         let deadline = platform::now() + timeout;
         let link = net.link_named(node);
-        let mut changes = net.changes();
-        while link.conn.load().is_none() {
-            if tokio::time::timeout_at(deadline, changes.changed())
+        let conn =
+            net.connected_to(&link, deadline)
                 .await
-                .is_err()
-            {
-                return Err(AskError::NodeDown(NodeId::new(node, 0)).into());
-            }
-        }
+                .ok_or_else(|| NodeError::NotConnected {
+                    node: node.to_owned(),
+                    waited: timeout,
+                })?;
         let left = deadline.saturating_duration_since(platform::now());
-        let (node_id, found) = link.whereis(name, left).await?;
+        let (node_id, found) = link.whereis(&conn, name, left).await?;
         let Some(local) = found else {
             return Err(NodeError::NotFound {
                 node: node.to_owned(),
@@ -188,17 +198,9 @@ impl Node {
             return false;
         };
         let link = net.link_named(node);
-        let mut changes = net.changes();
-        let deadline = platform::now() + timeout;
-        while link.conn.load().is_none() {
-            if tokio::time::timeout_at(deadline, changes.changed())
-                .await
-                .is_err()
-            {
-                return false;
-            }
-        }
-        true
+        net.connected_to(&link, platform::now() + timeout)
+            .await
+            .is_some()
     }
 
     /// The network side's counters.
@@ -207,7 +209,7 @@ impl Node {
         self.net
             .as_ref()
             .map(|n| NetStats {
-                late_replies: n.late_replies.load(Relaxed),
+                late_replies: n.late_replies(),
                 undeliverable: n.undeliverable.load(Relaxed),
             })
             .unwrap_or_default()

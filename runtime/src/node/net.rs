@@ -10,8 +10,8 @@
 
 use super::inbound::{Inbound, System};
 use crate::actor::{
-    with_context, ActorId, AskError, Exported, Monitor, NodeId, Outbound, OutboundError,
-    PayloadWriter, PendingReply, RefContext, RemoteReply, Stats, Watcher,
+    with_context, ActorId, AskError, ExitReason, Exported, Monitor, NodeId, Outbound,
+    OutboundError, PayloadWriter, PendingReply, RefContext, RemoteReply, Stats, Watcher,
 };
 use crate::platform::{self, NodeRng};
 use crate::transport::{
@@ -49,8 +49,6 @@ pub(crate) struct Net {
     changed: watch::Sender<u64>,
     this: std::sync::Weak<Net>,
     closing: std::sync::atomic::AtomicBool,
-    /// Replies that arrived after their ask gave up.
-    pub(crate) late_replies: AtomicU64,
     /// Messages from the wire that could not be delivered (unknown actor,
     /// unknown tag, undecodable payload, full mailbox).
     pub(crate) undeliverable: AtomicU64,
@@ -87,7 +85,6 @@ impl Net {
             links: Mutex::default(),
             addresses: Mutex::default(),
             changed: watch::Sender::new(0),
-            late_replies: AtomicU64::new(0),
             undeliverable: AtomicU64::new(0),
         })
     }
@@ -101,6 +98,7 @@ impl Net {
         let link = Arc::new(Link {
             node: name.into(),
             net: self.clone(),
+            ctx: self.clone(),
             conn: ArcSwapOption::empty(),
             pending: Mutex::default(),
             watching: Mutex::default(),
@@ -258,6 +256,29 @@ impl Net {
             .clear();
     }
 
+    /// Replies that arrived after their ask stopped waiting, over all peers.
+    pub(crate) fn late_replies(&self) -> u64 {
+        lock(&self.links).values().map(|l| l.late_replies()).sum()
+    }
+
+    /// Waits until `link`'s node is connected, up to `deadline`.
+    pub(crate) async fn connected_to(
+        &self,
+        link: &Link,
+        deadline: platform::Instant,
+    ) -> Option<Arc<Connection>> {
+        let mut changes = self.changes();
+        loop {
+            if let Some(conn) = link.conn.load_full() {
+                return Some(conn);
+            }
+            tokio::time::timeout_at(deadline, changes.changed())
+                .await
+                .ok()?
+                .ok()?;
+        }
+    }
+
     /// The peers connected now.
     pub(crate) fn connected(&self) -> Vec<NodeId> {
         let links = lock(&self.links);
@@ -307,6 +328,8 @@ type PeerWatch = (Arc<dyn Exported>, Monitor);
 pub(crate) struct Link {
     pub(crate) node: Arc<str>,
     pub(crate) net: Arc<Net>,
+    /// `net` as the ref context messages are encoded in.
+    pub(crate) ctx: Arc<dyn RefContext>,
     /// The live connection, if any.
     pub(crate) conn: ArcSwapOption<Connection>,
     pending: Mutex<PendingAsks<RemoteReply>>,
@@ -318,39 +341,26 @@ pub(crate) struct Link {
 }
 
 impl Link {
-    /// Asks the peer node which local number it exposes `name` under;
-    /// returns the node's id and the number, if any.
+    /// Asks the peer node, over `conn`, which local number it exposes
+    /// `name` under; returns the node's id and the number, if any.
     pub(crate) async fn whereis(
         &self,
+        conn: &Connection,
         name: &str,
         timeout: std::time::Duration,
     ) -> Result<(NodeId, Option<u64>), AskError> {
-        let node_down = || AskError::NodeDown(NodeId::new(self.node.clone(), 0));
-        let conn = self.conn.load_full().ok_or_else(node_down)?;
         let node = NodeId::new(self.node.clone(), conn.peer().incarnation);
-        let (correlation, rx) = lock(&self.pending).register();
         let msg = System::Whereis(name.to_owned());
-        let head = EnvelopeHead {
-            recipient: 0,
-            recipient_incarnation: node.incarnation,
-            sender: None,
-            tag: msg.tag(),
-            correlation: Some(correlation),
-            trace: None,
-        };
-        let limits = *conn.limits();
-        let pushed = conn.push(LaneId::Control, |buf| {
-            head.write_frame(&limits, buf, |b| msg.encode_payload(b))
-        });
-        if pushed.is_err() {
-            lock(&self.pending).forget(correlation);
-            return Err(AskError::NodeDown(node));
-        }
-        let reply = match tokio::time::timeout(timeout, rx).await {
+        let pending = self
+            .send_ask(conn, LaneId::Control, 0, msg.tag(), &mut |b| {
+                msg.encode_payload(b)
+            })
+            .map_err(|_| AskError::NodeDown(node.clone()))?;
+        let reply = match tokio::time::timeout(timeout, pending.rx).await {
             Ok(Ok(reply)) => reply?,
             Ok(Err(_)) => return Err(AskError::NodeDown(node)),
             Err(_) => {
-                lock(&self.pending).forget(correlation);
+                self.forget(pending.correlation);
                 return Err(AskError::Timeout(timeout));
             }
         };
@@ -358,35 +368,80 @@ impl Link {
         Ok((node, found))
     }
 
-    /// The live connection to the node in `incarnation`.
+    /// Writes one envelope for `recipient` onto `lane`, the payload encoded
+    /// in place with this node as the ref context.
     #[inline]
-    fn conn_for(&self, incarnation: u64) -> Option<Arc<Connection>> {
-        self.conn
-            .load_full()
+    fn push_envelope(
+        &self,
+        conn: &Connection,
+        lane: LaneId,
+        recipient: u64,
+        correlation: Option<u64>,
+        tag: &str,
+        payload: PayloadWriter<'_>,
+    ) -> Result<(), OutboundError> {
+        let head = EnvelopeHead {
+            recipient,
+            recipient_incarnation: conn.peer().incarnation,
+            sender: None,
+            tag,
+            correlation,
+            trace: None,
+        };
+        let limits = *conn.limits();
+        with_context(&self.ctx, || {
+            conn.push(lane, |buf| head.write_frame(&limits, buf, |b| payload(b)))
+        })
+        .map_err(push_error)
+    }
+
+    /// Registers an ask and writes its envelope; the ask is forgotten again
+    /// if it could not be queued.
+    fn send_ask(
+        &self,
+        conn: &Connection,
+        lane: LaneId,
+        recipient: u64,
+        tag: &str,
+        payload: PayloadWriter<'_>,
+    ) -> Result<PendingReply, OutboundError> {
+        let (correlation, rx) = lock(&self.pending).register();
+        match self.push_envelope(conn, lane, recipient, Some(correlation), tag, payload) {
+            Ok(()) => Ok(PendingReply { correlation, rx }),
+            Err(e) => {
+                self.forget(correlation);
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs `f` on the live connection to the node in `incarnation`, if
+    /// there is one (through a guard: the send path touches no reference
+    /// count).
+    #[inline]
+    fn with_conn<R>(&self, incarnation: u64, f: impl FnOnce(&Arc<Connection>) -> R) -> Option<R> {
+        let guard = self.conn.load();
+        guard
+            .as_ref()
             .filter(|c| c.peer().incarnation == incarnation)
+            .map(f)
     }
 
     /// Queues a system message on the control lane.
     pub(crate) fn system(&self, conn: &Connection, msg: &System) {
-        let head = EnvelopeHead {
-            recipient: 0,
-            recipient_incarnation: conn.peer().incarnation,
-            sender: None,
-            tag: msg.tag(),
-            correlation: None,
-            trace: None,
-        };
-        let limits = *conn.limits();
-        let _ = conn.push(LaneId::Control, |buf| {
-            head.write_frame(&limits, buf, |b| msg.encode_payload(b))
+        let _ = self.push_envelope(conn, LaneId::Control, 0, None, msg.tag(), &mut |b| {
+            msg.encode_payload(b)
         });
     }
 
-    /// A reply arrived.
+    /// A reply arrived (one nobody waits for is counted as late).
     pub(crate) fn complete(&self, correlation: u64, reply: RemoteReply) {
-        if !lock(&self.pending).complete(correlation, reply) {
-            self.net.late_replies.fetch_add(1, Ordering::Relaxed);
-        }
+        lock(&self.pending).complete(correlation, reply);
+    }
+
+    /// Replies that arrived after their ask stopped waiting.
+    pub(crate) fn late_replies(&self) -> u64 {
+        lock(&self.pending).late_replies()
     }
 
     /// The peer monitors our actor `local` under its `key`.
@@ -440,8 +495,6 @@ impl Link {
     }
 }
 
-use crate::actor::ExitReason;
-
 fn push_error(e: PushError<WriteError<String>>) -> OutboundError {
     match e {
         PushError::Full => OutboundError::Full,
@@ -459,25 +512,17 @@ impl Outbound for Link {
         tag: &str,
         payload: PayloadWriter<'_>,
     ) -> Result<(), OutboundError> {
-        let conn = self
-            .conn_for(to.node.incarnation)
-            .ok_or(OutboundError::NodeDown)?;
-        let head = EnvelopeHead {
-            recipient: to.local,
-            recipient_incarnation: to.node.incarnation,
-            sender: None,
-            tag,
-            correlation: None,
-            trace: None,
-        };
-        let limits = *conn.limits();
-        let ctx: Arc<dyn RefContext> = self.net.clone();
-        with_context(ctx, || {
-            conn.push(LaneId::DataFor(to.local), |buf| {
-                head.write_frame(&limits, buf, |b| payload(b))
-            })
+        self.with_conn(to.node.incarnation, |conn| {
+            self.push_envelope(
+                conn,
+                LaneId::DataFor(to.local),
+                to.local,
+                None,
+                tag,
+                payload,
+            )
         })
-        .map_err(push_error)
+        .unwrap_or(Err(OutboundError::NodeDown))
     }
 
     fn ask(
@@ -486,32 +531,10 @@ impl Outbound for Link {
         tag: &str,
         payload: PayloadWriter<'_>,
     ) -> Result<PendingReply, OutboundError> {
-        let conn = self
-            .conn_for(to.node.incarnation)
-            .ok_or(OutboundError::NodeDown)?;
-        let (correlation, rx) = lock(&self.pending).register();
-        let head = EnvelopeHead {
-            recipient: to.local,
-            recipient_incarnation: to.node.incarnation,
-            sender: None,
-            tag,
-            correlation: Some(correlation),
-            trace: None,
-        };
-        let limits = *conn.limits();
-        let ctx: Arc<dyn RefContext> = self.net.clone();
-        let pushed = with_context(ctx, || {
-            conn.push(LaneId::DataFor(to.local), |buf| {
-                head.write_frame(&limits, buf, |b| payload(b))
-            })
-        });
-        match pushed {
-            Ok(()) => Ok(PendingReply { correlation, rx }),
-            Err(e) => {
-                lock(&self.pending).forget(correlation);
-                Err(push_error(e))
-            }
-        }
+        self.with_conn(to.node.incarnation, |conn| {
+            self.send_ask(conn, LaneId::DataFor(to.local), to.local, tag, payload)
+        })
+        .unwrap_or(Err(OutboundError::NodeDown))
     }
 
     fn forget(&self, correlation: u64) {
@@ -519,7 +542,7 @@ impl Outbound for Link {
     }
 
     fn monitor(&self, to: &ActorId, w: Watcher) -> u64 {
-        let Some(conn) = self.conn_for(to.node.incarnation) else {
+        let Some(conn) = self.with_conn(to.node.incarnation, Arc::clone) else {
             w(&ExitReason::NodeDown);
             return 0;
         };
@@ -532,7 +555,7 @@ impl Outbound for Link {
     fn demonitor(&self, to: &ActorId, key: u64) -> bool {
         let removed = lock(&self.watching).remove(&key).is_some();
         if removed {
-            if let Some(conn) = self.conn_for(to.node.incarnation) {
+            if let Some(conn) = self.with_conn(to.node.incarnation, Arc::clone) {
                 self.system(&conn, &System::Demonitor(to.local, key));
             }
         }
@@ -540,18 +563,17 @@ impl Outbound for Link {
     }
 
     fn stop(&self, to: &ActorId, kill: bool) {
-        if let Some(conn) = self.conn_for(to.node.incarnation) {
+        if let Some(conn) = self.with_conn(to.node.incarnation, Arc::clone) {
             self.system(&conn, &System::Exit(to.local, kill));
         }
     }
 
     fn is_connected(&self, to: &ActorId) -> bool {
-        self.conn_for(to.node.incarnation).is_some()
+        self.with_conn(to.node.incarnation, |_| ()).is_some()
     }
 
     fn in_context(&self, f: &mut dyn FnMut()) {
-        let ctx: Arc<dyn RefContext> = self.net.clone();
-        with_context(ctx, f)
+        with_context(&self.ctx, f)
     }
 }
 
