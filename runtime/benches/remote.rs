@@ -107,7 +107,13 @@ fn localhost() -> SocketAddr {
 fn raw_endpoint(node: &str) -> Endpoint {
     let ca = ClusterCa::from_secret("bench", "bench").expect("ca");
     let id = ca.issue(node, [7; 32]).expect("identity");
-    Endpoint::bind(localhost(), &ca, &id, Hello::new("bench", node, 1)).expect("bind")
+    Endpoint::bind(
+        localhost(),
+        &ca.trust().expect("trust"),
+        &id,
+        Hello::new("bench", node, 1),
+    )
+    .expect("bind")
 }
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {

@@ -17,7 +17,7 @@ fn endpoint(cluster: &str, secret: &str, node: &str, seed: u8, hello: Option<Hel
     let ca = ClusterCa::from_secret(cluster, secret).expect("ca");
     let id = ca.issue(node, [seed; 32]).expect("identity");
     let hello = hello.unwrap_or_else(|| Hello::new(cluster, node, u64::from(seed)));
-    Endpoint::bind(localhost(), &ca, &id, hello).expect("bind")
+    Endpoint::bind(localhost(), &ca.trust().expect("trust"), &id, hello).expect("bind")
 }
 
 async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {

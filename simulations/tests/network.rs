@@ -17,7 +17,7 @@ fn node(net: &SimNetwork, addr: SocketAddr, name: &str, secret: &str, seed: u8) 
     Endpoint::bind_socket(
         net.bind(addr).expect("bind"),
         Arc::new(TokioTimeRuntime),
-        &ca,
+        &ca.trust().expect("trust"),
         &id,
         Hello::new("demo", name, u64::from(seed)),
         u64::from(seed),

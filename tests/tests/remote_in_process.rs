@@ -274,7 +274,13 @@ async fn misbehave(alpha: &Node, bytes: &[u8]) -> quinn::ConnectionError {
     let ca = ClusterCa::from_secret("test", "s3cret").expect("ca");
     let id = ca.issue("mallory", [9; 32]).expect("identity");
     let hello = arbour::wire::Hello::new("test", "mallory", 9);
-    let ep = Endpoint::bind("127.0.0.1:0".parse().expect("addr"), &ca, &id, hello).expect("bind");
+    let ep = Endpoint::bind(
+        "127.0.0.1:0".parse().expect("addr"),
+        &ca.trust().expect("trust"),
+        &id,
+        hello,
+    )
+    .expect("bind");
     let peer = bounded(
         "mallory connects",
         ep.connect(alpha.local_addr().expect("addr"), "alpha"),

@@ -8,11 +8,14 @@ mod net;
 use crate::actor::{export, remote_ref, ActorRef, AskError, DispatchError, Host, NodeId};
 use crate::platform;
 use crate::registry::{Registry, RegistryError};
-use crate::transport::{ClusterCa, Endpoint, Redial, TlsError, TransportError};
+use crate::transport::{
+    ClusterCa, Endpoint, NodeIdentity, Redial, TlsError, TransportError, Trust,
+};
 use crate::wire::Hello;
 use crate::RemoteActor;
 use net::Net;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -230,6 +233,42 @@ pub enum Security {
     /// Every node derives the same CA from the cluster name and this secret,
     /// and mints its own certificate from it.
     Secret(String),
+    /// PEM files, as `arbour certs` makes them: the cluster's CA certificate,
+    /// and this node's certificate (naming the node) and private key.
+    Files {
+        /// The CA certificate(s) whose members this node accepts.
+        ca: PathBuf,
+        /// This node's certificate, issued by that CA.
+        cert: PathBuf,
+        /// This node's private key.
+        key: PathBuf,
+    },
+}
+
+impl Security {
+    /// The CA a node trusts and the identity it presents. `rng` mints the
+    /// key of a secret-mode identity (so a simulated run is reproducible).
+    fn load(
+        &self,
+        cluster: &str,
+        node: &str,
+        rng: &platform::NodeRng,
+    ) -> Result<(Trust, NodeIdentity), TlsError> {
+        match self {
+            Security::Secret(secret) => {
+                let ca = ClusterCa::from_secret(cluster, secret)?;
+                let mut key_seed = [0u8; 32];
+                rng.derive("tls identity").fill_bytes(&mut key_seed);
+                Ok((ca.trust()?, ca.issue(node, key_seed)?))
+            }
+            Security::Files { ca, cert, key } => {
+                let trust = Trust::from_pem_file(ca)?;
+                let identity = NodeIdentity::from_pem_files(node, cert, key)?;
+                trust.check(&identity)?;
+                Ok((trust, identity))
+            }
+        }
+    }
 }
 
 /// Builds a [`Node`].
@@ -291,6 +330,28 @@ impl NodeBuilder {
         self
     }
 
+    /// Mutual TLS from PEM files (`arbour certs --out DIR` writes
+    /// `DIR/ca.crt`, `DIR/<node>.crt` and `DIR/<node>.key`).
+    pub fn tls_files(
+        mut self,
+        ca: impl Into<PathBuf>,
+        cert: impl Into<PathBuf>,
+        key: impl Into<PathBuf>,
+    ) -> Self {
+        self.security = Some(Security::Files {
+            ca: ca.into(),
+            cert: cert.into(),
+            key: key.into(),
+        });
+        self
+    }
+
+    /// Sets how the node proves it belongs to the cluster.
+    pub fn security(mut self, security: Security) -> Self {
+        self.security = Some(security);
+        self
+    }
+
     /// A peer to dial at start (and redial while it cannot be reached).
     pub fn peer(mut self, name: impl Into<String>, addr: SocketAddr) -> Self {
         self.peers.push((name.into(), addr));
@@ -341,28 +402,27 @@ impl NodeBuilder {
     /// peers, dials the configured ones. Call on the worker that is to run
     /// the transport (inside a tokio `LocalSet`).
     pub async fn start(self) -> Result<Node, NodeError> {
-        let Some(Security::Secret(secret)) = self.security.clone() else {
+        let Some(security) = self.security.clone() else {
             return Err(NodeError::Config(
-                "no security setting: give the cluster secret (NodeBuilder::secret)".into(),
+                "no security setting: give the cluster secret (NodeBuilder::secret) \
+                 or certificate files (NodeBuilder::tls_files)"
+                    .into(),
             ));
         };
         let cfg = self.clone();
         let mut node = self.build();
-        let ca = ClusterCa::from_secret(&cfg.cluster, &secret)?;
-        let mut key_seed = [0u8; 32];
-        node.rng().derive("tls identity").fill_bytes(&mut key_seed);
-        let identity = ca.issue(&cfg.name, key_seed)?;
+        let (trust, identity) = security.load(&cfg.cluster, &cfg.name, node.rng())?;
         let hello = Hello::new(&cfg.cluster, &cfg.name, node.node_id().incarnation);
         let endpoint = match cfg.socket {
             Some((socket, runtime)) => {
                 let seed = node.rng().derive("quic").next_u64();
-                Endpoint::bind_socket(socket, runtime, &ca, &identity, hello, seed)?
+                Endpoint::bind_socket(socket, runtime, &trust, &identity, hello, seed)?
             }
             None => {
                 let addr = cfg
                     .listen
                     .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
-                Endpoint::bind(addr, &ca, &identity, hello)?
+                Endpoint::bind(addr, &trust, &identity, hello)?
             }
         }
         .with_handshake_timeout(cfg.handshake_timeout);

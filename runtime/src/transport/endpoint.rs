@@ -1,11 +1,11 @@
-//! A node's QUIC endpoint: mutual TLS (see [`ClusterCa`]), then arbour's own
+//! A node's QUIC endpoint: mutual TLS (see [`Trust`]), then arbour's own
 //! handshake on the connection's first bidirectional stream, its control
 //! lane. The dialer sends `Hello`; the listener answers `Welcome` with its
 //! own, or `Reject` with a precise reason and closes the connection. Both
 //! sides log a refusal. A peer that says nothing is dropped after the
 //! handshake timeout; one that sends garbage is dropped at once.
 
-use super::tls::{ClusterCa, NodeIdentity, TlsError};
+use super::tls::{server_name, NodeIdentity, TlsError, Trust};
 use crate::platform::NodeRng;
 use crate::wire::{
     decode_reject, encode_frame, encode_reject, Frame, FrameDecoder, FrameKind, Hello, Limits,
@@ -123,12 +123,12 @@ fn transport_config() -> Arc<quinn::TransportConfig> {
 
 /// The QUIC crypto configurations of a node's TLS identity.
 fn quic_crypto(
-    ca: &ClusterCa,
+    trust: &Trust,
     identity: &NodeIdentity,
 ) -> Result<(Arc<QuicServerConfig>, quinn::ClientConfig), TransportError> {
-    let server = QuicServerConfig::try_from(ca.server_config(identity)?)
+    let server = QuicServerConfig::try_from(trust.server_config(identity)?)
         .map_err(|e| TransportError::QuicConfig(e.to_string()))?;
-    let client = QuicClientConfig::try_from(ca.client_config(identity)?)
+    let client = QuicClientConfig::try_from(trust.client_config(identity)?)
         .map_err(|e| TransportError::QuicConfig(e.to_string()))?;
     let mut client = quinn::ClientConfig::new(Arc::new(client));
     client.transport_config(transport_config());
@@ -139,6 +139,27 @@ fn server_config(server: Arc<QuicServerConfig>) -> quinn::ServerConfig {
     let mut config = quinn::ServerConfig::with_crypto(server);
     config.transport_config(transport_config());
     config
+}
+
+/// Whether the peer's TLS certificate names `node`, the node its hello
+/// claims to be: a member of the cluster cannot pass itself off as another.
+fn certificate_names(conn: &quinn::Connection, node: &str) -> Result<(), Refusal> {
+    let wrong = |why: String| Refusal::Identity(format!("the hello says {node}, {why}"));
+    let certs = conn
+        .peer_identity()
+        .and_then(|id| {
+            id.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
+                .ok()
+        })
+        .ok_or_else(|| wrong("but there is no client certificate".into()))?;
+    let leaf = certs
+        .first()
+        .ok_or_else(|| wrong("but the certificate chain is empty".into()))?;
+    let name = server_name(node).map_err(|e| wrong(e.to_string()))?;
+    webpki::EndEntityCert::try_from(leaf)
+        .map_err(|e| wrong(format!("but its certificate does not parse ({e})")))?
+        .verify_is_valid_for_subject_name(&name)
+        .map_err(|_| wrong("but its certificate names another node".into()))
 }
 
 /// Connection ids from the node's seeded RNG (quinn's default draws them
@@ -169,15 +190,16 @@ fn key_bytes(rng: &NodeRng, purpose: &str) -> [u8; 32] {
 }
 
 impl Endpoint {
-    /// Binds `addr` (port 0 picks a free port) with this node's TLS identity.
-    /// Call from within a tokio runtime.
+    /// Binds `addr` (port 0 picks a free port) with this node's TLS identity,
+    /// accepting peers whose certificates chain to `trust`. Call from within
+    /// a tokio runtime.
     pub fn bind(
         addr: SocketAddr,
-        ca: &ClusterCa,
+        trust: &Trust,
         identity: &NodeIdentity,
         hello: Hello,
     ) -> Result<Self, TransportError> {
-        let (server, client) = quic_crypto(ca, identity)?;
+        let (server, client) = quic_crypto(trust, identity)?;
         let quic = quinn::Endpoint::server(server_config(server), addr)?;
         Ok(Self::around(quic, client, hello))
     }
@@ -191,13 +213,13 @@ impl Endpoint {
     pub fn bind_socket(
         socket: Arc<dyn quinn::AsyncUdpSocket>,
         runtime: Arc<dyn quinn::Runtime>,
-        ca: &ClusterCa,
+        trust: &Trust,
         identity: &NodeIdentity,
         hello: Hello,
         seed: u64,
     ) -> Result<Self, TransportError> {
         let rng = NodeRng::from_seed(seed);
-        let (server, client) = quic_crypto(ca, identity)?;
+        let (server, client) = quic_crypto(trust, identity)?;
         let mut config = quinn::EndpointConfig::new(Arc::new(ring::hmac::Key::new(
             ring::hmac::HMAC_SHA256,
             &key_bytes(&rng, "reset key"),
@@ -275,6 +297,14 @@ impl Endpoint {
                 if let Err(refusal) = self.hello.admit(&theirs) {
                     return Err(self.refuse(&conn, &mut send, refusal).await);
                 }
+                if theirs.node != node {
+                    // TLS checked the certificate names `node`; the hello must agree
+                    let refusal = Refusal::Identity(format!(
+                        "dialed node {node} but it says it is {}",
+                        theirs.node
+                    ));
+                    return Err(self.refuse(&conn, &mut send, refusal).await);
+                }
                 Ok(Peer {
                     hello: theirs,
                     conn,
@@ -320,8 +350,10 @@ impl Endpoint {
         &self,
         incoming: quinn::Incoming,
     ) -> Result<Peer, TransportError> {
-        let conn = incoming.await?;
-        let peer = conn.remote_address();
+        let peer = incoming.remote_address();
+        let conn = incoming.await.inspect_err(|e| {
+            tracing::warn!(%peer, "TLS handshake failed: {e}");
+        })?;
         let mut decoder = FrameDecoder::new(self.limits);
         let first = tokio::time::timeout(self.handshake_timeout, async {
             let (send, mut recv) = conn.accept_bi().await?;
@@ -356,7 +388,11 @@ impl Endpoint {
                 return Err(e.into());
             }
         };
-        if let Err(refusal) = self.hello.admit(&theirs) {
+        if let Err(refusal) = self
+            .hello
+            .admit(&theirs)
+            .and_then(|()| certificate_names(&conn, &theirs.node))
+        {
             return Err(self.refuse(&conn, &mut send, refusal).await);
         }
         self.send_hello(&mut send, FrameKind::Welcome).await?;

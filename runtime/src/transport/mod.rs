@@ -18,4 +18,4 @@ pub use endpoint::{
 };
 pub use peers::{Offer, PeerTable, Redial};
 pub use pending::{lane_for, PendingAsks};
-pub use tls::{server_name, ClusterCa, NodeIdentity, TlsError};
+pub use tls::{server_name, ClusterCa, NodeIdentity, TlsError, Trust};

@@ -1,20 +1,30 @@
-//! Mutual TLS identities for a cluster (DESIGN.md §5).
+//! Mutual TLS identities for a cluster (DESIGN.md §5), in two modes.
 //!
-//! In *secret* mode every node derives the same cluster CA from the cluster's
-//! name and shared secret (HKDF-SHA256 → an Ed25519 key; fixed validity and
-//! serial; Ed25519 signatures are deterministic, so every node computes
-//! byte-identical CA certificates) and mints its own certificate signed by
-//! it. A peer with another secret, or from another cluster, has another CA
-//! and fails the TLS handshake before any arbour byte is exchanged. Both
-//! configurations speak TLS 1.3 only (QUIC) with the ring provider.
+//! - *Secret*: every node derives the same cluster CA from the cluster's name
+//!   and shared secret (HKDF-SHA256 → an Ed25519 key; fixed validity and
+//!   serial; Ed25519 signatures are deterministic, so every node computes
+//!   byte-identical CA certificates) and mints its own certificate signed by
+//!   it.
+//! - *Files*: each node loads the CA certificate, its own certificate and its
+//!   key from PEM files (`arbour certs` makes them with [`ClusterCa::generate`];
+//!   any CA an operator already runs works too). The node checks at start
+//!   that its certificate chains to the CA and names it.
+//!
+//! Either way a node trusts exactly its cluster's CA ([`Trust`]), and a peer
+//! holding a certificate from another CA fails the TLS handshake before any
+//! arbour byte is exchanged. Both configurations speak TLS 1.3 only (QUIC)
+//! with the ring provider.
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, SanType, SerialNumber, PKCS_ED25519,
 };
 use ring::hkdf;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use rustls::client::danger::ServerCertVerifier as _;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Why an identity or a TLS configuration could not be made.
@@ -35,6 +45,26 @@ pub enum TlsError {
     /// The client-certificate verifier could not be built.
     #[error("client verifier: {0}")]
     Verifier(#[from] rustls::server::VerifierBuilderError),
+    /// A certificate or key file could not be read or holds no usable PEM.
+    #[error("{}: {reason}", .path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The node's own certificate does not fit: not issued by the CA, not
+    /// for this node, expired, or not matching its key.
+    #[error("the certificate of node {node:?} is unusable: {reason}")]
+    BadIdentity {
+        /// The node.
+        node: String,
+        /// Why.
+        reason: String,
+    },
+    /// A CA key that does not belong to the CA certificate it came with.
+    #[error("the CA key does not belong to the CA certificate of cluster {0:?}")]
+    CaKeyMismatch(String),
 }
 
 /// PKCS#8 v1 wrapping of an Ed25519 seed (RFC 8410).
@@ -78,15 +108,111 @@ fn valid_node_name(name: &str) -> bool {
         && !name.ends_with('-')
 }
 
-/// A cluster's certificate authority.
-pub struct ClusterCa {
-    cert: CertificateDer<'static>,
-    issuer: Issuer<'static, KeyPair>,
+/// The CA certificates a node accepts peers from: its cluster's CA.
+#[derive(Clone, Debug)]
+pub struct Trust {
+    roots: Arc<RootCertStore>,
 }
 
-impl std::fmt::Debug for ClusterCa {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClusterCa").finish_non_exhaustive()
+impl Trust {
+    /// Trusts exactly these CA certificates.
+    pub fn new(cas: impl IntoIterator<Item = CertificateDer<'static>>) -> Result<Self, TlsError> {
+        let mut roots = RootCertStore::empty();
+        for ca in cas {
+            roots.add(ca)?;
+        }
+        Ok(Self {
+            roots: Arc::new(roots),
+        })
+    }
+
+    /// Reads the CA certificates of a PEM file.
+    pub fn from_pem_file(path: &Path) -> Result<Self, TlsError> {
+        let cas = read_certificates(path)?;
+        Self::new(cas).map_err(|e| file_error(path, format!("not a usable CA certificate: {e}")))
+    }
+
+    /// Checks that `identity` chains to these CAs, is valid now and names
+    /// its node, so a misconfigured node fails at start with a reason
+    /// instead of being refused by every peer.
+    pub fn check(&self, identity: &NodeIdentity) -> Result<(), TlsError> {
+        let bad = |reason: String| TlsError::BadIdentity {
+            node: identity.node.clone(),
+            reason,
+        };
+        let (leaf, intermediates) = identity
+            .chain
+            .split_first()
+            .ok_or_else(|| bad("the certificate file holds no certificate".into()))?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            self.roots.clone(),
+            provider,
+        )
+        .build()
+        .map_err(|e| bad(e.to_string()))?;
+        let now = UnixTime::since_unix_epoch(
+            crate::platform::wall_clock()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default(),
+        );
+        verifier
+            .verify_server_cert(leaf, intermediates, &server_name(&identity.node)?, &[], now)
+            .map_err(|e| bad(e.to_string()))?;
+        // rustls compares the key with the certificate's public key
+        self.client_config(identity)
+            .map_err(|e| bad(format!("the key does not fit the certificate ({e})")))?;
+        Ok(())
+    }
+
+    /// The TLS server side for `identity`: TLS 1.3, and a client certificate
+    /// from these CAs is required.
+    pub fn server_config(&self, identity: &NodeIdentity) -> Result<ServerConfig, TlsError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            self.roots.clone(),
+            provider.clone(),
+        )
+        .build()?;
+        Ok(ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(identity.chain.clone(), identity.private_key())?)
+    }
+
+    /// The TLS client side for `identity`: TLS 1.3, trusting only these CAs,
+    /// presenting the node's certificate.
+    pub fn client_config(&self, identity: &NodeIdentity) -> Result<ClientConfig, TlsError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        Ok(ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])?
+            .with_root_certificates(self.roots.clone())
+            .with_client_auth_cert(identity.chain.clone(), identity.private_key())?)
+    }
+}
+
+fn file_error(path: &Path, reason: impl Into<String>) -> TlsError {
+    TlsError::File {
+        path: path.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// Every certificate of a PEM file (at least one).
+fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| file_error(path, pem_reason(e)))?;
+    if certs.is_empty() {
+        return Err(file_error(path, "no CERTIFICATE block in the file"));
+    }
+    Ok(certs)
+}
+
+fn pem_reason(e: rustls::pki_types::pem::Error) -> String {
+    match e {
+        rustls::pki_types::pem::Error::Io(io) => io.to_string(),
+        other => format!("not PEM: {other:?}"),
     }
 }
 
@@ -95,15 +221,76 @@ impl std::fmt::Debug for ClusterCa {
 pub struct NodeIdentity {
     /// The node's name (the certificate's subject alternative name).
     pub node: String,
-    /// The node certificate, then the CA's.
+    /// The node certificate, then any intermediates (and, when minted here,
+    /// the CA's).
     pub chain: Vec<CertificateDer<'static>>,
-    key: PrivatePkcs8KeyDer<'static>,
+    key: PrivateKeyDer<'static>,
 }
 
 impl NodeIdentity {
+    /// Loads node `node`'s certificate chain and private key from PEM files
+    /// (PKCS#8, PKCS#1 or SEC1 keys). Check it with [`Trust::check`].
+    pub fn from_pem_files(node: &str, cert: &Path, key: &Path) -> Result<Self, TlsError> {
+        if !valid_node_name(node) {
+            return Err(TlsError::BadNodeName(node.to_owned()));
+        }
+        let chain = read_certificates(cert)?;
+        let key = PrivateKeyDer::from_pem_file(key).map_err(|e| match e {
+            rustls::pki_types::pem::Error::NoItemsFound => {
+                file_error(key, "no PRIVATE KEY block in the file")
+            }
+            other => file_error(key, pem_reason(other)),
+        })?;
+        Ok(Self {
+            node: node.to_owned(),
+            chain,
+            key,
+        })
+    }
+
     /// The node's private key (for building TLS configurations by hand).
     pub fn private_key(&self) -> PrivateKeyDer<'static> {
-        PrivateKeyDer::Pkcs8(self.key.clone_key())
+        self.key.clone_key()
+    }
+
+    /// The node's certificate, PEM-encoded.
+    pub fn certificate_pem(&self) -> String {
+        self.chain.first().map(pem_certificate).unwrap_or_default()
+    }
+
+    /// The node's private key, PEM-encoded (PKCS#8).
+    pub fn private_key_pem(&self) -> Result<String, TlsError> {
+        match &self.key {
+            PrivateKeyDer::Pkcs8(k) => Ok(pem_block("PRIVATE KEY", k.secret_pkcs8_der())),
+            _ => Err(TlsError::BadIdentity {
+                node: self.node.clone(),
+                reason: "only PKCS#8 keys are written back".into(),
+            }),
+        }
+    }
+}
+
+fn pem_certificate(cert: &CertificateDer<'_>) -> String {
+    pem_block("CERTIFICATE", cert)
+}
+
+/// RFC 7468 text encoding, with LF line ends.
+fn pem_block(label: &str, der: &[u8]) -> String {
+    pem::encode_config(
+        &pem::Pem::new(label, der),
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    )
+}
+
+/// A cluster's certificate authority: it mints node certificates.
+pub struct ClusterCa {
+    cert: CertificateDer<'static>,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl std::fmt::Debug for ClusterCa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterCa").finish_non_exhaustive()
     }
 }
 
@@ -119,12 +306,51 @@ impl ClusterCa {
             secret.as_bytes(),
             cluster.as_bytes(),
         );
-        let key = key_from_seed(&seed)?;
+        Self::with_key(cluster, key_from_seed(&seed)?)
+    }
+
+    /// A new CA for `cluster` with a fresh random key (for `arbour certs`;
+    /// a running node never calls this).
+    pub fn generate(cluster: &str) -> Result<Self, TlsError> {
+        Self::with_key(cluster, KeyPair::generate_for(&PKCS_ED25519)?)
+    }
+
+    /// The CA of `cluster` from its PEM key, as [`ClusterCa::generate`] made
+    /// it; `cert_pem`, when given, must be the certificate it made then.
+    pub fn from_key_pem(
+        cluster: &str,
+        key_pem: &str,
+        cert_pem: Option<&str>,
+    ) -> Result<Self, TlsError> {
+        let ca = Self::with_key(cluster, KeyPair::from_pem(key_pem)?)?;
+        if let Some(pem) = cert_pem {
+            let cert = CertificateDer::from_pem_slice(pem.as_bytes())
+                .map_err(|_| TlsError::CaKeyMismatch(cluster.to_owned()))?;
+            if cert != ca.cert {
+                return Err(TlsError::CaKeyMismatch(cluster.to_owned()));
+            }
+        }
+        Ok(ca)
+    }
+
+    /// The CA certificate of `cluster` signed by `key`. Its fields are fixed
+    /// (validity, and a serial from the public key), so the same key always
+    /// gives the same certificate.
+    fn with_key(cluster: &str, key: KeyPair) -> Result<Self, TlsError> {
         let mut params = CertificateParams::default();
         fixed_validity(&mut params);
-        params.serial_number = Some(SerialNumber::from_slice(&seed[..16]));
+        let serial = derive(
+            b"arbour ca serial",
+            key.public_key_raw(),
+            cluster.as_bytes(),
+        );
+        params.serial_number = Some(SerialNumber::from_slice(&serial[..16]));
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, format!("arbour cluster {cluster}"));
+        // two CAs of one cluster name get distinct names, so a certificate
+        // from the other one reads as an unknown issuer, not a bad signature
+        let fingerprint: String = serial[..6].iter().map(|b| format!("{b:02x}")).collect();
+        dn.push(DnType::OrganizationalUnitName, format!("key {fingerprint}"));
         params.distinguished_name = dn;
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.key_usages = vec![
@@ -144,17 +370,44 @@ impl ClusterCa {
         &self.cert
     }
 
+    /// The CA certificate, PEM-encoded.
+    pub fn certificate_pem(&self) -> String {
+        pem_certificate(&self.cert)
+    }
+
+    /// The CA's private key, PEM-encoded: whoever holds it can mint members
+    /// of the cluster.
+    pub fn private_key_pem(&self) -> String {
+        self.issuer.key().serialize_pem()
+    }
+
+    /// Trusts this CA only.
+    pub fn trust(&self) -> Result<Trust, TlsError> {
+        Trust::new([self.cert.clone()])
+    }
+
     /// Mints the certificate of node `node`, with a key made from `seed` (the
     /// node's RNG supplies it, so a simulated run stays reproducible).
     pub fn issue(&self, node: &str, seed: [u8; 32]) -> Result<NodeIdentity, TlsError> {
+        self.issue_with(node, key_from_seed(&seed)?, &seed)
+    }
+
+    /// Mints the certificate of node `node` with a fresh random key (for
+    /// `arbour certs`; a running node never calls this).
+    pub fn issue_random(&self, node: &str) -> Result<NodeIdentity, TlsError> {
+        let key = KeyPair::generate_for(&PKCS_ED25519)?;
+        let salt = key.public_key_raw().to_vec();
+        self.issue_with(node, key, &salt)
+    }
+
+    fn issue_with(&self, node: &str, key: KeyPair, salt: &[u8]) -> Result<NodeIdentity, TlsError> {
         if !valid_node_name(node) {
             return Err(TlsError::BadNodeName(node.to_owned()));
         }
-        let key = key_from_seed(&seed)?;
         let mut params = CertificateParams::default();
         fixed_validity(&mut params);
         params.serial_number = Some(SerialNumber::from_slice(
-            &derive(b"arbour node serial", &seed, node.as_bytes())[..16],
+            &derive(b"arbour node serial", salt, node.as_bytes())[..16],
         ));
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, node);
@@ -172,39 +425,8 @@ impl ClusterCa {
         Ok(NodeIdentity {
             node: node.to_owned(),
             chain: vec![cert, self.cert.clone()],
-            key: PrivatePkcs8KeyDer::from(key.serialize_der()),
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
         })
-    }
-
-    fn roots(&self) -> Result<RootCertStore, TlsError> {
-        let mut roots = RootCertStore::empty();
-        roots.add(self.cert.clone())?;
-        Ok(roots)
-    }
-
-    /// The TLS server side for `identity`: TLS 1.3, and a client certificate
-    /// from this CA is required.
-    pub fn server_config(&self, identity: &NodeIdentity) -> Result<ServerConfig, TlsError> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-            Arc::new(self.roots()?),
-            provider.clone(),
-        )
-        .build()?;
-        Ok(ServerConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13])?
-            .with_client_cert_verifier(verifier)
-            .with_single_cert(identity.chain.clone(), identity.private_key())?)
-    }
-
-    /// The TLS client side for `identity`: TLS 1.3, trusting only this CA,
-    /// presenting the node's certificate.
-    pub fn client_config(&self, identity: &NodeIdentity) -> Result<ClientConfig, TlsError> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        Ok(ClientConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13])?
-            .with_root_certificates(self.roots()?)
-            .with_client_auth_cert(identity.chain.clone(), identity.private_key())?)
     }
 }
 

@@ -48,6 +48,9 @@ pub enum Refusal {
     /// The peer claims to be this very node.
     #[error("the peer claims our own name {0:?}")]
     SameNode(String),
+    /// The peer's certificate and its hello name different nodes.
+    #[error("identity mismatch: {0}")]
+    Identity(String),
 }
 
 impl Hello {
