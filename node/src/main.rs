@@ -1,7 +1,9 @@
-//! `arbour`: run the local demo (more commands arrive with the network layer).
+//! `arbour`: run the local demo, serve a probe node, make certificates.
 
 use anyhow::Context as _;
+use arbour::Security;
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Parser)]
@@ -42,12 +44,38 @@ enum Command {
         /// The cluster's name.
         #[arg(long, default_value = "arbour")]
         cluster: String,
-        /// The cluster secret (mutual TLS).
-        #[arg(long)]
-        secret: String,
+        /// The cluster secret (mutual TLS from a derived CA).
+        #[arg(long, required_unless_present = "ca", conflicts_with_all = ["ca", "cert", "key"])]
+        secret: Option<String>,
+        /// The cluster's CA certificate (mutual TLS from files; see `arbour certs`).
+        #[arg(long, requires_all = ["cert", "key"])]
+        ca: Option<PathBuf>,
+        /// This node's certificate.
+        #[arg(long, requires = "ca")]
+        cert: Option<PathBuf>,
+        /// This node's private key.
+        #[arg(long, requires = "ca")]
+        key: Option<PathBuf>,
         /// Where to listen.
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: std::net::SocketAddr,
+    },
+    /// Make a cluster CA and node certificates for mutual TLS from files:
+    /// DIR/ca.crt, DIR/ca.key (keep it off the nodes), DIR/<node>.crt and
+    /// DIR/<node>.key. Run again on the same DIR to add nodes.
+    Certs {
+        /// The cluster's name.
+        #[arg(long, default_value = "arbour")]
+        cluster: String,
+        /// The directory to write to.
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace existing node certificates.
+        #[arg(long)]
+        force: bool,
+        /// The nodes to make certificates for.
+        #[arg(required = true)]
+        nodes: Vec<String>,
     },
 }
 
@@ -65,8 +93,41 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             name,
             cluster,
             secret,
+            ca,
+            cert,
+            key,
             listen,
-        } => arbour_node::serve::run(&name, &cluster, &secret, listen),
+        } => {
+            let security = match (secret, ca, cert, key) {
+                (Some(secret), ..) => Security::Secret(secret),
+                (None, Some(ca), Some(cert), Some(key)) => Security::Files { ca, cert, key },
+                _ => anyhow::bail!("give --secret, or --ca with --cert and --key"),
+            };
+            arbour_node::serve::run(&name, &cluster, security, listen)
+        }
+        Command::Certs {
+            cluster,
+            out,
+            force,
+            nodes,
+        } => {
+            let written = arbour_node::certs::make(&cluster, &out, &nodes, force)?;
+            if !written.new_ca {
+                println!("reusing the CA in {}", out.display());
+            }
+            for file in &written.files {
+                println!("wrote {}", file.display());
+            }
+            let ca = out.join("ca.crt");
+            println!(
+                "run a node with: arbour serve --cluster {cluster} --name {n} --ca {} --cert {} --key {}",
+                ca.display(),
+                out.join(format!("{}.crt", nodes[0])).display(),
+                out.join(format!("{}.key", nodes[0])).display(),
+                n = nodes[0],
+            );
+            Ok(())
+        }
         Command::Demo {
             seconds,
             workers,

@@ -3,12 +3,17 @@
 
 use crate::probe::Echo;
 use anyhow::Context as _;
-use arbour::Node;
+use arbour::{Node, Security};
 use std::io::Write as _;
 use std::net::SocketAddr;
 
 /// Runs the node on this thread until stdin reaches end of file.
-pub fn run(name: &str, cluster: &str, secret: &str, listen: SocketAddr) -> anyhow::Result<()> {
+pub fn run(
+    name: &str,
+    cluster: &str,
+    security: Security,
+    listen: SocketAddr,
+) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -24,7 +29,7 @@ pub fn run(name: &str, cluster: &str, secret: &str, listen: SocketAddr) -> anyho
     tokio::task::LocalSet::new().block_on(&rt, async {
         let node = Node::builder(name)
             .cluster(cluster)
-            .secret(secret)
+            .security(security)
             .listen(listen)
             .start()
             .await

@@ -266,21 +266,27 @@ fn an_ask_past_its_deadline_times_out_and_its_late_reply_is_counted() {
     });
 }
 
-/// A raw peer that passes TLS and the handshake, then sends `bytes` on a
-/// data stream: the node closes that connection with a protocol error and
-/// keeps serving everyone else.
-async fn misbehave(alpha: &Node, bytes: &[u8]) -> quinn::ConnectionError {
+/// A raw endpoint of cluster "test" holding a valid certificate for
+/// "mallory" whose hello claims to be `claims`.
+fn raw_member(claims: &str) -> arbour::transport::Endpoint {
     use arbour::transport::{ClusterCa, Endpoint};
     let ca = ClusterCa::from_secret("test", "s3cret").expect("ca");
     let id = ca.issue("mallory", [9; 32]).expect("identity");
-    let hello = arbour::wire::Hello::new("test", "mallory", 9);
-    let ep = Endpoint::bind(
+    let hello = arbour::wire::Hello::new("test", claims, 9);
+    Endpoint::bind(
         "127.0.0.1:0".parse().expect("addr"),
         &ca.trust().expect("trust"),
         &id,
         hello,
     )
-    .expect("bind");
+    .expect("bind")
+}
+
+/// A raw peer that passes TLS and the handshake, then sends `bytes` on a
+/// data stream: the node closes that connection with a protocol error and
+/// keeps serving everyone else.
+async fn misbehave(alpha: &Node, bytes: &[u8]) -> quinn::ConnectionError {
+    let ep = raw_member("mallory");
     let peer = bounded(
         "mallory connects",
         ep.connect(alpha.local_addr().expect("addr"), "alpha"),
@@ -292,6 +298,72 @@ async fn misbehave(alpha: &Node, bytes: &[u8]) -> quinn::ConnectionError {
     s.write_all(bytes).await.expect("write");
     s.finish().expect("finish");
     bounded("the node closes the connection", conn.closed()).await
+}
+
+#[test]
+fn a_member_claiming_another_nodes_name_is_refused() {
+    run_local(|| async {
+        let (alpha, _beta, _echo, remote) = pair().await;
+        let ep = raw_member("beta");
+        let r = bounded(
+            "mallory connects as beta",
+            ep.connect(alpha.local_addr().expect("addr"), "alpha"),
+        )
+        .await;
+        match r {
+            Err(arbour::transport::TransportError::Refused {
+                by_peer: true,
+                reason,
+            }) => {
+                assert!(reason.contains("identity mismatch"), "{reason}")
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        // the real beta keeps its connection
+        assert_eq!(bounded("ask", remote.ask(Ping(1))).await, Ok(2));
+    });
+}
+
+#[test]
+fn a_peer_that_connects_and_says_nothing_is_dropped_after_the_handshake_timeout() {
+    run_local(|| async {
+        let alpha = Node::builder("alpha")
+            .cluster("test")
+            .secret("s3cret")
+            .handshake_timeout(Duration::from_millis(500))
+            .start()
+            .await
+            .expect("alpha starts");
+        let echo = alpha.spawn(Echo::default());
+        alpha.expose("echo", &echo).expect("expose");
+        let addr = alpha.local_addr().expect("addr");
+        // QUIC and TLS complete, then silence: no control stream, no hello
+        let silent = raw_member("mallory");
+        let conn = bounded("TLS", silent.quic().connect(addr, "alpha").expect("dial"))
+            .await
+            .expect("TLS completes");
+        // a well-behaved peer is served meanwhile
+        let beta = node("beta").await;
+        bounded("connect", beta.connect("alpha", addr))
+            .await
+            .expect("connect");
+        let remote = bounded("lookup", beta.lookup::<Echo>("alpha", "echo", LIMIT))
+            .await
+            .expect("lookup");
+        assert_eq!(bounded("ask", remote.ask(Ping(1))).await, Ok(2));
+        match bounded("the silent peer is dropped", conn.closed()).await {
+            quinn::ConnectionError::ApplicationClosed(c) => {
+                assert_eq!(&c.reason[..], b"handshake timeout")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            alpha.connected_peers().len(),
+            1,
+            "only beta: {:?}",
+            alpha.connected_peers()
+        );
+    });
 }
 
 #[test]

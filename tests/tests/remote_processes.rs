@@ -4,16 +4,20 @@
 
 use arbour::{ActorRef, AskError, ExitReason, Node};
 use arbour_node::probe::{Crash, DownForwarder, Echo, Hold, Ping, PingHeld, Report, Tally};
-use arbour_tests::{arbour_bin, bounded, run_local, LIMIT};
+use arbour_tests::{arbour_bin, bounded, run_arbour, run_local, LIMIT};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 /// A running `arbour serve`; killed when dropped.
 struct Served {
     child: Child,
     addr: SocketAddr,
+    /// Where its log (stderr) goes.
+    log: PathBuf,
 }
 
 impl Drop for Served {
@@ -21,24 +25,44 @@ impl Drop for Served {
         drop(self.child.stdin.take());
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 
-fn serve(secret: &str) -> Served {
+impl Served {
+    /// Waits (bounded) until the node's log has a line containing `needle`.
+    fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            if let Some(line) = log.lines().find(|l| l.contains(needle)) {
+                return line.to_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "alpha never logged {needle:?}; its log:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// `arbour serve` as node alpha of cluster "test", with `security` flags
+/// (`--secret …`, or `--ca … --cert … --key …`).
+fn serve(security: &[&str]) -> Served {
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let log = std::env::temp_dir().join(format!(
+        "arbour-serve-{}-{}.log",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::SeqCst)
+    ));
     let mut child = Command::new(arbour_bin())
-        .args([
-            "serve",
-            "--name",
-            "alpha",
-            "--cluster",
-            "test",
-            "--secret",
-            secret,
-        ])
+        .args(["serve", "--name", "alpha", "--cluster", "test"])
+        .args(security)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
         .spawn()
         .expect("spawn arbour serve");
     let stdout = child.stdout.take().expect("stdout");
@@ -55,7 +79,7 @@ fn serve(secret: &str) -> Served {
         .expect("arbour serve printed its address")
         .parse()
         .expect("an address");
-    Served { child, addr }
+    Served { child, addr, log }
 }
 
 /// beta, connected to alpha, and its remote ref to alpha's "echo".
@@ -81,7 +105,7 @@ async fn beta(secret: &str) -> Node {
 
 #[test]
 fn tell_ask_refs_fifo_and_monitors_across_two_processes() {
-    let alpha = serve("s3cret");
+    let alpha = serve(&["--secret", "s3cret"]);
     run_local(|| async move {
         let (beta, echo) = connect_to_echo(alpha.addr).await;
         assert_eq!(echo.id().node.name.as_ref(), "alpha");
@@ -144,7 +168,7 @@ fn tell_ask_refs_fifo_and_monitors_across_two_processes() {
 
 #[test]
 fn a_killed_process_fails_pending_asks_and_monitors_with_node_down() {
-    let mut alpha = serve("s3cret");
+    let mut alpha = serve(&["--secret", "s3cret"]);
     run_local(|| async move {
         let (_beta, echo) = connect_to_echo(alpha.addr).await;
         let (watcher, mut downs) = DownForwarder::start_new();
@@ -164,11 +188,149 @@ fn a_killed_process_fails_pending_asks_and_monitors_with_node_down() {
 
 #[test]
 fn a_node_with_the_wrong_secret_is_refused() {
-    let alpha = serve("s3cret");
+    let alpha = serve(&["--secret", "s3cret"]);
     run_local(|| async move {
         let mallory = beta("guess").await;
         let r = bounded("connect", mallory.connect("alpha", alpha.addr)).await;
         assert!(r.is_err(), "{r:?}");
         assert!(mallory.connected_peers().is_empty());
     });
+    alpha.wait_for_log("TLS handshake failed");
+}
+
+/// A scratch directory of certificates made by `arbour certs`.
+struct Certs(PathBuf);
+
+impl Certs {
+    fn make(name: &str, nodes: &[&str]) -> Self {
+        let dir = std::env::temp_dir().join(format!("arbour-certs-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = dir.to_str().expect("utf-8 path");
+        let mut args = vec!["certs", "--cluster", "test", "--out", out];
+        args.extend_from_slice(nodes);
+        let run = run_arbour(&args, LIMIT);
+        assert!(run.status.success(), "arbour certs: {}", run.stderr);
+        Self(dir)
+    }
+
+    fn file(&self, name: &str) -> String {
+        self.0.join(name).to_str().expect("utf-8 path").to_owned()
+    }
+
+    /// `arbour serve` flags for `node`.
+    fn flags(&self, node: &str) -> [String; 6] {
+        [
+            "--ca".into(),
+            self.file("ca.crt"),
+            "--cert".into(),
+            self.file(&format!("{node}.crt")),
+            "--key".into(),
+            self.file(&format!("{node}.key")),
+        ]
+    }
+
+    async fn node(&self, node: &str) -> Result<Node, arbour::NodeError> {
+        Node::builder(node)
+            .cluster("test")
+            .tls_files(
+                self.file("ca.crt"),
+                self.file(&format!("{node}.crt")),
+                self.file(&format!("{node}.key")),
+            )
+            .start()
+            .await
+    }
+}
+
+impl Drop for Certs {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn nodes_with_certificate_files_talk_and_a_member_of_another_ca_is_refused_on_both_sides() {
+    let ours = Certs::make("ours", &["alpha", "beta"]);
+    let theirs = Certs::make("theirs", &["mallory"]);
+    let flags = ours.flags("alpha");
+    let alpha = serve(&flags.iter().map(String::as_str).collect::<Vec<_>>());
+    run_local(|| async {
+        let beta = ours.node("beta").await.expect("beta starts");
+        bounded("connect", beta.connect("alpha", alpha.addr))
+            .await
+            .expect("beta connects");
+        let echo = bounded("lookup", beta.lookup::<Echo>("alpha", "echo", LIMIT))
+            .await
+            .expect("lookup");
+        assert_eq!(bounded("ask", echo.ask(Ping(1))).await, Ok(2));
+
+        let mallory = theirs.node("mallory").await.expect("mallory starts");
+        let refused = bounded("mallory connects", mallory.connect("alpha", alpha.addr))
+            .await
+            .expect_err("refused");
+        assert!(
+            refused.to_string().contains("UnknownIssuer"),
+            "mallory's side names the reason: {refused}"
+        );
+        assert!(mallory.connected_peers().is_empty());
+        // beta is still served
+        assert_eq!(bounded("ask", echo.ask(Ping(2))).await, Ok(3));
+    });
+    let line = alpha.wait_for_log("TLS handshake failed");
+    assert!(
+        line.contains("UnknownIssuer") || line.contains("certificate"),
+        "alpha's side: {line}"
+    );
+}
+
+#[test]
+fn a_node_with_unusable_certificate_files_does_not_start_and_says_why() {
+    let certs = Certs::make("unusable", &["alpha", "beta"]);
+    // alpha's files under beta's name, a missing key, and a CA that is a key
+    let cases: [(&str, [String; 6], &str); 3] = [
+        (
+            "another node's certificate",
+            [
+                "--ca".into(),
+                certs.file("ca.crt"),
+                "--cert".into(),
+                certs.file("beta.crt"),
+                "--key".into(),
+                certs.file("beta.key"),
+            ],
+            "not valid for name \"alpha\"",
+        ),
+        (
+            "a missing key file",
+            [
+                "--ca".into(),
+                certs.file("ca.crt"),
+                "--cert".into(),
+                certs.file("alpha.crt"),
+                "--key".into(),
+                certs.file("nope.key"),
+            ],
+            "nope.key",
+        ),
+        (
+            "a key where the CA should be",
+            [
+                "--ca".into(),
+                certs.file("ca.key"),
+                "--cert".into(),
+                certs.file("alpha.crt"),
+                "--key".into(),
+                certs.file("alpha.key"),
+            ],
+            "ca.key: no CERTIFICATE block",
+        ),
+    ];
+    for (what, flags, reason) in cases {
+        let mut args = vec!["serve", "--name", "alpha", "--cluster", "test"];
+        args.extend(flags.iter().map(String::as_str));
+        let run = run_arbour(&args, LIMIT);
+        assert_eq!(run.status.code(), Some(2), "{what}: {run:?}");
+        assert!(run.stderr.contains(reason), "{what}: {}", run.stderr);
+        assert!(!run.stdout.contains("listening"), "{what}");
+    }
 }
