@@ -59,6 +59,9 @@ enum Command {
         /// Where to listen.
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: std::net::SocketAddr,
+        /// A peer to dial (and redial), as NAME=ADDRESS; repeatable.
+        #[arg(long, value_parser = parse_peer)]
+        peer: Vec<(String, std::net::SocketAddr)>,
     },
     /// Make a cluster CA and node certificates for mutual TLS from files:
     /// DIR/ca.crt, DIR/ca.key (keep it off the nodes), DIR/<node>.crt and
@@ -79,6 +82,17 @@ enum Command {
     },
 }
 
+/// `NAME=ADDRESS`, as `--peer` takes it.
+fn parse_peer(s: &str) -> Result<(String, std::net::SocketAddr), String> {
+    let (name, addr) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?} is not NAME=ADDRESS"))?;
+    let addr = addr
+        .parse()
+        .map_err(|e| format!("{addr:?} is not an address: {e}"))?;
+    Ok((name.to_owned(), addr))
+}
+
 fn main() {
     arbour::init_logging();
     if let Err(e) = run(Cli::parse()) {
@@ -97,13 +111,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             cert,
             key,
             listen,
+            peer,
         } => {
             let security = match (secret, ca, cert, key) {
                 (Some(secret), ..) => Security::Secret(secret),
                 (None, Some(ca), Some(cert), Some(key)) => Security::Files { ca, cert, key },
                 _ => anyhow::bail!("give --secret, or --ca with --cert and --key"),
             };
-            arbour_node::serve::run(&name, &cluster, security, listen)
+            arbour_node::serve::run(&name, &cluster, security, listen, peer)
         }
         Command::Certs {
             cluster,

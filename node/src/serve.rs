@@ -1,5 +1,6 @@
-//! `arbour serve`: one node exposing a probe [`Echo`] as "echo", until its
-//! standard input closes (so a parent process that dies takes it along).
+//! `arbour serve`: one node exposing a probe [`Echo`] as "echo" (and dialing
+//! any peers it is given), until its standard input closes (so a parent
+//! process that dies takes it along).
 
 use crate::probe::Echo;
 use anyhow::Context as _;
@@ -13,6 +14,7 @@ pub fn run(
     cluster: &str,
     security: Security,
     listen: SocketAddr,
+    peers: Vec<(String, SocketAddr)>,
 ) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -27,13 +29,14 @@ pub fn run(
         let _ = eof_tx.send(());
     });
     tokio::task::LocalSet::new().block_on(&rt, async {
-        let node = Node::builder(name)
+        let mut builder = Node::builder(name)
             .cluster(cluster)
             .security(security)
-            .listen(listen)
-            .start()
-            .await
-            .context("starting the node")?;
+            .listen(listen);
+        for (peer, addr) in peers {
+            builder = builder.peer(peer, addr);
+        }
+        let node = builder.start().await.context("starting the node")?;
         let echo = node.spawn(Echo::default());
         node.expose("echo", &echo).context("exposing echo")?;
         println!("listening {}", node.local_addr()?);

@@ -40,7 +40,7 @@ impl Served {
             }
             assert!(
                 Instant::now() < deadline,
-                "alpha never logged {needle:?}; its log:\n{log}"
+                "the node never logged {needle:?}; its log:\n{log}"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -50,6 +50,11 @@ impl Served {
 /// `arbour serve` as node alpha of cluster "test", with `security` flags
 /// (`--secret …`, or `--ca … --cert … --key …`).
 fn serve(security: &[&str]) -> Served {
+    serve_as("alpha", security)
+}
+
+/// `arbour serve` as node `name` of cluster "test", with `flags`.
+fn serve_as(name: &str, flags: &[&str]) -> Served {
     static SEQ: AtomicU32 = AtomicU32::new(0);
     let log = std::env::temp_dir().join(format!(
         "arbour-serve-{}-{}.log",
@@ -57,8 +62,8 @@ fn serve(security: &[&str]) -> Served {
         SEQ.fetch_add(1, Ordering::SeqCst)
     ));
     let mut child = Command::new(arbour_bin())
-        .args(["serve", "--name", "alpha", "--cluster", "test"])
-        .args(security)
+        .args(["serve", "--name", name, "--cluster", "test"])
+        .args(flags)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -187,15 +192,22 @@ fn a_killed_process_fails_pending_asks_and_monitors_with_node_down() {
 }
 
 #[test]
-fn a_node_with_the_wrong_secret_is_refused() {
+fn a_node_with_the_wrong_secret_is_refused_with_the_reason_logged_on_both_sides() {
     let alpha = serve(&["--secret", "s3cret"]);
-    run_local(|| async move {
+    run_local(|| async {
         let mallory = beta("guess").await;
         let r = bounded("connect", mallory.connect("alpha", alpha.addr)).await;
-        assert!(r.is_err(), "{r:?}");
+        let err = r.expect_err("refused").to_string();
+        assert!(err.contains("UnknownIssuer"), "{err}");
         assert!(mallory.connected_peers().is_empty());
     });
-    alpha.wait_for_log("TLS handshake failed");
+    // the same from a process, whose log shows the dialing side's view
+    let peer = format!("alpha={}", alpha.addr);
+    let mallory = serve_as("mallory", &["--secret", "guess", "--peer", &peer]);
+    for (side, node) in [("dialer", &mallory), ("listener", &alpha)] {
+        let line = node.wait_for_log("TLS handshake failed");
+        assert!(line.contains("UnknownIssuer"), "{side}: {line}");
+    }
 }
 
 /// A scratch directory of certificates made by `arbour certs`.
@@ -276,11 +288,17 @@ fn nodes_with_certificate_files_talk_and_a_member_of_another_ca_is_refused_on_bo
         // beta is still served
         assert_eq!(bounded("ask", echo.ask(Ping(2))).await, Ok(3));
     });
-    let line = alpha.wait_for_log("TLS handshake failed");
-    assert!(
-        line.contains("UnknownIssuer") || line.contains("certificate"),
-        "alpha's side: {line}"
+    // mallory as a process: both logs name the reason
+    let mut flags = theirs.flags("mallory").to_vec();
+    flags.extend(["--peer".into(), format!("alpha={}", alpha.addr)]);
+    let mallory = serve_as(
+        "mallory",
+        &flags.iter().map(String::as_str).collect::<Vec<_>>(),
     );
+    for (side, node) in [("dialer", &mallory), ("listener", &alpha)] {
+        let line = node.wait_for_log("TLS handshake failed");
+        assert!(line.contains("UnknownIssuer"), "{side}: {line}");
+    }
 }
 
 #[test]

@@ -277,7 +277,14 @@ impl Endpoint {
 
     /// Dials node `node` at `addr` and performs the handshake.
     pub async fn connect(&self, addr: SocketAddr, node: &str) -> Result<Peer, TransportError> {
-        let conn = self.quic.connect(addr, node)?.await?;
+        let conn = self.quic.connect(addr, node)?.await.inspect_err(|e| {
+            if matches!(e, quinn::ConnectionError::TimedOut) {
+                // nobody answered (a peer that is down): redials say so at debug
+                tracing::debug!(peer = %addr, node, "no answer: {e}");
+            } else {
+                tracing::warn!(peer = %addr, node, "TLS handshake failed: {e}");
+            }
+        })?;
         let (mut send, mut recv) = conn.open_bi().await?;
         self.send_hello(&mut send, FrameKind::Hello).await?;
         let mut decoder = FrameDecoder::new(self.limits);
