@@ -351,22 +351,22 @@ async fn measure(floor_addr: SocketAddr, node_addr: SocketAddr) {
     // round trips
     let (mut send, mut recv) = peer.connection().open_bi().await.expect("bidi");
     let mut buf = [0u8; FRAME];
+    // raw and arbour round trips alternate, one each per step, so both see
+    // the same machine (this shared host drifts over a run)
     let mut raw = Vec::with_capacity(RTTS);
+    let mut asks = Vec::with_capacity(RTTS);
     for i in 0..RTTS + 1000 {
         let t = Instant::now();
         send.write_all(&buf).await.expect("write");
         recv.read_exact(&mut buf).await.expect("read");
-        if i >= 1000 {
-            raw.push(t.elapsed().as_nanos() as u64);
-        }
-    }
-    let mut asks = Vec::with_capacity(RTTS);
-    for i in 0..RTTS + 1000 {
+        let raw_ns = t.elapsed().as_nanos() as u64;
         let t = Instant::now();
         let r = sink.ask(Echo(i as u64)).await.expect("ask");
+        let ask_ns = t.elapsed().as_nanos() as u64;
         assert_eq!(r, i as u64);
         if i >= 1000 {
-            asks.push(t.elapsed().as_nanos() as u64);
+            raw.push(raw_ns);
+            asks.push(ask_ns);
         }
     }
     raw.sort_unstable();
@@ -398,11 +398,16 @@ async fn measure(floor_addr: SocketAddr, node_addr: SocketAddr) {
         rss_bytes(),
         sink.ask(Rss).wait_if_full().await.expect("rss"),
     );
+    // both sides' RSS after each million, so a plateau (buffers reaching
+    // a working size once) is told apart from a leak (steady growth)
+    let mut trace = Vec::new();
     let mut sent = 0;
     while sent < RSS_MSGS {
         total += 1_000_000;
         tell_round(&sink, 1_000_000, total).await;
         sent += 1_000_000;
+        let receiver = sink.ask(Rss).wait_if_full().await.expect("rss");
+        trace.push((rss_bytes() / 1024, receiver / 1024));
     }
     let (local_after, remote_after) = (
         rss_bytes(),
@@ -414,6 +419,20 @@ async fn measure(floor_addr: SocketAddr, node_addr: SocketAddr) {
     println!("remote.rss_growth_sender_bytes {sender} bytes");
     println!("remote.rss_growth_receiver_bytes {receiver} bytes");
     println!("remote.rss_growth_bytes {} bytes", sender.max(receiver));
+    let column = |pick: fn(&(u64, u64)) -> u64| -> String {
+        let kib: Vec<String> = trace.iter().map(|t| pick(t).to_string()).collect();
+        kib.join(",")
+    };
+    println!(
+        "remote.rss_sender_kib_per_million {} (before: {})",
+        column(|t| t.0),
+        local_before / 1024
+    );
+    println!(
+        "remote.rss_receiver_kib_per_million {} (before: {})",
+        column(|t| t.1),
+        remote_before / 1024
+    );
     println!(
         "remote.stats late_replies={} undeliverable={} dead_letters={} full_drops={}",
         node.net_stats().late_replies,
