@@ -26,20 +26,9 @@ pub fn make(cluster: &str, dir: &Path, nodes: &[String], force: bool) -> anyhow:
         bail!("name at least one node");
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut written = Written::default();
     let (ca_crt, ca_key) = (dir.join("ca.crt"), dir.join("ca.key"));
-    let ca = if ca_key.exists() {
-        let key = read(&ca_key)?;
-        let cert = read(&ca_crt)?;
-        ClusterCa::from_key_pem(cluster, &key, Some(&cert)).with_context(|| {
-            format!(
-                "{} and {} do not make the CA of cluster {cluster:?} (another cluster name, or \
-                 files from different runs)",
-                ca_key.display(),
-                ca_crt.display()
-            )
-        })?
-    } else {
+    let new_ca = !ca_key.exists();
+    let ca = if new_ca {
         if ca_crt.exists() {
             bail!(
                 "{} exists without its key {}: cannot add nodes to that CA",
@@ -47,13 +36,23 @@ pub fn make(cluster: &str, dir: &Path, nodes: &[String], force: bool) -> anyhow:
                 ca_key.display()
             );
         }
-        let ca = ClusterCa::generate(cluster)?;
-        write(&ca_key, &ca.private_key_pem(), true)?;
-        write(&ca_crt, &ca.certificate_pem(), false)?;
-        written.new_ca = true;
-        written.files.extend([ca_key.clone(), ca_crt.clone()]);
-        ca
+        ClusterCa::generate(cluster)?
+    } else {
+        ClusterCa::from_pem_files(cluster, &ca_key, &ca_crt).with_context(|| {
+            format!(
+                "cannot add nodes to the CA in {} (made for another cluster name, or its \
+                 files come from different runs)",
+                dir.display()
+            )
+        })?
     };
+    // every check and certificate first, so a bad node name or an existing
+    // file leaves the directory as it was
+    let mut files = Vec::new();
+    if new_ca {
+        files.push((ca_key, ca.private_key_pem(), true));
+        files.push((ca_crt, ca.certificate_pem(), false));
+    }
     for node in nodes {
         let (crt, key) = (
             dir.join(format!("{node}.crt")),
@@ -65,15 +64,16 @@ pub fn make(cluster: &str, dir: &Path, nodes: &[String], force: bool) -> anyhow:
             }
         }
         let id = ca.issue_random(node)?;
-        write(&key, &id.private_key_pem()?, true)?;
-        write(&crt, &id.certificate_pem(), false)?;
-        written.files.extend([key, crt]);
+        files.push((key, id.private_key_pem(), true));
+        files.push((crt, id.certificate_pem(), false));
     }
-    Ok(written)
-}
-
-fn read(path: &Path) -> anyhow::Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+    for (path, text, secret) in &files {
+        write(path, text, *secret)?;
+    }
+    Ok(Written {
+        new_ca,
+        files: files.into_iter().map(|(path, ..)| path).collect(),
+    })
 }
 
 /// Writes `text` to `path`; a `secret` file is readable by its owner only.
@@ -92,4 +92,44 @@ fn write(path: &Path, text: &str, secret: bool) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))?;
     std::io::Write::write_all(&mut file, text.as_bytes())
         .with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(n: &[&str]) -> Vec<String> {
+        n.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_refused_run_leaves_the_directory_as_it_was_and_a_later_run_reuses_the_ca() {
+        let dir = std::env::temp_dir().join(format!("arbour-certs-unit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let listing = || {
+            let mut files: Vec<_> = std::fs::read_dir(&dir)
+                .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+                .unwrap_or_default();
+            files.sort();
+            files
+        };
+        let err = make("prod", &dir, &names(&["alpha", "Bad"]), false).expect_err("bad name");
+        assert!(err.to_string().contains("\"Bad\""), "{err}");
+        assert!(listing().is_empty(), "{:?}", listing());
+
+        let first = make("prod", &dir, &names(&["alpha"]), false).expect("first run");
+        assert!(first.new_ca);
+        assert_eq!(first.files.len(), 4);
+        let before = listing();
+        let err = make("prod", &dir, &names(&["gamma", "alpha"]), false).expect_err("exists");
+        assert!(err.to_string().contains("alpha.crt exists"), "{err}");
+        assert_eq!(listing(), before, "gamma was not written");
+        let err = make("staging", &dir, &names(&["gamma"]), false).expect_err("other cluster");
+        assert!(format!("{err:#}").contains("does not belong"), "{err:#}");
+
+        let again = make("prod", &dir, &names(&["gamma"]), false).expect("added");
+        assert!(!again.new_ca);
+        assert_eq!(again.files.len(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -200,3 +200,40 @@ impl DownForwarder {
         (DownForwarder(tx).start(), rx)
     }
 }
+
+/// The name under which `arbour serve` exposes its [`Echo`].
+pub const ECHO: &str = "echo";
+
+/// Dials node `peer` at `addr` from `node` and looks up the [`Echo`] it
+/// exposes as [`ECHO`].
+pub async fn dial_echo(
+    node: &arbour::Node,
+    peer: &str,
+    addr: std::net::SocketAddr,
+    timeout: std::time::Duration,
+) -> Result<ActorRef<Echo>, arbour::NodeError> {
+    node.connect(peer, addr).await?;
+    node.lookup(peer, ECHO, timeout).await
+}
+
+/// `senders` senders each `send` `per_sender` [`Tally`] messages to `echo`,
+/// interleaved with one another; returns once all are sent, or at the first
+/// refusal.
+pub async fn send_tallies(
+    echo: &ActorRef<Echo>,
+    senders: u32,
+    per_sender: u64,
+) -> Result<(), arbour::TellError<Tally>> {
+    futures_util::future::try_join_all((0..senders).map(|sender| async move {
+        for seq in 1..=per_sender {
+            // `send` waits while the connection's buffer is full
+            echo.send(Tally { sender, seq }).await?;
+            if seq % 64 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        Ok(())
+    }))
+    .await
+    .map(drop)
+}

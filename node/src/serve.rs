@@ -38,7 +38,8 @@ pub fn run(
         }
         let node = builder.start().await.context("starting the node")?;
         let echo = node.spawn(Echo::default());
-        node.expose("echo", &echo).context("exposing echo")?;
+        node.expose(crate::probe::ECHO, &echo)
+            .context("exposing echo")?;
         println!("listening {}", node.local_addr()?);
         std::io::stdout().flush()?;
         let _ = eof_rx.await;

@@ -7,9 +7,11 @@
 //!
 //! `cargo bench -p arbour --bench local`
 
+mod support;
 use actix::prelude::*;
 use arbour::{ChildSpec, Node, SpawnOptions, SupervisorSpec};
 use std::time::{Duration, Instant};
+use support::{median, percentile, rss_bytes};
 
 const TELLS: u64 = 1_000_000;
 const ASKS: u32 = 200_000;
@@ -79,15 +81,6 @@ fn local<F: std::future::Future>(f: F) -> F::Output {
     tokio::task::LocalSet::new().block_on(&rt, f)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
-}
-
 async fn tell_raw() -> f64 {
     let addr = sink().start();
     let t0 = Instant::now();
@@ -148,17 +141,6 @@ async fn ask_arbour(node: &Node) -> f64 {
         assert_eq!(v, n + 1);
     }
     t0.elapsed().as_nanos() as f64 / f64::from(ASKS)
-}
-
-fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .nth(1)
-                .and_then(|p| p.parse::<u64>().ok())
-        })
-        .map_or(0, |pages| pages * 4096)
 }
 
 /// Child process: spawn `SPAWNS` actors one way; print "<ns_per_actor> <rss_bytes_per_actor>".

@@ -12,6 +12,7 @@
 //! Prints `<figure> <value> <unit>` lines (DESIGN.md §10).
 //! `cargo bench -p arbour --bench remote`
 
+mod support;
 use actix::prelude::*;
 use arbour::transport::{ClusterCa, Endpoint, Peer};
 use arbour::wire::Hello;
@@ -21,6 +22,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::{median, percentile, rss_bytes};
 
 const FRAME: usize = 36;
 const BATCH_FRAMES: usize = 1024;
@@ -88,16 +90,6 @@ impl Handler<Rss> for Sink {
     fn handle(&mut self, _: Rss, _: &mut Context<Self>) -> u64 {
         rss_bytes()
     }
-}
-
-fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
 }
 
 fn localhost() -> SocketAddr {
@@ -220,16 +212,6 @@ async fn floor_server(mut peer: Peer) {
     }
 }
 
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
 fn drive() {
     let exe = std::env::current_exe().expect("current_exe");
     let mut child = Command::new(exe)
@@ -342,11 +324,11 @@ async fn measure(floor_addr: SocketAddr, node_addr: SocketAddr) {
         tell_rates.push(t);
         ratios.push(t / f);
     }
-    let floor_rate = median(&mut floor_rates);
-    let tell_rate = median(&mut tell_rates);
+    let floor_rate = median(floor_rates);
+    let tell_rate = median(tell_rates);
     println!("remote.floor.frames_per_s {floor_rate:.0} frames/s");
     println!("remote.tell.msgs_per_s {tell_rate:.0} msgs/s");
-    println!("remote.tell.floor_ratio {:.3} ratio", median(&mut ratios));
+    println!("remote.tell.floor_ratio {:.3} ratio", median(ratios));
 
     // round trips
     let (mut send, mut recv) = peer.connection().open_bi().await.expect("bidi");

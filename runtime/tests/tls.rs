@@ -186,10 +186,7 @@ fn write_member(dir: &Scratch, ca: &ClusterCa, node: &str) -> (PathBuf, PathBuf,
     (
         dir.write("ca.crt", &ca.certificate_pem()),
         dir.write(&format!("{node}.crt"), &id.certificate_pem()),
-        dir.write(
-            &format!("{node}.key"),
-            &id.private_key_pem().expect("pkcs8"),
-        ),
+        dir.write(&format!("{node}.key"), &id.private_key_pem()),
     )
 }
 
@@ -271,63 +268,83 @@ fn unusable_certificate_files_are_refused_at_load_with_the_file_and_reason() {
     let garbage = dir.write("garbage.pem", "this is not PEM at all\n");
     let missing = dir.0.join("missing.crt");
 
-    let err = |r: Result<(Trust, NodeIdentity), TlsError>| match r {
-        Ok(_) => panic!("loaded"),
-        Err(e) => e.to_string(),
-    };
-    let cases: Vec<(&str, String, &str)> = vec![
+    let cases: [(&str, &Path, &Path, &Path, &str); 6] = [
         (
             "missing CA file",
-            err(load("alpha", &missing, &alpha_crt, &alpha_key)),
+            &missing,
+            &alpha_crt,
+            &alpha_key,
             "missing.crt",
         ),
         (
             "CA file without a certificate",
-            err(load("alpha", &garbage, &alpha_crt, &alpha_key)),
+            &garbage,
+            &alpha_crt,
+            &alpha_key,
             "garbage.pem: no CERTIFICATE block",
         ),
         (
             "key file without a key",
-            err(load("alpha", &ca_file, &alpha_crt, &alpha_crt)),
+            &ca_file,
+            &alpha_crt,
+            &alpha_crt,
             "alpha.crt: no PRIVATE KEY block",
         ),
         (
             "another node's certificate",
-            err(load("alpha", &ca_file, &beta_crt, &beta_key)),
+            &ca_file,
+            &beta_crt,
+            &beta_key,
             "not valid for name \"alpha\"",
         ),
         (
             "a certificate from another CA",
-            err(load("alpha", &ca_file, &stranger_crt, &alpha_key)),
+            &ca_file,
+            &stranger_crt,
+            &alpha_key,
             "UnknownIssuer",
         ),
         (
             "a key that is not the certificate's",
-            err(load("alpha", &ca_file, &alpha_crt, &beta_key)),
+            &ca_file,
+            &alpha_crt,
+            &beta_key,
             "the key does not fit the certificate",
         ),
     ];
-    for (what, msg, expect) in cases {
-        assert!(msg.contains(expect), "{what}: {msg}");
+    for (what, ca, cert, key, expect) in cases {
+        match load("alpha", ca, cert, key) {
+            Ok(_) => panic!("{what}: loaded"),
+            Err(e) => assert!(e.to_string().contains(expect), "{what}: {e}"),
+        }
     }
 }
 
 #[test]
-fn a_generated_ca_is_recovered_from_its_key_and_a_foreign_key_is_caught() {
+fn a_generated_ca_is_recovered_from_its_files_and_a_foreign_key_is_caught() {
+    let dir = Scratch::new("recover");
     let ca = ClusterCa::generate("prod").expect("ca");
-    let again = ClusterCa::from_key_pem("prod", &ca.private_key_pem(), Some(&ca.certificate_pem()))
-        .expect("the same CA");
+    let ca_crt = dir.write("ca.crt", &ca.certificate_pem());
+    let ca_key = dir.write("ca.key", &ca.private_key_pem());
+    let again = ClusterCa::from_pem_files("prod", &ca_key, &ca_crt).expect("the same CA");
     assert_eq!(again.certificate(), ca.certificate());
     // a node minted by the recovered CA is trusted by the original
     let id = again.issue_random("gamma").expect("gamma");
     ca.trust().expect("trust").check(&id).expect("trusted");
+    // another CA's key, or another cluster name, does not make this CA
     let other = ClusterCa::generate("prod").expect("other");
-    assert!(matches!(
-        ClusterCa::from_key_pem(
-            "prod",
-            &other.private_key_pem(),
-            Some(&ca.certificate_pem())
-        ),
-        Err(TlsError::CaKeyMismatch(_))
-    ));
+    let other_key = dir.write("other.key", &other.private_key_pem());
+    for (key, cluster) in [(&other_key, "prod"), (&ca_key, "staging")] {
+        assert!(matches!(
+            ClusterCa::from_pem_files(cluster, key, &ca_crt),
+            Err(TlsError::CaKeyMismatch(_))
+        ));
+    }
+    let garbage = dir.write("garbage.key", "not a key\n");
+    let err = ClusterCa::from_pem_files("prod", &garbage, &ca_crt).expect_err("refused");
+    assert!(
+        err.to_string()
+            .contains("garbage.key: not a CA private key"),
+        "{err}"
+    );
 }

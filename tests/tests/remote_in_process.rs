@@ -5,7 +5,8 @@
 use actix::prelude::*;
 use arbour::{ActorRef, AskError, ExitReason, Node, TellError};
 use arbour_node::probe::{
-    Crash, Delay, DownForwarder, Echo, Fail, Hold, Ping, PingHeld, Report, Tally,
+    dial_echo, send_tallies, Crash, Delay, DownForwarder, Echo, Fail, Hold, Ping, PingHeld, Report,
+    Tally, ECHO,
 };
 use arbour_tests::{bounded, run_local, LIMIT};
 use serde::{Deserialize, Serialize};
@@ -24,17 +25,26 @@ async fn node(name: &str) -> Node {
 /// and holds a remote ref to it.
 async fn pair() -> (Node, Node, ActorRef<Echo>, ActorRef<Echo>) {
     let alpha = node("alpha").await;
-    let beta = node("beta").await;
-    let echo = alpha.spawn(Echo::default());
-    alpha.expose("echo", &echo).expect("expose");
-    let addr = alpha.local_addr().expect("addr");
-    bounded("connect", beta.connect("alpha", addr))
-        .await
-        .expect("connect");
-    let remote = bounded("lookup", beta.lookup::<Echo>("alpha", "echo", LIMIT))
-        .await
-        .expect("lookup");
+    let echo = serve_echo(&alpha);
+    let (beta, remote) = beta_with_echo(&alpha).await;
     (alpha, beta, echo, remote)
+}
+
+/// Spawns an `Echo` on `node` and exposes it as "echo".
+fn serve_echo(node: &Node) -> ActorRef<Echo> {
+    let echo = node.spawn(Echo::default());
+    node.expose(ECHO, &echo).expect("expose");
+    echo
+}
+
+/// A new node beta, connected to alpha, with its ref to alpha's "echo".
+async fn beta_with_echo(alpha: &Node) -> (Node, ActorRef<Echo>) {
+    let beta = node("beta").await;
+    let addr = alpha.local_addr().expect("addr");
+    let remote = bounded("dial echo", dial_echo(&beta, "alpha", addr, LIMIT))
+        .await
+        .expect("dial echo");
+    (beta, remote)
 }
 
 #[test]
@@ -65,22 +75,9 @@ fn fifo_per_sender_receiver_pair_over_100k_messages() {
         let (_alpha, _beta, _echo, remote) = pair().await;
         const PER_SENDER: u64 = 25_000;
         const SENDERS: u32 = 4;
-        let mut tasks = Vec::new();
-        for sender in 0..SENDERS {
-            let r = remote.clone();
-            tasks.push(tokio::task::spawn_local(async move {
-                for seq in 1..=PER_SENDER {
-                    // `send` waits while the connection's buffer is full
-                    r.send(Tally { sender, seq }).await.expect("send");
-                    if seq % 64 == 0 {
-                        tokio::task::yield_now().await;
-                    }
-                }
-            }));
-        }
-        for t in tasks {
-            bounded("senders", t).await.expect("sender task");
-        }
+        bounded("senders", send_tallies(&remote, SENDERS, PER_SENDER))
+            .await
+            .expect("sent");
         let report = bounded("report", remote.ask(Report)).await.expect("report");
         assert_eq!(report.received, PER_SENDER * u64::from(SENDERS));
         assert_eq!(report.out_of_order, 0, "per-pair FIFO");
@@ -334,8 +331,7 @@ fn a_peer_that_connects_and_says_nothing_is_dropped_after_the_handshake_timeout(
             .start()
             .await
             .expect("alpha starts");
-        let echo = alpha.spawn(Echo::default());
-        alpha.expose("echo", &echo).expect("expose");
+        serve_echo(&alpha);
         let addr = alpha.local_addr().expect("addr");
         // QUIC and TLS complete, then silence: no control stream, no hello
         let silent = raw_member("mallory");
@@ -343,13 +339,7 @@ fn a_peer_that_connects_and_says_nothing_is_dropped_after_the_handshake_timeout(
             .await
             .expect("TLS completes");
         // a well-behaved peer is served meanwhile
-        let beta = node("beta").await;
-        bounded("connect", beta.connect("alpha", addr))
-            .await
-            .expect("connect");
-        let remote = bounded("lookup", beta.lookup::<Echo>("alpha", "echo", LIMIT))
-            .await
-            .expect("lookup");
+        let (_beta, remote) = beta_with_echo(&alpha).await;
         assert_eq!(bounded("ask", remote.ask(Ping(1))).await, Ok(2));
         match bounded("the silent peer is dropped", conn.closed()).await {
             quinn::ConnectionError::ApplicationClosed(c) => {

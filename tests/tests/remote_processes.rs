@@ -3,8 +3,11 @@
 //! real QUIC on 127.0.0.1 (port 0). Every wait is bounded.
 
 use arbour::{ActorRef, AskError, ExitReason, Node};
-use arbour_node::probe::{Crash, DownForwarder, Echo, Hold, Ping, PingHeld, Report, Tally};
+use arbour_node::probe::{
+    dial_echo, send_tallies, Crash, DownForwarder, Echo, Hold, Ping, PingHeld, Report,
+};
 use arbour_tests::{arbour_bin, bounded, run_arbour, run_local, LIMIT};
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -49,12 +52,12 @@ impl Served {
 
 /// `arbour serve` as node alpha of cluster "test", with `security` flags
 /// (`--secret …`, or `--ca … --cert … --key …`).
-fn serve(security: &[&str]) -> Served {
+fn serve<S: AsRef<OsStr>>(security: &[S]) -> Served {
     serve_as("alpha", security)
 }
 
 /// `arbour serve` as node `name` of cluster "test", with `flags`.
-fn serve_as(name: &str, flags: &[&str]) -> Served {
+fn serve_as<S: AsRef<OsStr>>(name: &str, flags: &[S]) -> Served {
     static SEQ: AtomicU32 = AtomicU32::new(0);
     let log = std::env::temp_dir().join(format!(
         "arbour-serve-{}-{}.log",
@@ -90,12 +93,9 @@ fn serve_as(name: &str, flags: &[&str]) -> Served {
 /// beta, connected to alpha, and its remote ref to alpha's "echo".
 async fn connect_to_echo(alpha: SocketAddr) -> (Node, ActorRef<Echo>) {
     let beta = beta("s3cret").await;
-    bounded("connect", beta.connect("alpha", alpha))
+    let echo = bounded("dial echo", dial_echo(&beta, "alpha", alpha, LIMIT))
         .await
-        .expect("connect");
-    let echo = bounded("lookup", beta.lookup::<Echo>("alpha", "echo", LIMIT))
-        .await
-        .expect("lookup");
+        .expect("dial echo");
     (beta, echo)
 }
 
@@ -120,21 +120,9 @@ fn tell_ask_refs_fifo_and_monitors_across_two_processes() {
 
         // FIFO per pair: 4 senders interleave 100k tells
         const PER_SENDER: u64 = 25_000;
-        let mut tasks = Vec::new();
-        for sender in 0..4u32 {
-            let r = echo.clone();
-            tasks.push(tokio::task::spawn_local(async move {
-                for seq in 1..=PER_SENDER {
-                    r.send(Tally { sender, seq }).await.expect("send");
-                    if seq % 64 == 0 {
-                        tokio::task::yield_now().await;
-                    }
-                }
-            }));
-        }
-        for t in tasks {
-            bounded("senders", t).await.expect("sender");
-        }
+        bounded("senders", send_tallies(&echo, 4, PER_SENDER))
+            .await
+            .expect("sent");
         let report = bounded("report", echo.ask(Report).wait_if_full())
             .await
             .expect("report");
@@ -230,14 +218,19 @@ impl Certs {
     }
 
     /// `arbour serve` flags for `node`.
-    fn flags(&self, node: &str) -> [String; 6] {
-        [
+    fn flags(&self, node: &str) -> Vec<String> {
+        self.files_as_flags(["ca.crt", &format!("{node}.crt"), &format!("{node}.key")])
+    }
+
+    /// `--ca`, `--cert` and `--key` flags naming these files of the directory.
+    fn files_as_flags(&self, [ca, cert, key]: [&str; 3]) -> Vec<String> {
+        vec![
             "--ca".into(),
-            self.file("ca.crt"),
+            self.file(ca),
             "--cert".into(),
-            self.file(&format!("{node}.crt")),
+            self.file(cert),
             "--key".into(),
-            self.file(&format!("{node}.key")),
+            self.file(key),
         ]
     }
 
@@ -264,16 +257,12 @@ impl Drop for Certs {
 fn nodes_with_certificate_files_talk_and_a_member_of_another_ca_is_refused_on_both_sides() {
     let ours = Certs::make("ours", &["alpha", "beta"]);
     let theirs = Certs::make("theirs", &["mallory"]);
-    let flags = ours.flags("alpha");
-    let alpha = serve(&flags.iter().map(String::as_str).collect::<Vec<_>>());
+    let alpha = serve(&ours.flags("alpha"));
     run_local(|| async {
         let beta = ours.node("beta").await.expect("beta starts");
-        bounded("connect", beta.connect("alpha", alpha.addr))
+        let echo = bounded("dial echo", dial_echo(&beta, "alpha", alpha.addr, LIMIT))
             .await
             .expect("beta connects");
-        let echo = bounded("lookup", beta.lookup::<Echo>("alpha", "echo", LIMIT))
-            .await
-            .expect("lookup");
         assert_eq!(bounded("ask", echo.ask(Ping(1))).await, Ok(2));
 
         let mallory = theirs.node("mallory").await.expect("mallory starts");
@@ -289,12 +278,9 @@ fn nodes_with_certificate_files_talk_and_a_member_of_another_ca_is_refused_on_bo
         assert_eq!(bounded("ask", echo.ask(Ping(2))).await, Ok(3));
     });
     // mallory as a process: both logs name the reason
-    let mut flags = theirs.flags("mallory").to_vec();
+    let mut flags = theirs.flags("mallory");
     flags.extend(["--peer".into(), format!("alpha={}", alpha.addr)]);
-    let mallory = serve_as(
-        "mallory",
-        &flags.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
+    let mallory = serve_as("mallory", &flags);
     for (side, node) in [("dialer", &mallory), ("listener", &alpha)] {
         let line = node.wait_for_log("TLS handshake failed");
         assert!(line.contains("UnknownIssuer"), "{side}: {line}");
@@ -304,46 +290,26 @@ fn nodes_with_certificate_files_talk_and_a_member_of_another_ca_is_refused_on_bo
 #[test]
 fn a_node_with_unusable_certificate_files_does_not_start_and_says_why() {
     let certs = Certs::make("unusable", &["alpha", "beta"]);
-    // alpha's files under beta's name, a missing key, and a CA that is a key
-    let cases: [(&str, [String; 6], &str); 3] = [
+    // beta's files under alpha's name, a missing key, and a CA that is a key
+    let cases = [
         (
             "another node's certificate",
-            [
-                "--ca".into(),
-                certs.file("ca.crt"),
-                "--cert".into(),
-                certs.file("beta.crt"),
-                "--key".into(),
-                certs.file("beta.key"),
-            ],
+            ["ca.crt", "beta.crt", "beta.key"],
             "not valid for name \"alpha\"",
         ),
         (
             "a missing key file",
-            [
-                "--ca".into(),
-                certs.file("ca.crt"),
-                "--cert".into(),
-                certs.file("alpha.crt"),
-                "--key".into(),
-                certs.file("nope.key"),
-            ],
+            ["ca.crt", "alpha.crt", "nope.key"],
             "nope.key",
         ),
         (
             "a key where the CA should be",
-            [
-                "--ca".into(),
-                certs.file("ca.key"),
-                "--cert".into(),
-                certs.file("alpha.crt"),
-                "--key".into(),
-                certs.file("alpha.key"),
-            ],
+            ["ca.key", "alpha.crt", "alpha.key"],
             "ca.key: no CERTIFICATE block",
         ),
     ];
-    for (what, flags, reason) in cases {
+    for (what, files, reason) in cases {
+        let flags = certs.files_as_flags(files);
         let mut args = vec!["serve", "--name", "alpha", "--cluster", "test"];
         args.extend(flags.iter().map(String::as_str));
         let run = run_arbour(&args, LIMIT);

@@ -142,7 +142,7 @@ fn server_config(server: Arc<QuicServerConfig>) -> quinn::ServerConfig {
 }
 
 /// Whether the peer's TLS certificate names `node`, the node its hello
-/// claims to be: a member of the cluster cannot pass itself off as another.
+/// claims to be.
 fn certificate_names(conn: &quinn::Connection, node: &str) -> Result<(), Refusal> {
     let wrong = |why: String| Refusal::Identity(format!("the hello says {node}, {why}"));
     let certs = conn
@@ -301,24 +301,10 @@ impl Endpoint {
         match frame.kind {
             FrameKind::Welcome => {
                 let theirs = Hello::decode(&frame.body, &self.limits)?;
-                if let Err(refusal) = self.hello.admit(&theirs) {
+                if let Err(refusal) = self.admit(&conn, &theirs) {
                     return Err(self.refuse(&conn, &mut send, refusal).await);
                 }
-                if theirs.node != node {
-                    // TLS checked the certificate names `node`; the hello must agree
-                    let refusal = Refusal::Identity(format!(
-                        "dialed node {node} but it says it is {}",
-                        theirs.node
-                    ));
-                    return Err(self.refuse(&conn, &mut send, refusal).await);
-                }
-                Ok(Peer {
-                    hello: theirs,
-                    conn,
-                    control: (send, recv),
-                    decoder,
-                    limits: self.limits,
-                })
+                Ok(self.peer(theirs, conn, (send, recv), decoder))
             }
             FrameKind::Reject => {
                 let reason = decode_reject(&frame.body)?;
@@ -395,22 +381,37 @@ impl Endpoint {
                 return Err(e.into());
             }
         };
-        if let Err(refusal) = self
-            .hello
-            .admit(&theirs)
-            .and_then(|()| certificate_names(&conn, &theirs.node))
-        {
+        if let Err(refusal) = self.admit(&conn, &theirs) {
             return Err(self.refuse(&conn, &mut send, refusal).await);
         }
         self.send_hello(&mut send, FrameKind::Welcome).await?;
         tracing::info!(%peer, node = %theirs.node, incarnation = theirs.incarnation, "peer connected");
-        Ok(Peer {
-            hello: theirs,
+        Ok(self.peer(theirs, conn, (send, recv), decoder))
+    }
+
+    /// Whether the peer that sent `theirs` on `conn` may talk to us: its
+    /// hello fits ours, and its TLS certificate names the node it claims to
+    /// be (a member of the cluster cannot pass itself off as another; for
+    /// the dialer, TLS has already checked the name it dialed).
+    fn admit(&self, conn: &quinn::Connection, theirs: &Hello) -> Result<(), Refusal> {
+        self.hello.admit(theirs)?;
+        certificate_names(conn, &theirs.node)
+    }
+
+    fn peer(
+        &self,
+        hello: Hello,
+        conn: quinn::Connection,
+        control: (quinn::SendStream, quinn::RecvStream),
+        decoder: FrameDecoder,
+    ) -> Peer {
+        Peer {
+            hello,
             conn,
-            control: (send, recv),
+            control,
             decoder,
             limits: self.limits,
-        })
+        }
     }
 
     /// Sends our hello as a `Hello` (dialer) or `Welcome` (listener) frame.

@@ -258,15 +258,14 @@ impl NodeIdentity {
         self.chain.first().map(pem_certificate).unwrap_or_default()
     }
 
-    /// The node's private key, PEM-encoded (PKCS#8).
-    pub fn private_key_pem(&self) -> Result<String, TlsError> {
-        match &self.key {
-            PrivateKeyDer::Pkcs8(k) => Ok(pem_block("PRIVATE KEY", k.secret_pkcs8_der())),
-            _ => Err(TlsError::BadIdentity {
-                node: self.node.clone(),
-                reason: "only PKCS#8 keys are written back".into(),
-            }),
-        }
+    /// The node's private key, PEM-encoded in the format it has.
+    pub fn private_key_pem(&self) -> String {
+        let label = match &self.key {
+            PrivateKeyDer::Pkcs1(_) => "RSA PRIVATE KEY",
+            PrivateKeyDer::Sec1(_) => "EC PRIVATE KEY",
+            _ => "PRIVATE KEY",
+        };
+        pem_block(label, self.key.secret_der())
     }
 }
 
@@ -315,20 +314,16 @@ impl ClusterCa {
         Self::with_key(cluster, KeyPair::generate_for(&PKCS_ED25519)?)
     }
 
-    /// The CA of `cluster` from its PEM key, as [`ClusterCa::generate`] made
-    /// it; `cert_pem`, when given, must be the certificate it made then.
-    pub fn from_key_pem(
-        cluster: &str,
-        key_pem: &str,
-        cert_pem: Option<&str>,
-    ) -> Result<Self, TlsError> {
-        let ca = Self::with_key(cluster, KeyPair::from_pem(key_pem)?)?;
-        if let Some(pem) = cert_pem {
-            let cert = CertificateDer::from_pem_slice(pem.as_bytes())
-                .map_err(|_| TlsError::CaKeyMismatch(cluster.to_owned()))?;
-            if cert != ca.cert {
-                return Err(TlsError::CaKeyMismatch(cluster.to_owned()));
-            }
+    /// The CA of `cluster` that [`ClusterCa::generate`] made, from its key
+    /// file; `cert` must hold the certificate it made then (so a key of
+    /// another CA, or another cluster name, is caught).
+    pub fn from_pem_files(cluster: &str, key: &Path, cert: &Path) -> Result<Self, TlsError> {
+        let pem = std::fs::read_to_string(key).map_err(|e| file_error(key, e.to_string()))?;
+        let key_pair = KeyPair::from_pem(&pem)
+            .map_err(|e| file_error(key, format!("not a CA private key: {e}")))?;
+        let ca = Self::with_key(cluster, key_pair)?;
+        if read_certificates(cert)?.first() != Some(&ca.cert) {
+            return Err(TlsError::CaKeyMismatch(cluster.to_owned()));
         }
         Ok(ca)
     }
@@ -389,25 +384,25 @@ impl ClusterCa {
     /// Mints the certificate of node `node`, with a key made from `seed` (the
     /// node's RNG supplies it, so a simulated run stays reproducible).
     pub fn issue(&self, node: &str, seed: [u8; 32]) -> Result<NodeIdentity, TlsError> {
-        self.issue_with(node, key_from_seed(&seed)?, &seed)
+        self.issue_with(node, key_from_seed(&seed)?)
     }
 
     /// Mints the certificate of node `node` with a fresh random key (for
     /// `arbour certs`; a running node never calls this).
     pub fn issue_random(&self, node: &str) -> Result<NodeIdentity, TlsError> {
-        let key = KeyPair::generate_for(&PKCS_ED25519)?;
-        let salt = key.public_key_raw().to_vec();
-        self.issue_with(node, key, &salt)
+        self.issue_with(node, KeyPair::generate_for(&PKCS_ED25519)?)
     }
 
-    fn issue_with(&self, node: &str, key: KeyPair, salt: &[u8]) -> Result<NodeIdentity, TlsError> {
+    /// The certificate of `node` for `key`; its serial comes from the public
+    /// key, so the same key always gives the same certificate.
+    fn issue_with(&self, node: &str, key: KeyPair) -> Result<NodeIdentity, TlsError> {
         if !valid_node_name(node) {
             return Err(TlsError::BadNodeName(node.to_owned()));
         }
         let mut params = CertificateParams::default();
         fixed_validity(&mut params);
         params.serial_number = Some(SerialNumber::from_slice(
-            &derive(b"arbour node serial", salt, node.as_bytes())[..16],
+            &derive(b"arbour node serial", key.public_key_raw(), node.as_bytes())[..16],
         ));
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, node);
