@@ -3,7 +3,7 @@
 //! no OS clock. The seed of the network simulator.
 
 use arbour::platform::{SimNetwork, TokioTimeRuntime};
-use arbour::transport::{ClusterCa, Endpoint, TransportError};
+use arbour::transport::{ClusterCa, Endpoint, Liveness, TransportError};
 use arbour::wire::Hello;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,6 +21,7 @@ fn node(net: &SimNetwork, addr: SocketAddr, name: &str, secret: &str, seed: u8) 
         &id,
         Hello::new("demo", name, u64::from(seed)),
         u64::from(seed),
+        Liveness::default(),
     )
     .expect("endpoint")
 }

@@ -88,6 +88,69 @@ fn fifo_per_sender_receiver_pair_over_100k_messages() {
     });
 }
 
+/// A burst of 1,000,000 plain tells, sent without yielding (as one actor's
+/// handler would), is queued on the connection, not dropped: every one
+/// arrives, in order.
+#[test]
+fn a_burst_of_a_million_remote_tells_arrives_complete_and_in_order() {
+    run_local(|| async {
+        let (alpha, beta, _echo, remote) = pair().await;
+        const BURST: u64 = 1_000_000;
+        for seq in 1..=BURST {
+            remote.tell(Tally { sender: 0, seq });
+        }
+        // the lane is far over its limit: an ask that may wait for room
+        let report = bounded("report", remote.ask(Report).timeout(LIMIT).wait_if_full())
+            .await
+            .expect("report");
+        assert_eq!(
+            (report.received, report.out_of_order),
+            (BURST, 0),
+            "complete and in order"
+        );
+        assert_eq!(report.last, vec![(0, BURST)]);
+        assert_eq!(beta.stats().outbound_drops, 0);
+        assert_eq!(beta.stats().dead_letters, 0);
+        assert_eq!(alpha.stats().mailbox_full_drops, 0);
+    });
+}
+
+/// Past the outbound cap a plain tell is dropped, and counted: memory stays
+/// bounded when a peer cannot keep up.
+#[test]
+fn past_the_outbound_cap_a_tell_is_dropped_and_counted() {
+    run_local(|| async {
+        let alpha = node("alpha").await;
+        serve_echo(&alpha);
+        let beta = Node::builder("beta")
+            .cluster("test")
+            .secret("s3cret")
+            .outbound_cap(64 * 1024)
+            .start()
+            .await
+            .expect("beta");
+        let addr = alpha.local_addr().expect("addr");
+        let remote = bounded("dial echo", dial_echo(&beta, "alpha", addr, LIMIT))
+            .await
+            .expect("dial echo");
+        const BURST: u64 = 100_000;
+        for seq in 1..=BURST {
+            remote.tell(Tally { sender: 0, seq });
+        }
+        let dropped = beta.stats().outbound_drops;
+        assert!(dropped > 0, "a 64 KiB cap holds fewer than {BURST} tells");
+        let report = bounded("report", remote.ask(Report).wait_if_full())
+            .await
+            .expect("report");
+        assert_eq!(
+            report.received + dropped,
+            BURST,
+            "each tell arrived or was counted"
+        );
+        assert_eq!(report.out_of_order, 0, "what arrives keeps its order");
+    });
+}
+
 /// A ref travels to another node and back: away it is remote, at home it
 /// is the local ref again.
 #[test]

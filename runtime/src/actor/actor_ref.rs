@@ -7,11 +7,17 @@
 //!
 //! # Full mailboxes
 //!
-//! Mailboxes are bounded (default [`DEFAULT_MAILBOX`] messages). When one is
-//! full, the caller chooses:
-//! - [`ActorRef::tell`] drops the message and counts it
-//!   ([`Stats::mailbox_full_drops`](crate::Stats)); it never blocks;
-//! - [`ActorRef::try_tell`] hands the message back in [`TellError::MailboxFull`];
+//! A mailbox has a capacity (default [`DEFAULT_MAILBOX`] messages). It is
+//! the point at which senders that *can* wait or take a message back are
+//! told so; a plain tell is queued anyway, as Erlang's `!`, Akka's `tell`
+//! and actix's `do_send` queue it:
+//! - [`ActorRef::tell`] queues the message and never blocks. To a remote
+//!   actor it is queued on the connection up to the node's outbound cap
+//!   ([`NodeBuilder::outbound_cap`](crate::NodeBuilder::outbound_cap), 64 MiB
+//!   by default); only past that cap is it dropped, logged and counted
+//!   ([`Stats::outbound_drops`](crate::Stats));
+//! - [`ActorRef::try_tell`] hands the message back in [`TellError::MailboxFull`]
+//!   when the mailbox (or, remotely, the recipient's lane) is at capacity;
 //! - [`ActorRef::send`] waits (asynchronously) until there is room;
 //! - [`ActorRef::ask`] fails with [`AskError::MailboxFull`], or with
 //!   [`Ask::wait_if_full`] waits for room within the ask's timeout.
@@ -19,7 +25,7 @@
 use super::host::Stats;
 use super::lifecycle::{HasLife, LifeRef, Lifecycle, Watcher, WeakLife};
 use super::remote_ref::RemoteReply;
-use super::remote_ref::{Outbound, RemotePart};
+use super::remote_ref::{Insist, Outbound, RemotePart};
 use super::{ActorId, ExitReason, NodeId};
 use actix::dev::channel::AddressSender;
 use actix::dev::SendError;
@@ -50,8 +56,9 @@ pub(crate) struct Instance<A: Actor> {
 }
 
 impl<A: Actor<Context = Context<A>>> Instance<A> {
+    /// Queues `msg` if the mailbox is under its capacity.
     #[inline]
-    fn tell<M>(&self, msg: M) -> Result<(), SendError<M>>
+    fn try_tell<M>(&self, msg: M) -> Result<(), SendError<M>>
     where
         A: Handler<M>,
         M: Message + Send + 'static,
@@ -267,9 +274,12 @@ impl<A: Actor<Context = Context<A>>> ActorRef<A> {
             .is_some_and(|i| i.life.is_alive())
     }
 
-    /// Fire-and-forget. Never blocks: if the mailbox is full the message is
-    /// dropped and counted; if no instance is running it is counted as a dead
-    /// letter. Order is FIFO per sender→receiver pair.
+    /// Fire-and-forget. Never blocks, and queues the message even past the
+    /// mailbox's capacity (as Erlang's `!` does); if no instance is running
+    /// it is counted as a dead letter. To a remote actor the message is
+    /// queued on the connection up to the node's outbound cap, past which it
+    /// is dropped, logged and counted ([`Stats::outbound_drops`]). Order is
+    /// FIFO per sender→receiver pair.
     #[inline]
     pub fn tell<M>(&self, msg: M)
     where
@@ -277,13 +287,30 @@ impl<A: Actor<Context = Context<A>>> ActorRef<A> {
         M: Message + Send + 'static,
         M::Result: Send,
     {
-        match self.try_tell(msg) {
+        let guard = self.slot.current.load();
+        let outcome = match guard.as_ref() {
+            Some(inst) => tell_outcome(inst.tx.do_send(msg)),
+            None => match &self.slot.remote {
+                Some(remote) => remote.tell(&self.slot.id, msg, Insist::Yes),
+                None => Err(TellError::ActorGone(msg)),
+            },
+        };
+        match outcome {
             Ok(()) => {}
             Err(TellError::MailboxFull(_)) => {
-                self.slot
+                let n = self
+                    .slot
                     .stats
-                    .mailbox_full_drops
-                    .fetch_add(1, Ordering::Relaxed);
+                    .outbound_drops
+                    .fetch_add(1, Ordering::Relaxed)
+                    + 1;
+                if n.is_power_of_two() {
+                    tracing::warn!(
+                        to = %self.slot.id, dropped = n,
+                        "tell dropped: the connection to the actor's node holds its whole \
+                         outbound cap (the peer or the network is slower than the sender)"
+                    );
+                }
             }
             Err(TellError::ActorGone(_) | TellError::NodeDown(_)) => {
                 self.slot.stats.dead_letters.fetch_add(1, Ordering::Relaxed);
@@ -295,7 +322,9 @@ impl<A: Actor<Context = Context<A>>> ActorRef<A> {
         }
     }
 
-    /// Fire-and-forget that hands the message back if it cannot be queued now.
+    /// Fire-and-forget that hands the message back if it cannot be queued
+    /// now: the mailbox (or, for a remote actor, its lane on the connection)
+    /// is at capacity, or nothing runs behind the ref.
     #[inline]
     pub fn try_tell<M>(&self, msg: M) -> Result<(), TellError<M>>
     where
@@ -306,11 +335,11 @@ impl<A: Actor<Context = Context<A>>> ActorRef<A> {
         let guard = self.slot.current.load();
         let Some(inst) = guard.as_ref() else {
             return match &self.slot.remote {
-                Some(remote) => remote.tell(&self.slot.id, msg),
+                Some(remote) => remote.tell(&self.slot.id, msg, Insist::No),
                 None => Err(TellError::ActorGone(msg)),
             };
         };
-        tell_outcome(inst.tell(msg))
+        tell_outcome(inst.try_tell(msg))
     }
 
     /// Fire-and-forget that waits for room in a full mailbox. Fails only if no

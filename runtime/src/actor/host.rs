@@ -17,8 +17,12 @@ use tracing::Instrument;
 pub struct Stats {
     /// Tells to a ref with no running instance.
     pub dead_letters: AtomicU64,
-    /// Tells dropped because the mailbox was full.
+    /// Messages from the wire dropped because the recipient's mailbox was
+    /// full (only when the stream could not be stalled; normally it is).
     pub mailbox_full_drops: AtomicU64,
+    /// Plain tells to remote actors dropped because the connection held its
+    /// whole outbound cap (logged at warn on the 1st, 2nd, 4th, 8th… drop).
+    pub outbound_drops: AtomicU64,
     /// Child restarts performed by supervisors on this node.
     pub restarts: AtomicU64,
     /// Actor instances that ended in a panic.
@@ -32,6 +36,8 @@ pub struct StatsSnapshot {
     pub dead_letters: u64,
     /// See [`Stats::mailbox_full_drops`].
     pub mailbox_full_drops: u64,
+    /// See [`Stats::outbound_drops`].
+    pub outbound_drops: u64,
     /// See [`Stats::restarts`].
     pub restarts: u64,
     /// See [`Stats::panics`].
@@ -119,6 +125,7 @@ impl Host {
         StatsSnapshot {
             dead_letters: s.dead_letters.load(Ordering::Relaxed),
             mailbox_full_drops: s.mailbox_full_drops.load(Ordering::Relaxed),
+            outbound_drops: s.outbound_drops.load(Ordering::Relaxed),
             restarts: s.restarts.load(Ordering::Relaxed),
             panics: s.panics.load(Ordering::Relaxed),
         }

@@ -22,6 +22,6 @@ pub(crate) use actor_ref::{Backoff, Slot};
 pub(crate) use host::start_instance;
 pub(crate) use lifecycle::{ExitSink, LifeRef, Lifecycle, Watcher};
 pub(crate) use remote_ref::{
-    export, remote_ref, with_context, Exported, Outbound, OutboundError, PayloadWriter,
+    export, remote_ref, with_context, Exported, Insist, Outbound, OutboundError, PayloadWriter,
     PendingReply, RefContext, RemoteReply,
 };

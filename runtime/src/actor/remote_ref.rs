@@ -43,6 +43,17 @@ pub(crate) enum OutboundError {
     Encode(String),
 }
 
+/// How a tell to a remote actor treats a busy connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Insist {
+    /// `try_tell`/`send`: refuse once the recipient's lane holds its limit,
+    /// so the caller can take the message back or wait.
+    No,
+    /// Plain `tell`: queue unless the connection holds its whole outbound
+    /// cap (DESIGN.md §3: an ordinary burst is queued, not dropped).
+    Yes,
+}
+
 /// Writes a message's payload into the outgoing batch.
 pub(crate) type PayloadWriter<'a> = &'a mut dyn FnMut(&mut Vec<u8>) -> Result<(), String>;
 
@@ -63,6 +74,7 @@ pub(crate) trait Outbound: Send + Sync + 'static {
         &self,
         to: &ActorId,
         tag: &str,
+        insist: Insist,
         payload: PayloadWriter<'_>,
     ) -> Result<(), OutboundError>;
     /// Sends an ask for `to`; the reply (or `NodeDown`) arrives on the
@@ -98,7 +110,12 @@ pub(crate) struct RemotePart<A: Actor> {
 
 impl<A: Actor<Context = Context<A>>> RemotePart<A> {
     /// Encodes `msg` into the link's batch for `to`.
-    pub(crate) fn tell<M: 'static>(&self, to: &ActorId, msg: M) -> Result<(), TellError<M>> {
+    pub(crate) fn tell<M: 'static>(
+        &self,
+        to: &ActorId,
+        msg: M,
+        insist: Insist,
+    ) -> Result<(), TellError<M>> {
         let Some(out) = self.table.outgoing::<M>() else {
             let why = format!(
                 "{} is not declared for the wire",
@@ -107,7 +124,10 @@ impl<A: Actor<Context = Context<A>>> RemotePart<A> {
             return Err(TellError::Encode(msg, why));
         };
         let encode = out.encode;
-        match self.link.tell(to, out.tag, &mut |buf| encode(&msg, buf)) {
+        match self
+            .link
+            .tell(to, out.tag, insist, &mut |buf| encode(&msg, buf))
+        {
             Ok(()) => Ok(()),
             Err(OutboundError::Full) => Err(TellError::MailboxFull(msg)),
             Err(OutboundError::NodeDown) => Err(TellError::NodeDown(msg)),

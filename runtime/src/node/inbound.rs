@@ -13,7 +13,7 @@ use crate::actor::{
     with_context, AskError, Backoff, DispatchError, ExitReason, Exported, RefContext,
 };
 use crate::platform;
-use crate::transport::{Connection, FrameSink, LaneId, Stall};
+use crate::transport::{Admit, Connection, FrameSink, LaneId, Stall};
 use crate::wire::{self, encode_frame, EnvelopeRef, FrameDecoder, FrameKind, RemoteError, Reply};
 use std::future::Future;
 use std::pin::Pin;
@@ -135,7 +135,7 @@ impl Inbound {
                 Ok(None)
             }
             FrameKind::Ping => {
-                let _ = conn.push(LaneId::Control, |buf| {
+                let _ = conn.push(LaneId::Control, Admit::UnderLaneLimit, |buf| {
                     encode_frame(FrameKind::Pong, &[], &limits, buf)
                 });
                 Ok(None)
@@ -332,7 +332,7 @@ fn undelivered(link: &Link, recipient: u64, tag: &str, e: &DispatchError) {
 fn send_reply(conn: &Connection, correlation: u64, outcome: Result<Vec<u8>, RemoteError>) {
     let limits = *conn.limits();
     let write = |outcome: Result<Vec<u8>, RemoteError>| {
-        conn.push(LaneId::DataFor(correlation), |buf| {
+        conn.push(LaneId::DataFor(correlation), Admit::UnderCap, |buf| {
             let mut body = Vec::new();
             Reply {
                 correlation,

@@ -9,7 +9,7 @@ use crate::actor::{export, remote_ref, ActorRef, AskError, DispatchError, Host, 
 use crate::platform;
 use crate::registry::{Registry, RegistryError};
 use crate::transport::{
-    ClusterCa, Endpoint, NodeIdentity, Redial, TlsError, TransportError, Trust,
+    ClusterCa, Endpoint, Liveness, NodeIdentity, Redial, TlsError, TransportError, Trust,
 };
 use crate::wire::Hello;
 use crate::RemoteActor;
@@ -113,6 +113,8 @@ impl Node {
             security: None,
             peers: Vec::new(),
             data_lanes: crate::transport::DEFAULT_DATA_LANES,
+            outbound_cap: crate::transport::DEFAULT_OUTBOUND_CAP,
+            liveness: Liveness::default(),
             handshake_timeout: crate::transport::DEFAULT_HANDSHAKE_TIMEOUT,
             redial: Redial::default(),
             socket: None,
@@ -282,6 +284,8 @@ pub struct NodeBuilder {
     security: Option<Security>,
     peers: Vec<(String, SocketAddr)>,
     data_lanes: usize,
+    outbound_cap: usize,
+    liveness: Liveness,
     handshake_timeout: Duration,
     redial: Redial,
     socket: Option<(Arc<dyn quinn::AsyncUdpSocket>, Arc<dyn quinn::Runtime>)>,
@@ -364,6 +368,31 @@ impl NodeBuilder {
         self
     }
 
+    /// Bytes that may wait on one peer connection before plain tells to that
+    /// peer are dropped (logged and counted in
+    /// [`Stats::outbound_drops`](crate::Stats)). Default 64 MiB: an ordinary
+    /// burst is queued, not lost; the cap only bounds memory when a peer or
+    /// the network stays slower than the senders for long.
+    pub fn outbound_cap(mut self, bytes: usize) -> Self {
+        self.outbound_cap = bytes.max(1);
+        self
+    }
+
+    /// How often an idle connection is probed (default 500 ms).
+    pub fn keep_alive(mut self, d: Duration) -> Self {
+        self.liveness.keep_alive = d;
+        self
+    }
+
+    /// How long a silent connection lives before it counts as lost, failing
+    /// its asks with `NodeDown` and firing its monitors (default 3 s). A
+    /// peer that shuts down says goodbye and is noticed at once; this bounds
+    /// how long a killed or cut-off one goes unnoticed.
+    pub fn idle_timeout(mut self, d: Duration) -> Self {
+        self.liveness.idle_timeout = d;
+        self
+    }
+
     /// How long a new connection may take to say who it is (default 5 s).
     pub fn handshake_timeout(mut self, d: Duration) -> Self {
         self.handshake_timeout = d;
@@ -416,13 +445,21 @@ impl NodeBuilder {
         let endpoint = match cfg.socket {
             Some((socket, runtime)) => {
                 let seed = node.rng().derive("quic").next_u64();
-                Endpoint::bind_socket(socket, runtime, &trust, &identity, hello, seed)?
+                Endpoint::bind_socket(
+                    socket,
+                    runtime,
+                    &trust,
+                    &identity,
+                    hello,
+                    seed,
+                    cfg.liveness,
+                )?
             }
             None => {
                 let addr = cfg
                     .listen
                     .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
-                Endpoint::bind(addr, &trust, &identity, hello)?
+                Endpoint::bind_with(addr, &trust, &identity, hello, cfg.liveness)?
             }
         }
         .with_handshake_timeout(cfg.handshake_timeout);
@@ -432,6 +469,7 @@ impl NodeBuilder {
             endpoint,
             node.rng().derive("net"),
             cfg.data_lanes,
+            cfg.outbound_cap,
             cfg.redial,
         );
         platform::spawn_local(net.clone().accept_loop());

@@ -10,13 +10,13 @@
 
 use super::inbound::{Inbound, System};
 use crate::actor::{
-    with_context, ActorId, AskError, ExitReason, Exported, Monitor, NodeId, Outbound,
+    with_context, ActorId, AskError, ExitReason, Exported, Insist, Monitor, NodeId, Outbound,
     OutboundError, PayloadWriter, PendingReply, RefContext, RemoteReply, Stats, Watcher,
 };
 use crate::platform::{self, NodeRng};
 use crate::transport::{
-    Connection, Endpoint, LaneId, Offer, PeerTable, PendingAsks, PushError, Redial, TransportError,
-    CLOSE_DUPLICATE,
+    Admit, Connection, Endpoint, LaneId, Offer, PeerTable, PendingAsks, PushError, Redial,
+    TransportError, CLOSE_DUPLICATE,
 };
 use crate::wire::{EnvelopeHead, WriteError};
 use arc_swap::ArcSwapOption;
@@ -37,6 +37,7 @@ pub(crate) struct Net {
     pub(crate) endpoint: Endpoint,
     rng: NodeRng,
     data_lanes: usize,
+    outbound_cap: usize,
     /// Local actors reachable from the wire, by local number.
     exports: RwLock<HashMap<u64, Arc<dyn Exported>>>,
     /// Names other nodes may look up.
@@ -69,6 +70,7 @@ impl Net {
         endpoint: Endpoint,
         rng: NodeRng,
         data_lanes: usize,
+        outbound_cap: usize,
         redial: Redial,
     ) -> Arc<Self> {
         Arc::new_cyclic(|this| Self {
@@ -80,6 +82,7 @@ impl Net {
             endpoint,
             rng,
             data_lanes,
+            outbound_cap,
             exports: RwLock::default(),
             names: Mutex::default(),
             links: Mutex::default(),
@@ -177,7 +180,7 @@ impl Net {
         let incarnation = peer.hello.incarnation;
         let link = self.link_named(&name);
         let inbound = Arc::new(Inbound::new(link.clone()));
-        let conn = Connection::start(peer, self.data_lanes, inbound.clone());
+        let conn = Connection::start(peer, self.data_lanes, self.outbound_cap, inbound.clone());
         inbound.set_connection(&conn);
         let offer = lock(&self.peers).offer(&name, incarnation, conn.clone(), dialed_by_me);
         match offer {
@@ -371,10 +374,12 @@ impl Link {
     /// Writes one envelope for `recipient` onto `lane`, the payload encoded
     /// in place with this node as the ref context.
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     fn push_envelope(
         &self,
         conn: &Connection,
         lane: LaneId,
+        admit: Admit,
         recipient: u64,
         correlation: Option<u64>,
         tag: &str,
@@ -390,7 +395,9 @@ impl Link {
         };
         let limits = *conn.limits();
         with_context(&self.ctx, || {
-            conn.push(lane, |buf| head.write_frame(&limits, buf, |b| payload(b)))
+            conn.push(lane, admit, |buf| {
+                head.write_frame(&limits, buf, |b| payload(b))
+            })
         })
         .map_err(push_error)
     }
@@ -406,7 +413,16 @@ impl Link {
         payload: PayloadWriter<'_>,
     ) -> Result<PendingReply, OutboundError> {
         let (correlation, rx) = lock(&self.pending).register();
-        match self.push_envelope(conn, lane, recipient, Some(correlation), tag, payload) {
+        let admit = Admit::UnderLaneLimit;
+        match self.push_envelope(
+            conn,
+            lane,
+            admit,
+            recipient,
+            Some(correlation),
+            tag,
+            payload,
+        ) {
             Ok(()) => Ok(PendingReply { correlation, rx }),
             Err(e) => {
                 self.forget(correlation);
@@ -429,9 +445,15 @@ impl Link {
 
     /// Queues a system message on the control lane.
     pub(crate) fn system(&self, conn: &Connection, msg: &System) {
-        let _ = self.push_envelope(conn, LaneId::Control, 0, None, msg.tag(), &mut |b| {
-            msg.encode_payload(b)
-        });
+        let _ = self.push_envelope(
+            conn,
+            LaneId::Control,
+            Admit::UnderCap,
+            0,
+            None,
+            msg.tag(),
+            &mut |b| msg.encode_payload(b),
+        );
     }
 
     /// A reply arrived (one nobody waits for is counted as late).
@@ -510,12 +532,18 @@ impl Outbound for Link {
         &self,
         to: &ActorId,
         tag: &str,
+        insist: Insist,
         payload: PayloadWriter<'_>,
     ) -> Result<(), OutboundError> {
+        let admit = match insist {
+            Insist::No => Admit::UnderLaneLimit,
+            Insist::Yes => Admit::UnderCap,
+        };
         self.with_conn(to.node.incarnation, |conn| {
             self.push_envelope(
                 conn,
                 LaneId::DataFor(to.local),
+                admit,
                 to.local,
                 None,
                 tag,
@@ -581,7 +609,13 @@ impl Outbound for Link {
 struct NoLink;
 
 impl Outbound for NoLink {
-    fn tell(&self, _: &ActorId, _: &str, _: PayloadWriter<'_>) -> Result<(), OutboundError> {
+    fn tell(
+        &self,
+        _: &ActorId,
+        _: &str,
+        _: Insist,
+        _: PayloadWriter<'_>,
+    ) -> Result<(), OutboundError> {
         Err(OutboundError::NodeDown)
     }
     fn ask(

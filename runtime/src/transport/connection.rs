@@ -17,6 +17,7 @@
 use super::endpoint::{Peer, CLOSE_PROTOCOL};
 use crate::platform;
 use crate::wire::{FrameDecoder, Hello, Limits};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, Notify};
 
@@ -26,8 +27,24 @@ pub const DEFAULT_DATA_LANES: usize = 4;
 /// Frames larger than this go on a stream of their own.
 pub const LARGE_FRAME: usize = 64 * 1024;
 
-/// Bytes a lane may hold before senders are told it is full.
+/// Bytes a lane may hold before a sender that can wait or take its message
+/// back (`try_tell`, `send`, `ask`) is told it is full.
 pub const DEFAULT_LANE_LIMIT: usize = 1024 * 1024;
+
+/// Bytes a connection may hold queued for the peer, over all its lanes, before
+/// even a plain `tell` is refused (and then dropped, logged and counted by the
+/// caller). Large, so that an ordinary burst is queued, not lost.
+pub const DEFAULT_OUTBOUND_CAP: usize = 64 * 1024 * 1024;
+
+/// How hard a frame insists on being queued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admit {
+    /// Refuse once the lane holds its limit (the sender can wait or take the
+    /// message back).
+    UnderLaneLimit,
+    /// Queue unless the connection holds its whole outbound cap (a plain tell).
+    UnderCap,
+}
 
 /// A frame the sink could not take yet: the stream's reader awaits this
 /// before it hands over the frames after it (back-pressure: a full mailbox
@@ -98,6 +115,10 @@ pub struct Connection {
     large: mpsc::UnboundedSender<Vec<u8>>,
     limits: Limits,
     lane_limit: usize,
+    /// Bytes queued in the lanes and the large-frame queue, not yet handed
+    /// to QUIC (whose own buffer is bounded by its send window).
+    queued: Arc<AtomicUsize>,
+    cap: usize,
 }
 
 impl std::fmt::Debug for Connection {
@@ -113,7 +134,12 @@ impl std::fmt::Debug for Connection {
 impl Connection {
     /// Starts the lanes and readers of a connection whose handshake is done.
     /// Spawns its tasks on the current worker.
-    pub fn start(peer: Peer, data_lanes: usize, sink: Arc<dyn FrameSink>) -> Arc<Self> {
+    pub fn start(
+        peer: Peer,
+        data_lanes: usize,
+        outbound_cap: usize,
+        sink: Arc<dyn FrameSink>,
+    ) -> Arc<Self> {
         let Peer {
             hello,
             conn,
@@ -129,18 +155,25 @@ impl Connection {
             lanes,
             large,
             limits,
-            lane_limit: DEFAULT_LANE_LIMIT,
+            lane_limit: DEFAULT_LANE_LIMIT.min(outbound_cap),
+            queued: Arc::default(),
+            cap: outbound_cap,
         });
-        platform::spawn_local(write_lane(this.lanes[0].clone(), control_send));
+        let queued = &this.queued;
+        platform::spawn_local(write_lane(
+            this.lanes[0].clone(),
+            control_send,
+            queued.clone(),
+        ));
         for lane in &this.lanes[1..] {
-            let (lane, conn) = (lane.clone(), conn.clone());
+            let (lane, conn, queued) = (lane.clone(), conn.clone(), queued.clone());
             platform::spawn_local(async move {
                 if let Ok(stream) = conn.open_uni().await {
-                    write_lane(lane, stream).await;
+                    write_lane(lane, stream, queued).await;
                 }
             });
         }
-        platform::spawn_local(write_large(conn.clone(), large_rx));
+        platform::spawn_local(write_large(conn.clone(), large_rx, queued.clone()));
         platform::spawn_local(read_stream(
             control_recv,
             decoder,
@@ -179,12 +212,18 @@ impl Connection {
         self.quic.rtt()
     }
 
-    /// Appends one frame, written by `write`, to a lane. Never waits: a lane
-    /// over its limit is `Full`.
+    /// Bytes queued for the peer and not yet handed to QUIC.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// Appends one frame, written by `write`, to a lane. Never waits: a frame
+    /// that `admit` does not let in is `Full`.
     #[inline]
     pub fn push<E>(
         &self,
         lane: LaneId,
+        admit: Admit,
         write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
     ) -> Result<(), PushError<E>> {
         let index = match lane {
@@ -196,15 +235,24 @@ impl Connection {
         if buf.closed {
             return Err(PushError::Closed);
         }
-        if buf.bytes.len() >= self.lane_limit {
+        let full = match admit {
+            Admit::UnderLaneLimit => buf.bytes.len() >= self.lane_limit,
+            Admit::UnderCap => self.queued.load(Ordering::Relaxed) >= self.cap,
+        };
+        if full {
             return Err(PushError::Full);
         }
         let start = buf.bytes.len();
         write(&mut buf.bytes).map_err(PushError::Write)?;
-        if buf.bytes.len() - start > LARGE_FRAME {
+        let written = buf.bytes.len() - start;
+        self.queued.fetch_add(written, Ordering::Relaxed);
+        if written > LARGE_FRAME {
             let frame = buf.bytes.split_off(start);
             drop(buf);
-            return self.large.send(frame).map_err(|_| PushError::Closed);
+            return self.large.send(frame).map_err(|_| {
+                self.queued.fetch_sub(written, Ordering::Relaxed);
+                PushError::Closed
+            });
         }
         drop(buf);
         if start == 0 {
@@ -224,8 +272,9 @@ impl Connection {
     }
 }
 
-/// Moves whatever the lane holds onto its stream, one write per batch.
-async fn write_lane(lane: Arc<Lane>, mut stream: quinn::SendStream) {
+/// Moves whatever the lane holds onto its stream, one write per batch. The
+/// batch counts as queued until QUIC has taken all of it.
+async fn write_lane(lane: Arc<Lane>, mut stream: quinn::SendStream, queued: Arc<AtomicUsize>) {
     loop {
         let batch = {
             let mut buf = lane.lock();
@@ -242,7 +291,10 @@ async fn write_lane(lane: Arc<Lane>, mut stream: quinn::SendStream) {
         match batch {
             None => lane.wake.notified().await,
             Some(bytes) => {
-                if stream.write_chunk(bytes::Bytes::from(bytes)).await.is_err() {
+                let len = bytes.len();
+                let written = stream.write_chunk(bytes::Bytes::from(bytes)).await;
+                queued.fetch_sub(len, Ordering::Relaxed);
+                if written.is_err() {
                     lane.close();
                     break;
                 }
@@ -253,15 +305,21 @@ async fn write_lane(lane: Arc<Lane>, mut stream: quinn::SendStream) {
 }
 
 /// Sends each large frame on a stream of its own.
-async fn write_large(conn: quinn::Connection, mut frames: mpsc::UnboundedReceiver<Vec<u8>>) {
+async fn write_large(
+    conn: quinn::Connection,
+    mut frames: mpsc::UnboundedReceiver<Vec<u8>>,
+    queued: Arc<AtomicUsize>,
+) {
     while let Some(frame) = frames.recv().await {
-        let conn = conn.clone();
+        let (conn, queued) = (conn.clone(), queued.clone());
         platform::spawn_local(async move {
+            let len = frame.len();
             if let Ok(mut s) = conn.open_uni().await {
                 if s.write_chunk(bytes::Bytes::from(frame)).await.is_ok() {
                     let _ = s.finish();
                 }
             }
+            queued.fetch_sub(len, Ordering::Relaxed);
         });
     }
 }

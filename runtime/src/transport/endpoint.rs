@@ -25,10 +25,30 @@ pub const CLOSE_DUPLICATE: u32 = 3;
 /// Application close code: the node is shutting down.
 pub const CLOSE_SHUTDOWN: u32 = 4;
 
-/// How often an idle connection is probed, and how long silence may last
-/// before the connection counts as lost (its asks fail with `NodeDown`).
-const KEEP_ALIVE: Duration = Duration::from_millis(500);
-const IDLE_TIMEOUT: Duration = Duration::from_secs(3);
+/// How a lost peer is noticed: an idle connection is probed every
+/// `keep_alive`, and silence for `idle_timeout` counts as a lost connection
+/// (its asks fail with `NodeDown` and its monitors fire). A peer that shuts
+/// down says goodbye instead and is noticed at once.
+///
+/// Defaults: probe every 500 ms, lost after 3 s of silence. A shorter
+/// timeout notices a killed node sooner and risks calling a merely slow
+/// one lost; keep `keep_alive` well under `idle_timeout`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Liveness {
+    /// How often an idle connection is probed.
+    pub keep_alive: Duration,
+    /// How long silence may last before the connection counts as lost.
+    pub idle_timeout: Duration,
+}
+
+impl Default for Liveness {
+    fn default() -> Self {
+        Self {
+            keep_alive: Duration::from_millis(500),
+            idle_timeout: Duration::from_secs(3),
+        }
+    }
+}
 
 /// How long a new connection may take to say who it is.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -112,10 +132,10 @@ pub struct Endpoint {
 /// QUIC transport settings: keep-alive probes, the idle timeout that turns
 /// silence into a lost connection, and stream windows sized for batched
 /// message traffic.
-fn transport_config() -> Arc<quinn::TransportConfig> {
+fn transport_config(liveness: Liveness) -> Arc<quinn::TransportConfig> {
     let mut t = quinn::TransportConfig::default();
-    t.keep_alive_interval(Some(KEEP_ALIVE));
-    t.max_idle_timeout(IDLE_TIMEOUT.try_into().ok());
+    t.keep_alive_interval(Some(liveness.keep_alive));
+    t.max_idle_timeout(liveness.idle_timeout.try_into().ok());
     t.stream_receive_window(quinn::VarInt::from_u32(2 * 1024 * 1024));
     t.send_window(8 * 1024 * 1024);
     Arc::new(t)
@@ -125,19 +145,20 @@ fn transport_config() -> Arc<quinn::TransportConfig> {
 fn quic_crypto(
     trust: &Trust,
     identity: &NodeIdentity,
+    liveness: Liveness,
 ) -> Result<(Arc<QuicServerConfig>, quinn::ClientConfig), TransportError> {
     let server = QuicServerConfig::try_from(trust.server_config(identity)?)
         .map_err(|e| TransportError::QuicConfig(e.to_string()))?;
     let client = QuicClientConfig::try_from(trust.client_config(identity)?)
         .map_err(|e| TransportError::QuicConfig(e.to_string()))?;
     let mut client = quinn::ClientConfig::new(Arc::new(client));
-    client.transport_config(transport_config());
+    client.transport_config(transport_config(liveness));
     Ok((Arc::new(server), client))
 }
 
-fn server_config(server: Arc<QuicServerConfig>) -> quinn::ServerConfig {
+fn server_config(server: Arc<QuicServerConfig>, liveness: Liveness) -> quinn::ServerConfig {
     let mut config = quinn::ServerConfig::with_crypto(server);
-    config.transport_config(transport_config());
+    config.transport_config(transport_config(liveness));
     config
 }
 
@@ -199,8 +220,19 @@ impl Endpoint {
         identity: &NodeIdentity,
         hello: Hello,
     ) -> Result<Self, TransportError> {
-        let (server, client) = quic_crypto(trust, identity)?;
-        let quic = quinn::Endpoint::server(server_config(server), addr)?;
+        Self::bind_with(addr, trust, identity, hello, Liveness::default())
+    }
+
+    /// [`Endpoint::bind`] with the given liveness settings.
+    pub fn bind_with(
+        addr: SocketAddr,
+        trust: &Trust,
+        identity: &NodeIdentity,
+        hello: Hello,
+        liveness: Liveness,
+    ) -> Result<Self, TransportError> {
+        let (server, client) = quic_crypto(trust, identity, liveness)?;
+        let quic = quinn::Endpoint::server(server_config(server, liveness), addr)?;
         Ok(Self::around(quic, client, hello))
     }
 
@@ -217,9 +249,10 @@ impl Endpoint {
         identity: &NodeIdentity,
         hello: Hello,
         seed: u64,
+        liveness: Liveness,
     ) -> Result<Self, TransportError> {
         let rng = NodeRng::from_seed(seed);
-        let (server, client) = quic_crypto(trust, identity)?;
+        let (server, client) = quic_crypto(trust, identity, liveness)?;
         let mut config = quinn::EndpointConfig::new(Arc::new(ring::hmac::Key::new(
             ring::hmac::HMAC_SHA256,
             &key_bytes(&rng, "reset key"),
@@ -231,7 +264,7 @@ impl Endpoint {
             ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, &key_bytes(&rng, "token key"))
                 .extract(&[]);
         let mut server = quinn::ServerConfig::new(server, Arc::new(token_key));
-        server.transport_config(transport_config());
+        server.transport_config(transport_config(liveness));
         let quic =
             quinn::Endpoint::new_with_abstract_socket(config, Some(server), socket, runtime)?;
         Ok(Self::around(quic, client, hello))

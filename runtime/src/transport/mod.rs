@@ -9,12 +9,12 @@ mod pending;
 mod tls;
 
 pub use connection::{
-    Connection, FrameSink, LaneId, PushError, Stall, DEFAULT_DATA_LANES, DEFAULT_LANE_LIMIT,
-    LARGE_FRAME,
+    Admit, Connection, FrameSink, LaneId, PushError, Stall, DEFAULT_DATA_LANES, DEFAULT_LANE_LIMIT,
+    DEFAULT_OUTBOUND_CAP, LARGE_FRAME,
 };
 pub use endpoint::{
-    Endpoint, Peer, TransportError, CLOSE_DUPLICATE, CLOSE_PROTOCOL, CLOSE_REFUSED, CLOSE_SHUTDOWN,
-    DEFAULT_HANDSHAKE_TIMEOUT,
+    Endpoint, Liveness, Peer, TransportError, CLOSE_DUPLICATE, CLOSE_PROTOCOL, CLOSE_REFUSED,
+    CLOSE_SHUTDOWN, DEFAULT_HANDSHAKE_TIMEOUT,
 };
 pub use peers::{Offer, PeerTable, Redial};
 pub use pending::{lane_for, PendingAsks};
