@@ -5,8 +5,7 @@
 //! gets an answer or a precise error.
 
 use actix::prelude::*;
-use arbour::{ActorRef, AskError, ChildSpec, Node, SupervisorSpec};
-use std::sync::mpsc;
+use arbour::{AskError, ChildSpec, Node, Placement, SupervisorSpec};
 use std::time::{Duration, Instant};
 
 /// Computes Fibonacci numbers; crashes on request.
@@ -106,86 +105,80 @@ pub fn run(cfg: &DemoConfig) -> anyhow::Result<Report> {
         cfg.pool > 0,
         "the demo needs at least one fib worker per thread (pool = 0)"
     );
-    let node = Node::builder("alpha").seed(cfg.seed).build();
-    let pool = arbour::platform::WorkerPool::start("alpha", cfg.workers)?;
-    tracing::info!(node = %node.node_id(), workers = pool.len(), "node started");
+    let cfg = cfg.clone();
+    let out = Node::builder("alpha")
+        .seed(cfg.seed)
+        .workers(cfg.workers)
+        .run(move |node| async move {
+            let report = serve(&node, &cfg).await;
+            (report, node.host().clone())
+        })?;
+    let Some((report, host)) = out else {
+        anyhow::bail!("interrupted");
+    };
+    let mut report = report?;
+    // the node is shut down: every supervisor's pending work is over, so the
+    // counter read now is final
+    report.restarts = host.stats().restarts;
+    Ok(report)
+}
+
+/// The demo's main, on the node's first worker.
+async fn serve(node: &Node, cfg: &DemoConfig) -> anyhow::Result<Report> {
+    let workers = node.workers().map_or(1, |w| w.len());
+    tracing::info!(node = %node.node_id(), workers, "node started");
 
     // One supervision tree per worker thread, each a pool of fib workers.
-    let (tx, rx) = mpsc::channel();
-    for w in 0..pool.len() {
-        let (node, tx, size) = (node.clone(), tx.clone(), cfg.pool);
-        pool.run_on(w, move || {
-            actix::spawn(async move {
-                let mut spec = SupervisorSpec::one_for_one()
-                    .name(format!("fib-pool-{w}"))
-                    .intensity(1_000)
-                    .period(Duration::from_secs(1));
-                for i in 0..size {
-                    spec = spec.child(ChildSpec::worker(format!("fib-{w}-{i}"), || FibWorker {
-                        done: 0,
-                    }));
-                }
-                let started = spec.start(&node).await.map(|sup| {
-                    let refs: Vec<ActorRef<FibWorker>> = (0..size)
-                        .filter_map(|i| sup.child(&format!("fib-{w}-{i}")))
-                        .collect();
-                    (sup, refs)
-                });
-                let _ = tx.send(started);
-            });
-        })?;
-    }
-    drop(tx);
     let mut refs = Vec::new();
-    for _ in 0..pool.len() {
-        let (_sup, r) = rx.recv_timeout(Duration::from_secs(10))??;
-        refs.extend(r);
+    for w in 0..workers {
+        let mut spec = SupervisorSpec::one_for_one()
+            .name(format!("fib-pool-{w}"))
+            .intensity(1_000)
+            .period(Duration::from_secs(1));
+        for i in 0..cfg.pool {
+            spec = spec.child(ChildSpec::worker(format!("fib-{w}-{i}"), || FibWorker {
+                done: 0,
+            }));
+        }
+        let sup = node.start_supervisor(Placement::Worker(w), spec).await?;
+        refs.extend((0..cfg.pool).filter_map(|i| sup.child::<FibWorker>(&format!("fib-{w}-{i}"))));
     }
     tracing::info!(children = refs.len(), "supervised fib pools started");
 
-    // The client: round-robin asks from this thread, with a chaos monkey.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()?;
-    let mut report = rt.block_on(async {
-        let mut r = Report::default();
-        let start = Instant::now();
-        let mut last_log = Instant::now();
-        let mut i: u64 = 0;
-        while start.elapsed() < cfg.duration {
-            let target = &refs[(i as usize) % refs.len()];
-            if cfg.crash_every > 0 && node.rng().next_u64().is_multiple_of(cfg.crash_every) {
-                target.tell(Crash);
-                r.crashes_injected += 1;
-            }
-            let n = (i % 90) as u32;
-            match target.ask(Fib(n)).timeout(Duration::from_secs(1)).await {
-                Ok(v) if v == fib(n) => r.ok += 1,
-                Ok(_) => r.wrong += 1,
-                Err(AskError::Panicked(_)) => r.crashed += 1,
-                Err(AskError::ActorGone(_)) => r.gone += 1,
-                Err(e) => {
-                    tracing::warn!("task failed: {e}");
-                    r.other_errors += 1
-                }
-            }
-            i += 1;
-            if last_log.elapsed() >= Duration::from_secs(1) {
-                last_log = Instant::now();
-                let s = node.stats();
-                tracing::info!(
-                    ok = r.ok,
-                    crashes = r.crashes_injected,
-                    restarts = s.restarts,
-                    "progress"
-                );
+    // The client: round-robin asks from the first worker to the pools on
+    // every worker, with a chaos monkey.
+    let mut r = Report::default();
+    let start = Instant::now();
+    let mut last_log = Instant::now();
+    let mut i: u64 = 0;
+    while start.elapsed() < cfg.duration {
+        let target = &refs[(i as usize) % refs.len()];
+        if cfg.crash_every > 0 && node.rng().next_u64().is_multiple_of(cfg.crash_every) {
+            target.tell(Crash);
+            r.crashes_injected += 1;
+        }
+        let n = (i % 90) as u32;
+        match target.ask(Fib(n)).timeout(Duration::from_secs(1)).await {
+            Ok(v) if v == fib(n) => r.ok += 1,
+            Ok(_) => r.wrong += 1,
+            Err(AskError::Panicked(_)) => r.crashed += 1,
+            Err(AskError::ActorGone(_)) => r.gone += 1,
+            Err(e) => {
+                tracing::warn!("task failed: {e}");
+                r.other_errors += 1
             }
         }
-        r
-    });
-    // Joining the workers ends every supervisor's pending work, so the
-    // counter read afterwards is final.
-    pool.shutdown();
-    report.restarts = node.stats().restarts;
-    Ok(report)
+        i += 1;
+        if last_log.elapsed() >= Duration::from_secs(1) {
+            last_log = Instant::now();
+            let s = node.stats();
+            tracing::info!(
+                ok = r.ok,
+                crashes = r.crashes_injected,
+                restarts = s.restarts,
+                "progress"
+            );
+        }
+    }
+    Ok(r)
 }

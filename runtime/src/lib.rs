@@ -55,7 +55,7 @@ pub use actor::{
     ActorId, ActorRef, Ask, AskError, ContextExt, Down, ExitReason, Host, MessageTable, Monitor,
     NodeId, RemoteActor, RemoteMessage, SpawnOptions, StartError, StatsSnapshot, TellError,
 };
-pub use node::{init_logging, NetStats, Node, NodeBuilder, NodeError, Security};
+pub use node::{init_logging, NetStats, Node, NodeBuilder, NodeError, Placement, Security};
 pub use registry::{Registry, RegistryError};
 pub use supervision::{
     AutoShutdown, Backoff, ChildCounts, ChildInfo, ChildKind, ChildSpec, Restart, Shutdown,

@@ -199,6 +199,9 @@ pub enum AskError {
     /// The actor's node is down or unreachable.
     #[error("node {0} is down or unreachable")]
     NodeDown(NodeId),
+    /// The actor's node shut down (it said goodbye) before replying.
+    #[error("node {0} shut down before replying")]
+    NodeShutdown(NodeId),
     /// The actor does not accept this message tag from the wire.
     #[error("the actor does not accept message tag {0:?}")]
     UnknownMessage(String),

@@ -5,10 +5,12 @@ use super::actor_ref::{ActorRef, Instance, Slot, DEFAULT_MAILBOX};
 use super::lifecycle::Lifecycle;
 use super::task::{catch_actor_panic, install_panic_hook, ActorTask};
 use super::{ActorId, ExitReason, NodeId};
-use crate::platform::{self, NodeRng};
+use crate::platform::{self, NodeRng, WeakWorkers, Workers};
 use actix::{Actor, Context};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::Poll;
 use tracing::Instrument;
 
@@ -87,12 +89,34 @@ pub struct Host {
     inner: Arc<HostInner>,
 }
 
-#[derive(Debug)]
 struct HostInner {
     id: NodeId,
     rng: NodeRng,
     next_local: AtomicU64,
     stats: Arc<Stats>,
+    /// The node's workers, once it has its own (a started node).
+    workers: OnceLock<WeakWorkers>,
+    /// The supervisors started on this node directly, in start order; a
+    /// shutdown stops them in reverse.
+    roots: Mutex<Vec<Root>>,
+}
+
+impl std::fmt::Debug for HostInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Stops one root supervisor's tree and resolves when it has.
+pub(crate) type RootShutdown =
+    Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// A supervisor started on a node directly.
+pub(crate) struct Root {
+    pub(crate) id: ActorId,
+    pub(crate) shutdown: RootShutdown,
 }
 
 impl Host {
@@ -105,6 +129,8 @@ impl Host {
                 rng: NodeRng::from_seed(seed),
                 next_local: AtomicU64::new(1),
                 stats: Arc::new(Stats::default()),
+                workers: OnceLock::new(),
+                roots: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -135,6 +161,56 @@ impl Host {
         &self.inner.stats
     }
 
+    /// Gives the host its node's workers (once, when the node starts).
+    pub(crate) fn set_workers(&self, workers: &Workers) {
+        let _ = self.inner.workers.set(workers.downgrade());
+    }
+
+    /// The node's workers, if it has its own and they run.
+    pub fn workers(&self) -> Option<Workers> {
+        self.inner.workers.get().and_then(WeakWorkers::upgrade)
+    }
+
+    /// Runs `f` so that what it spawns lands on one of the node's workers
+    /// (see [`Workers::enter`]); a node without workers of its own spawns
+    /// on the caller's.
+    #[inline]
+    pub(crate) fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
+        match self.inner.workers.get() {
+            Some(w) => w.enter(f),
+            None => f(),
+        }
+    }
+
+    /// `fut`, polled as if on one of the node's workers: what it spawns is
+    /// the node's (and ends with it).
+    pub(crate) fn in_node<F: Future>(&self, fut: F) -> InNode<F> {
+        InNode {
+            host: self.clone(),
+            fut,
+        }
+    }
+
+    /// Records a supervisor started on the node directly.
+    pub(crate) fn add_root(&self, root: Root) {
+        lock(&self.inner.roots).push(root);
+    }
+
+    /// Forgets a root supervisor (it exited).
+    pub(crate) fn remove_root(&self, id: &ActorId) {
+        lock(&self.inner.roots).retain(|r| &r.id != id);
+    }
+
+    /// Takes every root supervisor, in start order.
+    pub(crate) fn take_roots(&self) -> Vec<Root> {
+        std::mem::take(&mut *lock(&self.inner.roots))
+    }
+
+    /// A handle that does not keep the host's node alive.
+    pub(crate) fn downgrade(&self) -> WeakHost {
+        WeakHost(Arc::downgrade(&self.inner))
+    }
+
     /// A fresh actor id on this node.
     pub fn next_actor_id(&self) -> ActorId {
         ActorId {
@@ -160,7 +236,7 @@ impl Host {
         actor: A,
     ) -> ActorRef<A> {
         let slot = Arc::new(Slot::new(self.next_actor_id(), self.counters().clone()));
-        match start_instance(&slot, opts, || Ok(actor), self.counters()) {
+        match self.enter(|| start_instance(&slot, opts, || Ok(actor), self.counters())) {
             Ok(inst) => {
                 let weak = Arc::downgrade(&slot);
                 inst.life.watch(Box::new(move |_| {
@@ -175,6 +251,38 @@ impl Host {
             }
         }
         ActorRef::from_slot(slot)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A [`Host`] that does not keep it alive.
+#[derive(Clone, Debug)]
+pub(crate) struct WeakHost(std::sync::Weak<HostInner>);
+
+impl WeakHost {
+    pub(crate) fn upgrade(&self) -> Option<Host> {
+        self.0.upgrade().map(|inner| Host { inner })
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future polled inside its node (see [`Host::in_node`]).
+    pub(crate) struct InNode<F> {
+        host: Host,
+        #[pin]
+        fut: F,
+    }
+}
+
+impl<F: Future> Future for InNode<F> {
+    type Output = F::Output;
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let fut = this.fut;
+        this.host.enter(|| fut.poll(cx))
     }
 }
 

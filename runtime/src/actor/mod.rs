@@ -19,7 +19,7 @@ pub use id::{ActorId, NodeId};
 pub use remote::{DispatchError, MessageTable, RemoteActor, RemoteMessage};
 
 pub(crate) use actor_ref::{Backoff, Slot};
-pub(crate) use host::start_instance;
+pub(crate) use host::{start_instance, Root};
 pub(crate) use lifecycle::{ExitSink, LifeRef, Lifecycle, Watcher};
 pub(crate) use remote_ref::{
     export, remote_ref, with_context, Exported, Insist, Outbound, OutboundError, PayloadWriter,

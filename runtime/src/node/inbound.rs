@@ -8,12 +8,12 @@
 //! that does not decode is answered (for an ask) or counted and logged (for
 //! a tell), and the node keeps serving.
 
-use super::net::Link;
+use super::net::{Link, Loss, Net};
 use crate::actor::{
     with_context, AskError, Backoff, DispatchError, ExitReason, Exported, RefContext,
 };
 use crate::platform;
-use crate::transport::{Admit, Connection, FrameSink, LaneId, Stall};
+use crate::transport::{Admit, Connection, FrameSink, LaneId, Stall, CLOSE_SHUTDOWN};
 use crate::wire::{self, encode_frame, EnvelopeRef, FrameDecoder, FrameKind, RemoteError, Reply};
 use std::future::Future;
 use std::pin::Pin;
@@ -31,6 +31,7 @@ const MONITOR: &str = "arbour.monitor.v1";
 const DEMONITOR: &str = "arbour.demonitor.v1";
 const DOWN: &str = "arbour.down.v1";
 const EXIT: &str = "arbour.exit.v1";
+const GOODBYE: &str = "arbour.goodbye.v1";
 
 /// The node's own messages to a peer node.
 #[derive(Debug)]
@@ -45,6 +46,8 @@ pub(crate) enum System {
     Down(u64, ExitReason),
     /// Stop your actor (local number); `true`: kill it.
     Exit(u64, bool),
+    /// I am shutting down: nothing follows on this connection.
+    Goodbye,
 }
 
 impl System {
@@ -55,6 +58,7 @@ impl System {
             System::Demonitor(..) => DEMONITOR,
             System::Down(..) => DOWN,
             System::Exit(..) => EXIT,
+            System::Goodbye => GOODBYE,
         }
     }
 
@@ -64,6 +68,7 @@ impl System {
             System::Monitor(a, b) | System::Demonitor(a, b) => wire::encode_into(out, &(a, b)),
             System::Down(key, reason) => wire::encode_into(out, &(key, reason)),
             System::Exit(local, kill) => wire::encode_into(out, &(local, kill)),
+            System::Goodbye => wire::encode_into(out, &()),
         };
         r.map_err(|e| e.to_string())
     }
@@ -89,20 +94,26 @@ impl System {
                 let (local, kill) = wire::decode(payload).map_err(bad)?;
                 System::Exit(local, kill)
             }
+            GOODBYE => System::Goodbye,
             _ => return Ok(None),
         }))
     }
 }
 
 /// The reading side of one connection.
+///
+/// It holds the node strongly: only the connection's own tasks hold it, and
+/// they end with the node's workers.
 pub(crate) struct Inbound {
+    net: Arc<Net>,
     link: Arc<Link>,
     conn: OnceLock<Weak<Connection>>,
 }
 
 impl Inbound {
-    pub(crate) fn new(link: Arc<Link>) -> Self {
+    pub(crate) fn new(net: Arc<Net>, link: Arc<Link>) -> Self {
         Self {
+            net,
             link,
             conn: OnceLock::new(),
         }
@@ -155,7 +166,7 @@ impl Inbound {
         if env.recipient == 0 {
             return self.system(conn, env).map(|()| None);
         }
-        let net = &self.link.net;
+        let net = &self.net;
         let target = if env.recipient_incarnation == net.me.incarnation {
             net.exported(env.recipient)
         } else {
@@ -163,6 +174,7 @@ impl Inbound {
         };
         let (recipient, correlation) = (env.recipient, env.correlation);
         let delivery = Delivery {
+            net,
             link: &self.link,
             conn,
             target: target.as_ref(),
@@ -175,9 +187,10 @@ impl Inbound {
         // a full mailbox: wait for room, stalling the stream the message came
         // on (which keeps its order and pushes back on the sender)
         let (tag, payload) = (env.tag.to_owned(), env.payload.to_vec());
-        let (link, conn) = (self.link.clone(), conn.clone());
+        let (net, link, conn) = (self.net.clone(), self.link.clone(), conn.clone());
         Ok(Some(Box::pin(async move {
             let delivery = Delivery {
+                net: &net,
                 link: &link,
                 conn: &conn,
                 target: target.as_ref(),
@@ -211,7 +224,7 @@ impl Inbound {
                 let Some(c) = env.correlation else {
                     return Err("whereis without a correlation id".into());
                 };
-                let found = self.link.net.whereis(&name);
+                let found = self.net.whereis(&name);
                 let bytes = wire::encode(&found).map_err(|e| e.to_string())?;
                 send_reply(conn, c, Ok(bytes));
             }
@@ -219,9 +232,14 @@ impl Inbound {
             System::Demonitor(_, key) => self.link.unwatched_by_peer(key),
             System::Down(key, reason) => self.link.down(key, &reason),
             System::Exit(local, kill) => {
-                if let Some(actor) = self.link.net.exported(local) {
+                if let Some(actor) = self.net.exported(local) {
                     actor.stop(kill);
                 }
+            }
+            System::Goodbye => {
+                self.net
+                    .closed(&self.link, conn, "the peer shut down", Loss::Left);
+                conn.close(CLOSE_SHUTDOWN, "goodbye");
             }
         }
         Ok(())
@@ -245,13 +263,14 @@ impl FrameSink for Inbound {
 
     fn closed(&self, reason: &str) {
         if let Some(conn) = self.conn() {
-            self.link.net.closed(&self.link, &conn, reason);
+            self.net.closed(&self.link, &conn, reason, Loss::Lost);
         }
     }
 }
 
 /// One message from the wire on its way to a local actor.
 struct Delivery<'a> {
+    net: &'a Net,
     link: &'a Arc<Link>,
     conn: &'a Arc<Connection>,
     target: Option<&'a Arc<dyn Exported>>,
@@ -297,7 +316,7 @@ impl Delivery<'_> {
         if e == DispatchError::MailboxFull {
             return Err(Full);
         }
-        undelivered(self.link, self.recipient, tag, &e);
+        undelivered(self.net, self.link, self.recipient, tag, &e);
         if let Some(c) = self.correlation {
             send_reply(self.conn, c, Err(remote_error(AskError::from(e))));
         }
@@ -306,8 +325,7 @@ impl Delivery<'_> {
 }
 
 /// Counts (and logs) a message from the wire that reached no handler.
-fn undelivered(link: &Link, recipient: u64, tag: &str, e: &DispatchError) {
-    let net = &link.net;
+fn undelivered(net: &Net, link: &Link, recipient: u64, tag: &str, e: &DispatchError) {
     match e {
         DispatchError::MailboxFull => {
             net.stats.mailbox_full_drops.fetch_add(1, Ordering::Relaxed);
@@ -352,7 +370,9 @@ fn remote_error(e: AskError) -> RemoteError {
     match e {
         AskError::Timeout(_) => RemoteError::Timeout,
         AskError::ActorGone(r) => RemoteError::ActorGone(r.to_string()),
-        AskError::NodeDown(_) => RemoteError::ActorGone(ExitReason::NodeDown.to_string()),
+        AskError::NodeDown(_) | AskError::NodeShutdown(_) => {
+            RemoteError::ActorGone(ExitReason::NodeDown.to_string())
+        }
         AskError::UnknownMessage(t) => RemoteError::UnknownMessage(t),
         AskError::Decode(m) => RemoteError::Decode(m),
         AskError::MailboxFull => RemoteError::MailboxFull,

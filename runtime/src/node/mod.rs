@@ -6,16 +6,19 @@ mod inbound;
 mod net;
 
 use crate::actor::{export, remote_ref, ActorRef, AskError, DispatchError, Host, NodeId};
-use crate::platform;
+use crate::platform::{self, OnWorkers, Workers};
 use crate::registry::{Registry, RegistryError};
+use crate::supervision::{SupervisorError, SupervisorRef, SupervisorSpec};
 use crate::transport::{
     ClusterCa, Endpoint, Liveness, NodeIdentity, Redial, TlsError, TransportError, Trust,
 };
 use crate::wire::Hello;
 use crate::RemoteActor;
 use net::Net;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,24 +29,84 @@ use std::time::Duration;
 /// let node = arbour::Node::builder("alpha").seed(42).incarnation(1).build();
 /// assert_eq!(node.node_id().to_string(), "alpha#1");
 /// ```
+///
+/// A started node owns its workers and everything on them (actors,
+/// supervisors, connections). [`Node::shutdown`] stops it gracefully;
+/// dropping the last handle does the same in the background; the simulator
+/// may [`Node::crash`] it. Either way nothing of it remains afterwards.
 #[derive(Clone, Debug)]
 pub struct Node {
+    inner: Arc<NodeInner>,
+}
+
+#[derive(Debug)]
+struct NodeInner {
     host: Host,
     registry: Arc<Registry>,
     net: Option<Arc<Net>>,
+    /// The node's own workers (a started node).
+    workers: Option<Workers>,
+    /// Set once a shutdown (or crash) began.
+    closing: AtomicBool,
+}
+
+impl Drop for NodeInner {
+    /// The last handle is gone: shut down gracefully in the background, on
+    /// the node's first worker, then stop the workers.
+    fn drop(&mut self) {
+        if self.closing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (net, host) = (self.net.take(), self.host.clone());
+        let Some(workers) = self.workers.take() else {
+            if let Some(net) = net {
+                net.shutdown();
+            }
+            return;
+        };
+        let w = workers.clone();
+        let job = move || {
+            platform::spawn_local(async move {
+                graceful(&host, net.as_ref()).await;
+                w.stop();
+            });
+        };
+        if workers.run_on(0, job).is_err() {
+            workers.stop();
+        }
+    }
 }
 
 impl std::ops::Deref for Node {
     type Target = Host;
     fn deref(&self) -> &Host {
-        &self.host
+        &self.inner.host
     }
 }
 
 impl AsRef<Host> for Node {
     fn as_ref(&self) -> &Host {
-        &self.host
+        &self.inner.host
     }
+}
+
+/// How long a leaving node waits for its peers to take its goodbye, and
+/// then for its connections to close.
+const GOODBYE_WAIT: Duration = Duration::from_secs(1);
+
+/// The graceful part of a shutdown: root supervisors stop their trees, last
+/// started first (each child with its own shutdown timeout, as in OTP);
+/// then every peer is told goodbye and the endpoint closes.
+async fn graceful(host: &Host, net: Option<&Arc<Net>>) {
+    host.in_node(async {
+        for root in host.take_roots().into_iter().rev() {
+            (root.shutdown)().await;
+        }
+        if let Some(net) = net {
+            net.leave(GOODBYE_WAIT).await;
+        }
+    })
+    .await
 }
 
 /// Why a node could not start, or a network operation failed.
@@ -90,6 +153,29 @@ pub enum NodeError {
     /// The actor's message table is invalid (two messages share a tag).
     #[error(transparent)]
     Dispatch(#[from] DispatchError),
+    /// The node's workers could not start, or are stopped.
+    #[error(transparent)]
+    Workers(#[from] platform::WorkersError),
+}
+
+/// Which of a node's workers an actor or supervisor goes to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Placement {
+    /// The next worker in round-robin order.
+    #[default]
+    RoundRobin,
+    /// This worker (0-based; a node has [`NodeBuilder::workers`] of them).
+    Worker(usize),
+}
+
+impl Placement {
+    fn index(self, workers: &Workers) -> Result<usize, platform::WorkersError> {
+        match self {
+            Placement::RoundRobin => Ok(workers.next_index()),
+            Placement::Worker(i) if i < workers.len() => Ok(i),
+            Placement::Worker(i) => Err(platform::WorkersError::NoSuchWorker(i, workers.len())),
+        }
+    }
 }
 
 /// Counters of the node's network side.
@@ -118,21 +204,122 @@ impl Node {
             handshake_timeout: crate::transport::DEFAULT_HANDSHAKE_TIMEOUT,
             redial: Redial::default(),
             socket: None,
+            workers: None,
         }
     }
 
     /// The node's local name registry.
     pub fn registry(&self) -> &Registry {
-        &self.registry
+        &self.inner.registry
     }
 
     /// The node's actor host.
     pub fn host(&self) -> &Host {
-        &self.host
+        &self.inner.host
     }
 
     fn net(&self) -> Result<&Arc<Net>, NodeError> {
-        self.net.as_ref().ok_or(NodeError::NoNetwork)
+        self.inner.net.as_ref().ok_or(NodeError::NoNetwork)
+    }
+
+    /// Shuts the node down gracefully and waits until nothing of it runs:
+    /// root supervisors stop their trees in OTP order (last started first,
+    /// each child within its shutdown timeout); every peer is told goodbye,
+    /// so its monitors of this node's actors fire at once (`Shutdown`) and
+    /// its asks pending here fail at once ([`AskError::NodeShutdown`]); the
+    /// endpoint closes; the workers stop, ending whatever else ran on them.
+    /// Calling it again waits for the first call to finish.
+    ///
+    /// Called from a task on the node's own worker, that task ends with the
+    /// node: this returns only to callers outside the node.
+    pub async fn shutdown(&self) {
+        if !self.inner.closing.swap(true, Ordering::AcqRel) {
+            graceful(&self.inner.host, self.inner.net.as_ref()).await;
+            match &self.inner.workers {
+                Some(w) => w.stop(),
+                None => {
+                    if let Some(net) = &self.inner.net {
+                        net.shutdown();
+                    }
+                }
+            }
+        }
+        if let Some(w) = &self.inner.workers {
+            w.stopped().await;
+        }
+    }
+
+    /// Ends the node at once, as a crash would: every task and actor of it
+    /// is dropped with its workers, no stopping hook runs, no peer is told
+    /// (peers notice through the idle timeout). For the simulator and for
+    /// tests of what survives a crash. Resolves once nothing of it runs.
+    pub async fn crash(&self) {
+        self.inner.closing.store(true, Ordering::Release);
+        if let Some(w) = &self.inner.workers {
+            w.stop();
+            w.stopped().await;
+        }
+    }
+
+    /// True once a shutdown or crash began.
+    pub fn is_shut_down(&self) -> bool {
+        self.inner.closing.load(Ordering::Acquire)
+    }
+
+    /// Starts an actor made by `make` on a worker of this node chosen by
+    /// `at` (round-robin by default), and returns its ref once it runs.
+    /// `make` runs on that worker, so the actor itself need not be `Send`.
+    pub async fn spawn_on<A, F>(&self, at: Placement, make: F) -> Result<ActorRef<A>, NodeError>
+    where
+        A: actix::Actor<Context = actix::Context<A>>,
+        F: FnOnce() -> A + Send + 'static,
+    {
+        let Some(workers) = self.workers() else {
+            return Ok(self.inner.host.spawn(make()));
+        };
+        let index = at.index(&workers)?;
+        if workers.current() == Some(index) || (index == 0 && workers.reachable_here()) {
+            return Ok(self.inner.host.spawn(make()));
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let host = self.inner.host.clone();
+        workers
+            .run_on(index, move || {
+                let _ = tx.send(host.spawn(make()));
+            })
+            .map_err(NodeError::Workers)?;
+        rx.await
+            .map_err(|_| NodeError::Workers(platform::WorkersError::Closed))
+    }
+
+    /// Starts `spec` on a worker of this node chosen by `at` (round-robin by
+    /// default); its children run on the same worker.
+    pub async fn start_supervisor(
+        &self,
+        at: Placement,
+        spec: SupervisorSpec,
+    ) -> Result<SupervisorRef, SupervisorError> {
+        let Some(workers) = self.workers() else {
+            return spec.start(&self.inner.host).await;
+        };
+        let index = at
+            .index(&workers)
+            .map_err(|e| SupervisorError::Placement(e.to_string()))?;
+        if workers.current() == Some(index) || (index == 0 && workers.reachable_here()) {
+            return spec.start(&self.inner.host).await;
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let host = self.inner.host.clone();
+        workers
+            .run_on(index, move || {
+                platform::spawn_local(async move {
+                    let _ = tx.send(spec.start(&host).await);
+                });
+            })
+            .map_err(|e| SupervisorError::Placement(e.to_string()))?;
+        rx.await.map_err(|_| {
+            SupervisorError::Placement(format!("worker {index} stopped before the start"))
+        })?
     }
 
     /// The address the node listens on.
@@ -145,7 +332,7 @@ impl Node {
     pub fn expose<A: RemoteActor>(&self, name: &str, actor: &ActorRef<A>) -> Result<(), NodeError> {
         let net = self.net()?;
         let exported = export(actor)?;
-        self.registry.register(name, actor)?;
+        self.inner.registry.register(name, actor)?;
         net.expose(name, exported);
         Ok(())
     }
@@ -159,7 +346,7 @@ impl Node {
         timeout: Duration,
     ) -> Result<ActorRef<A>, NodeError> {
         let net = self.net()?;
-        let deadline = platform::now() + timeout;
+        let deadline = platform::deadline(timeout);
         let link = net.link_named(node);
         let conn =
             net.connected_to(&link, deadline)
@@ -180,7 +367,7 @@ impl Node {
             node: node_id,
             local,
         };
-        Ok(remote_ref(id, link, self.host.counters().clone())?)
+        Ok(remote_ref(id, link, self.inner.host.counters().clone())?)
     }
 
     /// Dials node `node` at `addr` and waits for the handshake. The address
@@ -188,13 +375,17 @@ impl Node {
     pub async fn connect(&self, node: &str, addr: SocketAddr) -> Result<(), NodeError> {
         let net = self.net()?;
         net.remember(node, addr);
-        net.dial(node, addr).await?;
+        self.inner.host.in_node(net.dial(node, addr)).await?;
         Ok(())
     }
 
     /// The peer nodes connected now.
     pub fn connected_peers(&self) -> Vec<NodeId> {
-        self.net.as_ref().map(|n| n.connected()).unwrap_or_default()
+        self.inner
+            .net
+            .as_ref()
+            .map(|n| n.connected())
+            .unwrap_or_default()
     }
 
     /// Waits until `node` is connected, up to `timeout`; false if it is not.
@@ -203,7 +394,7 @@ impl Node {
             return false;
         };
         let link = net.link_named(node);
-        net.connected_to(&link, platform::now() + timeout)
+        net.connected_to(&link, platform::deadline(timeout))
             .await
             .is_some()
     }
@@ -211,7 +402,8 @@ impl Node {
     /// The network side's counters.
     pub fn net_stats(&self) -> NetStats {
         use std::sync::atomic::Ordering::Relaxed;
-        self.net
+        self.inner
+            .net
             .as_ref()
             .map(|n| NetStats {
                 late_replies: n.late_replies(),
@@ -220,10 +412,11 @@ impl Node {
             .unwrap_or_default()
     }
 
-    /// Closes every connection and stops listening. Remote asks pending on
-    /// other nodes fail with `NodeDown` there.
+    /// Closes every connection and stops listening at once, without a
+    /// goodbye (peers see a lost connection: `NodeDown`). The actors keep
+    /// running; [`Node::shutdown`] is the graceful way to stop a node.
     pub fn shutdown_network(&self) {
-        if let Some(net) = &self.net {
+        if let Some(net) = &self.inner.net {
             net.shutdown();
         }
     }
@@ -289,6 +482,7 @@ pub struct NodeBuilder {
     handshake_timeout: Duration,
     redial: Redial,
     socket: Option<(Arc<dyn quinn::AsyncUdpSocket>, Arc<dyn quinn::Runtime>)>,
+    workers: Option<usize>,
 }
 
 impl std::fmt::Debug for NodeBuilder {
@@ -416,70 +610,202 @@ impl NodeBuilder {
         self
     }
 
-    /// Builds a node without a network (actors, supervisors, names).
+    /// Worker threads of a node started with [`NodeBuilder::run`] (default:
+    /// one per available core). Each is an OS thread with a current-thread
+    /// runtime and a `LocalSet`; the transport lives on the first. A node
+    /// started inside a caller's `LocalSet` ([`NodeBuilder::start`]) has one
+    /// worker, embedded there.
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = Some(n.max(1));
+        self
+    }
+
+    /// Builds a node without a network or workers of its own (actors,
+    /// supervisors, names), which spawns on its caller's `LocalSet`.
     pub fn build(self) -> Node {
-        let incarnation = self.incarnation.unwrap_or_else(platform::fresh_incarnation);
-        let seed = self.seed.unwrap_or(incarnation);
         Node {
-            host: Host::new(&self.name, incarnation, seed),
-            registry: Arc::new(Registry::default()),
-            net: None,
+            inner: Arc::new(self.node_inner(None)),
         }
     }
 
-    /// Builds the node and starts its network: binds the endpoint, accepts
-    /// peers, dials the configured ones. Call on the worker that is to run
-    /// the transport (inside a tokio `LocalSet`).
+    fn node_inner(&self, workers: Option<Workers>) -> NodeInner {
+        let incarnation = self.incarnation.unwrap_or_else(platform::fresh_incarnation);
+        let seed = self.seed.unwrap_or(incarnation);
+        let host = Host::new(&self.name, incarnation, seed);
+        if let Some(w) = &workers {
+            host.set_workers(w);
+        }
+        NodeInner {
+            host,
+            registry: Arc::new(Registry::default()),
+            net: None,
+            workers,
+            closing: AtomicBool::new(false),
+        }
+    }
+
+    /// Builds the node and starts it inside the caller's tokio `LocalSet`,
+    /// on one worker embedded there (tests, the simulator, a program that
+    /// runs its own runtime): binds the endpoint, accepts peers, dials the
+    /// configured ones. The runtime must have IO and time enabled.
     pub async fn start(self) -> Result<Node, NodeError> {
-        let Some(security) = self.security.clone() else {
-            return Err(NodeError::Config(
-                "no security setting: give the cluster secret (NodeBuilder::secret) \
-                 or certificate files (NodeBuilder::tls_files)"
-                    .into(),
-            ));
-        };
-        let cfg = self.clone();
-        let mut node = self.build();
-        let (trust, identity) = security.load(&cfg.cluster, &cfg.name, node.rng())?;
-        let hello = Hello::new(&cfg.cluster, &cfg.name, node.node_id().incarnation);
-        let endpoint = match cfg.socket {
-            Some((socket, runtime)) => {
-                let seed = node.rng().derive("quic").next_u64();
-                Endpoint::bind_socket(
-                    socket,
-                    runtime,
-                    &trust,
-                    &identity,
-                    hello,
-                    seed,
-                    cfg.liveness,
-                )?
+        let workers = Workers::embedded();
+        match self.start_on(workers.clone()).await {
+            Ok(node) => Ok(node),
+            Err(e) => {
+                workers.stop();
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs a node on its own worker threads until `main`'s future ends, or
+    /// the process gets SIGINT or SIGTERM; then shuts it down gracefully
+    /// ([`Node::shutdown`]) and returns. `main` runs on the node's first
+    /// worker. The whole program of a node binary is `fn main` plus this
+    /// call; no runtime to build by hand:
+    ///
+    /// ```no_run
+    /// fn main() -> Result<(), arbour::NodeError> {
+    ///     arbour::Node::builder("alpha")
+    ///         .secret("change-me")
+    ///         .run(|node| async move {
+    ///             println!("{} listening on {:?}", node.node_id(), node.local_addr());
+    ///             std::future::pending::<()>().await // serve until a signal
+    ///         })?;
+    ///     Ok(())
+    /// }
+    /// ```
+    ///
+    /// Returns `Some(output)` of `main`, or `None` if a signal ended it.
+    pub fn run<F, Fut>(self, main: F) -> Result<Option<Fut::Output>, NodeError>
+    where
+        F: FnOnce(Node) -> Fut + Send + 'static,
+        Fut: Future + 'static,
+        Fut::Output: Send + 'static,
+    {
+        let n = self.workers.unwrap_or_else(available_cores);
+        let workers = Workers::threads(&self.name, n)?;
+        let (node_tx, node_rx) = tokio::sync::oneshot::channel();
+        let (out_tx, out_rx) = tokio::sync::oneshot::channel();
+        let on_worker = workers.clone();
+        workers.run_on(0, move || {
+            platform::spawn_local(async move {
+                match self.start_on(on_worker).await {
+                    Ok(node) => {
+                        let _ = node_tx.send(Ok(node.clone()));
+                        let _ = out_tx.send(main(node).await);
+                    }
+                    Err(e) => {
+                        let _ = node_tx.send(Err(e));
+                    }
+                }
+            });
+        })?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| NodeError::Config(format!("the signal-watching runtime: {e}")))?;
+        let result = rt.block_on(async {
+            let node = node_rx
+                .await
+                .map_err(|_| NodeError::Workers(platform::WorkersError::Closed))??;
+            let out = tokio::select! {
+                out = out_rx => out.ok(),
+                signal = platform::termination() => {
+                    tracing::info!(node = %node.node_id(), "{signal}: shutting down");
+                    None
+                }
+            };
+            node.shutdown().await;
+            Ok(out)
+        });
+        workers.join();
+        result
+    }
+
+    /// Starts the node's network with `workers` as its workers; everything it
+    /// spawns lands there.
+    ///
+    /// A builder with no security setting, no listen address, no peers and
+    /// no socket makes a node without a network (a local program).
+    async fn start_on(self, workers: Workers) -> Result<Node, NodeError> {
+        let mut inner = self.node_inner(Some(workers.clone()));
+        let wants_network =
+            self.listen.is_some() || !self.peers.is_empty() || self.socket.is_some();
+        let security = match self.security.clone() {
+            Some(security) => security,
+            None if !wants_network => {
+                return Ok(Node {
+                    inner: Arc::new(inner),
+                })
             }
             None => {
-                let addr = cfg
-                    .listen
-                    .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
-                Endpoint::bind_with(addr, &trust, &identity, hello, cfg.liveness)?
+                return Err(NodeError::Config(
+                    "no security setting: give the cluster secret (NodeBuilder::secret) \
+                     or certificate files (NodeBuilder::tls_files)"
+                        .into(),
+                ))
             }
-        }
-        .with_handshake_timeout(cfg.handshake_timeout);
-        let net = Net::new(
-            node.node_id().clone(),
-            node.host.counters().clone(),
-            endpoint,
-            node.rng().derive("net"),
-            cfg.data_lanes,
-            cfg.outbound_cap,
-            cfg.redial,
-        );
-        platform::spawn_local(net.clone().accept_loop());
-        for (peer, addr) in cfg.peers {
-            net.remember(&peer, addr);
-            platform::spawn_local(net.clone().keep_dialing(peer, addr));
-        }
-        node.net = Some(net);
-        Ok(node)
+        };
+        let host = inner.host.clone();
+        let net = host
+            .in_node(async {
+                let (trust, identity) = security.load(&self.cluster, &self.name, host.rng())?;
+                let hello = Hello::new(&self.cluster, &self.name, host.node_id().incarnation);
+                let endpoint = match self.socket {
+                    Some((socket, runtime)) => {
+                        let runtime = Arc::new(OnWorkers::new(runtime, workers.downgrade()));
+                        let seed = host.rng().derive("quic").next_u64();
+                        Endpoint::bind_socket(
+                            socket,
+                            runtime,
+                            &trust,
+                            &identity,
+                            hello,
+                            seed,
+                            self.liveness,
+                        )?
+                    }
+                    None => {
+                        let addr = self
+                            .listen
+                            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+                        let runtime = Arc::new(OnWorkers::new(
+                            Arc::new(quinn::TokioRuntime),
+                            workers.downgrade(),
+                        ));
+                        Endpoint::bind_with(addr, &trust, &identity, hello, self.liveness, runtime)?
+                    }
+                }
+                .with_handshake_timeout(self.handshake_timeout);
+                let net = Net::new(
+                    host.node_id().clone(),
+                    host.counters().clone(),
+                    endpoint,
+                    host.rng().derive("net"),
+                    self.data_lanes,
+                    self.outbound_cap,
+                    self.redial,
+                );
+                platform::spawn_local(net.clone().accept_loop());
+                for (peer, addr) in self.peers {
+                    net.remember(&peer, addr);
+                    platform::spawn_local(net.clone().keep_dialing(peer, addr));
+                }
+                Ok::<_, NodeError>(net)
+            })
+            .await?;
+        inner.net = Some(net);
+        Ok(Node {
+            inner: Arc::new(inner),
+        })
     }
+}
+
+/// The cores this process may use (at least one).
+fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Installs the default log subscriber: `tracing` to stderr, UTC RFC 3339

@@ -48,7 +48,10 @@ pub(crate) struct Net {
     addresses: Mutex<HashMap<String, SocketAddr>>,
     /// Bumped on every connection change (for waiters).
     changed: watch::Sender<u64>,
-    this: std::sync::Weak<Net>,
+    /// The node as the ref context messages are encoded and decoded in;
+    /// shared by every link (it holds the node weakly: links outlive it in
+    /// the remote refs users keep).
+    ctx: Arc<dyn RefContext>,
     closing: std::sync::atomic::AtomicBool,
     /// Messages from the wire that could not be delivered (unknown actor,
     /// unknown tag, undecodable payload, full mailbox).
@@ -74,7 +77,11 @@ impl Net {
         redial: Redial,
     ) -> Arc<Self> {
         Arc::new_cyclic(|this| Self {
-            this: this.clone(),
+            ctx: Arc::new(NetContext {
+                me: me.clone(),
+                stats: stats.clone(),
+                net: this.clone(),
+            }),
             closing: std::sync::atomic::AtomicBool::new(false),
             peers: Mutex::new(PeerTable::new(&me.name, redial)),
             me,
@@ -100,8 +107,8 @@ impl Net {
         }
         let link = Arc::new(Link {
             node: name.into(),
-            net: self.clone(),
-            ctx: self.clone(),
+            net: Arc::downgrade(self),
+            ctx: self.ctx.clone(),
             conn: ArcSwapOption::empty(),
             pending: Mutex::default(),
             watching: Mutex::default(),
@@ -179,7 +186,7 @@ impl Net {
         let name = peer.hello.node.clone();
         let incarnation = peer.hello.incarnation;
         let link = self.link_named(&name);
-        let inbound = Arc::new(Inbound::new(link.clone()));
+        let inbound = Arc::new(Inbound::new(self.clone(), link.clone()));
         let conn = Connection::start(peer, self.data_lanes, self.outbound_cap, inbound.clone());
         inbound.set_connection(&conn);
         let offer = lock(&self.peers).offer(&name, incarnation, conn.clone(), dialed_by_me);
@@ -191,7 +198,7 @@ impl Net {
                 let previous = link.conn.swap(Some(conn.clone()));
                 if let Some(old) = replaced.or(previous) {
                     if !Arc::ptr_eq(&old, &conn) {
-                        link.connection_lost(&old);
+                        link.connection_lost(&old, Loss::Lost);
                         old.close(CLOSE_DUPLICATE, "replaced by a newer connection");
                     }
                 }
@@ -201,17 +208,28 @@ impl Net {
         }
     }
 
-    /// `conn` closed: if it was the peer's live one, fail what waits on it
-    /// and schedule a redial.
-    pub(crate) fn closed(self: &Arc<Self>, link: &Arc<Link>, conn: &Arc<Connection>, reason: &str) {
+    /// `conn` closed, or its peer said goodbye: if it was the peer's live
+    /// one, fail what waits on it and schedule a redial.
+    pub(crate) fn closed(
+        self: &Arc<Self>,
+        link: &Arc<Link>,
+        conn: &Arc<Connection>,
+        reason: &str,
+        loss: Loss,
+    ) {
         let current = link.conn.load();
         let was_live = current.as_ref().is_some_and(|c| Arc::ptr_eq(c, conn));
         if !was_live {
             return;
         }
         link.conn.store(None);
-        link.connection_lost(conn);
-        tracing::warn!(node = %self.me, peer = %link.node, "connection lost: {reason}");
+        link.connection_lost(conn, loss);
+        match loss {
+            Loss::Lost if !self.is_closed() => {
+                tracing::warn!(node = %self.me, peer = %link.node, "connection lost: {reason}")
+            }
+            _ => tracing::info!(node = %self.me, peer = %link.node, "disconnected: {reason}"),
+        }
         self.changed.send_modify(|v| *v += 1);
         let due = lock(&self.peers).lost(&link.node, platform::now(), self.rng.unit());
         let addr = lock(&self.addresses).get(&*link.node).copied();
@@ -248,15 +266,47 @@ impl Net {
         self.closing.load(Ordering::Acquire)
     }
 
-    /// Closes the endpoint and every connection.
+    /// Closes the endpoint and every connection at once (no goodbye):
+    /// what waits on a peer fails with `NodeDown`, and every link the users'
+    /// refs still hold is left without a connection.
     pub(crate) fn shutdown(&self) {
         self.closing.store(true, Ordering::Release);
         self.endpoint.close();
+        let links: Vec<Arc<Link>> = lock(&self.links).values().cloned().collect();
+        for link in links {
+            if let Some(conn) = link.conn.swap(None) {
+                link.connection_lost(&conn, Loss::Lost);
+            }
+        }
         lock(&self.names).clear();
         self.exports
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+        self.changed.send_modify(|v| *v += 1);
+    }
+
+    /// Leaves the cluster gracefully: tells every connected peer goodbye
+    /// (after whatever this node queued for it, on the control lane), waits
+    /// up to `wait` for the peers to close their connections (each does on
+    /// reading the goodbye), then closes the endpoint and waits up to `wait`
+    /// for it to be idle.
+    pub(crate) async fn leave(&self, wait: std::time::Duration) {
+        self.closing.store(true, Ordering::Release);
+        let conns: Vec<Arc<Connection>> = lock(&self.links)
+            .values()
+            .filter_map(|l| l.conn.load_full())
+            .collect();
+        for conn in &conns {
+            push_system(&self.ctx, conn, &System::Goodbye);
+        }
+        let taken = futures_util::future::join_all(conns.iter().map(|c| c.closed()));
+        if tokio::time::timeout(wait, taken).await.is_err() {
+            tracing::debug!(node = %self.me, "not every peer closed after the goodbye");
+        }
+        self.shutdown();
+        let _ = tokio::time::timeout(wait, self.endpoint.quic().wait_idle()).await;
+        tracing::info!(node = %self.me, peers = conns.len(), "left the cluster");
     }
 
     /// Replies that arrived after their ask stopped waiting, over all peers.
@@ -299,7 +349,31 @@ impl Net {
     }
 }
 
-impl RefContext for Net {
+impl Drop for Net {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Why a connection ended, as the waiters on it are told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Loss {
+    /// Closed, timed out or cut: asks fail and monitors fire with `NodeDown`.
+    Lost,
+    /// The peer said goodbye: it shut down, so asks fail with
+    /// `NodeShutdown` and monitors fire with `Shutdown`.
+    Left,
+}
+
+/// The node as a ref context: its id and counters, and (while it exists)
+/// its exports and links.
+struct NetContext {
+    me: NodeId,
+    stats: Arc<Stats>,
+    net: std::sync::Weak<Net>,
+}
+
+impl RefContext for NetContext {
     fn me(&self) -> &NodeId {
         &self.me
     }
@@ -307,21 +381,41 @@ impl RefContext for Net {
         self.stats.clone()
     }
     fn export(&self, id: &ActorId, make: &mut dyn FnMut() -> Option<Arc<dyn Exported>>) {
-        if self.exported(id.local).is_none() {
-            if let Some(e) = make() {
-                self.export_entry(e);
+        if let Some(net) = self.net.upgrade() {
+            if net.exported(id.local).is_none() {
+                if let Some(e) = make() {
+                    net.export_entry(e);
+                }
             }
         }
     }
     fn local(&self, local: u64) -> Option<Arc<dyn Exported>> {
-        self.exported(local)
+        self.net.upgrade().and_then(|net| net.exported(local))
     }
     fn link(&self, node: &NodeId) -> Arc<dyn Outbound> {
-        match self.this.upgrade() {
-            Some(net) => net.link_named(&node.name),
-            None => Arc::new(NoLink),
+        match self.net.upgrade() {
+            Some(net) if !net.is_closed() => net.link_named(&node.name),
+            _ => Arc::new(NoLink),
         }
     }
+}
+
+/// Queues a system message on `conn`'s control lane, encoded with `ctx`.
+fn push_system(ctx: &Arc<dyn RefContext>, conn: &Connection, msg: &System) {
+    let head = EnvelopeHead {
+        recipient: 0,
+        recipient_incarnation: conn.peer().incarnation,
+        sender: None,
+        tag: msg.tag(),
+        correlation: None,
+        trace: None,
+    };
+    let limits = *conn.limits();
+    let _ = with_context(ctx, || {
+        conn.push(LaneId::Control, Admit::UnderCap, |buf| {
+            head.write_frame(&limits, buf, |b| msg.encode_payload(b))
+        })
+    });
 }
 
 /// A peer's monitor of one of our actors: the actor, and our watch on it.
@@ -330,8 +424,9 @@ type PeerWatch = (Arc<dyn Exported>, Monitor);
 /// The asks, monitors and connection of one peer node.
 pub(crate) struct Link {
     pub(crate) node: Arc<str>,
-    pub(crate) net: Arc<Net>,
-    /// `net` as the ref context messages are encoded in.
+    /// The node, while it exists (links outlive it in users' remote refs).
+    net: std::sync::Weak<Net>,
+    /// The node as the ref context messages are encoded in.
     pub(crate) ctx: Arc<dyn RefContext>,
     /// The live connection, if any.
     pub(crate) conn: ArcSwapOption<Connection>,
@@ -445,15 +540,7 @@ impl Link {
 
     /// Queues a system message on the control lane.
     pub(crate) fn system(&self, conn: &Connection, msg: &System) {
-        let _ = self.push_envelope(
-            conn,
-            LaneId::Control,
-            Admit::UnderCap,
-            0,
-            None,
-            msg.tag(),
-            &mut |b| msg.encode_payload(b),
-        );
+        push_system(&self.ctx, conn, msg);
     }
 
     /// A reply arrived (one nobody waits for is counted as late).
@@ -468,7 +555,7 @@ impl Link {
 
     /// The peer monitors our actor `local` under its `key`.
     pub(crate) fn watched_by_peer(self: &Arc<Self>, conn: &Arc<Connection>, local: u64, key: u64) {
-        let Some(actor) = self.net.exported(local) else {
+        let Some(actor) = self.net.upgrade().and_then(|net| net.exported(local)) else {
             self.system(conn, &System::Down(key, ExitReason::NoActor));
             return;
         };
@@ -500,19 +587,23 @@ impl Link {
 
     /// The connection `conn` is gone: asks fail, monitors fire, the peer's
     /// monitors of our actors are dropped.
-    fn connection_lost(&self, conn: &Arc<Connection>) {
+    fn connection_lost(&self, conn: &Arc<Connection>, loss: Loss) {
         let node = NodeId::new(self.node.clone(), conn.peer().incarnation);
-        let failed = lock(&self.pending).fail_all(|| Err(AskError::NodeDown(node.clone())));
+        let (error, reason) = match loss {
+            Loss::Lost => (AskError::NodeDown(node.clone()), ExitReason::NodeDown),
+            Loss::Left => (AskError::NodeShutdown(node.clone()), ExitReason::Shutdown),
+        };
+        let failed = lock(&self.pending).fail_all(|| Err(error.clone()));
         let watchers: Vec<Watcher> = lock(&self.watching).drain().map(|(_, w)| w).collect();
         for w in watchers {
-            w(&ExitReason::NodeDown);
+            w(&reason);
         }
         let watched: Vec<_> = lock(&self.watched).drain().map(|(_, v)| v).collect();
         for (actor, monitor) in watched {
             actor.unwatch(monitor);
         }
         if failed > 0 {
-            tracing::debug!(peer = %node, failed, "pending asks failed: node down");
+            tracing::debug!(peer = %node, failed, "pending asks failed: {error}");
         }
     }
 }

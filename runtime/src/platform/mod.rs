@@ -13,9 +13,9 @@ mod rng;
 mod workers;
 
 pub use backoff::backoff_delay;
-pub use net::{Delivery, SimNetwork, SimSocket, TokioTimeRuntime};
+pub use net::{Delivery, OnWorkers, SimNetwork, SimSocket, TokioTimeRuntime};
 pub use rng::NodeRng;
-pub use workers::{WorkerPool, WorkersError};
+pub use workers::{WeakWorkers, Workers, WorkersError};
 
 use std::future::Future;
 use tokio::task::JoinHandle;
@@ -37,7 +37,8 @@ pub fn wall_clock() -> std::time::SystemTime {
     std::time::SystemTime::now() // determinism: allowed here, platform is the one place
 }
 
-/// Spawns a `!Send` task on the current worker (the current `LocalSet`).
+/// Spawns a `!Send` task on the current worker (the current `LocalSet`; see
+/// [`Workers::enter`] for how a node makes sure that is one of its own).
 ///
 /// Panics only if called outside a `LocalSet`, which is a programming error in
 /// the embedding code, not something input can cause. Inlined so an actor's
@@ -60,4 +61,40 @@ pub fn fresh_incarnation() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(1)
+}
+
+/// The instant `timeout` from now, saturating: a `Duration::MAX` timeout is
+/// a deadline far in the future, not an overflow panic.
+pub fn deadline(timeout: std::time::Duration) -> Instant {
+    let now = now();
+    now.checked_add(timeout)
+        // about 30 years: further than any run, and safe to add to
+        .unwrap_or_else(|| now + std::time::Duration::from_secs(30 * 365 * 24 * 3600))
+}
+
+/// Resolves when the process is asked to terminate (SIGINT or SIGTERM),
+/// naming the signal. Needs a runtime with IO enabled.
+pub async fn termination() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(mut int), Ok(mut term)) => tokio::select! {
+                _ = int.recv() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            },
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
 }

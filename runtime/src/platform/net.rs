@@ -45,6 +45,44 @@ impl Runtime for TokioTimeRuntime {
     }
 }
 
+/// A quinn runtime whose tasks (the endpoint's and each connection's driver)
+/// run on a node's first worker, so they end with the node, whatever thread
+/// quinn happens to spawn them from. Clock, timers and sockets come from the
+/// wrapped runtime.
+#[derive(Debug)]
+pub struct OnWorkers {
+    inner: Arc<dyn Runtime>,
+    workers: super::WeakWorkers,
+}
+
+impl OnWorkers {
+    /// `inner`'s clock and sockets, with tasks on `workers`' first worker.
+    pub fn new(inner: Arc<dyn Runtime>, workers: super::WeakWorkers) -> Self {
+        Self { inner, workers }
+    }
+}
+
+impl Runtime for OnWorkers {
+    fn new_timer(&self, i: Instant) -> Pin<Box<dyn AsyncTimer>> {
+        self.inner.new_timer(i)
+    }
+
+    fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send>>) {
+        // a stopped node drops the task: its endpoint is gone with it
+        if let Some(workers) = self.workers.upgrade() {
+            let _ = workers.spawn_on(0, future);
+        }
+    }
+
+    fn wrap_udp_socket(&self, t: std::net::UdpSocket) -> io::Result<Arc<dyn AsyncUdpSocket>> {
+        self.inner.wrap_udp_socket(t)
+    }
+
+    fn now(&self) -> Instant {
+        self.inner.now()
+    }
+}
+
 #[derive(Default)]
 struct Inbox {
     queue: VecDeque<(SocketAddr, Vec<u8>)>,

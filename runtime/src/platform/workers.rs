@@ -1,18 +1,33 @@
-//! A node's worker threads: each one a current-thread tokio runtime driving a
-//! `LocalSet`, because actix actors are `!Send` and live on one thread.
+//! A node's workers: each one a tokio `LocalSet` (actix actors are `!Send`
+//! and live on one thread), driven either by an OS thread of its own or, for
+//! a node embedded in someone else's `LocalSet` (tests, the simulator), as a
+//! task of that `LocalSet`.
+//!
+//! A worker *owns* everything spawned on it: actors, connections, timers,
+//! quinn's drivers. Stopping the workers drops their `LocalSet`s, and with
+//! them every task of the node at once, with no stopping hooks run (what the
+//! simulator's crash of one node among many needs, and the last step of a
+//! graceful shutdown). Nothing here keeps a node alive: the workers hold no
+//! handle to the node, so a dropped node's tasks go with its workers.
 //!
 //! Work reaches a worker as a `Send` closure that runs inside its `LocalSet`
-//! (where it may `spawn_local` actors). `Addr`s and `ActorRef`s cross workers
-//! freely. The simulator does not use this: it runs every node on one thread.
+//! (where it may `spawn_local` actors). `Addr`s and `ActorRef`s cross
+//! workers freely.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::{Rc, Weak as RcWeak};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll};
 use std::thread::JoinHandle;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
+use tokio::task::LocalSet;
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
-/// Why the worker pool could not start or accept work.
+/// Why the workers could not start or accept work.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkersError {
     /// The OS refused a thread or the runtime could not be built.
@@ -23,60 +38,244 @@ pub enum WorkersError {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// The pool was shut down.
-    #[error("worker pool is shut down")]
+    /// The workers were stopped.
+    #[error("the node's workers are stopped")]
     Closed,
-    /// A worker index past the pool size.
-    #[error("no worker {0} (the pool has {1})")]
+    /// A worker index past the number of workers.
+    #[error("no worker {0} (the node has {1})")]
     NoSuchWorker(usize, usize),
 }
 
-/// A fixed set of worker threads owned by one node.
+thread_local! {
+    /// The worker whose tasks this thread runs now: (workers id, index).
+    static CURRENT: Cell<Option<(u64, usize)>> = const { Cell::new(None) };
+    /// Embedded workers that live on this thread, by workers id.
+    static EMBEDDED: RefCell<Vec<(u64, RcWeak<LocalSet>)>> = const { RefCell::new(Vec::new()) };
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The workers of one node. Cheap to clone; every method may be called from
+/// any thread.
 #[derive(Clone, Debug)]
-pub struct WorkerPool {
+pub struct Workers {
     inner: Arc<Inner>,
+}
+
+/// A handle to a node's workers that does not keep them running.
+#[derive(Clone, Debug, Default)]
+pub struct WeakWorkers {
+    id: u64,
+    weak: Weak<Inner>,
+}
+
+impl WeakWorkers {
+    /// The workers, while anyone holds them.
+    pub fn upgrade(&self) -> Option<Workers> {
+        self.weak.upgrade().map(|inner| Workers { inner })
+    }
+
+    /// [`Workers::enter`]; free on one of the workers' own threads.
+    #[inline]
+    pub fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
+        if CURRENT.with(Cell::get).is_some_and(|(id, _)| id == self.id) {
+            return f();
+        }
+        match self.upgrade() {
+            Some(w) => w.enter(f),
+            None => f(),
+        }
+    }
 }
 
 #[derive(Debug)]
 struct Inner {
+    id: u64,
     senders: Vec<mpsc::UnboundedSender<Job>>,
     next: AtomicUsize,
-    threads: std::sync::Mutex<Vec<JoinHandle<()>>>,
+    stop: watch::Sender<bool>,
+    /// Workers still running; `ended` ticks when one ends.
+    running: Arc<AtomicUsize>,
+    ended: watch::Sender<usize>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The task driving an embedded worker, for an immediate abort.
+    embedded: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
-impl WorkerPool {
-    /// Starts `n` workers (at least one) named `<node>-w<i>`.
-    pub fn start(node: &str, n: usize) -> Result<Self, WorkersError> {
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // the last handle is gone: nothing can reach the workers any more
+        self.stop.send_replace(true);
+        if let Some(task) = self.embedded.get_mut().ok().and_then(Option::take) {
+            task.abort();
+        }
+    }
+}
+
+/// Receives jobs and runs them until told to stop or every sender is gone.
+async fn serve(mut jobs: mpsc::UnboundedReceiver<Job>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.wait_for(|s| *s) => return,
+            job = jobs.recv() => match job {
+                Some(job) => job(),
+                None => return,
+            },
+        }
+    }
+}
+
+/// Marks a worker as this thread's current one while it runs (and restores
+/// the previous mark after, so an embedded worker inside another nests).
+struct Mark {
+    prev: Option<(u64, usize)>,
+}
+
+impl Mark {
+    fn set(id: u64, index: usize) -> Self {
+        Self {
+            prev: CURRENT.with(|c| c.replace(Some((id, index)))),
+        }
+    }
+}
+
+impl Drop for Mark {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(self.prev));
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Polls an embedded worker's `LocalSet` with the worker marked current.
+    struct Marked<F> {
+        id: u64,
+        #[pin]
+        fut: F,
+    }
+}
+
+impl<F: Future> Future for Marked<F> {
+    type Output = F::Output;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _mark = Mark::set(*this.id, 0);
+        this.fut.poll(cx)
+    }
+}
+
+/// Counts a worker as ended when dropped (however its thread or task ends).
+struct Ended {
+    running: Arc<AtomicUsize>,
+    ended: watch::Sender<usize>,
+}
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        let left = self.running.fetch_sub(1, Ordering::AcqRel) - 1;
+        self.ended.send_replace(left);
+    }
+}
+
+impl Workers {
+    fn inner(n: usize, senders: Vec<mpsc::UnboundedSender<Job>>) -> Inner {
+        Inner {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            senders,
+            next: AtomicUsize::new(0),
+            stop: watch::Sender::new(false),
+            running: Arc::new(AtomicUsize::new(n)),
+            ended: watch::Sender::new(n),
+            threads: Mutex::new(Vec::new()),
+            embedded: Mutex::new(None),
+        }
+    }
+
+    /// Starts `n` workers (at least one), each on an OS thread of its own
+    /// named `<node>-w<i>`, with a current-thread runtime that has IO and
+    /// time enabled (quinn needs both).
+    pub fn threads(node: &str, n: usize) -> Result<Self, WorkersError> {
         let n = n.max(1);
+        let mut receivers = Vec::with_capacity(n);
         let mut senders = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (tx, rx) = mpsc::unbounded_channel::<Job>();
+            senders.push(tx);
+            receivers.push(rx);
+        }
+        let inner = Self::inner(n, senders);
         let mut threads = Vec::with_capacity(n);
-        for index in 0..n {
-            let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+        for (index, jobs) in receivers.into_iter().enumerate() {
             let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_time()
+                .enable_all()
                 .build()
                 .map_err(|source| WorkersError::Start { index, source })?;
+            let (id, stop) = (inner.id, inner.stop.subscribe());
+            let ended = Ended {
+                running: inner.running.clone(),
+                ended: inner.ended.clone(),
+            };
             let handle = std::thread::Builder::new()
                 .name(format!("{node}-w{index}"))
                 .spawn(move || {
-                    let local = tokio::task::LocalSet::new();
-                    local.block_on(&rt, async move {
-                        while let Some(job) = rx.recv().await {
-                            job();
-                        }
-                    });
+                    let _ended = ended;
+                    let _mark = Mark::set(id, index);
+                    let local = LocalSet::new();
+                    local.block_on(&rt, serve(jobs, stop));
+                    // drop every task of the worker inside its runtime
+                    let _enter = rt.enter();
+                    drop(local);
                 })
                 .map_err(|source| WorkersError::Start { index, source })?;
-            senders.push(tx);
             threads.push(handle);
         }
+        *inner.threads.lock().unwrap_or_else(|p| p.into_inner()) = threads;
         Ok(Self {
-            inner: Arc::new(Inner {
-                senders,
-                next: AtomicUsize::new(0),
-                threads: std::sync::Mutex::new(threads),
-            }),
+            inner: Arc::new(inner),
         })
+    }
+
+    /// One worker embedded in the caller's `LocalSet`, on its thread: a
+    /// `LocalSet` of its own, driven by a task of the caller's (tests and the
+    /// simulator, where every node shares one thread). Must be called inside
+    /// a `LocalSet`.
+    pub fn embedded() -> Self {
+        let (tx, jobs) = mpsc::unbounded_channel::<Job>();
+        let inner = Self::inner(1, vec![tx]);
+        let local = Rc::new(LocalSet::new());
+        let id = inner.id;
+        EMBEDDED.with(|e| {
+            let mut e = e.borrow_mut();
+            e.retain(|(_, w)| w.strong_count() > 0);
+            e.push((id, Rc::downgrade(&local)));
+        });
+        let stop = inner.stop.subscribe();
+        let ended = Ended {
+            running: inner.running.clone(),
+            ended: inner.ended.clone(),
+        };
+        let task = tokio::task::spawn_local(async move {
+            let _ended = ended;
+            Marked {
+                id,
+                fut: local.run_until(serve(jobs, stop)),
+            }
+            .await;
+            // dropping the last strong ref drops the LocalSet and its tasks
+            drop(local);
+        });
+        *inner.embedded.lock().unwrap_or_else(|p| p.into_inner()) = Some(task.abort_handle());
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// A handle that does not keep the workers running.
+    pub fn downgrade(&self) -> WeakWorkers {
+        WeakWorkers {
+            id: self.inner.id,
+            weak: Arc::downgrade(&self.inner),
+        }
     }
 
     /// Number of workers.
@@ -84,9 +283,22 @@ impl WorkerPool {
         self.inner.senders.len()
     }
 
-    /// Always false: a pool has at least one worker.
+    /// Always false: there is at least one worker.
     pub fn is_empty(&self) -> bool {
         false
+    }
+
+    /// The index of the worker this thread is running now, if it is one of
+    /// these.
+    pub fn current(&self) -> Option<usize> {
+        CURRENT
+            .with(Cell::get)
+            .and_then(|(id, i)| (id == self.inner.id).then_some(i))
+    }
+
+    /// The next worker in round-robin order.
+    pub fn next_index(&self) -> usize {
+        self.inner.next.fetch_add(1, Ordering::Relaxed) % self.len()
     }
 
     /// Runs `job` on worker `index`, inside its `LocalSet`.
@@ -100,31 +312,105 @@ impl WorkerPool {
             .senders
             .get(index)
             .ok_or(WorkersError::NoSuchWorker(index, self.len()))?;
+        if self.is_stopped() {
+            return Err(WorkersError::Closed);
+        }
         tx.send(Box::new(job)).map_err(|_| WorkersError::Closed)
     }
 
     /// Runs `job` on the next worker in round-robin order; returns its index.
     pub fn run(&self, job: impl FnOnce() + Send + 'static) -> Result<usize, WorkersError> {
-        let index = self.inner.next.fetch_add(1, Ordering::Relaxed) % self.len();
+        let index = self.next_index();
         self.run_on(index, job)?;
         Ok(index)
     }
 
-    /// Stops accepting work and waits for every worker thread to end.
-    ///
-    /// A worker ends when its queue closes; actors still running on it are
-    /// dropped with its `LocalSet`.
-    pub fn shutdown(self) {
-        let Ok(inner) = Arc::try_unwrap(self.inner) else {
-            return; // other clones keep the pool alive; the last one joins
-        };
-        drop(inner.senders);
-        let threads = inner
-            .threads
-            .into_inner()
-            .unwrap_or_else(|p| p.into_inner());
+    /// Runs `f` so that what it spawns with `tokio::task::spawn_local` lands
+    /// on one of these workers: as is on a thread that runs one, inside the
+    /// embedded worker's `LocalSet` on the thread that embeds it, and (on any
+    /// other thread) as is, wherever the caller's `LocalSet` puts it.
+    pub fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
+        if self.current().is_some() {
+            return f();
+        }
+        let id = self.inner.id;
+        let local = EMBEDDED.with(|e| {
+            e.borrow()
+                .iter()
+                .find(|(i, _)| *i == id)
+                .and_then(|(_, w)| w.upgrade())
+        });
+        match local {
+            Some(local) => {
+                let _enter = local.enter();
+                let _mark = Mark::set(id, 0);
+                f()
+            }
+            None => f(),
+        }
+    }
+
+    /// True if `enter` would place spawns on one of these workers.
+    pub fn reachable_here(&self) -> bool {
+        self.current().is_some()
+            || EMBEDDED.with(|e| {
+                e.borrow()
+                    .iter()
+                    .any(|(i, w)| *i == self.inner.id && w.strong_count() > 0)
+            })
+    }
+
+    /// Spawns `fut` on worker `index` (or, reachable here, on this thread's
+    /// one).
+    pub fn spawn_on<F>(&self, index: usize, fut: F) -> Result<(), WorkersError>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        if self.current() == Some(index) || (index == 0 && self.reachable_here()) {
+            self.enter(|| drop(tokio::task::spawn_local(fut)));
+            return Ok(());
+        }
+        self.run_on(index, move || drop(tokio::task::spawn_local(fut)))
+    }
+
+    /// Stops every worker: each drops its `LocalSet`, and with it every task
+    /// of the node (actors without their stopping hooks, connections without
+    /// a goodbye). Returns at once; [`Workers::stopped`] waits for the end.
+    pub fn stop(&self) {
+        self.inner.stop.send_replace(true);
+        let embedded = self
+            .inner
+            .embedded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(task) = embedded {
+            task.abort();
+        }
+    }
+
+    /// True once [`Workers::stop`] was called (or every handle dropped).
+    pub fn is_stopped(&self) -> bool {
+        *self.inner.stop.borrow()
+    }
+
+    /// Waits until every worker has ended.
+    pub async fn stopped(&self) {
+        let mut ended = self.inner.ended.subscribe();
+        let _ = ended.wait_for(|left| *left == 0).await;
+    }
+
+    /// Stops the workers and waits (blocking) for their threads to end;
+    /// a thread that is one of them is left to end on its own.
+    pub fn join(&self) {
+        self.stop();
+        let threads =
+            std::mem::take(&mut *self.inner.threads.lock().unwrap_or_else(|p| p.into_inner()));
+        let me = std::thread::current().id();
         for t in threads {
-            let _ = t.join();
+            if t.thread().id() != me {
+                let _ = t.join();
+            }
         }
     }
 }
@@ -132,34 +418,110 @@ impl WorkerPool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn jobs_run_on_distinct_named_threads() {
-        let pool = WorkerPool::start("t", 2).expect("start");
+        let workers = Workers::threads("t", 2).expect("start");
         let (tx, rx) = std::sync::mpsc::channel();
         for i in 0..2 {
-            let tx = tx.clone();
-            pool.run_on(i, move || {
-                let name = std::thread::current().name().map(str::to_owned);
-                // spawn_local works: we are inside the worker's LocalSet
-                tokio::task::spawn_local(async move {
-                    let _ = tx.send(name);
-                });
-            })
-            .expect("run");
+            let (tx, w) = (tx.clone(), workers.clone());
+            workers
+                .run_on(i, move || {
+                    let name = std::thread::current().name().map(str::to_owned);
+                    // spawn_local works: we are inside the worker's LocalSet
+                    tokio::task::spawn_local(async move {
+                        let _ = tx.send((name, w.current()));
+                    });
+                })
+                .expect("run");
         }
-        let mut names: Vec<_> = (0..2)
-            .map(|_| {
-                rx.recv_timeout(std::time::Duration::from_secs(5))
-                    .expect("job ran")
-            })
+        let mut seen: Vec<_> = (0..2)
+            .map(|_| rx.recv_timeout(Duration::from_secs(5)).expect("job ran"))
             .collect();
-        names.sort();
-        assert_eq!(names, vec![Some("t-w0".into()), Some("t-w1".into())]);
+        seen.sort();
+        assert_eq!(
+            seen,
+            vec![
+                (Some("t-w0".into()), Some(0)),
+                (Some("t-w1".into()), Some(1))
+            ]
+        );
         assert!(matches!(
-            pool.run_on(5, || {}),
+            workers.run_on(5, || {}),
             Err(WorkersError::NoSuchWorker(5, 2))
         ));
-        pool.shutdown();
+        assert_eq!(workers.current(), None, "the test thread is not a worker");
+        workers.join();
+        assert!(matches!(
+            workers.run_on(0, || {}),
+            Err(WorkersError::Closed)
+        ));
+    }
+
+    /// Dropped when the task holding it is dropped.
+    struct Flag(Arc<std::sync::atomic::AtomicBool>);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn stopping_drops_every_task_of_the_workers_at_once() {
+        let workers = Workers::threads("t", 2).expect("start");
+        let dropped: Vec<_> = (0..2)
+            .map(|_| Arc::new(std::sync::atomic::AtomicBool::new(false)))
+            .collect();
+        for (i, d) in dropped.iter().enumerate() {
+            let flag = Flag(d.clone());
+            workers
+                .spawn_on(i, async move {
+                    let _flag = flag;
+                    std::future::pending::<()>().await;
+                })
+                .expect("spawn");
+        }
+        workers.join();
+        assert!(dropped.iter().all(|d| d.load(Ordering::SeqCst)));
+    }
+
+    #[test]
+    fn an_embedded_worker_owns_what_is_spawned_into_it_and_ends_alone() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        LocalSet::new().block_on(&rt, async {
+            let a = Workers::embedded();
+            let b = Workers::embedded();
+            let (da, db) = (
+                Arc::new(std::sync::atomic::AtomicBool::new(false)),
+                Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            );
+            for (w, d) in [(&a, &da), (&b, &db)] {
+                let flag = Flag(d.clone());
+                w.enter(|| {
+                    tokio::task::spawn_local(async move {
+                        let _flag = flag;
+                        std::future::pending::<()>().await;
+                    })
+                });
+            }
+            assert_eq!(a.current(), None, "outside the worker");
+            assert_eq!(a.enter(|| a.current()), Some(0));
+            a.stop();
+            tokio::time::timeout(Duration::from_secs(5), a.stopped())
+                .await
+                .expect("a ends");
+            assert!(da.load(Ordering::SeqCst), "a's task is gone");
+            assert!(!db.load(Ordering::SeqCst), "b is untouched");
+            assert!(b.reachable_here() && !a.is_empty());
+            b.stop();
+            tokio::time::timeout(Duration::from_secs(5), b.stopped())
+                .await
+                .expect("b ends");
+            assert!(db.load(Ordering::SeqCst));
+        });
     }
 }

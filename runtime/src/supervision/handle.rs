@@ -7,7 +7,7 @@ use super::supervisor::{
     Supervisor, TerminateChild, WhichChildren,
 };
 use super::{ChildSpec, SupervisorError, SupervisorSpec};
-use crate::actor::{ActorId, ActorRef, AskError, ExitReason, Host};
+use crate::actor::{ActorId, ActorRef, AskError, ExitReason, Host, Root};
 use actix::{Actor, Context};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,12 +28,42 @@ impl SupervisorSpec {
     /// Starts the supervisor on the current worker and returns once every
     /// child has started (or the first failed, in which case the started ones
     /// were stopped in reverse order).
+    ///
+    /// The supervisor and its children run on the node's workers (on this
+    /// thread's one if it has one). The node stops it with its tree when it
+    /// shuts down, after any supervisor started later (OTP's order).
     pub async fn start(self, host: &Host) -> Result<SupervisorRef, SupervisorError> {
         self.validate()?;
         let slot = SupervisorSlot::new(host, Arc::new(self));
-        slot.start_supervisor(host).await?;
-        Ok(slot.supervisor_ref())
+        host.in_node(slot.start_supervisor(host)).await?;
+        let sup = slot.supervisor_ref();
+        track_root(host, &sup);
+        Ok(sup)
     }
+}
+
+/// Lets the node stop `sup` at shutdown, and forget it once it exits.
+fn track_root(host: &Host, sup: &SupervisorRef) {
+    let id = sup.id().clone();
+    let stopper = sup.clone();
+    host.add_root(Root {
+        id: id.clone(),
+        shutdown: Box::new(move || {
+            let sup = stopper.clone();
+            Box::pin(async move {
+                sup.shutdown().await;
+            })
+        }),
+    });
+    let (weak, exited) = (host.downgrade(), sup.exited());
+    host.enter(|| {
+        crate::platform::spawn_local(async move {
+            exited.await;
+            if let Some(host) = weak.upgrade() {
+                host.remove_root(&id);
+            }
+        })
+    });
 }
 
 fn call_error(e: AskError) -> SupervisorError {

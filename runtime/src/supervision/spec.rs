@@ -152,6 +152,10 @@ pub enum SupervisorError {
     /// The supervisor is not running.
     #[error("supervisor is not running")]
     NoSupervisor,
+    /// The supervisor could not be placed on the worker asked for (no such
+    /// worker, or the node is shutting down).
+    #[error("cannot place the supervisor: {0}")]
+    Placement(String),
 }
 
 /// One child: how to start it and how to treat its exits (OTP's `child_spec`).

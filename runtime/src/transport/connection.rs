@@ -266,6 +266,11 @@ impl Connection {
         self.quic.close(code.into(), reason.as_bytes());
     }
 
+    /// Resolves once the connection is closed (by either side) or lost.
+    pub async fn closed(&self) {
+        self.quic.closed().await;
+    }
+
     /// True once the connection is closed or lost.
     pub fn is_closed(&self) -> bool {
         self.quic.close_reason().is_some()

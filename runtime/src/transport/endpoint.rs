@@ -220,19 +220,28 @@ impl Endpoint {
         identity: &NodeIdentity,
         hello: Hello,
     ) -> Result<Self, TransportError> {
-        Self::bind_with(addr, trust, identity, hello, Liveness::default())
+        let runtime = Arc::new(quinn::TokioRuntime);
+        Self::bind_with(addr, trust, identity, hello, Liveness::default(), runtime)
     }
 
-    /// [`Endpoint::bind`] with the given liveness settings.
+    /// [`Endpoint::bind`] with the given liveness settings, its tasks spawned
+    /// through `runtime` (a node passes one that keeps them on its workers).
     pub fn bind_with(
         addr: SocketAddr,
         trust: &Trust,
         identity: &NodeIdentity,
         hello: Hello,
         liveness: Liveness,
+        runtime: Arc<dyn quinn::Runtime>,
     ) -> Result<Self, TransportError> {
         let (server, client) = quic_crypto(trust, identity, liveness)?;
-        let quic = quinn::Endpoint::server(server_config(server, liveness), addr)?;
+        let socket = std::net::UdpSocket::bind(addr)?;
+        let quic = quinn::Endpoint::new(
+            quinn::EndpointConfig::default(),
+            Some(server_config(server, liveness)),
+            socket,
+            runtime,
+        )?;
         Ok(Self::around(quic, client, hello))
     }
 
