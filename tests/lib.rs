@@ -102,3 +102,15 @@ pub async fn bounded<T>(what: &str, f: impl std::future::IntoFuture<Output = T>)
         Err(_) => panic!("timed out: {what}"),
     }
 }
+
+/// This process's resident set size (Linux; 0 where /proc is missing).
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
+        .map_or(0, |pages| pages * 4096)
+}

@@ -36,7 +36,8 @@ enum Command {
     },
     /// Run one node that exposes a probe actor as "echo" (for trying the
     /// network and for the integration tests). Prints `listening <addr>`,
-    /// then serves until stdin closes.
+    /// then serves until stdin closes or SIGINT/SIGTERM, and shuts down
+    /// gracefully (its peers are told goodbye).
     Serve {
         /// The node's name.
         #[arg(long, default_value = "alpha")]
@@ -62,6 +63,13 @@ enum Command {
         /// A peer to dial (and redial), as NAME=ADDRESS; repeatable.
         #[arg(long, value_parser = parse_peer)]
         peer: Vec<(String, std::net::SocketAddr)>,
+        /// Worker threads (default: one per core).
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Milliseconds of silence after which a peer counts as lost
+        /// (default 3000); the keep-alive probe runs at a quarter of it.
+        #[arg(long = "idle-timeout-ms")]
+        idle_timeout_ms: Option<u64>,
     },
     /// Make a cluster CA and node certificates for mutual TLS from files:
     /// DIR/ca.crt, DIR/ca.key (keep it off the nodes), DIR/<node>.crt and
@@ -112,13 +120,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             key,
             listen,
             peer,
+            workers,
+            idle_timeout_ms,
         } => {
             let security = match (secret, ca, cert, key) {
                 (Some(secret), ..) => Security::Secret(secret),
                 (None, Some(ca), Some(cert), Some(key)) => Security::Files { ca, cert, key },
                 _ => anyhow::bail!("give --secret, or --ca with --cert and --key"),
             };
-            arbour_node::serve::run(&name, &cluster, security, listen, peer)
+            arbour_node::serve::run(arbour_node::serve::ServeOptions {
+                name,
+                cluster,
+                security,
+                listen,
+                peers: peer,
+                workers,
+                idle_timeout: idle_timeout_ms.map(std::time::Duration::from_millis),
+            })
         }
         Command::Certs {
             cluster,

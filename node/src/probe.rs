@@ -87,9 +87,16 @@ arbour::remote_message!(PingHeld => "probe.ping_held.v1");
 pub struct Delay(pub u64);
 arbour::remote_message!(Delay => "probe.delay.v1");
 
+/// Ask: the name of the thread (the node's worker) the actor runs on.
+#[derive(Clone, Debug, Message, Serialize, Deserialize)]
+#[rtype(result = "String")]
+pub struct WhereAreYou;
+arbour::remote_message!(WhereAreYou => "probe.where.v1");
+
 arbour::remote_actor!(Echo {
     Ping,
     Delay,
+    WhereAreYou,
     Tally,
     Report,
     Crash,
@@ -102,6 +109,16 @@ impl Handler<Ping> for Echo {
     type Result = u64;
     fn handle(&mut self, Ping(n): Ping, _: &mut Context<Self>) -> u64 {
         n.wrapping_add(1)
+    }
+}
+
+impl Handler<WhereAreYou> for Echo {
+    type Result = String;
+    fn handle(&mut self, _: WhereAreYou, _: &mut Context<Self>) -> String {
+        std::thread::current()
+            .name()
+            .unwrap_or("unnamed")
+            .to_owned()
     }
 }
 

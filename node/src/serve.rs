@@ -1,25 +1,36 @@
 //! `arbour serve`: one node exposing a probe [`Echo`] as "echo" (and dialing
 //! any peers it is given), until its standard input closes (so a parent
-//! process that dies takes it along).
+//! process that dies takes it along) or it gets SIGINT/SIGTERM; either way
+//! it shuts down gracefully, telling its peers goodbye.
 
 use crate::probe::Echo;
 use anyhow::Context as _;
 use arbour::{Node, Security};
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::time::Duration;
 
-/// Runs the node on this thread until stdin reaches end of file.
-pub fn run(
-    name: &str,
-    cluster: &str,
-    security: Security,
-    listen: SocketAddr,
-    peers: Vec<(String, SocketAddr)>,
-) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("tokio runtime")?;
+/// What `arbour serve` runs.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// The node's name.
+    pub name: String,
+    /// The cluster's name.
+    pub cluster: String,
+    /// How the node proves it belongs to the cluster.
+    pub security: Security,
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Peers to dial at start.
+    pub peers: Vec<(String, SocketAddr)>,
+    /// Worker threads (default: one per core).
+    pub workers: Option<usize>,
+    /// How long a silent peer lives before it counts as lost (default 3 s).
+    pub idle_timeout: Option<Duration>,
+}
+
+/// Runs the node until stdin reaches end of file or a termination signal.
+pub fn run(opts: ServeOptions) -> anyhow::Result<()> {
     let (eof_tx, eof_rx) = tokio::sync::oneshot::channel::<()>();
     std::thread::spawn(move || {
         let mut line = String::new();
@@ -28,22 +39,29 @@ pub fn run(
         }
         let _ = eof_tx.send(());
     });
-    tokio::task::LocalSet::new().block_on(&rt, async {
-        let mut builder = Node::builder(name)
-            .cluster(cluster)
-            .security(security)
-            .listen(listen);
-        for (peer, addr) in peers {
-            builder = builder.peer(peer, addr);
-        }
-        let node = builder.start().await.context("starting the node")?;
-        let echo = node.spawn(Echo::default());
-        node.expose(crate::probe::ECHO, &echo)
-            .context("exposing echo")?;
-        println!("listening {}", node.local_addr()?);
-        std::io::stdout().flush()?;
-        let _ = eof_rx.await;
-        node.shutdown_network();
-        Ok(())
-    })
+    let mut builder = Node::builder(&opts.name)
+        .cluster(&opts.cluster)
+        .security(opts.security)
+        .listen(opts.listen);
+    for (peer, addr) in opts.peers {
+        builder = builder.peer(peer, addr);
+    }
+    if let Some(n) = opts.workers {
+        builder = builder.workers(n);
+    }
+    if let Some(d) = opts.idle_timeout {
+        builder = builder.idle_timeout(d).keep_alive(d / 4);
+    }
+    let served = builder
+        .run(|node| async move {
+            let echo = node.spawn(Echo::default());
+            node.expose(crate::probe::ECHO, &echo)
+                .context("exposing echo")?;
+            println!("listening {}", node.local_addr()?);
+            std::io::stdout().flush()?;
+            let _ = eof_rx.await;
+            Ok::<_, anyhow::Error>(())
+        })
+        .context("starting the node")?;
+    served.unwrap_or(Ok(()))
 }

@@ -8,6 +8,7 @@ use arbour_node::probe::{
 };
 use arbour_tests::{arbour_bin, bounded, run_arbour, run_local, LIMIT};
 use std::ffi::OsStr;
+use std::future::IntoFuture;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -176,6 +177,86 @@ fn a_killed_process_fails_pending_asks_and_monitors_with_node_down() {
         assert!(matches!(r, Err(AskError::NodeDown(_))), "{r:?}");
         let down = bounded("down", downs.recv()).await.expect("Down");
         assert_eq!(down.reason, ExitReason::NodeDown);
+    });
+}
+
+/// Sends `signal` (e.g. "TERM") to the process.
+fn signal(child: &Child, signal: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{signal}"), child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{signal} failed");
+}
+
+/// SIGTERM: the node shuts down gracefully and says goodbye, so this side's
+/// monitors fire with `Shutdown` and its pending ask fails with
+/// `NodeShutdown` at once. Both sides' idle timeouts are two minutes: only
+/// the goodbye can explain a prompt notice.
+#[test]
+fn a_sigterm_is_a_graceful_shutdown_that_peers_see_at_once() {
+    let mut alpha = serve(&["--secret", "s3cret", "--idle-timeout-ms", "120000"]);
+    run_local(|| async {
+        let beta = Node::builder("beta")
+            .cluster("test")
+            .secret("s3cret")
+            .idle_timeout(Duration::from_secs(120))
+            .start()
+            .await
+            .expect("beta");
+        let echo = bounded("dial echo", dial_echo(&beta, "alpha", alpha.addr, LIMIT))
+            .await
+            .expect("dial echo");
+        let (watcher, mut downs) = DownForwarder::start_new();
+        let _m = echo.monitor(watcher.recipient());
+        assert_eq!(bounded("ping", echo.ask(Ping(0))).await, Ok(1));
+        let pending = echo
+            .ask(arbour_node::probe::Delay(60_000))
+            .timeout(Duration::from_secs(60))
+            .into_future();
+        let sent = Instant::now();
+        signal(&alpha.child, "TERM");
+        let down = bounded("down", downs.recv()).await.expect("Down");
+        let noticed = sent.elapsed();
+        assert_eq!(down.reason, ExitReason::Shutdown);
+        let r = bounded("pending ask", pending).await;
+        assert!(matches!(r, Err(AskError::NodeShutdown(_))), "{r:?}");
+        println!("sigterm.peer_notice_ms {}", noticed.as_millis());
+    });
+    let status = alpha.child.wait().expect("alpha exits");
+    assert!(status.success(), "a graceful exit: {status}");
+}
+
+/// SIGKILL: no goodbye; the peer notices through the idle timeout it was
+/// configured with (500 ms here, against a default of 3 s).
+#[test]
+fn a_sigkill_is_noticed_through_the_configured_idle_timeout() {
+    let mut alpha = serve(&["--secret", "s3cret", "--idle-timeout-ms", "500"]);
+    run_local(|| async {
+        let idle = Duration::from_millis(500);
+        let beta = Node::builder("beta")
+            .cluster("test")
+            .secret("s3cret")
+            .idle_timeout(idle)
+            .keep_alive(idle / 4)
+            .start()
+            .await
+            .expect("beta");
+        let echo = bounded("dial echo", dial_echo(&beta, "alpha", alpha.addr, LIMIT))
+            .await
+            .expect("dial echo");
+        let (watcher, mut downs) = DownForwarder::start_new();
+        let _m = echo.monitor(watcher.recipient());
+        assert_eq!(bounded("ping", echo.ask(Ping(0))).await, Ok(1));
+        let killed = Instant::now();
+        alpha.child.kill().expect("kill alpha");
+        let down = bounded("down", downs.recv()).await.expect("Down");
+        assert_eq!(down.reason, ExitReason::NodeDown);
+        let noticed = killed.elapsed();
+        assert!(
+            noticed < Duration::from_millis(2_500),
+            "noticed after {noticed:?}: the 500 ms idle timeout, not the 3 s default"
+        );
     });
 }
 

@@ -43,7 +43,11 @@ pub struct Node {
 struct NodeInner {
     host: Host,
     registry: Arc<Registry>,
-    net: Option<Arc<Net>>,
+    /// The network side; taken at shutdown, so the endpoint (and its port)
+    /// is released even while handles to the node remain.
+    net: arc_swap::ArcSwapOption<Net>,
+    /// Whether the node was started with a network at all.
+    networked: bool,
     /// The node's own workers (a started node).
     workers: Option<Workers>,
     /// Set once a shutdown (or crash) began.
@@ -57,7 +61,7 @@ impl Drop for NodeInner {
         if self.closing.swap(true, Ordering::AcqRel) {
             return;
         }
-        let (net, host) = (self.net.take(), self.host.clone());
+        let (net, host) = (self.net.swap(None), self.host.clone());
         let Some(workers) = self.workers.take() else {
             if let Some(net) = net {
                 net.shutdown();
@@ -124,6 +128,9 @@ pub enum NodeError {
     /// The node was built without a network ([`NodeBuilder::build`]).
     #[error("this node has no network (start it with NodeBuilder::start)")]
     NoNetwork,
+    /// The node was shut down (or crashed).
+    #[error("the node is shut down")]
+    ShutDown,
     /// No connection to the node came up in time.
     #[error(
         "no connection to node {node} within {waited:?}: dial it with Node::connect \
@@ -218,8 +225,12 @@ impl Node {
         &self.inner.host
     }
 
-    fn net(&self) -> Result<&Arc<Net>, NodeError> {
-        self.inner.net.as_ref().ok_or(NodeError::NoNetwork)
+    fn net(&self) -> Result<Arc<Net>, NodeError> {
+        match self.inner.net.load_full() {
+            Some(net) => Ok(net),
+            None if self.inner.networked => Err(NodeError::ShutDown),
+            None => Err(NodeError::NoNetwork),
+        }
     }
 
     /// Shuts the node down gracefully and waits until nothing of it runs:
@@ -234,14 +245,13 @@ impl Node {
     /// node: this returns only to callers outside the node.
     pub async fn shutdown(&self) {
         if !self.inner.closing.swap(true, Ordering::AcqRel) {
-            graceful(&self.inner.host, self.inner.net.as_ref()).await;
-            match &self.inner.workers {
-                Some(w) => w.stop(),
-                None => {
-                    if let Some(net) = &self.inner.net {
-                        net.shutdown();
-                    }
-                }
+            let net = self.inner.net.swap(None);
+            graceful(&self.inner.host, net.as_ref()).await;
+            if let Some(w) = &self.inner.workers {
+                w.stop();
+            }
+            if let Some(net) = net {
+                net.shutdown();
             }
         }
         if let Some(w) = &self.inner.workers {
@@ -255,10 +265,12 @@ impl Node {
     /// tests of what survives a crash. Resolves once nothing of it runs.
     pub async fn crash(&self) {
         self.inner.closing.store(true, Ordering::Release);
+        let net = self.inner.net.swap(None);
         if let Some(w) = &self.inner.workers {
             w.stop();
             w.stopped().await;
         }
+        drop(net);
     }
 
     /// True once a shutdown or crash began.
@@ -383,6 +395,7 @@ impl Node {
     pub fn connected_peers(&self) -> Vec<NodeId> {
         self.inner
             .net
+            .load()
             .as_ref()
             .map(|n| n.connected())
             .unwrap_or_default()
@@ -404,6 +417,7 @@ impl Node {
         use std::sync::atomic::Ordering::Relaxed;
         self.inner
             .net
+            .load()
             .as_ref()
             .map(|n| NetStats {
                 late_replies: n.late_replies(),
@@ -416,7 +430,7 @@ impl Node {
     /// goodbye (peers see a lost connection: `NodeDown`). The actors keep
     /// running; [`Node::shutdown`] is the graceful way to stop a node.
     pub fn shutdown_network(&self) {
-        if let Some(net) = &self.inner.net {
+        if let Some(net) = self.inner.net.load().as_ref() {
             net.shutdown();
         }
     }
@@ -638,7 +652,8 @@ impl NodeBuilder {
         NodeInner {
             host,
             registry: Arc::new(Registry::default()),
-            net: None,
+            net: arc_swap::ArcSwapOption::empty(),
+            networked: false,
             workers,
             closing: AtomicBool::new(false),
         }
@@ -796,7 +811,8 @@ impl NodeBuilder {
                 Ok::<_, NodeError>(net)
             })
             .await?;
-        inner.net = Some(net);
+        inner.net = arc_swap::ArcSwapOption::from(Some(net));
+        inner.networked = true;
         Ok(Node {
             inner: Arc::new(inner),
         })

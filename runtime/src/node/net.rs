@@ -301,11 +301,13 @@ impl Net {
             push_system(&self.ctx, conn, &System::Goodbye);
         }
         let taken = futures_util::future::join_all(conns.iter().map(|c| c.closed()));
-        if tokio::time::timeout(wait, taken).await.is_err() {
-            tracing::debug!(node = %self.me, "not every peer closed after the goodbye");
-        }
+        let all_took_it = tokio::time::timeout(wait, taken).await.is_ok();
         self.shutdown();
-        let _ = tokio::time::timeout(wait, self.endpoint.quic().wait_idle()).await;
+        if !all_took_it {
+            // some peer did not answer: give the close frames a chance to go
+            tracing::debug!(node = %self.me, "not every peer closed after the goodbye");
+            let _ = tokio::time::timeout(wait, self.endpoint.quic().wait_idle()).await;
+        }
         tracing::info!(node = %self.me, peers = conns.len(), "left the cluster");
     }
 

@@ -15,7 +15,7 @@ mod workers;
 pub use backoff::backoff_delay;
 pub use net::{Delivery, OnWorkers, SimNetwork, SimSocket, TokioTimeRuntime};
 pub use rng::NodeRng;
-pub use workers::{WeakWorkers, Workers, WorkersError};
+pub use workers::{live_workers, live_workers_at_most, WeakWorkers, Workers, WorkersError};
 
 use std::future::Future;
 use tokio::task::JoinHandle;

@@ -55,6 +55,23 @@ thread_local! {
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// Workers of any node in this process that have not ended yet.
+static LIVE: std::sync::LazyLock<watch::Sender<usize>> =
+    std::sync::LazyLock::new(|| watch::Sender::new(0));
+
+/// How many workers (of every node in this process) still run: each one
+/// that ended has dropped its `LocalSet` and every task on it. A node that
+/// was shut down or dropped leaves none behind.
+pub fn live_workers() -> usize {
+    *LIVE.borrow()
+}
+
+/// Waits until at most `n` workers of the process still run.
+pub async fn live_workers_at_most(n: usize) {
+    let mut rx = LIVE.subscribe();
+    let _ = rx.wait_for(|live| *live <= n).await;
+}
+
 /// The workers of one node. Cheap to clone; every method may be called from
 /// any thread.
 #[derive(Clone, Debug)]
@@ -170,10 +187,21 @@ struct Ended {
     ended: watch::Sender<usize>,
 }
 
+impl Ended {
+    fn new(inner: &Inner) -> Self {
+        LIVE.send_modify(|n| *n += 1);
+        Self {
+            running: inner.running.clone(),
+            ended: inner.ended.clone(),
+        }
+    }
+}
+
 impl Drop for Ended {
     fn drop(&mut self) {
         let left = self.running.fetch_sub(1, Ordering::AcqRel) - 1;
         self.ended.send_replace(left);
+        LIVE.send_modify(|n| *n -= 1);
     }
 }
 
@@ -211,10 +239,7 @@ impl Workers {
                 .build()
                 .map_err(|source| WorkersError::Start { index, source })?;
             let (id, stop) = (inner.id, inner.stop.subscribe());
-            let ended = Ended {
-                running: inner.running.clone(),
-                ended: inner.ended.clone(),
-            };
+            let ended = Ended::new(&inner);
             let handle = std::thread::Builder::new()
                 .name(format!("{node}-w{index}"))
                 .spawn(move || {
@@ -250,10 +275,7 @@ impl Workers {
             e.push((id, Rc::downgrade(&local)));
         });
         let stop = inner.stop.subscribe();
-        let ended = Ended {
-            running: inner.running.clone(),
-            ended: inner.ended.clone(),
-        };
+        let ended = Ended::new(&inner);
         let task = tokio::task::spawn_local(async move {
             let _ended = ended;
             Marked {
