@@ -378,9 +378,16 @@ fn dropping_every_ref_does_not_stop_an_actor_as_in_erlang() {
 struct Counter {
     seen: u64,
     out_of_order: u64,
+    /// Where to leave `seen` when the actor stops.
+    on_stop: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 impl Actor for Counter {
     type Context = Context<Self>;
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        if let Some(out) = &self.on_stop {
+            out.store(self.seen, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
 }
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -427,6 +434,28 @@ fn a_plain_tell_is_queued_past_the_mailbox_capacity() {
         assert_eq!(within("ask", unbounded.ask(Seen)).await, Ok((5_001, 0)));
         let stats = node.stats();
         assert_eq!((stats.mailbox_full_drops, stats.outbound_drops), (0, 0));
+    });
+}
+
+#[test]
+fn a_stop_is_handled_after_the_tells_sent_before_it() {
+    run(|node| async move {
+        let last = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let c = node.spawn(Counter {
+            on_stop: Some(last.clone()),
+            ..Counter::default()
+        });
+        for n in 0..10_000 {
+            c.tell(Seq(n));
+        }
+        let exited = c.exited();
+        c.stop();
+        assert_eq!(within("stop", exited).await, ExitReason::Shutdown);
+        assert_eq!(
+            last.load(std::sync::atomic::Ordering::SeqCst),
+            10_000,
+            "every tell sent before the stop was handled"
+        );
     });
 }
 

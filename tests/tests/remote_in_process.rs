@@ -151,6 +151,78 @@ fn past_the_outbound_cap_a_tell_is_dropped_and_counted() {
     });
 }
 
+/// Counts the tallies it handles into a counter the test reads after the
+/// actor is gone.
+struct Counting(std::sync::Arc<std::sync::atomic::AtomicU64>);
+impl Actor for Counting {
+    type Context = Context<Self>;
+}
+impl Handler<Tally> for Counting {
+    type Result = ();
+    fn handle(&mut self, _: Tally, _: &mut Context<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+arbour::remote_actor!(Counting { Tally });
+
+/// Per sender→receiver order covers signals (Erlang's guarantee): a `stop`
+/// sent after 10,000 tells is handled after all of them, round after round.
+#[test]
+fn a_remote_stop_never_overtakes_the_tells_sent_before_it() {
+    run_local(|| async {
+        let (alpha, beta, _echo, _remote) = pair().await;
+        const TELLS: u64 = 10_000;
+        let (watcher, mut downs) = DownForwarder::start_new();
+        for round in 0..100 {
+            let handled = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let actor = alpha.spawn(Counting(handled.clone()));
+            let name = format!("counting-{round}");
+            alpha.expose(&name, &actor).expect("expose");
+            let remote = bounded("lookup", beta.lookup::<Counting>("alpha", &name, LIMIT))
+                .await
+                .expect("lookup");
+            let _m = remote.monitor(watcher.clone().recipient());
+            for seq in 1..=TELLS {
+                remote.tell(Tally { sender: 0, seq });
+            }
+            remote.stop();
+            let down = bounded("down", downs.recv()).await.expect("Down");
+            assert_eq!(down.reason, ExitReason::Shutdown, "round {round}");
+            assert_eq!(
+                handled.load(std::sync::atomic::Ordering::Relaxed),
+                TELLS,
+                "round {round}: every tell handled before the stop"
+            );
+        }
+        assert_eq!(beta.stats().outbound_drops, 0);
+    });
+}
+
+/// A monitor set just before a crash is in place when the crash arrives:
+/// it fires with the panic, never with `NoActor`.
+#[test]
+fn a_monitor_set_before_a_remote_crash_always_fires_with_the_panic() {
+    run_local(|| async {
+        let (alpha, beta, _echo, _remote) = pair().await;
+        let (watcher, mut downs) = DownForwarder::start_new();
+        for round in 0..100 {
+            let actor = alpha.spawn(Echo::default());
+            let name = format!("victim-{round}");
+            alpha.expose(&name, &actor).expect("expose");
+            let remote = bounded("lookup", beta.lookup::<Echo>("alpha", &name, LIMIT))
+                .await
+                .expect("lookup");
+            let _m = remote.monitor(watcher.clone().recipient());
+            remote.tell(Crash(format!("round {round}")));
+            let down = bounded("down", downs.recv()).await.expect("Down");
+            assert!(
+                matches!(&down.reason, ExitReason::Panic(m) if m.contains(&format!("round {round}"))),
+                "round {round}: {down:?}"
+            );
+        }
+    });
+}
+
 /// A ref travels to another node and back: away it is remote, at home it
 /// is the local ref again.
 #[test]
@@ -184,8 +256,7 @@ fn a_monitor_of_a_remote_actor_reports_its_panic_and_its_exit_reason() {
         let (alpha, beta, _echo, remote) = pair().await;
         let (watcher, mut downs) = DownForwarder::start_new();
         let _m = remote.monitor(watcher.clone().recipient());
-        // give the monitor request a head start on the crash: both go on
-        // different lanes, so wait for an ask on the crash's lane first
+        // an ask first, so the crash below hits a running actor
         assert_eq!(bounded("ping", remote.ask(Ping(0))).await, Ok(1));
         remote.tell(Crash("boom".into()));
         let down = bounded("down", downs.recv()).await.expect("a Down");

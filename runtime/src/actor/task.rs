@@ -114,21 +114,38 @@ impl<A: Actor<Context = Context<A>>> ActorTask<A> {
     /// One step of the actor. Public to the crate so a start can run the
     /// actor's `started` inline (OTP's synchronous init) before spawning it.
     pub(crate) fn step(&mut self, cx: &mut TaskContext<'_>) -> Poll<()> {
-        let Some(fut) = self.fut.as_mut() else {
+        if self.fut.is_none() {
             return Poll::Ready(());
-        };
+        }
         self.inst.life.register_waker(cx.waker());
-        match self.inst.life.request() {
+        let stop_now = match self.inst.life.request() {
             Request::Kill => {
                 self.end(ExitReason::Killed);
                 return Poll::Ready(());
             }
-            Request::Stop if !self.stop_applied => {
-                self.stop_applied = true;
+            Request::Stop => !self.stop_applied,
+            Request::Run => false,
+        };
+        if stop_now {
+            // A stop travels behind the messages sent before it (Erlang's
+            // per-pair order, and a trapping gen_server's 'EXIT' message):
+            // the actor first handles what its mailbox holds, then stops.
+            if self.poll_actor(cx).is_ready() {
+                return Poll::Ready(());
+            }
+            self.stop_applied = true;
+            if let Some(fut) = self.fut.as_mut() {
                 fut.ctx().stop();
             }
-            _ => {}
         }
+        self.poll_actor(cx)
+    }
+
+    /// Polls the actor once, ending the task if it finished or panicked.
+    fn poll_actor(&mut self, cx: &mut TaskContext<'_>) -> Poll<()> {
+        let Some(fut) = self.fut.as_mut() else {
+            return Poll::Ready(());
+        };
         let saved = take_requested_exit();
         let polled = catch_actor_panic(|| Pin::new(&mut *fut).poll(cx));
         if let Some(r) = take_requested_exit() {

@@ -298,7 +298,7 @@ impl Net {
             .filter_map(|l| l.conn.load_full())
             .collect();
         for conn in &conns {
-            push_system(&self.ctx, conn, &System::Goodbye);
+            push_system(&self.ctx, conn, LaneId::Control, &System::Goodbye);
         }
         let taken = futures_util::future::join_all(conns.iter().map(|c| c.closed()));
         let all_took_it = tokio::time::timeout(wait, taken).await.is_ok();
@@ -402,8 +402,8 @@ impl RefContext for NetContext {
     }
 }
 
-/// Queues a system message on `conn`'s control lane, encoded with `ctx`.
-fn push_system(ctx: &Arc<dyn RefContext>, conn: &Connection, msg: &System) {
+/// Queues a system message on `conn`'s `lane`, encoded with `ctx`.
+fn push_system(ctx: &Arc<dyn RefContext>, conn: &Connection, lane: LaneId, msg: &System) {
     let head = EnvelopeHead {
         recipient: 0,
         recipient_incarnation: conn.peer().incarnation,
@@ -414,7 +414,7 @@ fn push_system(ctx: &Arc<dyn RefContext>, conn: &Connection, msg: &System) {
     };
     let limits = *conn.limits();
     let _ = with_context(ctx, || {
-        conn.push(LaneId::Control, Admit::UnderCap, |buf| {
+        conn.push(lane, Admit::UnderCap, |buf| {
             head.write_frame(&limits, buf, |b| msg.encode_payload(b))
         })
     });
@@ -542,7 +542,15 @@ impl Link {
 
     /// Queues a system message on the control lane.
     pub(crate) fn system(&self, conn: &Connection, msg: &System) {
-        push_system(&self.ctx, conn, msg);
+        push_system(&self.ctx, conn, LaneId::Control, msg);
+    }
+
+    /// Queues a signal for the peer's actor `to` on that actor's data lane,
+    /// behind every message sent to it before (Erlang's per-pair order
+    /// covers signals: a stop never overtakes earlier tells, and a monitor
+    /// is in place before anything sent after it arrives).
+    fn signal(&self, conn: &Connection, to: &ActorId, msg: &System) {
+        push_system(&self.ctx, conn, LaneId::DataFor(to.local), msg);
     }
 
     /// A reply arrived (one nobody waits for is counted as late).
@@ -669,7 +677,7 @@ impl Outbound for Link {
         };
         let key = self.next_key.fetch_add(1, Ordering::Relaxed) + 1;
         lock(&self.watching).insert(key, w);
-        self.system(&conn, &System::Monitor(to.local, key));
+        self.signal(&conn, to, &System::Monitor(to.local, key));
         key
     }
 
@@ -677,7 +685,7 @@ impl Outbound for Link {
         let removed = lock(&self.watching).remove(&key).is_some();
         if removed {
             if let Some(conn) = self.with_conn(to.node.incarnation, Arc::clone) {
-                self.system(&conn, &System::Demonitor(to.local, key));
+                self.signal(&conn, to, &System::Demonitor(to.local, key));
             }
         }
         removed
@@ -685,7 +693,7 @@ impl Outbound for Link {
 
     fn stop(&self, to: &ActorId, kill: bool) {
         if let Some(conn) = self.with_conn(to.node.incarnation, Arc::clone) {
-            self.system(&conn, &System::Exit(to.local, kill));
+            self.signal(&conn, to, &System::Exit(to.local, kill));
         }
     }
 
