@@ -26,12 +26,12 @@ fn envelope() -> impl Strategy<Value = Envelope> {
         any::<u64>(),
         proptest::option::of(("[a-z0-9-]{0,20}", any::<u64>(), any::<u64>())),
         "[a-z0-9._]{0,60}",
-        proptest::option::of(any::<u64>()),
+        proptest::option::of((any::<u64>(), proptest::option::of(any::<u32>()))),
         proptest::option::of((any::<u128>(), any::<u64>())),
         proptest::collection::vec(any::<u8>(), 0..300),
     )
         .prop_map(
-            |(recipient, inc, sender, tag, correlation, trace, payload)| Envelope {
+            |(recipient, inc, sender, tag, ask, trace, payload)| Envelope {
                 recipient,
                 recipient_incarnation: inc,
                 sender: sender.map(|(node, incarnation, local)| WireActorId {
@@ -40,7 +40,8 @@ fn envelope() -> impl Strategy<Value = Envelope> {
                     local,
                 }),
                 tag,
-                correlation,
+                correlation: ask.map(|(c, _)| c),
+                timeout_ms: ask.and_then(|(_, t)| t),
                 trace: trace.map(|(trace_id, span_id)| TraceContext { trace_id, span_id }),
                 payload,
             },
@@ -50,12 +51,13 @@ fn envelope() -> impl Strategy<Value = Envelope> {
 fn reply() -> impl Strategy<Value = Reply> {
     let outcome = prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..200).prop_map(Ok),
-        ".{0,40}".prop_map(|s| Err(RemoteError::ActorGone(s))),
+        proptest::collection::vec(any::<u8>(), 0..100).prop_map(|r| Err(RemoteError::ActorGone(r))),
         ".{0,40}".prop_map(|s| Err(RemoteError::UnknownMessage(s))),
         ".{0,40}".prop_map(|s| Err(RemoteError::Decode(s))),
         Just(Err(RemoteError::MailboxFull)),
         ".{0,40}".prop_map(|s| Err(RemoteError::Panicked(s))),
         Just(Err(RemoteError::Timeout)),
+        ".{0,40}".prop_map(|s| Err(RemoteError::Encode(s))),
     ];
     (any::<u64>(), outcome).prop_map(|(correlation, outcome)| Reply {
         correlation,
@@ -218,6 +220,7 @@ fn malformed_inputs_get_precise_errors() {
         sender: None,
         tag: "t.v1".into(),
         correlation: None,
+        timeout_ms: None,
         trace: None,
         payload: vec![1, 2, 3],
     };

@@ -10,6 +10,7 @@ use arbour_node::probe::{
 };
 use arbour_tests::{bounded, run_local, LIMIT};
 use serde::{Deserialize, Serialize};
+use std::future::IntoFuture;
 use std::time::Duration;
 
 async fn node(name: &str) -> Node {
@@ -394,6 +395,127 @@ fn an_ask_past_its_deadline_times_out_and_its_late_reply_is_counted() {
             assert_eq!(bounded("ask", remote.ask(Ping(2))).await, Ok(3));
         }
         assert_eq!(beta.net_stats().late_replies, 1, "{:?}", beta.net_stats());
+    });
+}
+
+/// The serving node gives up at the asker's own deadline (the envelope
+/// carries it), so the caller hears its own timeout and the served ask ends
+/// then, not at some fixed server-side bound.
+#[test]
+fn a_remote_timeout_is_the_callers_deadline_on_both_nodes() {
+    run_local(|| async {
+        let (_alpha, beta, _echo, remote) = pair().await;
+        let timeout = Duration::from_millis(200);
+        // the handler would answer after 60 s
+        let r = bounded("ask", remote.ask(Delay(60_000)).timeout(timeout)).await;
+        assert_eq!(r, Err(AskError::Timeout(timeout)));
+        // alpha stops serving it at the same deadline and says so: the answer
+        // arrives late (nobody waits any more) long before the handler's 60 s
+        let t0 = tokio::time::Instant::now();
+        while beta.net_stats().late_replies == 0 {
+            assert!(t0.elapsed() < LIMIT, "the served ask never ended");
+            assert_eq!(bounded("ask", remote.ask(Ping(2))).await, Ok(3));
+        }
+    });
+}
+
+/// `Duration::MAX` means "wait as long as it takes", never an overflow.
+#[test]
+fn a_duration_max_timeout_saturates() {
+    run_local(|| async {
+        let (alpha, beta, echo, remote) = pair().await;
+        let forever = Duration::MAX;
+        assert_eq!(
+            bounded("remote ask", remote.ask(Ping(1)).timeout(forever)).await,
+            Ok(2)
+        );
+        assert_eq!(
+            bounded(
+                "local ask",
+                echo.ask(Ping(2)).timeout(forever).wait_if_full()
+            )
+            .await,
+            Ok(3)
+        );
+        let again = bounded("lookup", beta.lookup::<Echo>("alpha", ECHO, forever))
+            .await
+            .expect("lookup");
+        assert_eq!(
+            bounded("ask", again.ask(Ping(3)).timeout(forever)).await,
+            Ok(4)
+        );
+        assert!(bounded("wait", beta.wait_for_peer("alpha", forever)).await);
+        drop(alpha);
+    });
+}
+
+/// An exit reason crosses the wire as itself (serde), not as text.
+#[test]
+fn an_exit_reason_crosses_the_wire_typed() {
+    run_local(|| async {
+        let (_alpha, _beta, _echo, remote) = pair().await;
+        // both go out in one batch, in order: the ask is queued behind the
+        // message that stops the actor, and dies with it
+        remote.tell(Fail("bad state: x=1, y=\"two\"".into()));
+        let pending = remote.ask(Ping(1)).into_future();
+        assert_eq!(
+            bounded("pending ask", pending).await,
+            Err(AskError::ActorGone(ExitReason::Error(
+                "bad state: x=1, y=\"two\"".into()
+            )))
+        );
+    });
+}
+
+/// A message that cannot be put on the wire is an encode failure, said
+/// before anything is sent; the node that would have received it sees
+/// nothing.
+#[derive(Debug, Message)]
+#[rtype(result = "u64")]
+struct Unencodable;
+impl Serialize for Unencodable {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom(
+            "this value refuses to be encoded",
+        ))
+    }
+}
+impl<'de> Deserialize<'de> for Unencodable {
+    fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Ok(Unencodable)
+    }
+}
+arbour::remote_message!(Unencodable => "test.unencodable.v1");
+#[derive(Debug)]
+struct PickyEcho;
+impl Actor for PickyEcho {
+    type Context = Context<Self>;
+}
+impl Handler<Unencodable> for PickyEcho {
+    type Result = u64;
+    fn handle(&mut self, _: Unencodable, _: &mut Context<Self>) -> u64 {
+        0
+    }
+}
+arbour::remote_actor!(PickyEcho { Unencodable });
+
+#[test]
+fn an_encode_failure_is_not_a_decode_failure() {
+    run_local(|| async {
+        let (alpha, beta, _echo, _remote) = pair().await;
+        let picky = bounded("lookup", beta.lookup::<PickyEcho>("alpha", ECHO, LIMIT))
+            .await
+            .expect("lookup");
+        let r = bounded("ask", picky.ask(Unencodable)).await;
+        assert!(
+            matches!(&r, Err(AskError::Encode(m)) if m.contains("refuses to be encoded")),
+            "{r:?}"
+        );
+        assert!(matches!(
+            picky.try_tell(Unencodable),
+            Err(TellError::Encode(_, _))
+        ));
+        assert_eq!(alpha.net_stats().undeliverable, 0, "nothing was sent");
     });
 }
 

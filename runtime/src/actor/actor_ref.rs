@@ -208,6 +208,10 @@ pub enum AskError {
     /// The message or its reply could not be decoded.
     #[error("could not decode: {0}")]
     Decode(String),
+    /// The message or its reply could not be encoded (it does not
+    /// serialize, or it is over the frame limit).
+    #[error("could not encode: {0}")]
+    Encode(String),
     /// The mailbox was full and the caller chose not to wait.
     #[error("mailbox full")]
     MailboxFull,
@@ -618,6 +622,11 @@ impl<R> Future for AskFuture<R> {
                 match Pin::new(rx).poll(cx) {
                     Poll::Ready(Ok(reply)) => {
                         pending.disarm();
+                        // the serving node gave up at our own deadline
+                        let reply = reply.map_err(|e| match e {
+                            AskError::Timeout(_) => AskError::Timeout(*timeout),
+                            e => e,
+                        });
                         return Poll::Ready(reply.and_then(|bytes| decode(&bytes)));
                     }
                     Poll::Ready(Err(_closed)) => {
@@ -707,7 +716,7 @@ async fn retry_while_full<R>(
     timeout: Duration,
     mut attempt: impl FnMut(Duration) -> Result<AskFuture<R>, AskError>,
 ) -> Result<R, AskError> {
-    let deadline = crate::platform::now() + timeout;
+    let deadline = crate::platform::deadline(timeout);
     let mut backoff = Backoff::default();
     loop {
         let left = deadline.saturating_duration_since(crate::platform::now());

@@ -177,7 +177,7 @@ where
     };
     Ok(Box::pin(async move {
         let reply = fut.await?;
-        wire::encode(&reply).map_err(|e| AskError::Decode(e.to_string()))
+        wire::encode(&reply).map_err(|e| AskError::Encode(e.to_string()))
     }))
 }
 
@@ -253,7 +253,7 @@ impl<A: Actor<Context = Context<A>>> MessageTable<A> {
     pub fn encode<M: 'static + Send>(&self, msg: M) -> Result<(&'static str, Vec<u8>), AskError> {
         let out = self.outgoing_or_unknown::<M>()?;
         let mut bytes = Vec::new();
-        (out.encode)(&msg, &mut bytes).map_err(AskError::Decode)?;
+        (out.encode)(&msg, &mut bytes).map_err(AskError::Encode)?;
         Ok((out.tag, bytes))
     }
 

@@ -22,7 +22,7 @@ use super::actor_ref::{AskError, AskFuture, ForgetOnDrop, Monitor, ReplyDecoder,
 use super::host::Stats;
 use super::lifecycle::Watcher;
 use super::remote::{DispatchError, MessageTable, ReplyFuture};
-use super::{ActorId, ActorRef, ExitReason, NodeId, RemoteActor};
+use super::{ActorId, ActorRef, NodeId, RemoteActor};
 use actix::{Actor, Context, Message};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -77,12 +77,13 @@ pub(crate) trait Outbound: Send + Sync + 'static {
         insist: Insist,
         payload: PayloadWriter<'_>,
     ) -> Result<(), OutboundError>;
-    /// Sends an ask for `to`; the reply (or `NodeDown`) arrives on the
-    /// returned receiver.
+    /// Sends an ask for `to` (whose asker waits `timeout`); the reply (or
+    /// `NodeDown`) arrives on the returned receiver.
     fn ask(
         &self,
         to: &ActorId,
         tag: &str,
+        timeout: Duration,
         payload: PayloadWriter<'_>,
     ) -> Result<PendingReply, OutboundError>;
     /// The ask gave up waiting (timeout or dropped): its reply is late.
@@ -152,11 +153,14 @@ impl<A: Actor<Context = Context<A>>> RemotePart<A> {
             .outgoing::<M>()
             .ok_or_else(|| AskError::UnknownMessage(std::any::type_name::<M>().to_owned()))?;
         let encode = out.encode;
-        let pending = match self.link.ask(to, out.tag, &mut |buf| encode(msg, buf)) {
+        let pending = match self
+            .link
+            .ask(to, out.tag, timeout, &mut |buf| encode(msg, buf))
+        {
             Ok(p) => p,
             Err(OutboundError::Full) => return Err(AskError::MailboxFull),
             Err(OutboundError::NodeDown) => return Err(AskError::NodeDown(to.node.clone())),
-            Err(OutboundError::Encode(why)) => return Err(AskError::Decode(why)),
+            Err(OutboundError::Encode(why)) => return Err(AskError::Encode(why)),
         };
         let (table, link) = (self.table.clone(), self.link.clone());
         let decode: ReplyDecoder<M::Result> = Box::new(move |bytes| {
@@ -350,44 +354,5 @@ impl<'de, A: RemoteActor> Deserialize<'de> for ActorRef<A> {
         Ok(here
             .and_then(|e| e.as_any().downcast_ref::<ActorRef<A>>().cloned())
             .unwrap_or_else(|| dead_ref(id, ctx.stats())))
-    }
-}
-
-impl ExitReason {
-    /// Reads back the [`Display`](std::fmt::Display) form (how an exit
-    /// reason crosses the wire in an error reply).
-    pub fn from_display(s: &str) -> ExitReason {
-        match s {
-            "normal" => ExitReason::Normal,
-            "shutdown" => ExitReason::Shutdown,
-            "killed" => ExitReason::Killed,
-            "node down" => ExitReason::NodeDown,
-            "no actor" => ExitReason::NoActor,
-            other => match (other.strip_prefix("panic: "), other.strip_prefix("error: ")) {
-                (Some(m), _) => ExitReason::Panic(m.to_owned()),
-                (_, Some(m)) => ExitReason::Error(m.to_owned()),
-                _ => ExitReason::Error(other.to_owned()),
-            },
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exit_reasons_read_back_from_their_display() {
-        for r in [
-            ExitReason::Normal,
-            ExitReason::Shutdown,
-            ExitReason::Killed,
-            ExitReason::NodeDown,
-            ExitReason::NoActor,
-            ExitReason::Panic("boom at x.rs:1".into()),
-            ExitReason::Error("bad input".into()),
-        ] {
-            assert_eq!(ExitReason::from_display(&r.to_string()), r);
-        }
     }
 }

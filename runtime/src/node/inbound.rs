@@ -22,8 +22,8 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-/// How long a served ask may take before the asker is told `Timeout` (the
-/// asker's own deadline usually ends it sooner).
+/// How long a served ask may take when its envelope does not say how long
+/// its asker waits (an ask says, and is served for exactly that long).
 const SERVE_TIMEOUT: Duration = Duration::from_secs(60);
 
 const WHEREIS: &str = "arbour.whereis.v1";
@@ -173,7 +173,11 @@ impl Inbound {
             None
         };
         let (recipient, correlation) = (env.recipient, env.correlation);
+        let timeout = env
+            .timeout_ms
+            .map_or(SERVE_TIMEOUT, |ms| Duration::from_millis(ms.into()));
         let delivery = Delivery {
+            timeout,
             net,
             link: &self.link,
             conn,
@@ -190,6 +194,7 @@ impl Inbound {
         let (net, link, conn) = (self.net.clone(), self.link.clone(), conn.clone());
         Ok(Some(Box::pin(async move {
             let delivery = Delivery {
+                timeout,
                 net: &net,
                 link: &link,
                 conn: &conn,
@@ -270,6 +275,8 @@ impl FrameSink for Inbound {
 
 /// One message from the wire on its way to a local actor.
 struct Delivery<'a> {
+    /// How long a served ask may take (its asker's timeout).
+    timeout: Duration,
     net: &'a Net,
     link: &'a Arc<Link>,
     conn: &'a Arc<Connection>,
@@ -295,7 +302,7 @@ impl Delivery<'_> {
                 Ok(()) => Ok(()),
             };
         };
-        let fut = match target.ask(tag, payload, SERVE_TIMEOUT) {
+        let fut = match target.ask(tag, payload, self.timeout) {
             Err(e) => return self.fail(tag, e),
             Ok(fut) => fut,
         };
@@ -361,34 +368,39 @@ fn send_reply(conn: &Connection, correlation: u64, outcome: Result<Vec<u8>, Remo
         })
     };
     if let Err(crate::transport::PushError::Write(e)) = write(outcome) {
-        let _ = write(Err(RemoteError::Decode(format!("reply not sent: {e}"))));
+        let _ = write(Err(RemoteError::Encode(format!("reply not sent: {e}"))));
     }
 }
 
-/// A served ask's failure, as the wire says it.
+/// A served ask's failure, as the wire says it (an exit reason travels as
+/// its serde form, typed end to end).
 fn remote_error(e: AskError) -> RemoteError {
+    let gone = |r: &ExitReason| RemoteError::ActorGone(wire::encode(r).unwrap_or_default());
     match e {
         AskError::Timeout(_) => RemoteError::Timeout,
-        AskError::ActorGone(r) => RemoteError::ActorGone(r.to_string()),
-        AskError::NodeDown(_) | AskError::NodeShutdown(_) => {
-            RemoteError::ActorGone(ExitReason::NodeDown.to_string())
-        }
+        AskError::ActorGone(r) => gone(&r),
+        AskError::NodeDown(_) | AskError::NodeShutdown(_) => gone(&ExitReason::NodeDown),
         AskError::UnknownMessage(t) => RemoteError::UnknownMessage(t),
         AskError::Decode(m) => RemoteError::Decode(m),
+        AskError::Encode(m) => RemoteError::Encode(m),
         AskError::MailboxFull => RemoteError::MailboxFull,
         AskError::Panicked(m) => RemoteError::Panicked(m),
     }
 }
 
-/// An error reply, as the asker sees it.
+/// An error reply, as the asker sees it. A `Timeout` is the asker's own
+/// (the ask future puts its timeout in).
 fn ask_error(e: RemoteError) -> AskError {
     match e {
-        RemoteError::ActorGone(r) => AskError::ActorGone(ExitReason::from_display(&r)),
+        RemoteError::ActorGone(r) => AskError::ActorGone(wire::decode(&r).unwrap_or_else(|e| {
+            ExitReason::Error(format!("an exit reason that does not decode: {e}"))
+        })),
         RemoteError::UnknownMessage(t) => AskError::UnknownMessage(t),
         RemoteError::Decode(m) => AskError::Decode(m),
+        RemoteError::Encode(m) => AskError::Encode(m),
         RemoteError::MailboxFull => AskError::MailboxFull,
         RemoteError::Panicked(m) => AskError::Panicked(m),
-        RemoteError::Timeout => AskError::Timeout(SERVE_TIMEOUT),
+        RemoteError::Timeout => AskError::Timeout(Duration::ZERO),
     }
 }
 

@@ -402,16 +402,22 @@ impl RefContext for NetContext {
     }
 }
 
-/// Queues a system message on `conn`'s `lane`, encoded with `ctx`.
-fn push_system(ctx: &Arc<dyn RefContext>, conn: &Connection, lane: LaneId, msg: &System) {
-    let head = EnvelopeHead {
-        recipient: 0,
+/// The head of a tell of `tag` to `recipient` on the peer of `conn`.
+fn envelope_head<'a>(conn: &Connection, recipient: u64, tag: &'a str) -> EnvelopeHead<'a> {
+    EnvelopeHead {
+        recipient,
         recipient_incarnation: conn.peer().incarnation,
         sender: None,
-        tag: msg.tag(),
+        tag,
         correlation: None,
+        timeout_ms: None,
         trace: None,
-    };
+    }
+}
+
+/// Queues a system message on `conn`'s `lane`, encoded with `ctx`.
+fn push_system(ctx: &Arc<dyn RefContext>, conn: &Connection, lane: LaneId, msg: &System) {
+    let head = envelope_head(conn, 0, msg.tag());
     let limits = *conn.limits();
     let _ = with_context(ctx, || {
         conn.push(lane, Admit::UnderCap, |buf| {
@@ -452,7 +458,7 @@ impl Link {
         let node = NodeId::new(self.node.clone(), conn.peer().incarnation);
         let msg = System::Whereis(name.to_owned());
         let pending = self
-            .send_ask(conn, LaneId::Control, 0, msg.tag(), &mut |b| {
+            .send_ask(conn, LaneId::Control, 0, msg.tag(), timeout, &mut |b| {
                 msg.encode_payload(b)
             })
             .map_err(|_| AskError::NodeDown(node.clone()))?;
@@ -468,28 +474,17 @@ impl Link {
         Ok((node, found))
     }
 
-    /// Writes one envelope for `recipient` onto `lane`, the payload encoded
-    /// in place with this node as the ref context.
+    /// Writes one envelope with `head` onto `lane`, the payload encoded in
+    /// place with this node as the ref context.
     #[inline]
-    #[allow(clippy::too_many_arguments)]
     fn push_envelope(
         &self,
         conn: &Connection,
         lane: LaneId,
         admit: Admit,
-        recipient: u64,
-        correlation: Option<u64>,
-        tag: &str,
+        head: &EnvelopeHead<'_>,
         payload: PayloadWriter<'_>,
     ) -> Result<(), OutboundError> {
-        let head = EnvelopeHead {
-            recipient,
-            recipient_incarnation: conn.peer().incarnation,
-            sender: None,
-            tag,
-            correlation,
-            trace: None,
-        };
         let limits = *conn.limits();
         with_context(&self.ctx, || {
             conn.push(lane, admit, |buf| {
@@ -499,27 +494,24 @@ impl Link {
         .map_err(push_error)
     }
 
-    /// Registers an ask and writes its envelope; the ask is forgotten again
-    /// if it could not be queued.
+    /// Registers an ask of `recipient` (waiting `timeout`) and writes its
+    /// envelope; the ask is forgotten again if it could not be queued.
     fn send_ask(
         &self,
         conn: &Connection,
         lane: LaneId,
         recipient: u64,
         tag: &str,
+        timeout: std::time::Duration,
         payload: PayloadWriter<'_>,
     ) -> Result<PendingReply, OutboundError> {
         let (correlation, rx) = lock(&self.pending).register();
-        let admit = Admit::UnderLaneLimit;
-        match self.push_envelope(
-            conn,
-            lane,
-            admit,
-            recipient,
-            Some(correlation),
-            tag,
-            payload,
-        ) {
+        let head = EnvelopeHead {
+            correlation: Some(correlation),
+            timeout_ms: Some(u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX)),
+            ..envelope_head(conn, recipient, tag)
+        };
+        match self.push_envelope(conn, lane, Admit::UnderLaneLimit, &head, payload) {
             Ok(()) => Ok(PendingReply { correlation, rx }),
             Err(e) => {
                 self.forget(correlation);
@@ -641,15 +633,8 @@ impl Outbound for Link {
             Insist::Yes => Admit::UnderCap,
         };
         self.with_conn(to.node.incarnation, |conn| {
-            self.push_envelope(
-                conn,
-                LaneId::DataFor(to.local),
-                admit,
-                to.local,
-                None,
-                tag,
-                payload,
-            )
+            let head = envelope_head(conn, to.local, tag);
+            self.push_envelope(conn, LaneId::DataFor(to.local), admit, &head, payload)
         })
         .unwrap_or(Err(OutboundError::NodeDown))
     }
@@ -658,10 +643,12 @@ impl Outbound for Link {
         &self,
         to: &ActorId,
         tag: &str,
+        timeout: std::time::Duration,
         payload: PayloadWriter<'_>,
     ) -> Result<PendingReply, OutboundError> {
         self.with_conn(to.node.incarnation, |conn| {
-            self.send_ask(conn, LaneId::DataFor(to.local), to.local, tag, payload)
+            let lane = LaneId::DataFor(to.local);
+            self.send_ask(conn, lane, to.local, tag, timeout, payload)
         })
         .unwrap_or(Err(OutboundError::NodeDown))
     }
@@ -723,6 +710,7 @@ impl Outbound for NoLink {
         &self,
         _: &ActorId,
         _: &str,
+        _: std::time::Duration,
         _: PayloadWriter<'_>,
     ) -> Result<PendingReply, OutboundError> {
         Err(OutboundError::NodeDown)

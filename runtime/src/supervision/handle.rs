@@ -66,9 +66,15 @@ fn track_root(host: &Host, sup: &SupervisorRef) {
     });
 }
 
+/// A failed call to the supervisor: it is gone (OTP's `noproc`), or the call
+/// itself failed, which says why.
 fn call_error(e: AskError) -> SupervisorError {
-    tracing::debug!("supervisor call failed: {e}");
-    SupervisorError::NoSupervisor
+    match e {
+        AskError::ActorGone(_) | AskError::NodeDown(_) | AskError::NodeShutdown(_) => {
+            SupervisorError::NoSupervisor
+        }
+        e => SupervisorError::Call(e),
+    }
 }
 
 impl SupervisorRef {
@@ -174,5 +180,29 @@ impl SupervisorRef {
             .wait_if_full()
             .await
             .map_err(call_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_to_a_gone_supervisor_is_noproc_and_other_failures_say_why() {
+        let node = crate::NodeId::new("n", 1);
+        for gone in [
+            AskError::ActorGone(ExitReason::Shutdown),
+            AskError::NodeDown(node.clone()),
+            AskError::NodeShutdown(node),
+        ] {
+            assert_eq!(call_error(gone), SupervisorError::NoSupervisor);
+        }
+        let timeout = AskError::Timeout(Duration::from_secs(1));
+        assert_eq!(call_error(timeout.clone()), SupervisorError::Call(timeout));
+        let panicked = AskError::Panicked("boom".into());
+        assert_eq!(
+            call_error(panicked.clone()),
+            SupervisorError::Call(panicked)
+        );
     }
 }

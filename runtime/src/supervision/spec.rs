@@ -3,7 +3,7 @@
 
 use super::core::ChildId;
 use super::slots::{ChildFactory, TemplateFactory, WithMailbox, WorkerFactory};
-use crate::actor::{SpawnOptions, StartError};
+use crate::actor::{AskError, SpawnOptions, StartError};
 use actix::{Actor, Context};
 use std::fmt;
 use std::sync::Arc;
@@ -152,6 +152,10 @@ pub enum SupervisorError {
     /// The supervisor is not running.
     #[error("supervisor is not running")]
     NoSupervisor,
+    /// The call to the supervisor failed for another reason than its being
+    /// gone (it timed out, or it panicked while handling the call).
+    #[error("supervisor call failed: {0}")]
+    Call(AskError),
     /// The supervisor could not be placed on the worker asked for (no such
     /// worker, or the node is shutting down).
     #[error("cannot place the supervisor: {0}")]

@@ -2,7 +2,8 @@
 //!
 //! Layout (big-endian), envelope:
 //! `flags u8 | recipient u64 | recipient_incarnation u64 | [sender] |
-//! tag str16 | [correlation u64] | [trace u128 + u64] | payload bytes32`,
+//! tag str16 | [correlation u64] | [timeout_ms u32] | [trace u128 + u64] |
+//! payload bytes32`,
 //! where `sender` is `node str16 | incarnation u64 | local u64` and the flag
 //! bits say which optional parts are present. Unknown flag bits are refused,
 //! so a newer peer's extension is an error, not a misread.
@@ -14,7 +15,8 @@ use super::WireError;
 const HAS_SENDER: u8 = 1;
 const HAS_CORRELATION: u8 = 2;
 const HAS_TRACE: u8 = 4;
-const KNOWN_FLAGS: u8 = HAS_SENDER | HAS_CORRELATION | HAS_TRACE;
+const HAS_TIMEOUT: u8 = 8;
+const KNOWN_FLAGS: u8 = HAS_SENDER | HAS_CORRELATION | HAS_TRACE | HAS_TIMEOUT;
 
 /// An actor as named on the wire.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -50,6 +52,9 @@ pub struct Envelope {
     pub tag: String,
     /// Set for an ask: the reply carries it back.
     pub correlation: Option<u64>,
+    /// For an ask: how long the asker waits, in milliseconds (the serving
+    /// node gives up at the same point).
+    pub timeout_ms: Option<u32>,
     /// Tracing context, if any.
     pub trace: Option<TraceContext>,
     /// The message, MessagePack-encoded.
@@ -70,6 +75,8 @@ pub struct EnvelopeHead<'a> {
     pub tag: &'a str,
     /// See [`Envelope::correlation`].
     pub correlation: Option<u64>,
+    /// See [`Envelope::timeout_ms`].
+    pub timeout_ms: Option<u32>,
     /// See [`Envelope::trace`].
     pub trace: Option<TraceContext>,
 }
@@ -143,6 +150,9 @@ impl EnvelopeHead<'_> {
         if self.trace.is_some() {
             flags |= HAS_TRACE;
         }
+        if self.timeout_ms.is_some() {
+            flags |= HAS_TIMEOUT;
+        }
         out.push(flags);
         out.extend_from_slice(&self.recipient.to_be_bytes());
         out.extend_from_slice(&self.recipient_incarnation.to_be_bytes());
@@ -154,6 +164,9 @@ impl EnvelopeHead<'_> {
         put_str16(out, self.tag, limits.max_tag, "message tag")?;
         if let Some(c) = self.correlation {
             out.extend_from_slice(&c.to_be_bytes());
+        }
+        if let Some(t) = self.timeout_ms {
+            out.extend_from_slice(&t.to_be_bytes());
         }
         if let Some(t) = self.trace {
             out.extend_from_slice(&t.trace_id.to_be_bytes());
@@ -177,6 +190,8 @@ pub struct EnvelopeRef<'a> {
     pub tag: &'a str,
     /// See [`Envelope::correlation`].
     pub correlation: Option<u64>,
+    /// See [`Envelope::timeout_ms`].
+    pub timeout_ms: Option<u32>,
     /// See [`Envelope::trace`].
     pub trace: Option<TraceContext>,
     /// See [`Envelope::payload`].
@@ -208,6 +223,11 @@ impl<'a> EnvelopeRef<'a> {
         } else {
             None
         };
+        let timeout_ms = if flags & HAS_TIMEOUT != 0 {
+            Some(r.u32()?)
+        } else {
+            None
+        };
         let trace = if flags & HAS_TRACE != 0 {
             Some(TraceContext {
                 trace_id: r.u128()?,
@@ -224,6 +244,7 @@ impl<'a> EnvelopeRef<'a> {
             sender,
             tag,
             correlation,
+            timeout_ms,
             trace,
             payload,
         })
@@ -237,6 +258,7 @@ impl<'a> EnvelopeRef<'a> {
             sender: self.sender.clone(),
             tag: self.tag.to_owned(),
             correlation: self.correlation,
+            timeout_ms: self.timeout_ms,
             trace: self.trace,
             payload: self.payload.to_vec(),
         }
@@ -252,6 +274,7 @@ impl Envelope {
             sender: self.sender.as_ref(),
             tag: &self.tag,
             correlation: self.correlation,
+            timeout_ms: self.timeout_ms,
             trace: self.trace,
         }
     }
@@ -271,8 +294,9 @@ impl Envelope {
 /// Why a remote ask failed, as the wire says it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RemoteError {
-    /// No such actor, or it exited before replying (with the reason's text).
-    ActorGone(String),
+    /// No such actor, or it exited before replying: its exit reason,
+    /// MessagePack-encoded by the node layer (which owns the type).
+    ActorGone(Vec<u8>),
     /// The actor does not accept this tag.
     UnknownMessage(String),
     /// The payload did not decode.
@@ -281,9 +305,14 @@ pub enum RemoteError {
     MailboxFull,
     /// The handler panicked (the panic message).
     Panicked(String),
-    /// The remote handler did not answer in time.
+    /// The remote handler did not answer within the asker's timeout.
     Timeout,
+    /// The reply could not be encoded (or is over the frame limit).
+    Encode(String),
 }
+
+/// The longest exit reason a reply carries (a panic message and location).
+const MAX_REASON: usize = 64 * 1024;
 
 /// The answer to an ask.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -307,7 +336,10 @@ impl Reply {
                 out.push(0);
                 put_bytes32(out, bytes, limits.max_frame, "reply payload")
             }
-            Err(RemoteError::ActorGone(s)) => text(out, 1, s),
+            Err(RemoteError::ActorGone(reason)) => {
+                out.push(1);
+                put_bytes32(out, reason, MAX_REASON, "exit reason")
+            }
             Err(RemoteError::UnknownMessage(s)) => text(out, 2, s),
             Err(RemoteError::Decode(s)) => text(out, 3, s),
             Err(RemoteError::MailboxFull) => {
@@ -319,6 +351,7 @@ impl Reply {
                 out.push(6);
                 Ok(())
             }
+            Err(RemoteError::Encode(s)) => text(out, 7, s),
         }
     }
 
@@ -330,12 +363,15 @@ impl Reply {
         let text = |r: &mut Reader<'_>| r.str16(u16::MAX as usize, "error text");
         let outcome = match code {
             0 => Ok(r.bytes32(limits.max_frame, "reply payload")?),
-            1 => Err(RemoteError::ActorGone(text(&mut r)?)),
+            1 => Err(RemoteError::ActorGone(
+                r.bytes32(MAX_REASON, "exit reason")?,
+            )),
             2 => Err(RemoteError::UnknownMessage(text(&mut r)?)),
             3 => Err(RemoteError::Decode(text(&mut r)?)),
             4 => Err(RemoteError::MailboxFull),
             5 => Err(RemoteError::Panicked(text(&mut r)?)),
             6 => Err(RemoteError::Timeout),
+            7 => Err(RemoteError::Encode(text(&mut r)?)),
             other => return Err(WireError::UnknownReplyCode(other)),
         };
         r.finish()?;

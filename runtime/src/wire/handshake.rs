@@ -7,7 +7,7 @@ use super::read::{put_str16, Reader};
 use super::WireError;
 
 /// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// Who a node is: sent by the dialer (`Hello` frame) and answered by the
 /// listener (`Welcome` frame) with its own.
