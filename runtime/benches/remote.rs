@@ -8,6 +8,15 @@
 //! - raw quinn request/response RTT on one long-lived bidi stream, against
 //!   arbour remote `ask` RTT (p50, p99 over 20k).
 //! - RSS growth of both processes across 10M remote tells.
+//! - a burst of 1M plain `tell`s sent without yielding: the share
+//!   delivered (must be 1.0) and the sender's RSS growth (bounded by the
+//!   outbound cap).
+//!
+//! Both nodes run with the default number of workers (one per core), as a
+//! node binary does (`NodeBuilder::run`). The main receiving actor lives on
+//! the first worker, with the transport (where `node.spawn` in a node's
+//! main puts it); a second one on the last worker measures delivery that
+//! crosses threads (`remote.tell.cross_worker_*`).
 //!
 //! Prints `<figure> <value> <unit>` lines (DESIGN.md §10).
 //! `cargo bench -p arbour --bench remote`
@@ -16,7 +25,7 @@ mod support;
 use actix::prelude::*;
 use arbour::transport::{ClusterCa, Endpoint, Peer};
 use arbour::wire::Hello;
-use arbour::{ActorRef, Node, TellError};
+use arbour::{ActorRef, Node, Placement, TellError};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -108,24 +117,23 @@ fn raw_endpoint(node: &str) -> Endpoint {
     .expect("bind")
 }
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    tokio::task::LocalSet::new().block_on(&rt, f)
+fn node(name: &str) -> arbour::NodeBuilder {
+    Node::builder(name)
+        .cluster("bench")
+        .secret("bench")
+        .listen(localhost())
 }
 
 fn main() {
     if std::env::args().any(|a| a == "--serve") {
-        block_on(serve());
+        node("server").run(serve).expect("server node");
     } else if std::env::args().any(|a| a == "--bench") || std::env::args().len() == 1 {
         drive();
     }
 }
 
 /// The receiving process: a raw quinn floor server and an arbour node.
-async fn serve() {
+async fn serve(node: Node) {
     // exit when the driver closes our stdin
     std::thread::spawn(|| {
         let mut sink = String::new();
@@ -137,14 +145,17 @@ async fn serve() {
         std::process::exit(0);
     });
     let floor = raw_endpoint("floor-server");
-    let node = Node::builder("server")
-        .cluster("bench")
-        .secret("bench")
-        .start()
+    let last = node.workers().map_or(0, |w| w.len() - 1);
+    let sink = node
+        .spawn_on(Placement::Worker(0), || Sink { count: 0, sum: 0 })
         .await
-        .expect("node");
-    let sink = node.spawn(Sink { count: 0, sum: 0 });
+        .expect("spawn");
     node.expose("sink", &sink).expect("expose");
+    let far = node
+        .spawn_on(Placement::Worker(last), || Sink { count: 0, sum: 0 })
+        .await
+        .expect("spawn");
+    node.expose("sink_far", &far).expect("expose");
     println!("floor {}", floor.local_addr().expect("addr"));
     println!("node {}", node.local_addr().expect("addr"));
     std::io::stdout().flush().expect("flush");
@@ -228,7 +239,9 @@ fn drive() {
     };
     let floor_addr = addr("floor ");
     let node_addr = addr("node ");
-    block_on(measure(floor_addr, node_addr));
+    node("client")
+        .run(move |node| measure(node, floor_addr, node_addr))
+        .expect("client node");
     drop(child.stdin.take());
     let _ = child.wait();
 }
@@ -291,18 +304,14 @@ async fn tell_round(sink: &ActorRef<Sink>, n: u64, expect_total: u64) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
-async fn measure(floor_addr: SocketAddr, node_addr: SocketAddr) {
+async fn measure(node: Node, floor_addr: SocketAddr, node_addr: SocketAddr) {
+    let workers = node.workers().map_or(1, |w| w.len());
+    println!("remote.workers {workers} workers");
     let floor = raw_endpoint("floor-client");
     let mut peer = floor
         .connect(floor_addr, "floor-server")
         .await
         .expect("floor connect");
-    let node = Node::builder("client")
-        .cluster("bench")
-        .secret("bench")
-        .start()
-        .await
-        .expect("node");
     node.connect("server", node_addr).await.expect("connect");
     let sink: ActorRef<Sink> = node
         .lookup("server", "sink", Duration::from_secs(10))
@@ -329,6 +338,28 @@ async fn measure(floor_addr: SocketAddr, node_addr: SocketAddr) {
     println!("remote.floor.frames_per_s {floor_rate:.0} frames/s");
     println!("remote.tell.msgs_per_s {tell_rate:.0} msgs/s");
     println!("remote.tell.floor_ratio {:.3} ratio", median(ratios));
+
+    // the same tells to an actor on another worker than the transport's
+    let far: ActorRef<Sink> = node
+        .lookup("server", "sink_far", Duration::from_secs(10))
+        .await
+        .expect("lookup");
+    let (mut far_total, mut far_rates, mut far_ratios) = (0, Vec::new(), Vec::new());
+    for _ in 0..3 {
+        let f = floor_round(&mut peer, ROUND_MSGS).await;
+        far_total += ROUND_MSGS;
+        let t = tell_round(&far, ROUND_MSGS, far_total).await;
+        far_rates.push(t);
+        far_ratios.push(t / f);
+    }
+    println!(
+        "remote.tell.cross_worker_msgs_per_s {:.0} msgs/s",
+        median(far_rates)
+    );
+    println!(
+        "remote.tell.cross_worker_floor_ratio {:.3} ratio",
+        median(far_ratios)
+    );
 
     // round trips
     let (mut send, mut recv) = peer.connection().open_bi().await.expect("bidi");
@@ -415,11 +446,38 @@ async fn measure(floor_addr: SocketAddr, node_addr: SocketAddr) {
         column(|t| t.1),
         remote_before / 1024
     );
+
+    // a burst of plain tells, as one actor's handler would send them: no
+    // yield between them, no try_tell loop; all are queued, none dropped
+    const BURST: u64 = 1_000_000;
+    let before = rss_bytes();
+    let start = Instant::now();
+    for i in 0..BURST {
+        sink.tell(Tick(i));
+    }
+    let queued_rss = rss_bytes().saturating_sub(before);
+    let count = sink
+        .ask(Count)
+        .timeout(Duration::from_secs(120))
+        .wait_if_full()
+        .await
+        .expect("count");
+    let delivered = count - total;
     println!(
-        "remote.stats late_replies={} undeliverable={} dead_letters={} full_drops={}",
+        "remote.tell.burst_delivered {:.6} ratio",
+        delivered as f64 / BURST as f64
+    );
+    println!(
+        "remote.tell.burst_msgs_per_s {:.0} msgs/s",
+        BURST as f64 / start.elapsed().as_secs_f64()
+    );
+    println!("remote.tell.burst_sender_rss_growth_bytes {queued_rss} bytes");
+    println!(
+        "remote.stats late_replies={} undeliverable={} dead_letters={} full_drops={} outbound_drops={}",
         node.net_stats().late_replies,
         node.net_stats().undeliverable,
         node.stats().dead_letters,
-        node.stats().mailbox_full_drops
+        node.stats().mailbox_full_drops,
+        node.stats().outbound_drops
     );
 }

@@ -458,6 +458,18 @@ impl<A: Actor<Context = Context<A>>> ActorRef<A> {
         }
     }
 
+    /// Wakes `waker` after the current instance's next turn (its mailbox
+    /// then has room) or when it exits; false if no local instance runs.
+    pub(crate) fn want_room(&self, waker: &std::task::Waker) -> bool {
+        match self.slot.current.load().as_ref() {
+            Some(inst) => {
+                inst.life.want_room(waker);
+                true
+            }
+            None => false,
+        }
+    }
+
     pub(crate) fn watch(&self, w: Watcher) -> Monitor {
         if let Some(remote) = &self.slot.remote {
             return Monitor {

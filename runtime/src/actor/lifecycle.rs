@@ -4,7 +4,7 @@
 
 use super::ExitReason;
 use futures_util::task::AtomicWaker;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Called once with the instance's exit reason.
@@ -36,6 +36,11 @@ pub(crate) struct Lifecycle {
     /// nobody else knows it), so it needs no lock.
     parent: OnceLock<Parent>,
     watchers: Mutex<Watchers>,
+    /// Senders waiting for room in a full mailbox (a stalled stream from the
+    /// wire, a `send().await`): woken after the actor's next turn, which
+    /// drains its mailbox. The flag keeps that check to one load.
+    room_wanted: AtomicBool,
+    room: Mutex<Vec<std::task::Waker>>,
 }
 
 /// Monitors and other watchers.
@@ -69,6 +74,42 @@ impl Lifecycle {
             reason: OnceLock::new(),
             parent: OnceLock::new(),
             watchers: Mutex::new(Watchers::default()),
+            room_wanted: AtomicBool::new(false),
+            room: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Wakes `waker` after the actor's next turn (when its mailbox has room
+    /// again) or when it exits.
+    pub(crate) fn want_room(&self, waker: &std::task::Waker) {
+        let mut room = self.room.lock().unwrap_or_else(|p| p.into_inner());
+        if !room.iter().any(|w| w.will_wake(waker)) {
+            room.push(waker.clone());
+        }
+        self.room_wanted.store(true, Ordering::Release);
+        drop(room);
+        if self.reason.get().is_some() {
+            self.made_room();
+        }
+    }
+
+    /// The actor had its turn (or exited): wake whoever waits for room.
+    #[inline]
+    pub(crate) fn made_room(&self) {
+        if self.room_wanted.load(Ordering::Acquire) {
+            self.wake_room();
+        }
+    }
+
+    #[cold]
+    fn wake_room(&self) {
+        let waiting = {
+            let mut room = self.room.lock().unwrap_or_else(|p| p.into_inner());
+            self.room_wanted.store(false, Ordering::Release);
+            std::mem::take(&mut *room)
+        };
+        for w in waiting {
+            w.wake();
         }
     }
 
@@ -161,6 +202,7 @@ impl Lifecycle {
                 w(reason);
             }
         }
+        self.made_room();
     }
 }
 

@@ -18,7 +18,7 @@ pub use host::{Host, SpawnOptions, StartError, Stats, StatsSnapshot};
 pub use id::{ActorId, NodeId};
 pub use remote::{DispatchError, MessageTable, RemoteActor, RemoteMessage};
 
-pub(crate) use actor_ref::{Backoff, Slot};
+pub(crate) use actor_ref::Slot;
 pub(crate) use host::{start_instance, Root};
 pub(crate) use lifecycle::{ExitSink, LifeRef, Lifecycle, Watcher};
 pub(crate) use remote_ref::{

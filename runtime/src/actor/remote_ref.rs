@@ -206,6 +206,10 @@ pub(crate) trait Exported: Send + Sync + 'static {
     fn unwatch(&self, m: Monitor) -> bool;
     /// Stops (or kills) the current instance.
     fn stop(&self, kill: bool);
+    /// Wakes `waker` when the current instance's mailbox may have room
+    /// again (after its next turn, or when it exits); false if no instance
+    /// runs.
+    fn want_room(&self, waker: &std::task::Waker) -> bool;
     /// The typed `ActorRef<A>`, for decoding a ref that came home.
     fn as_any(&self) -> &dyn Any;
 }
@@ -245,6 +249,9 @@ impl<A: RemoteActor> Exported for ExportedRef<A> {
         } else {
             self.actor.stop()
         }
+    }
+    fn want_room(&self, waker: &std::task::Waker) -> bool {
+        self.actor.want_room(waker)
     }
     fn as_any(&self) -> &dyn Any {
         &self.actor

@@ -138,7 +138,10 @@ impl<A: Actor<Context = Context<A>>> ActorTask<A> {
                 fut.ctx().stop();
             }
         }
-        self.poll_actor(cx)
+        let polled = self.poll_actor(cx);
+        // the turn drained the mailbox: senders waiting for room may go on
+        self.inst.life.made_room();
+        polled
     }
 
     /// Polls the actor once, ending the task if it finished or panicked.

@@ -9,9 +9,7 @@
 //! a tell), and the node keeps serving.
 
 use super::net::{Link, Loss, Net};
-use crate::actor::{
-    with_context, AskError, Backoff, DispatchError, ExitReason, Exported, RefContext,
-};
+use crate::actor::{with_context, AskError, DispatchError, ExitReason, Exported, RefContext};
 use crate::platform;
 use crate::transport::{Admit, Connection, FrameSink, LaneId, Stall, CLOSE_SHUTDOWN};
 use crate::wire::{self, encode_frame, EnvelopeRef, FrameDecoder, FrameKind, RemoteError, Reply};
@@ -189,7 +187,8 @@ impl Inbound {
             return Ok(None);
         }
         // a full mailbox: wait for room, stalling the stream the message came
-        // on (which keeps its order and pushes back on the sender)
+        // on (which keeps its order and pushes back on the sender); the
+        // actor's task wakes us after its next turn, on whatever worker it is
         let (tag, payload) = (env.tag.to_owned(), env.payload.to_vec());
         let (net, link, conn) = (self.net.clone(), self.link.clone(), conn.clone());
         Ok(Some(Box::pin(async move {
@@ -202,13 +201,18 @@ impl Inbound {
                 recipient,
                 correlation,
             };
-            let mut backoff = Backoff::default();
-            loop {
-                backoff.wait().await;
-                if with_context(&link.ctx, || delivery.attempt(&tag, &payload)).is_ok() {
-                    return;
+            // ask to be woken after the actor's next turn *before* trying,
+            // so a turn between the try and the wait is not missed
+            std::future::poll_fn(|cx| {
+                if let Some(t) = delivery.target {
+                    t.want_room(cx.waker());
                 }
-            }
+                match with_context(&link.ctx, || delivery.attempt(&tag, &payload)) {
+                    Ok(()) => Poll::Ready(()),
+                    Err(Full) => Poll::Pending,
+                }
+            })
+            .await
         })))
     }
 
