@@ -1,3 +1,6 @@
+// Each bench includes this module and uses a part of it.
+#![allow(dead_code)]
+
 //! Helpers the benchmark programs share.
 
 /// The process's resident set size, from `/proc/self/statm` (0 where that
