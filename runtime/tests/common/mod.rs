@@ -35,11 +35,12 @@ pub async fn within<T>(what: &str, f: impl std::future::IntoFuture<Output = T>) 
     }
 }
 
-/// Lets every ready task run (supervisor reactions are asynchronous).
+/// Returns once nothing else can run: under paused time a timer fires only
+/// when every task is idle (tokio then advances the clock to it), so this
+/// is a real quiescence point, not a guess at how many yields are enough.
+/// It moves virtual time by 1 ms.
 pub async fn settle() {
-    for _ in 0..50 {
-        tokio::task::yield_now().await;
-    }
+    tokio::time::sleep(Duration::from_millis(1)).await;
 }
 
 /// An ordered record of lifecycle events across actors.
