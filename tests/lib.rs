@@ -1,5 +1,7 @@
-//! Helpers for black-box tests: find the `arbour` binary and run it with a
-//! bounded wait; run a node's async test on a `LocalSet` with bounded waits.
+//! The one home of arbour's test helpers: find the `arbour` binary and run
+//! it with a bounded wait; run a node's async test on a `LocalSet`; bound
+//! every wait ([`bounded`], [`bounded_for`]); watch monitors fire
+//! ([`DownForwarder`]).
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -97,9 +99,48 @@ pub fn run_local<Fut: std::future::Future>(f: impl FnOnce() -> Fut) -> Fut::Outp
 
 /// Awaits `f` within [`LIMIT`], or fails the test naming `what`.
 pub async fn bounded<T>(what: &str, f: impl std::future::IntoFuture<Output = T>) -> T {
-    match tokio::time::timeout(LIMIT, f).await {
+    bounded_for(LIMIT, what, f).await
+}
+
+/// Awaits `f` within `limit` (of tokio time: virtual under a paused
+/// runtime), or fails the test naming `what`.
+pub async fn bounded_for<T>(
+    limit: Duration,
+    what: &str,
+    f: impl std::future::IntoFuture<Output = T>,
+) -> T {
+    match tokio::time::timeout(limit, f).await {
         Ok(v) => v,
-        Err(_) => panic!("timed out: {what}"),
+        Err(_) => panic!("timed out after {limit:?}: {what}"),
+    }
+}
+
+use actix::prelude::*;
+
+/// Forwards every [`Down`](arbour::Down) it receives to a channel: how a test
+/// (or a script) waits for a monitor to fire.
+#[derive(Debug)]
+pub struct DownForwarder(pub tokio::sync::mpsc::UnboundedSender<arbour::Down>);
+
+impl Actor for DownForwarder {
+    type Context = Context<Self>;
+}
+
+impl Handler<arbour::Down> for DownForwarder {
+    type Result = ();
+    fn handle(&mut self, d: arbour::Down, _: &mut Context<Self>) {
+        let _ = self.0.send(d);
+    }
+}
+
+impl DownForwarder {
+    /// A started forwarder and the receiving end of its channel.
+    pub fn start_new() -> (
+        Addr<DownForwarder>,
+        tokio::sync::mpsc::UnboundedReceiver<arbour::Down>,
+    ) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        (DownForwarder(tx).start(), rx)
     }
 }
 

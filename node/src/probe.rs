@@ -191,33 +191,6 @@ impl Handler<PingHeld> for Echo {
     }
 }
 
-/// Forwards every [`Down`](arbour::Down) it receives to a channel: how a test
-/// (or a script) waits for a monitor to fire.
-#[derive(Debug)]
-pub struct DownForwarder(pub tokio::sync::mpsc::UnboundedSender<arbour::Down>);
-
-impl Actor for DownForwarder {
-    type Context = Context<Self>;
-}
-
-impl Handler<arbour::Down> for DownForwarder {
-    type Result = ();
-    fn handle(&mut self, d: arbour::Down, _: &mut Context<Self>) {
-        let _ = self.0.send(d);
-    }
-}
-
-impl DownForwarder {
-    /// A started forwarder and the receiving end of its channel.
-    pub fn start_new() -> (
-        Addr<DownForwarder>,
-        tokio::sync::mpsc::UnboundedReceiver<arbour::Down>,
-    ) {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        (DownForwarder(tx).start(), rx)
-    }
-}
-
 /// The name under which `arbour serve` exposes its [`Echo`].
 pub const ECHO: &str = "echo";
 

@@ -21,9 +21,7 @@ fn endpoint(cluster: &str, secret: &str, node: &str, seed: u8, hello: Option<Hel
 }
 
 async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, f)
-        .await
-        .expect("bounded wait exceeded")
+    arbour_tests::bounded_for(LIMIT, "a transport step", f).await
 }
 
 #[tokio::test]

@@ -3,17 +3,15 @@
 //! ends in `NodeDown`, all in virtual time.
 
 use arbour::{AskError, ExitReason};
-use arbour_node::probe::{Crash, DownForwarder, Echo, Ping, Report, Tally};
+use arbour_node::probe::{Crash, Echo, Ping, Report, Tally};
 use arbour_sim::{run_paused, SimCluster};
+use arbour_tests::DownForwarder;
 use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(120);
 
 async fn bounded<T>(what: &str, f: impl std::future::IntoFuture<Output = T>) -> T {
-    match tokio::time::timeout(LIMIT, f).await {
-        Ok(v) => v,
-        Err(_) => panic!("timed out (virtual time): {what}"),
-    }
+    arbour_tests::bounded_for(LIMIT, what, f).await
 }
 
 #[test]

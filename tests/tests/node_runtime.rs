@@ -3,8 +3,8 @@
 //! Real QUIC on 127.0.0.1, port 0; every wait is bounded.
 
 use arbour::{AskError, ChildSpec, ExitReason, Node, Placement, SupervisorSpec};
-use arbour_node::probe::{dial_echo, Delay, DownForwarder, Echo, Ping, WhereAreYou, ECHO};
-use arbour_tests::{bounded, run_local, LIMIT};
+use arbour_node::probe::{dial_echo, Delay, Echo, Ping, WhereAreYou, ECHO};
+use arbour_tests::{bounded, run_local, DownForwarder, LIMIT};
 use std::future::IntoFuture;
 use std::time::Duration;
 

@@ -5,10 +5,9 @@
 use actix::prelude::*;
 use arbour::{ActorRef, AskError, ExitReason, Node, TellError};
 use arbour_node::probe::{
-    dial_echo, send_tallies, Crash, Delay, DownForwarder, Echo, Fail, Hold, Ping, PingHeld, Report,
-    Tally, ECHO,
+    dial_echo, send_tallies, Crash, Delay, Echo, Fail, Hold, Ping, PingHeld, Report, Tally, ECHO,
 };
-use arbour_tests::{bounded, run_local, LIMIT};
+use arbour_tests::{bounded, run_local, DownForwarder, LIMIT};
 use serde::{Deserialize, Serialize};
 use std::future::IntoFuture;
 use std::time::Duration;

@@ -3,10 +3,8 @@
 //! real QUIC on 127.0.0.1 (port 0). Every wait is bounded.
 
 use arbour::{ActorRef, AskError, ExitReason, Node};
-use arbour_node::probe::{
-    dial_echo, send_tallies, Crash, DownForwarder, Echo, Hold, Ping, PingHeld, Report,
-};
-use arbour_tests::{arbour_bin, bounded, run_arbour, run_local, LIMIT};
+use arbour_node::probe::{dial_echo, send_tallies, Crash, Echo, Hold, Ping, PingHeld, Report};
+use arbour_tests::{arbour_bin, bounded, run_arbour, run_local, DownForwarder, LIMIT};
 use std::ffi::OsStr;
 use std::future::IntoFuture;
 use std::io::{BufRead, BufReader};

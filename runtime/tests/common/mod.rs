@@ -27,12 +27,10 @@ where
     tokio::task::LocalSet::new().block_on(&rt, f(node))
 }
 
-/// Awaits `f` within [`WAIT`] of virtual time, or fails the test.
+/// Awaits `f` within [`WAIT`] of virtual time, or fails the test (the
+/// shared helper of `arbour-tests`, with this suite's bound).
 pub async fn within<T>(what: &str, f: impl std::future::IntoFuture<Output = T>) -> T {
-    match tokio::time::timeout(WAIT, f).await {
-        Ok(v) => v,
-        Err(_) => panic!("timed out waiting for {what}"),
-    }
+    arbour_tests::bounded_for(WAIT, what, f).await
 }
 
 /// Returns once nothing else can run: under paused time a timer fires only
