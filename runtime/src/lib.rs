@@ -58,6 +58,6 @@ pub use actor::{
 pub use node::{init_logging, NetStats, Node, NodeBuilder, NodeError, Placement, Security};
 pub use registry::{Registry, RegistryError};
 pub use supervision::{
-    AutoShutdown, Backoff, ChildCounts, ChildInfo, ChildKind, ChildSpec, Restart, Shutdown,
-    Strategy, SupervisorError, SupervisorRef, SupervisorSpec,
+    AutoShutdown, Backoff, ChildCounts, ChildInfo, ChildKind, ChildShutdown, ChildSpec,
+    ChildStatus, Restart, Strategy, SupervisorError, SupervisorRef, SupervisorSpec,
 };

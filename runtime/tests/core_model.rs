@@ -9,7 +9,7 @@
 //! children are terminated and in what order, which are started and in what
 //! order, and when the supervisor gives up.
 
-use arbour::supervision::core::{Core, CoreFlags, Plan, ShutdownCause};
+use arbour::supervision::decision::{Core, CoreFlags, Plan, ShutdownCause};
 use arbour::{AutoShutdown, ExitReason, Restart, Strategy};
 use proptest::prelude::*;
 use std::time::Duration;
@@ -147,7 +147,7 @@ impl Model {
     }
 }
 
-fn strs(v: Vec<arbour::supervision::core::ChildKey>) -> Vec<String> {
+fn strs(v: Vec<arbour::supervision::decision::ChildKey>) -> Vec<String> {
     v.into_iter().map(|k| k.id.to_string()).collect()
 }
 

@@ -4,9 +4,9 @@
 
 mod common;
 
-use arbour::supervision::core::Status;
+use arbour::supervision::decision::ChildStatus;
 use arbour::{
-    AutoShutdown, Backoff, ChildSpec, ExitReason, Restart, Shutdown, StartError, Strategy,
+    AutoShutdown, Backoff, ChildShutdown, ChildSpec, ExitReason, Restart, StartError, Strategy,
     SupervisorError, SupervisorSpec,
 };
 use common::*;
@@ -144,7 +144,7 @@ fn transient_child_is_restarted_only_after_an_abnormal_exit() {
             let kids = sup.which_children().await.expect("which");
             assert_eq!(
                 kids[0].status,
-                Status::Stopped,
+                ChildStatus::Stopped,
                 "normal exit: not restarted, spec kept"
             );
             sup.restart_child("t").await.expect("restart_child");
@@ -434,7 +434,7 @@ fn shutdown_timeout_kills_a_child_that_will_not_stop() {
         let sup = SupervisorSpec::one_for_one()
             .child(
                 ChildSpec::worker("stubborn", Worker::factory("stubborn", &log))
-                    .shutdown(Shutdown::Timeout(Duration::from_secs(2))),
+                    .shutdown(ChildShutdown::Timeout(Duration::from_secs(2))),
             )
             .start(&node)
             .await
@@ -459,9 +459,13 @@ fn brutal_kill_does_not_wait_and_infinity_waits() {
         let log = Log::default();
         let sup = SupervisorSpec::one_for_one()
             .child(
-                ChildSpec::worker("k", Worker::factory("k", &log)).shutdown(Shutdown::BrutalKill),
+                ChildSpec::worker("k", Worker::factory("k", &log))
+                    .shutdown(ChildShutdown::BrutalKill),
             )
-            .child(ChildSpec::worker("i", Worker::factory("i", &log)).shutdown(Shutdown::Infinity))
+            .child(
+                ChildSpec::worker("i", Worker::factory("i", &log))
+                    .shutdown(ChildShutdown::Infinity),
+            )
             .start(&node)
             .await
             .expect("start");
@@ -625,7 +629,7 @@ fn runtime_api_follows_otp_error_cases() {
         let which = sup.which_children().await.expect("which");
         assert_eq!(which.len(), 1);
         assert_eq!(which[0].id, "a");
-        assert_eq!(which[0].status, Status::Running);
+        assert_eq!(which[0].status, ChildStatus::Running);
         let e = sup
             .start_child(ChildSpec::try_worker("bad", || Err::<Worker, _>("nope")))
             .await;

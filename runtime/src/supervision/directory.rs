@@ -6,7 +6,7 @@
 //! does not pay for an index nobody has asked for yet, and once someone
 //! does, indexing costs amortised O(1) per child.
 
-use super::core::ChildId;
+use super::decision::ChildId;
 use super::slots::ChildSlot;
 use rustc_hash::FxHashMap;
 use std::sync::{Arc, Mutex};

@@ -1,7 +1,7 @@
 //! Supervisor flags and child specifications (OTP's `sup_flags()` and
 //! `child_spec()`), with validation.
 
-use super::core::ChildId;
+use super::decision::ChildId;
 use super::slots::{ChildFactory, TemplateFactory, WithMailbox, WorkerFactory};
 use crate::actor::{AskError, SpawnOptions, StartError};
 use actix::{Actor, Context};
@@ -38,7 +38,7 @@ pub enum Restart {
 
 /// How a child is stopped by its supervisor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Shutdown {
+pub enum ChildShutdown {
     /// Killed at once; its `stopping`/`stopped` hooks may not run.
     BrutalKill,
     /// Asked to stop; killed if still running after this long.
@@ -169,7 +169,7 @@ pub struct ChildSpec {
     pub(crate) factory: Arc<dyn ChildFactory>,
     pub(crate) template: Option<Arc<dyn TemplateFactory>>,
     pub(crate) restart: Restart,
-    pub(crate) shutdown: Shutdown,
+    pub(crate) shutdown: ChildShutdown,
     pub(crate) kind: ChildKind,
     pub(crate) significant: bool,
 }
@@ -249,7 +249,7 @@ impl ChildSpec {
             Arc::new(super::slots::SupervisorFactory::new(spec)),
             ChildKind::Supervisor,
         );
-        c.shutdown = Shutdown::Infinity;
+        c.shutdown = ChildShutdown::Infinity;
         c
     }
 
@@ -259,7 +259,7 @@ impl ChildSpec {
             factory,
             template: None,
             restart: Restart::Permanent,
-            shutdown: Shutdown::Timeout(DEFAULT_WORKER_SHUTDOWN),
+            shutdown: ChildShutdown::Timeout(DEFAULT_WORKER_SHUTDOWN),
             kind,
             significant: false,
         }
@@ -278,7 +278,7 @@ impl ChildSpec {
 
     /// Sets how the child is stopped (default 5 s timeout for workers,
     /// `Infinity` for supervisors).
-    pub fn shutdown(mut self, s: Shutdown) -> Self {
+    pub fn shutdown(mut self, s: ChildShutdown) -> Self {
         self.shutdown = s;
         self
     }

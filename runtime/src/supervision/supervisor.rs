@@ -1,4 +1,4 @@
-//! The supervisor actor: drives the pure [`Core`](super::core::Core) and does
+//! The supervisor actor: drives the pure [`Core`](super::decision::Core) and does
 //! what it decides, one operation at a time.
 //!
 //! Every operation (start, restart plan, API call, shutdown) runs as an actix
@@ -6,10 +6,10 @@
 //! (OTP supervisors are synchronous too). A failed restart is retried through
 //! a message to itself, so a shutdown request is never starved by retries.
 
-use super::core::{ChildKey, Core, CoreFlags, Plan, ShutdownCause, Status};
+use super::decision::{ChildKey, ChildStatus, Core, CoreFlags, Plan, ShutdownCause};
 use super::directory::Directory;
 use super::slots::ChildSlot;
-use super::spec::{ChildKind, ChildSpec, Shutdown, Strategy, SupervisorError, SupervisorSpec};
+use super::spec::{ChildKind, ChildShutdown, ChildSpec, Strategy, SupervisorError, SupervisorSpec};
 use crate::actor::{ActorId, ContextExt, ExitReason, Host, LifeRef, Lifecycle};
 use crate::platform;
 use actix::fut::wrap_future;
@@ -40,7 +40,7 @@ struct Record {
     slot: Arc<dyn ChildSlot>,
     factory: Arc<dyn super::slots::ChildFactory>,
     live: Option<Live>,
-    shutdown: Shutdown,
+    shutdown: ChildShutdown,
     kind: ChildKind,
 }
 
@@ -350,15 +350,19 @@ async fn terminate_one(st: &Shared, key: &ChildKey) {
     }
 }
 
-pub(crate) async fn shutdown_instance(life: &Lifecycle, how: Shutdown, child: &str) -> ExitReason {
+pub(crate) async fn shutdown_instance(
+    life: &Lifecycle,
+    how: ChildShutdown,
+    child: &str,
+) -> ExitReason {
     let (tx, mut rx) = oneshot::channel();
     life.watch(Box::new(move |r| {
         let _ = tx.send(r.clone());
     }));
     match how {
-        Shutdown::BrutalKill => life.request_kill(),
-        Shutdown::Infinity => life.request_stop(),
-        Shutdown::Timeout(d) => {
+        ChildShutdown::BrutalKill => life.request_kill(),
+        ChildShutdown::Infinity => life.request_stop(),
+        ChildShutdown::Timeout(d) => {
             life.request_stop();
             match tokio::time::timeout(d, &mut rx).await {
                 Ok(r) => return r.unwrap_or(ExitReason::NoActor),
@@ -453,7 +457,7 @@ async fn start_list(st: &Shared, keys: Vec<ChildKey>) {
             !s.shutting_down
                 && s.core
                     .child_at(seq)
-                    .is_some_and(|c| c.status == Status::Restarting)
+                    .is_some_and(|c| c.status == ChildStatus::Restarting)
         };
         if !due {
             continue;
@@ -589,7 +593,7 @@ pub struct ChildInfo {
     /// Its actor id (stable across restarts).
     pub actor: ActorId,
     /// Running, stopped (`undefined`) or restarting.
-    pub status: Status,
+    pub status: ChildStatus,
     /// Worker or supervisor.
     pub kind: ChildKind,
 }
@@ -695,7 +699,7 @@ impl Handler<StartChild> for Supervisor {
             }
             if let Some(c) = s.core.child(&spec.id) {
                 return ready(Err(match c.status {
-                    Status::Running => SupervisorError::AlreadyStarted(spec.id.to_string()),
+                    ChildStatus::Running => SupervisorError::AlreadyStarted(spec.id.to_string()),
                     _ => SupervisorError::AlreadyPresent(spec.id.to_string()),
                 }));
             }
@@ -783,9 +787,11 @@ impl Handler<RestartChild> for Supervisor {
             }
             match s.core.child(&id).map(|c| c.status) {
                 None => return ready(Err(SupervisorError::NotFound(id))),
-                Some(Status::Running) => return ready(Err(SupervisorError::Running(id))),
-                Some(Status::Restarting) => return ready(Err(SupervisorError::Restarting(id))),
-                Some(Status::Stopped) => {}
+                Some(ChildStatus::Running) => return ready(Err(SupervisorError::Running(id))),
+                Some(ChildStatus::Restarting) => {
+                    return ready(Err(SupervisorError::Restarting(id)))
+                }
+                Some(ChildStatus::Stopped) => {}
             }
         }
         let st = self.st.clone();
@@ -807,9 +813,9 @@ impl Handler<DeleteChild> for Supervisor {
         }
         match s.core.child(&id).map(|c| c.status) {
             None => Err(SupervisorError::NotFound(id)),
-            Some(Status::Running) => Err(SupervisorError::Running(id)),
-            Some(Status::Restarting) => Err(SupervisorError::Restarting(id)),
-            Some(Status::Stopped) => {
+            Some(ChildStatus::Running) => Err(SupervisorError::Running(id)),
+            Some(ChildStatus::Restarting) => Err(SupervisorError::Restarting(id)),
+            Some(ChildStatus::Stopped) => {
                 if let Some(seq) = s.core.seq_of(&id) {
                     let key = ChildKey {
                         seq,
@@ -850,7 +856,7 @@ impl Handler<CountChildren> for Supervisor {
         let mut n = ChildCounts::default();
         for c in s.core.children() {
             n.specs += 1;
-            if c.status == Status::Running {
+            if c.status == ChildStatus::Running {
                 n.active += 1;
             }
             match c.data.kind {

@@ -20,7 +20,7 @@ pub type ChildId = smol_str::SmolStr;
 
 /// Where a child is in its life, from the supervisor's point of view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
+pub enum ChildStatus {
     /// Running now.
     Running,
     /// Not running and not about to be (never started, exited without a
@@ -41,7 +41,7 @@ pub struct ChildState<T = ()> {
     /// Whether its exit can shut the supervisor down (`auto_shutdown`).
     pub significant: bool,
     /// Where it is now.
-    pub status: Status,
+    pub status: ChildStatus,
     /// Consecutive restarts without a stable run (drives backoff).
     pub attempt: u32,
     started_at: Option<Instant>,
@@ -250,7 +250,7 @@ impl<T> Core<T> {
                 id,
                 restart,
                 significant,
-                status: Status::Stopped,
+                status: ChildStatus::Stopped,
                 attempt: 0,
                 started_at: None,
                 data,
@@ -300,7 +300,7 @@ impl<T> Core<T> {
     /// The driver started the child at `seq`.
     pub fn mark_running_at(&mut self, seq: u64, now: Instant) {
         if let Some(c) = self.children.get_mut(&seq) {
-            c.status = Status::Running;
+            c.status = ChildStatus::Running;
             c.started_at = Some(now);
         }
     }
@@ -317,7 +317,7 @@ impl<T> Core<T> {
     pub fn mark_terminated_at(&mut self, seq: u64) {
         match self.children.get_mut(&seq) {
             Some(c) if c.restart == Restart::Temporary => self.drop_spec(seq),
-            Some(c) => c.status = Status::Stopped,
+            Some(c) => c.status = ChildStatus::Stopped,
             None => {}
         }
     }
@@ -332,7 +332,7 @@ impl<T> Core<T> {
     /// A start within a plan failed: the child at `seq` waits for a retry.
     pub fn mark_start_failed_at(&mut self, seq: u64) {
         if let Some(c) = self.children.get_mut(&seq) {
-            c.status = Status::Restarting;
+            c.status = ChildStatus::Restarting;
         }
     }
 
@@ -357,10 +357,10 @@ impl<T> Core<T> {
         let Some(child) = self.children.get_mut(&seq) else {
             return Plan::None;
         };
-        if child.status != Status::Running {
+        if child.status != ChildStatus::Running {
             return Plan::None;
         }
-        child.status = Status::Stopped;
+        child.status = ChildStatus::Stopped;
         let restart = match child.restart {
             Restart::Permanent => true,
             Restart::Transient => !reason.is_normal(),
@@ -392,7 +392,7 @@ impl<T> Core<T> {
     /// `try_again_restart`). Counts toward intensity like any restart.
     pub fn try_again_at(&mut self, seq: u64, now: Instant) -> Plan {
         match self.children.get_mut(&seq) {
-            Some(c) if c.status == Status::Restarting => {
+            Some(c) if c.status == ChildStatus::Restarting => {
                 c.attempt += 1;
                 self.restart(seq, now)
             }
@@ -426,7 +426,7 @@ impl<T> Core<T> {
     fn shutdown(&mut self, cause: ShutdownCause) -> Plan {
         let terminate = self.shutdown_order();
         for c in self.children.values_mut() {
-            c.status = Status::Stopped;
+            c.status = ChildStatus::Stopped;
         }
         Plan::Shutdown { terminate, cause }
     }
@@ -442,7 +442,7 @@ impl<T> Core<T> {
                 let any_alive = self
                     .children
                     .values()
-                    .any(|c| c.significant && c.status != Status::Stopped);
+                    .any(|c| c.significant && c.status != ChildStatus::Stopped);
                 if any_alive {
                     Plan::None
                 } else {
@@ -462,7 +462,7 @@ impl<T> Core<T> {
         let attempt = child.attempt;
         let (terminate, from) = match self.flags.strategy {
             Strategy::OneForOne | Strategy::SimpleOneForOne => {
-                child.status = Status::Restarting;
+                child.status = ChildStatus::Restarting;
                 let id = child.id.clone();
                 return Plan::Restart {
                     terminate: Vec::new(),
@@ -486,7 +486,7 @@ impl<T> Core<T> {
         }
         let mut start = Vec::new();
         for (k, c) in self.children.range_mut(from..) {
-            c.status = Status::Restarting;
+            c.status = ChildStatus::Restarting;
             start.push(ChildKey {
                 seq: *k,
                 id: c.id.clone(),
@@ -504,7 +504,7 @@ impl<T> Core<T> {
         self.children
             .range(range)
             .rev()
-            .filter(|(k, c)| Some(**k) != skip && c.status == Status::Running)
+            .filter(|(k, c)| Some(**k) != skip && c.status == ChildStatus::Running)
             .map(|(k, c)| ChildKey {
                 seq: *k,
                 id: c.id.clone(),
