@@ -8,7 +8,7 @@
 //! that does not decode is answered (for an ask) or counted and logged (for
 //! a tell), and the node keeps serving.
 
-use super::net::{Link, Loss, Net};
+use super::network::{Loss, Network, Session};
 use crate::actor::{with_context, AskError, DispatchError, ExitReason, Exported, RefContext};
 use crate::platform;
 use crate::transport::{Admit, Connection, FrameSink, LaneId, Stall, CLOSE_SHUTDOWN};
@@ -33,7 +33,7 @@ const GOODBYE: &str = "arbour.goodbye.v1";
 
 /// The node's own messages to a peer node.
 #[derive(Debug)]
-pub(crate) enum System {
+pub(crate) enum Control {
     /// Which local number has the actor exposed under this name? (an ask)
     Whereis(String),
     /// Watch your actor (local number) for me under my key.
@@ -48,51 +48,51 @@ pub(crate) enum System {
     Goodbye,
 }
 
-impl System {
+impl Control {
     pub(crate) fn tag(&self) -> &'static str {
         match self {
-            System::Whereis(_) => WHEREIS,
-            System::Monitor(..) => MONITOR,
-            System::Demonitor(..) => DEMONITOR,
-            System::Down(..) => DOWN,
-            System::Exit(..) => EXIT,
-            System::Goodbye => GOODBYE,
+            Control::Whereis(_) => WHEREIS,
+            Control::Monitor(..) => MONITOR,
+            Control::Demonitor(..) => DEMONITOR,
+            Control::Down(..) => DOWN,
+            Control::Exit(..) => EXIT,
+            Control::Goodbye => GOODBYE,
         }
     }
 
     pub(crate) fn encode_payload(&self, out: &mut Vec<u8>) -> Result<(), String> {
         let r = match self {
-            System::Whereis(name) => wire::encode_into(out, name),
-            System::Monitor(a, b) | System::Demonitor(a, b) => wire::encode_into(out, &(a, b)),
-            System::Down(key, reason) => wire::encode_into(out, &(key, reason)),
-            System::Exit(local, kill) => wire::encode_into(out, &(local, kill)),
-            System::Goodbye => wire::encode_into(out, &()),
+            Control::Whereis(name) => wire::encode_into(out, name),
+            Control::Monitor(a, b) | Control::Demonitor(a, b) => wire::encode_into(out, &(a, b)),
+            Control::Down(key, reason) => wire::encode_into(out, &(key, reason)),
+            Control::Exit(local, kill) => wire::encode_into(out, &(local, kill)),
+            Control::Goodbye => wire::encode_into(out, &()),
         };
         r.map_err(|e| e.to_string())
     }
 
     /// `None` for a tag this version does not know.
-    fn decode(tag: &str, payload: &[u8]) -> Result<Option<System>, String> {
+    fn decode(tag: &str, payload: &[u8]) -> Result<Option<Control>, String> {
         let bad = |e: wire::CodecError| format!("system message {tag}: {e}");
         Ok(Some(match tag {
-            WHEREIS => System::Whereis(wire::decode(payload).map_err(bad)?),
+            WHEREIS => Control::Whereis(wire::decode(payload).map_err(bad)?),
             MONITOR => {
                 let (a, b) = wire::decode(payload).map_err(bad)?;
-                System::Monitor(a, b)
+                Control::Monitor(a, b)
             }
             DEMONITOR => {
                 let (a, b) = wire::decode(payload).map_err(bad)?;
-                System::Demonitor(a, b)
+                Control::Demonitor(a, b)
             }
             DOWN => {
                 let (key, reason) = wire::decode(payload).map_err(bad)?;
-                System::Down(key, reason)
+                Control::Down(key, reason)
             }
             EXIT => {
                 let (local, kill) = wire::decode(payload).map_err(bad)?;
-                System::Exit(local, kill)
+                Control::Exit(local, kill)
             }
-            GOODBYE => System::Goodbye,
+            GOODBYE => Control::Goodbye,
             _ => return Ok(None),
         }))
     }
@@ -103,13 +103,13 @@ impl System {
 /// It holds the node strongly: only the connection's own tasks hold it, and
 /// they end with the node's workers.
 pub(crate) struct Inbound {
-    net: Arc<Net>,
-    link: Arc<Link>,
+    net: Arc<Network>,
+    link: Arc<Session>,
     conn: OnceLock<Weak<Connection>>,
 }
 
 impl Inbound {
-    pub(crate) fn new(net: Arc<Net>, link: Arc<Link>) -> Self {
+    pub(crate) fn new(net: Arc<Network>, link: Arc<Session>) -> Self {
         Self {
             net,
             link,
@@ -174,7 +174,7 @@ impl Inbound {
         let timeout = env
             .timeout_ms
             .map_or(SERVE_TIMEOUT, |ms| Duration::from_millis(ms.into()));
-        let delivery = Delivery {
+        let delivery = Handoff {
             timeout,
             net,
             link: &self.link,
@@ -192,7 +192,7 @@ impl Inbound {
         let (tag, payload) = (env.tag.to_owned(), env.payload.to_vec());
         let (net, link, conn) = (self.net.clone(), self.link.clone(), conn.clone());
         Ok(Some(Box::pin(async move {
-            let delivery = Delivery {
+            let delivery = Handoff {
                 timeout,
                 net: &net,
                 link: &link,
@@ -217,7 +217,7 @@ impl Inbound {
     }
 
     fn system(&self, conn: &Arc<Connection>, env: EnvelopeRef<'_>) -> Result<(), String> {
-        let Some(msg) = System::decode(env.tag, env.payload)? else {
+        let Some(msg) = Control::decode(env.tag, env.payload)? else {
             tracing::warn!(peer = %self.link.node, tag = env.tag, "unknown system message");
             if let Some(c) = env.correlation {
                 send_reply(
@@ -229,7 +229,7 @@ impl Inbound {
             return Ok(());
         };
         match msg {
-            System::Whereis(name) => {
+            Control::Whereis(name) => {
                 let Some(c) = env.correlation else {
                     return Err("whereis without a correlation id".into());
                 };
@@ -237,15 +237,15 @@ impl Inbound {
                 let bytes = wire::encode(&found).map_err(|e| e.to_string())?;
                 send_reply(conn, c, Ok(bytes));
             }
-            System::Monitor(local, key) => self.link.watched_by_peer(conn, local, key),
-            System::Demonitor(_, key) => self.link.unwatched_by_peer(key),
-            System::Down(key, reason) => self.link.down(key, &reason),
-            System::Exit(local, kill) => {
+            Control::Monitor(local, key) => self.link.watched_by_peer(conn, local, key),
+            Control::Demonitor(_, key) => self.link.unwatched_by_peer(key),
+            Control::Down(key, reason) => self.link.down(key, &reason),
+            Control::Exit(local, kill) => {
                 if let Some(actor) = self.net.exported(local) {
                     actor.stop(kill);
                 }
             }
-            System::Goodbye => {
+            Control::Goodbye => {
                 self.net
                     .closed(&self.link, conn, "the peer shut down", Loss::Left);
                 conn.close(CLOSE_SHUTDOWN, "goodbye");
@@ -278,11 +278,11 @@ impl FrameSink for Inbound {
 }
 
 /// One message from the wire on its way to a local actor.
-struct Delivery<'a> {
+struct Handoff<'a> {
     /// How long a served ask may take (its asker's timeout).
     timeout: Duration,
-    net: &'a Net,
-    link: &'a Arc<Link>,
+    net: &'a Network,
+    link: &'a Arc<Session>,
     conn: &'a Arc<Connection>,
     target: Option<&'a Arc<dyn Exported>>,
     recipient: u64,
@@ -292,7 +292,7 @@ struct Delivery<'a> {
 /// The actor's mailbox is full: try again later.
 struct Full;
 
-impl Delivery<'_> {
+impl Handoff<'_> {
     /// Hands the message to the actor (an ask also gets a task that sends
     /// the reply). Every failure but a full mailbox is final: counted, and
     /// answered if it was an ask.
@@ -336,7 +336,7 @@ impl Delivery<'_> {
 }
 
 /// Counts (and logs) a message from the wire that reached no handler.
-fn undelivered(net: &Net, link: &Link, recipient: u64, tag: &str, e: &DispatchError) {
+fn undelivered(net: &Network, link: &Session, recipient: u64, tag: &str, e: &DispatchError) {
     match e {
         DispatchError::MailboxFull => {
             net.stats.mailbox_full_drops.fetch_add(1, Ordering::Relaxed);

@@ -3,7 +3,7 @@
 //! connections to other nodes, wired together (DESIGN.md §1).
 
 mod inbound;
-mod net;
+mod network;
 
 use crate::actor::{export, remote_ref, ActorRef, AskError, DispatchError, Host, NodeId};
 use crate::platform::{self, OnWorkers, Workers};
@@ -14,7 +14,7 @@ use crate::transport::{
 };
 use crate::wire::Hello;
 use crate::RemoteActor;
-use net::Net;
+use network::Network;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -45,7 +45,7 @@ struct NodeInner {
     registry: Arc<Registry>,
     /// The network side; taken at shutdown, so the endpoint (and its port)
     /// is released even while handles to the node remain.
-    net: arc_swap::ArcSwapOption<Net>,
+    net: arc_swap::ArcSwapOption<Network>,
     /// Whether the node was started with a network at all.
     networked: bool,
     /// The node's own workers (a started node).
@@ -101,7 +101,7 @@ const GOODBYE_WAIT: Duration = Duration::from_secs(1);
 /// The graceful part of a shutdown: root supervisors stop their trees, last
 /// started first (each child with its own shutdown timeout, as in OTP);
 /// then every peer is told goodbye and the endpoint closes.
-async fn graceful(host: &Host, net: Option<&Arc<Net>>) {
+async fn graceful(host: &Host, net: Option<&Arc<Network>>) {
     host.in_node(async {
         for root in host.take_roots().into_iter().rev() {
             (root.shutdown)().await;
@@ -225,7 +225,7 @@ impl Node {
         &self.inner.host
     }
 
-    fn net(&self) -> Result<Arc<Net>, NodeError> {
+    fn net(&self) -> Result<Arc<Network>, NodeError> {
         match self.inner.net.load_full() {
             Some(net) => Ok(net),
             None if self.inner.networked => Err(NodeError::ShutDown),
@@ -794,7 +794,7 @@ impl NodeBuilder {
                     }
                 }
                 .with_handshake_timeout(self.handshake_timeout);
-                let net = Net::new(
+                let net = Network::new(
                     host.node_id().clone(),
                     host.counters().clone(),
                     endpoint,

@@ -1,14 +1,14 @@
-//! A node's network side: the QUIC endpoint, one [`Link`] per peer node, the
+//! A node's network side: the QUIC endpoint, one [`Session`] per peer node, the
 //! local actors reachable from the wire, and the ref context messages are
 //! encoded and decoded in.
 //!
-//! A `Link` outlives connections: remote refs hold it, and it points at the
-//! peer's current connection (if any). Losing a connection fails the link's
+//! A `Session` outlives connections: remote refs hold it, and it points at the
+//! peer's current connection (if any). Losing a connection fails the session's
 //! pending asks with `NodeDown` and fires its monitors with `NodeDown` at
 //! once; peers with a known address are then redialed with backoff and
 //! jitter. Simultaneous dials are resolved by [`PeerTable`].
 
-use super::inbound::{Inbound, System};
+use super::inbound::{Control, Inbound};
 use crate::actor::{
     with_context, ActorId, AskError, ExitReason, Exported, Insist, Monitor, NodeId, Outbound,
     OutboundError, PayloadWriter, PendingReply, RefContext, RemoteReply, Stats, Watcher,
@@ -31,7 +31,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// The network state of one node.
-pub(crate) struct Net {
+pub(crate) struct Network {
     pub(crate) me: NodeId,
     pub(crate) stats: Arc<Stats>,
     pub(crate) endpoint: Endpoint,
@@ -42,7 +42,7 @@ pub(crate) struct Net {
     exports: RwLock<HashMap<u64, Arc<dyn Exported>>>,
     /// Names other nodes may look up.
     names: Mutex<HashMap<String, Arc<dyn Exported>>>,
-    links: Mutex<HashMap<Arc<str>, Arc<Link>>>,
+    links: Mutex<HashMap<Arc<str>, Arc<Session>>>,
     peers: Mutex<PeerTable<Arc<Connection>>>,
     /// Where to redial each peer we know an address for.
     addresses: Mutex<HashMap<String, SocketAddr>>,
@@ -58,15 +58,15 @@ pub(crate) struct Net {
     pub(crate) undeliverable: AtomicU64,
 }
 
-impl std::fmt::Debug for Net {
+impl std::fmt::Debug for Network {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Net")
+        f.debug_struct("Network")
             .field("me", &self.me)
             .finish_non_exhaustive()
     }
 }
 
-impl Net {
+impl Network {
     pub(crate) fn new(
         me: NodeId,
         stats: Arc<Stats>,
@@ -77,7 +77,7 @@ impl Net {
         redial: Redial,
     ) -> Arc<Self> {
         Arc::new_cyclic(|this| Self {
-            ctx: Arc::new(NetContext {
+            ctx: Arc::new(NetworkContext {
                 me: me.clone(),
                 stats: stats.clone(),
                 net: this.clone(),
@@ -100,12 +100,12 @@ impl Net {
     }
 
     /// The link to node `name` (made on first use).
-    pub(crate) fn link_named(self: &Arc<Self>, name: &str) -> Arc<Link> {
+    pub(crate) fn link_named(self: &Arc<Self>, name: &str) -> Arc<Session> {
         let mut links = lock(&self.links);
         if let Some(l) = links.get(name) {
             return l.clone();
         }
-        let link = Arc::new(Link {
+        let link = Arc::new(Session {
             node: name.into(),
             net: Arc::downgrade(self),
             ctx: self.ctx.clone(),
@@ -212,7 +212,7 @@ impl Net {
     /// one, fail what waits on it and schedule a redial.
     pub(crate) fn closed(
         self: &Arc<Self>,
-        link: &Arc<Link>,
+        link: &Arc<Session>,
         conn: &Arc<Connection>,
         reason: &str,
         loss: Loss,
@@ -272,7 +272,7 @@ impl Net {
     pub(crate) fn shutdown(&self) {
         self.closing.store(true, Ordering::Release);
         self.endpoint.close();
-        let links: Vec<Arc<Link>> = lock(&self.links).values().cloned().collect();
+        let links: Vec<Arc<Session>> = lock(&self.links).values().cloned().collect();
         for link in links {
             if let Some(conn) = link.conn.swap(None) {
                 link.connection_lost(&conn, Loss::Lost);
@@ -298,7 +298,7 @@ impl Net {
             .filter_map(|l| l.conn.load_full())
             .collect();
         for conn in &conns {
-            push_system(&self.ctx, conn, LaneId::Control, &System::Goodbye);
+            push_system(&self.ctx, conn, LaneId::Control, &Control::Goodbye);
         }
         let taken = futures_util::future::join_all(conns.iter().map(|c| c.closed()));
         let all_took_it = tokio::time::timeout(wait, taken).await.is_ok();
@@ -319,7 +319,7 @@ impl Net {
     /// Waits until `link`'s node is connected, up to `deadline`.
     pub(crate) async fn connected_to(
         &self,
-        link: &Link,
+        link: &Session,
         deadline: platform::Instant,
     ) -> Option<Arc<Connection>> {
         let mut changes = self.changes();
@@ -351,7 +351,7 @@ impl Net {
     }
 }
 
-impl Drop for Net {
+impl Drop for Network {
     fn drop(&mut self) {
         self.shutdown();
     }
@@ -369,13 +369,13 @@ pub(crate) enum Loss {
 
 /// The node as a ref context: its id and counters, and (while it exists)
 /// its exports and links.
-struct NetContext {
+struct NetworkContext {
     me: NodeId,
     stats: Arc<Stats>,
-    net: std::sync::Weak<Net>,
+    net: std::sync::Weak<Network>,
 }
 
-impl RefContext for NetContext {
+impl RefContext for NetworkContext {
     fn me(&self) -> &NodeId {
         &self.me
     }
@@ -416,7 +416,7 @@ fn envelope_head<'a>(conn: &Connection, recipient: u64, tag: &'a str) -> Envelop
 }
 
 /// Queues a system message on `conn`'s `lane`, encoded with `ctx`.
-fn push_system(ctx: &Arc<dyn RefContext>, conn: &Connection, lane: LaneId, msg: &System) {
+fn push_system(ctx: &Arc<dyn RefContext>, conn: &Connection, lane: LaneId, msg: &Control) {
     let head = envelope_head(conn, 0, msg.tag());
     let limits = *conn.limits();
     let _ = with_context(ctx, || {
@@ -429,11 +429,13 @@ fn push_system(ctx: &Arc<dyn RefContext>, conn: &Connection, lane: LaneId, msg: 
 /// A peer's monitor of one of our actors: the actor, and our watch on it.
 type PeerWatch = (Arc<dyn Exported>, Monitor);
 
-/// The asks, monitors and connection of one peer node.
-pub(crate) struct Link {
+/// This node's session with one peer node: its asks, monitors and live
+/// connection. (Not an Erlang link: a link ties two processes' lives; a
+/// session is the per-peer state of the node's connection.)
+pub(crate) struct Session {
     pub(crate) node: Arc<str>,
     /// The node, while it exists (links outlive it in users' remote refs).
-    net: std::sync::Weak<Net>,
+    net: std::sync::Weak<Network>,
     /// The node as the ref context messages are encoded in.
     pub(crate) ctx: Arc<dyn RefContext>,
     /// The live connection, if any.
@@ -446,7 +448,7 @@ pub(crate) struct Link {
     next_key: AtomicU64,
 }
 
-impl Link {
+impl Session {
     /// Asks the peer node, over `conn`, which local number it exposes
     /// `name` under; returns the node's id and the number, if any.
     pub(crate) async fn whereis(
@@ -456,7 +458,7 @@ impl Link {
         timeout: std::time::Duration,
     ) -> Result<(NodeId, Option<u64>), AskError> {
         let node = NodeId::new(self.node.clone(), conn.peer().incarnation);
-        let msg = System::Whereis(name.to_owned());
+        let msg = Control::Whereis(name.to_owned());
         let pending = self
             .send_ask(conn, LaneId::Control, 0, msg.tag(), timeout, &mut |b| {
                 msg.encode_payload(b)
@@ -533,7 +535,7 @@ impl Link {
     }
 
     /// Queues a system message on the control lane.
-    pub(crate) fn system(&self, conn: &Connection, msg: &System) {
+    pub(crate) fn system(&self, conn: &Connection, msg: &Control) {
         push_system(&self.ctx, conn, LaneId::Control, msg);
     }
 
@@ -541,7 +543,7 @@ impl Link {
     /// behind every message sent to it before (Erlang's per-pair order
     /// covers signals: a stop never overtakes earlier tells, and a monitor
     /// is in place before anything sent after it arrives).
-    fn signal(&self, conn: &Connection, to: &ActorId, msg: &System) {
+    fn signal(&self, conn: &Connection, to: &ActorId, msg: &Control) {
         push_system(&self.ctx, conn, LaneId::DataFor(to.local), msg);
     }
 
@@ -558,14 +560,14 @@ impl Link {
     /// The peer monitors our actor `local` under its `key`.
     pub(crate) fn watched_by_peer(self: &Arc<Self>, conn: &Arc<Connection>, local: u64, key: u64) {
         let Some(actor) = self.net.upgrade().and_then(|net| net.exported(local)) else {
-            self.system(conn, &System::Down(key, ExitReason::NoActor));
+            self.system(conn, &Control::Down(key, ExitReason::NoActor));
             return;
         };
         let (link, weak) = (self.clone(), Arc::downgrade(conn));
         let monitor = actor.watch(Box::new(move |reason| {
             lock(&link.watched).remove(&key);
             if let Some(conn) = weak.upgrade() {
-                link.system(&conn, &System::Down(key, reason.clone()));
+                link.system(&conn, &Control::Down(key, reason.clone()));
             }
         }));
         lock(&self.watched).insert(key, (actor, monitor));
@@ -619,7 +621,7 @@ fn push_error(e: PushError<WriteError<String>>) -> OutboundError {
     }
 }
 
-impl Outbound for Link {
+impl Outbound for Session {
     #[inline]
     fn tell(
         &self,
@@ -664,7 +666,7 @@ impl Outbound for Link {
         };
         let key = self.next_key.fetch_add(1, Ordering::Relaxed) + 1;
         lock(&self.watching).insert(key, w);
-        self.signal(&conn, to, &System::Monitor(to.local, key));
+        self.signal(&conn, to, &Control::Monitor(to.local, key));
         key
     }
 
@@ -672,7 +674,7 @@ impl Outbound for Link {
         let removed = lock(&self.watching).remove(&key).is_some();
         if removed {
             if let Some(conn) = self.with_conn(to.node.incarnation, Arc::clone) {
-                self.signal(&conn, to, &System::Demonitor(to.local, key));
+                self.signal(&conn, to, &Control::Demonitor(to.local, key));
             }
         }
         removed
@@ -680,7 +682,7 @@ impl Outbound for Link {
 
     fn stop(&self, to: &ActorId, kill: bool) {
         if let Some(conn) = self.with_conn(to.node.incarnation, Arc::clone) {
-            self.signal(&conn, to, &System::Exit(to.local, kill));
+            self.signal(&conn, to, &Control::Exit(to.local, kill));
         }
     }
 
