@@ -1,7 +1,8 @@
 //! What arrives on a connection: envelopes for local actors (dispatched by
 //! tag through the actor's [`MessageTable`](crate::MessageTable)), replies
-//! to our asks, and the node's own system messages (lookups, monitors,
-//! exits), which are envelopes for recipient 0 on the control lane.
+//! to our asks, and the node's own control messages (lookups, monitors,
+//! exits, goodbye: [`wire::Control`]), envelopes for
+//! [`wire::CONTROL_RECIPIENT`].
 //!
 //! Anything a peer sends is untrusted: a malformed frame closes the
 //! connection with the reason; an unknown actor, an unknown tag or a payload
@@ -24,79 +25,9 @@ use std::time::Duration;
 /// its asker waits (an ask says, and is served for exactly that long).
 const SERVE_TIMEOUT: Duration = Duration::from_secs(60);
 
-const WHEREIS: &str = "arbour.whereis.v1";
-const MONITOR: &str = "arbour.monitor.v1";
-const DEMONITOR: &str = "arbour.demonitor.v1";
-const DOWN: &str = "arbour.down.v1";
-const EXIT: &str = "arbour.exit.v1";
-const GOODBYE: &str = "arbour.goodbye.v1";
-
-/// The node's own messages to a peer node.
-#[derive(Debug)]
-pub(crate) enum Control {
-    /// Which local number has the actor exposed under this name? (an ask)
-    Whereis(String),
-    /// Watch your actor (local number) for me under my key.
-    Monitor(u64, u64),
-    /// Stop watching (local number, my key).
-    Demonitor(u64, u64),
-    /// The actor you watch under your key exited.
-    Down(u64, ExitReason),
-    /// Stop your actor (local number); `true`: kill it.
-    Exit(u64, bool),
-    /// I am shutting down: nothing follows on this connection.
-    Goodbye,
-}
-
-impl Control {
-    pub(crate) fn tag(&self) -> &'static str {
-        match self {
-            Control::Whereis(_) => WHEREIS,
-            Control::Monitor(..) => MONITOR,
-            Control::Demonitor(..) => DEMONITOR,
-            Control::Down(..) => DOWN,
-            Control::Exit(..) => EXIT,
-            Control::Goodbye => GOODBYE,
-        }
-    }
-
-    pub(crate) fn encode_payload(&self, out: &mut Vec<u8>) -> Result<(), String> {
-        let r = match self {
-            Control::Whereis(name) => wire::encode_into(out, name),
-            Control::Monitor(a, b) | Control::Demonitor(a, b) => wire::encode_into(out, &(a, b)),
-            Control::Down(key, reason) => wire::encode_into(out, &(key, reason)),
-            Control::Exit(local, kill) => wire::encode_into(out, &(local, kill)),
-            Control::Goodbye => wire::encode_into(out, &()),
-        };
-        r.map_err(|e| e.to_string())
-    }
-
-    /// `None` for a tag this version does not know.
-    fn decode(tag: &str, payload: &[u8]) -> Result<Option<Control>, String> {
-        let bad = |e: wire::CodecError| format!("system message {tag}: {e}");
-        Ok(Some(match tag {
-            WHEREIS => Control::Whereis(wire::decode(payload).map_err(bad)?),
-            MONITOR => {
-                let (a, b) = wire::decode(payload).map_err(bad)?;
-                Control::Monitor(a, b)
-            }
-            DEMONITOR => {
-                let (a, b) = wire::decode(payload).map_err(bad)?;
-                Control::Demonitor(a, b)
-            }
-            DOWN => {
-                let (key, reason) = wire::decode(payload).map_err(bad)?;
-                Control::Down(key, reason)
-            }
-            EXIT => {
-                let (local, kill) = wire::decode(payload).map_err(bad)?;
-                Control::Exit(local, kill)
-            }
-            GOODBYE => Control::Goodbye,
-            _ => return Ok(None),
-        }))
-    }
-}
+/// The node's own messages to a peer node (wire-level, with our exit
+/// reason type).
+pub(crate) type Control = wire::Control<ExitReason>;
 
 /// The reading side of one connection.
 ///
@@ -161,7 +92,7 @@ impl Inbound {
         conn: &Arc<Connection>,
         env: EnvelopeRef<'_>,
     ) -> Result<Option<Stall>, String> {
-        if env.recipient == 0 {
+        if env.recipient == wire::CONTROL_RECIPIENT {
             return self.system(conn, env).map(|()| None);
         }
         let net = &self.net;
@@ -217,7 +148,9 @@ impl Inbound {
     }
 
     fn system(&self, conn: &Arc<Connection>, env: EnvelopeRef<'_>) -> Result<(), String> {
-        let Some(msg) = Control::decode(env.tag, env.payload)? else {
+        let decoded = Control::decode(env.tag, env.payload)
+            .map_err(|e| format!("control message {}: {e}", env.tag))?;
+        let Some(msg) = decoded else {
             tracing::warn!(peer = %self.link.node, tag = env.tag, "unknown system message");
             if let Some(c) = env.correlation {
                 send_reply(
@@ -229,7 +162,7 @@ impl Inbound {
             return Ok(());
         };
         match msg {
-            Control::Whereis(name) => {
+            Control::Whereis { name } => {
                 let Some(c) = env.correlation else {
                     return Err("whereis without a correlation id".into());
                 };
@@ -237,11 +170,11 @@ impl Inbound {
                 let bytes = wire::encode(&found).map_err(|e| e.to_string())?;
                 send_reply(conn, c, Ok(bytes));
             }
-            Control::Monitor(local, key) => self.link.watched_by_peer(conn, local, key),
-            Control::Demonitor(_, key) => self.link.unwatched_by_peer(key),
-            Control::Down(key, reason) => self.link.down(key, &reason),
-            Control::Exit(local, kill) => {
-                if let Some(actor) = self.net.exported(local) {
+            Control::Monitor { actor, key } => self.link.watched_by_peer(conn, actor, key),
+            Control::Demonitor { key, .. } => self.link.unwatched_by_peer(key),
+            Control::Down { key, reason } => self.link.down(key, &reason),
+            Control::Exit { actor, kill } => {
+                if let Some(actor) = self.net.exported(actor) {
                     actor.stop(kill);
                 }
             }

@@ -18,7 +18,7 @@ use crate::transport::{
     Admit, Connection, Endpoint, LaneId, Offer, PeerTable, PendingAsks, PushError, Redial,
     TransportError, CLOSE_DUPLICATE,
 };
-use crate::wire::{EnvelopeHead, WriteError};
+use crate::wire::{EnvelopeHead, WriteError, CONTROL_RECIPIENT};
 use arc_swap::ArcSwapOption;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -417,11 +417,13 @@ fn envelope_head<'a>(conn: &Connection, recipient: u64, tag: &'a str) -> Envelop
 
 /// Queues a system message on `conn`'s `lane`, encoded with `ctx`.
 fn push_system(ctx: &Arc<dyn RefContext>, conn: &Connection, lane: LaneId, msg: &Control) {
-    let head = envelope_head(conn, 0, msg.tag());
+    let head = envelope_head(conn, CONTROL_RECIPIENT, msg.tag());
     let limits = *conn.limits();
     let _ = with_context(ctx, || {
         conn.push(lane, Admit::UnderCap, |buf| {
-            head.write_frame(&limits, buf, |b| msg.encode_payload(b))
+            head.write_frame(&limits, buf, |b| {
+                msg.encode_payload(b).map_err(|e| e.to_string())
+            })
         })
     });
 }
@@ -458,11 +460,18 @@ impl Session {
         timeout: std::time::Duration,
     ) -> Result<(NodeId, Option<u64>), AskError> {
         let node = NodeId::new(self.node.clone(), conn.peer().incarnation);
-        let msg = Control::Whereis(name.to_owned());
+        let msg = Control::Whereis {
+            name: name.to_owned(),
+        };
         let pending = self
-            .send_ask(conn, LaneId::Control, 0, msg.tag(), timeout, &mut |b| {
-                msg.encode_payload(b)
-            })
+            .send_ask(
+                conn,
+                LaneId::Control,
+                CONTROL_RECIPIENT,
+                msg.tag(),
+                timeout,
+                &mut |b| msg.encode_payload(b).map_err(|e| e.to_string()),
+            )
             .map_err(|_| AskError::NodeDown(node.clone()))?;
         let reply = match tokio::time::timeout(timeout, pending.rx).await {
             Ok(Ok(reply)) => reply?,
@@ -560,14 +569,26 @@ impl Session {
     /// The peer monitors our actor `local` under its `key`.
     pub(crate) fn watched_by_peer(self: &Arc<Self>, conn: &Arc<Connection>, local: u64, key: u64) {
         let Some(actor) = self.net.upgrade().and_then(|net| net.exported(local)) else {
-            self.system(conn, &Control::Down(key, ExitReason::NoActor));
+            self.system(
+                conn,
+                &Control::Down {
+                    key,
+                    reason: ExitReason::NoActor,
+                },
+            );
             return;
         };
         let (link, weak) = (self.clone(), Arc::downgrade(conn));
         let monitor = actor.watch(Box::new(move |reason| {
             lock(&link.watched).remove(&key);
             if let Some(conn) = weak.upgrade() {
-                link.system(&conn, &Control::Down(key, reason.clone()));
+                link.system(
+                    &conn,
+                    &Control::Down {
+                        key,
+                        reason: reason.clone(),
+                    },
+                );
             }
         }));
         lock(&self.watched).insert(key, (actor, monitor));
@@ -666,7 +687,14 @@ impl Outbound for Session {
         };
         let key = self.next_key.fetch_add(1, Ordering::Relaxed) + 1;
         lock(&self.watching).insert(key, w);
-        self.signal(&conn, to, &Control::Monitor(to.local, key));
+        self.signal(
+            &conn,
+            to,
+            &Control::Monitor {
+                actor: to.local,
+                key,
+            },
+        );
         key
     }
 
@@ -674,7 +702,14 @@ impl Outbound for Session {
         let removed = lock(&self.watching).remove(&key).is_some();
         if removed {
             if let Some(conn) = self.with_conn(to.node.incarnation, Arc::clone) {
-                self.signal(&conn, to, &Control::Demonitor(to.local, key));
+                self.signal(
+                    &conn,
+                    to,
+                    &Control::Demonitor {
+                        actor: to.local,
+                        key,
+                    },
+                );
             }
         }
         removed
@@ -682,7 +717,14 @@ impl Outbound for Session {
 
     fn stop(&self, to: &ActorId, kill: bool) {
         if let Some(conn) = self.with_conn(to.node.incarnation, Arc::clone) {
-            self.signal(&conn, to, &Control::Exit(to.local, kill));
+            self.signal(
+                &conn,
+                to,
+                &Control::Exit {
+                    actor: to.local,
+                    kill,
+                },
+            );
         }
     }
 

@@ -1,9 +1,11 @@
 //! What crosses the network, with no I/O (DESIGN.md §5): frames, envelopes,
-//! replies, the handshake, and the payload codec. Every decoder takes
+//! replies, the handshake, the node-to-node control messages, and the
+//! payload codec. Every decoder takes
 //! untrusted bytes, checks each length against [`Limits`] before allocating,
 //! and returns a [`WireError`] instead of panicking.
 
 mod codec;
+mod control;
 mod envelope;
 mod error;
 mod frame;
@@ -11,6 +13,7 @@ mod handshake;
 mod read;
 
 pub use codec::{decode, encode, encode_into, CodecError};
+pub use control::{Control, CONTROL_RECIPIENT};
 pub use envelope::{
     Envelope, EnvelopeHead, EnvelopeRef, RemoteError, Reply, TraceContext, WireActorId, WriteError,
 };

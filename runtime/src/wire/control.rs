@@ -1,0 +1,165 @@
+//! The node-to-node control messages: lookups, monitors, exits, goodbye.
+//!
+//! They travel as envelopes for [`CONTROL_RECIPIENT`] (no actor has that
+//! number), each with a versioned tag like any message, and a MessagePack
+//! payload. The exit reason of a `Down` is the node layer's type `R` (wire
+//! knows nothing of actors), encoded with serde.
+//!
+//! Versioning: a tag names its payload's shape (`arbour.down.v1`); a changed
+//! shape is a new tag. A tag this build does not know decodes to `None`, so
+//! the node can log it and answer an ask with "unknown message" instead of
+//! closing the connection.
+
+use super::codec::{decode, encode_into, CodecError};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// The recipient number of control messages (actors are numbered from 1).
+pub const CONTROL_RECIPIENT: u64 = 0;
+
+const WHEREIS: &str = "arbour.whereis.v1";
+const MONITOR: &str = "arbour.monitor.v1";
+const DEMONITOR: &str = "arbour.demonitor.v1";
+const DOWN: &str = "arbour.down.v1";
+const EXIT: &str = "arbour.exit.v1";
+const GOODBYE: &str = "arbour.goodbye.v1";
+
+/// A node's own message to a peer node; `R` is the exit reason type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Control<R> {
+    /// An ask: which local number has the actor exposed under `name`?
+    /// The reply is an `Option<u64>`.
+    Whereis {
+        /// The exposed name.
+        name: String,
+    },
+    /// Watch your actor `actor` for me, under my `key`.
+    Monitor {
+        /// The watched actor's local number on the receiving node.
+        actor: u64,
+        /// The watcher's key on the sending node.
+        key: u64,
+    },
+    /// Stop the watch `key` of your actor `actor`.
+    Demonitor {
+        /// The watched actor's local number.
+        actor: u64,
+        /// The watch's key.
+        key: u64,
+    },
+    /// The actor you watch under `key` exited with `reason`.
+    Down {
+        /// The watch's key (the receiver's own).
+        key: u64,
+        /// Why the actor exited.
+        reason: R,
+    },
+    /// Stop your actor `actor` (`kill`: without its stopping hooks).
+    Exit {
+        /// The actor's local number.
+        actor: u64,
+        /// Kill instead of stopping gracefully.
+        kill: bool,
+    },
+    /// I am shutting down: nothing follows on this connection.
+    Goodbye,
+}
+
+impl<R: Serialize + DeserializeOwned> Control<R> {
+    /// The message's wire tag.
+    pub fn tag(&self) -> &'static str {
+        match self {
+            Control::Whereis { .. } => WHEREIS,
+            Control::Monitor { .. } => MONITOR,
+            Control::Demonitor { .. } => DEMONITOR,
+            Control::Down { .. } => DOWN,
+            Control::Exit { .. } => EXIT,
+            Control::Goodbye => GOODBYE,
+        }
+    }
+
+    /// Appends the payload to `out`.
+    pub fn encode_payload(&self, out: &mut Vec<u8>) -> Result<(), CodecError> {
+        match self {
+            Control::Whereis { name } => encode_into(out, name),
+            Control::Monitor { actor, key } | Control::Demonitor { actor, key } => {
+                encode_into(out, &(actor, key))
+            }
+            Control::Down { key, reason } => encode_into(out, &(key, reason)),
+            Control::Exit { actor, kill } => encode_into(out, &(actor, kill)),
+            Control::Goodbye => encode_into(out, &()),
+        }
+    }
+
+    /// Decodes the payload of a control message with `tag`: `Ok(None)` for a
+    /// tag this build does not know; an error for a known tag whose payload
+    /// does not decode.
+    pub fn decode(tag: &str, payload: &[u8]) -> Result<Option<Self>, CodecError> {
+        Ok(Some(match tag {
+            WHEREIS => Control::Whereis {
+                name: decode(payload)?,
+            },
+            MONITOR => {
+                let (actor, key) = decode(payload)?;
+                Control::Monitor { actor, key }
+            }
+            DEMONITOR => {
+                let (actor, key) = decode(payload)?;
+                Control::Demonitor { actor, key }
+            }
+            DOWN => {
+                let (key, reason) = decode(payload)?;
+                Control::Down { key, reason }
+            }
+            EXIT => {
+                let (actor, kill) = decode(payload)?;
+                Control::Exit { actor, kill }
+            }
+            GOODBYE => {
+                let () = decode(payload)?;
+                Control::Goodbye
+            }
+            _ => return Ok(None),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn control() -> impl Strategy<Value = Control<String>> {
+        prop_oneof![
+            ".{0,30}".prop_map(|name| Control::Whereis { name }),
+            (any::<u64>(), any::<u64>()).prop_map(|(actor, key)| Control::Monitor { actor, key }),
+            (any::<u64>(), any::<u64>()).prop_map(|(actor, key)| Control::Demonitor { actor, key }),
+            (any::<u64>(), ".{0,30}").prop_map(|(key, reason)| Control::Down { key, reason }),
+            (any::<u64>(), any::<bool>()).prop_map(|(actor, kill)| Control::Exit { actor, kill }),
+            Just(Control::Goodbye),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn every_control_message_round_trips(msg in control()) {
+            let mut payload = Vec::new();
+            msg.encode_payload(&mut payload).expect("encode");
+            prop_assert_eq!(Control::decode(msg.tag(), &payload), Ok(Some(msg)));
+        }
+
+        #[test]
+        fn garbage_payloads_are_errors_not_panics(
+            msg in control(),
+            bytes in proptest::collection::vec(any::<u8>(), 0..40),
+        ) {
+            let _ = Control::<String>::decode(msg.tag(), &bytes);
+        }
+    }
+
+    #[test]
+    fn an_unknown_tag_is_none_and_a_bad_payload_an_error() {
+        assert_eq!(Control::<String>::decode("arbour.future.v9", &[]), Ok(None));
+        assert!(Control::<String>::decode(MONITOR, &[0xc1]).is_err());
+    }
+}
