@@ -43,6 +43,7 @@
 //! ```
 
 pub mod actor;
+pub mod monitor;
 pub mod node;
 pub mod platform;
 pub mod registry;
@@ -52,9 +53,10 @@ pub mod wire;
 
 pub use actor::Stats;
 pub use actor::{
-    ActorId, ActorRef, Ask, AskError, ContextExt, Down, ExitReason, Host, MessageTable, Monitor,
-    NodeId, RemoteActor, RemoteMessage, SpawnOptions, StartError, StatsSnapshot, TellError,
+    ActorId, ActorRef, Ask, AskError, ContextExt, ExitReason, Host, MessageTable, NodeId,
+    RemoteActor, RemoteMessage, SpawnOptions, StartError, StatsSnapshot, TellError,
 };
+pub use monitor::{Down, Monitor};
 pub use node::{init_logging, NetStats, Node, NodeBuilder, NodeError, Placement, Security};
 pub use registry::{Registry, RegistryError};
 pub use supervision::{

@@ -223,6 +223,46 @@ fn a_monitor_set_before_a_remote_crash_always_fires_with_the_panic() {
     });
 }
 
+/// A peer cannot make a node hold more monitors than it allows: past the
+/// cap a monitor is refused, and its `Down` says so at once; the ones held
+/// go when the connection does.
+#[test]
+fn a_peers_monitors_are_bounded() {
+    run_local(|| async {
+        let alpha = Node::builder("alpha")
+            .cluster("test")
+            .secret("s3cret")
+            .max_peer_monitors(3)
+            .start()
+            .await
+            .expect("alpha");
+        serve_echo(&alpha);
+        let (beta, remote) = beta_with_echo(&alpha).await;
+        let (watcher, mut downs) = DownForwarder::start_new();
+        let _monitors: Vec<_> = (0..5)
+            .map(|_| remote.monitor(watcher.clone().recipient()))
+            .collect();
+        for _ in 0..2 {
+            let down = bounded("refusal", downs.recv()).await.expect("Down");
+            assert!(
+                matches!(&down.reason, ExitReason::Error(m) if m.contains("monitor refused")),
+                "{down:?}"
+            );
+        }
+        assert_eq!(bounded("ping", remote.ask(Ping(0))).await, Ok(1));
+        let stats = alpha.net_stats();
+        assert_eq!((stats.peer_monitors, stats.monitors_refused), (3, 2));
+        // the three held ones still work
+        remote.tell(Crash("boom".into()));
+        for _ in 0..3 {
+            let down = bounded("down", downs.recv()).await.expect("Down");
+            assert!(matches!(&down.reason, ExitReason::Panic(_)), "{down:?}");
+        }
+        assert_eq!(alpha.net_stats().peer_monitors, 0);
+        drop(beta);
+    });
+}
+
 /// A ref travels to another node and back: away it is remote, at home it
 /// is the local ref again.
 #[test]

@@ -23,13 +23,13 @@
 //!   [`Ask::wait_if_full`] waits for room within the ask's timeout.
 
 use super::host::Stats;
-use super::lifecycle::{HasLife, LifeRef, Lifecycle, Watcher, WeakLife};
+use super::lifecycle::{HasLife, LifeRef, Lifecycle};
 use super::remote_ref::RemoteReply;
 use super::remote_ref::{Insist, Outbound, RemotePart};
 use super::{ActorId, ExitReason, NodeId};
 use actix::dev::channel::AddressSender;
 use actix::dev::SendError;
-use actix::{Actor, Context, Handler, Message, Recipient};
+use actix::{Actor, Context, Handler, Message};
 use arc_swap::ArcSwapOption;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
@@ -88,7 +88,7 @@ impl<A: Actor> Instance<A> {
 /// The stable target of refs: the supervisor refills `current` on restart.
 pub(crate) struct Slot<A: Actor> {
     pub(crate) id: ActorId,
-    current: ArcSwapOption<Instance<A>>,
+    pub(crate) current: ArcSwapOption<Instance<A>>,
     closed: AtomicBool,
     pub(crate) stats: Arc<Stats>,
     /// Set for a ref to an actor on another node; `current` then stays
@@ -133,38 +133,11 @@ impl<A: Actor> Slot<A> {
     }
 }
 
-/// Sent to a monitoring actor when the monitored actor's instance exits.
-#[derive(Clone, Debug, PartialEq, Eq, Message)]
-#[rtype(result = "()")]
-pub struct Down {
-    /// The actor that exited.
-    pub id: ActorId,
-    /// Why it exited (`NoActor` if it was already gone when monitored).
-    pub reason: ExitReason,
-}
-
 fn tell_outcome<M>(sent: Result<(), SendError<M>>) -> Result<(), TellError<M>> {
     match sent {
         Ok(()) => Ok(()),
         Err(SendError::Full(m)) => Err(TellError::MailboxFull(m)),
         Err(SendError::Closed(m)) => Err(TellError::ActorGone(m)),
-    }
-}
-
-/// A monitor, for [`ActorRef::demonitor`].
-pub struct Monitor {
-    life: Option<WeakLife>,
-    key: u64,
-    /// Set for a monitor of a remote actor: kept by its node's link.
-    remote: Option<Arc<dyn Outbound>>,
-}
-
-impl std::fmt::Debug for Monitor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Monitor")
-            .field("key", &self.key)
-            .field("remote", &self.remote.is_some())
-            .finish()
     }
 }
 
@@ -405,29 +378,6 @@ impl<A: Actor<Context = Context<A>>> ActorRef<A> {
         }
     }
 
-    /// Sends [`Down`] to `to` when the current instance exits (immediately,
-    /// with `NoActor`, if none is running). One notification per monitor.
-    pub fn monitor(&self, to: Recipient<Down>) -> Monitor {
-        let id = self.slot.id.clone();
-        self.watch(Box::new(move |reason| {
-            to.do_send(Down {
-                id,
-                reason: reason.clone(),
-            })
-        }))
-    }
-
-    /// Cancels a monitor; true if it had not fired yet.
-    pub fn demonitor(&self, monitor: Monitor) -> bool {
-        if let Some(link) = &monitor.remote {
-            return link.demonitor(&self.slot.id, monitor.key);
-        }
-        monitor
-            .life
-            .and_then(|w| w.upgrade())
-            .is_some_and(|l| l.unwatch(monitor.key))
-    }
-
     /// Resolves with the exit reason of the current instance (`NoActor` if
     /// none is running).
     pub fn exited(&self) -> impl Future<Output = ExitReason> + Send + 'static {
@@ -467,31 +417,6 @@ impl<A: Actor<Context = Context<A>>> ActorRef<A> {
                 true
             }
             None => false,
-        }
-    }
-
-    pub(crate) fn watch(&self, w: Watcher) -> Monitor {
-        if let Some(remote) = &self.slot.remote {
-            return Monitor {
-                key: remote.link.monitor(&self.slot.id, w),
-                life: None,
-                remote: Some(remote.link.clone()),
-            };
-        }
-        match self.slot.current.load().as_ref() {
-            Some(i) => Monitor {
-                key: i.life.watch(w).unwrap_or(0),
-                life: Some(i.life_ref().downgrade()),
-                remote: None,
-            },
-            None => {
-                w(&ExitReason::NoActor);
-                Monitor {
-                    life: None,
-                    key: 0,
-                    remote: None,
-                }
-            }
         }
     }
 }

@@ -43,11 +43,12 @@ pub(crate) struct Lifecycle {
     room: Mutex<Vec<std::task::Waker>>,
 }
 
-/// Monitors and other watchers.
+/// Monitors and other watchers, by key (in registration order: keys grow),
+/// so removing one of many costs O(log n), not a scan.
 #[derive(Default)]
 struct Watchers {
     next: u64,
-    rest: Vec<(u64, Watcher)>,
+    rest: std::collections::BTreeMap<u64, Watcher>,
 }
 
 impl std::fmt::Debug for Lifecycle {
@@ -160,7 +161,7 @@ impl Lifecycle {
         }
         ws.next += 1;
         let key = ws.next;
-        ws.rest.push((key, w));
+        ws.rest.insert(key, w);
         Some(key)
     }
 
@@ -180,9 +181,7 @@ impl Lifecycle {
     /// Removes a watcher; true if it was still registered.
     pub(crate) fn unwatch(&self, key: u64) -> bool {
         let mut ws = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
-        let before = ws.rest.len();
-        ws.rest.retain(|(k, _)| *k != key);
-        ws.rest.len() != before
+        ws.rest.remove(&key).is_some()
     }
 
     /// Records the exit reason (first call wins) and notifies every watcher.
@@ -198,7 +197,7 @@ impl Lifecycle {
             if let Some((sink, seq, generation)) = self.parent.get() {
                 sink.exited(*seq, *generation, reason);
             }
-            for (_, w) in list {
+            for w in list.into_values() {
                 w(reason);
             }
         }

@@ -10,8 +10,7 @@ mod remote_ref;
 mod task;
 
 pub use actor_ref::{
-    ActorRef, Ask, AskError, AskFuture, Down, Monitor, TellError, DEFAULT_ASK_TIMEOUT,
-    DEFAULT_MAILBOX,
+    ActorRef, Ask, AskError, AskFuture, TellError, DEFAULT_ASK_TIMEOUT, DEFAULT_MAILBOX,
 };
 pub use exit::{ContextExt, ExitReason};
 pub use host::{Host, SpawnOptions, StartError, Stats, StatsSnapshot};
@@ -20,7 +19,7 @@ pub use remote::{DispatchError, MessageTable, RemoteActor, RemoteMessage};
 
 pub(crate) use actor_ref::Slot;
 pub(crate) use host::{start_instance, Root};
-pub(crate) use lifecycle::{ExitSink, LifeRef, Lifecycle, Watcher};
+pub(crate) use lifecycle::{ExitSink, LifeRef, Lifecycle, Watcher, WeakLife};
 pub(crate) use remote_ref::{
     export, remote_ref, with_context, Exported, Insist, Outbound, OutboundError, PayloadWriter,
     PendingReply, RefContext, RemoteReply,

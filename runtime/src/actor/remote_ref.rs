@@ -18,11 +18,12 @@
 //! `ActorSystem` doing the deserialisation). Outside a node (plain
 //! `rmp_serde::from_slice`), decoding a ref is an error.
 
-use super::actor_ref::{AskError, AskFuture, ForgetOnDrop, Monitor, ReplyDecoder, Slot, TellError};
+use super::actor_ref::{AskError, AskFuture, ForgetOnDrop, ReplyDecoder, Slot, TellError};
 use super::host::Stats;
 use super::lifecycle::Watcher;
 use super::remote::{DispatchError, MessageTable, ReplyFuture};
 use super::{ActorId, ActorRef, NodeId, RemoteActor};
+use crate::monitor::Monitor;
 use actix::{Actor, Context, Message};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};

@@ -192,6 +192,11 @@ pub struct NetStats {
     pub late_replies: u64,
     /// Messages from the wire with an unknown tag or an undecodable payload.
     pub undeliverable: u64,
+    /// Monitors that peers hold on this node's actors now.
+    pub peer_monitors: u64,
+    /// Peers' monitors refused because the peer held its maximum
+    /// ([`NodeBuilder::max_peer_monitors`]).
+    pub monitors_refused: u64,
 }
 
 impl Node {
@@ -207,6 +212,7 @@ impl Node {
             peers: Vec::new(),
             data_lanes: crate::transport::DEFAULT_DATA_LANES,
             outbound_cap: crate::transport::DEFAULT_OUTBOUND_CAP,
+            max_peer_monitors: crate::monitor::DEFAULT_MAX_PEER_MONITORS,
             liveness: Liveness::default(),
             handshake_timeout: crate::transport::DEFAULT_HANDSHAKE_TIMEOUT,
             redial: Redial::default(),
@@ -419,9 +425,14 @@ impl Node {
             .net
             .load()
             .as_ref()
-            .map(|n| NetStats {
-                late_replies: n.late_replies(),
-                undeliverable: n.undeliverable.load(Relaxed),
+            .map(|n| {
+                let (peer_monitors, monitors_refused) = n.peer_monitors();
+                NetStats {
+                    late_replies: n.late_replies(),
+                    undeliverable: n.undeliverable.load(Relaxed),
+                    peer_monitors,
+                    monitors_refused,
+                }
             })
             .unwrap_or_default()
     }
@@ -492,6 +503,7 @@ pub struct NodeBuilder {
     peers: Vec<(String, SocketAddr)>,
     data_lanes: usize,
     outbound_cap: usize,
+    max_peer_monitors: usize,
     liveness: Liveness,
     handshake_timeout: Duration,
     redial: Redial,
@@ -583,6 +595,15 @@ impl NodeBuilder {
     /// the network stays slower than the senders for long.
     pub fn outbound_cap(mut self, bytes: usize) -> Self {
         self.outbound_cap = bytes.max(1);
+        self
+    }
+
+    /// How many monitors one peer may hold on this node's actors (default
+    /// 100,000). Past it a peer's `monitor` is refused: its `Down` comes at
+    /// once with an error reason saying so, and the refusal is logged and
+    /// counted.
+    pub fn max_peer_monitors(mut self, n: usize) -> Self {
+        self.max_peer_monitors = n;
         self
     }
 
@@ -801,6 +822,7 @@ impl NodeBuilder {
                     host.rng().derive("net"),
                     self.data_lanes,
                     self.outbound_cap,
+                    self.max_peer_monitors,
                     self.redial,
                 );
                 platform::spawn_local(net.clone().accept_loop());

@@ -10,9 +10,10 @@
 
 use super::inbound::{Control, Inbound};
 use crate::actor::{
-    with_context, ActorId, AskError, ExitReason, Exported, Insist, Monitor, NodeId, Outbound,
-    OutboundError, PayloadWriter, PendingReply, RefContext, RemoteReply, Stats, Watcher,
+    with_context, ActorId, AskError, ExitReason, Exported, Insist, NodeId, Outbound, OutboundError,
+    PayloadWriter, PendingReply, RefContext, RemoteReply, Stats, Watcher,
 };
+use crate::monitor::PeerMonitors;
 use crate::platform::{self, NodeRng};
 use crate::transport::{
     Admit, Connection, Endpoint, LaneId, Offer, PeerTable, PendingAsks, PushError, Redial,
@@ -38,6 +39,7 @@ pub(crate) struct Network {
     rng: NodeRng,
     data_lanes: usize,
     outbound_cap: usize,
+    max_peer_monitors: usize,
     /// Local actors reachable from the wire, by local number.
     exports: RwLock<HashMap<u64, Arc<dyn Exported>>>,
     /// Names other nodes may look up.
@@ -74,6 +76,7 @@ impl Network {
         rng: NodeRng,
         data_lanes: usize,
         outbound_cap: usize,
+        max_peer_monitors: usize,
         redial: Redial,
     ) -> Arc<Self> {
         Arc::new_cyclic(|this| Self {
@@ -90,6 +93,7 @@ impl Network {
             rng,
             data_lanes,
             outbound_cap,
+            max_peer_monitors,
             exports: RwLock::default(),
             names: Mutex::default(),
             links: Mutex::default(),
@@ -111,9 +115,7 @@ impl Network {
             ctx: self.ctx.clone(),
             conn: ArcSwapOption::empty(),
             pending: Mutex::default(),
-            watching: Mutex::default(),
-            watched: Mutex::default(),
-            next_key: AtomicU64::new(0),
+            monitors: PeerMonitors::new(self.max_peer_monitors),
         });
         links.insert(link.node.clone(), link.clone());
         link
@@ -311,6 +313,14 @@ impl Network {
         tracing::info!(node = %self.me, peers = conns.len(), "left the cluster");
     }
 
+    /// Peers' monitors of our actors held now, and refused, over all peers.
+    pub(crate) fn peer_monitors(&self) -> (u64, u64) {
+        lock(&self.links)
+            .values()
+            .map(|l| l.peer_monitors())
+            .fold((0, 0), |(a, b), (x, y)| (a + x, b + y))
+    }
+
     /// Replies that arrived after their ask stopped waiting, over all peers.
     pub(crate) fn late_replies(&self) -> u64 {
         lock(&self.links).values().map(|l| l.late_replies()).sum()
@@ -428,9 +438,6 @@ fn push_system(ctx: &Arc<dyn RefContext>, conn: &Connection, lane: LaneId, msg: 
     });
 }
 
-/// A peer's monitor of one of our actors: the actor, and our watch on it.
-type PeerWatch = (Arc<dyn Exported>, Monitor);
-
 /// This node's session with one peer node: its asks, monitors and live
 /// connection. (Not an Erlang link: a link ties two processes' lives; a
 /// session is the per-peer state of the node's connection.)
@@ -443,11 +450,8 @@ pub(crate) struct Session {
     /// The live connection, if any.
     pub(crate) conn: ArcSwapOption<Connection>,
     pending: Mutex<PendingAsks<RemoteReply>>,
-    /// Our monitors of the peer's actors: key → (actor, what to call).
-    watching: Mutex<HashMap<u64, Watcher>>,
-    /// The peer's monitors of our actors: its key → our watch.
-    watched: Mutex<HashMap<u64, PeerWatch>>,
-    next_key: AtomicU64,
+    /// Monitors across this peer connection, both ways.
+    monitors: PeerMonitors,
 }
 
 impl Session {
@@ -568,46 +572,49 @@ impl Session {
 
     /// The peer monitors our actor `local` under its `key`.
     pub(crate) fn watched_by_peer(self: &Arc<Self>, conn: &Arc<Connection>, local: u64, key: u64) {
+        let down = move |reason: ExitReason| Control::Down { key, reason };
         let Some(actor) = self.net.upgrade().and_then(|net| net.exported(local)) else {
-            self.system(
-                conn,
-                &Control::Down {
-                    key,
-                    reason: ExitReason::NoActor,
-                },
-            );
+            self.system(conn, &down(ExitReason::NoActor));
             return;
         };
-        let (link, weak) = (self.clone(), Arc::downgrade(conn));
-        let monitor = actor.watch(Box::new(move |reason| {
-            lock(&link.watched).remove(&key);
+        let (session, weak) = (self.clone(), Arc::downgrade(conn));
+        let watcher: Watcher = Box::new(move |reason| {
+            session.monitors.peer_watch_fired(key);
             if let Some(conn) = weak.upgrade() {
-                link.system(
-                    &conn,
-                    &Control::Down {
-                        key,
-                        reason: reason.clone(),
-                    },
+                session.system(&conn, &down(reason.clone()));
+            }
+        });
+        if let Err(refused) = self
+            .monitors
+            .add_peer_watch(key, actor, |actor| actor.watch(watcher))
+        {
+            if refused.count.is_power_of_two() {
+                tracing::warn!(
+                    peer = %self.node, max = refused.max, refused = refused.count,
+                    "monitor refused: the peer holds the most monitors a peer may hold here"
                 );
             }
-        }));
-        lock(&self.watched).insert(key, (actor, monitor));
+            let why = format!(
+                "monitor refused: the peer already holds {} monitors on this node",
+                refused.max
+            );
+            self.system(conn, &down(ExitReason::Error(why)));
+        }
     }
 
     /// The peer cancelled its monitor `key`.
     pub(crate) fn unwatched_by_peer(&self, key: u64) {
-        let entry = lock(&self.watched).remove(&key);
-        if let Some((actor, monitor)) = entry {
-            actor.unwatch(monitor);
-        }
+        self.monitors.remove_peer_watch(key);
     }
 
     /// A monitored remote actor exited.
     pub(crate) fn down(&self, key: u64, reason: &ExitReason) {
-        let w = lock(&self.watching).remove(&key);
-        if let Some(w) = w {
-            w(reason);
-        }
+        self.monitors.down(key, reason);
+    }
+
+    /// The peer's monitors of our actors held now, and refused so far.
+    pub(crate) fn peer_monitors(&self) -> (u64, u64) {
+        (self.monitors.peer_watches() as u64, self.monitors.refused())
     }
 
     /// The connection `conn` is gone: asks fail, monitors fire, the peer's
@@ -619,14 +626,7 @@ impl Session {
             Loss::Left => (AskError::NodeShutdown(node.clone()), ExitReason::Shutdown),
         };
         let failed = lock(&self.pending).fail_all(|| Err(error.clone()));
-        let watchers: Vec<Watcher> = lock(&self.watching).drain().map(|(_, w)| w).collect();
-        for w in watchers {
-            w(&reason);
-        }
-        let watched: Vec<_> = lock(&self.watched).drain().map(|(_, v)| v).collect();
-        for (actor, monitor) in watched {
-            actor.unwatch(monitor);
-        }
+        self.monitors.connection_lost(&reason);
         if failed > 0 {
             tracing::debug!(peer = %node, failed, "pending asks failed: {error}");
         }
@@ -685,8 +685,7 @@ impl Outbound for Session {
             w(&ExitReason::NodeDown);
             return 0;
         };
-        let key = self.next_key.fetch_add(1, Ordering::Relaxed) + 1;
-        lock(&self.watching).insert(key, w);
+        let key = self.monitors.watch(w);
         self.signal(
             &conn,
             to,
@@ -699,7 +698,7 @@ impl Outbound for Session {
     }
 
     fn demonitor(&self, to: &ActorId, key: u64) -> bool {
-        let removed = lock(&self.watching).remove(&key).is_some();
+        let removed = self.monitors.unwatch(key);
         if removed {
             if let Some(conn) = self.with_conn(to.node.incarnation, Arc::clone) {
                 self.signal(

@@ -1,0 +1,96 @@
+//! Monitors (Erlang's `monitor/2`): a one-shot [`Down`] when an actor's
+//! current instance exits, for local and remote actors alike.
+//!
+//! Locally a monitor is a watcher on the instance's lifecycle. Across nodes
+//! the monitoring node keeps the watcher and sends the watched node a
+//! `monitor` signal on the actor's data lane (so it is in place before
+//! anything sent after it); the watched node keeps a watch on behalf of the
+//! peer ([`PeerMonitors`], bounded per peer) and sends `down` back. A lost
+//! connection fires every monitor across it with `NodeDown`, a peer's
+//! goodbye with `Shutdown`.
+
+mod peer;
+
+pub(crate) use peer::PeerMonitors;
+pub use peer::DEFAULT_MAX_PEER_MONITORS;
+
+use crate::actor::{ActorId, ActorRef, ExitReason, Outbound, Watcher, WeakLife};
+use actix::{Actor, Context, Message, Recipient};
+use std::sync::Arc;
+
+/// Sent to a monitoring actor when the monitored actor's instance exits.
+#[derive(Clone, Debug, PartialEq, Eq, Message)]
+#[rtype(result = "()")]
+pub struct Down {
+    /// The actor that exited.
+    pub id: ActorId,
+    /// Why it exited (`NoActor` if it was already gone when monitored).
+    pub reason: ExitReason,
+}
+
+/// A monitor, for [`ActorRef::demonitor`].
+pub struct Monitor {
+    pub(crate) life: Option<WeakLife>,
+    pub(crate) key: u64,
+    /// Set for a monitor of a remote actor: kept by its node's link.
+    pub(crate) remote: Option<Arc<dyn Outbound>>,
+}
+
+impl std::fmt::Debug for Monitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Monitor")
+            .field("key", &self.key)
+            .field("remote", &self.remote.is_some())
+            .finish()
+    }
+}
+
+impl<A: Actor<Context = Context<A>>> ActorRef<A> {
+    /// Sends [`Down`] to `to` when the current instance exits (immediately,
+    /// with `NoActor`, if none is running). One notification per monitor.
+    pub fn monitor(&self, to: Recipient<Down>) -> Monitor {
+        let id = self.slot.id.clone();
+        self.watch(Box::new(move |reason| {
+            to.do_send(Down {
+                id,
+                reason: reason.clone(),
+            })
+        }))
+    }
+
+    /// Cancels a monitor; true if it had not fired yet.
+    pub fn demonitor(&self, monitor: Monitor) -> bool {
+        if let Some(link) = &monitor.remote {
+            return link.demonitor(&self.slot.id, monitor.key);
+        }
+        monitor
+            .life
+            .and_then(|w| w.upgrade())
+            .is_some_and(|l| l.unwatch(monitor.key))
+    }
+
+    pub(crate) fn watch(&self, w: Watcher) -> Monitor {
+        if let Some(remote) = &self.slot.remote {
+            return Monitor {
+                key: remote.link.monitor(&self.slot.id, w),
+                life: None,
+                remote: Some(remote.link.clone()),
+            };
+        }
+        match self.slot.current.load().as_ref() {
+            Some(i) => Monitor {
+                key: i.life.watch(w).unwrap_or(0),
+                life: Some(i.life_ref().downgrade()),
+                remote: None,
+            },
+            None => {
+                w(&ExitReason::NoActor);
+                Monitor {
+                    life: None,
+                    key: 0,
+                    remote: None,
+                }
+            }
+        }
+    }
+}
