@@ -820,10 +820,12 @@ impl NodeBuilder {
                     host.counters().clone(),
                     endpoint,
                     host.rng().derive("net"),
-                    self.data_lanes,
-                    self.outbound_cap,
-                    self.max_peer_monitors,
-                    self.redial,
+                    network::Tuning {
+                        data_lanes: self.data_lanes,
+                        outbound_cap: self.outbound_cap,
+                        max_peer_monitors: self.max_peer_monitors,
+                        redial: self.redial,
+                    },
                 );
                 platform::spawn_local(net.clone().accept_loop());
                 for (peer, addr) in self.peers {

@@ -68,17 +68,29 @@ impl std::fmt::Debug for Network {
     }
 }
 
+/// How a node's network side is tuned (from its builder).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Tuning {
+    pub(crate) data_lanes: usize,
+    pub(crate) outbound_cap: usize,
+    pub(crate) max_peer_monitors: usize,
+    pub(crate) redial: Redial,
+}
+
 impl Network {
     pub(crate) fn new(
         me: NodeId,
         stats: Arc<Stats>,
         endpoint: Endpoint,
         rng: NodeRng,
-        data_lanes: usize,
-        outbound_cap: usize,
-        max_peer_monitors: usize,
-        redial: Redial,
+        tuning: Tuning,
     ) -> Arc<Self> {
+        let Tuning {
+            data_lanes,
+            outbound_cap,
+            max_peer_monitors,
+            redial,
+        } = tuning;
         Arc::new_cyclic(|this| Self {
             ctx: Arc::new(NetworkContext {
                 me: me.clone(),
