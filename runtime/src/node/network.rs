@@ -1,5 +1,5 @@
 //! A node's network side: the QUIC endpoint, one [`Session`] per peer node, the
-//! local actors reachable from the wire, and the ref context messages are
+//! actors reachable from the wire (kept in [`Exposed`]), and the ref context messages are
 //! encoded and decoded in.
 //!
 //! A `Session` outlives connections: remote refs hold it, and it points at the
@@ -15,6 +15,7 @@ use crate::actor::{
 };
 use crate::monitor::PeerMonitors;
 use crate::platform::{self, NodeRng};
+use crate::registry::Exposed;
 use crate::transport::{
     Admit, Connection, Endpoint, LaneId, Offer, PeerTable, PendingAsks, PushError, Redial,
     TransportError, CLOSE_DUPLICATE,
@@ -24,7 +25,7 @@ use arc_swap::ArcSwapOption;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -40,10 +41,8 @@ pub(crate) struct Network {
     data_lanes: usize,
     outbound_cap: usize,
     max_peer_monitors: usize,
-    /// Local actors reachable from the wire, by local number.
-    exports: RwLock<HashMap<u64, Arc<dyn Exported>>>,
-    /// Names other nodes may look up.
-    names: Mutex<HashMap<String, Arc<dyn Exported>>>,
+    /// Local actors reachable from the wire, by number and exposed name.
+    exposed: Exposed,
     links: Mutex<HashMap<Arc<str>, Arc<Session>>>,
     peers: Mutex<PeerTable<Arc<Connection>>>,
     /// Where to redial each peer we know an address for.
@@ -106,8 +105,7 @@ impl Network {
             data_lanes,
             outbound_cap,
             max_peer_monitors,
-            exports: RwLock::default(),
-            names: Mutex::default(),
+            exposed: Exposed::default(),
             links: Mutex::default(),
             addresses: Mutex::default(),
             changed: watch::Sender::new(0),
@@ -135,29 +133,21 @@ impl Network {
 
     /// Makes `actor` reachable by `name` from other nodes.
     pub(crate) fn expose(&self, name: &str, actor: Arc<dyn Exported>) {
-        self.export_entry(actor.clone());
-        lock(&self.names).insert(name.to_owned(), actor);
+        self.exposed.expose(name, actor);
     }
 
     fn export_entry(&self, actor: Arc<dyn Exported>) {
-        let mut exports = self.exports.write().unwrap_or_else(|p| p.into_inner());
-        exports.retain(|_, e| !e.is_closed());
-        exports.insert(actor.id().local, actor);
+        self.exposed.export(actor);
     }
 
     /// The exported local actor number `local`, if it still exists.
     pub(crate) fn exported(&self, local: u64) -> Option<Arc<dyn Exported>> {
-        let exports = self.exports.read().unwrap_or_else(|p| p.into_inner());
-        exports.get(&local).filter(|e| !e.is_closed()).cloned()
+        self.exposed.get(local)
     }
 
     /// The local number of the actor exposed as `name`.
     pub(crate) fn whereis(&self, name: &str) -> Option<u64> {
-        let names = lock(&self.names);
-        names
-            .get(name)
-            .filter(|e| !e.is_closed())
-            .map(|e| e.id().local)
+        self.exposed.whereis(name)
     }
 
     /// Remembers where `peer` listens, for redials.
@@ -292,11 +282,7 @@ impl Network {
                 link.connection_lost(&conn, Loss::Lost);
             }
         }
-        lock(&self.names).clear();
-        self.exports
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        self.exposed.clear();
         self.changed.send_modify(|v| *v += 1);
     }
 

@@ -4,6 +4,12 @@
 //! a registered child stays reachable by name across them. A name is freed
 //! when its actor is gone for good (an unsupervised actor exited, or the
 //! supervisor removed the child) or on `unregister`.
+//!
+//! The names other nodes can look up live beside them (`Exposed`).
+
+mod exposed;
+
+pub(crate) use exposed::Exposed;
 
 use crate::actor::ActorRef;
 use actix::{Actor, Context};
