@@ -215,7 +215,7 @@ impl Node {
             max_peer_monitors: crate::monitor::DEFAULT_MAX_PEER_MONITORS,
             liveness: Liveness::default(),
             handshake_timeout: crate::transport::DEFAULT_HANDSHAKE_TIMEOUT,
-            redial: Redial::default(),
+            redial: crate::transport::default_redial(),
             socket: None,
             workers: None,
         }
@@ -628,8 +628,9 @@ impl NodeBuilder {
         self
     }
 
-    /// Redial backoff after a lost connection.
-    pub fn redial(mut self, r: Redial) -> Self {
+    /// Redial backoff after a lost connection (default: 100 ms doubling to
+    /// 10 s, 20 % jitter; a successful connection starts it over).
+    pub fn redial(mut self, r: crate::Backoff) -> Self {
         self.redial = r;
         self
     }

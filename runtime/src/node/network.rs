@@ -17,8 +17,8 @@ use crate::monitor::PeerMonitors;
 use crate::platform::{self, NodeRng};
 use crate::registry::Exposed;
 use crate::transport::{
-    Admit, Connection, Endpoint, LaneId, Offer, PeerTable, PendingAsks, PushError, Redial,
-    TransportError, CLOSE_DUPLICATE,
+    Admit, Connection, Endpoint, LaneId, Lost, Offer, PeerTable, PendingAsks, PushError, Redial,
+    Timer, TransportError, CLOSE_DUPLICATE,
 };
 use crate::wire::{EnvelopeHead, WriteError, CONTROL_RECIPIENT};
 use arc_swap::ArcSwapOption;
@@ -185,7 +185,9 @@ impl Network {
     }
 
     /// A handshake completed: start the connection and make it the peer's
-    /// live one, unless it loses a simultaneous-dial tie.
+    /// live one, unless it loses a simultaneous-dial tie. The peer table is
+    /// the truth; the session's `conn` is its read cache for the send path,
+    /// written only under the table's lock.
     fn attach(self: &Arc<Self>, peer: crate::transport::Peer, dialed_by_me: bool) {
         let name = peer.hello.node.clone();
         let incarnation = peer.hello.incarnation;
@@ -193,27 +195,31 @@ impl Network {
         let inbound = Arc::new(Inbound::new(self.clone(), link.clone()));
         let conn = Connection::start(peer, self.data_lanes, self.outbound_cap, inbound.clone());
         inbound.set_connection(&conn);
-        let offer = lock(&self.peers).offer(&name, incarnation, conn.clone(), dialed_by_me);
-        match offer {
-            Offer::Duplicate(c) => {
-                c.close(CLOSE_DUPLICATE, "duplicate connection");
-            }
-            Offer::Accepted { replaced } => {
-                let previous = link.conn.swap(Some(conn.clone()));
-                if let Some(old) = replaced.or(previous) {
-                    if !Arc::ptr_eq(&old, &conn) {
-                        link.connection_lost(&old, Loss::Lost);
-                        old.close(CLOSE_DUPLICATE, "replaced by a newer connection");
-                    }
+        let replaced = {
+            let mut peers = lock(&self.peers);
+            match peers.offer(&name, incarnation, conn.clone(), dialed_by_me) {
+                Offer::Duplicate(c) => {
+                    drop(peers);
+                    c.close(CLOSE_DUPLICATE, "duplicate connection");
+                    return;
                 }
-                tracing::info!(node = %self.me, peer = %name, incarnation, dialed_by_me, "connected");
-                self.changed.send_modify(|v| *v += 1);
+                Offer::Accepted { replaced } => {
+                    link.conn.store(Some(conn.clone()));
+                    replaced
+                }
             }
+        };
+        if let Some(old) = replaced {
+            link.connection_lost(&old, Loss::Lost);
+            old.close(CLOSE_DUPLICATE, "replaced by a newer connection");
         }
+        tracing::info!(node = %self.me, peer = %name, incarnation, dialed_by_me, "connected");
+        self.changed.send_modify(|v| *v += 1);
     }
 
     /// `conn` closed, or its peer said goodbye: if it was the peer's live
-    /// one, fail what waits on it and schedule a redial.
+    /// one, fail what waits on it and (if its address is known) arm the
+    /// peer's one redial timer.
     pub(crate) fn closed(
         self: &Arc<Self>,
         link: &Arc<Session>,
@@ -221,12 +227,20 @@ impl Network {
         reason: &str,
         loss: Loss,
     ) {
-        let current = link.conn.load();
-        let was_live = current.as_ref().is_some_and(|c| Arc::ptr_eq(c, conn));
-        if !was_live {
+        let addr = lock(&self.addresses).get(&*link.node).copied();
+        let lost = {
+            let mut peers = lock(&self.peers);
+            let can_redial = addr.is_some() && !self.is_closed();
+            let (now, unit) = (platform::now(), self.rng.unit());
+            let lost = peers.lost(&link.node, |c| Arc::ptr_eq(c, conn), now, unit, can_redial);
+            if lost != Lost::NotLive {
+                link.conn.store(None);
+            }
+            lost
+        };
+        let Lost::Live { redial } = lost else {
             return;
-        }
-        link.conn.store(None);
+        };
         link.connection_lost(conn, loss);
         match loss {
             Loss::Lost if !self.is_closed() => {
@@ -235,32 +249,39 @@ impl Network {
             _ => tracing::info!(node = %self.me, peer = %link.node, "disconnected: {reason}"),
         }
         self.changed.send_modify(|v| *v += 1);
-        let due = lock(&self.peers).lost(&link.node, platform::now(), self.rng.unit());
-        let addr = lock(&self.addresses).get(&*link.node).copied();
-        if let Some(addr) = addr {
-            platform::spawn_local(self.clone().redial(link.node.to_string(), addr, due));
+        if let (Some(timer), Some(addr)) = (redial, addr) {
+            platform::spawn_local(self.clone().redial(link.node.to_string(), addr, timer));
         }
     }
 
-    /// Dials `peer` now and, while it cannot be reached, again with backoff.
+    /// Dials `peer` now and, while it cannot be reached, again with backoff
+    /// (unless it is connected, or being redialed already).
     pub(crate) async fn keep_dialing(self: Arc<Self>, peer: String, addr: SocketAddr) {
-        self.redial(peer, addr, platform::now()).await
+        let timer = lock(&self.peers).dial_now(&peer, platform::now());
+        if let Some(timer) = timer {
+            self.redial(peer, addr, timer).await
+        }
     }
 
-    /// Redials `peer` from `due` on, backing off between failures, until a
-    /// connection to it is up (made by either side).
-    async fn redial(self: Arc<Self>, peer: String, addr: SocketAddr, due: platform::Instant) {
-        let mut due = due;
+    /// Runs `peer`'s redial timer: dials at its due time and, after each
+    /// failure, again after the backoff, until a connection to the peer is
+    /// up (made by either side) or the timer is no longer the peer's.
+    async fn redial(self: Arc<Self>, peer: String, addr: SocketAddr, timer: Timer) {
+        let mut due = timer.due;
         loop {
             tokio::time::sleep_until(due).await;
-            if self.is_closed() || self.link_named(&peer).conn.load().is_some() {
+            if self.is_closed() || !lock(&self.peers).is_current(&peer, timer.id) {
                 return;
             }
             match self.dial(&peer, addr).await {
                 Ok(()) => return,
                 Err(e) => {
                     tracing::debug!(node = %self.me, %peer, "redial failed: {e}");
-                    due = lock(&self.peers).lost(&peer, platform::now(), self.rng.unit());
+                    let (now, unit) = (platform::now(), self.rng.unit());
+                    match lock(&self.peers).dial_failed(&peer, timer.id, now, unit) {
+                        Some(next) => due = next,
+                        None => return,
+                    }
                 }
             }
         }
@@ -276,6 +297,7 @@ impl Network {
     pub(crate) fn shutdown(&self) {
         self.closing.store(true, Ordering::Release);
         self.endpoint.close();
+        lock(&self.peers).close_all();
         let links: Vec<Arc<Session>> = lock(&self.links).values().cloned().collect();
         for link in links {
             if let Some(conn) = link.conn.swap(None) {

@@ -1,6 +1,41 @@
-//! The one exponential-backoff formula (supervisor restarts, peer redials).
+//! The one exponential backoff (supervisor restarts, peer redials): its
+//! settings and its formula.
 
 use std::time::Duration;
+
+/// Exponential backoff with jitter: between a child's consecutive restarts
+/// (Akka's `BackoffSupervisor`, on top of OTP semantics), and between
+/// redials of a lost peer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Backoff {
+    /// Delay before the first retry.
+    pub min: Duration,
+    /// Cap on the delay.
+    pub max: Duration,
+    /// Fraction of the delay added at random, in `[0, 1]`.
+    pub jitter: f64,
+    /// A child that ran at least this long before exiting starts over at
+    /// `min` (a redial starts over on every successful connection).
+    pub reset_after: Duration,
+}
+
+impl Backoff {
+    /// Backoff from `min` doubling to `max`, 20 % jitter, reset after `max`.
+    pub fn exponential(min: Duration, max: Duration) -> Self {
+        Self {
+            min,
+            max,
+            jitter: 0.2,
+            reset_after: max,
+        }
+    }
+
+    /// The delay before retry number `attempt` (1-based) given a uniform
+    /// sample `unit` in `[0, 1)`.
+    pub fn delay(&self, attempt: u32, unit: f64) -> Duration {
+        backoff_delay(self.min, self.max, self.jitter, attempt, unit)
+    }
+}
 
 /// Delay before try number `attempt` (1-based): `min` doubling per try,
 /// capped at `max`, plus up to `jitter` (a fraction in `[0, 1]`) of itself

@@ -12,7 +12,7 @@ mod net;
 mod rng;
 mod workers;
 
-pub use backoff::backoff_delay;
+pub use backoff::{backoff_delay, Backoff};
 pub use net::{Delivery, OnWorkers, SimNetwork, SimSocket, TokioTimeRuntime};
 pub use rng::NodeRng;
 pub use workers::{live_workers, live_workers_at_most, WeakWorkers, Workers, WorkersError};

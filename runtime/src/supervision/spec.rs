@@ -4,6 +4,7 @@
 use super::decision::ChildId;
 use super::slots::{ChildFactory, TemplateFactory, WithMailbox, WorkerFactory};
 use crate::actor::{AskError, SpawnOptions, StartError};
+pub use crate::platform::Backoff;
 use actix::{Actor, Context};
 use std::fmt;
 use std::sync::Arc;
@@ -67,38 +68,6 @@ pub enum AutoShutdown {
     AnySignificant,
     /// Shut down when the last significant child has exited on its own.
     AllSignificant,
-}
-
-/// Exponential backoff with jitter between a child's consecutive restarts
-/// (Akka's `BackoffSupervisor`), on top of OTP semantics.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Backoff {
-    /// Delay before the first restart.
-    pub min: Duration,
-    /// Cap on the delay.
-    pub max: Duration,
-    /// Fraction of the delay added at random, in `[0, 1]`.
-    pub jitter: f64,
-    /// A child that ran at least this long before exiting starts over at `min`.
-    pub reset_after: Duration,
-}
-
-impl Backoff {
-    /// Backoff from `min` doubling to `max`, 20 % jitter, reset after `max`.
-    pub fn exponential(min: Duration, max: Duration) -> Self {
-        Self {
-            min,
-            max,
-            jitter: 0.2,
-            reset_after: max,
-        }
-    }
-
-    /// The delay before restart number `attempt` (1-based) given a uniform
-    /// sample `unit` in `[0, 1)`.
-    pub fn delay(&self, attempt: u32, unit: f64) -> Duration {
-        crate::platform::backoff_delay(self.min, self.max, self.jitter, attempt, unit)
-    }
 }
 
 /// Why a supervisor operation failed (OTP's error cases, and bad specs).

@@ -16,6 +16,6 @@ pub use endpoint::{
     Endpoint, Liveness, Peer, TransportError, CLOSE_DUPLICATE, CLOSE_PROTOCOL, CLOSE_REFUSED,
     CLOSE_SHUTDOWN, DEFAULT_HANDSHAKE_TIMEOUT,
 };
-pub use peers::{Offer, PeerTable, Redial};
+pub use peers::{default_redial, Lost, Offer, PeerTable, Redial, Timer};
 pub use pending::{lane_for, PendingAsks};
 pub use tls::{server_name, ClusterCa, NodeIdentity, TlsError, Trust};
