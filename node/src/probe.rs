@@ -216,8 +216,8 @@ pub async fn send_tallies(
 ) -> Result<(), arbour::TellError<Tally>> {
     futures_util::future::try_join_all((0..senders).map(|sender| async move {
         for seq in 1..=per_sender {
-            // `send` waits while the connection's buffer is full
-            echo.send(Tally { sender, seq }).await?;
+            // `tell_when_room` waits while the lane is full
+            echo.tell_when_room(Tally { sender, seq }).await?;
             if seq % 64 == 0 {
                 tokio::task::yield_now().await;
             }

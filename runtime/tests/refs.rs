@@ -91,7 +91,7 @@ fn a_full_mailbox_is_the_callers_choice() {
         );
         // waiting for room succeeds once the actor drains its mailbox
         assert_eq!(within("ask", w.ask(Which).wait_if_full()).await, Ok(1));
-        within("send", w.send(Which))
+        within("tell_when_room", w.tell_when_room(Which))
             .await
             .expect("send waits for room");
     });
@@ -139,7 +139,9 @@ fn tells_from_one_sender_arrive_in_order() {
     run(|node| async move {
         let s = node.spawn(Seq::default());
         for n in 0..10_000 {
-            within("send", s.send(N(n))).await.expect("send");
+            within("tell_when_room", s.tell_when_room(N(n)))
+                .await
+                .expect("queued");
         }
         let got = within("get", s.ask(Get).wait_if_full()).await.expect("get");
         assert_eq!(got, (0..10_000).collect::<Vec<_>>());

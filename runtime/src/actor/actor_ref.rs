@@ -18,7 +18,7 @@
 //!   ([`Stats::outbound_drops`](crate::Stats));
 //! - [`ActorRef::try_tell`] hands the message back in [`TellError::MailboxFull`]
 //!   when the mailbox (or, remotely, the recipient's lane) is at capacity;
-//! - [`ActorRef::send`] waits (asynchronously) until there is room;
+//! - [`ActorRef::tell_when_room`] waits (asynchronously) until there is room;
 //! - [`ActorRef::ask`] fails with [`AskError::MailboxFull`], or with
 //!   [`Ask::wait_if_full`] waits for room within the ask's timeout.
 
@@ -130,6 +130,18 @@ impl<A: Actor> Slot<A> {
 
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
+    }
+
+    /// Wakes `waker` when a full mailbox (or a remote actor's lane) may have
+    /// room again; at once if nothing runs behind the slot.
+    pub(crate) fn want_room(&self, waker: &std::task::Waker) {
+        if let Some(remote) = &self.remote {
+            return remote.link.want_room(&self.id, waker);
+        }
+        match self.current.load().as_ref() {
+            Some(inst) => inst.life.want_room(waker),
+            None => waker.wake_by_ref(),
+        }
     }
 }
 
@@ -322,25 +334,32 @@ impl<A: Actor<Context = Context<A>>> ActorRef<A> {
         tell_outcome(inst.try_tell(msg))
     }
 
-    /// Fire-and-forget that waits for room in a full mailbox. Fails only if no
-    /// instance is running.
-    pub async fn send<M>(&self, msg: M) -> Result<(), TellError<M>>
+    /// Fire-and-forget that waits (asynchronously) for room in a full
+    /// mailbox, or for a remote actor's lane to drain. Fails only if the
+    /// message cannot be delivered at all (no instance, node down, not
+    /// encodable).
+    pub async fn tell_when_room<M>(&self, msg: M) -> Result<(), TellError<M>>
     where
         A: Handler<M>,
         M: Message + Send + 'static,
         M::Result: Send,
     {
-        let mut msg = msg;
-        let mut backoff = Backoff::default();
-        loop {
-            match self.try_tell(msg) {
+        let mut msg = Some(msg);
+        std::future::poll_fn(|cx| {
+            // ask to be woken first, then try: room made in between is seen
+            self.slot.want_room(cx.waker());
+            let Some(m) = msg.take() else {
+                return Poll::Pending; // not reached: a taken message returns
+            };
+            match self.try_tell(m) {
                 Err(TellError::MailboxFull(m)) => {
-                    msg = m;
-                    backoff.wait().await;
+                    msg = Some(m);
+                    Poll::Pending
                 }
-                other => return other,
+                other => Poll::Ready(other),
             }
-        }
+        })
+        .await
     }
 
     /// Request/response. Await it; set a deadline with [`Ask::timeout`]
@@ -646,28 +665,34 @@ where
     }
 }
 
-/// An ask whose mailbox (or, remotely, outbound buffer) is full: retries
-/// `attempt` with backoff until it is queued, fails otherwise, or the
-/// deadline passes. `attempt` gets the time left.
-async fn retry_while_full<R>(
+/// An ask whose mailbox (or, remotely, lane) is full: retries `attempt`
+/// each time the slot may have room, until it is queued, fails otherwise,
+/// or the deadline passes. `attempt` gets the time left.
+async fn retry_while_full<A: Actor<Context = Context<A>>, R>(
+    slot: &Slot<A>,
     timeout: Duration,
     mut attempt: impl FnMut(Duration) -> Result<AskFuture<R>, AskError>,
 ) -> Result<R, AskError> {
     let deadline = crate::platform::deadline(timeout);
-    let mut backoff = Backoff::default();
-    loop {
-        let left = deadline.saturating_duration_since(crate::platform::now());
-        match attempt(left) {
-            Ok(waiting) => {
-                return waiting.await.map_err(|e| match e {
-                    AskError::Timeout(_) => AskError::Timeout(timeout),
-                    e => e,
-                })
+    let queued = tokio::time::timeout_at(
+        deadline,
+        std::future::poll_fn(|cx| {
+            slot.want_room(cx.waker());
+            let left = deadline.saturating_duration_since(crate::platform::now());
+            match attempt(left) {
+                Err(AskError::MailboxFull) => Poll::Pending,
+                other => Poll::Ready(other),
             }
-            Err(AskError::MailboxFull) if !left.is_zero() => backoff.wait().await,
-            Err(AskError::MailboxFull) => return Err(AskError::Timeout(timeout)),
-            Err(e) => return Err(e),
-        }
+        }),
+    )
+    .await;
+    match queued {
+        Ok(Ok(waiting)) => waiting.await.map_err(|e| match e {
+            AskError::Timeout(_) => AskError::Timeout(timeout),
+            e => e,
+        }),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(AskError::Timeout(timeout)),
     }
 }
 
@@ -683,7 +708,7 @@ where
     M::Result: Send,
 {
     let mut msg = Some(msg);
-    retry_while_full(timeout, move |left| {
+    retry_while_full(&slot, timeout, |left| {
         let (Some(inst), Some(m)) = (slot.current.load_full(), msg.take()) else {
             return Err(AskError::ActorGone(ExitReason::NoActor));
         };
@@ -693,27 +718,6 @@ where
         })
     })
     .await
-}
-
-/// Waiting for mailbox room: actix's channel offers no waker for a parked
-/// sender, so we first yield (the receiver often runs on this thread), then
-/// sleep with a doubling delay capped at 1 ms. Tokio time, so it is
-/// deterministic under the simulator.
-#[derive(Default)]
-pub(crate) struct Backoff {
-    attempts: u32,
-}
-
-impl Backoff {
-    pub(crate) async fn wait(&mut self) {
-        self.attempts += 1;
-        if self.attempts <= 8 {
-            tokio::task::yield_now().await;
-        } else {
-            let us = (25u64 << (self.attempts - 8).min(6)).min(1000);
-            tokio::time::sleep(Duration::from_micros(us)).await;
-        }
-    }
 }
 
 /// An ask of a remote actor: encoded into the link's batch; the reply is
@@ -738,12 +742,14 @@ where
     };
     match remote.ask(&slot.id, &msg, timeout) {
         Err(AskError::MailboxFull) if wait_if_full => AskFuture::Boxed {
-            fut: Box::pin(retry_while_full(timeout, move |left| {
-                match slot.remote.as_ref() {
-                    Some(remote) => remote.ask(&slot.id, &msg, left),
+            fut: Box::pin(async move {
+                let target = slot.clone();
+                let attempt = move |left| match target.remote.as_ref() {
+                    Some(remote) => remote.ask(&target.id, &msg, left),
                     None => Err(AskError::ActorGone(ExitReason::NoActor)),
-                }
-            })),
+                };
+                retry_while_full(&slot, timeout, attempt).await
+            }),
         },
         Err(e) => AskFuture::Done {
             result: Some(Err(e)),

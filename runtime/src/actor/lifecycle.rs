@@ -37,7 +37,7 @@ pub(crate) struct Lifecycle {
     parent: OnceLock<Parent>,
     watchers: Mutex<Watchers>,
     /// Senders waiting for room in a full mailbox (a stalled stream from the
-    /// wire, a `send().await`): woken after the actor's next turn, which
+    /// wire, a `tell_when_room`): woken after the actor's next turn, which
     /// drains its mailbox. The flag keeps that check to one load.
     room_wanted: AtomicBool,
     room: Mutex<Vec<std::task::Waker>>,

@@ -98,6 +98,9 @@ pub(crate) trait Outbound: Send + Sync + 'static {
     fn stop(&self, to: &ActorId, kill: bool);
     /// True if the node is connected in `to`'s incarnation.
     fn is_connected(&self, to: &ActorId) -> bool;
+    /// Wakes `waker` when `to`'s lane may take more (at once if there is no
+    /// connection: the retry then says why).
+    fn want_room(&self, to: &ActorId, waker: &std::task::Waker);
     /// Runs `f` with this node as the thread's ref context (for decoding
     /// replies that carry refs).
     fn in_context(&self, f: &mut dyn FnMut());

@@ -751,6 +751,16 @@ impl Outbound for Session {
         self.with_conn(to.node.incarnation, |_| ()).is_some()
     }
 
+    fn want_room(&self, to: &ActorId, waker: &std::task::Waker) {
+        let lane = LaneId::DataFor(to.local);
+        if self
+            .with_conn(to.node.incarnation, |c| c.want_room(lane, waker))
+            .is_none()
+        {
+            waker.wake_by_ref();
+        }
+    }
+
     fn in_context(&self, f: &mut dyn FnMut()) {
         with_context(&self.ctx, f)
     }
@@ -789,6 +799,9 @@ impl Outbound for NoLink {
     fn stop(&self, _: &ActorId, _: bool) {}
     fn is_connected(&self, _: &ActorId) -> bool {
         false
+    }
+    fn want_room(&self, _: &ActorId, waker: &std::task::Waker) {
+        waker.wake_by_ref();
     }
     fn in_context(&self, f: &mut dyn FnMut()) {
         f()

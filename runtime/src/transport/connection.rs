@@ -83,6 +83,10 @@ struct LaneBuf {
 struct Lane {
     buf: Mutex<LaneBuf>,
     wake: Notify,
+    /// Senders waiting for the lane to drain below its limit, woken each
+    /// time the writer takes a batch (or the lane closes).
+    room_wanted: std::sync::atomic::AtomicBool,
+    room: Mutex<Vec<std::task::Waker>>,
 }
 
 impl Lane {
@@ -93,6 +97,24 @@ impl Lane {
     fn close(&self) {
         self.lock().closed = true;
         self.wake.notify_one();
+        self.made_room();
+    }
+
+    fn want_room(&self, waker: &std::task::Waker) {
+        let mut room = self.room.lock().unwrap_or_else(|p| p.into_inner());
+        if !room.iter().any(|w| w.will_wake(waker)) {
+            room.push(waker.clone());
+        }
+        self.room_wanted.store(true, Ordering::Release);
+    }
+
+    fn made_room(&self) {
+        if self.room_wanted.swap(false, Ordering::AcqRel) {
+            let waiting = std::mem::take(&mut *self.room.lock().unwrap_or_else(|p| p.into_inner()));
+            for w in waiting {
+                w.wake();
+            }
+        }
     }
 }
 
@@ -212,6 +234,20 @@ impl Connection {
         self.quic.rtt()
     }
 
+    /// Wakes `waker` when `lane` may have room again (its writer took a
+    /// batch, or the connection closed). Ask first, then try, so a batch
+    /// taken in between is not missed.
+    pub fn want_room(&self, lane: LaneId, waker: &std::task::Waker) {
+        self.lanes[self.lane_index(lane)].want_room(waker);
+    }
+
+    fn lane_index(&self, lane: LaneId) -> usize {
+        match lane {
+            LaneId::Control => 0,
+            LaneId::DataFor(key) => 1 + super::lane_for(key, self.lanes.len() - 1),
+        }
+    }
+
     /// Bytes queued for the peer and not yet handed to QUIC.
     pub fn queued_bytes(&self) -> usize {
         self.queued.load(Ordering::Relaxed)
@@ -226,11 +262,7 @@ impl Connection {
         admit: Admit,
         write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
     ) -> Result<(), PushError<E>> {
-        let index = match lane {
-            LaneId::Control => 0,
-            LaneId::DataFor(key) => 1 + super::lane_for(key, self.lanes.len() - 1),
-        };
-        let lane = &self.lanes[index];
+        let lane = &self.lanes[self.lane_index(lane)];
         let mut buf = lane.lock();
         if buf.closed {
             return Err(PushError::Closed);
@@ -293,6 +325,9 @@ async fn write_lane(lane: Arc<Lane>, mut stream: quinn::SendStream, queued: Arc<
                 Some(std::mem::replace(&mut buf.bytes, next))
             }
         };
+        if batch.is_some() {
+            lane.made_room();
+        }
         match batch {
             None => lane.wake.notified().await,
             Some(bytes) => {
