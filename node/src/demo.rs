@@ -125,7 +125,7 @@ pub fn run(cfg: &DemoConfig) -> anyhow::Result<Report> {
 
 /// The demo's main, on the node's first worker.
 async fn serve(node: &Node, cfg: &DemoConfig) -> anyhow::Result<Report> {
-    let workers = node.workers().map_or(1, |w| w.len());
+    let workers = node.worker_count();
     tracing::info!(node = %node.node_id(), workers, "node started");
 
     // One supervision tree per worker thread, each a pool of fib workers.

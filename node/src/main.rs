@@ -102,7 +102,7 @@ fn parse_peer(s: &str) -> Result<(String, std::net::SocketAddr), String> {
 }
 
 fn main() {
-    arbour::init_logging();
+    arbour_node::init_logging();
     if let Err(e) = run(Cli::parse()) {
         eprintln!("error: {e:#}");
         std::process::exit(2);

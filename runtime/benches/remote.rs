@@ -145,7 +145,7 @@ async fn serve(node: Node) {
         std::process::exit(0);
     });
     let floor = raw_endpoint("floor-server");
-    let last = node.workers().map_or(0, |w| w.len() - 1);
+    let last = node.worker_count() - 1;
     let sink = node
         .spawn_on(Placement::Worker(0), || Sink { count: 0, sum: 0 })
         .await
@@ -305,7 +305,7 @@ async fn tell_round(sink: &ActorRef<Sink>, n: u64, expect_total: u64) -> f64 {
 }
 
 async fn measure(node: Node, floor_addr: SocketAddr, node_addr: SocketAddr) {
-    let workers = node.workers().map_or(1, |w| w.len());
+    let workers = node.worker_count();
     println!("remote.workers {workers} workers");
     let floor = raw_endpoint("floor-client");
     let mut peer = floor

@@ -1,8 +1,9 @@
 //! # arbour
 //!
 //! An actor-model distributed runtime for Rust: ordinary `actix` actors,
-//! reachable through [`ActorRef`]s, kept alive by Erlang/OTP-style supervisor
-//! trees.
+//! reachable through [`ActorRef`]s on this node or another one (QUIC with
+//! mutual TLS), kept alive by Erlang/OTP-style supervisor trees, on a
+//! [`Node`] that owns its worker threads and shuts down as a unit.
 //!
 //! ## Quick start
 //!
@@ -24,32 +25,58 @@
 //!     }
 //! }
 //!
-//! # fn main() {
-//! let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
-//! tokio::task::LocalSet::new().block_on(&rt, async {
-//!     let node = Node::builder("alpha").seed(7).build();
-//!     // A supervisor with one permanent child, restarted if it crashes.
-//!     let sup = SupervisorSpec::one_for_one()
-//!         .child(ChildSpec::worker("counter", || Counter(0)))
-//!         .start(&node)
-//!         .await
-//!         .expect("supervisor starts");
-//!     let counter = sup.child::<Counter>("counter").expect("child ref");
-//!     counter.tell(Add(2));
-//!     assert_eq!(counter.ask(Add(3)).await, Ok(5));
-//!     sup.shutdown().await;
-//! });
-//! # }
+//! fn main() -> Result<(), arbour::NodeError> {
+//!     // a node on its own worker threads, until this future ends (or SIGINT)
+//!     Node::builder("alpha").run(|node| async move {
+//!         // a supervisor with one permanent child, restarted if it crashes
+//!         let sup = SupervisorSpec::one_for_one()
+//!             .child(ChildSpec::worker("counter", || Counter(0)))
+//!             .start(&node)
+//!             .await
+//!             .expect("supervisor starts");
+//!         let counter = sup.child::<Counter>("counter").expect("child ref");
+//!         counter.tell(Add(2)); // fire-and-forget
+//!         assert_eq!(counter.ask(Add(3)).await, Ok(5)); // request/response
+//!     })?;
+//!     Ok(())
+//! }
 //! ```
+
+/// Declares a module that is part of the user API only with the
+/// `internals` feature (for the simulator, the tests, the benchmarks and
+/// the fuzzer; not a stable API), and crate-private otherwise (tokio's
+/// `cfg_test_util!` pattern).
+macro_rules! internal_mod {
+    ($(#[$meta:meta])* $name:ident) => {
+        #[cfg(feature = "internals")]
+        $(#[$meta])*
+        pub mod $name;
+        #[cfg(not(feature = "internals"))]
+        $(#[$meta])*
+        #[allow(dead_code, unused_imports, unreachable_pub)]
+        pub(crate) mod $name;
+    };
+}
 
 pub mod actor;
 pub mod monitor;
 pub mod node;
-pub mod platform;
 pub mod registry;
 pub mod supervision;
-pub mod transport;
-pub mod wire;
+pub mod tls;
+
+internal_mod!(
+    /// The node's view of the outside world (clock, RNG, workers, sockets).
+    platform
+);
+internal_mod!(
+    /// Talking to other nodes: TLS, the QUIC endpoint, connections, lanes.
+    transport
+);
+internal_mod!(
+    /// What crosses the network: frames, envelopes, control messages.
+    wire
+);
 
 pub use actor::Stats;
 pub use actor::{
@@ -57,9 +84,11 @@ pub use actor::{
     RemoteActor, RemoteMessage, SpawnOptions, StartError, StatsSnapshot, TellError,
 };
 pub use monitor::{Down, Monitor};
-pub use node::{init_logging, NetStats, Node, NodeBuilder, NodeError, Placement, Security};
+pub use node::{NetStats, Node, NodeBuilder, NodeError, Placement, Security};
+pub use platform::WorkersError;
 pub use registry::{Registry, RegistryError};
 pub use supervision::{
     AutoShutdown, Backoff, ChildCounts, ChildInfo, ChildKind, ChildShutdown, ChildSpec,
     ChildStatus, Restart, Strategy, SupervisorError, SupervisorRef, SupervisorSpec,
 };
+pub use transport::{TlsError, TransportError};

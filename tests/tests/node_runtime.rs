@@ -31,7 +31,12 @@ fn a_node_run_through_the_entry_point_uses_all_its_workers() {
             .listen("127.0.0.1:0".parse().expect("addr"))
             .workers(2)
             .run(|node| async move {
-                assert_eq!(node.workers().map(|w| w.len()), Some(2));
+                assert_eq!(node.worker_count(), 2);
+                assert_eq!(
+                    node.current_worker(),
+                    Some(0),
+                    "main runs on the first worker"
+                );
                 let mut threads = Vec::new();
                 for w in 0..2 {
                     let echo = node
@@ -216,4 +221,22 @@ fn a_crashed_node_is_noticed_through_the_idle_timeout() {
         let down = bounded("down", downs.recv()).await.expect("Down");
         assert_eq!(down.reason, ExitReason::NodeDown);
     });
+}
+
+/// A panic in the entry point's `main` is not swallowed: the node shuts
+/// down (`run` joins its worker threads first) and the panic resumes on
+/// the caller.
+#[test]
+fn a_panic_in_main_reaches_the_caller_after_the_node_shut_down() {
+    let caught = std::panic::catch_unwind(|| {
+        Node::builder("alpha").workers(2).run(|_node| async move {
+            panic!("main failed on purpose");
+        })
+    });
+    let payload = caught.expect_err("the panic reaches the caller");
+    let msg = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    assert_eq!(msg, "main failed on purpose");
 }

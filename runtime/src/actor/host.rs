@@ -167,8 +167,19 @@ impl Host {
     }
 
     /// The node's workers, if it has its own and they run.
-    pub fn workers(&self) -> Option<Workers> {
+    pub(crate) fn workers(&self) -> Option<Workers> {
         self.inner.workers.get().and_then(WeakWorkers::upgrade)
+    }
+
+    /// How many workers the node has (1 for a node without its own, which
+    /// runs on its caller's thread).
+    pub fn worker_count(&self) -> usize {
+        self.workers().map_or(1, |w| w.len())
+    }
+
+    /// The index of the node's worker this code runs on, if it runs on one.
+    pub fn current_worker(&self) -> Option<usize> {
+        self.workers().and_then(|w| w.current())
     }
 
     /// Runs `f` so that what it spawns lands on one of the node's workers

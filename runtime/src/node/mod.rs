@@ -714,7 +714,8 @@ impl NodeBuilder {
     /// }
     /// ```
     ///
-    /// Returns `Some(output)` of `main`, or `None` if a signal ended it.
+    /// Returns `Some(output)` of `main`, or `None` if a signal ended it. A
+    /// panic in `main` shuts the node down and then resumes on the caller.
     pub fn run<F, Fut>(self, main: F) -> Result<Option<Fut::Output>, NodeError>
     where
         F: FnOnce(Node) -> Fut + Send + 'static,
@@ -731,7 +732,9 @@ impl NodeBuilder {
                 match self.start_on(on_worker).await {
                     Ok(node) => {
                         let _ = node_tx.send(Ok(node.clone()));
-                        let _ = out_tx.send(main(node).await);
+                        // its own task, so a panic in `main` reaches the caller
+                        let ran = platform::spawn_local(main(node)).await;
+                        let _ = out_tx.send(ran);
                     }
                     Err(e) => {
                         let _ = node_tx.send(Err(e));
@@ -758,7 +761,15 @@ impl NodeBuilder {
             Ok(out)
         });
         workers.join();
-        result
+        match result {
+            Ok(Some(Ok(out))) => Ok(Some(out)),
+            // `main` panicked: the node is shut down; the panic goes on here
+            Ok(Some(Err(ended))) if ended.is_panic() => {
+                std::panic::resume_unwind(ended.into_panic())
+            }
+            Ok(Some(Err(_)) | None) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Starts the node's network with `workers` as its workers; everything it
@@ -847,16 +858,4 @@ impl NodeBuilder {
 /// The cores this process may use (at least one).
 fn available_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// Installs the default log subscriber: `tracing` to stderr, UTC RFC 3339
-/// timestamps, filter from `RUST_LOG` (default `info`). Safe to call twice.
-pub fn init_logging() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
 }

@@ -111,9 +111,8 @@ struct Inner {
     senders: Vec<mpsc::UnboundedSender<Job>>,
     next: AtomicUsize,
     stop: watch::Sender<bool>,
-    /// Workers still running; `ended` ticks when one ends.
-    running: Arc<AtomicUsize>,
-    ended: watch::Sender<usize>,
+    /// Workers still running.
+    running: watch::Sender<usize>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// The task driving an embedded worker, for an immediate abort.
     embedded: Mutex<Option<tokio::task::AbortHandle>>,
@@ -182,9 +181,10 @@ impl<F: Future> Future for Marked<F> {
 }
 
 /// Counts a worker as ended when dropped (however its thread or task ends).
+/// The count lives in the watch itself, changed under its lock: two workers
+/// ending at once on two threads must not both publish a stale count.
 struct Ended {
-    running: Arc<AtomicUsize>,
-    ended: watch::Sender<usize>,
+    running: watch::Sender<usize>,
 }
 
 impl Ended {
@@ -192,16 +192,14 @@ impl Ended {
         LIVE.send_modify(|n| *n += 1);
         Self {
             running: inner.running.clone(),
-            ended: inner.ended.clone(),
         }
     }
 }
 
 impl Drop for Ended {
     fn drop(&mut self) {
-        let left = self.running.fetch_sub(1, Ordering::AcqRel) - 1;
-        self.ended.send_replace(left);
-        LIVE.send_modify(|n| *n -= 1);
+        self.running.send_modify(|n| *n = n.saturating_sub(1));
+        LIVE.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 
@@ -212,8 +210,7 @@ impl Workers {
             senders,
             next: AtomicUsize::new(0),
             stop: watch::Sender::new(false),
-            running: Arc::new(AtomicUsize::new(n)),
-            ended: watch::Sender::new(n),
+            running: watch::Sender::new(n),
             threads: Mutex::new(Vec::new()),
             embedded: Mutex::new(None),
         }
@@ -418,8 +415,8 @@ impl Workers {
 
     /// Waits until every worker has ended.
     pub async fn stopped(&self) {
-        let mut ended = self.inner.ended.subscribe();
-        let _ = ended.wait_for(|left| *left == 0).await;
+        let mut running = self.inner.running.subscribe();
+        let _ = running.wait_for(|left| *left == 0).await;
     }
 
     /// Stops the workers and waits (blocking) for their threads to end;
