@@ -71,3 +71,54 @@ fn tell_ask_monitor_and_a_dropped_link_in_virtual_time() {
         assert!(beta.connected_peers().is_empty());
     });
 }
+
+/// Three nodes on one thread; one crashes. Its workers (and every task of
+/// it) end at once; the others go on talking, and notice the crash through
+/// the idle timeout, in virtual time.
+#[test]
+fn one_node_of_three_crashes_alone() {
+    run_paused(|| async {
+        let mut cluster = SimCluster::new(11, Duration::from_millis(2));
+        let (alpha, alpha_addr) = cluster.start("alpha").await.expect("alpha");
+        let (beta, beta_addr) = cluster.start("beta").await.expect("beta");
+        let (gamma, _) = cluster.start("gamma").await.expect("gamma");
+        let on_alpha = alpha.spawn(Echo::default());
+        alpha.expose("echo", &on_alpha).expect("expose");
+        let on_beta = beta.spawn(Echo::default());
+        beta.expose("echo", &on_beta).expect("expose");
+        bounded("connect", gamma.connect("alpha", alpha_addr))
+            .await
+            .expect("to alpha");
+        bounded("connect", gamma.connect("beta", beta_addr))
+            .await
+            .expect("to beta");
+        let to_alpha = bounded("lookup", gamma.lookup::<Echo>("alpha", "echo", LIMIT))
+            .await
+            .expect("lookup");
+        let to_beta = bounded("lookup", gamma.lookup::<Echo>("beta", "echo", LIMIT))
+            .await
+            .expect("lookup");
+        let (watcher, mut downs) = DownForwarder::start_new();
+        let _m = to_beta.monitor(watcher.recipient());
+        assert_eq!(bounded("ask beta", to_beta.ask(Ping(1))).await, Ok(2));
+
+        let beta_echo_exit = on_beta.exited();
+        bounded("crash", beta.crash()).await;
+        assert_eq!(
+            bounded("beta's actor", beta_echo_exit).await,
+            ExitReason::Killed
+        );
+        assert!(on_alpha.is_alive(), "alpha is untouched");
+        assert_eq!(bounded("ask alpha", to_alpha.ask(Ping(5))).await, Ok(6));
+        let down = bounded("down", downs.recv()).await.expect("Down");
+        assert_eq!(down.reason, ExitReason::NodeDown);
+        assert_eq!(
+            gamma
+                .connected_peers()
+                .iter()
+                .map(|p| p.name.to_string())
+                .collect::<Vec<_>>(),
+            ["alpha"]
+        );
+    });
+}
