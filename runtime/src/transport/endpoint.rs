@@ -1,16 +1,15 @@
 //! A node's QUIC endpoint: mutual TLS (see [`Trust`]), then arbour's own
 //! handshake on the connection's first bidirectional stream, its control
-//! lane. The dialer sends `Hello`; the listener answers `Welcome` with its
-//! own, or `Reject` with a precise reason and closes the connection. Both
-//! sides log a refusal. A peer that says nothing is dropped after the
+//! lane. The decisions are the sans-IO handshake machine's (`handshake.rs`); this module
+//! does the I/O: it sends what the machine says, feeds it what arrives, and
+//! carries out its verdict (admit, or refuse with a precise reason logged on
+//! both sides, and close). A peer that says nothing is dropped after the
 //! handshake timeout; one that sends garbage is dropped at once.
 
+use super::handshake::{Handshake, Role, Step};
 use super::tls::{server_name, NodeIdentity, TlsError, Trust};
 use crate::platform::NodeRng;
-use crate::wire::{
-    decode_reject, encode_frame, encode_reject, Frame, FrameDecoder, FrameKind, Hello, Limits,
-    Refusal, WireError,
-};
+use crate::wire::{FrameDecoder, Hello, Limits, Refusal, WireError};
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -327,42 +326,9 @@ impl Endpoint {
                 tracing::warn!(peer = %addr, node, "TLS handshake failed: {e}");
             }
         })?;
-        let (mut send, mut recv) = conn.open_bi().await?;
-        self.send_hello(&mut send, FrameKind::Hello).await?;
-        let mut decoder = FrameDecoder::new(self.limits);
-        let read = tokio::time::timeout(
-            self.handshake_timeout,
-            self.read_frame(&mut recv, &mut decoder),
-        )
-        .await
-        .unwrap_or(Err(TransportError::HandshakeTimeout));
-        let frame = read.inspect_err(|e| {
-            tracing::warn!(peer = %addr, node, "handshake failed: {e}");
-            conn.close(CLOSE_PROTOCOL.into(), b"handshake failed");
-        })?;
-        match frame.kind {
-            FrameKind::Welcome => {
-                let theirs = Hello::decode(&frame.body, &self.limits)?;
-                if let Err(refusal) = self.admit(&conn, &theirs) {
-                    return Err(self.refuse(&conn, &mut send, refusal).await);
-                }
-                Ok(self.peer(theirs, conn, (send, recv), decoder))
-            }
-            FrameKind::Reject => {
-                let reason = decode_reject(&frame.body)?;
-                tracing::warn!(peer = %addr, node, "handshake refused by the peer: {reason}");
-                Err(TransportError::Refused {
-                    by_peer: true,
-                    reason,
-                })
-            }
-            other => {
-                conn.close(CLOSE_PROTOCOL.into(), b"expected welcome or reject");
-                Err(TransportError::Protocol(format!(
-                    "expected welcome or reject, got {other:?}"
-                )))
-            }
-        }
+        let (send, recv) = conn.open_bi().await?;
+        let hs = Handshake::new(Role::Dialer, self.hello.clone(), self.limits);
+        self.drive(hs, conn, send, recv).await
     }
 
     /// Waits for the next incoming connection and performs its handshake.
@@ -389,19 +355,12 @@ impl Endpoint {
         let conn = incoming.await.inspect_err(|e| {
             tracing::warn!(%peer, "TLS handshake failed: {e}");
         })?;
-        let mut decoder = FrameDecoder::new(self.limits);
-        let first = tokio::time::timeout(self.handshake_timeout, async {
-            let (send, mut recv) = conn.accept_bi().await?;
-            let frame = self.read_frame(&mut recv, &mut decoder).await?;
-            Ok::<_, TransportError>((send, recv, frame))
-        })
-        .await;
-        let (mut send, recv, frame) = match first {
-            Ok(Ok(v)) => v,
+        let opened = tokio::time::timeout(self.handshake_timeout, conn.accept_bi()).await;
+        let (send, recv) = match opened {
+            Ok(Ok(streams)) => streams,
             Ok(Err(e)) => {
                 tracing::warn!(%peer, "handshake failed: {e}");
-                conn.close(CLOSE_PROTOCOL.into(), b"handshake failed");
-                return Err(e);
+                return Err(e.into());
             }
             Err(_) => {
                 tracing::warn!(%peer, "handshake timed out after {:?}", self.handshake_timeout);
@@ -409,114 +368,103 @@ impl Endpoint {
                 return Err(TransportError::HandshakeTimeout);
             }
         };
-        if frame.kind != FrameKind::Hello {
-            conn.close(CLOSE_PROTOCOL.into(), b"expected hello");
-            return Err(TransportError::Protocol(format!(
-                "expected hello, got {:?}",
-                frame.kind
-            )));
-        }
-        let theirs = match Hello::decode(&frame.body, &self.limits) {
-            Ok(h) => h,
-            Err(e) => {
-                conn.close(CLOSE_PROTOCOL.into(), b"malformed hello");
-                return Err(e.into());
-            }
-        };
-        if let Err(refusal) = self.admit(&conn, &theirs) {
-            return Err(self.refuse(&conn, &mut send, refusal).await);
-        }
-        self.send_hello(&mut send, FrameKind::Welcome).await?;
-        tracing::info!(%peer, node = %theirs.node, incarnation = theirs.incarnation, "peer connected");
-        Ok(self.peer(theirs, conn, (send, recv), decoder))
+        let hs = Handshake::new(Role::Listener, self.hello.clone(), self.limits);
+        let admitted = self.drive(hs, conn, send, recv).await?;
+        tracing::info!(%peer, node = %admitted.hello.node, incarnation = admitted.hello.incarnation, "peer connected");
+        Ok(admitted)
     }
 
-    /// Whether the peer that sent `theirs` on `conn` may talk to us: its
-    /// hello fits ours, and its TLS certificate names the node it claims to
-    /// be (a member of the cluster cannot pass itself off as another; for
-    /// the dialer, TLS has already checked the name it dialed).
-    fn admit(&self, conn: &quinn::Connection, theirs: &Hello) -> Result<(), Refusal> {
-        self.hello.admit(theirs)?;
-        certificate_names(conn, &theirs.node)
-    }
-
-    fn peer(
+    /// Runs the handshake machine `hs` over the control stream: sends what
+    /// it says, feeds it what arrives (within the handshake timeout), and
+    /// carries out its verdict.
+    async fn drive(
         &self,
-        hello: Hello,
+        mut hs: Handshake,
         conn: quinn::Connection,
-        control: (quinn::SendStream, quinn::RecvStream),
-        decoder: FrameDecoder,
-    ) -> Peer {
-        Peer {
-            hello,
-            conn,
-            control,
-            decoder,
-            limits: self.limits,
-        }
-    }
-
-    /// Sends our hello as a `Hello` (dialer) or `Welcome` (listener) frame.
-    async fn send_hello(
-        &self,
-        send: &mut quinn::SendStream,
-        kind: FrameKind,
-    ) -> Result<(), TransportError> {
-        let mut body = Vec::new();
-        self.hello.encode(&self.limits, &mut body)?;
-        let mut out = Vec::new();
-        encode_frame(kind, &body, &self.limits, &mut out)?;
-        send.write_all(&out)
-            .await
-            .map_err(|e| TransportError::Protocol(format!("sending {kind:?}: {e}")))
-    }
-
-    /// Tells the peer why it is refused, logs it, closes the connection.
-    async fn refuse(
-        &self,
-        conn: &quinn::Connection,
-        send: &mut quinn::SendStream,
-        refusal: Refusal,
-    ) -> TransportError {
-        let reason = refusal.to_string();
-        tracing::warn!(peer = %conn.remote_address(), "refusing the peer: {reason}");
-        let mut body = Vec::new();
-        let mut out = Vec::new();
-        if encode_reject(&refusal, &mut body).is_ok()
-            && encode_frame(FrameKind::Reject, &body, &self.limits, &mut out).is_ok()
-            && send.write_all(&out).await.is_ok()
-        {
-            let _ = send.finish();
-            // let the reject reach the peer before the close does
-            let _ = tokio::time::timeout(Duration::from_secs(1), send.stopped()).await;
-        }
-        conn.close(CLOSE_REFUSED.into(), reason.as_bytes());
-        TransportError::Refused {
-            by_peer: false,
-            reason,
-        }
-    }
-
-    /// Reads one frame from `recv`; bytes after it stay in `decoder`.
-    async fn read_frame(
-        &self,
-        recv: &mut quinn::RecvStream,
-        decoder: &mut FrameDecoder,
-    ) -> Result<Frame, TransportError> {
-        let mut buf = [0u8; 4096];
-        loop {
-            if let Some(frame) = decoder.next_frame()? {
-                return Ok(frame);
-            }
-            match recv.read(&mut buf).await {
-                Ok(Some(n)) => decoder.push(&buf[..n]),
-                Ok(None) => {
-                    return Err(TransportError::Protocol(
-                        "stream ended before a frame".into(),
-                    ))
+        mut send: quinn::SendStream,
+        mut recv: quinn::RecvStream,
+    ) -> Result<Peer, TransportError> {
+        let addr = conn.remote_address();
+        let written = match hs.opening()? {
+            Some(hello) => send.write_all(&hello).await.map_err(|e| {
+                TransportError::Protocol(format!("sending the hello: {e}"))
+            }),
+            None => Ok(()),
+        };
+        written?;
+        let verdict = tokio::time::timeout(self.handshake_timeout, async {
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = match recv.read(&mut buf).await {
+                    Ok(Some(n)) => n,
+                    Ok(None) => {
+                        return Step::Failed(TransportError::Protocol(
+                            "stream ended before the handshake did".into(),
+                        ))
+                    }
+                    Err(e) => return Step::Failed(TransportError::Protocol(format!("reading: {e}"))),
+                };
+                match hs.on_bytes(&buf[..n], |node| certificate_names(&conn, node)) {
+                    Step::NeedMore => continue,
+                    step => return step,
                 }
-                Err(e) => return Err(TransportError::Protocol(format!("reading: {e}"))),
             }
+        })
+        .await
+        .unwrap_or(Step::Failed(TransportError::HandshakeTimeout));
+        match verdict {
+            Step::Admitted { theirs, reply } => {
+                if let Some(reply) = reply {
+                    send.write_all(&reply).await.map_err(|e| {
+                        TransportError::Protocol(format!("sending the welcome: {e}"))
+                    })?;
+                }
+                Ok(Peer {
+                    hello: theirs,
+                    conn,
+                    control: (send, recv),
+                    decoder: hs.into_decoder(),
+                    limits: self.limits,
+                })
+            }
+            Step::Refuse { reject, refusal } => {
+                let reason = refusal.to_string();
+                tracing::warn!(peer = %addr, "refusing the peer: {reason}");
+                if send.write_all(&reject).await.is_ok() {
+                    let _ = send.finish();
+                    // let the reject reach the peer before the close does
+                    let _ = tokio::time::timeout(Duration::from_secs(1), send.stopped()).await;
+                }
+                conn.close(CLOSE_REFUSED.into(), reason.as_bytes());
+                Err(TransportError::Refused {
+                    by_peer: false,
+                    reason,
+                })
+            }
+            Step::RefusedByPeer(reason) => {
+                tracing::warn!(peer = %addr, "handshake refused by the peer: {reason}");
+                Err(TransportError::Refused {
+                    by_peer: true,
+                    reason,
+                })
+            }
+            Step::Failed(e) => {
+                if matches!(e, TransportError::HandshakeTimeout) {
+                    tracing::warn!(peer = %addr, "handshake timed out after {:?}", self.handshake_timeout);
+                } else {
+                    tracing::warn!(peer = %addr, "handshake failed: {e}");
+                }
+                conn.close(CLOSE_PROTOCOL.into(), b"handshake failed");
+                Err(e)
+            }
+            Step::NeedMore => unreachable_need_more(),
         }
     }
+}
+
+/// The handshake loop only returns a verdict; `NeedMore` never leaves it.
+fn unreachable_need_more() -> Result<Peer, TransportError> {
+    Err(TransportError::Protocol(
+        "the handshake ended without a verdict".into(),
+    ))
 }

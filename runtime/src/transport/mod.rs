@@ -4,6 +4,7 @@
 
 mod connection;
 mod endpoint;
+mod handshake;
 mod peers;
 mod pending;
 mod tls;

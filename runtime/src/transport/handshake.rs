@@ -1,0 +1,258 @@
+//! arbour's handshake as a sans-IO state machine (quinn-proto's shape): it
+//! is told the bytes that arrive on the control stream and says what to do
+//! (send this frame, admit the peer, refuse it, give up); the endpoint does
+//! the reading, writing, closing and timing.
+//!
+//! The dialer sends `Hello`; the listener answers `Welcome` with its own, or
+//! `Reject` with a precise reason. Each side admits the other only if the
+//! hellos fit (protocol version, cluster, not our own name) and the peer's
+//! TLS certificate names the node its hello claims to be.
+
+use super::endpoint::TransportError;
+use crate::wire::{
+    decode_reject, encode_frame, encode_reject, FrameDecoder, FrameKind, Hello, Limits, Refusal,
+};
+
+/// Which side of the connection this node is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// It dialed: it speaks first.
+    Dialer,
+    /// It accepted: it answers.
+    Listener,
+}
+
+/// What the endpoint should do next.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// Wait for more bytes.
+    NeedMore,
+    /// The peer is admitted as `theirs`; send `reply` first (a listener's
+    /// `Welcome`). Bytes after the handshake stay in the decoder.
+    Admitted {
+        /// Who the peer is.
+        theirs: Hello,
+        /// A frame to send before the connection starts, if any.
+        reply: Option<Vec<u8>>,
+    },
+    /// Refuse the peer: send `reject` (a whole frame), then close with the
+    /// reason.
+    Refuse {
+        /// The `Reject` frame.
+        reject: Vec<u8>,
+        /// Why.
+        refusal: Refusal,
+    },
+    /// The peer refused us, saying why.
+    RefusedByPeer(String),
+    /// The peer broke the protocol (or sent malformed bytes): close.
+    Failed(TransportError),
+}
+
+/// One side of one handshake.
+#[derive(Debug)]
+pub(crate) struct Handshake {
+    role: Role,
+    ours: Hello,
+    limits: Limits,
+    decoder: FrameDecoder,
+    finished: bool,
+}
+
+impl Handshake {
+    pub(crate) fn new(role: Role, ours: Hello, limits: Limits) -> Self {
+        Self {
+            role,
+            ours,
+            limits,
+            decoder: FrameDecoder::new(limits),
+            finished: false,
+        }
+    }
+
+    /// The frame this side sends first: the dialer's `Hello` (a listener
+    /// sends nothing before it has heard the peer).
+    pub(crate) fn opening(&self) -> Result<Option<Vec<u8>>, TransportError> {
+        match self.role {
+            Role::Dialer => Ok(Some(self.hello_frame(FrameKind::Hello)?)),
+            Role::Listener => Ok(None),
+        }
+    }
+
+    /// Takes bytes from the peer. `certificate_names(node)` says whether the
+    /// peer's TLS certificate names `node`.
+    pub(crate) fn on_bytes(
+        &mut self,
+        bytes: &[u8],
+        certificate_names: impl FnOnce(&str) -> Result<(), Refusal>,
+    ) -> Step {
+        if self.finished {
+            return Step::Failed(TransportError::Protocol("handshake already over".into()));
+        }
+        self.decoder.push(bytes);
+        let frame = match self.decoder.next_frame() {
+            Ok(Some(frame)) => frame,
+            Ok(None) => return Step::NeedMore,
+            Err(e) => return self.fail(e.into()),
+        };
+        let expected = match self.role {
+            Role::Dialer => FrameKind::Welcome,
+            Role::Listener => FrameKind::Hello,
+        };
+        if self.role == Role::Dialer && frame.kind == FrameKind::Reject {
+            self.finished = true;
+            return match decode_reject(&frame.body) {
+                Ok(reason) => Step::RefusedByPeer(reason),
+                Err(e) => Step::Failed(e.into()),
+            };
+        }
+        if frame.kind != expected {
+            let what = match self.role {
+                Role::Dialer => "welcome or reject",
+                Role::Listener => "hello",
+            };
+            let why = format!("expected {what}, got {:?}", frame.kind);
+            return self.fail(TransportError::Protocol(why));
+        }
+        let theirs = match Hello::decode(&frame.body, &self.limits) {
+            Ok(h) => h,
+            Err(e) => return self.fail(e.into()),
+        };
+        self.finished = true;
+        let admitted = self
+            .ours
+            .admit(&theirs)
+            .and_then(|()| certificate_names(&theirs.node));
+        if let Err(refusal) = admitted {
+            return match self.reject_frame(&refusal) {
+                Ok(reject) => Step::Refuse { reject, refusal },
+                Err(e) => Step::Failed(e),
+            };
+        }
+        let reply = match self.role {
+            Role::Dialer => None,
+            Role::Listener => match self.hello_frame(FrameKind::Welcome) {
+                Ok(f) => Some(f),
+                Err(e) => return Step::Failed(e),
+            },
+        };
+        Step::Admitted { theirs, reply }
+    }
+
+    /// The decoder, holding whatever followed the handshake.
+    pub(crate) fn into_decoder(self) -> FrameDecoder {
+        self.decoder
+    }
+
+    fn fail(&mut self, e: TransportError) -> Step {
+        self.finished = true;
+        Step::Failed(e)
+    }
+
+    fn hello_frame(&self, kind: FrameKind) -> Result<Vec<u8>, TransportError> {
+        let mut body = Vec::new();
+        self.ours.encode(&self.limits, &mut body)?;
+        let mut out = Vec::new();
+        encode_frame(kind, &body, &self.limits, &mut out)?;
+        Ok(out)
+    }
+
+    fn reject_frame(&self, refusal: &Refusal) -> Result<Vec<u8>, TransportError> {
+        let mut body = Vec::new();
+        encode_reject(refusal, &mut body)?;
+        let mut out = Vec::new();
+        encode_frame(FrameKind::Reject, &body, &self.limits, &mut out)?;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(dialer: Hello, listener: Hello) -> (Handshake, Handshake) {
+        let limits = Limits::default();
+        (
+            Handshake::new(Role::Dialer, dialer, limits),
+            Handshake::new(Role::Listener, listener, limits),
+        )
+    }
+
+    fn names_ok(_: &str) -> Result<(), Refusal> {
+        Ok(())
+    }
+
+    /// Feeds `bytes` one at a time, as the network may cut them.
+    fn trickle(hs: &mut Handshake, bytes: &[u8]) -> Step {
+        for (i, b) in bytes.iter().enumerate() {
+            let step = hs.on_bytes(std::slice::from_ref(b), names_ok);
+            if !matches!(step, Step::NeedMore) || i + 1 == bytes.len() {
+                return step;
+            }
+        }
+        Step::NeedMore
+    }
+
+    #[test]
+    fn two_sides_admit_each_other_whatever_the_cuts() {
+        let (mut d, mut l) = pair(Hello::new("c", "alpha", 1), Hello::new("c", "beta", 2));
+        let hello = d.opening().expect("opening").expect("the dialer speaks first");
+        assert!(l.opening().expect("opening").is_none());
+        let Step::Admitted { theirs, reply } = trickle(&mut l, &hello) else {
+            panic!("the listener admits the dialer");
+        };
+        assert_eq!(theirs.node, "alpha");
+        let mut welcome = reply.expect("a welcome");
+        // bytes after the welcome stay for the connection
+        welcome.extend_from_slice(b"\0\0\0\x02");
+        let Step::Admitted { theirs, reply } = d.on_bytes(&welcome, names_ok) else {
+            panic!("the dialer admits the listener");
+        };
+        assert_eq!((theirs.node.as_str(), reply), ("beta", None));
+        assert_eq!(d.into_decoder().buffered(), 4);
+    }
+
+    #[test]
+    fn a_peer_of_another_cluster_is_refused_with_the_reason() {
+        let (mut d, mut l) = pair(Hello::new("blue", "alpha", 1), Hello::new("red", "beta", 2));
+        let hello = d.opening().expect("opening").expect("hello");
+        let Step::Refuse { reject, refusal } = l.on_bytes(&hello, names_ok) else {
+            panic!("refused");
+        };
+        assert!(matches!(refusal, Refusal::ClusterMismatch { .. }));
+        let Step::RefusedByPeer(reason) = d.on_bytes(&reject, names_ok) else {
+            panic!("the dialer reads the refusal");
+        };
+        assert_eq!(reason, refusal.to_string());
+    }
+
+    #[test]
+    fn a_hello_its_certificate_does_not_back_is_refused() {
+        let (d, mut l) = pair(Hello::new("c", "mallory", 1), Hello::new("c", "beta", 2));
+        let hello = d.opening().expect("opening").expect("hello");
+        let step = l.on_bytes(&hello, |node| {
+            Err(Refusal::Identity(format!("the hello says {node}, the certificate says eve")))
+        });
+        assert!(matches!(step, Step::Refuse { refusal: Refusal::Identity(_), .. }), "{step:?}");
+    }
+
+    #[test]
+    fn garbage_and_out_of_turn_frames_fail_without_panicking() {
+        let limits = Limits::default();
+        let mut l = Handshake::new(Role::Listener, Hello::new("c", "beta", 2), limits);
+        assert!(matches!(
+            l.on_bytes(&[0xff; 16], names_ok),
+            Step::Failed(TransportError::Wire(_))
+        ));
+        // a listener that gets a welcome instead of a hello
+        let d = Handshake::new(Role::Listener, Hello::new("c", "alpha", 1), limits);
+        let welcome = d.hello_frame(FrameKind::Welcome).expect("frame");
+        let mut l = Handshake::new(Role::Listener, Hello::new("c", "beta", 2), limits);
+        assert!(matches!(
+            l.on_bytes(&welcome, names_ok),
+            Step::Failed(TransportError::Protocol(_))
+        ));
+        // nothing is taken once the handshake is over
+        assert!(matches!(l.on_bytes(&welcome, names_ok), Step::Failed(_)));
+    }
+}
