@@ -88,33 +88,6 @@ fn fifo_per_sender_receiver_pair_over_100k_messages() {
     });
 }
 
-/// A burst of 1,000,000 plain tells, sent without yielding (as one actor's
-/// handler would), is queued on the connection, not dropped: every one
-/// arrives, in order.
-#[test]
-fn a_burst_of_a_million_remote_tells_arrives_complete_and_in_order() {
-    run_local(|| async {
-        let (alpha, beta, _echo, remote) = pair().await;
-        const BURST: u64 = 1_000_000;
-        for seq in 1..=BURST {
-            remote.tell(Tally { sender: 0, seq });
-        }
-        // the lane is far over its limit: an ask that may wait for room
-        let report = bounded("report", remote.ask(Report).timeout(LIMIT).wait_if_full())
-            .await
-            .expect("report");
-        assert_eq!(
-            (report.received, report.out_of_order),
-            (BURST, 0),
-            "complete and in order"
-        );
-        assert_eq!(report.last, vec![(0, BURST)]);
-        assert_eq!(beta.stats().outbound_drops, 0);
-        assert_eq!(beta.stats().dead_letters, 0);
-        assert_eq!(alpha.stats().mailbox_full_drops, 0);
-    });
-}
-
 /// Past the outbound cap a plain tell is dropped, and counted: memory stays
 /// bounded when a peer cannot keep up.
 #[test]
