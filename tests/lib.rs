@@ -155,3 +155,9 @@ pub fn rss_bytes() -> u64 {
         })
         .map_or(0, |pages| pages * 4096)
 }
+
+/// A builder for node `name` of the tests' cluster ("test", secret
+/// "s3cret"); add what a test needs, then `.start().await`.
+pub fn test_node(name: &str) -> arbour::NodeBuilder {
+    arbour::Node::builder(name).cluster("test").secret("s3cret")
+}

@@ -4,17 +4,12 @@
 
 use arbour::{AskError, ChildSpec, ExitReason, Node, Placement, SupervisorSpec};
 use arbour_node::probe::{dial_echo, Delay, Echo, Ping, WhereAreYou, ECHO};
-use arbour_tests::{bounded, run_local, DownForwarder, LIMIT};
+use arbour_tests::{bounded, run_local, test_node, DownForwarder, LIMIT};
 use std::future::IntoFuture;
 use std::time::Duration;
 
 async fn node(name: &str) -> Node {
-    Node::builder(name)
-        .cluster("test")
-        .secret("s3cret")
-        .start()
-        .await
-        .expect("node starts")
+    test_node(name).start().await.expect("node starts")
 }
 
 /// A program's whole `main`: `run` with two workers. Actors go to each
@@ -25,9 +20,7 @@ fn a_node_run_through_the_entry_point_uses_all_its_workers() {
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     let alpha = std::thread::spawn(move || {
-        Node::builder("alpha")
-            .cluster("test")
-            .secret("s3cret")
+        test_node("alpha")
             .listen("127.0.0.1:0".parse().expect("addr"))
             .workers(2)
             .run(|node| async move {
@@ -105,9 +98,7 @@ fn a_node_run_through_the_entry_point_uses_all_its_workers() {
 #[test]
 fn a_graceful_shutdown_is_seen_by_peers_at_once() {
     run_local(|| async {
-        let alpha = Node::builder("alpha")
-            .cluster("test")
-            .secret("s3cret")
+        let alpha = test_node("alpha")
             .idle_timeout(Duration::from_secs(120))
             .start()
             .await
@@ -126,9 +117,7 @@ fn a_graceful_shutdown_is_seen_by_peers_at_once() {
         let plain = alpha.spawn(Echo::default());
         alpha.expose(ECHO, &plain).expect("expose");
 
-        let beta = Node::builder("beta")
-            .cluster("test")
-            .secret("s3cret")
+        let beta = test_node("beta")
             .idle_timeout(Duration::from_secs(120))
             .start()
             .await
@@ -189,9 +178,7 @@ fn a_graceful_shutdown_is_seen_by_peers_at_once() {
 fn a_crashed_node_is_noticed_through_the_idle_timeout() {
     run_local(|| async {
         let short = Duration::from_millis(400);
-        let alpha = Node::builder("alpha")
-            .cluster("test")
-            .secret("s3cret")
+        let alpha = test_node("alpha")
             .idle_timeout(short)
             .keep_alive(short / 4)
             .start()
@@ -199,9 +186,7 @@ fn a_crashed_node_is_noticed_through_the_idle_timeout() {
             .expect("alpha");
         let echo = alpha.spawn(Echo::default());
         alpha.expose(ECHO, &echo).expect("expose");
-        let beta = Node::builder("beta")
-            .cluster("test")
-            .secret("s3cret")
+        let beta = test_node("beta")
             .idle_timeout(short)
             .keep_alive(short / 4)
             .start()

@@ -3,15 +3,10 @@
 
 use arbour::Node;
 use arbour_node::probe::{dial_echo, Echo, Report, Tally, ECHO};
-use arbour_tests::{bounded, run_local, LIMIT};
+use arbour_tests::{bounded, run_local, test_node, LIMIT};
 
 async fn node(name: &str) -> Node {
-    Node::builder(name)
-        .cluster("test")
-        .secret("s3cret")
-        .start()
-        .await
-        .expect("node starts")
+    test_node(name).start().await.expect("node starts")
 }
 
 /// A burst of 1,000,000 plain tells, sent without yielding (as one actor's

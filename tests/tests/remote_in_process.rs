@@ -7,18 +7,13 @@ use arbour::{ActorRef, AskError, ExitReason, Node, TellError};
 use arbour_node::probe::{
     dial_echo, send_tallies, Crash, Delay, Echo, Fail, Hold, Ping, PingHeld, Report, Tally, ECHO,
 };
-use arbour_tests::{bounded, run_local, DownForwarder, LIMIT};
+use arbour_tests::{bounded, run_local, test_node, DownForwarder, LIMIT};
 use serde::{Deserialize, Serialize};
 use std::future::IntoFuture;
 use std::time::Duration;
 
 async fn node(name: &str) -> Node {
-    Node::builder(name)
-        .cluster("test")
-        .secret("s3cret")
-        .start()
-        .await
-        .expect("node starts")
+    test_node(name).start().await.expect("node starts")
 }
 
 /// alpha serves an `Echo` exposed as "echo"; beta is connected to alpha
@@ -95,9 +90,7 @@ fn past_the_outbound_cap_a_tell_is_dropped_and_counted() {
     run_local(|| async {
         let alpha = node("alpha").await;
         serve_echo(&alpha);
-        let beta = Node::builder("beta")
-            .cluster("test")
-            .secret("s3cret")
+        let beta = test_node("beta")
             .outbound_cap(64 * 1024)
             .start()
             .await
@@ -202,9 +195,7 @@ fn a_monitor_set_before_a_remote_crash_always_fires_with_the_panic() {
 #[test]
 fn a_peers_monitors_are_bounded() {
     run_local(|| async {
-        let alpha = Node::builder("alpha")
-            .cluster("test")
-            .secret("s3cret")
+        let alpha = test_node("alpha")
             .max_peer_monitors(3)
             .start()
             .await
@@ -592,9 +583,7 @@ fn a_member_claiming_another_nodes_name_is_refused() {
 #[test]
 fn a_peer_that_connects_and_says_nothing_is_dropped_after_the_handshake_timeout() {
     run_local(|| async {
-        let alpha = Node::builder("alpha")
-            .cluster("test")
-            .secret("s3cret")
+        let alpha = test_node("alpha")
             .handshake_timeout(Duration::from_millis(500))
             .start()
             .await

@@ -4,7 +4,7 @@
 
 use arbour::{ActorRef, AskError, ExitReason, Node};
 use arbour_node::probe::{dial_echo, send_tallies, Crash, Echo, Hold, Ping, PingHeld, Report};
-use arbour_tests::{arbour_bin, bounded, run_arbour, run_local, DownForwarder, LIMIT};
+use arbour_tests::{arbour_bin, bounded, run_arbour, run_local, test_node, DownForwarder, LIMIT};
 use std::ffi::OsStr;
 use std::future::IntoFuture;
 use std::io::{BufRead, BufReader};
@@ -195,9 +195,7 @@ fn signal(child: &Child, signal: &str) {
 fn a_sigterm_is_a_graceful_shutdown_that_peers_see_at_once() {
     let mut alpha = serve(&["--secret", "s3cret", "--idle-timeout-ms", "120000"]);
     run_local(|| async {
-        let beta = Node::builder("beta")
-            .cluster("test")
-            .secret("s3cret")
+        let beta = test_node("beta")
             .idle_timeout(Duration::from_secs(120))
             .start()
             .await
@@ -232,9 +230,7 @@ fn a_sigkill_is_noticed_through_the_configured_idle_timeout() {
     let mut alpha = serve(&["--secret", "s3cret", "--idle-timeout-ms", "500"]);
     run_local(|| async {
         let idle = Duration::from_millis(500);
-        let beta = Node::builder("beta")
-            .cluster("test")
-            .secret("s3cret")
+        let beta = test_node("beta")
             .idle_timeout(idle)
             .keep_alive(idle / 4)
             .start()

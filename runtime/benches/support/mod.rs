@@ -3,18 +3,7 @@
 
 //! Helpers the benchmark programs share.
 
-/// The process's resident set size, from `/proc/self/statm` (0 where that
-/// file does not exist).
-pub fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .nth(1)
-                .and_then(|p| p.parse::<u64>().ok())
-        })
-        .map_or(0, |pages| pages * 4096)
-}
+pub use arbour_tests::rss_bytes;
 
 /// The median of `v`.
 pub fn median(mut v: Vec<f64>) -> f64 {
