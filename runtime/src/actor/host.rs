@@ -236,6 +236,14 @@ impl Host {
     /// ([`ActorRef::stop`], [`ActorRef::kill`]) or its worker ends; dropping
     /// every ref does not stop it (unlike a bare actix `Addr`). If its
     /// `started` panics, the returned ref is already dead (`Panic`).
+    ///
+    /// "The current worker" is the node's worker this code runs on (inside
+    /// `NodeBuilder::run`'s main, or an actor of the node), or the node's
+    /// embedded worker on the thread that started it. The actor is not
+    /// `Send`, so it cannot move to another thread: to place one elsewhere,
+    /// give a factory to `Node::spawn_on`. Called on a thread with no
+    /// worker of the node, it spawns on that thread's own tokio `LocalSet`
+    /// (and panics if there is none).
     pub fn spawn<A: Actor<Context = Context<A>>>(&self, actor: A) -> ActorRef<A> {
         self.spawn_with(SpawnOptions::default(), actor)
     }
