@@ -31,6 +31,7 @@ fn a_burst_of_a_million_remote_tells_arrives_complete_and_in_order() {
         // nothing else ran meanwhile (one thread, no yield): the whole burst
         // is queued on the sender, within the 64 MiB outbound cap
         let queued = arbour_tests::rss_bytes().saturating_sub(before);
+        println!("remote_burst.sender_rss_growth_bytes {queued} bytes");
         assert!(
             queued < 64 * 1024 * 1024,
             "the sender holds {queued} bytes for the burst"
