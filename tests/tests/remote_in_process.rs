@@ -8,6 +8,7 @@ use arbour_node::probe::{
     dial_echo, send_tallies, Crash, Delay, Echo, Fail, Hold, Ping, PingHeld, Report, Tally, ECHO,
 };
 use arbour_tests::{bounded, run_local, test_node, DownForwarder, LIMIT};
+use futures_util::FutureExt;
 use serde::{Deserialize, Serialize};
 use std::future::IntoFuture;
 use std::time::Duration;
@@ -554,6 +555,39 @@ async fn misbehave(alpha: &Node, bytes: &[u8]) -> quinn::ConnectionError {
     s.write_all(bytes).await.expect("write");
     s.finish().expect("finish");
     bounded("the node closes the connection", conn.closed()).await
+}
+
+/// A member may open only the streams arbour uses: one bidirectional
+/// stream (the control lane, already open after the handshake) and at most
+/// 48 unidirectional ones at a time. quinn's defaults let a peer open 100
+/// of each, every one buffering up to 2 MiB.
+#[test]
+fn a_member_cannot_open_streams_arbour_does_not_use() {
+    run_local(|| async {
+        let (alpha, _beta, _echo, remote) = pair().await;
+        let ep = raw_member("mallory");
+        let peer = bounded(
+            "mallory connects",
+            ep.connect(alpha.local_addr().expect("addr"), "alpha"),
+        )
+        .await
+        .expect("handshake passes");
+        let conn = peer.connection().clone();
+        // the limits come with the handshake's transport parameters, so an
+        // open past them is refused at once, not after some wait
+        assert!(
+            conn.open_bi().now_or_never().is_none(),
+            "a second bidirectional stream"
+        );
+        let mut uni = Vec::new();
+        while let Some(s) = conn.open_uni().now_or_never() {
+            uni.push(s.expect("stream"));
+            assert!(uni.len() <= 48, "more than 48 unidirectional streams");
+        }
+        assert_eq!(uni.len(), 48);
+        // the node keeps serving its real peer
+        assert_eq!(bounded("ask", remote.ask(Ping(1))).await, Ok(2));
+    });
 }
 
 #[test]

@@ -582,9 +582,10 @@ impl NodeBuilder {
         self
     }
 
-    /// Data lanes per connection (default 4).
+    /// Data lanes per connection (default 4, at most 32: a connection
+    /// allows 48 unidirectional streams at once, lanes and large frames).
     pub fn data_lanes(mut self, n: usize) -> Self {
-        self.data_lanes = n.max(1);
+        self.data_lanes = n.clamp(1, 32);
         self
     }
 

@@ -131,14 +131,26 @@ pub struct Endpoint {
 /// QUIC transport settings: keep-alive probes, the idle timeout that turns
 /// silence into a lost connection, and stream windows sized for batched
 /// message traffic.
-fn transport_config(liveness: Liveness) -> Arc<quinn::TransportConfig> {
+///
+/// Only the streams arbour uses are allowed (quinn's defaults let a peer open
+/// 100 of each kind, every one buffering up to its window): the dialer may
+/// open one bidirectional stream, the control lane, and the listener none;
+/// either side may open [`MAX_UNI_STREAMS`] unidirectional ones at a time
+/// (its data lanes, and a stream per large frame in flight; a sender past
+/// the limit waits).
+fn transport_config(liveness: Liveness, listener: bool) -> Arc<quinn::TransportConfig> {
     let mut t = quinn::TransportConfig::default();
     t.keep_alive_interval(Some(liveness.keep_alive));
     t.max_idle_timeout(liveness.idle_timeout.try_into().ok());
     t.stream_receive_window(quinn::VarInt::from_u32(2 * 1024 * 1024));
     t.send_window(8 * 1024 * 1024);
+    t.max_concurrent_bidi_streams(quinn::VarInt::from_u32(u32::from(listener)));
+    t.max_concurrent_uni_streams(quinn::VarInt::from_u32(MAX_UNI_STREAMS));
     Arc::new(t)
 }
+
+/// Unidirectional streams a peer may have open on a connection at once.
+pub const MAX_UNI_STREAMS: u32 = 48;
 
 /// The QUIC crypto configurations of a node's TLS identity.
 fn quic_crypto(
@@ -151,13 +163,13 @@ fn quic_crypto(
     let client = QuicClientConfig::try_from(trust.client_config(identity)?)
         .map_err(|e| TransportError::QuicConfig(e.to_string()))?;
     let mut client = quinn::ClientConfig::new(Arc::new(client));
-    client.transport_config(transport_config(liveness));
+    client.transport_config(transport_config(liveness, false));
     Ok((Arc::new(server), client))
 }
 
 fn server_config(server: Arc<QuicServerConfig>, liveness: Liveness) -> quinn::ServerConfig {
     let mut config = quinn::ServerConfig::with_crypto(server);
-    config.transport_config(transport_config(liveness));
+    config.transport_config(transport_config(liveness, true));
     config
 }
 
@@ -272,7 +284,7 @@ impl Endpoint {
             ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, &key_bytes(&rng, "token key"))
                 .extract(&[]);
         let mut server = quinn::ServerConfig::new(server, Arc::new(token_key));
-        server.transport_config(transport_config(liveness));
+        server.transport_config(transport_config(liveness, true));
         let quic =
             quinn::Endpoint::new_with_abstract_socket(config, Some(server), socket, runtime)?;
         Ok(Self::around(quic, client, hello))
