@@ -139,14 +139,21 @@ pub struct Endpoint {
 /// (its data lanes, and a stream per large frame in flight; a sender past
 /// the limit waits).
 fn transport_config(liveness: Liveness, listener: bool) -> Arc<quinn::TransportConfig> {
+    let mut t = base_transport(liveness);
+    t.max_concurrent_bidi_streams(quinn::VarInt::from_u32(u32::from(listener)));
+    t.max_concurrent_uni_streams(quinn::VarInt::from_u32(MAX_UNI_STREAMS));
+    Arc::new(t)
+}
+
+/// Keep-alive, idle timeout and windows, with quinn's default stream
+/// limits (a raw QUIC floor in benchmarks uses it as is).
+fn base_transport(liveness: Liveness) -> quinn::TransportConfig {
     let mut t = quinn::TransportConfig::default();
     t.keep_alive_interval(Some(liveness.keep_alive));
     t.max_idle_timeout(liveness.idle_timeout.try_into().ok());
     t.stream_receive_window(quinn::VarInt::from_u32(2 * 1024 * 1024));
     t.send_window(8 * 1024 * 1024);
-    t.max_concurrent_bidi_streams(quinn::VarInt::from_u32(u32::from(listener)));
-    t.max_concurrent_uni_streams(quinn::VarInt::from_u32(MAX_UNI_STREAMS));
-    Arc::new(t)
+    t
 }
 
 /// Unidirectional streams a peer may have open on a connection at once.
@@ -233,6 +240,24 @@ impl Endpoint {
     ) -> Result<Self, TransportError> {
         let runtime = Arc::new(quinn::TokioRuntime);
         Self::bind_with(addr, trust, identity, hello, Liveness::default(), runtime)
+    }
+
+    /// [`Endpoint::bind`] with quinn's default stream limits instead of
+    /// arbour's (one control stream, 48 unidirectional): a raw QUIC floor
+    /// for benchmarks that open streams of their own. Not for nodes.
+    pub fn bind_raw(
+        addr: SocketAddr,
+        trust: &Trust,
+        identity: &NodeIdentity,
+        hello: Hello,
+    ) -> Result<Self, TransportError> {
+        let liveness = Liveness::default();
+        let (server, mut client) = quic_crypto(trust, identity, liveness)?;
+        client.transport_config(Arc::new(base_transport(liveness)));
+        let mut config = quinn::ServerConfig::with_crypto(server);
+        config.transport_config(Arc::new(base_transport(liveness)));
+        let quic = quinn::Endpoint::server(config, addr)?;
+        Ok(Self::around(quic, client, hello))
     }
 
     /// [`Endpoint::bind`] with the given liveness settings, its tasks spawned
