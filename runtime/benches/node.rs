@@ -100,7 +100,7 @@ fn lifecycle() {
         let echo = anchor.spawn(Echo);
         anchor.expose("echo", &echo).expect("expose");
         let anchor_addr = anchor.local_addr().expect("addr");
-        let mut rss_warm = 0;
+        let (mut rss_warm, mut rss_half) = (0, 0);
         let mut trace = Vec::new();
         let start = Instant::now();
         for cycle in 0..CYCLES {
@@ -121,6 +121,9 @@ fn lifecycle() {
             if (cycle + 1) % 100 == 0 {
                 trace.push((rss_bytes() / 1024).to_string());
             }
+            if cycle + 1 == CYCLES / 2 {
+                rss_half = rss_bytes();
+            }
         }
         let per_cycle = start.elapsed() / CYCLES as u32;
         assert_eq!(
@@ -131,6 +134,12 @@ fn lifecycle() {
         println!(
             "node.lifecycle.rss_growth_bytes {} bytes",
             rss_bytes().saturating_sub(rss_warm)
+        );
+        // the last 500 cycles alone: a leak grows here as much as anywhere,
+        // the allocator's warm-up no longer does
+        println!(
+            "node.lifecycle.rss_growth_last_half_bytes {} bytes",
+            rss_bytes().saturating_sub(rss_half)
         );
         println!("node.lifecycle.cycle_us {} us", per_cycle.as_micros());
         // after every 100 cycles: a plateau is noise, steady growth a leak
