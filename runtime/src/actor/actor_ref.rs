@@ -346,18 +346,16 @@ impl<A: Actor<Context = Context<A>>> ActorRef<A> {
     {
         let mut msg = Some(msg);
         std::future::poll_fn(|cx| {
-            // ask to be woken first, then try: room made in between is seen
-            self.slot.want_room(cx.waker());
-            let Some(m) = msg.take() else {
-                return Poll::Pending; // not reached: a taken message returns
-            };
-            match self.try_tell(m) {
-                Err(TellError::MailboxFull(m)) => {
-                    msg = Some(m);
-                    Poll::Pending
+            poll_room(&self.slot, cx, || {
+                let m = msg.take()?; // taken only by a try that returns
+                match self.try_tell(m) {
+                    Err(TellError::MailboxFull(m)) => {
+                        msg = Some(m);
+                        None
+                    }
+                    other => Some(other),
                 }
-                other => Poll::Ready(other),
-            }
+            })
         })
         .await
     }
@@ -665,6 +663,25 @@ where
     }
 }
 
+/// One step of waiting for room in `slot`: `attempt` (`None`: still full);
+/// if full, ask to be woken when there may be room and try once more, so
+/// room made between the try and the registration is not missed. The
+/// common case (room at once) registers nothing.
+fn poll_room<A: Actor, T>(
+    slot: &Slot<A>,
+    cx: &mut TaskContext<'_>,
+    mut attempt: impl FnMut() -> Option<T>,
+) -> Poll<T> {
+    if let Some(done) = attempt() {
+        return Poll::Ready(done);
+    }
+    slot.want_room(cx.waker());
+    match attempt() {
+        Some(done) => Poll::Ready(done),
+        None => Poll::Pending,
+    }
+}
+
 /// An ask whose mailbox (or, remotely, lane) is full: retries `attempt`
 /// each time the slot may have room, until it is queued, fails otherwise,
 /// or the deadline passes. `attempt` gets the time left.
@@ -677,12 +694,13 @@ async fn retry_while_full<A: Actor<Context = Context<A>>, R>(
     let queued = tokio::time::timeout_at(
         deadline,
         std::future::poll_fn(|cx| {
-            slot.want_room(cx.waker());
-            let left = deadline.saturating_duration_since(crate::platform::now());
-            match attempt(left) {
-                Err(AskError::MailboxFull) => Poll::Pending,
-                other => Poll::Ready(other),
-            }
+            poll_room(slot, cx, || {
+                let left = deadline.saturating_duration_since(crate::platform::now());
+                match attempt(left) {
+                    Err(AskError::MailboxFull) => None,
+                    other => Some(other),
+                }
+            })
         }),
     )
     .await;
