@@ -491,3 +491,34 @@ fn the_table_encodes_by_type_and_decodes_replies_as_a_remote_ask_will() {
         ));
     });
 }
+
+/// A node without workers of its own has one place to put actors; asking
+/// for another worker says so instead of putting it here anyway.
+#[test]
+fn a_placement_on_a_worker_the_node_does_not_have_is_an_error() {
+    run(|node| async move {
+        let here = node
+            .spawn_on(arbour::Placement::Worker(0), Counter::default)
+            .await;
+        assert!(here.expect("worker 0 is this thread").is_alive());
+        let r = node
+            .spawn_on(arbour::Placement::Worker(3), Counter::default)
+            .await;
+        assert!(
+            matches!(
+                &r,
+                Err(arbour::NodeError::Workers(
+                    arbour::WorkersError::NoSuchWorker(3, 1)
+                ))
+            ),
+            "{r:?}"
+        );
+        let r = node
+            .start_supervisor(arbour::Placement::Worker(1), SupervisorSpec::one_for_one())
+            .await;
+        assert!(
+            matches!(r, Err(arbour::SupervisorError::Placement(_))),
+            "{r:?}"
+        );
+    });
+}

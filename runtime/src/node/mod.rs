@@ -176,6 +176,15 @@ pub enum Placement {
 }
 
 impl Placement {
+    /// For a node without workers of its own (it runs on its caller's
+    /// thread, its one "worker 0"): any placement but another worker.
+    fn only_here(self) -> Result<(), platform::WorkersError> {
+        match self {
+            Placement::Worker(i) if i > 0 => Err(platform::WorkersError::NoSuchWorker(i, 1)),
+            _ => Ok(()),
+        }
+    }
+
     fn index(self, workers: &Workers) -> Result<usize, platform::WorkersError> {
         match self {
             Placement::RoundRobin => Ok(workers.next_index()),
@@ -293,6 +302,7 @@ impl Node {
         F: FnOnce() -> A + Send + 'static,
     {
         let Some(workers) = self.workers() else {
+            at.only_here()?;
             return Ok(self.inner.host.spawn(make()));
         };
         let index = at.index(&workers)?;
@@ -318,6 +328,8 @@ impl Node {
         spec: SupervisorSpec,
     ) -> Result<SupervisorRef, SupervisorError> {
         let Some(workers) = self.workers() else {
+            at.only_here()
+                .map_err(|e| SupervisorError::Placement(e.to_string()))?;
             return spec.start(&self.inner.host).await;
         };
         let index = at
