@@ -291,19 +291,53 @@ async fn tell_burst(sink: &ActorRef<Sink>, n: u64) {
     }
 }
 
-/// Sends `n` tells and waits for the actor to have counted them all (the
-/// `Count` ask travels on the same lane, behind the tells).
-async fn tell_round(sink: &ActorRef<Sink>, n: u64, expect_total: u64) -> f64 {
-    let start = Instant::now();
-    tell_burst(sink, n).await;
-    let count = sink
-        .ask(Count)
+/// How many tells `sink` has counted (the ask travels on the tells' lane,
+/// behind them).
+async fn count(sink: &ActorRef<Sink>) -> u64 {
+    sink.ask(Count)
         .timeout(Duration::from_secs(120))
         .wait_if_full()
         .await
-        .expect("count");
-    assert_eq!(count, expect_total, "every tell arrived");
+        .expect("count")
+}
+
+/// Sends `n` tells and waits for the actor to have counted them all.
+async fn tell_round(sink: &ActorRef<Sink>, n: u64, expect_total: u64) -> f64 {
+    let start = Instant::now();
+    tell_burst(sink, n).await;
+    assert_eq!(count(sink).await, expect_total, "every tell arrived");
     n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Medians over alternating floor and arbour rounds.
+struct Rounds {
+    floor_rate: f64,
+    tell_rate: f64,
+    ratio: f64,
+}
+
+/// `rounds` rounds of a raw floor burst, then the same number of arbour
+/// tells to `sink` (whose counter stands at `total`, advanced here).
+async fn alternate_rounds(
+    peer: &mut Peer,
+    sink: &ActorRef<Sink>,
+    rounds: usize,
+    total: &mut u64,
+) -> Rounds {
+    let (mut floor, mut tell, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let f = floor_round(peer, ROUND_MSGS).await;
+        *total += ROUND_MSGS;
+        let t = tell_round(sink, ROUND_MSGS, *total).await;
+        floor.push(f);
+        tell.push(t);
+        ratio.push(t / f);
+    }
+    Rounds {
+        floor_rate: median(floor),
+        tell_rate: median(tell),
+        ratio: median(ratio),
+    }
 }
 
 async fn measure(node: Node, floor_addr: SocketAddr, node_addr: SocketAddr) {
@@ -326,41 +360,24 @@ async fn measure(node: Node, floor_addr: SocketAddr, node_addr: SocketAddr) {
     total += 204_800;
     tell_round(&sink, 204_800, total).await;
 
-    let (mut floor_rates, mut tell_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
-        let f = floor_round(&mut peer, ROUND_MSGS).await;
-        total += ROUND_MSGS;
-        let t = tell_round(&sink, ROUND_MSGS, total).await;
-        floor_rates.push(f);
-        tell_rates.push(t);
-        ratios.push(t / f);
-    }
-    let floor_rate = median(floor_rates);
-    let tell_rate = median(tell_rates);
-    println!("remote.floor.frames_per_s {floor_rate:.0} frames/s");
-    println!("remote.tell.msgs_per_s {tell_rate:.0} msgs/s");
-    println!("remote.tell.floor_ratio {:.3} ratio", median(ratios));
+    let main = alternate_rounds(&mut peer, &sink, ROUNDS, &mut total).await;
+    println!("remote.floor.frames_per_s {:.0} frames/s", main.floor_rate);
+    println!("remote.tell.msgs_per_s {:.0} msgs/s", main.tell_rate);
+    println!("remote.tell.floor_ratio {:.3} ratio", main.ratio);
 
     // the same tells to an actor on another worker than the transport's
     let far: ActorRef<Sink> = node
         .lookup("server", "sink_far", Duration::from_secs(10))
         .await
         .expect("lookup");
-    let (mut far_total, mut far_rates, mut far_ratios) = (0, Vec::new(), Vec::new());
-    for _ in 0..3 {
-        let f = floor_round(&mut peer, ROUND_MSGS).await;
-        far_total += ROUND_MSGS;
-        let t = tell_round(&far, ROUND_MSGS, far_total).await;
-        far_rates.push(t);
-        far_ratios.push(t / f);
-    }
+    let far = alternate_rounds(&mut peer, &far, 3, &mut 0).await;
     println!(
         "remote.tell.cross_worker_msgs_per_s {:.0} msgs/s",
-        median(far_rates)
+        far.tell_rate
     );
     println!(
         "remote.tell.cross_worker_floor_ratio {:.3} ratio",
-        median(far_ratios)
+        far.ratio
     );
 
     // round trips
@@ -458,13 +475,7 @@ async fn measure(node: Node, floor_addr: SocketAddr, node_addr: SocketAddr) {
         sink.tell(Tick(i));
     }
     let queued_rss = rss_bytes().saturating_sub(before);
-    let count = sink
-        .ask(Count)
-        .timeout(Duration::from_secs(120))
-        .wait_if_full()
-        .await
-        .expect("count");
-    let delivered = count - total;
+    let delivered = count(&sink).await - total;
     println!(
         "remote.tell.burst_delivered {:.6} ratio",
         delivered as f64 / BURST as f64

@@ -187,6 +187,32 @@ fn signal(child: &Child, signal: &str) {
     assert!(status.success(), "kill -{signal} failed");
 }
 
+/// beta (whose silent peers count as lost after `idle`), connected to the
+/// node at `alpha`, monitoring its echo (the monitor in place: an ask has
+/// come back behind it); the `Down`s arrive on the receiver.
+async fn watch_echo(
+    alpha: SocketAddr,
+    idle: Duration,
+) -> (
+    Node,
+    ActorRef<Echo>,
+    tokio::sync::mpsc::UnboundedReceiver<arbour::Down>,
+) {
+    let beta = test_node("beta")
+        .idle_timeout(idle)
+        .keep_alive(idle / 4)
+        .start()
+        .await
+        .expect("beta");
+    let echo = bounded("dial echo", dial_echo(&beta, "alpha", alpha, LIMIT))
+        .await
+        .expect("dial echo");
+    let (watcher, downs) = DownForwarder::start_new();
+    let _m = echo.monitor(watcher.recipient());
+    assert_eq!(bounded("ping", echo.ask(Ping(0))).await, Ok(1));
+    (beta, echo, downs)
+}
+
 /// SIGTERM: the node shuts down gracefully and says goodbye, so this side's
 /// monitors fire with `Shutdown` and its pending ask fails with
 /// `NodeShutdown` at once. Both sides' idle timeouts are two minutes: only
@@ -195,17 +221,7 @@ fn signal(child: &Child, signal: &str) {
 fn a_sigterm_is_a_graceful_shutdown_that_peers_see_at_once() {
     let mut alpha = serve(&["--secret", "s3cret", "--idle-timeout-ms", "120000"]);
     run_local(|| async {
-        let beta = test_node("beta")
-            .idle_timeout(Duration::from_secs(120))
-            .start()
-            .await
-            .expect("beta");
-        let echo = bounded("dial echo", dial_echo(&beta, "alpha", alpha.addr, LIMIT))
-            .await
-            .expect("dial echo");
-        let (watcher, mut downs) = DownForwarder::start_new();
-        let _m = echo.monitor(watcher.recipient());
-        assert_eq!(bounded("ping", echo.ask(Ping(0))).await, Ok(1));
+        let (_beta, echo, mut downs) = watch_echo(alpha.addr, Duration::from_secs(120)).await;
         let pending = echo
             .ask(arbour_node::probe::Delay(60_000))
             .timeout(Duration::from_secs(60))
@@ -229,19 +245,7 @@ fn a_sigterm_is_a_graceful_shutdown_that_peers_see_at_once() {
 fn a_sigkill_is_noticed_through_the_configured_idle_timeout() {
     let mut alpha = serve(&["--secret", "s3cret", "--idle-timeout-ms", "500"]);
     run_local(|| async {
-        let idle = Duration::from_millis(500);
-        let beta = test_node("beta")
-            .idle_timeout(idle)
-            .keep_alive(idle / 4)
-            .start()
-            .await
-            .expect("beta");
-        let echo = bounded("dial echo", dial_echo(&beta, "alpha", alpha.addr, LIMIT))
-            .await
-            .expect("dial echo");
-        let (watcher, mut downs) = DownForwarder::start_new();
-        let _m = echo.monitor(watcher.recipient());
-        assert_eq!(bounded("ping", echo.ask(Ping(0))).await, Ok(1));
+        let (_beta, _echo, mut downs) = watch_echo(alpha.addr, Duration::from_millis(500)).await;
         let killed = Instant::now();
         alpha.child.kill().expect("kill alpha");
         let down = bounded("down", downs.recv()).await.expect("Down");
