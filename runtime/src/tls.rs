@@ -2,4 +2,4 @@
 //! that mints node certificates (what `arbour certs` writes), the set of CAs
 //! a node trusts, and a node's own identity.
 
-pub use crate::transport::{server_name, ClusterCa, NodeIdentity, TlsError, Trust};
+pub use crate::transport::{server_name, ClusterCa, NodeIdentity, TlsError, Trust, ALPN};

@@ -348,3 +348,119 @@ fn a_generated_ca_is_recovered_from_its_files_and_a_foreign_key_is_caught() {
         "{err}"
     );
 }
+
+/// Pumps a QUIC-mode TLS handshake (RFC 9001: handshake bytes only, keys
+/// ignored) until it completes or one side fails.
+fn quic_handshake(
+    client: ClientConfig,
+    server: ServerConfig,
+    name: ServerName<'static>,
+) -> Result<Option<Vec<u8>>, String> {
+    use rustls::quic::{ClientConnection, ServerConnection, Version};
+    let params = b"transport parameters".to_vec();
+    let mut c = ClientConnection::new(Arc::new(client), Version::V1, name, params.clone())
+        .map_err(|e| e.to_string())?;
+    let mut s =
+        ServerConnection::new(Arc::new(server), Version::V1, params).map_err(|e| e.to_string())?;
+    for _ in 0..32 {
+        let mut buf = Vec::new();
+        let _ = c.write_hs(&mut buf);
+        if !buf.is_empty() {
+            s.read_hs(&buf).map_err(|e| format!("server: {e}"))?;
+        }
+        let mut buf = Vec::new();
+        let _ = s.write_hs(&mut buf);
+        if !buf.is_empty() {
+            c.read_hs(&buf).map_err(|e| format!("client: {e}"))?;
+        }
+        if !c.is_handshaking() && !s.is_handshaking() {
+            return Ok(c.alpn_protocol().map(<[u8]>::to_vec));
+        }
+    }
+    Err("handshake made no progress".into())
+}
+
+/// RFC 9001 §8.1: arbour's ALPN is required. A client offering none, or
+/// only another protocol, is refused in the TLS handshake itself.
+#[test]
+fn a_client_without_arbours_alpn_is_refused() {
+    let ca = ClusterCa::from_secret("prod", "s3cret").expect("ca");
+    let trust = ca.trust().expect("trust");
+    let alpha = ca.issue("alpha", seed(1)).expect("alpha");
+    let beta = ca.issue("beta", seed(2)).expect("beta");
+    let name = server_name("alpha").expect("name");
+    let offers: [(&str, Vec<Vec<u8>>); 3] = [
+        ("none", vec![]),
+        ("another", vec![b"h3".to_vec()]),
+        ("an older arbour", vec![b"arbour/1".to_vec()]),
+    ];
+    for (what, alpn) in offers {
+        let mut client = trust.client_config(&beta).expect("client");
+        client.alpn_protocols = alpn;
+        let err = quic_handshake(
+            client,
+            trust.server_config(&alpha).expect("server"),
+            name.clone(),
+        )
+        .expect_err(what);
+        assert!(
+            err.starts_with("server: "),
+            "{what}: refused by the server: {err}"
+        );
+        assert!(
+            err.contains("no known protocol") || err.contains("any known protocol"),
+            "{what}: {err}"
+        );
+    }
+    let alpn = quic_handshake(
+        trust.client_config(&beta).expect("client"),
+        trust.server_config(&alpha).expect("server"),
+        name,
+    )
+    .expect("arbour's own ALPN");
+    assert_eq!(alpn.as_deref(), Some(arbour::transport::ALPN));
+}
+
+/// Keys are written as PKCS#8 v1 (RFC 8410's `OneAsymmetricKey` version 0,
+/// no public key field): OpenSSL 3.0 and Python's `cryptography` refuse
+/// ring's v2. Checked structurally, and with `openssl` itself.
+#[test]
+fn written_keys_are_pkcs8_v1_that_openssl_reads() {
+    let dir = Scratch::new("pkcs8");
+    let ca = ClusterCa::generate("prod").expect("ca");
+    let id = ca.issue_random("alpha").expect("alpha");
+    for (file, pem_text) in [
+        ("ca.key", ca.private_key_pem()),
+        ("alpha.key", id.private_key_pem()),
+    ] {
+        let block = pem::parse(&pem_text).expect("pem");
+        assert_eq!(block.tag(), "PRIVATE KEY");
+        let der = block.contents();
+        assert_eq!(
+            der.len(),
+            48,
+            "{file}: v1 is 48 bytes, v2 has the public key"
+        );
+        assert_eq!(
+            &der[..5],
+            &[0x30, 0x2e, 0x02, 0x01, 0x00],
+            "{file}: version 0"
+        );
+        let path = dir.write(file, &pem_text);
+        let out = std::process::Command::new("openssl")
+            .args(["pkey", "-noout", "-in"])
+            .arg(&path)
+            .output()
+            .expect("openssl is installed (.ci/run installs it)");
+        assert!(
+            out.status.success(),
+            "{file}: openssl pkey: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // and arbour reads them back
+    let (ca_crt, crt, key) = write_member(&dir, &ca, "beta");
+    load("beta", &ca_crt, &crt, &key).expect("loads");
+    let ca_key = dir.write("ca.key", &ca.private_key_pem());
+    ClusterCa::from_pem_files("prod", &ca_key, &ca_crt).expect("the CA again");
+}

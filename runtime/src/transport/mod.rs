@@ -19,4 +19,4 @@ pub use endpoint::{
 };
 pub use peers::{default_redial, Lost, Offer, PeerTable, Redial, Timer};
 pub use pending::{lane_for, PendingAsks};
-pub use tls::{server_name, ClusterCa, NodeIdentity, TlsError, Trust};
+pub use tls::{server_name, ClusterCa, NodeIdentity, TlsError, Trust, ALPN};

@@ -67,7 +67,14 @@ pub enum TlsError {
     CaKeyMismatch(String),
 }
 
-/// PKCS#8 v1 wrapping of an Ed25519 seed (RFC 8410).
+/// arbour's ALPN protocol id, versioned with the wire protocol. Both sides
+/// require it (RFC 9001 §8.1): a client that offers none, or only others,
+/// is refused in the TLS handshake with `no_application_protocol`.
+pub const ALPN: &[u8] = b"arbour/2";
+
+/// PKCS#8 v1 wrapping of an Ed25519 seed (RFC 8410), the form OpenSSL 3.0
+/// and Python's `cryptography` read (they refuse ring's v2, which adds the
+/// public key).
 fn ed25519_pkcs8(seed: &[u8; 32]) -> Vec<u8> {
     let mut der = vec![
         0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
@@ -80,6 +87,17 @@ fn ed25519_pkcs8(seed: &[u8; 32]) -> Vec<u8> {
 fn key_from_seed(seed: &[u8; 32]) -> Result<KeyPair, TlsError> {
     let der = PrivatePkcs8KeyDer::from(ed25519_pkcs8(seed));
     Ok(KeyPair::from_pkcs8_der_and_sign_algo(&der, &PKCS_ED25519)?)
+}
+
+/// A fresh random Ed25519 key, kept as PKCS#8 v1 (for `arbour certs`, which
+/// writes keys to files; a running node never calls this: its keys come
+/// from its seeded RNG).
+fn random_key() -> Result<KeyPair, TlsError> {
+    let mut seed = [0u8; 32];
+    // allowed (determinism): only `arbour certs` makes random keys
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut seed)
+        .map_err(|_| TlsError::Certificate(rcgen::Error::RingUnspecified))?;
+    key_from_seed(&seed)
 }
 
 /// HKDF-SHA256(salt, secret, info) → 32 bytes.
@@ -174,20 +192,24 @@ impl Trust {
             provider.clone(),
         )
         .build()?;
-        Ok(ServerConfig::builder_with_provider(provider)
+        let mut config = ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])?
             .with_client_cert_verifier(verifier)
-            .with_single_cert(identity.chain.clone(), identity.private_key())?)
+            .with_single_cert(identity.chain.clone(), identity.private_key())?;
+        config.alpn_protocols = vec![ALPN.to_vec()];
+        Ok(config)
     }
 
     /// The TLS client side for `identity`: TLS 1.3, trusting only these CAs,
     /// presenting the node's certificate.
     pub fn client_config(&self, identity: &NodeIdentity) -> Result<ClientConfig, TlsError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        Ok(ClientConfig::builder_with_provider(provider)
+        let mut config = ClientConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])?
             .with_root_certificates(self.roots.clone())
-            .with_client_auth_cert(identity.chain.clone(), identity.private_key())?)
+            .with_client_auth_cert(identity.chain.clone(), identity.private_key())?;
+        config.alpn_protocols = vec![ALPN.to_vec()];
+        Ok(config)
     }
 }
 
@@ -311,7 +333,7 @@ impl ClusterCa {
     /// A new CA for `cluster` with a fresh random key (for `arbour certs`;
     /// a running node never calls this).
     pub fn generate(cluster: &str) -> Result<Self, TlsError> {
-        Self::with_key(cluster, KeyPair::generate_for(&PKCS_ED25519)?)
+        Self::with_key(cluster, random_key()?)
     }
 
     /// The CA of `cluster` that [`ClusterCa::generate`] made, from its key
@@ -390,7 +412,7 @@ impl ClusterCa {
     /// Mints the certificate of node `node` with a fresh random key (for
     /// `arbour certs`; a running node never calls this).
     pub fn issue_random(&self, node: &str) -> Result<NodeIdentity, TlsError> {
-        self.issue_with(node, KeyPair::generate_for(&PKCS_ED25519)?)
+        self.issue_with(node, random_key()?)
     }
 
     /// The certificate of `node` for `key`; its serial comes from the public
