@@ -91,4 +91,4 @@ pub use supervision::{
     AutoShutdown, Backoff, ChildCounts, ChildInfo, ChildKind, ChildShutdown, ChildSpec,
     ChildStatus, Restart, Strategy, SupervisorError, SupervisorRef, SupervisorSpec,
 };
-pub use transport::{TlsError, TransportError};
+pub use transport::{PeerLimits, TlsError, TransportError};

@@ -144,8 +144,10 @@ async fn garbage_on_the_control_stream_is_refused_and_the_node_keeps_serving() {
         })
     })
     .await;
+    // refused with the reason, which the rogue is told in a Reject frame
     assert!(
-        matches!(accepted, Some(Err(TransportError::Wire(_)))),
+        matches!(&accepted, Some(Err(TransportError::Refused { by_peer: false, reason }))
+            if reason == "malformed handshake: malformed input from the peer: unknown frame kind 238"),
         "{accepted:?}"
     );
     // a well-behaved node still gets in

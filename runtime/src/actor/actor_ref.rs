@@ -203,6 +203,11 @@ pub enum AskError {
     /// The actor panicked while this request was queued or being handled.
     #[error("handler panicked: {0}")]
     Panicked(String),
+    /// The actor's node was already serving its maximum of asks from this
+    /// node (that maximum, its `PeerLimits::served_asks`); the ask was not
+    /// delivered. Try again later, or ask less at once.
+    #[error("the remote node is serving its maximum of {0} asks from this node")]
+    Overloaded(u32),
 }
 
 impl AskError {

@@ -16,10 +16,11 @@ use crate::transport::{Admit, Connection, FrameSink, LaneId, Stall, CLOSE_SHUTDO
 use crate::wire::{self, encode_frame, EnvelopeRef, FrameDecoder, FrameKind, RemoteError, Reply};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// How long a served ask may take when its envelope does not say how long
 /// its asker waits (an ask says, and is served for exactly that long).
@@ -37,14 +38,54 @@ pub(crate) struct Inbound {
     net: Arc<Network>,
     link: Arc<Session>,
     conn: OnceLock<Weak<Connection>>,
+    served: Arc<ServedAsks>,
+}
+
+/// The peer's asks this connection is serving: at most `max` at once, and
+/// abandoned when the connection goes (no one is left to reply to: an ask
+/// still queued is skipped by its actor, and its message freed).
+struct ServedAsks {
+    in_flight: AtomicUsize,
+    max: usize,
+    gone: watch::Sender<bool>,
+}
+
+/// One served ask's place under [`ServedAsks::max`] (and in the node's
+/// count), given back when it ends.
+struct ServedSlot {
+    served: Arc<ServedAsks>,
+    net: Arc<Network>,
+}
+
+impl ServedSlot {
+    fn take(served: &Arc<ServedAsks>, net: &Arc<Network>) -> Self {
+        served.in_flight.fetch_add(1, Ordering::Relaxed);
+        net.served_asks.fetch_add(1, Ordering::Relaxed);
+        Self {
+            served: served.clone(),
+            net: net.clone(),
+        }
+    }
+}
+
+impl Drop for ServedSlot {
+    fn drop(&mut self) {
+        self.served.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.net.served_asks.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Inbound {
-    pub(crate) fn new(net: Arc<Network>, link: Arc<Session>) -> Self {
+    pub(crate) fn new(net: Arc<Network>, link: Arc<Session>, max_served: usize) -> Self {
         Self {
             net,
             link,
             conn: OnceLock::new(),
+            served: Arc::new(ServedAsks {
+                in_flight: AtomicUsize::new(0),
+                max: max_served,
+                gone: watch::Sender::new(false),
+            }),
         }
     }
 
@@ -108,6 +149,7 @@ impl Inbound {
         let delivery = Handoff {
             timeout,
             net,
+            served: &self.served,
             link: &self.link,
             conn,
             target: target.as_ref(),
@@ -122,10 +164,12 @@ impl Inbound {
         // actor's task wakes us after its next turn, on whatever worker it is
         let (tag, payload) = (env.tag.to_owned(), env.payload.to_vec());
         let (net, link, conn) = (self.net.clone(), self.link.clone(), conn.clone());
+        let served = self.served.clone();
         Ok(Some(Box::pin(async move {
             let delivery = Handoff {
                 timeout,
                 net: &net,
+                served: &served,
                 link: &link,
                 conn: &conn,
                 target: target.as_ref(),
@@ -151,7 +195,8 @@ impl Inbound {
         let decoded = Control::decode(env.tag, env.payload)
             .map_err(|e| format!("control message {}: {e}", env.tag))?;
         let Some(msg) = decoded else {
-            tracing::warn!(peer = %self.link.node, tag = env.tag, "unknown system message");
+            crate::platform::throttled_warn!(self.net.endpoint.throttle(), "unknown system message",
+                peer = %self.link.node, tag = env.tag, "unknown system message");
             if let Some(c) = env.correlation {
                 send_reply(
                     conn,
@@ -204,6 +249,7 @@ impl FrameSink for Inbound {
     }
 
     fn closed(&self, reason: &str) {
+        self.served.gone.send_replace(true);
         if let Some(conn) = self.conn() {
             self.net.closed(&self.link, &conn, reason, Loss::Lost);
         }
@@ -214,7 +260,8 @@ impl FrameSink for Inbound {
 struct Handoff<'a> {
     /// How long a served ask may take (its asker's timeout).
     timeout: Duration,
-    net: &'a Network,
+    net: &'a Arc<Network>,
+    served: &'a Arc<ServedAsks>,
     link: &'a Arc<Session>,
     conn: &'a Arc<Connection>,
     target: Option<&'a Arc<dyn Exported>>,
@@ -239,20 +286,46 @@ impl Handoff<'_> {
                 Ok(()) => Ok(()),
             };
         };
+        if self.served.in_flight.load(Ordering::Relaxed) >= self.served.max {
+            return self.overloaded(correlation);
+        }
         let fut = match target.ask(tag, payload, self.timeout) {
             Err(e) => return self.fail(tag, e),
             Ok(fut) => fut,
         };
+        let slot = ServedSlot::take(self.served, self.net);
         let conn = Arc::downgrade(self.conn);
+        let mut gone = self.served.gone.subscribe();
         platform::spawn_local(InContext {
             ctx: self.link.ctx.clone(),
             fut: async move {
-                let outcome = fut.await.map_err(remote_error);
-                if let Some(conn) = conn.upgrade() {
-                    send_reply(&conn, correlation, outcome);
+                let _slot = slot;
+                tokio::select! {
+                    outcome = fut => {
+                        if let Some(conn) = conn.upgrade() {
+                            send_reply(&conn, correlation, outcome.map_err(remote_error));
+                        }
+                    }
+                    // the asker's connection is gone: stop waiting (an ask
+                    // still queued is then skipped by its actor)
+                    _ = gone.wait_for(|gone| *gone) => {}
                 }
             },
         });
+        Ok(())
+    }
+
+    /// The peer already has its maximum of asks being served: answer this
+    /// one at once, `Overloaded` (counted, and logged throttled).
+    fn overloaded(&self, correlation: u64) -> Result<(), Full> {
+        let counters = self.net.endpoint.counters();
+        counters.served_asks_refused.fetch_add(1, Ordering::Relaxed);
+        let max = self.served.max;
+        crate::platform::throttled_warn!(self.net.endpoint.throttle(), "served asks at cap",
+            node = %self.net.me, peer = %self.link.node,
+            "refusing an ask: the peer already has {max} being served (PeerLimits::served_asks)");
+        let max = u32::try_from(max).unwrap_or(u32::MAX);
+        send_reply(self.conn, correlation, Err(RemoteError::Overloaded(max)));
         Ok(())
     }
 
@@ -281,7 +354,7 @@ fn undelivered(net: &Network, link: &Session, recipient: u64, tag: &str, e: &Dis
         | DispatchError::Decode(_)
         | DispatchError::DuplicateTag(_) => {
             net.undeliverable.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(
+            crate::platform::throttled_warn!(net.endpoint.throttle(), "undeliverable",
                 node = %net.me, peer = %link.node, actor = recipient, tag,
                 "message from the wire not delivered: {e}"
             );
@@ -322,6 +395,7 @@ fn remote_error(e: AskError) -> RemoteError {
         AskError::Encode(m) => RemoteError::Encode(m),
         AskError::MailboxFull => RemoteError::MailboxFull,
         AskError::Panicked(m) => RemoteError::Panicked(m),
+        AskError::Overloaded(max) => RemoteError::Overloaded(max),
     }
 }
 
@@ -338,6 +412,7 @@ fn ask_error(e: RemoteError) -> AskError {
         RemoteError::MailboxFull => AskError::MailboxFull,
         RemoteError::Panicked(m) => AskError::Panicked(m),
         RemoteError::Timeout => AskError::Timeout(Duration::ZERO),
+        RemoteError::Overloaded(max) => AskError::Overloaded(max),
     }
 }
 

@@ -10,7 +10,8 @@ use crate::platform::{self, OnWorkers, Workers};
 use crate::registry::{Registry, RegistryError};
 use crate::supervision::{SupervisorError, SupervisorRef, SupervisorSpec};
 use crate::transport::{
-    ClusterCa, Endpoint, Liveness, NodeIdentity, Redial, TlsError, TransportError, Trust,
+    ClusterCa, Endpoint, Liveness, NodeIdentity, PeerLimits, Redial, TlsError, TransportError,
+    Trust,
 };
 use crate::wire::Hello;
 use crate::RemoteActor;
@@ -204,8 +205,25 @@ pub struct NetStats {
     /// Monitors that peers hold on this node's actors now.
     pub peer_monitors: u64,
     /// Peers' monitors refused because the peer held its maximum
-    /// ([`NodeBuilder::max_peer_monitors`]).
+    /// ([`PeerLimits::peer_monitors`]).
     pub monitors_refused: u64,
+    /// Incoming handshakes in flight now ([`PeerLimits::handshakes_in_flight`]).
+    pub handshakes_in_flight: u64,
+    /// Connection attempts refused at the handshake cap.
+    pub handshakes_refused: u64,
+    /// Connection attempts asked to validate their address first (QUIC
+    /// Retry), past [`PeerLimits::unvalidated_handshakes`].
+    pub handshakes_retried: u64,
+    /// Handshakes dropped at [`PeerLimits::handshake_timeout`].
+    pub handshakes_timed_out: u64,
+    /// Connections closed for holding more unfinished frame bytes than
+    /// [`PeerLimits::unfinished_frame_bytes`], or a frame unfinished past
+    /// [`PeerLimits::frame_deadline`].
+    pub unfinished_frames_refused: u64,
+    /// Peers' asks being served now.
+    pub served_asks_in_flight: u64,
+    /// Peers' asks answered `Overloaded` at [`PeerLimits::served_asks`].
+    pub served_asks_refused: u64,
 }
 
 impl Node {
@@ -220,10 +238,8 @@ impl Node {
             security: None,
             peers: Vec::new(),
             data_lanes: crate::transport::DEFAULT_DATA_LANES,
-            outbound_cap: crate::transport::DEFAULT_OUTBOUND_CAP,
-            max_peer_monitors: crate::monitor::DEFAULT_MAX_PEER_MONITORS,
+            limits: PeerLimits::default(),
             liveness: Liveness::default(),
-            handshake_timeout: crate::transport::DEFAULT_HANDSHAKE_TIMEOUT,
             redial: crate::transport::default_redial(),
             socket: None,
             workers: None,
@@ -439,11 +455,19 @@ impl Node {
             .as_ref()
             .map(|n| {
                 let (peer_monitors, monitors_refused) = n.peer_monitors();
+                let c = n.endpoint.counters();
                 NetStats {
                     late_replies: n.late_replies(),
                     undeliverable: n.undeliverable.load(Relaxed),
                     peer_monitors,
                     monitors_refused,
+                    handshakes_in_flight: n.endpoint.handshakes_in_flight() as u64,
+                    handshakes_refused: c.handshakes_refused.load(Relaxed),
+                    handshakes_retried: c.handshakes_retried.load(Relaxed),
+                    handshakes_timed_out: c.handshakes_timed_out.load(Relaxed),
+                    unfinished_frames_refused: c.unfinished_frames_refused.load(Relaxed),
+                    served_asks_in_flight: n.served_asks_in_flight(),
+                    served_asks_refused: c.served_asks_refused.load(Relaxed),
                 }
             })
             .unwrap_or_default()
@@ -514,10 +538,8 @@ pub struct NodeBuilder {
     security: Option<Security>,
     peers: Vec<(String, SocketAddr)>,
     data_lanes: usize,
-    outbound_cap: usize,
-    max_peer_monitors: usize,
+    limits: PeerLimits,
     liveness: Liveness,
-    handshake_timeout: Duration,
     redial: Redial,
     socket: Option<(Arc<dyn quinn::AsyncUdpSocket>, Arc<dyn quinn::Runtime>)>,
     workers: Option<usize>,
@@ -607,7 +629,7 @@ impl NodeBuilder {
     /// burst is queued, not lost; the cap only bounds memory when a peer or
     /// the network stays slower than the senders for long.
     pub fn outbound_cap(mut self, bytes: usize) -> Self {
-        self.outbound_cap = bytes.max(1);
+        self.limits.outbound_cap = bytes.max(1);
         self
     }
 
@@ -616,7 +638,19 @@ impl NodeBuilder {
     /// once with an error reason saying so, and the refusal is logged and
     /// counted.
     pub fn max_peer_monitors(mut self, n: usize) -> Self {
-        self.max_peer_monitors = n;
+        self.limits.peer_monitors = n;
+        self
+    }
+
+    /// The bounds peers are held to: handshakes in flight and their
+    /// deadline, bytes of unfinished frames, monitors, served asks, queued
+    /// output (see [`PeerLimits`] for each, and its defaults). The other
+    /// limit setters on this builder change one field of it.
+    pub fn limits(mut self, limits: PeerLimits) -> Self {
+        self.limits = PeerLimits {
+            outbound_cap: limits.outbound_cap.max(1),
+            ..limits
+        };
         self
     }
 
@@ -637,7 +671,7 @@ impl NodeBuilder {
 
     /// How long a new connection may take to say who it is (default 5 s).
     pub fn handshake_timeout(mut self, d: Duration) -> Self {
-        self.handshake_timeout = d;
+        self.limits.handshake_timeout = d;
         self
     }
 
@@ -839,7 +873,7 @@ impl NodeBuilder {
                         Endpoint::bind_with(addr, &trust, &identity, hello, self.liveness, runtime)?
                     }
                 }
-                .with_handshake_timeout(self.handshake_timeout);
+                .with_limits(self.limits);
                 let net = Network::new(
                     host.node_id().clone(),
                     host.counters().clone(),
@@ -847,8 +881,7 @@ impl NodeBuilder {
                     host.rng().derive("net"),
                     network::Tuning {
                         data_lanes: self.data_lanes,
-                        outbound_cap: self.outbound_cap,
-                        max_peer_monitors: self.max_peer_monitors,
+                        limits: self.limits,
                         redial: self.redial,
                     },
                 );

@@ -17,8 +17,8 @@ use crate::monitor::PeerMonitors;
 use crate::platform::{self, NodeRng};
 use crate::registry::Exposed;
 use crate::transport::{
-    Admit, Connection, Endpoint, LaneId, Lost, Offer, PeerTable, PendingAsks, PushError, Redial,
-    Timer, TransportError, CLOSE_DUPLICATE,
+    Admit, Connection, Endpoint, LaneId, Lost, Offer, PeerLimits, PeerTable, PendingAsks,
+    PushError, Redial, Timer, TransportError, CLOSE_DUPLICATE,
 };
 use crate::wire::{EnvelopeHead, WriteError, CONTROL_RECIPIENT};
 use arc_swap::ArcSwapOption;
@@ -39,8 +39,7 @@ pub(crate) struct Network {
     pub(crate) endpoint: Endpoint,
     rng: NodeRng,
     data_lanes: usize,
-    outbound_cap: usize,
-    max_peer_monitors: usize,
+    limits: PeerLimits,
     /// Local actors reachable from the wire, by number and exposed name.
     exposed: Exposed,
     links: Mutex<HashMap<Arc<str>, Arc<Session>>>,
@@ -57,6 +56,8 @@ pub(crate) struct Network {
     /// Messages from the wire that could not be delivered (unknown actor,
     /// unknown tag, undecodable payload, full mailbox).
     pub(crate) undeliverable: AtomicU64,
+    /// Peers' asks being served now, over all connections.
+    pub(crate) served_asks: AtomicU64,
 }
 
 impl std::fmt::Debug for Network {
@@ -71,8 +72,7 @@ impl std::fmt::Debug for Network {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Tuning {
     pub(crate) data_lanes: usize,
-    pub(crate) outbound_cap: usize,
-    pub(crate) max_peer_monitors: usize,
+    pub(crate) limits: PeerLimits,
     pub(crate) redial: Redial,
 }
 
@@ -86,8 +86,7 @@ impl Network {
     ) -> Arc<Self> {
         let Tuning {
             data_lanes,
-            outbound_cap,
-            max_peer_monitors,
+            limits,
             redial,
         } = tuning;
         Arc::new_cyclic(|this| Self {
@@ -103,13 +102,13 @@ impl Network {
             endpoint,
             rng,
             data_lanes,
-            outbound_cap,
-            max_peer_monitors,
+            limits,
             exposed: Exposed::default(),
             links: Mutex::default(),
             addresses: Mutex::default(),
             changed: watch::Sender::new(0),
             undeliverable: AtomicU64::new(0),
+            served_asks: AtomicU64::new(0),
         })
     }
 
@@ -125,7 +124,7 @@ impl Network {
             ctx: self.ctx.clone(),
             conn: ArcSwapOption::empty(),
             pending: Mutex::default(),
-            monitors: PeerMonitors::new(self.max_peer_monitors),
+            monitors: PeerMonitors::new(self.limits.peer_monitors),
         });
         links.insert(link.node.clone(), link.clone());
         link
@@ -192,8 +191,18 @@ impl Network {
         let name = peer.hello.node.clone();
         let incarnation = peer.hello.incarnation;
         let link = self.link_named(&name);
-        let inbound = Arc::new(Inbound::new(self.clone(), link.clone()));
-        let conn = Connection::start(peer, self.data_lanes, self.outbound_cap, inbound.clone());
+        let inbound = Arc::new(Inbound::new(
+            self.clone(),
+            link.clone(),
+            self.limits.served_asks,
+        ));
+        let conn = Connection::start(
+            peer,
+            self.data_lanes,
+            &self.limits,
+            self.endpoint.counters().clone(),
+            inbound.clone(),
+        );
         inbound.set_connection(&conn);
         let replaced = {
             let mut peers = lock(&self.peers);
@@ -342,6 +351,10 @@ impl Network {
     }
 
     /// Replies that arrived after their ask stopped waiting, over all peers.
+    pub(crate) fn served_asks_in_flight(&self) -> u64 {
+        self.served_asks.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn late_replies(&self) -> u64 {
         lock(&self.links).values().map(|l| l.late_replies()).sum()
     }

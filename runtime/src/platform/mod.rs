@@ -10,11 +10,14 @@
 mod backoff;
 mod net;
 mod rng;
+mod throttle;
 mod workers;
 
 pub use backoff::{backoff_delay, Backoff};
 pub use net::{Delivery, OnWorkers, SimNetwork, SimSocket, TokioTimeRuntime};
 pub use rng::NodeRng;
+pub(crate) use throttle::throttled_warn;
+pub use throttle::{LogThrottle, DEFAULT_LOG_INTERVAL};
 pub use workers::{live_workers, live_workers_at_most, WeakWorkers, Workers, WorkersError};
 
 use std::future::Future;

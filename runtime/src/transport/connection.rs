@@ -13,19 +13,30 @@
 //! In: every stream the peer opens gets a reader that feeds a
 //! [`FrameDecoder`] and hands whole frames to the node's [`FrameSink`].
 //! Malformed input closes the connection with the reason; it never panics.
+//! Bytes of frames begun and not finished count against the connection's
+//! budget ([`PeerLimits::unfinished_frame_bytes`]) and must be finished
+//! within [`PeerLimits::frame_deadline`]: a peer cannot park memory here.
 
 use super::endpoint::{Peer, CLOSE_PROTOCOL};
+use super::limits::{LimitCounters, PeerLimits};
 use crate::platform;
 use crate::wire::{FrameDecoder, Hello, Limits};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::{mpsc, Notify};
+use std::time::Duration;
+use tokio::sync::{mpsc, Notify, Semaphore};
 
 /// Data lanes per connection unless configured otherwise.
 pub const DEFAULT_DATA_LANES: usize = 4;
 
 /// Frames larger than this go on a stream of their own.
 pub const LARGE_FRAME: usize = 64 * 1024;
+
+/// Bytes of large frames a connection has on the wire at once (a sender
+/// past it waits for one to finish). The receiver holds a frame's bytes
+/// until it is whole, so this keeps an arbour sender well inside the
+/// default [`PeerLimits::unfinished_frame_bytes`].
+pub const LARGE_IN_FLIGHT: usize = 32 * 1024 * 1024;
 
 /// Bytes a lane may hold before a sender that can wait or take its message
 /// back (`try_tell`, `send`, `ask`) is told it is full.
@@ -159,9 +170,11 @@ impl Connection {
     pub fn start(
         peer: Peer,
         data_lanes: usize,
-        outbound_cap: usize,
+        peer_limits: &PeerLimits,
+        counters: Arc<LimitCounters>,
         sink: Arc<dyn FrameSink>,
     ) -> Arc<Self> {
+        let outbound_cap = peer_limits.outbound_cap;
         let Peer {
             hello,
             conn,
@@ -196,13 +209,20 @@ impl Connection {
             });
         }
         platform::spawn_local(write_large(conn.clone(), large_rx, queued.clone()));
+        let budget = Arc::new(Unfinished {
+            bytes: AtomicUsize::new(0),
+            max: peer_limits.unfinished_frame_bytes,
+            deadline: peer_limits.frame_deadline,
+            counters,
+        });
         platform::spawn_local(read_stream(
             control_recv,
             decoder,
             sink.clone(),
             conn.clone(),
+            budget.clone(),
         ));
-        platform::spawn_local(accept_streams(conn.clone(), limits, sink.clone()));
+        platform::spawn_local(accept_streams(conn.clone(), limits, sink.clone(), budget));
         let lanes = this.lanes.clone();
         platform::spawn_local(async move {
             let reason = conn.closed().await;
@@ -345,52 +365,160 @@ async fn write_lane(lane: Arc<Lane>, mut stream: quinn::SendStream, queued: Arc<
 }
 
 /// Sends each large frame on a stream of its own.
+/// Sends each large frame on a stream of its own, at most
+/// [`LARGE_IN_FLIGHT`] bytes of them at once (in order of queueing).
 async fn write_large(
     conn: quinn::Connection,
     mut frames: mpsc::UnboundedReceiver<Vec<u8>>,
     queued: Arc<AtomicUsize>,
 ) {
+    let in_flight = Arc::new(Semaphore::new(LARGE_IN_FLIGHT));
     while let Some(frame) = frames.recv().await {
+        let len = frame.len();
+        let permits = u32::try_from(len.min(LARGE_IN_FLIGHT)).unwrap_or(u32::MAX);
+        let Ok(permit) = in_flight.clone().acquire_many_owned(permits).await else {
+            break;
+        };
         let (conn, queued) = (conn.clone(), queued.clone());
         platform::spawn_local(async move {
-            let len = frame.len();
             if let Ok(mut s) = conn.open_uni().await {
                 if s.write_chunk(bytes::Bytes::from(frame)).await.is_ok() {
                     let _ = s.finish();
+                    // the frame counts until the peer has all of it
+                    let _ = s.stopped().await;
                 }
             }
             queued.fetch_sub(len, Ordering::Relaxed);
+            drop(permit);
         });
     }
 }
 
+/// The connection's budget for bytes of frames begun and not finished.
+struct Unfinished {
+    bytes: AtomicUsize,
+    max: usize,
+    deadline: Duration,
+    counters: Arc<LimitCounters>,
+}
+
+/// One stream's share of its connection's [`Unfinished`] budget.
+struct Share<'a> {
+    budget: &'a Unfinished,
+    held: usize,
+    /// When the frame now unfinished began to arrive.
+    since: Option<platform::Instant>,
+}
+
+impl<'a> Share<'a> {
+    fn new(budget: &'a Unfinished) -> Self {
+        Self {
+            budget,
+            held: 0,
+            since: None,
+        }
+    }
+
+    /// The stream now holds `now` bytes of an unfinished frame. An error
+    /// says why the connection must close: over the budget.
+    fn hold(&mut self, now: usize) -> Result<(), String> {
+        let total = if now >= self.held {
+            self.budget.bytes.fetch_add(now - self.held, Ordering::Relaxed) + (now - self.held)
+        } else {
+            self.budget.bytes.fetch_sub(self.held - now, Ordering::Relaxed) - (self.held - now)
+        };
+        self.held = now;
+        self.since = match (now, self.since) {
+            (0, _) => None,
+            (_, None) => Some(platform::now()),
+            (_, since) => since,
+        };
+        if total > self.budget.max {
+            self.refused();
+            return Err(format!(
+                "unfinished frames hold {total} bytes, over the connection's budget of {}",
+                self.budget.max
+            ));
+        }
+        Ok(())
+    }
+
+    /// When the unfinished frame must be whole, if there is one.
+    fn deadline(&self) -> Option<platform::Instant> {
+        self.since.map(|t| t + self.budget.deadline)
+    }
+
+    fn refused(&self) {
+        self.budget
+            .counters
+            .unfinished_frames_refused
+            .fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Share<'_> {
+    fn drop(&mut self) {
+        self.budget.bytes.fetch_sub(self.held, Ordering::Relaxed);
+    }
+}
+
 /// Reads every stream the peer opens.
-async fn accept_streams(conn: quinn::Connection, limits: Limits, sink: Arc<dyn FrameSink>) {
+async fn accept_streams(
+    conn: quinn::Connection,
+    limits: Limits,
+    sink: Arc<dyn FrameSink>,
+    budget: Arc<Unfinished>,
+) {
     while let Ok(stream) = conn.accept_uni().await {
         platform::spawn_local(read_stream(
             stream,
             FrameDecoder::new(limits),
             sink.clone(),
             conn.clone(),
+            budget.clone(),
         ));
     }
 }
 
 /// Feeds one stream's bytes to the sink; closes the connection on
-/// malformed input.
+/// malformed input, and on a frame that overruns the connection's budget
+/// for unfinished frames or its deadline.
 async fn read_stream(
     mut stream: quinn::RecvStream,
     mut decoder: FrameDecoder,
     sink: Arc<dyn FrameSink>,
     conn: quinn::Connection,
+    budget: Arc<Unfinished>,
 ) {
+    let mut share = Share::new(&budget);
     // frames already buffered during the handshake
     if let Err(e) = drain(&*sink, &mut decoder).await {
         protocol_error(&conn, &e);
         return;
     }
     loop {
-        match stream.read_chunk(256 * 1024, true).await {
+        if let Err(e) = share.hold(decoder.buffered()) {
+            protocol_error(&conn, &e);
+            return;
+        }
+        let read = stream.read_chunk(256 * 1024, true);
+        let read = match share.deadline() {
+            None => read.await,
+            Some(at) => match tokio::time::timeout_at(at, read).await {
+                Ok(r) => r,
+                Err(_) => {
+                    share.refused();
+                    let why = format!(
+                        "a frame begun {:?} ago is still unfinished ({} bytes)",
+                        budget.deadline,
+                        decoder.buffered()
+                    );
+                    protocol_error(&conn, &why);
+                    return;
+                }
+            },
+        };
+        match read {
             Ok(Some(chunk)) => {
                 decoder.push(&chunk.bytes);
                 if let Err(e) = drain(&*sink, &mut decoder).await {

@@ -7,11 +7,14 @@
 //! handshake timeout; one that sends garbage is dropped at once.
 
 use super::handshake::{Handshake, Role, Step};
+use super::limits::{Admission, HandshakeGate, HandshakeSlot, LimitCounters, PeerLimits};
 use super::tls::{server_name, NodeIdentity, TlsError, Trust};
-use crate::platform::NodeRng;
+use crate::platform::{LogThrottle, NodeRng};
+use crate::platform::throttled_warn;
 use crate::wire::{FrameDecoder, Hello, Limits, Refusal, WireError};
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -125,7 +128,25 @@ pub struct Endpoint {
     quic: quinn::Endpoint,
     hello: Hello,
     limits: Limits,
-    handshake_timeout: Duration,
+    peer_limits: PeerLimits,
+    gate: HandshakeGate,
+    counters: Arc<LimitCounters>,
+    throttle: Arc<LogThrottle>,
+}
+
+/// A connection attempt the handshake gate took on: it holds its place
+/// under [`PeerLimits::handshakes_in_flight`] until its handshake ends.
+#[derive(Debug)]
+pub struct Admitted {
+    incoming: quinn::Incoming,
+    _slot: HandshakeSlot,
+}
+
+impl Admitted {
+    /// Where the attempt comes from.
+    pub fn remote_address(&self) -> SocketAddr {
+        self.incoming.remote_address()
+    }
 }
 
 /// QUIC transport settings: keep-alive probes, the idle timeout that turns
@@ -317,18 +338,58 @@ impl Endpoint {
 
     fn around(mut quic: quinn::Endpoint, client: quinn::ClientConfig, hello: Hello) -> Self {
         quic.set_default_client_config(client);
+        let peer_limits = PeerLimits::default();
         Self {
             quic,
             hello,
             limits: Limits::default(),
-            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            gate: HandshakeGate::new(&peer_limits),
+            peer_limits,
+            counters: Arc::default(),
+            throttle: Arc::default(),
         }
     }
 
     /// Sets how long a new connection may take to complete the handshake.
     pub fn with_handshake_timeout(mut self, d: Duration) -> Self {
-        self.handshake_timeout = d;
+        self.peer_limits.handshake_timeout = d;
         self
+    }
+
+    /// Holds peers to `limits` (the handshake's; the connection's are
+    /// applied where connections start).
+    pub fn with_limits(mut self, limits: PeerLimits) -> Self {
+        self.gate = HandshakeGate::new(&limits);
+        self.peer_limits = limits;
+        self
+    }
+
+    /// Counts refusals in `counters` and throttles provokable log lines
+    /// through `throttle` (a node shares both with its connections).
+    pub fn with_accounting(mut self, counters: Arc<LimitCounters>, throttle: Arc<LogThrottle>) -> Self {
+        self.counters = counters;
+        self.throttle = throttle;
+        self
+    }
+
+    /// The limits peers are held to.
+    pub fn peer_limits(&self) -> &PeerLimits {
+        &self.peer_limits
+    }
+
+    /// Refusals at the limits so far.
+    pub fn counters(&self) -> &Arc<LimitCounters> {
+        &self.counters
+    }
+
+    /// The throttle for log lines a peer can provoke.
+    pub fn throttle(&self) -> &Arc<LogThrottle> {
+        &self.throttle
+    }
+
+    /// Incoming handshakes in flight now.
+    pub fn handshakes_in_flight(&self) -> usize {
+        self.gate.in_flight()
     }
 
     /// Closes every connection and stops accepting new ones.
@@ -365,7 +426,15 @@ impl Endpoint {
         })?;
         let (send, recv) = conn.open_bi().await?;
         let hs = Handshake::new(Role::Dialer, self.hello.clone(), self.limits);
-        self.drive(hs, conn, send, recv).await
+        let timeout = self.peer_limits.handshake_timeout;
+        match tokio::time::timeout(timeout, self.drive(hs, conn.clone(), send, recv)).await {
+            Ok(done) => done,
+            Err(_) => {
+                tracing::warn!(peer = %addr, node, "handshake timed out after {timeout:?}");
+                conn.close(CLOSE_PROTOCOL.into(), b"handshake timeout");
+                Err(TransportError::HandshakeTimeout)
+            }
+        }
     }
 
     /// Waits for the next incoming connection and performs its handshake.
@@ -373,42 +442,95 @@ impl Endpoint {
     /// concurrently: [`Endpoint::incoming`], then
     /// [`Endpoint::handshake_incoming`] in a task of its own.)
     pub async fn accept(&self) -> Option<Result<Peer, TransportError>> {
-        let incoming = self.quic.accept().await?;
-        Some(self.handshake_incoming(incoming).await)
+        let admitted = self.incoming().await?;
+        Some(self.handshake_incoming(admitted).await)
     }
 
-    /// The next incoming connection attempt, before TLS completes. `None`
-    /// once the endpoint is closed.
-    pub async fn incoming(&self) -> Option<quinn::Incoming> {
-        self.quic.accept().await
+    /// The next connection attempt the handshake gate takes on, before TLS
+    /// completes (attempts past the limits are answered with a Retry or
+    /// refused meanwhile, keeping no state). `None` once the endpoint is
+    /// closed.
+    pub async fn incoming(&self) -> Option<Admitted> {
+        loop {
+            let incoming = self.quic.accept().await?;
+            if let Some(admitted) = self.admit(incoming) {
+                return Some(admitted);
+            }
+        }
     }
 
-    /// Completes TLS and the arbour handshake of an incoming connection.
-    pub async fn handshake_incoming(
-        &self,
-        incoming: quinn::Incoming,
-    ) -> Result<Peer, TransportError> {
+    fn admit(&self, incoming: quinn::Incoming) -> Option<Admitted> {
         let peer = incoming.remote_address();
-        let conn = incoming.await.inspect_err(|e| {
-            tracing::warn!(%peer, "TLS handshake failed: {e}");
-        })?;
-        let opened = tokio::time::timeout(self.handshake_timeout, conn.accept_bi()).await;
-        let (send, recv) = match opened {
-            Ok(Ok(streams)) => streams,
-            Ok(Err(e)) => {
-                tracing::warn!(%peer, "handshake failed: {e}");
-                return Err(e.into());
+        let validated = incoming.remote_address_validated();
+        match self.gate.admit(validated, incoming.may_retry()) {
+            Admission::Accept(slot) => Some(Admitted {
+                incoming,
+                _slot: slot,
+            }),
+            Admission::Retry => {
+                self.counters.handshakes_retried.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%peer, "asking for address validation (handshakes in flight: {})", self.gate.in_flight());
+                if incoming.retry().is_err() {
+                    tracing::debug!(%peer, "retry not possible");
+                }
+                None
             }
-            Err(_) => {
-                tracing::warn!(%peer, "handshake timed out after {:?}", self.handshake_timeout);
-                conn.close(CLOSE_PROTOCOL.into(), b"handshake timeout");
-                return Err(TransportError::HandshakeTimeout);
+            Admission::Refuse => {
+                self.counters.handshakes_refused.fetch_add(1, Ordering::Relaxed);
+                throttled_warn!(self.throttle, "handshakes at cap", %peer,
+                    "refusing a connection attempt: {} handshakes in flight, the cap{}",
+                    self.gate.in_flight(),
+                    if validated { "" } else { " for unvalidated addresses" });
+                incoming.refuse();
+                None
             }
+        }
+    }
+
+    /// Completes TLS and the arbour handshake of an incoming connection,
+    /// all within the handshake timeout counted from its first packet.
+    pub async fn handshake_incoming(&self, admitted: Admitted) -> Result<Peer, TransportError> {
+        let Admitted { incoming, _slot } = admitted;
+        let peer = incoming.remote_address();
+        let timeout = self.peer_limits.handshake_timeout;
+        let opened = std::cell::OnceCell::new();
+        let handshake = async {
+            let conn = incoming.await.inspect_err(|e| self.tls_failed(peer, e))?;
+            let _ = opened.set(conn.clone());
+            let (send, recv) = conn.accept_bi().await.inspect_err(|e| {
+                throttled_warn!(self.throttle, "handshake failed", %peer, "handshake failed: {e}");
+            })?;
+            let hs = Handshake::new(Role::Listener, self.hello.clone(), self.limits);
+            self.drive(hs, conn, send, recv).await
         };
-        let hs = Handshake::new(Role::Listener, self.hello.clone(), self.limits);
-        let admitted = self.drive(hs, conn, send, recv).await?;
-        tracing::info!(%peer, node = %admitted.hello.node, incarnation = admitted.hello.incarnation, "peer connected");
-        Ok(admitted)
+        match tokio::time::timeout(timeout, handshake).await {
+            Ok(Ok(admitted)) => {
+                tracing::info!(%peer, node = %admitted.hello.node, incarnation = admitted.hello.incarnation, "peer connected");
+                Ok(admitted)
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => {
+                self.counters.handshakes_timed_out.fetch_add(1, Ordering::Relaxed);
+                throttled_warn!(self.throttle, "handshake timeout", %peer,
+                    "handshake timed out after {timeout:?} (counted from its first packet)");
+                if let Some(conn) = opened.get() {
+                    conn.close(CLOSE_PROTOCOL.into(), b"handshake timeout");
+                }
+                // else dropping the half-open attempt closes it
+                Err(TransportError::HandshakeTimeout)
+            }
+        }
+    }
+
+    /// An incoming TLS handshake failed: logged (throttled: anyone can
+    /// provoke this); an attempt that merely went silent only at debug.
+    fn tls_failed(&self, peer: SocketAddr, e: &quinn::ConnectionError) {
+        match e {
+            quinn::ConnectionError::TimedOut => {
+                tracing::debug!(%peer, "TLS handshake abandoned: {e}");
+            }
+            _ => throttled_warn!(self.throttle, "tls failed", %peer, "TLS handshake failed: {e}"),
+        }
     }
 
     /// Runs the handshake machine `hs` over the control stream: sends what
@@ -429,7 +551,7 @@ impl Endpoint {
             None => Ok(()),
         };
         written?;
-        let verdict = tokio::time::timeout(self.handshake_timeout, async {
+        let verdict = async {
             let mut buf = [0u8; 4096];
             loop {
                 let n = match recv.read(&mut buf).await {
@@ -446,9 +568,8 @@ impl Endpoint {
                     step => return step,
                 }
             }
-        })
-        .await
-        .unwrap_or(Step::Failed(TransportError::HandshakeTimeout));
+        }
+        .await;
         match verdict {
             Step::Admitted { theirs, reply } => {
                 if let Some(reply) = reply {
@@ -466,7 +587,7 @@ impl Endpoint {
             }
             Step::Refuse { reject, refusal } => {
                 let reason = refusal.to_string();
-                tracing::warn!(peer = %addr, "refusing the peer: {reason}");
+                throttled_warn!(self.throttle, "refusing", peer = %addr, "refusing the peer: {reason}");
                 if send.write_all(&reject).await.is_ok() {
                     let _ = send.finish();
                     // let the reject reach the peer before the close does
@@ -486,12 +607,8 @@ impl Endpoint {
                 })
             }
             Step::Failed(e) => {
-                if matches!(e, TransportError::HandshakeTimeout) {
-                    tracing::warn!(peer = %addr, "handshake timed out after {:?}", self.handshake_timeout);
-                } else {
-                    tracing::warn!(peer = %addr, "handshake failed: {e}");
-                }
-                conn.close(CLOSE_PROTOCOL.into(), b"handshake failed");
+                throttled_warn!(self.throttle, "handshake failed", peer = %addr, "handshake failed: {e}");
+                conn.close(CLOSE_PROTOCOL.into(), e.to_string().as_bytes());
                 Err(e)
             }
             Step::NeedMore => unreachable_need_more(),

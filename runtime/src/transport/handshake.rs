@@ -144,8 +144,20 @@ impl Handshake {
         self.decoder
     }
 
+    /// The peer's bytes break the handshake. A listener tells the peer why
+    /// (a `Reject`, logged as a refusal); a dialer just gives up.
     fn fail(&mut self, e: TransportError) -> Step {
         self.finished = true;
+        if self.role == Role::Listener {
+            let refusal = Refusal::Malformed(match e {
+                TransportError::Protocol(why) => why,
+                other => other.to_string(),
+            });
+            return match self.reject_frame(&refusal) {
+                Ok(reject) => Step::Refuse { reject, refusal },
+                Err(e) => Step::Failed(e),
+            };
+        }
         Step::Failed(e)
     }
 
@@ -236,23 +248,71 @@ mod tests {
         assert!(matches!(step, Step::Refuse { refusal: Refusal::Identity(_), .. }), "{step:?}");
     }
 
+    /// The refusal a listener sends a peer whose first bytes are not a
+    /// hello, with the reason in it.
+    fn refusal_of(step: Step) -> String {
+        match step {
+            Step::Refuse {
+                reject,
+                refusal: Refusal::Malformed(why),
+            } => {
+                let mut d = FrameDecoder::new(Limits::default());
+                d.push(&reject);
+                let frame = d.next_frame().expect("reject frame").expect("whole");
+                assert_eq!(frame.kind, FrameKind::Reject);
+                assert_eq!(
+                    decode_reject(&frame.body).expect("reason"),
+                    format!("malformed handshake: {why}")
+                );
+                why
+            }
+            other => panic!("expected a malformed-handshake refusal, got {other:?}"),
+        }
+    }
+
     #[test]
-    fn garbage_and_out_of_turn_frames_fail_without_panicking() {
+    fn a_listener_refuses_garbage_and_out_of_turn_frames_saying_why() {
         let limits = Limits::default();
         let mut l = Handshake::new(Role::Listener, Hello::new("c", "beta", 2), limits);
-        assert!(matches!(
-            l.on_bytes(&[0xff; 16], names_ok),
-            Step::Failed(TransportError::Wire(_))
-        ));
-        // a listener that gets a welcome instead of a hello
+        let why = refusal_of(l.on_bytes(&[0xff; 16], names_ok));
+        assert!(why.contains("malformed"), "{why}");
+        // a listener that gets a welcome, or an envelope, instead of a hello
         let d = Handshake::new(Role::Listener, Hello::new("c", "alpha", 1), limits);
         let welcome = d.hello_frame(FrameKind::Welcome).expect("frame");
         let mut l = Handshake::new(Role::Listener, Hello::new("c", "beta", 2), limits);
-        assert!(matches!(
-            l.on_bytes(&welcome, names_ok),
-            Step::Failed(TransportError::Protocol(_))
-        ));
+        let why = refusal_of(l.on_bytes(&welcome, names_ok));
+        assert_eq!(why, "expected hello, got Welcome");
+        let mut envelope = Vec::new();
+        encode_frame(FrameKind::Envelope, b"x", &limits, &mut envelope).expect("frame");
+        let mut l = Handshake::new(Role::Listener, Hello::new("c", "beta", 2), limits);
+        let why = refusal_of(l.on_bytes(&envelope, names_ok));
+        assert_eq!(why, "expected hello, got Envelope");
+        // a hello whose node name is not UTF-8
+        let mut body = Vec::new();
+        Hello::new("c", "alpha", 1)
+            .encode(&limits, &mut body)
+            .expect("hello");
+        let at = body
+            .windows(5)
+            .position(|w| w == b"alpha")
+            .expect("the name");
+        body[at] = 0xff;
+        let mut bad = Vec::new();
+        encode_frame(FrameKind::Hello, &body, &limits, &mut bad).expect("frame");
+        let mut l = Handshake::new(Role::Listener, Hello::new("c", "beta", 2), limits);
+        let why = refusal_of(l.on_bytes(&bad, names_ok));
+        assert!(why.contains("UTF-8"), "{why}");
         // nothing is taken once the handshake is over
         assert!(matches!(l.on_bytes(&welcome, names_ok), Step::Failed(_)));
+    }
+
+    #[test]
+    fn a_dialer_gives_up_on_garbage() {
+        let limits = Limits::default();
+        let mut d = Handshake::new(Role::Dialer, Hello::new("c", "alpha", 1), limits);
+        assert!(matches!(
+            d.on_bytes(&[0xff; 16], names_ok),
+            Step::Failed(TransportError::Wire(_))
+        ));
     }
 }

@@ -5,6 +5,7 @@
 mod connection;
 mod endpoint;
 mod handshake;
+mod limits;
 mod peers;
 mod pending;
 mod tls;
@@ -14,8 +15,12 @@ pub use connection::{
     DEFAULT_OUTBOUND_CAP, LARGE_FRAME,
 };
 pub use endpoint::{
-    Endpoint, Liveness, Peer, TransportError, CLOSE_DUPLICATE, CLOSE_PROTOCOL, CLOSE_REFUSED,
+    Admitted, Endpoint, Liveness, Peer, TransportError, CLOSE_DUPLICATE, CLOSE_PROTOCOL, CLOSE_REFUSED,
     CLOSE_SHUTDOWN, DEFAULT_HANDSHAKE_TIMEOUT,
+};
+pub use limits::{
+    LimitCounters, PeerLimits, DEFAULT_FRAME_DEADLINE, DEFAULT_HANDSHAKES_IN_FLIGHT,
+    DEFAULT_SERVED_ASKS, DEFAULT_UNFINISHED_FRAME_BYTES, DEFAULT_UNVALIDATED_HANDSHAKES,
 };
 pub use peers::{default_redial, Lost, Offer, PeerTable, Redial, Timer};
 pub use pending::{lane_for, PendingAsks};

@@ -309,6 +309,9 @@ pub enum RemoteError {
     Timeout,
     /// The reply could not be encoded (or is over the frame limit).
     Encode(String),
+    /// The node was already serving its maximum of asks from the asker's
+    /// node (that maximum).
+    Overloaded(u32),
 }
 
 /// The longest exit reason a reply carries (a panic message and location).
@@ -352,6 +355,11 @@ impl Reply {
                 Ok(())
             }
             Err(RemoteError::Encode(s)) => text(out, 7, s),
+            Err(RemoteError::Overloaded(max)) => {
+                out.push(8);
+                out.extend_from_slice(&max.to_be_bytes());
+                Ok(())
+            }
         }
     }
 
@@ -372,6 +380,7 @@ impl Reply {
             5 => Err(RemoteError::Panicked(text(&mut r)?)),
             6 => Err(RemoteError::Timeout),
             7 => Err(RemoteError::Encode(text(&mut r)?)),
+            8 => Err(RemoteError::Overloaded(r.u32()?)),
             other => return Err(WireError::UnknownReplyCode(other)),
         };
         r.finish()?;

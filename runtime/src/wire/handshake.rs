@@ -51,6 +51,10 @@ pub enum Refusal {
     /// The peer's certificate and its hello name different nodes.
     #[error("identity mismatch: {0}")]
     Identity(String),
+    /// The peer's first frame is not a well-formed hello (a malformed frame,
+    /// a name too long or not UTF-8, an envelope before the hello).
+    #[error("malformed handshake: {0}")]
+    Malformed(String),
 }
 
 impl Hello {

@@ -1,0 +1,200 @@
+//! What peers may make a node hold, in one place: every resource a peer can
+//! cost the node (handshake state, streams, buffered bytes, monitors, served
+//! asks, queued output) has a bound here, in size and where it matters in
+//! time, and every refusal at a bound is counted (the node's `NetStats`).
+//!
+//! The handshake gate is the first of them: it decides, before any state is
+//! kept for a connection attempt, whether to take it on, to ask the client
+//! to prove its address first (a stateless QUIC Retry), or to refuse it.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The bounds a node holds its peers to. Each is configurable on the node's
+/// builder ([`NodeBuilder::limits`](crate::NodeBuilder::limits)); the
+/// defaults suit a cluster of trusted members on a network anyone may send
+/// packets on.
+///
+/// Fixed, not configurable: a peer may open one bidirectional stream (the
+/// dialer's control lane) and [`MAX_UNI_STREAMS`](super::MAX_UNI_STREAMS)
+/// unidirectional ones at a time, each with a 2 MiB receive window; a frame
+/// is at most 16 MiB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerLimits {
+    /// Incoming handshakes (TLS, then arbour's hello) in flight at once,
+    /// over all peers. Past it, connection attempts are refused at once.
+    /// Each holds about 60 KB until it completes or times out.
+    pub handshakes_in_flight: usize,
+    /// Handshakes in flight past which a client must first prove it can
+    /// receive at its address (QUIC Retry: the node keeps no state until it
+    /// answers). Spoofed or abandoned attempts then hold at most this many
+    /// slots; clients that answered the Retry may use the rest.
+    pub unvalidated_handshakes: usize,
+    /// How long a connection attempt may take from its first packet to the
+    /// end of arbour's handshake. Past it, the attempt is dropped.
+    pub handshake_timeout: Duration,
+    /// Bytes of frames begun but not finished that one connection may have
+    /// the node hold, over all its streams. Past it, the connection is
+    /// closed as a protocol violation. An arbour sender keeps its large
+    /// frames in flight under [`LARGE_IN_FLIGHT`](super::LARGE_IN_FLIGHT),
+    /// well inside the default.
+    pub unfinished_frame_bytes: usize,
+    /// How long a frame, once begun, may take to arrive whole. Past it, the
+    /// connection is closed (a peer cannot park bytes by never finishing).
+    pub frame_deadline: Duration,
+    /// Monitors one peer may hold on this node's actors (each costs a few
+    /// hundred bytes). Past it, a monitor is refused: the peer's watcher
+    /// gets `Down` with an error saying so.
+    pub peer_monitors: usize,
+    /// Asks from one peer being served at once (each holds its message
+    /// and the handler's state until it replies). Past it, an ask is
+    /// answered at once with [`RemoteError::Overloaded`](crate::RemoteError).
+    pub served_asks: usize,
+    /// Bytes one connection may hold queued for the peer, over all its
+    /// lanes. Past it, a plain tell is dropped, logged and counted
+    /// (`Stats::outbound_drops`); senders that can wait are told to.
+    pub outbound_cap: usize,
+}
+
+/// The default [`PeerLimits::handshakes_in_flight`].
+pub const DEFAULT_HANDSHAKES_IN_FLIGHT: usize = 256;
+/// The default [`PeerLimits::unvalidated_handshakes`].
+pub const DEFAULT_UNVALIDATED_HANDSHAKES: usize = 64;
+/// The default [`PeerLimits::unfinished_frame_bytes`].
+pub const DEFAULT_UNFINISHED_FRAME_BYTES: usize = 64 * 1024 * 1024;
+/// The default [`PeerLimits::frame_deadline`].
+pub const DEFAULT_FRAME_DEADLINE: Duration = Duration::from_secs(30);
+/// The default [`PeerLimits::served_asks`].
+pub const DEFAULT_SERVED_ASKS: usize = 4096;
+
+impl Default for PeerLimits {
+    fn default() -> Self {
+        Self {
+            handshakes_in_flight: DEFAULT_HANDSHAKES_IN_FLIGHT,
+            unvalidated_handshakes: DEFAULT_UNVALIDATED_HANDSHAKES,
+            handshake_timeout: super::DEFAULT_HANDSHAKE_TIMEOUT,
+            unfinished_frame_bytes: DEFAULT_UNFINISHED_FRAME_BYTES,
+            frame_deadline: DEFAULT_FRAME_DEADLINE,
+            peer_monitors: crate::monitor::DEFAULT_MAX_PEER_MONITORS,
+            served_asks: DEFAULT_SERVED_ASKS,
+            outbound_cap: super::DEFAULT_OUTBOUND_CAP,
+        }
+    }
+}
+
+/// Refusals at the limits, counted (read into the node's `NetStats`).
+#[derive(Debug, Default)]
+pub struct LimitCounters {
+    /// Connection attempts refused: handshakes in flight at their cap.
+    pub handshakes_refused: AtomicU64,
+    /// Connection attempts asked to validate their address (QUIC Retry).
+    pub handshakes_retried: AtomicU64,
+    /// Handshakes dropped at their deadline.
+    pub handshakes_timed_out: AtomicU64,
+    /// Connections closed for holding too many bytes of unfinished frames,
+    /// or a frame past its deadline.
+    pub unfinished_frames_refused: AtomicU64,
+    /// Asks answered `Overloaded`: the peer had its maximum being served.
+    pub served_asks_refused: AtomicU64,
+}
+
+/// What to do with a connection attempt.
+#[derive(Debug)]
+pub(crate) enum Admission {
+    /// Take it on; the slot is held until the handshake ends.
+    Accept(HandshakeSlot),
+    /// Ask the client to prove its address first (no state kept).
+    Retry,
+    /// Refuse it.
+    Refuse,
+}
+
+/// Counts handshakes in flight against [`PeerLimits`].
+#[derive(Debug)]
+pub(crate) struct HandshakeGate {
+    cap: usize,
+    unvalidated_cap: usize,
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl HandshakeGate {
+    pub(crate) fn new(limits: &PeerLimits) -> Self {
+        Self {
+            cap: limits.handshakes_in_flight,
+            unvalidated_cap: limits.unvalidated_handshakes.min(limits.handshakes_in_flight),
+            in_flight: Arc::default(),
+        }
+    }
+
+    /// Decides on an attempt whose address is `validated` (it answered a
+    /// Retry) or not, and which `may_retry` (has not been sent one yet).
+    pub(crate) fn admit(&self, validated: bool, may_retry: bool) -> Admission {
+        let n = self.in_flight.load(Ordering::Relaxed);
+        if n >= self.cap {
+            return Admission::Refuse;
+        }
+        if !validated && n >= self.unvalidated_cap {
+            return if may_retry {
+                Admission::Retry
+            } else {
+                Admission::Refuse
+            };
+        }
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        Admission::Accept(HandshakeSlot(self.in_flight.clone()))
+    }
+
+    /// Handshakes in flight now.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+}
+
+/// One handshake's place under the cap, given back when dropped.
+#[derive(Debug)]
+pub(crate) struct HandshakeSlot(Arc<AtomicUsize>);
+
+impl Drop for HandshakeSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gate(cap: usize, unvalidated: usize) -> HandshakeGate {
+        HandshakeGate::new(&PeerLimits {
+            handshakes_in_flight: cap,
+            unvalidated_handshakes: unvalidated,
+            ..PeerLimits::default()
+        })
+    }
+
+    #[test]
+    fn unvalidated_attempts_get_a_retry_past_their_share_and_everyone_a_refusal_at_the_cap() {
+        let g = gate(4, 2);
+        let mut held: Vec<_> = (0..2)
+            .map(|_| match g.admit(false, true) {
+                Admission::Accept(s) => s,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert!(matches!(g.admit(false, true), Admission::Retry));
+        // a client that already had its Retry and still is not validated
+        assert!(matches!(g.admit(false, false), Admission::Refuse));
+        for _ in 0..2 {
+            match g.admit(true, false) {
+                Admission::Accept(s) => held.push(s),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(g.in_flight(), 4);
+        assert!(matches!(g.admit(true, false), Admission::Refuse));
+        held.clear();
+        assert_eq!(g.in_flight(), 0, "slots come back when dropped");
+        assert!(matches!(g.admit(false, true), Admission::Accept(_)));
+    }
+}
