@@ -3,6 +3,8 @@
 //! every wait ([`bounded`], [`bounded_for`]); watch monitors fire
 //! ([`DownForwarder`]).
 
+pub mod attack;
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -87,6 +87,13 @@ arbour::remote_message!(PingHeld => "probe.ping_held.v1");
 pub struct Delay(pub u64);
 arbour::remote_message!(Delay => "probe.delay.v1");
 
+/// Ask: a large payload (sent on a stream of its own when over 64 KiB);
+/// answers with the number, having checked nothing but its arrival.
+#[derive(Clone, Debug, Message, Serialize, Deserialize)]
+#[rtype(result = "u64")]
+pub struct Blob(pub String, pub u64);
+arbour::remote_message!(Blob => "probe.blob.v1");
+
 /// Ask: the name of the thread (the node's worker) the actor runs on.
 #[derive(Clone, Debug, Message, Serialize, Deserialize)]
 #[rtype(result = "String")]
@@ -96,6 +103,7 @@ arbour::remote_message!(WhereAreYou => "probe.where.v1");
 arbour::remote_actor!(Echo {
     Ping,
     Delay,
+    Blob,
     WhereAreYou,
     Tally,
     Report,
@@ -109,6 +117,13 @@ impl Handler<Ping> for Echo {
     type Result = u64;
     fn handle(&mut self, Ping(n): Ping, _: &mut Context<Self>) -> u64 {
         n.wrapping_add(1)
+    }
+}
+
+impl Handler<Blob> for Echo {
+    type Result = u64;
+    fn handle(&mut self, Blob(_, n): Blob, _: &mut Context<Self>) -> u64 {
+        n
     }
 }
 

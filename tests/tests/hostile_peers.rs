@@ -1,0 +1,235 @@
+//! Hostile peers: every resource a peer can make a node hold is bounded
+//! (`PeerLimits`), each refusal is counted, and the node goes on serving
+//! its well-behaved peers throughout. The attackers do not use arbour's
+//! connection code past what they need to get in (`arbour_tests::attack`).
+
+use arbour::{AskError, Node, PeerLimits};
+use arbour_node::probe::{dial_echo, Delay, Echo, Ping, ECHO};
+use arbour_tests::attack::{partial_frame, HalfOpen};
+use arbour_tests::{bounded, bounded_for, run_local, test_node, LIMIT};
+use futures_util::FutureExt;
+use std::future::IntoFuture;
+use std::time::Duration;
+
+async fn victim(limits: PeerLimits) -> Node {
+    let alpha = test_node("alpha")
+        .limits(limits)
+        .start()
+        .await
+        .expect("alpha starts");
+    let echo = alpha.spawn(Echo::default());
+    alpha.expose(ECHO, &echo).expect("expose");
+    alpha
+}
+
+/// A well-behaved peer of `alpha`, with its ref to alpha's echo.
+async fn good_peer(alpha: &Node, name: &str) -> (Node, arbour::ActorRef<Echo>) {
+    let node = test_node(name).start().await.expect("peer starts");
+    let addr = alpha.local_addr().expect("addr");
+    let echo = bounded("dial echo", dial_echo(&node, "alpha", addr, LIMIT))
+        .await
+        .expect("dial echo");
+    (node, echo)
+}
+
+/// A raw member (valid certificate, passes the handshake) that then
+/// misbehaves at the QUIC level.
+async fn member(alpha: &Node) -> quinn::Connection {
+    use arbour::transport::{ClusterCa, Endpoint};
+    let ca = ClusterCa::from_secret("test", "s3cret").expect("ca");
+    let id = ca.issue("mallory", [9; 32]).expect("identity");
+    let ep = Endpoint::bind(
+        "127.0.0.1:0".parse().expect("addr"),
+        &ca.trust().expect("trust"),
+        &id,
+        arbour::wire::Hello::new("test", "mallory", 9),
+    )
+    .expect("bind");
+    let peer = bounded(
+        "mallory connects",
+        ep.connect(alpha.local_addr().expect("addr"), "alpha"),
+    )
+    .await
+    .expect("handshake passes");
+    // the endpoint must outlive the connection's use
+    std::mem::forget(ep);
+    peer.connection().clone()
+}
+
+/// Finding 2: attempts that send a ClientHello and then only PINGs never
+/// finish their handshake. The node holds at most `handshakes_in_flight`
+/// of them, past its unvalidated share asks for a Retry (keeping nothing),
+/// drops each at its deadline counted from the first packet, and a real
+/// peer connects and is served throughout.
+#[test]
+fn half_open_handshakes_are_capped_and_dropped_at_their_deadline() {
+    run_local(|| async {
+        let limits = PeerLimits {
+            handshakes_in_flight: 32,
+            unvalidated_handshakes: 8,
+            handshake_timeout: Duration::from_millis(800),
+            ..PeerLimits::default()
+        };
+        let alpha = victim(limits).await;
+        let addr = alpha.local_addr().expect("addr");
+        let mut flood = HalfOpen::start(addr, 300);
+        let mut most = 0;
+        let mut served = None;
+        // 3 s of pings, 4 a second: without a deadline of its own the node
+        // would hold every attempt as long as this goes on
+        for tick in 0..12 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            flood.ping();
+            most = most.max(alpha.net_stats().handshakes_in_flight);
+            if tick == 4 {
+                // a real peer in the middle of the flood: it answers the
+                // Retry and gets one of the validated slots
+                served = Some(good_peer(&alpha, "beta").await);
+            }
+        }
+        let (_beta, echo) = served.expect("beta");
+        assert_eq!(
+            bounded("ask during the flood", echo.ask(Ping(1))).await,
+            Ok(2)
+        );
+        let stats = alpha.net_stats();
+        eprintln!("half-open: most in flight {most}, {stats:?}, {flood:?}");
+        assert!(most <= 32, "at most the cap in flight, saw {most}");
+        assert!(stats.handshakes_retried > 0, "{stats:?}");
+        assert!(
+            stats.handshakes_timed_out >= 8,
+            "the held attempts were dropped at their deadline: {stats:?}"
+        );
+        // the flood stops: nothing stays in flight past the deadline
+        bounded_for(
+            Duration::from_secs(5),
+            "half-open attempts dropped",
+            async {
+                while alpha.net_stats().handshakes_in_flight > 0 {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            },
+        )
+        .await;
+        drop(flood);
+    });
+}
+
+/// Finding 4: frames announced and never finished. Bytes of unfinished
+/// frames count against the connection's budget; past it, or past the
+/// frame deadline, the connection is closed with the reason.
+#[test]
+fn unfinished_frames_are_bounded_in_bytes_and_in_time() {
+    run_local(|| async {
+        let alpha = victim(PeerLimits {
+            unfinished_frame_bytes: 4 * 1024 * 1024,
+            frame_deadline: Duration::from_millis(500),
+            ..PeerLimits::default()
+        })
+        .await;
+        let (_beta, echo) = good_peer(&alpha, "beta").await;
+        // bytes: three streams, each 1.5 MiB into a 16 MiB frame
+        let conn = member(&alpha).await;
+        let mut streams = Vec::new();
+        for _ in 0..3 {
+            let mut s = conn.open_uni().await.expect("stream");
+            let _ = s
+                .write_all(&partial_frame(16 * 1024 * 1024 - 1, 1536 * 1024))
+                .await;
+            streams.push(s);
+        }
+        let closed = bounded("closed for its bytes", conn.closed()).await;
+        assert!(
+            closed
+                .to_string()
+                .contains("over the connection's budget of 4194304"),
+            "{closed}"
+        );
+        // time: one small frame begun and never finished
+        let conn = member(&alpha).await;
+        let mut s = conn.open_uni().await.expect("stream");
+        s.write_all(&partial_frame(4096, 1024))
+            .await
+            .expect("write");
+        let closed = bounded("closed at the deadline", conn.closed()).await;
+        assert!(closed.to_string().contains("still unfinished"), "{closed}");
+        assert_eq!(alpha.net_stats().unfinished_frames_refused, 2);
+        // beta was served throughout
+        assert_eq!(bounded("ask", echo.ask(Ping(1))).await, Ok(2));
+    });
+}
+
+/// An arbour sender keeps its large frames in flight under 32 MiB, so a
+/// receiver's budget (64 MiB by default; 40 MiB here) is never what stops
+/// an honest burst of large messages.
+#[test]
+fn an_honest_burst_of_large_messages_stays_within_the_receivers_budget() {
+    run_local(|| async {
+        let alpha = victim(PeerLimits {
+            unfinished_frame_bytes: 40 * 1024 * 1024,
+            ..PeerLimits::default()
+        })
+        .await;
+        let (_beta, echo) = good_peer(&alpha, "beta").await;
+        let big = "x".repeat(1024 * 1024);
+        let asks: Vec<_> = (0..60)
+            .map(|i| echo.ask(arbour_node::probe::Blob(big.clone(), i)))
+            .collect();
+        for (i, ask) in asks.into_iter().enumerate() {
+            assert_eq!(bounded("large ask", ask).await, Ok(i as u64));
+        }
+        assert_eq!(alpha.net_stats().unfinished_frames_refused, 0);
+    });
+}
+
+/// Finding 5: a peer's asks being served are capped (past it, answered
+/// `Overloaded` at once), and when the asker's connection goes, the node
+/// stops serving them: asks still queued are skipped and freed.
+#[test]
+fn served_asks_are_capped_per_peer_and_abandoned_with_their_connection() {
+    run_local(|| async {
+        let alpha = victim(PeerLimits {
+            served_asks: 100,
+            ..PeerLimits::default()
+        })
+        .await;
+        let (beta, echo) = good_peer(&alpha, "beta").await;
+        let (_gamma, echo_gamma) = good_peer(&alpha, "gamma").await;
+        let mut slow: Vec<_> = (0..150)
+            .map(|_| Box::pin(echo.ask(Delay(3_600_000)).timeout(LIMIT).into_future()))
+            .collect();
+        // the 50 past the cap are answered at once
+        let mut overloaded = 0;
+        bounded("the asks past the cap answered", async {
+            while overloaded < 50 {
+                slow.retain_mut(|ask| match ask.as_mut().now_or_never() {
+                    Some(r) => {
+                        assert_eq!(r, Err(AskError::Overloaded(100)));
+                        overloaded += 1;
+                        false
+                    }
+                    None => true,
+                });
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        let stats = alpha.net_stats();
+        assert_eq!(
+            (stats.served_asks_in_flight, stats.served_asks_refused),
+            (100, 50)
+        );
+        // another peer has a cap of its own
+        assert_eq!(bounded("gamma's ask", echo_gamma.ask(Ping(1))).await, Ok(2));
+        // the asker goes away: its served asks are released
+        drop(slow);
+        beta.shutdown_network();
+        bounded("served asks released", async {
+            while alpha.net_stats().served_asks_in_flight > 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        assert_eq!(alpha.net_stats().served_asks_refused, 50);
+    });
+}
