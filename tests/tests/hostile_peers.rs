@@ -233,3 +233,97 @@ fn served_asks_are_capped_per_peer_and_abandoned_with_their_connection() {
         assert_eq!(alpha.net_stats().served_asks_refused, 50);
     });
 }
+
+/// Finding 1: a member holding 200,000 monitors on one actor disconnects.
+/// Dropping them took O(n²) in one step of the node's thread (23.7 s for
+/// 200k, the node deaf meanwhile); now a second peer's asks keep their
+/// latency (p99 under 50 ms) while it happens.
+#[test]
+fn a_member_dropping_200k_monitors_does_not_freeze_the_node() {
+    const MONITORS: u64 = 200_000;
+    run_local(|| async {
+        let alpha = victim(PeerLimits {
+            peer_monitors: 250_000,
+            ..PeerLimits::default()
+        })
+        .await;
+        let (mallory, remote) = good_peer(&alpha, "mallory").await;
+        let (_gamma, echo) = good_peer(&alpha, "gamma").await;
+        let (watcher, _downs) = arbour_tests::DownForwarder::start_new();
+        let monitors: Vec<_> = (0..MONITORS)
+            .map(|_| remote.monitor(watcher.clone().recipient()))
+            .collect();
+        bounded("200k monitors in place", async {
+            while alpha.net_stats().peer_monitors < MONITORS {
+                assert_eq!(remote.ask(Ping(0)).wait_if_full().await, Ok(1));
+            }
+        })
+        .await;
+        // gamma asks throughout; mallory goes away in the middle
+        let mut latencies = Vec::new();
+        let mut dropped_at = None;
+        bounded("asks while the monitors drop", async {
+            for i in 0..600 {
+                if i == 100 {
+                    mallory.shutdown_network();
+                }
+                let sent = std::time::Instant::now();
+                assert_eq!(echo.ask(Ping(i)).await, Ok(i + 1));
+                latencies.push(sent.elapsed());
+                if dropped_at.is_none() && i > 100 && alpha.net_stats().peer_monitors == 0 {
+                    dropped_at = Some(i);
+                }
+            }
+        })
+        .await;
+        assert!(dropped_at.is_some(), "the monitors were dropped");
+        latencies.sort();
+        let (p99, max) = (
+            latencies[latencies.len() * 99 / 100],
+            latencies[latencies.len() - 1],
+        );
+        eprintln!("monitors dropped by ask {dropped_at:?}; gamma's p99 {p99:?}, max {max:?}");
+        assert!(p99 < Duration::from_millis(50), "p99 {p99:?}");
+        // one long step of the node's thread shows as one slow ask
+        assert!(max < Duration::from_millis(250), "max {max:?}");
+        drop(monitors);
+    });
+}
+
+/// Many monitors of one actor share one watch on it; when it exits, every
+/// one of them still gets its own `Down` (sent in batches).
+#[test]
+fn every_one_of_many_monitors_of_one_actor_gets_its_down() {
+    run_local(|| async {
+        let alpha = victim(PeerLimits::default()).await;
+        let (_beta, remote) = good_peer(&alpha, "beta").await;
+        let (watcher, mut downs) = arbour_tests::DownForwarder::start_new();
+        let monitors: Vec<_> = (0..10_000)
+            .map(|_| remote.monitor(watcher.clone().recipient()))
+            .collect();
+        // one cancelled before the crash gets nothing
+        let cancelled = remote.monitor(watcher.clone().recipient());
+        assert!(remote.demonitor(cancelled));
+        while alpha.net_stats().peer_monitors < 10_000 {
+            let pong = bounded("ping", remote.ask(Ping(0)).wait_if_full()).await;
+            assert_eq!(pong, Ok(1));
+        }
+        remote.tell(arbour_node::probe::Crash("boom".into()));
+        for _ in 0..10_000 {
+            let down = bounded("down", downs.recv()).await.expect("Down");
+            assert!(
+                matches!(down.reason, arbour::ExitReason::Panic(_)),
+                "{down:?}"
+            );
+        }
+        assert_eq!(alpha.net_stats().peer_monitors, 0);
+        // and no more than one each
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), downs.recv())
+                .await
+                .is_err(),
+            "an extra Down"
+        );
+        drop(monitors);
+    });
+}

@@ -5,8 +5,8 @@
 
 use super::Monitor;
 use crate::actor::{ExitReason, Exported, Watcher};
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Monitors one peer may hold on this node's actors unless configured
@@ -17,8 +17,27 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// A peer's watch of one of our actors: the actor, and our monitor of it.
-type PeerWatch = (Arc<dyn Exported>, Monitor);
+/// The peer's watches of one of our actors: one watch on the actor's
+/// lifecycle serves all of them, so dropping them all costs one unwatch per
+/// actor, not one per monitor.
+struct ActorWatches {
+    /// Tells this entry from an earlier one for the same actor (a watch
+    /// that fires or is installed late must not touch a newer entry).
+    generation: u64,
+    actor: Arc<dyn Exported>,
+    /// `None` while the watch is being installed.
+    monitor: Option<Monitor>,
+    keys: HashSet<u64>,
+}
+
+#[derive(Default)]
+struct Watched {
+    /// By our actor's local number.
+    by_actor: HashMap<u64, ActorWatches>,
+    /// The peer's keys, and the actor each watches.
+    actor_of: HashMap<u64, u64>,
+    next_generation: u64,
+}
 
 /// A monitor the peer asked for was refused: it already holds `max`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,14 +47,19 @@ pub(crate) struct Refused {
     pub(crate) count: u64,
 }
 
+/// Actor watches unwatched in one step when a connection is lost; more are
+/// dropped in steps of this many with a yield between (other work runs).
+const UNWATCH_STEP: usize = 1024;
+
 /// Both directions of monitoring across one peer connection.
 pub(crate) struct PeerMonitors {
     /// Ours of the peer's actors: our key → what to call.
     watching: Mutex<HashMap<u64, Watcher>>,
     next_key: AtomicU64,
-    /// The peer's of ours: its key → the actor and our watch on it (`None`
-    /// while the watch is being installed).
-    watched: Mutex<HashMap<u64, Option<PeerWatch>>>,
+    /// The peer's of ours.
+    watched: Mutex<Watched>,
+    /// Actor watches of a lost connection not yet unwatched.
+    dropping: Arc<AtomicUsize>,
     max_watched: usize,
     refused: AtomicU64,
 }
@@ -46,6 +70,7 @@ impl PeerMonitors {
             watching: Mutex::default(),
             next_key: AtomicU64::new(0),
             watched: Mutex::default(),
+            dropping: Arc::default(),
             max_watched,
             refused: AtomicU64::new(0),
         }
@@ -71,51 +96,115 @@ impl PeerMonitors {
         }
     }
 
-    /// The peer watches our `actor` under its `key`: `watch` installs our
-    /// watch (its watcher must call [`PeerMonitors::peer_watch_fired`]).
-    /// Refused past the cap.
+    /// The peer watches our actor `local` under its `key`. The first watch
+    /// of an actor installs ours with `install(actor, generation)` (its
+    /// watcher must call [`PeerMonitors::peer_watch_fired`] with that
+    /// generation); later ones join it. Refused past the cap.
     pub(crate) fn add_peer_watch(
         &self,
         key: u64,
+        local: u64,
         actor: Arc<dyn Exported>,
-        watch: impl FnOnce(&Arc<dyn Exported>) -> Monitor,
+        install: impl FnOnce(&Arc<dyn Exported>, u64) -> Monitor,
     ) -> Result<(), Refused> {
-        {
-            let mut watched = lock(&self.watched);
-            if watched.len() >= self.max_watched && !watched.contains_key(&key) {
+        let generation = {
+            let mut w = lock(&self.watched);
+            if w.actor_of.contains_key(&key) {
+                return Ok(());
+            }
+            if w.actor_of.len() >= self.max_watched {
                 let count = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
                 return Err(Refused {
                     max: self.max_watched,
                     count,
                 });
             }
-            watched.insert(key, None);
-        }
+            w.actor_of.insert(key, local);
+            if let Some(entry) = w.by_actor.get_mut(&local) {
+                entry.keys.insert(key);
+                return Ok(());
+            }
+            w.next_generation += 1;
+            let generation = w.next_generation;
+            w.by_actor.insert(
+                local,
+                ActorWatches {
+                    generation,
+                    actor: actor.clone(),
+                    monitor: None,
+                    keys: HashSet::from([key]),
+                },
+            );
+            generation
+        };
         // unlocked: the watch may fire at once (no instance) or from another
         // worker meanwhile, and firing removes the entry
-        let monitor = watch(&actor);
-        if let Some(entry) = lock(&self.watched).get_mut(&key) {
-            *entry = Some((actor, monitor));
+        let monitor = install(&actor, generation);
+        let stale = {
+            let mut w = lock(&self.watched);
+            match w.by_actor.get_mut(&local) {
+                Some(entry) if entry.generation == generation => {
+                    entry.monitor = Some(monitor);
+                    None
+                }
+                _ => Some(monitor),
+            }
+        };
+        if let Some(monitor) = stale {
+            actor.unwatch(monitor);
         }
         Ok(())
     }
 
-    /// The watch the peer holds under `key` fired: forget it.
-    pub(crate) fn peer_watch_fired(&self, key: u64) {
-        lock(&self.watched).remove(&key);
+    /// Our watch `generation` of actor `local` fired: the peer's keys it
+    /// served (in order), each now gone.
+    pub(crate) fn peer_watch_fired(&self, local: u64, generation: u64) -> Vec<u64> {
+        let mut w = lock(&self.watched);
+        if w.by_actor.get(&local).map(|e| e.generation) != Some(generation) {
+            return Vec::new();
+        }
+        let Some(entry) = w.by_actor.remove(&local) else {
+            return Vec::new();
+        };
+        for key in &entry.keys {
+            w.actor_of.remove(key);
+        }
+        drop(w);
+        let mut keys: Vec<u64> = entry.keys.into_iter().collect();
+        keys.sort_unstable();
+        keys
     }
 
     /// The peer cancelled its monitor `key`.
     pub(crate) fn remove_peer_watch(&self, key: u64) {
-        let entry = lock(&self.watched).remove(&key).flatten();
-        if let Some((actor, monitor)) = entry {
+        let last = {
+            let mut w = lock(&self.watched);
+            let Some(local) = w.actor_of.remove(&key) else {
+                return;
+            };
+            let Some(entry) = w.by_actor.get_mut(&local) else {
+                return;
+            };
+            entry.keys.remove(&key);
+            if !entry.keys.is_empty() {
+                return;
+            }
+            w.by_actor.remove(&local)
+        };
+        if let Some(ActorWatches {
+            actor,
+            monitor: Some(monitor),
+            ..
+        }) = last
+        {
             actor.unwatch(monitor);
         }
     }
 
-    /// The peer's monitors of our actors held now.
+    /// The peer's monitors of our actors held now (counting those of a lost
+    /// connection still being dropped, one per actor).
     pub(crate) fn peer_watches(&self) -> usize {
-        lock(&self.watched).len()
+        lock(&self.watched).actor_of.len() + self.dropping.load(Ordering::Relaxed)
     }
 
     /// The peer's monitors refused so far (past the cap).
@@ -124,15 +213,48 @@ impl PeerMonitors {
     }
 
     /// The connection is gone: our watchers fire with `reason`, the peer's
-    /// watches are dropped (each in O(log n) of its actor's watchers).
+    /// watches are dropped. Their keys go at once; our watches on the
+    /// actors (one per actor) are removed [`UNWATCH_STEP`] at a time, the
+    /// rest in a task that yields between steps, so no single step of the
+    /// node's thread grows with what the peer held.
     pub(crate) fn connection_lost(&self, reason: &ExitReason) {
         let watchers: Vec<Watcher> = lock(&self.watching).drain().map(|(_, w)| w).collect();
         for w in watchers {
             w(reason);
         }
-        let watched: Vec<_> = lock(&self.watched).drain().filter_map(|(_, v)| v).collect();
-        for (actor, monitor) in watched {
-            actor.unwatch(monitor);
+        let watched = {
+            let mut w = lock(&self.watched);
+            w.actor_of = HashMap::new();
+            std::mem::take(&mut w.by_actor)
+        };
+        let mut entries: Vec<ActorWatches> = watched.into_values().collect();
+        let now = entries.len().saturating_sub(UNWATCH_STEP);
+        unwatch_all(entries.drain(now..));
+        if entries.is_empty() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            unwatch_all(entries.drain(..));
+            return;
+        };
+        self.dropping.fetch_add(entries.len(), Ordering::Relaxed);
+        let dropping = self.dropping.clone();
+        runtime.spawn(async move {
+            while !entries.is_empty() {
+                let from = entries.len().saturating_sub(UNWATCH_STEP);
+                let step = entries.len() - from;
+                unwatch_all(entries.drain(from..));
+                dropping.fetch_sub(step, Ordering::Relaxed);
+                tokio::task::yield_now().await;
+            }
+        });
+    }
+}
+
+fn unwatch_all(entries: impl Iterator<Item = ActorWatches>) {
+    for entry in entries {
+        if let Some(monitor) = entry.monitor {
+            entry.actor.unwatch(monitor);
         }
     }
 }

@@ -9,7 +9,7 @@
 //! that does not decode is answered (for an ask) or counted and logged (for
 //! a tell), and the node keeps serving.
 
-use super::network::{Loss, Network, Session};
+use super::network::{Loss, Network, Session, DOWNS_PER_FRAME};
 use crate::actor::{with_context, AskError, DispatchError, ExitReason, Exported, RefContext};
 use crate::platform;
 use crate::transport::{Admit, Connection, FrameSink, LaneId, Stall, CLOSE_SHUTDOWN};
@@ -218,6 +218,17 @@ impl Inbound {
             Control::Monitor { actor, key } => self.link.watched_by_peer(conn, actor, key),
             Control::Demonitor { key, .. } => self.link.unwatched_by_peer(key),
             Control::Down { key, reason } => self.link.down(key, &reason),
+            Control::Downs { keys, reason } => {
+                if keys.len() > DOWNS_PER_FRAME {
+                    return Err(format!(
+                        "a downs message with {} keys, more than {DOWNS_PER_FRAME}",
+                        keys.len()
+                    ));
+                }
+                for key in keys {
+                    self.link.down(key, &reason);
+                }
+            }
             Control::Exit { actor, kill } => {
                 if let Some(actor) = self.net.exported(actor) {
                     actor.stop(kill);

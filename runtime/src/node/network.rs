@@ -28,6 +28,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
 
+/// Monitor keys per `Downs` control message (a frame of about 40 KB, so
+/// it stays on the control lane).
+pub(crate) const DOWNS_PER_FRAME: usize = 4096;
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -603,24 +607,30 @@ impl Session {
         lock(&self.pending).late_replies()
     }
 
-    /// The peer monitors our actor `local` under its `key`.
+    /// The peer monitors our actor `local` under its `key`. All its
+    /// monitors of one actor share one watch on it; when it fires, their
+    /// `Down`s go in batches of [`DOWNS_PER_FRAME`].
     pub(crate) fn watched_by_peer(self: &Arc<Self>, conn: &Arc<Connection>, local: u64, key: u64) {
-        let down = move |reason: ExitReason| Control::Down { key, reason };
         let Some(actor) = self.net.upgrade().and_then(|net| net.exported(local)) else {
-            self.system(conn, &down(ExitReason::NoActor));
+            self.system(
+                conn,
+                &Control::Down {
+                    key,
+                    reason: ExitReason::NoActor,
+                },
+            );
             return;
         };
         let (session, weak) = (self.clone(), Arc::downgrade(conn));
-        let watcher: Watcher = Box::new(move |reason| {
-            session.monitors.peer_watch_fired(key);
-            if let Some(conn) = weak.upgrade() {
-                session.system(&conn, &down(reason.clone()));
-            }
-        });
-        if let Err(refused) = self
-            .monitors
-            .add_peer_watch(key, actor, |actor| actor.watch(watcher))
-        {
+        let install = move |actor: &Arc<dyn Exported>, generation| {
+            actor.watch(Box::new(move |reason| {
+                let keys = session.monitors.peer_watch_fired(local, generation);
+                if let Some(conn) = weak.upgrade() {
+                    session.send_downs(&conn, &keys, reason);
+                }
+            }))
+        };
+        if let Err(refused) = self.monitors.add_peer_watch(key, local, actor, install) {
             if refused.count.is_power_of_two() {
                 tracing::warn!(
                     peer = %self.node, max = refused.max, refused = refused.count,
@@ -631,7 +641,31 @@ impl Session {
                 "monitor refused: the peer already holds {} monitors on this node",
                 refused.max
             );
-            self.system(conn, &down(ExitReason::Error(why)));
+            let reason = ExitReason::Error(why);
+            self.system(conn, &Control::Down { key, reason });
+        }
+    }
+
+    /// Tells the peer its monitors `keys` fired with `reason`.
+    fn send_downs(&self, conn: &Connection, keys: &[u64], reason: &ExitReason) {
+        match keys {
+            [] => {}
+            [key] => self.system(
+                conn,
+                &Control::Down {
+                    key: *key,
+                    reason: reason.clone(),
+                },
+            ),
+            _ => {
+                for batch in keys.chunks(DOWNS_PER_FRAME) {
+                    let msg = Control::Downs {
+                        keys: batch.to_vec(),
+                        reason: reason.clone(),
+                    };
+                    self.system(conn, &msg);
+                }
+            }
         }
     }
 

@@ -21,6 +21,7 @@ const WHEREIS: &str = "arbour.whereis.v1";
 const MONITOR: &str = "arbour.monitor.v1";
 const DEMONITOR: &str = "arbour.demonitor.v1";
 const DOWN: &str = "arbour.down.v1";
+const DOWNS: &str = "arbour.downs.v1";
 const EXIT: &str = "arbour.exit.v1";
 const GOODBYE: &str = "arbour.goodbye.v1";
 
@@ -54,6 +55,14 @@ pub enum Control<R> {
         /// Why the actor exited.
         reason: R,
     },
+    /// The actor you watch under each of `keys` exited with `reason` (one
+    /// message for many monitors of one actor).
+    Downs {
+        /// The watches' keys (the receiver's own).
+        keys: Vec<u64>,
+        /// Why the actor exited.
+        reason: R,
+    },
     /// Stop your actor `actor` (`kill`: without its stopping hooks).
     Exit {
         /// The actor's local number.
@@ -73,6 +82,7 @@ impl<R: Serialize + DeserializeOwned> Control<R> {
             Control::Monitor { .. } => MONITOR,
             Control::Demonitor { .. } => DEMONITOR,
             Control::Down { .. } => DOWN,
+            Control::Downs { .. } => DOWNS,
             Control::Exit { .. } => EXIT,
             Control::Goodbye => GOODBYE,
         }
@@ -86,6 +96,7 @@ impl<R: Serialize + DeserializeOwned> Control<R> {
                 encode_into(out, &(actor, key))
             }
             Control::Down { key, reason } => encode_into(out, &(key, reason)),
+            Control::Downs { keys, reason } => encode_into(out, &(keys, reason)),
             Control::Exit { actor, kill } => encode_into(out, &(actor, kill)),
             Control::Goodbye => encode_into(out, &()),
         }
@@ -111,6 +122,10 @@ impl<R: Serialize + DeserializeOwned> Control<R> {
                 let (key, reason) = decode(payload)?;
                 Control::Down { key, reason }
             }
+            DOWNS => {
+                let (keys, reason) = decode(payload)?;
+                Control::Downs { keys, reason }
+            }
             EXIT => {
                 let (actor, kill) = decode(payload)?;
                 Control::Exit { actor, kill }
@@ -135,6 +150,8 @@ mod tests {
             (any::<u64>(), any::<u64>()).prop_map(|(actor, key)| Control::Monitor { actor, key }),
             (any::<u64>(), any::<u64>()).prop_map(|(actor, key)| Control::Demonitor { actor, key }),
             (any::<u64>(), ".{0,30}").prop_map(|(key, reason)| Control::Down { key, reason }),
+            (proptest::collection::vec(any::<u64>(), 0..20), ".{0,30}")
+                .prop_map(|(keys, reason)| Control::Downs { keys, reason }),
             (any::<u64>(), any::<bool>()).prop_map(|(actor, kill)| Control::Exit { actor, kill }),
             Just(Control::Goodbye),
         ]
