@@ -9,9 +9,8 @@
 //!   of its actor fires (p50 and max over 20 runs). A graceful shutdown says
 //!   goodbye, so the notice must not wait for the idle timeout (3 s).
 //!
-//! - `node.peer_monitors.drop_100k_ms`: a peer holding 100,000 monitors on
-//!   one actor disconnects; how long until the node has dropped them all
-//!   (was O(n²): 4.8 s for 100k, with the node deaf meanwhile).
+//! (What a peer's monitors cost when it disconnects is in the `hostile`
+//! bench: `hostile.monitors_drop_ms`.)
 //!
 //! Prints `<figure> <value> <unit>` lines (DESIGN.md §10).
 //! `cargo bench -p arbour --bench node`
@@ -72,7 +71,6 @@ fn main() {
         serve();
     } else if args.iter().any(|a| a == "--bench") || args.len() == 1 {
         lifecycle();
-        peer_monitors();
         peer_notice();
     }
 }
@@ -145,45 +143,6 @@ fn lifecycle() {
         // after every 100 cycles: a plateau is noise, steady growth a leak
         println!("node.lifecycle.rss_kib_per_100 {}", trace.join(","));
         anchor.shutdown().await;
-    });
-}
-
-fn peer_monitors() {
-    const MONITORS: usize = 100_000;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    tokio::task::LocalSet::new().block_on(&rt, async {
-        let alpha = builder("alpha").start().await.expect("alpha");
-        let echo = alpha.spawn(Echo);
-        alpha.expose("echo", &echo).expect("expose");
-        let beta = builder("beta").start().await.expect("beta");
-        beta.connect("alpha", alpha.local_addr().expect("addr"))
-            .await
-            .expect("connect");
-        let remote = beta
-            .lookup::<Echo>("alpha", "echo", Duration::from_secs(10))
-            .await
-            .expect("lookup");
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let downs = Downs(tx).start().recipient();
-        let monitors: Vec<_> = (0..MONITORS)
-            .map(|_| remote.monitor(downs.clone()))
-            .collect();
-        while alpha.net_stats().peer_monitors < MONITORS as u64 {
-            assert_eq!(remote.ask(Ping(0)).wait_if_full().await, Ok(1));
-        }
-        let start = Instant::now();
-        beta.shutdown_network();
-        while alpha.net_stats().peer_monitors > 0 {
-            tokio::task::yield_now().await;
-        }
-        println!(
-            "node.peer_monitors.drop_100k_ms {:.1} ms",
-            start.elapsed().as_secs_f64() * 1000.0
-        );
-        drop(monitors);
     });
 }
 

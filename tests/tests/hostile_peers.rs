@@ -327,3 +327,53 @@ fn every_one_of_many_monitors_of_one_actor_gets_its_down() {
         drop(monitors);
     });
 }
+
+/// A peer watching many actors (more than are dropped in one step): when
+/// it disconnects, its watches go in steps, and all of them go.
+#[test]
+fn a_peers_watches_of_many_actors_are_all_dropped_in_steps() {
+    run_local(|| async {
+        let alpha = victim(PeerLimits::default()).await;
+        let names: Vec<String> = (0..3_000).map(|i| format!("echo-{i}")).collect();
+        let actors: Vec<_> = names
+            .iter()
+            .map(|name| {
+                let echo = alpha.spawn(Echo::default());
+                alpha.expose(name, &echo).expect("expose");
+                echo
+            })
+            .collect();
+        let (beta, _) = good_peer(&alpha, "beta").await;
+        let (watcher, _downs) = arbour_tests::DownForwarder::start_new();
+        let mut monitors = Vec::new();
+        let mut last = None;
+        for name in &names {
+            let remote = bounded("lookup", beta.lookup::<Echo>("alpha", name, LIMIT))
+                .await
+                .expect("lookup");
+            monitors.push(remote.monitor(watcher.clone().recipient()));
+            last = Some(remote);
+        }
+        let last = last.expect("a ref");
+        bounded("3,000 watches in place", async {
+            while alpha.net_stats().peer_monitors < 3_000 {
+                let _ = last.ask(Ping(0)).wait_if_full().await;
+            }
+        })
+        .await;
+        beta.shutdown_network();
+        bounded("all dropped", async {
+            while alpha.net_stats().peer_monitors > 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        // the actors are well, and watchable afresh
+        let (local, mut downs) = arbour_tests::DownForwarder::start_new();
+        let _m = actors[0].monitor(local.recipient());
+        actors[0].stop();
+        let down = bounded("down", downs.recv()).await.expect("Down");
+        assert_eq!(down.reason, arbour::ExitReason::Shutdown);
+        drop(monitors);
+    });
+}

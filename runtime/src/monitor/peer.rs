@@ -47,9 +47,10 @@ pub(crate) struct Refused {
     pub(crate) count: u64,
 }
 
-/// Actor watches unwatched in one step when a connection is lost; more are
-/// dropped in steps of this many with a yield between (other work runs).
-const UNWATCH_STEP: usize = 1024;
+/// Watchers fired, or actor watches removed, in one step when a
+/// connection is lost; more go in steps of this many with a yield between
+/// (other work runs).
+const STEP: usize = 1024;
 
 /// Both directions of monitoring across one peer connection.
 pub(crate) struct PeerMonitors {
@@ -213,48 +214,57 @@ impl PeerMonitors {
     }
 
     /// The connection is gone: our watchers fire with `reason`, the peer's
-    /// watches are dropped. Their keys go at once; our watches on the
-    /// actors (one per actor) are removed [`UNWATCH_STEP`] at a time, the
+    /// watches are dropped (their keys at once; our watches on the actors,
+    /// one per actor, are removed). Each is done [`STEP`] at a time, the
     /// rest in a task that yields between steps, so no single step of the
-    /// node's thread grows with what the peer held.
+    /// node's thread grows with what the peer held or we watched.
     pub(crate) fn connection_lost(&self, reason: &ExitReason) {
         let watchers: Vec<Watcher> = lock(&self.watching).drain().map(|(_, w)| w).collect();
-        for w in watchers {
-            w(reason);
-        }
+        let reason = reason.clone();
+        in_steps(watchers, None, move |w| w(&reason));
         let watched = {
             let mut w = lock(&self.watched);
             w.actor_of = HashMap::new();
             std::mem::take(&mut w.by_actor)
         };
-        let mut entries: Vec<ActorWatches> = watched.into_values().collect();
-        let now = entries.len().saturating_sub(UNWATCH_STEP);
-        unwatch_all(entries.drain(now..));
-        if entries.is_empty() {
-            return;
-        }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            unwatch_all(entries.drain(..));
-            return;
-        };
-        self.dropping.fetch_add(entries.len(), Ordering::Relaxed);
-        let dropping = self.dropping.clone();
-        runtime.spawn(async move {
-            while !entries.is_empty() {
-                let from = entries.len().saturating_sub(UNWATCH_STEP);
-                let step = entries.len() - from;
-                unwatch_all(entries.drain(from..));
-                dropping.fetch_sub(step, Ordering::Relaxed);
-                tokio::task::yield_now().await;
+        let entries: Vec<ActorWatches> = watched.into_values().collect();
+        in_steps(entries, Some(self.dropping.clone()), |entry| {
+            if let Some(monitor) = entry.monitor {
+                entry.actor.unwatch(monitor);
             }
         });
     }
 }
 
-fn unwatch_all(entries: impl Iterator<Item = ActorWatches>) {
-    for entry in entries {
-        if let Some(monitor) = entry.monitor {
-            entry.actor.unwatch(monitor);
-        }
+/// Applies `f` to every item: [`STEP`] of them now, the rest [`STEP`] at a
+/// time in a task that yields between steps (`pending` counts what is
+/// left). Without a runtime to spawn on, all of them now.
+fn in_steps<T: Send + 'static>(
+    mut items: Vec<T>,
+    pending: Option<Arc<AtomicUsize>>,
+    f: impl Fn(T) + Send + 'static,
+) {
+    let first = items.len().saturating_sub(STEP);
+    items.drain(first..).for_each(&f);
+    if items.is_empty() {
+        return;
     }
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        items.into_iter().for_each(f);
+        return;
+    };
+    if let Some(p) = &pending {
+        p.fetch_add(items.len(), Ordering::Relaxed);
+    }
+    runtime.spawn(async move {
+        while !items.is_empty() {
+            tokio::task::yield_now().await;
+            let from = items.len().saturating_sub(STEP);
+            let step = items.len() - from;
+            items.drain(from..).for_each(&f);
+            if let Some(p) = &pending {
+                p.fetch_sub(step, Ordering::Relaxed);
+            }
+        }
+    });
 }
