@@ -242,3 +242,44 @@ pub async fn send_tallies(
     .await
     .map(drop)
 }
+
+/// What beta believes alpha's `Echo` accepts: one message alpha does not
+/// accept, and one whose payload alpha cannot decode (same tag as `Ping`,
+/// another shape) — what a version skew between nodes looks like. Look it
+/// up under [`ECHO`] to send these to an `Echo`.
+#[derive(Debug)]
+pub struct SkewedEcho;
+impl Actor for SkewedEcho {
+    type Context = Context<Self>;
+}
+
+/// A message no `Echo` accepts.
+#[derive(Debug, Message, Serialize, Deserialize)]
+#[rtype(result = "u64")]
+pub struct Unknown(pub u64);
+arbour::remote_message!(Unknown => "probe.nobody_accepts_this.v1");
+
+/// `Ping`'s tag with a payload of another shape.
+#[derive(Debug, Message, Serialize, Deserialize)]
+#[rtype(result = "u64")]
+pub struct WrongShape(pub String, pub String);
+arbour::remote_message!(WrongShape => "probe.ping.v1");
+
+arbour::remote_actor!(SkewedEcho {
+    Unknown,
+    WrongShape
+});
+
+impl Handler<Unknown> for SkewedEcho {
+    type Result = u64;
+    fn handle(&mut self, m: Unknown, _: &mut Context<Self>) -> u64 {
+        m.0
+    }
+}
+
+impl Handler<WrongShape> for SkewedEcho {
+    type Result = u64;
+    fn handle(&mut self, _: WrongShape, _: &mut Context<Self>) -> u64 {
+        0
+    }
+}

@@ -377,3 +377,42 @@ fn a_peers_watches_of_many_actors_are_all_dropped_in_steps() {
         drop(monitors);
     });
 }
+
+/// Finding 8: arbour's ALPN (`arbour/2`) is required. A QUIC client with a
+/// valid member certificate that offers no ALPN, or another one, is refused
+/// in the TLS handshake (`no_application_protocol`), before arbour's hello.
+#[test]
+fn a_client_without_arbours_alpn_is_refused_in_tls() {
+    run_local(|| async {
+        let alpha = victim(PeerLimits::default()).await;
+        let ca = arbour::transport::ClusterCa::from_secret("test", "s3cret").expect("ca");
+        let id = ca.issue("mallory", [5; 32]).expect("identity");
+        let trust = ca.trust().expect("trust");
+        let client = quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr")).expect("client");
+        let dial = |alpn: Vec<Vec<u8>>| {
+            let mut tls = trust.client_config(&id).expect("tls");
+            tls.alpn_protocols = alpn;
+            let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls).expect("quic tls");
+            let config = quinn::ClientConfig::new(std::sync::Arc::new(quic));
+            client
+                .connect_with(config, alpha.local_addr().expect("addr"), "alpha")
+                .expect("connect")
+        };
+        for alpn in [vec![], vec![b"h3".to_vec()]] {
+            let refused = bounded("TLS refusal", dial(alpn.clone())).await;
+            let err = refused.expect_err("refused");
+            // alert 120 is no_application_protocol
+            assert!(
+                err.to_string()
+                    .contains("error 120: peer doesn't support any known protocol"),
+                "{alpn:?}: {err}"
+            );
+        }
+        let ok = bounded(
+            "TLS with arbour's ALPN",
+            dial(vec![arbour::transport::ALPN.to_vec()]),
+        )
+        .await;
+        assert!(ok.is_ok(), "{ok:?}");
+    });
+}

@@ -5,7 +5,8 @@
 use actix::prelude::*;
 use arbour::{ActorRef, AskError, ExitReason, Node, TellError};
 use arbour_node::probe::{
-    dial_echo, send_tallies, Crash, Delay, Echo, Fail, Hold, Ping, PingHeld, Report, Tally, ECHO,
+    dial_echo, send_tallies, Crash, Delay, Echo, Fail, Hold, Ping, PingHeld, Report, SkewedEcho,
+    Tally, Unknown, WrongShape, ECHO,
 };
 use arbour_tests::{bounded, run_local, test_node, DownForwarder, LIMIT};
 use futures_util::FutureExt;
@@ -308,39 +309,6 @@ fn a_lost_connection_fails_pending_asks_and_fires_monitors_with_node_down() {
             Err(TellError::NodeDown(_))
         ));
     });
-}
-
-/// beta's view of alpha's echo: it declares a message alpha's `Echo` does
-/// not accept, and one whose payload alpha cannot decode (same tag, other
-/// shape) — what a version skew between nodes looks like.
-#[derive(Debug)]
-struct SkewedEcho;
-impl Actor for SkewedEcho {
-    type Context = Context<Self>;
-}
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "u64")]
-struct Unknown(u64);
-arbour::remote_message!(Unknown => "probe.nobody_accepts_this.v1");
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "u64")]
-struct WrongShape(String, String);
-arbour::remote_message!(WrongShape => "probe.ping.v1");
-arbour::remote_actor!(SkewedEcho {
-    Unknown,
-    WrongShape
-});
-impl Handler<Unknown> for SkewedEcho {
-    type Result = u64;
-    fn handle(&mut self, m: Unknown, _: &mut Context<Self>) -> u64 {
-        m.0
-    }
-}
-impl Handler<WrongShape> for SkewedEcho {
-    type Result = u64;
-    fn handle(&mut self, _: WrongShape, _: &mut Context<Self>) -> u64 {
-        0
-    }
 }
 
 #[test]

@@ -1,0 +1,104 @@
+//! Hostile peers, finding 6: what a peer can make the node log. Alone in
+//! its test binary, because it installs a log subscriber (tracing caches
+//! per call site whether anyone listens; tests on other threads without a
+//! subscriber would race that cache).
+
+use arbour::{Node, PeerLimits};
+use arbour_node::probe::{dial_echo, Echo, Ping, SkewedEcho, Unknown, ECHO};
+use arbour_tests::attack::HalfOpen;
+use arbour_tests::{bounded, run_local, test_node, LIMIT};
+use std::time::Duration;
+
+async fn victim(limits: PeerLimits) -> Node {
+    let alpha = test_node("alpha")
+        .limits(limits)
+        .start()
+        .await
+        .expect("alpha starts");
+    let echo = alpha.spawn(Echo::default());
+    alpha.expose(ECHO, &echo).expect("expose");
+    alpha
+}
+
+/// Log lines that a peer can provoke, as the node wrote them.
+#[derive(Clone, Default)]
+struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLog {
+    type Writer = CapturedLog;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+impl CapturedLog {
+    fn lines_with(&self, text: &str) -> usize {
+        let log = self.0.lock().expect("log");
+        String::from_utf8_lossy(&log)
+            .lines()
+            .filter(|l| l.contains(text))
+            .count()
+    }
+}
+
+/// Finding 6: a flood of what a peer can provoke costs a line per kind per
+/// interval (10 s), not a line each, and every one is still counted.
+#[test]
+fn lines_a_peer_can_provoke_are_throttled_and_every_case_counted() {
+    use tracing_subscriber::util::SubscriberInitExt;
+    let log = CapturedLog::default();
+    let _guard = tracing_subscriber::fmt()
+        .with_writer(log.clone())
+        .with_ansi(false)
+        .finish()
+        .set_default();
+    run_local(|| async {
+        let alpha = victim(PeerLimits {
+            unvalidated_handshakes: 4,
+            handshake_timeout: Duration::from_millis(300),
+            ..PeerLimits::default()
+        })
+        .await;
+        let beta = test_node("beta").start().await.expect("beta");
+        let addr = alpha.local_addr().expect("addr");
+        let echo = bounded("dial echo", dial_echo(&beta, "alpha", addr, LIMIT))
+            .await
+            .expect("dial echo");
+        let skewed = bounded("lookup", beta.lookup::<SkewedEcho>("alpha", ECHO, LIMIT))
+            .await
+            .expect("lookup");
+        for i in 0..10_000 {
+            skewed.tell(Unknown(i));
+        }
+        // the ask follows the tells on their lane
+        assert_eq!(
+            bounded("ask", echo.ask(Ping(1)).wait_if_full()).await,
+            Ok(2)
+        );
+        assert_eq!(alpha.net_stats().undeliverable, 10_000);
+        assert_eq!(log.lines_with("message from the wire not delivered"), 1);
+        // 200 abandoned handshakes: a few held to their deadline, the rest
+        // sent a Retry (at debug)
+        let mut flood = HalfOpen::start(alpha.local_addr().expect("addr"), 200);
+        for _ in 0..4 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            flood.ping();
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let stats = alpha.net_stats();
+        assert!(stats.handshakes_timed_out >= 4, "{stats:?}");
+        assert!(stats.handshakes_retried >= 100, "{stats:?}");
+        assert_eq!(log.lines_with("handshake timed out"), 1);
+        assert_eq!(log.lines_with("WARN"), 2, "one line per kind");
+    });
+}
