@@ -41,11 +41,13 @@ pub(crate) struct Inbound {
     served: Arc<ServedAsks>,
 }
 
-/// The peer's asks this connection is serving: at most `max` at once, and
-/// abandoned when the connection goes (no one is left to reply to: an ask
-/// still queued is skipped by its actor, and its message freed).
+/// The peer's asks this connection is serving: at most `max` at once per
+/// peer (counted in its session, over its connections), and abandoned when
+/// the connection goes: no one is left to reply to, so an ask still queued
+/// is skipped by its actor and its message freed. One whose handler has
+/// begun keeps its place until its deadline, as long as it may still run.
 struct ServedAsks {
-    in_flight: AtomicUsize,
+    in_flight: Arc<AtomicUsize>,
     max: usize,
     gone: watch::Sender<bool>,
 }
@@ -53,16 +55,16 @@ struct ServedAsks {
 /// One served ask's place under [`ServedAsks::max`] (and in the node's
 /// count), given back when it ends.
 struct ServedSlot {
-    served: Arc<ServedAsks>,
+    in_flight: Arc<AtomicUsize>,
     net: Arc<Network>,
 }
 
 impl ServedSlot {
-    fn take(served: &Arc<ServedAsks>, net: &Arc<Network>) -> Self {
+    fn take(served: &ServedAsks, net: &Arc<Network>) -> Self {
         served.in_flight.fetch_add(1, Ordering::Relaxed);
         net.served_asks.fetch_add(1, Ordering::Relaxed);
         Self {
-            served: served.clone(),
+            in_flight: served.in_flight.clone(),
             net: net.clone(),
         }
     }
@@ -70,7 +72,7 @@ impl ServedSlot {
 
 impl Drop for ServedSlot {
     fn drop(&mut self) {
-        self.served.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
         self.net.served_asks.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -79,10 +81,10 @@ impl Inbound {
     pub(crate) fn new(net: Arc<Network>, link: Arc<Session>, max_served: usize) -> Self {
         Self {
             net,
-            link,
+            link: link.clone(),
             conn: OnceLock::new(),
             served: Arc::new(ServedAsks {
-                in_flight: AtomicUsize::new(0),
+                in_flight: link.served.clone(),
                 max: max_served,
                 gone: watch::Sender::new(false),
             }),
@@ -305,6 +307,7 @@ impl Handoff<'_> {
             Ok(fut) => fut,
         };
         let slot = ServedSlot::take(self.served, self.net);
+        let deadline = platform::deadline(self.timeout);
         let conn = Arc::downgrade(self.conn);
         let mut gone = self.served.gone.subscribe();
         platform::spawn_local(InContext {
@@ -317,9 +320,12 @@ impl Handoff<'_> {
                             send_reply(&conn, correlation, outcome.map_err(remote_error));
                         }
                     }
-                    // the asker's connection is gone: stop waiting (an ask
-                    // still queued is then skipped by its actor)
-                    _ = gone.wait_for(|gone| *gone) => {}
+                    // the asker's connection is gone: stop waiting, so an
+                    // ask still queued is skipped by its actor; one being
+                    // handled may run to its deadline, and counts till then
+                    _ = gone.wait_for(|gone| *gone) => {
+                        tokio::time::sleep_until(deadline).await;
+                    }
                 }
             },
         });

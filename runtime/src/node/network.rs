@@ -129,6 +129,7 @@ impl Network {
             conn: ArcSwapOption::empty(),
             pending: Mutex::default(),
             monitors: PeerMonitors::new(self.limits.peer_monitors),
+            served: Arc::default(),
         });
         links.insert(link.node.clone(), link.clone());
         link
@@ -489,6 +490,9 @@ pub(crate) struct Session {
     pending: Mutex<PendingAsks<RemoteReply>>,
     /// Monitors across this peer connection, both ways.
     monitors: PeerMonitors,
+    /// The peer's asks being served now, over all its connections (so a
+    /// reconnect does not start the count over).
+    pub(crate) served: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Session {
