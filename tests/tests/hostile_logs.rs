@@ -20,6 +20,41 @@ async fn victim(limits: PeerLimits) -> Node {
     alpha
 }
 
+fn frame(kind: arbour::wire::FrameKind, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    arbour::wire::encode_frame(kind, body, &arbour::wire::Limits::default(), &mut out)
+        .expect("frame");
+    out
+}
+
+/// A member's QUIC connection (raw quinn) sends `bytes` as its hello; the
+/// reason the node's `Reject` frame gives.
+async fn refusal(alpha: &Node, bytes: &[u8]) -> String {
+    let ca = arbour::transport::ClusterCa::from_secret("test", "s3cret").expect("ca");
+    let id = ca.issue("mallory", [5; 32]).expect("identity");
+    let tls = ca.trust().expect("trust").client_config(&id).expect("tls");
+    let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls).expect("quic tls");
+    let client = quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr")).expect("client");
+    let conn = client
+        .connect_with(
+            quinn::ClientConfig::new(std::sync::Arc::new(quic)),
+            alpha.local_addr().expect("addr"),
+            "alpha",
+        )
+        .expect("connect");
+    let conn = bounded("TLS", conn).await.expect("TLS passes");
+    let (mut send, mut recv) = bounded("stream", conn.open_bi()).await.expect("stream");
+    send.write_all(bytes).await.expect("write");
+    let reply = bounded("the reject", recv.read_to_end(64 * 1024))
+        .await
+        .expect("read");
+    let mut decoder = arbour::wire::FrameDecoder::new(arbour::wire::Limits::default());
+    decoder.push(&reply);
+    let reject = decoder.next_frame().expect("frame").expect("a whole frame");
+    assert_eq!(reject.kind, arbour::wire::FrameKind::Reject);
+    arbour::wire::decode_reject(&reject.body).expect("reason")
+}
+
 /// Log lines that a peer can provoke, as the node wrote them.
 #[derive(Clone, Default)]
 struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
@@ -99,6 +134,35 @@ fn lines_a_peer_can_provoke_are_throttled_and_every_case_counted() {
         assert!(stats.handshakes_timed_out >= 4, "{stats:?}");
         assert!(stats.handshakes_retried >= 100, "{stats:?}");
         assert_eq!(log.lines_with("handshake timed out"), 1);
-        assert_eq!(log.lines_with("WARN"), 2, "one line per kind");
+        // finding 7: an envelope before the hello, and a hello whose name is
+        // not UTF-8, are refused with the reason, logged and told the peer
+        // (one line per kind of refusal and interval: the second, of the
+        // same kind, is held back and counted in the next such line)
+        let envelope = frame(arbour::wire::FrameKind::Envelope, b"x");
+        let told = refusal(&alpha, &envelope).await;
+        assert_eq!(told, "malformed handshake: expected hello, got Envelope");
+        let mut hello = Vec::new();
+        arbour::wire::Hello::new("test", "mallory", 1)
+            .encode(&arbour::wire::Limits::default(), &mut hello)
+            .expect("hello");
+        let at = hello
+            .windows(7)
+            .position(|w| w == b"mallory")
+            .expect("name");
+        hello[at] = 0xff;
+        let told = refusal(&alpha, &frame(arbour::wire::FrameKind::Hello, &hello)).await;
+        assert!(
+            told.starts_with("malformed handshake: ") && told.contains("UTF-8"),
+            "{told}"
+        );
+        assert_eq!(
+            log.lines_with("refusing the peer: malformed handshake: expected hello, got Envelope"),
+            1
+        );
+        assert_eq!(
+            log.lines_with("refusing the peer: malformed handshake: "),
+            1
+        );
+        assert_eq!(log.lines_with("WARN"), 3, "one line per kind");
     });
 }

@@ -218,7 +218,10 @@ fn served_asks_are_capped_per_peer_and_abandoned_with_their_connection() {
         })
         .await;
         let stats = alpha.net_stats();
-        assert_eq!((stats.served_asks_in_flight, stats.served_asks_refused), (100, 50));
+        assert_eq!(
+            (stats.served_asks_in_flight, stats.served_asks_refused),
+            (100, 50)
+        );
         // another peer has a cap of its own
         assert_eq!(bounded("gamma's ask", echo_gamma.ask(Ping(1))).await, Ok(2));
         // the asker goes away: its served asks are released by their deadline

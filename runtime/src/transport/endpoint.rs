@@ -587,7 +587,7 @@ impl Endpoint {
             }
             Step::Refuse { reject, refusal } => {
                 let reason = refusal.to_string();
-                throttled_warn!(self.throttle, "refusing", peer = %addr, "refusing the peer: {reason}");
+                throttled_warn!(self.throttle, refusal.kind(), peer = %addr, "refusing the peer: {reason}");
                 if send.write_all(&reject).await.is_ok() {
                     let _ = send.finish();
                     // let the reject reach the peer before the close does

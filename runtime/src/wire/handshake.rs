@@ -57,6 +57,20 @@ pub enum Refusal {
     Malformed(String),
 }
 
+impl Refusal {
+    /// A short name for the kind of refusal (log lines are throttled per
+    /// kind, so every kind of refusal is logged).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Refusal::VersionMismatch { .. } => "refused: version",
+            Refusal::ClusterMismatch { .. } => "refused: cluster",
+            Refusal::SameNode(_) => "refused: same node",
+            Refusal::Identity(_) => "refused: identity",
+            Refusal::Malformed(_) => "refused: malformed",
+        }
+    }
+}
+
 impl Hello {
     /// A hello for this build's protocol version.
     pub fn new(cluster: &str, node: &str, incarnation: u64) -> Self {
