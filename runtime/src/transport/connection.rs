@@ -525,6 +525,7 @@ async fn read_stream(
                     protocol_error(&conn, &e);
                     return;
                 }
+                decoder.release_idle();
             }
             Ok(None) => {
                 if decoder.buffered() > 0 {

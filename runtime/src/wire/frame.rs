@@ -98,6 +98,10 @@ pub fn encode_frame(
     Ok(())
 }
 
+/// Buffer a decoder keeps between frames; a larger one (a large frame's)
+/// is given back once the frame is done.
+const RETAINED: usize = 256 * 1024;
+
 /// Reassembles frames from a byte stream.
 #[derive(Debug)]
 pub struct FrameDecoder {
@@ -122,6 +126,16 @@ impl FrameDecoder {
     /// Bytes received and not yet part of a returned frame.
     pub fn buffered(&self) -> usize {
         self.buf.len() - self.pos
+    }
+
+    /// Gives back the buffer of a large frame once nothing is left in it
+    /// (a long-lived stream would otherwise keep its largest frame's
+    /// allocation for as long as it lives).
+    pub fn release_idle(&mut self) {
+        if self.buffered() == 0 && self.buf.capacity() > RETAINED {
+            self.buf = Vec::new();
+            self.pos = 0;
+        }
     }
 
     /// Adds received bytes.
@@ -178,11 +192,45 @@ impl FrameDecoder {
             });
         }
         let Some(frame) = avail.get(4..4 + len) else {
+            // a large frame under way: make room for exactly the rest, so
+            // what it holds is what it announced, not a doubling past it
+            let missing = 4 + len - avail.len();
+            if len > RETAINED && self.buf.capacity() - self.buf.len() < missing {
+                self.buf.reserve_exact(missing);
+            }
             return Ok(None);
         };
         let kind = FrameKind::from_byte(frame[0])?;
         let start = self.pos + 5;
         self.pos += 4 + len;
         Ok(Some((kind, start, self.pos)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A large frame arriving in pieces holds what it announced (not a
+    /// doubling past it), and its buffer is given back once it is done.
+    #[test]
+    fn a_large_frame_holds_what_it_announced_and_gives_it_back() {
+        let limits = Limits::default();
+        let body = vec![7u8; 4 * 1024 * 1024];
+        let mut bytes = Vec::new();
+        encode_frame(FrameKind::Envelope, &body, &limits, &mut bytes).expect("frame");
+        let mut d = FrameDecoder::new(limits);
+        let mut most = 0;
+        for piece in bytes.chunks(64 * 1024) {
+            d.push(piece);
+            most = most.max(d.buf.capacity());
+            if let Some((kind, got)) = d.next_frame_ref().expect("decodes") {
+                assert_eq!((kind, got.len()), (FrameKind::Envelope, body.len()));
+            }
+        }
+        assert!(most <= bytes.len() + 64 * 1024, "held {most} for {}", bytes.len());
+        assert_eq!(d.buffered(), 0);
+        d.release_idle();
+        assert_eq!(d.buf.capacity(), 0);
     }
 }
