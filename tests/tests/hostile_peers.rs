@@ -419,3 +419,44 @@ fn a_client_without_arbours_alpn_is_refused_in_tls() {
         assert!(ok.is_ok(), "{ok:?}");
     });
 }
+
+/// The frame deadline is per frame: a stream kept busy for far longer than
+/// it, every read ending inside some frame, is never cut off.
+#[test]
+fn a_busy_stream_outlasting_the_frame_deadline_is_not_cut_off() {
+    run_local(|| async {
+        let alpha = victim(PeerLimits {
+            frame_deadline: Duration::from_millis(200),
+            ..PeerLimits::default()
+        })
+        .await;
+        let conn = member(&alpha).await;
+        let mut s = conn.open_uni().await.expect("stream");
+        // ping frames (5 bytes each), written one byte and then 5 at a time
+        // for a second: the node always holds a byte of the next one, never
+        // the same one for long
+        let mut pings = Vec::new();
+        for _ in 0..2_000 {
+            let mut f = Vec::new();
+            arbour::wire::encode_frame(
+                arbour::wire::FrameKind::Ping,
+                &[],
+                &arbour::wire::Limits::default(),
+                &mut f,
+            )
+            .expect("frame");
+            pings.extend_from_slice(&f);
+        }
+        let started = std::time::Instant::now();
+        s.write_all(&pings[..1]).await.expect("write");
+        for piece in pings[1..].chunks(5) {
+            if started.elapsed() > Duration::from_millis(1_000) {
+                break;
+            }
+            s.write_all(piece).await.expect("write");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(conn.close_reason().is_none(), "{:?}", conn.close_reason());
+        assert_eq!(alpha.net_stats().unfinished_frames_refused, 0);
+    });
+}

@@ -419,9 +419,11 @@ impl<'a> Share<'a> {
         }
     }
 
-    /// The stream now holds `now` bytes of an unfinished frame. An error
-    /// says why the connection must close: over the budget.
-    fn hold(&mut self, now: usize) -> Result<(), String> {
+    /// The stream now holds `now` bytes of an unfinished frame; `progress`
+    /// if a frame was finished since the last call (the unfinished one is
+    /// then new). An error says why the connection must close: over the
+    /// budget.
+    fn hold(&mut self, now: usize, progress: bool) -> Result<(), String> {
         let total = if now >= self.held {
             self.budget.bytes.fetch_add(now - self.held, Ordering::Relaxed) + (now - self.held)
         } else {
@@ -430,8 +432,8 @@ impl<'a> Share<'a> {
         self.held = now;
         self.since = match (now, self.since) {
             (0, _) => None,
-            (_, None) => Some(platform::now()),
-            (_, since) => since,
+            (_, Some(since)) if !progress => Some(since),
+            _ => Some(platform::now()),
         };
         if total > self.budget.max {
             self.refused();
@@ -496,27 +498,40 @@ async fn read_stream(
         protocol_error(&conn, &e);
         return;
     }
+    // one timer per stream, moved only when a new frame is left unfinished
+    let mut timer = Box::pin(tokio::time::sleep_until(platform::deadline(Duration::MAX)));
+    let mut armed = None;
+    let mut frames = decoder.frames();
     loop {
-        if let Err(e) = share.hold(decoder.buffered()) {
+        let progress = decoder.frames() != frames;
+        frames = decoder.frames();
+        if let Err(e) = share.hold(decoder.buffered(), progress) {
             protocol_error(&conn, &e);
             return;
         }
         let read = stream.read_chunk(256 * 1024, true);
         let read = match share.deadline() {
             None => read.await,
-            Some(at) => match tokio::time::timeout_at(at, read).await {
-                Ok(r) => r,
-                Err(_) => {
-                    share.refused();
-                    let why = format!(
-                        "a frame begun {:?} ago is still unfinished ({} bytes)",
-                        budget.deadline,
-                        decoder.buffered()
-                    );
-                    protocol_error(&conn, &why);
-                    return;
+            Some(at) => {
+                if armed != Some(at) {
+                    timer.as_mut().reset(at);
+                    armed = Some(at);
                 }
-            },
+                tokio::select! {
+                    biased;
+                    read = read => read,
+                    () = &mut timer => {
+                        share.refused();
+                        let why = format!(
+                            "a frame begun {:?} ago is still unfinished ({} bytes)",
+                            budget.deadline,
+                            decoder.buffered()
+                        );
+                        protocol_error(&conn, &why);
+                        return;
+                    }
+                }
+            }
         };
         match read {
             Ok(Some(chunk)) => {

@@ -109,6 +109,8 @@ pub struct FrameDecoder {
     buf: Vec<u8>,
     /// Start of unconsumed bytes in `buf` (compacted lazily).
     pos: usize,
+    /// Frames returned so far.
+    frames: u64,
     failed: bool,
 }
 
@@ -119,6 +121,7 @@ impl FrameDecoder {
             limits,
             buf: Vec::new(),
             pos: 0,
+            frames: 0,
             failed: false,
         }
     }
@@ -126,6 +129,12 @@ impl FrameDecoder {
     /// Bytes received and not yet part of a returned frame.
     pub fn buffered(&self) -> usize {
         self.buf.len() - self.pos
+    }
+
+    /// Frames returned so far (a stream whose count moved has made
+    /// progress).
+    pub fn frames(&self) -> u64 {
+        self.frames
     }
 
     /// Gives back the buffer of a large frame once nothing is left in it
@@ -203,6 +212,7 @@ impl FrameDecoder {
         let kind = FrameKind::from_byte(frame[0])?;
         let start = self.pos + 5;
         self.pos += 4 + len;
+        self.frames += 1;
         Ok(Some((kind, start, self.pos)))
     }
 }
