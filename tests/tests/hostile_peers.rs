@@ -153,7 +153,26 @@ fn unfinished_frames_are_bounded_in_bytes_and_in_time() {
             .expect("write");
         let closed = bounded("closed at the deadline", conn.closed()).await;
         assert!(closed.to_string().contains("still unfinished"), "{closed}");
-        assert_eq!(alpha.net_stats().unfinished_frames_refused, 2);
+        // time, slowly: a frame trickled a byte every 100 ms (each read
+        // brings bytes, none finishes the frame)
+        let conn = member(&alpha).await;
+        let mut s = conn.open_uni().await.expect("stream");
+        let trickle = partial_frame(4096, 100);
+        let started = std::time::Instant::now();
+        for byte in trickle.chunks(1) {
+            if s.write_all(byte).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let closed = bounded("closed at the deadline", conn.closed()).await;
+        assert!(closed.to_string().contains("still unfinished"), "{closed}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(alpha.net_stats().unfinished_frames_refused, 3);
         // beta was served throughout
         assert_eq!(bounded("ask", echo.ask(Ping(1))).await, Ok(2));
     });

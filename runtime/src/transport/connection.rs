@@ -21,7 +21,7 @@ use super::endpoint::{Peer, CLOSE_PROTOCOL};
 use super::limits::{LimitCounters, PeerLimits};
 use crate::platform;
 use crate::wire::{FrameDecoder, Hello, Limits};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, Notify, Semaphore};
@@ -214,7 +214,10 @@ impl Connection {
             max: peer_limits.unfinished_frame_bytes,
             deadline: peer_limits.frame_deadline,
             counters,
+            epoch: platform::now(),
+            streams: Mutex::default(),
         });
+        platform::spawn_local(sweep_unfinished(budget.clone(), conn.clone()));
         platform::spawn_local(read_stream(
             control_recv,
             decoder,
@@ -394,28 +397,83 @@ async fn write_large(
     }
 }
 
-/// The connection's budget for bytes of frames begun and not finished.
+/// The connection's budget for bytes of frames begun and not finished, and
+/// the deadline to finish one (kept by [`sweep_unfinished`], so the read
+/// path touches no timer).
 struct Unfinished {
     bytes: AtomicUsize,
     max: usize,
     deadline: Duration,
     counters: Arc<LimitCounters>,
+    /// Times below are nanoseconds after this, plus one (0: none).
+    epoch: platform::Instant,
+    /// When each stream's unfinished frame began.
+    streams: Mutex<Vec<std::sync::Weak<AtomicU64>>>,
+}
+
+impl Unfinished {
+    fn refused(&self) {
+        self.counters
+            .unfinished_frames_refused
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How long ago the oldest unfinished frame began, if any.
+    fn oldest(&self) -> Option<Duration> {
+        let mut streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+        streams.retain(|s| s.strong_count() > 0);
+        let oldest = streams
+            .iter()
+            .filter_map(std::sync::Weak::upgrade)
+            .map(|s| s.load(Ordering::Relaxed))
+            .filter(|&t| t > 0)
+            .min()?;
+        let began = self.epoch + Duration::from_nanos(oldest - 1);
+        Some(platform::now().saturating_duration_since(began))
+    }
+}
+
+/// Closes the connection when a frame has been unfinished for longer than
+/// its deadline; checks four times a deadline (so it acts within 1.25 of it).
+async fn sweep_unfinished(budget: Arc<Unfinished>, conn: quinn::Connection) {
+    let period = (budget.deadline / 4).max(Duration::from_millis(10));
+    loop {
+        tokio::select! {
+            _ = conn.closed() => return,
+            () = tokio::time::sleep(period) => {}
+        }
+        if let Some(age) = budget.oldest().filter(|age| *age >= budget.deadline) {
+            budget.refused();
+            let why = format!(
+                "a frame begun {age:?} ago is still unfinished (the deadline is {:?})",
+                budget.deadline
+            );
+            protocol_error(&conn, &why);
+            return;
+        }
+    }
 }
 
 /// One stream's share of its connection's [`Unfinished`] budget.
 struct Share<'a> {
     budget: &'a Unfinished,
     held: usize,
-    /// When the frame now unfinished began to arrive.
-    since: Option<platform::Instant>,
+    /// When the frame now unfinished began (see [`Unfinished::epoch`]).
+    since: Arc<AtomicU64>,
 }
 
 impl<'a> Share<'a> {
     fn new(budget: &'a Unfinished) -> Self {
+        let since = Arc::new(AtomicU64::new(0));
+        budget
+            .streams
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Arc::downgrade(&since));
         Self {
             budget,
             held: 0,
-            since: None,
+            since,
         }
     }
 
@@ -430,13 +488,18 @@ impl<'a> Share<'a> {
             self.budget.bytes.fetch_sub(self.held - now, Ordering::Relaxed) - (self.held - now)
         };
         self.held = now;
-        self.since = match (now, self.since) {
-            (0, _) => None,
-            (_, Some(since)) if !progress => Some(since),
-            _ => Some(platform::now()),
-        };
+        let began = self.since.load(Ordering::Relaxed);
+        if now == 0 {
+            if began != 0 {
+                self.since.store(0, Ordering::Relaxed);
+            }
+        } else if began == 0 || progress {
+            let t = platform::now().saturating_duration_since(self.budget.epoch);
+            let t = u64::try_from(t.as_nanos()).unwrap_or(u64::MAX - 1) + 1;
+            self.since.store(t, Ordering::Relaxed);
+        }
         if total > self.budget.max {
-            self.refused();
+            self.budget.refused();
             return Err(format!(
                 "unfinished frames hold {total} bytes, over the connection's budget of {}",
                 self.budget.max
@@ -444,17 +507,22 @@ impl<'a> Share<'a> {
         }
         Ok(())
     }
+}
 
-    /// When the unfinished frame must be whole, if there is one.
-    fn deadline(&self) -> Option<platform::Instant> {
-        self.since.map(|t| t + self.budget.deadline)
+impl Share<'_> {
+    /// Stops the stream's deadline clock (a stall on a full mailbox is our
+    /// slowness, not the peer's); what [`Share::resume`] needs.
+    fn pause(&self) -> (u64, platform::Instant) {
+        (self.since.swap(0, Ordering::Relaxed), platform::now())
     }
 
-    fn refused(&self) {
-        self.budget
-            .counters
-            .unfinished_frames_refused
-            .fetch_add(1, Ordering::Relaxed);
+    /// Starts the clock again where it stopped.
+    fn resume(&self, (began, paused): (u64, platform::Instant)) {
+        if began != 0 {
+            let stalled = platform::now().saturating_duration_since(paused);
+            let stalled = u64::try_from(stalled.as_nanos()).unwrap_or(u64::MAX / 2);
+            self.since.store(began.saturating_add(stalled), Ordering::Relaxed);
+        }
     }
 }
 
@@ -494,13 +562,10 @@ async fn read_stream(
 ) {
     let mut share = Share::new(&budget);
     // frames already buffered during the handshake
-    if let Err(e) = drain(&*sink, &mut decoder).await {
+    if let Err(e) = drain(&*sink, &mut decoder, &share).await {
         protocol_error(&conn, &e);
         return;
     }
-    // one timer per stream, moved only when a new frame is left unfinished
-    let mut timer = Box::pin(tokio::time::sleep_until(platform::deadline(Duration::MAX)));
-    let mut armed = None;
     let mut frames = decoder.frames();
     loop {
         let progress = decoder.frames() != frames;
@@ -509,34 +574,11 @@ async fn read_stream(
             protocol_error(&conn, &e);
             return;
         }
-        let read = stream.read_chunk(256 * 1024, true);
-        let read = match share.deadline() {
-            None => read.await,
-            Some(at) => {
-                if armed != Some(at) {
-                    timer.as_mut().reset(at);
-                    armed = Some(at);
-                }
-                tokio::select! {
-                    biased;
-                    read = read => read,
-                    () = &mut timer => {
-                        share.refused();
-                        let why = format!(
-                            "a frame begun {:?} ago is still unfinished ({} bytes)",
-                            budget.deadline,
-                            decoder.buffered()
-                        );
-                        protocol_error(&conn, &why);
-                        return;
-                    }
-                }
-            }
-        };
+        let read = stream.read_chunk(256 * 1024, true).await;
         match read {
             Ok(Some(chunk)) => {
                 decoder.push(&chunk.bytes);
-                if let Err(e) = drain(&*sink, &mut decoder).await {
+                if let Err(e) = drain(&*sink, &mut decoder, &share).await {
                     protocol_error(&conn, &e);
                     return;
                 }
@@ -553,10 +595,17 @@ async fn read_stream(
     }
 }
 
-/// Hands every buffered frame to the sink, waiting out its stalls.
-async fn drain(sink: &dyn FrameSink, decoder: &mut FrameDecoder) -> Result<(), String> {
+/// Hands every buffered frame to the sink, waiting out its stalls (with
+/// the stream's deadline clock stopped meanwhile).
+async fn drain(
+    sink: &dyn FrameSink,
+    decoder: &mut FrameDecoder,
+    share: &Share<'_>,
+) -> Result<(), String> {
     while let Some(stall) = sink.frames(decoder)? {
+        let clock = share.pause();
         stall.await;
+        share.resume(clock);
     }
     Ok(())
 }
