@@ -18,7 +18,11 @@ use std::time::Duration;
 enum Life {
     Up,
     Down,
+    /// Restarting: the child a restart is for, or whose start failed.
     Pending,
+    /// Not running, to be started by the restart in progress after the
+    /// child it is for (OTP shows it `undefined`, not restarting).
+    Queued,
 }
 
 #[derive(Clone, Debug)]
@@ -101,7 +105,7 @@ impl Model {
                 if self
                     .kids
                     .iter()
-                    .any(|k| k.significant && k.life != Life::Down)
+                    .any(|k| k.significant && matches!(k.life, Life::Up | Life::Pending))
                 {
                     Expect::Nothing
                 } else {
@@ -140,7 +144,11 @@ impl Model {
         let from = first.and_then(|f| self.pos(&f)).unwrap_or(0);
         let mut started = Vec::new();
         for k in &mut self.kids[from..] {
-            k.life = Life::Pending;
+            k.life = if k.id == id {
+                Life::Pending
+            } else {
+                Life::Queued
+            };
             started.push(k.id.clone());
         }
         Expect::Restart(terminated, started)
@@ -269,6 +277,8 @@ proptest! {
                     for (k, id) in start.iter().enumerate() {
                         if ev.fail_at == Some(k) {
                             core.mark_start_failed(id);
+                            let i = model.pos(id).expect("model child");
+                            model.kids[i].life = Life::Pending;
                             if let Some(old) = retry.replace(id.clone()) {
                                 // two retries queued: the older one runs (a
                                 // no-op if that child is no longer pending)

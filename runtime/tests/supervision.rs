@@ -660,7 +660,11 @@ fn simple_one_for_one_starts_dynamic_children_from_a_template() {
             .start(&node)
             .await
             .expect("start");
-        assert_eq!(sup.count_children().await.expect("count").specs, 0);
+        assert_eq!(
+            sup.count_children().await.expect("count").specs,
+            1,
+            "the template"
+        );
         let x = sup
             .start_dynamic::<Worker, String>("x".into())
             .await

@@ -44,6 +44,11 @@ pub struct ChildState<T = ()> {
     pub status: ChildStatus,
     /// Consecutive restarts without a stable run (drives backoff).
     pub attempt: u32,
+    /// To be started by the restart plan in progress, after the child that
+    /// caused it (`one_for_all`, `rest_for_one`). Its status is `Stopped`
+    /// meanwhile, as OTP shows such a child `undefined`: only the child the
+    /// plan is for is `Restarting`.
+    pub queued: bool,
     started_at: Option<Instant>,
     /// The driver's data for this child.
     pub data: T,
@@ -252,6 +257,7 @@ impl<T> Core<T> {
                 significant,
                 status: ChildStatus::Stopped,
                 attempt: 0,
+                queued: false,
                 started_at: None,
                 data,
             },
@@ -301,6 +307,7 @@ impl<T> Core<T> {
     pub fn mark_running_at(&mut self, seq: u64, now: Instant) {
         if let Some(c) = self.children.get_mut(&seq) {
             c.status = ChildStatus::Running;
+            c.queued = false;
             c.started_at = Some(now);
         }
     }
@@ -313,13 +320,33 @@ impl<T> Core<T> {
     }
 
     /// The driver stopped the child at `seq` on request (API); no restart
-    /// follows. Temporary children lose their spec, as in OTP.
+    /// follows. Temporary children lose their spec, as in OTP. Stopping the
+    /// child a restart plan is for cancels the plan: the children queued
+    /// behind it stay stopped.
     pub fn mark_terminated_at(&mut self, seq: u64) {
-        match self.children.get_mut(&seq) {
-            Some(c) if c.restart == Restart::Temporary => self.drop_spec(seq),
-            Some(c) => c.status = ChildStatus::Stopped,
-            None => {}
+        let Some(c) = self.children.get_mut(&seq) else {
+            return;
+        };
+        let cancels = c.status == ChildStatus::Restarting;
+        c.queued = false;
+        if c.restart == Restart::Temporary {
+            self.drop_spec(seq);
+        } else {
+            c.status = ChildStatus::Stopped;
         }
+        if cancels {
+            for c in self.children.values_mut() {
+                c.queued = false;
+            }
+        }
+    }
+
+    /// Whether a plan's start of the child at `seq` is still due: it is the
+    /// child the plan is for, or queued behind it.
+    pub fn start_due_at(&self, seq: u64) -> bool {
+        self.children
+            .get(&seq)
+            .is_some_and(|c| c.status == ChildStatus::Restarting || c.queued)
     }
 
     /// [`Core::mark_terminated_at`] by id.
@@ -333,6 +360,7 @@ impl<T> Core<T> {
     pub fn mark_start_failed_at(&mut self, seq: u64) {
         if let Some(c) = self.children.get_mut(&seq) {
             c.status = ChildStatus::Restarting;
+            c.queued = false;
         }
     }
 
@@ -427,6 +455,7 @@ impl<T> Core<T> {
         let terminate = self.shutdown_order();
         for c in self.children.values_mut() {
             c.status = ChildStatus::Stopped;
+            c.queued = false;
         }
         Plan::Shutdown { terminate, cause }
     }
@@ -486,7 +515,12 @@ impl<T> Core<T> {
         }
         let mut start = Vec::new();
         for (k, c) in self.children.range_mut(from..) {
-            c.status = ChildStatus::Restarting;
+            if *k == seq {
+                c.status = ChildStatus::Restarting;
+            } else {
+                c.status = ChildStatus::Stopped;
+                c.queued = true;
+            }
             start.push(ChildKey {
                 seq: *k,
                 id: c.id.clone(),

@@ -85,6 +85,9 @@ pub enum SupervisorError {
     /// Significant children need `auto_shutdown` other than `never`.
     #[error("child {0:?} is significant but auto_shutdown is never")]
     SignificantWithoutAutoShutdown(String),
+    /// Flags OTP refuses together (its `bad_combination`).
+    #[error("invalid supervisor flags: bad combination: {0}")]
+    BadCombination(String),
     /// `simple_one_for_one` takes exactly one template and no static children.
     #[error("simple_one_for_one needs exactly one template child and no other children")]
     BadSimpleOneForOne,
@@ -375,6 +378,13 @@ impl SupervisorSpec {
         {
             return Err(SupervisorError::BadSimpleOneForOne);
         }
+        if self.strategy == Strategy::SimpleOneForOne && self.auto_shutdown != AutoShutdown::Never {
+            // OTP: {bad_combination, [{strategy, simple_one_for_one}, {auto_shutdown, _}]}
+            return Err(SupervisorError::BadCombination(format!(
+                "simple_one_for_one with auto_shutdown {:?}",
+                self.auto_shutdown
+            )));
+        }
         let mut seen = rustc_hash::FxHashSet::default();
         seen.reserve(self.children.len());
         for c in &self.children {
@@ -386,15 +396,17 @@ impl SupervisorSpec {
         Ok(())
     }
 
+    /// OTP's order: "significant without auto-shutdown" is reported before
+    /// "significant and permanent".
     pub(crate) fn check_child(&self, c: &ChildSpec) -> Result<(), SupervisorError> {
         if c.significant {
-            if c.restart == Restart::Permanent {
-                return Err(SupervisorError::SignificantPermanent(c.id.to_string()));
-            }
             if self.auto_shutdown == AutoShutdown::Never {
                 return Err(SupervisorError::SignificantWithoutAutoShutdown(
                     c.id.to_string(),
                 ));
+            }
+            if c.restart == Restart::Permanent {
+                return Err(SupervisorError::SignificantPermanent(c.id.to_string()));
             }
         }
         Ok(())

@@ -9,7 +9,9 @@
 use super::decision::{ChildKey, ChildStatus, Core, CoreFlags, Plan, ShutdownCause};
 use super::directory::Directory;
 use super::slots::ChildSlot;
-use super::spec::{ChildKind, ChildShutdown, ChildSpec, Strategy, SupervisorError, SupervisorSpec};
+use super::spec::{
+    ChildKind, ChildShutdown, ChildSpec, Restart, Strategy, SupervisorError, SupervisorSpec,
+};
 use crate::actor::{ActorId, ContextExt, ExitReason, Host, LifeRef, Lifecycle};
 use crate::platform;
 use actix::fut::wrap_future;
@@ -38,7 +40,9 @@ impl std::fmt::Debug for Supervisor {
 /// The driver's data for one child, kept inside the core's entry.
 struct Record {
     slot: Arc<dyn ChildSlot>,
-    factory: Arc<dyn super::slots::ChildFactory>,
+    /// How to start it; a temporary child's goes once it has started (it is
+    /// never restarted, and OTP keeps nothing of its start arguments).
+    factory: Option<Arc<dyn super::slots::ChildFactory>>,
     live: Option<Live>,
     shutdown: ChildShutdown,
     kind: ChildKind,
@@ -91,6 +95,22 @@ impl Drop for State {
 }
 
 type Shared = Rc<RefCell<State>>;
+
+impl State {
+    /// Whether `id` names a dynamic child this (`simple_one_for_one`)
+    /// supervisor started at some point.
+    fn was_dynamic_child(&self, id: &str) -> bool {
+        let Some(template) = self.spec.children.first() else {
+            return false;
+        };
+        self.spec.strategy == Strategy::SimpleOneForOne
+            && id
+                .strip_prefix(&*template.id)
+                .and_then(|rest| rest.strip_prefix('-'))
+                .and_then(|n| n.parse::<u64>().ok())
+                .is_some_and(|n| n >= 1 && n <= self.next_dynamic)
+    }
+}
 
 impl Supervisor {
     pub(crate) fn new(
@@ -229,6 +249,17 @@ async fn init_children(st: &Shared) -> Result<(), SupervisorError> {
         }
     }
     st.borrow().dir.extend(dir);
+    // temporary children are never started again: keep nothing of theirs
+    let mut s = st.borrow_mut();
+    if s.spec
+        .children
+        .iter()
+        .any(|c| c.restart == Restart::Temporary)
+    {
+        let mut kept = SupervisorSpec::clone(&s.spec);
+        kept.children.retain(|c| c.restart != Restart::Temporary);
+        s.spec = Arc::new(kept);
+    }
     Ok(())
 }
 
@@ -239,7 +270,7 @@ fn add_record(st: &Shared, spec: &ChildSpec) -> (u64, Arc<dyn ChildSlot>) {
     let slot = spec.factory.new_slot(&s.host);
     let rec = Record {
         slot: slot.clone(),
-        factory: spec.factory.clone(),
+        factory: Some(spec.factory.clone()),
         live: None,
         shutdown: spec.shutdown,
         kind: spec.kind,
@@ -304,7 +335,13 @@ async fn start_one_at_time(
         let Some(c) = s.core.child_at(seq) else {
             return Err(crate::StartError::Failed(format!("no child #{seq}")));
         };
-        (c.data.slot.clone(), c.data.factory.clone(), s.host.clone())
+        let Some(factory) = c.data.factory.clone() else {
+            return Err(crate::StartError::Failed(format!(
+                "temporary child {:?} is not started again",
+                c.id
+            )));
+        };
+        (c.data.slot.clone(), factory, s.host.clone())
     };
     let (life, now) = match factory.start_now(&*slot, &host, None) {
         Some(started) => (started?, now),
@@ -319,6 +356,9 @@ async fn start_one_at_time(
     }
     if let Some(c) = s.core.child_at_mut(seq) {
         c.data.live = Some(Live { generation, life });
+        if c.restart == Restart::Temporary {
+            c.data.factory = None;
+        }
     }
     s.core
         .mark_running_at(seq, now.unwrap_or_else(platform::now));
@@ -454,10 +494,7 @@ async fn start_list(st: &Shared, keys: Vec<ChildKey>) {
     for ChildKey { seq, id } in keys {
         let due = {
             let s = st.borrow();
-            !s.shutting_down
-                && s.core
-                    .child_at(seq)
-                    .is_some_and(|c| c.status == ChildStatus::Restarting)
+            !s.shutting_down && s.core.start_due_at(seq)
         };
         if !due {
             continue;
@@ -755,8 +792,14 @@ impl Handler<TerminateChild> for Supervisor {
         TerminateChild(id): TerminateChild,
         _: &mut Context<Self>,
     ) -> Self::Result {
-        let Some(seq) = self.st.borrow_mut().core.seq_of(&id) else {
-            return ready(Err(SupervisorError::NotFound(id)));
+        let seq = {
+            let mut s = self.st.borrow_mut();
+            match s.core.seq_of(&id) {
+                Some(seq) => seq,
+                // OTP: a dynamic child that has already terminated is ok
+                None if s.was_dynamic_child(&id) => return ready(Ok(())),
+                None => return ready(Err(SupervisorError::NotFound(id))),
+            }
         };
         let key = ChildKey {
             seq,
@@ -834,9 +877,12 @@ impl Handler<WhichChildren> for Supervisor {
 
     fn handle(&mut self, _: WhichChildren, _: &mut Context<Self>) -> Self::Result {
         let s = self.st.borrow();
+        // newest first, as OTP lists them (a child restarted in place keeps
+        // its place)
         MessageResult(
             s.core
                 .children()
+                .rev()
                 .map(|c| ChildInfo {
                     id: c.id.to_string(),
                     actor: c.data.slot.actor_id().clone(),
@@ -854,8 +900,15 @@ impl Handler<CountChildren> for Supervisor {
     fn handle(&mut self, _: CountChildren, _: &mut Context<Self>) -> Self::Result {
         let s = self.st.borrow();
         let mut n = ChildCounts::default();
+        let simple = s.spec.strategy == Strategy::SimpleOneForOne;
+        if simple {
+            // OTP: one spec, the template, however many children it made
+            n.specs = 1;
+        }
         for c in s.core.children() {
-            n.specs += 1;
+            if !simple {
+                n.specs += 1;
+            }
             if c.status == ChildStatus::Running {
                 n.active += 1;
             }

@@ -1,0 +1,279 @@
+//! Erlang/OTP's `supervisor` reference manual, rule by rule: each test is
+//! named for what the manual says, and checks arbour does the same.
+
+mod common;
+
+use arbour::supervision::decision::ChildStatus;
+use arbour::{AutoShutdown, Backoff, ChildSpec, Restart, SupervisorError, SupervisorSpec};
+use common::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn worker(id: &str, log: &Log) -> ChildSpec {
+    ChildSpec::worker(id, Worker::factory(id, log))
+}
+
+async fn ids(sup: &arbour::SupervisorRef) -> Vec<String> {
+    let children = within("which_children", sup.which_children()).await;
+    children
+        .expect("which_children")
+        .into_iter()
+        .map(|c| c.id)
+        .collect()
+}
+
+async fn statuses(sup: &arbour::SupervisorRef) -> Vec<(String, ChildStatus)> {
+    let children = within("which_children", sup.which_children()).await;
+    children
+        .expect("which_children")
+        .into_iter()
+        .map(|c| (c.id, c.status))
+        .collect()
+}
+
+#[test]
+fn which_children_lists_the_newest_child_first() {
+    run(|node| async move {
+        let log = Log::default();
+        let sup = SupervisorSpec::one_for_one()
+            .intensity(10)
+            .child(worker("a", &log))
+            .child(worker("b", &log))
+            .child(worker("c", &log))
+            .start(&node)
+            .await
+            .expect("start");
+        assert_eq!(ids(&sup).await, ["c", "b", "a"]);
+        // a child restarted in place keeps its position
+        let b = sup.child::<Worker>("b").expect("b");
+        b.tell(Crash);
+        until_instance(&b, 2).await;
+        assert_eq!(ids(&sup).await, ["c", "b", "a"]);
+        // a child added later comes first; a temporary one added again after
+        // it went goes to the front again
+        let t = || worker("t", &log).restart(Restart::Temporary);
+        sup.start_child(t()).await.expect("t");
+        assert_eq!(ids(&sup).await, ["t", "c", "b", "a"]);
+        sup.start_child(worker("d", &log)).await.expect("d");
+        assert_eq!(ids(&sup).await, ["d", "t", "c", "b", "a"]);
+        sup.terminate_child("t").await.expect("terminate t");
+        assert_eq!(
+            ids(&sup).await,
+            ["d", "c", "b", "a"],
+            "a temporary child's spec goes"
+        );
+        sup.start_child(t()).await.expect("t again");
+        assert_eq!(ids(&sup).await, ["t", "d", "c", "b", "a"]);
+    });
+}
+
+#[test]
+fn count_children_of_a_simple_one_for_one_supervisor_counts_its_one_spec() {
+    run(|node| async move {
+        let log = Log::default();
+        let l = log.clone();
+        let sup = SupervisorSpec::simple_one_for_one(ChildSpec::template("w", move |n: u32| {
+            Ok::<_, String>(Worker::factory(&format!("w{n}"), &l)())
+        }))
+        .start(&node)
+        .await
+        .expect("start");
+        let n = sup.count_children().await.expect("count");
+        assert_eq!((n.specs, n.active, n.supervisors, n.workers), (1, 0, 0, 0));
+        for i in 0..3 {
+            sup.start_dynamic::<Worker, u32>(i).await.expect("child");
+        }
+        let n = sup.count_children().await.expect("count");
+        assert_eq!((n.specs, n.active, n.supervisors, n.workers), (1, 3, 0, 3));
+    });
+}
+
+#[test]
+fn terminating_a_dynamic_child_that_has_already_terminated_returns_ok() {
+    run(|node| async move {
+        let log = Log::default();
+        let l = log.clone();
+        let sup = SupervisorSpec::simple_one_for_one(
+            ChildSpec::template("w", move |n: u32| {
+                Ok::<_, String>(Worker::factory(&format!("w{n}"), &l)())
+            })
+            .restart(Restart::Temporary),
+        )
+        .start(&node)
+        .await
+        .expect("start");
+        let w = sup.start_dynamic::<Worker, u32>(1).await.expect("child");
+        let exited = w.exited();
+        w.tell(Exit(arbour::ExitReason::Normal));
+        within("exit", exited).await;
+        settle().await;
+        assert!(ids(&sup).await.is_empty(), "a temporary child's spec goes");
+        assert_eq!(sup.terminate_child("w-1").await, Ok(()));
+        // a child that never was is still not found
+        assert_eq!(
+            sup.terminate_child("w-9").await,
+            Err(SupervisorError::NotFound("w-9".into()))
+        );
+    });
+}
+
+#[test]
+fn simple_one_for_one_with_auto_shutdown_is_a_bad_combination() {
+    for auto in [AutoShutdown::AnySignificant, AutoShutdown::AllSignificant] {
+        let spec = SupervisorSpec::simple_one_for_one(ChildSpec::template("w", |n: u32| {
+            Ok::<_, String>(Worker::factory(&format!("w{n}"), &Log::default())())
+        }))
+        .auto_shutdown(auto);
+        assert!(
+            matches!(spec.validate(), Err(SupervisorError::BadCombination(ref m)) if m.contains("simple_one_for_one")),
+            "{auto:?}: {:?}",
+            spec.validate()
+        );
+    }
+}
+
+#[test]
+fn a_significant_child_without_auto_shutdown_is_refused_before_a_significant_permanent_one() {
+    let log = Log::default();
+    let spec = SupervisorSpec::one_for_one().child(worker("p", &log).significant(true));
+    assert_eq!(
+        spec.validate(),
+        Err(SupervisorError::SignificantWithoutAutoShutdown("p".into())),
+        "OTP checks auto_shutdown first"
+    );
+    let spec = SupervisorSpec::one_for_one()
+        .auto_shutdown(AutoShutdown::AnySignificant)
+        .child(worker("p", &log).significant(true));
+    assert_eq!(
+        spec.validate(),
+        Err(SupervisorError::SignificantPermanent("p".into()))
+    );
+}
+
+#[test]
+fn a_temporary_childs_start_arguments_are_dropped_once_it_has_started() {
+    run(|node| async move {
+        let log = Log::default();
+        let arg = Arc::new(());
+        let make = |restart| {
+            let l = log.clone();
+            ChildSpec::template("w", move |_arg: Arc<()>| {
+                Ok::<_, String>(Worker::factory("w", &l)())
+            })
+            .restart(restart)
+        };
+        let temporary = SupervisorSpec::simple_one_for_one(make(Restart::Temporary))
+            .start(&node)
+            .await
+            .expect("start");
+        for _ in 0..100 {
+            temporary
+                .start_dynamic::<Worker, Arc<()>>(arg.clone())
+                .await
+                .expect("child");
+        }
+        assert_eq!(
+            Arc::strong_count(&arg),
+            1,
+            "nothing kept per temporary child"
+        );
+        // a permanent child keeps its arguments: a restart needs them
+        let permanent = SupervisorSpec::simple_one_for_one(make(Restart::Permanent))
+            .start(&node)
+            .await
+            .expect("start");
+        for _ in 0..100 {
+            permanent
+                .start_dynamic::<Worker, Arc<()>>(arg.clone())
+                .await
+                .expect("child");
+        }
+        assert_eq!(Arc::strong_count(&arg), 101);
+        drop(permanent);
+        // a static temporary child keeps nothing either
+        let a = Arc::new(());
+        let (kept, l) = (a.clone(), log.clone());
+        let sup = SupervisorSpec::one_for_one()
+            .child(
+                ChildSpec::worker("t", move || {
+                    let _arg = &kept;
+                    Worker::factory("t", &l)()
+                })
+                .restart(Restart::Temporary),
+            )
+            .start(&node)
+            .await
+            .expect("start");
+        assert_eq!(Arc::strong_count(&a), 1);
+        drop(sup);
+    });
+}
+
+/// c1, c2, c3 under `rest_for_one`; c2 crashes and every restart of c2
+/// fails. Only c2 is restarting; c3 is not running. `terminate_child(c2)`
+/// ends the restart loop, and c3 stays not running.
+#[test]
+fn a_rest_for_one_restart_loop_marks_only_the_failing_child_restarting() {
+    for backoff in [None, Some(Duration::from_millis(500))] {
+        run(|node| async move {
+            let log = Log::default();
+            let broken = Arc::new(AtomicBool::new(false));
+            let b = broken.clone();
+            let l = log.clone();
+            let mut spec = SupervisorSpec::rest_for_one()
+                .intensity(1_000)
+                .period(Duration::from_secs(3600))
+                .child(worker("c1", &log))
+                .child(ChildSpec::try_worker("c2", move || {
+                    if b.load(Ordering::SeqCst) {
+                        Err("c2 cannot start")
+                    } else {
+                        Ok(Worker::factory("c2", &l)())
+                    }
+                }))
+                .child(worker("c3", &log));
+            // retries of a failed start are paced by the backoff; with
+            // none, every retry of the loop is its own supervisor turn
+            spec = spec.backoff(Backoff {
+                min: backoff.unwrap_or(Duration::from_millis(1)),
+                max: Duration::from_secs(1),
+                jitter: 0.0,
+                reset_after: Duration::from_secs(3600),
+            });
+            let sup = spec.start(&node).await.expect("start");
+            broken.store(true, Ordering::SeqCst);
+            let c2 = sup.child::<Worker>("c2").expect("c2");
+            let exited = c2.exited();
+            c2.tell(Crash);
+            within("c2 exits", exited).await;
+            settle().await;
+            let st = statuses(&sup).await;
+            assert_eq!(
+                st,
+                [
+                    ("c3".to_string(), ChildStatus::Stopped),
+                    ("c2".to_string(), ChildStatus::Restarting),
+                    ("c1".to_string(), ChildStatus::Running),
+                ],
+                "backoff {backoff:?}"
+            );
+            within("terminate c2", sup.terminate_child("c2"))
+                .await
+                .expect("terminate");
+            // let any pending (delayed) start come due
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            let st = statuses(&sup).await;
+            assert_eq!(
+                st,
+                [
+                    ("c3".to_string(), ChildStatus::Stopped),
+                    ("c2".to_string(), ChildStatus::Stopped),
+                    ("c1".to_string(), ChildStatus::Running),
+                ],
+                "backoff {backoff:?}"
+            );
+            assert!(sup.is_alive());
+        });
+    }
+}
