@@ -88,7 +88,8 @@ pub use node::{NetStats, Node, NodeBuilder, NodeError, Placement, Security};
 pub use platform::WorkersError;
 pub use registry::{Registry, RegistryError};
 pub use supervision::{
-    AutoShutdown, Backoff, ChildCounts, ChildInfo, ChildKind, ChildShutdown, ChildSpec,
-    ChildStatus, Restart, Strategy, SupervisorError, SupervisorRef, SupervisorSpec,
+    AutoShutdown, Backoff, ChildCounts, ChildInfo, ChildKind, ChildSelector, ChildShutdown,
+    ChildSpec, ChildSpecInfo, ChildStatus, Restart, Strategy, SupervisorError, SupervisorRef,
+    SupervisorSpec,
 };
 pub use transport::{PeerLimits, TlsError, TransportError};

@@ -277,3 +277,148 @@ fn a_rest_for_one_restart_loop_marks_only_the_failing_child_restarting() {
         });
     }
 }
+
+#[test]
+fn a_start_function_may_return_ignore() {
+    run(|node| async move {
+        let log = Log::default();
+        let ready = Arc::new(AtomicBool::new(false));
+        let (r, l) = (ready.clone(), log.clone());
+        let sup = SupervisorSpec::one_for_one()
+            .child(ChildSpec::worker_or_ignore("p", move || {
+                Ok::<_, String>(r.load(Ordering::SeqCst).then(|| Worker::factory("p", &l)()))
+            }))
+            .start(&node)
+            .await
+            .expect("an ignored child does not fail the start");
+        // a permanent child that was ignored keeps its spec, not running
+        assert_eq!(
+            statuses(&sup).await,
+            [("p".to_string(), ChildStatus::Stopped)]
+        );
+        ready.store(true, Ordering::SeqCst);
+        sup.restart_child("p").await.expect("restart");
+        assert_eq!(
+            statuses(&sup).await,
+            [("p".to_string(), ChildStatus::Running)]
+        );
+        // an ignored temporary child keeps nothing; start_child still succeeds
+        let t = ChildSpec::worker_or_ignore("t", || Ok::<Option<Worker>, String>(None))
+            .restart(Restart::Temporary);
+        assert_eq!(sup.start_child(t).await, Ok(()));
+        assert_eq!(ids(&sup).await, ["p"]);
+        assert_eq!(log.take(), ["start:p"]);
+    });
+}
+
+#[test]
+fn a_supervisor_stopped_with_a_reason_exits_with_that_reason() {
+    run(|node| async move {
+        let log = Log::default();
+        let sup = SupervisorSpec::one_for_one()
+            .child(worker("a", &log))
+            .child(worker("b", &log))
+            .start(&node)
+            .await
+            .expect("start");
+        log.take();
+        let reason = within("stop", sup.stop(arbour::ExitReason::Normal)).await;
+        assert_eq!(reason, arbour::ExitReason::Normal);
+        assert_eq!(log.take(), ["stop:b", "stop:a"]);
+    });
+}
+
+#[test]
+fn shutdown_with_info_is_treated_exactly_as_shutdown() {
+    run(|node| async move {
+        let log = Log::default();
+        let sup = SupervisorSpec::one_for_one()
+            .auto_shutdown(AutoShutdown::AnySignificant)
+            .child(worker("w", &log).restart(Restart::Transient))
+            .child(
+                worker("s", &log)
+                    .restart(Restart::Transient)
+                    .significant(true),
+            )
+            .start(&node)
+            .await
+            .expect("start");
+        log.take();
+        let info = arbour::ExitReason::ShutdownWith("drained".into());
+        assert!(info.is_normal());
+        // a transient child is not restarted after it
+        let w = sup.child::<Worker>("w").expect("w");
+        let exited = w.exited();
+        w.tell(Exit(info.clone()));
+        assert_eq!(within("w exits", exited).await, info);
+        settle().await;
+        assert_eq!(
+            statuses(&sup).await[1],
+            ("w".to_string(), ChildStatus::Stopped)
+        );
+        // a significant child's exit with it shuts the supervisor down
+        let down = sup.exited();
+        sup.child::<Worker>("s").expect("s").tell(Exit(info));
+        assert_eq!(
+            within("auto shutdown", down).await,
+            arbour::ExitReason::Shutdown
+        );
+        assert!(
+            log.take().iter().all(|l| !l.starts_with("start:")),
+            "nothing restarted"
+        );
+    });
+}
+
+#[test]
+fn which_child_and_get_childspec_take_an_id_or_a_ref() {
+    run(|node| async move {
+        let log = Log::default();
+        let sup = SupervisorSpec::one_for_one()
+            .child(worker("a", &log))
+            .child(worker("b", &log).restart(Restart::Transient))
+            .start(&node)
+            .await
+            .expect("start");
+        let b = sup.child::<Worker>("b").expect("b");
+        let by_id = sup.which_child("b").await.expect("by id");
+        let by_ref = sup.which_child(&b).await.expect("by ref");
+        assert_eq!(by_id, by_ref);
+        assert_eq!((by_id.id.as_str(), &by_id.actor), ("b", b.id()));
+        let spec = sup.get_childspec(&b).await.expect("spec");
+        assert_eq!(spec.id, "b");
+        assert_eq!(spec.restart, Restart::Transient);
+        assert!(!spec.significant);
+        assert_eq!(
+            sup.get_childspec("zz").await,
+            Err(SupervisorError::NotFound("zz".into()))
+        );
+    });
+}
+
+#[test]
+fn a_dynamic_child_is_terminated_by_its_ref() {
+    run(|node| async move {
+        let log = Log::default();
+        let l = log.clone();
+        let sup = SupervisorSpec::simple_one_for_one(ChildSpec::template("w", move |n: u32| {
+            Ok::<_, String>(Worker::factory(&format!("w{n}"), &l)())
+        }))
+        .start(&node)
+        .await
+        .expect("start");
+        let one = sup.start_dynamic::<Worker, u32>(1).await.expect("one");
+        let two = sup.start_dynamic::<Worker, u32>(2).await.expect("two");
+        sup.terminate_child(&one).await.expect("terminate by ref");
+        assert!(!one.is_alive() && two.is_alive());
+        assert_eq!(sup.count_children().await.expect("count").active, 1);
+        // again: it has already terminated, which is ok
+        assert_eq!(sup.terminate_child(&one).await, Ok(()));
+        // a live actor that is not a child of this supervisor is not found
+        let stranger = node.spawn(Worker::factory("x", &log)());
+        assert!(matches!(
+            sup.terminate_child(&stranger).await,
+            Err(SupervisorError::NotFound(_))
+        ));
+    });
+}

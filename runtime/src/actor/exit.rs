@@ -7,14 +7,19 @@ use std::fmt;
 
 /// Why an actor stopped (Erlang's exit reason).
 ///
-/// `Normal` and `Shutdown` are *normal* exits: a `transient` child is not
-/// restarted after them. Everything else is abnormal.
+/// `Normal`, `Shutdown` and `ShutdownWith` are *normal* exits: a
+/// `transient` child is not restarted after them. Everything else is
+/// abnormal.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ExitReason {
-    /// The actor stopped itself (`ctx.stop()`), or every handle to it was dropped.
+    /// The actor stopped itself (`ctx.stop()`). (Dropping every ref to an
+    /// actor does not stop it, as in Erlang.)
     Normal,
     /// Stopped on request (supervisor shutdown, `stop_with(Shutdown)`).
     Shutdown,
+    /// Erlang's `{shutdown, Info}`: a shutdown that says why. Treated
+    /// exactly as `Shutdown` by every restart and significance decision.
+    ShutdownWith(String),
     /// A handler, `started` or `stopping` panicked: the message and its
     /// location. The panicked instance is dropped (its `Drop` runs) without
     /// `stopping`/`stopped`, since its state may be half-updated; queued
@@ -34,7 +39,10 @@ pub enum ExitReason {
 impl ExitReason {
     /// True for the reasons a `transient` child is not restarted after.
     pub fn is_normal(&self) -> bool {
-        matches!(self, ExitReason::Normal | ExitReason::Shutdown)
+        matches!(
+            self,
+            ExitReason::Normal | ExitReason::Shutdown | ExitReason::ShutdownWith(_)
+        )
     }
 }
 
@@ -43,6 +51,7 @@ impl fmt::Display for ExitReason {
         match self {
             ExitReason::Normal => f.write_str("normal"),
             ExitReason::Shutdown => f.write_str("shutdown"),
+            ExitReason::ShutdownWith(info) => write!(f, "shutdown: {info}"),
             ExitReason::Panic(m) => write!(f, "panic: {m}"),
             ExitReason::Error(m) => write!(f, "error: {m}"),
             ExitReason::Killed => f.write_str("killed"),

@@ -58,6 +58,11 @@ pub enum StartError {
     /// The actor stopped inside `started`.
     #[error("stopped while starting ({0})")]
     Exited(ExitReason),
+    /// Not a failure: the start function declined (OTP's `ignore`, from
+    /// [`ChildSpec::worker_or_ignore`](crate::ChildSpec::worker_or_ignore)).
+    /// A supervisor treats the child as started and stopped at once.
+    #[error("the start function returned ignore")]
+    Ignored,
 }
 
 /// How to start an actor instance.

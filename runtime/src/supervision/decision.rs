@@ -356,6 +356,21 @@ impl<T> Core<T> {
         }
     }
 
+    /// The child at `seq` was not started: its start function returned
+    /// ignore (OTP's `{ok, undefined}`). It is stopped, with no retry; a
+    /// temporary child's spec goes. The rest of a plan goes on.
+    pub fn mark_ignored_at(&mut self, seq: u64) {
+        let Some(c) = self.children.get_mut(&seq) else {
+            return;
+        };
+        c.queued = false;
+        if c.restart == Restart::Temporary {
+            self.drop_spec(seq);
+        } else {
+            c.status = ChildStatus::Stopped;
+        }
+    }
+
     /// A start within a plan failed: the child at `seq` waits for a retry.
     pub fn mark_start_failed_at(&mut self, seq: u64) {
         if let Some(c) = self.children.get_mut(&seq) {

@@ -3,8 +3,9 @@
 use super::directory::Directory;
 use super::slots::SupervisorSlot;
 use super::supervisor::{
-    ChildCounts, ChildInfo, CountChildren, DeleteChild, RestartChild, StartChild, StartDynamic,
-    Supervisor, TerminateChild, WhichChildren,
+    ChildCounts, ChildInfo, ChildSelector, ChildSpecInfo, CountChildren, DeleteChild, GetChildSpec,
+    RestartChild, StartChild, StartDynamic, StopWith, Supervisor, TerminateChild, WhichChild,
+    WhichChildren,
 };
 use super::{ChildSpec, SupervisorError, SupervisorSpec};
 use crate::actor::{ActorId, ActorRef, AskError, ExitReason, Host, Root};
@@ -127,10 +128,32 @@ impl SupervisorRef {
             .map_err(|_| SupervisorError::WrongArgs)
     }
 
-    /// Stops a child; its spec stays (unless temporary or dynamic) so it can
-    /// be restarted with [`SupervisorRef::restart_child`].
-    pub async fn terminate_child(&self, id: &str) -> Result<(), SupervisorError> {
-        self.call(TerminateChild(id.to_owned())).await?
+    /// Stops a child, named by id or by its ref (`&ActorRef<A>`); its spec
+    /// stays (unless temporary or dynamic) so it can be restarted with
+    /// [`SupervisorRef::restart_child`]. A dynamic child that has already
+    /// terminated is no error (OTP); an unknown one is `NotFound`.
+    pub async fn terminate_child(
+        &self,
+        child: impl Into<ChildSelector>,
+    ) -> Result<(), SupervisorError> {
+        self.call(TerminateChild(child.into())).await?
+    }
+
+    /// One child, by id or by ref (`which_child`): as
+    /// [`SupervisorRef::which_children`] reports it.
+    pub async fn which_child(
+        &self,
+        child: impl Into<ChildSelector>,
+    ) -> Result<ChildInfo, SupervisorError> {
+        self.call(WhichChild(child.into())).await?
+    }
+
+    /// A child's spec, by id or by ref (OTP's `get_childspec`).
+    pub async fn get_childspec(
+        &self,
+        child: impl Into<ChildSelector>,
+    ) -> Result<ChildSpecInfo, SupervisorError> {
+        self.call(GetChildSpec(child.into())).await?
     }
 
     /// Starts a stopped child again. Errors: `NotFound`, `Running`,
@@ -145,7 +168,7 @@ impl SupervisorRef {
         self.call(DeleteChild(id.to_owned())).await?
     }
 
-    /// Every child in start order.
+    /// Every child, the newest first (as OTP lists them).
     pub async fn which_children(&self) -> Result<Vec<ChildInfo>, SupervisorError> {
         self.call(WhichChildren).await
     }
@@ -160,6 +183,15 @@ impl SupervisorRef {
     pub async fn shutdown(&self) -> ExitReason {
         let exited = self.actor.exited();
         self.actor.stop();
+        exited.await
+    }
+
+    /// Stops the supervisor as [`SupervisorRef::shutdown`] does, exiting
+    /// with `reason` (OTP's `supervisor:stop(Sup, Reason)`: `Normal` lets a
+    /// transient parent leave it down). Resolves with its exit reason.
+    pub async fn stop(&self, reason: ExitReason) -> ExitReason {
+        let exited = self.actor.exited();
+        self.actor.tell(StopWith(reason));
         exited.await
     }
 

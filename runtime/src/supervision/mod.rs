@@ -18,4 +18,4 @@ pub use spec::{
     AutoShutdown, Backoff, ChildKind, ChildShutdown, ChildSpec, Restart, Strategy, SupervisorError,
     SupervisorSpec, DEFAULT_WORKER_SHUTDOWN,
 };
-pub use supervisor::{ChildCounts, ChildInfo, Supervisor};
+pub use supervisor::{ChildCounts, ChildInfo, ChildSelector, ChildSpecInfo, Supervisor};

@@ -106,7 +106,7 @@ impl<A, F> WorkerFactory<A, F> {
 impl<A, F> ChildFactory for WorkerFactory<A, F>
 where
     A: Actor<Context = Context<A>>,
-    F: Fn() -> Result<A, String> + Send + Sync + 'static,
+    F: Fn() -> Result<A, StartError> + Send + Sync + 'static,
 {
     fn new_slot(&self, host: &Host) -> Arc<dyn ChildSlot> {
         Arc::new(Slot::<A>::new(
@@ -127,7 +127,7 @@ where
         let started = start_instance(
             slot,
             opts.unwrap_or(self.opts),
-            || (self.make)().map_err(StartError::Failed),
+            || (self.make)(),
             host.counters(),
         );
         Some(started.map(|i| i.life_ref()))
@@ -170,7 +170,7 @@ pub(crate) trait TemplateFactory: Send + Sync + 'static {
     fn with_mailbox(&self, capacity: usize) -> Arc<dyn TemplateFactory>;
 }
 
-type Make<A> = Arc<dyn Fn() -> Result<A, String> + Send + Sync>;
+type Make<A> = Arc<dyn Fn() -> Result<A, StartError> + Send + Sync>;
 type Build<A, Args> = Arc<dyn Fn(Args) -> Make<A> + Send + Sync>;
 
 pub(crate) struct TypedTemplate<A, Args> {
@@ -181,7 +181,7 @@ pub(crate) struct TypedTemplate<A, Args> {
 impl<A: 'static, Args: 'static> TypedTemplate<A, Args> {
     pub(crate) fn new<G>(build: impl Fn(Args) -> G + Send + Sync + 'static) -> Self
     where
-        G: Fn() -> Result<A, String> + Send + Sync + 'static,
+        G: Fn() -> Result<A, StartError> + Send + Sync + 'static,
     {
         Self {
             build: Arc::new(move |args| Arc::new(build(args)) as Make<A>),

@@ -182,7 +182,32 @@ impl ChildSpec {
         Self::from_factory(
             id.into().into(),
             Arc::new(WorkerFactory::<A, _>::new(
-                move || start().map_err(|e| e.to_string()),
+                move || start().map_err(|e| StartError::Failed(e.to_string())),
+                SpawnOptions::default(),
+            )),
+            ChildKind::Worker,
+        )
+    }
+
+    /// A worker whose start function may decline to start it: `Ok(None)` is
+    /// OTP's `ignore`. `start_child` then succeeds with no child running; a
+    /// permanent or transient child keeps its spec (start it later with
+    /// `restart_child`), a temporary one does not. An ignored restart leaves
+    /// the child stopped, without a retry.
+    pub fn worker_or_ignore<A, E, F>(id: impl Into<String>, start: F) -> Self
+    where
+        A: Actor<Context = Context<A>>,
+        E: fmt::Display,
+        F: Fn() -> Result<Option<A>, E> + Send + Sync + 'static,
+    {
+        Self::from_factory(
+            id.into().into(),
+            Arc::new(WorkerFactory::<A, _>::new(
+                move || match start() {
+                    Ok(Some(actor)) => Ok(actor),
+                    Ok(None) => Err(StartError::Ignored),
+                    Err(e) => Err(StartError::Failed(e.to_string())),
+                },
                 SpawnOptions::default(),
             )),
             ChildKind::Worker,
@@ -208,7 +233,7 @@ impl ChildSpec {
         spec.template = Some(Arc::new(super::slots::TypedTemplate::new(
             move |args: Args| {
                 let start = start.clone();
-                move || start(args.clone()).map_err(|e| e.to_string())
+                move || start(args.clone()).map_err(|e| StartError::Failed(e.to_string()))
             },
         )));
         spec

@@ -75,6 +75,8 @@ struct State {
     next_dynamic: u64,
     shutting_down: bool,
     children_down: bool,
+    /// The reason to exit with once the children are down (`stop`).
+    stop_reason: Option<ExitReason>,
     init: Option<oneshot::Sender<Result<(), SupervisorError>>>,
 }
 
@@ -142,6 +144,7 @@ impl Supervisor {
                 next_generation: 0,
                 next_dynamic: 0,
                 shutting_down: false,
+                stop_reason: None,
                 children_down: false,
                 init: Some(init),
             })),
@@ -204,7 +207,8 @@ impl Actor for Supervisor {
         let st = self.st.clone();
         self.exclusive(ctx, async move {
             terminate_all(&st).await;
-            Some(ExitReason::Shutdown)
+            let reason = st.borrow_mut().stop_reason.take();
+            Some(reason.unwrap_or(ExitReason::Shutdown))
         });
         Running::Continue
     }
@@ -239,13 +243,26 @@ async fn init_children(st: &Shared) -> Result<(), SupervisorError> {
             now = platform::now();
         }
         waited = is_supervisor;
-        if let Err(reason) = start_one_at_time(st, seq, Some(now)).await {
-            tracing::error!(child = %id, "child failed to start: {reason}");
-            terminate_all(st).await;
-            return Err(SupervisorError::StartChild {
-                id: id.to_string(),
-                reason,
-            });
+        match start_one_at_time(st, seq, Some(now)).await {
+            Ok(()) => {}
+            Err(crate::StartError::Ignored) => {
+                let mut s = st.borrow_mut();
+                s.core.mark_ignored_at(seq);
+                if s.core.child_at(seq).is_none() {
+                    // a temporary child that declined keeps nothing
+                    dir.pop();
+                    collect_removed(&mut s);
+                }
+                continue;
+            }
+            Err(reason) => {
+                tracing::error!(child = %id, "child failed to start: {reason}");
+                terminate_all(st).await;
+                return Err(SupervisorError::StartChild {
+                    id: id.to_string(),
+                    reason,
+                });
+            }
         }
     }
     st.borrow().dir.extend(dir);
@@ -505,6 +522,12 @@ async fn start_list(st: &Shared, keys: Vec<ChildKey>) {
                 s.host.counters().restarts.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(supervisor = %s.id, child = %id, "child restarted");
             }
+            Err(crate::StartError::Ignored) => {
+                let mut s = st.borrow_mut();
+                tracing::info!(supervisor = %s.id, child = %id, "restart ignored: the child stays stopped");
+                s.core.mark_ignored_at(seq);
+                collect_removed(&mut s);
+            }
             Err(e) => {
                 let mut s = st.borrow_mut();
                 tracing::warn!(supervisor = %s.id, child = %id, "restart failed: {e}; will retry");
@@ -622,6 +645,104 @@ impl Handler<StartPending> for Supervisor {
 
 // ---- the runtime API (OTP's start_child, terminate_child, ...) ----
 
+/// Which child an operation is for: by id, or by the ref of its actor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChildSelector {
+    /// The child with this id.
+    Id(String),
+    /// The child whose actor this is; `alive` is whether the actor ran when
+    /// the selector was made (a dynamic child already gone is no error).
+    Actor {
+        /// The child's actor.
+        id: ActorId,
+        /// Whether it was alive.
+        alive: bool,
+    },
+}
+
+impl From<&str> for ChildSelector {
+    fn from(id: &str) -> Self {
+        ChildSelector::Id(id.to_owned())
+    }
+}
+
+impl From<String> for ChildSelector {
+    fn from(id: String) -> Self {
+        ChildSelector::Id(id)
+    }
+}
+
+impl<A: Actor<Context = Context<A>>> From<&crate::ActorRef<A>> for ChildSelector {
+    fn from(r: &crate::ActorRef<A>) -> Self {
+        ChildSelector::Actor {
+            id: r.id().clone(),
+            alive: r.is_alive(),
+        }
+    }
+}
+
+impl std::fmt::Display for ChildSelector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChildSelector::Id(id) => f.write_str(id),
+            ChildSelector::Actor { id, .. } => write!(f, "{id}"),
+        }
+    }
+}
+
+impl State {
+    /// The sequence number of the child `sel` names, if it is one of ours.
+    fn find(&mut self, sel: &ChildSelector) -> Option<u64> {
+        match sel {
+            ChildSelector::Id(id) => self.core.seq_of(id),
+            ChildSelector::Actor { id, .. } => {
+                let cid = self
+                    .core
+                    .children()
+                    .find(|c| c.data.slot.actor_id() == id)
+                    .map(|c| c.id.clone())?;
+                self.core.seq_of(&cid)
+            }
+        }
+    }
+
+    /// Whether `sel` names a dynamic child that has already terminated
+    /// (OTP: terminating it is ok).
+    fn gone_dynamic(&self, sel: &ChildSelector) -> bool {
+        match sel {
+            ChildSelector::Id(id) => self.was_dynamic_child(id),
+            ChildSelector::Actor { alive, .. } => {
+                self.spec.strategy == Strategy::SimpleOneForOne && !alive
+            }
+        }
+    }
+
+    fn info(&self, seq: u64) -> Option<ChildInfo> {
+        self.core.child_at(seq).map(|c| ChildInfo {
+            id: c.id.to_string(),
+            actor: c.data.slot.actor_id().clone(),
+            status: c.status,
+            kind: c.data.kind,
+        })
+    }
+}
+
+/// A child's spec as `get_childspec` reports it (OTP's `child_spec()`
+/// map, without the start function).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChildSpecInfo {
+    /// The child's id.
+    pub id: String,
+    /// When it is restarted.
+    pub restart: Restart,
+    /// How it is stopped.
+    pub shutdown: ChildShutdown,
+    /// Worker or supervisor.
+    pub kind: ChildKind,
+    /// Whether its exit can shut the supervisor down.
+    pub significant: bool,
+}
+
 /// What `which_children` reports for one child.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChildInfo {
@@ -658,7 +779,19 @@ pub(crate) struct StartDynamic(pub(crate) Box<dyn Any + Send>);
 
 #[derive(Message)]
 #[rtype(result = "Result<(), SupervisorError>")]
-pub(crate) struct TerminateChild(pub(crate) String);
+pub(crate) struct TerminateChild(pub(crate) ChildSelector);
+
+#[derive(Message)]
+#[rtype(result = "Result<ChildInfo, SupervisorError>")]
+pub(crate) struct WhichChild(pub(crate) ChildSelector);
+
+#[derive(Message)]
+#[rtype(result = "Result<ChildSpecInfo, SupervisorError>")]
+pub(crate) struct GetChildSpec(pub(crate) ChildSelector);
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct StopWith(pub(crate) ExitReason);
 
 #[derive(Message)]
 #[rtype(result = "Result<(), SupervisorError>")]
@@ -702,6 +835,18 @@ async fn start_added(
                 .child_at(seq)
                 .map(|c| c.data.slot.clone().handle())
                 .unwrap_or_else(|| Box::new(())))
+        }
+        Err(crate::StartError::Ignored) => {
+            // OTP's {ok, undefined}: no child runs; a temporary one's spec
+            // goes (its ref, handed back, resolves to nothing)
+            let mut s = st.borrow_mut();
+            let handle = s.core.child_at(seq).map(|c| c.data.slot.clone());
+            s.core.mark_ignored_at(seq);
+            collect_removed(&mut s);
+            Ok(handle.map_or_else(
+                || Box::new(()) as Box<dyn Any + Send + Sync>,
+                |h| h.handle(),
+            ))
         }
         Err(reason) => {
             remove_record(
@@ -789,22 +934,25 @@ impl Handler<TerminateChild> for Supervisor {
 
     fn handle(
         &mut self,
-        TerminateChild(id): TerminateChild,
+        TerminateChild(sel): TerminateChild,
         _: &mut Context<Self>,
     ) -> Self::Result {
-        let seq = {
+        let (seq, id) = {
             let mut s = self.st.borrow_mut();
-            match s.core.seq_of(&id) {
-                Some(seq) => seq,
+            match s.find(&sel) {
+                Some(seq) => (
+                    seq,
+                    s.core
+                        .child_at(seq)
+                        .map(|c| c.id.clone())
+                        .unwrap_or_default(),
+                ),
                 // OTP: a dynamic child that has already terminated is ok
-                None if s.was_dynamic_child(&id) => return ready(Ok(())),
-                None => return ready(Err(SupervisorError::NotFound(id))),
+                None if s.gone_dynamic(&sel) => return ready(Ok(())),
+                None => return ready(Err(SupervisorError::NotFound(sel.to_string()))),
             }
         };
-        let key = ChildKey {
-            seq,
-            id: id.as_str().into(),
-        };
+        let key = ChildKey { seq, id };
         let st = self.st.clone();
         atomic(async move {
             terminate_one(&st, &key).await;
@@ -839,9 +987,10 @@ impl Handler<RestartChild> for Supervisor {
         }
         let st = self.st.clone();
         atomic(async move {
-            start_one(&st, &id)
-                .await
-                .map_err(|reason| SupervisorError::StartChild { id, reason })
+            match start_one(&st, &id).await {
+                Ok(()) | Err(crate::StartError::Ignored) => Ok(()),
+                Err(reason) => Err(SupervisorError::StartChild { id, reason }),
+            }
         })
     }
 }
@@ -891,6 +1040,48 @@ impl Handler<WhichChildren> for Supervisor {
                 })
                 .collect(),
         )
+    }
+}
+
+impl Handler<WhichChild> for Supervisor {
+    type Result = Result<ChildInfo, SupervisorError>;
+
+    fn handle(&mut self, WhichChild(sel): WhichChild, _: &mut Context<Self>) -> Self::Result {
+        let mut s = self.st.borrow_mut();
+        let seq = s.find(&sel);
+        seq.and_then(|seq| s.info(seq))
+            .ok_or_else(|| SupervisorError::NotFound(sel.to_string()))
+    }
+}
+
+impl Handler<GetChildSpec> for Supervisor {
+    type Result = Result<ChildSpecInfo, SupervisorError>;
+
+    fn handle(&mut self, GetChildSpec(sel): GetChildSpec, _: &mut Context<Self>) -> Self::Result {
+        let mut s = self.st.borrow_mut();
+        let seq = s.find(&sel);
+        seq.and_then(|seq| s.core.child_at(seq))
+            .map(|c| ChildSpecInfo {
+                id: c.id.to_string(),
+                restart: c.restart,
+                shutdown: c.data.shutdown,
+                kind: c.data.kind,
+                significant: c.significant,
+            })
+            .ok_or_else(|| SupervisorError::NotFound(sel.to_string()))
+    }
+}
+
+impl Handler<StopWith> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, StopWith(reason): StopWith, ctx: &mut Context<Self>) {
+        let mut s = self.st.borrow_mut();
+        if s.stop_reason.is_none() {
+            s.stop_reason = Some(reason);
+        }
+        drop(s);
+        ctx.stop();
     }
 }
 
