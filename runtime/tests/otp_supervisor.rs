@@ -422,3 +422,85 @@ fn a_dynamic_child_is_terminated_by_its_ref() {
         ));
     });
 }
+
+#[test]
+fn a_simple_one_for_one_template_may_make_supervisors() {
+    run(|node| async move {
+        let log = Log::default();
+        let l = log.clone();
+        let pools = SupervisorSpec::simple_one_for_one(ChildSpec::supervisor_template(
+            "pool",
+            move |name: String| {
+                SupervisorSpec::one_for_one().child(worker(&format!("{name}-w"), &l))
+            },
+        ))
+        .start(&node)
+        .await
+        .expect("start");
+        let a = pools
+            .start_dynamic_supervisor("a".to_string())
+            .await
+            .expect("pool a");
+        let b = pools
+            .start_dynamic_supervisor("b".to_string())
+            .await
+            .expect("pool b");
+        assert_eq!(log.take(), ["start:a-w", "start:b-w"]);
+        let n = pools.count_children().await.expect("count");
+        assert_eq!((n.specs, n.active, n.supervisors, n.workers), (1, 2, 2, 0));
+        // each is a supervisor of its own
+        assert!(a.child::<Worker>("a-w").is_some() && b.child::<Worker>("b-w").is_some());
+        assert_eq!(
+            pools
+                .start_dynamic::<Worker, String>("c".into())
+                .await
+                .err(),
+            Some(SupervisorError::WrongArgs),
+            "a supervisor template's child is a supervisor"
+        );
+    });
+}
+
+#[test]
+fn a_supervisors_init_may_fail_or_return_ignore_and_the_caller_is_told_which() {
+    run(|node| async move {
+        let log = Log::default();
+        let failed =
+            SupervisorSpec::start_init(&node, || Err::<Option<SupervisorSpec>, _>("no config"));
+        assert_eq!(
+            failed.await.err(),
+            Some(SupervisorError::Init("no config".into()))
+        );
+        let ignored = SupervisorSpec::start_init(&node, || Ok::<_, String>(None)).await;
+        assert!(matches!(ignored, Ok(None)));
+        let l = log.clone();
+        let started = SupervisorSpec::start_init(&node, move || {
+            Ok::<_, String>(Some(SupervisorSpec::one_for_one().child(worker("w", &l))))
+        })
+        .await;
+        assert!(matches!(started, Ok(Some(_))));
+        // nested: an ignoring child supervisor stays stopped, keeping its
+        // spec; a failing one fails its parent's start
+        let parent = SupervisorSpec::one_for_one()
+            .child(ChildSpec::supervisor_init("quiet", || {
+                Ok::<Option<SupervisorSpec>, String>(None)
+            }))
+            .start(&node)
+            .await
+            .expect("parent");
+        assert_eq!(
+            statuses(&parent).await,
+            [("quiet".to_string(), ChildStatus::Stopped)]
+        );
+        let broken = SupervisorSpec::one_for_one()
+            .child(ChildSpec::supervisor_init("broken", || {
+                Err::<Option<SupervisorSpec>, _>("bad flags")
+            }))
+            .start(&node)
+            .await;
+        assert!(
+            matches!(&broken, Err(SupervisorError::StartChild { id, .. }) if id == "broken"),
+            "{broken:?}"
+        );
+    });
+}

@@ -43,6 +43,27 @@ impl SupervisorSpec {
     }
 }
 
+impl SupervisorSpec {
+    /// Starts a supervisor whose spec `init` makes (OTP's `init/1`):
+    /// `Ok(Some(spec))` starts it as [`SupervisorSpec::start`] does,
+    /// `Ok(None)` is `ignore` (nothing starts; `Ok(None)` comes back), and
+    /// an error is `SupervisorError::Init` with its text.
+    pub async fn start_init<E, F>(
+        host: &Host,
+        init: F,
+    ) -> Result<Option<SupervisorRef>, SupervisorError>
+    where
+        E: std::fmt::Display,
+        F: FnOnce() -> Result<Option<SupervisorSpec>, E>,
+    {
+        match init() {
+            Ok(Some(spec)) => spec.start(host).await.map(Some),
+            Ok(None) => Ok(None),
+            Err(e) => Err(SupervisorError::Init(e.to_string())),
+        }
+    }
+}
+
 /// Lets the node stop `sup` at shutdown, and forget it once it exits.
 fn track_root(host: &Host, sup: &SupervisorRef) {
     let id = sup.id().clone();
@@ -124,6 +145,23 @@ impl SupervisorRef {
         let handle = self.call(StartDynamic(Box::new(args))).await??;
         handle
             .downcast::<ActorRef<A>>()
+            .map(|r| *r)
+            .map_err(|_| SupervisorError::WrongArgs)
+    }
+
+    /// Starts a dynamic child supervisor of a `simple_one_for_one`
+    /// supervisor whose template is a
+    /// [`ChildSpec::supervisor_template`]; returns its ref.
+    pub async fn start_dynamic_supervisor<Args>(
+        &self,
+        args: Args,
+    ) -> Result<SupervisorRef, SupervisorError>
+    where
+        Args: Send + 'static,
+    {
+        let handle = self.call(StartDynamic(Box::new(args))).await??;
+        handle
+            .downcast::<SupervisorRef>()
             .map(|r| *r)
             .map_err(|_| SupervisorError::WrongArgs)
     }

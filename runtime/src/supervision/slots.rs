@@ -216,14 +216,62 @@ where
 
 /// A nested supervisor as a child. The spec is shared, not copied: a
 /// supervisor of 100k children would otherwise hold its child list twice.
+/// The template of a `simple_one_for_one` supervisor whose children are
+/// supervisors, each built from its start arguments.
+pub(crate) struct SupervisorTemplate<Args> {
+    build: Arc<dyn Fn(Args) -> SupervisorSpec + Send + Sync>,
+}
+
+impl<Args> SupervisorTemplate<Args> {
+    pub(crate) fn new(build: impl Fn(Args) -> SupervisorSpec + Send + Sync + 'static) -> Self {
+        Self {
+            build: Arc::new(build),
+        }
+    }
+}
+
+impl<Args: Send + 'static> TemplateFactory for SupervisorTemplate<Args> {
+    fn instantiate(
+        &self,
+        args: Box<dyn Any + Send>,
+    ) -> Result<Arc<dyn ChildFactory>, SupervisorError> {
+        let args = args
+            .downcast::<Args>()
+            .map_err(|_| SupervisorError::WrongArgs)?;
+        let spec = (self.build)(*args);
+        spec.validate()?;
+        Ok(Arc::new(SupervisorFactory::new(spec)))
+    }
+
+    fn with_mailbox(&self, _: usize) -> Arc<dyn TemplateFactory> {
+        Arc::new(Self {
+            build: self.build.clone(),
+        })
+    }
+}
+
+/// How a nested supervisor gets its spec at each start: given once, or
+/// from an init function that may fail or decline (OTP's `init/1`).
+type SupervisorInit = Arc<dyn Fn() -> Result<Option<SupervisorSpec>, String> + Send + Sync>;
+
 pub(crate) struct SupervisorFactory {
     spec: Arc<SupervisorSpec>,
+    init: Option<SupervisorInit>,
 }
 
 impl SupervisorFactory {
     pub(crate) fn new(spec: SupervisorSpec) -> Self {
         Self {
             spec: Arc::new(spec),
+            init: None,
+        }
+    }
+
+    /// A supervisor whose spec `init` makes at each start.
+    pub(crate) fn with_init(init: SupervisorInit) -> Self {
+        Self {
+            spec: Arc::new(SupervisorSpec::one_for_one()),
+            init: Some(init),
         }
     }
 }
@@ -241,6 +289,20 @@ impl ChildFactory for SupervisorFactory {
         let Some(slot) = slot.as_any().downcast_ref::<SupervisorSlot>() else {
             return Box::pin(std::future::ready(Err(wrong_slot())));
         };
+        if let Some(init) = &self.init {
+            match init() {
+                Ok(Some(spec)) => {
+                    if let Err(e) = spec.validate() {
+                        return Box::pin(std::future::ready(Err(StartError::Failed(
+                            e.to_string(),
+                        ))));
+                    }
+                    slot.set_spec(spec);
+                }
+                Ok(None) => return Box::pin(std::future::ready(Err(StartError::Ignored))),
+                Err(e) => return Box::pin(std::future::ready(Err(StartError::Failed(e)))),
+            }
+        }
         let fut = slot.start_supervisor(host);
         Box::pin(async move { fut.await.map_err(|e| StartError::Failed(e.to_string())) })
     }
@@ -248,7 +310,7 @@ impl ChildFactory for SupervisorFactory {
 
 pub(crate) struct SupervisorSlot {
     slot: Arc<Slot<Supervisor>>,
-    spec: Arc<SupervisorSpec>,
+    spec: std::sync::Mutex<Arc<SupervisorSpec>>,
     dir: Arc<Directory>,
 }
 
@@ -256,9 +318,14 @@ impl SupervisorSlot {
     pub(crate) fn new(host: &Host, spec: Arc<SupervisorSpec>) -> Self {
         Self {
             slot: Arc::new(Slot::new(host.next_actor_id(), host.counters().clone())),
-            spec,
+            spec: std::sync::Mutex::new(spec),
             dir: Arc::new(Directory::default()),
         }
+    }
+
+    /// The spec the next start uses (from an init function).
+    fn set_spec(&self, spec: SupervisorSpec) {
+        *self.spec.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(spec);
     }
 
     pub(crate) fn supervisor_ref(&self) -> SupervisorRef {
@@ -275,7 +342,7 @@ impl SupervisorSlot {
         let sup = Supervisor::new(
             host.clone(),
             self.slot.id.clone(),
-            self.spec.clone(),
+            self.spec.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             self.dir.clone(),
             tx,
         );

@@ -124,6 +124,10 @@ pub enum SupervisorError {
     /// The supervisor is not running.
     #[error("supervisor is not running")]
     NoSupervisor,
+    /// The supervisor's init function failed (OTP's `init/1` returning an
+    /// error), saying why.
+    #[error("supervisor init failed: {0}")]
+    Init(String),
     /// The call to the supervisor failed for another reason than its being
     /// gone (it timed out, or it panicked while handling the call).
     #[error("supervisor call failed: {0}")]
@@ -237,6 +241,39 @@ impl ChildSpec {
             },
         )));
         spec
+    }
+
+    /// The template of a `simple_one_for_one` supervisor whose children are
+    /// supervisors: each is built by `build(args)` from the arguments given
+    /// to [`SupervisorRef::start_dynamic_supervisor`](super::SupervisorRef::start_dynamic_supervisor)
+    /// (shutdown `Infinity`, kind `Supervisor`).
+    pub fn supervisor_template<Args, F>(id: impl Into<String>, build: F) -> Self
+    where
+        Args: Send + 'static,
+        F: Fn(Args) -> super::SupervisorSpec + Send + Sync + 'static,
+    {
+        let mut c = Self::supervisor(id, super::SupervisorSpec::one_for_one());
+        c.template = Some(Arc::new(super::slots::SupervisorTemplate::new(build)));
+        c
+    }
+
+    /// A nested supervisor whose spec `init` makes at each start (OTP's
+    /// `init/1`): `Ok(None)` is `ignore` (the child stays stopped, see
+    /// [`ChildSpec::worker_or_ignore`]), an error fails the start with it.
+    pub fn supervisor_init<E, F>(id: impl Into<String>, init: F) -> Self
+    where
+        E: fmt::Display,
+        F: Fn() -> Result<Option<super::SupervisorSpec>, E> + Send + Sync + 'static,
+    {
+        let mut c = Self::from_factory(
+            id.into().into(),
+            Arc::new(super::slots::SupervisorFactory::with_init(Arc::new(
+                move || init().map_err(|e| e.to_string()),
+            ))),
+            ChildKind::Supervisor,
+        );
+        c.shutdown = ChildShutdown::Infinity;
+        c
     }
 
     /// A nested supervisor (shutdown `Infinity`, kind `Supervisor`).
