@@ -70,6 +70,9 @@ enum Command {
         /// (default 3000); the keep-alive probe runs at a quarter of it.
         #[arg(long = "idle-timeout-ms")]
         idle_timeout_ms: Option<u64>,
+        /// Claim another protocol version (for version-skew tests).
+        #[arg(long = "protocol-version", hide = true)]
+        protocol_version: Option<u16>,
     },
     /// Make a cluster CA and node certificates for mutual TLS from files:
     /// DIR/ca.crt, DIR/ca.key (keep it off the nodes), DIR/<node>.crt and
@@ -122,6 +125,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             peer,
             workers,
             idle_timeout_ms,
+            protocol_version,
         } => {
             let security = match (secret, ca, cert, key) {
                 (Some(secret), ..) => Security::Secret(secret),
@@ -136,6 +140,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 peers: peer,
                 workers,
                 idle_timeout: idle_timeout_ms.map(std::time::Duration::from_millis),
+                protocol_version,
             })
         }
         Command::Certs {

@@ -27,6 +27,8 @@ pub struct ServeOptions {
     pub workers: Option<usize>,
     /// How long a silent peer lives before it counts as lost (default 3 s).
     pub idle_timeout: Option<Duration>,
+    /// Another protocol version to claim (version-skew tests only).
+    pub protocol_version: Option<u16>,
 }
 
 /// Runs the node until stdin reaches end of file or a termination signal.
@@ -48,6 +50,9 @@ pub fn run(opts: ServeOptions) -> anyhow::Result<()> {
     }
     if let Some(n) = opts.workers {
         builder = builder.workers(n);
+    }
+    if let Some(v) = opts.protocol_version {
+        builder = builder.protocol_version(v);
     }
     if let Some(d) = opts.idle_timeout {
         builder = builder.idle_timeout(d).keep_alive(d / 4);

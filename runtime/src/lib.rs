@@ -84,7 +84,7 @@ pub use actor::{
     RemoteActor, RemoteMessage, SpawnOptions, StartError, StatsSnapshot, TellError,
 };
 pub use monitor::{Down, Monitor};
-pub use node::{NetStats, Node, NodeBuilder, NodeError, Placement, Security};
+pub use node::{Misconfiguration, NetStats, Node, NodeBuilder, NodeError, Placement, Security};
 pub use platform::WorkersError;
 pub use registry::{Registry, RegistryError};
 pub use supervision::{

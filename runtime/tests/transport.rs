@@ -69,6 +69,7 @@ async fn refused(theirs: Hello, expect: &str) {
         Err(TransportError::Refused {
             by_peer: true,
             reason,
+            ..
         }) => {
             assert!(
                 reason.contains(expect),
@@ -81,6 +82,7 @@ async fn refused(theirs: Hello, expect: &str) {
         Some(Err(TransportError::Refused {
             by_peer: false,
             reason,
+            ..
         })) => assert!(reason.contains(expect)),
         other => panic!("listener: expected to refuse, got {other:?}"),
     }
@@ -146,7 +148,7 @@ async fn garbage_on_the_control_stream_is_refused_and_the_node_keeps_serving() {
     .await;
     // refused with the reason, which the rogue is told in a Reject frame
     assert!(
-        matches!(&accepted, Some(Err(TransportError::Refused { by_peer: false, reason }))
+        matches!(&accepted, Some(Err(TransportError::Refused { by_peer: false, reason, .. }))
             if reason == "malformed handshake: malformed input from the peer: unknown frame kind 238"),
         "{accepted:?}"
     );

@@ -575,6 +575,7 @@ fn a_member_claiming_another_nodes_name_is_refused() {
             Err(arbour::transport::TransportError::Refused {
                 by_peer: true,
                 reason,
+                ..
             }) => {
                 assert!(reason.contains("identity mismatch"), "{reason}")
             }

@@ -3,7 +3,10 @@
 //! connections to other nodes, wired together (DESIGN.md §1).
 
 mod inbound;
+mod misconfig;
 mod network;
+
+pub use misconfig::Misconfiguration;
 
 use crate::actor::{export, remote_ref, ActorRef, AskError, DispatchError, Host, NodeId};
 use crate::platform::{self, OnWorkers, Workers};
@@ -132,6 +135,15 @@ pub enum NodeError {
     /// The node was shut down (or crashed).
     #[error("the node is shut down")]
     ShutDown,
+    /// The node was reached and the connection refused, by it or by us,
+    /// for a reason of configuration (told from this node's side).
+    #[error("cannot join node {node}: {cause}")]
+    Refused {
+        /// The node.
+        node: String,
+        /// What differs.
+        cause: Misconfiguration,
+    },
     /// No connection to the node came up in time.
     #[error(
         "no connection to node {node} within {waited:?}: dial it with Node::connect \
@@ -240,6 +252,7 @@ impl Node {
             data_lanes: crate::transport::DEFAULT_DATA_LANES,
             limits: PeerLimits::default(),
             liveness: Liveness::default(),
+            protocol_version: None,
             redial: crate::transport::default_redial(),
             socket: None,
             workers: None,
@@ -394,13 +407,21 @@ impl Node {
         let net = self.net()?;
         let deadline = platform::deadline(timeout);
         let link = net.link_named(node);
-        let conn =
-            net.connected_to(&link, deadline)
-                .await
-                .ok_or_else(|| NodeError::NotConnected {
+        let conn = match net.connected_to(&link, deadline).await {
+            Ok(conn) => conn,
+            Err(Some(cause)) => {
+                return Err(NodeError::Refused {
+                    node: node.to_owned(),
+                    cause,
+                })
+            }
+            Err(None) => {
+                return Err(NodeError::NotConnected {
                     node: node.to_owned(),
                     waited: timeout,
-                })?;
+                })
+            }
+        };
         let left = deadline.saturating_duration_since(platform::now());
         let (node_id, found) = link.whereis(&conn, name, left).await?;
         let Some(local) = found else {
@@ -421,8 +442,16 @@ impl Node {
     pub async fn connect(&self, node: &str, addr: SocketAddr) -> Result<(), NodeError> {
         let net = self.net()?;
         net.remember(node, addr);
-        self.inner.host.in_node(net.dial(node, addr)).await?;
-        Ok(())
+        match self.inner.host.in_node(net.dial(node, addr)).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(match Misconfiguration::of(&e) {
+                Some(cause) => NodeError::Refused {
+                    node: node.to_owned(),
+                    cause,
+                },
+                None => NodeError::Transport(e),
+            }),
+        }
     }
 
     /// The peer nodes connected now.
@@ -443,7 +472,7 @@ impl Node {
         let link = net.link_named(node);
         net.connected_to(&link, platform::deadline(timeout))
             .await
-            .is_some()
+            .is_ok()
     }
 
     /// The network side's counters.
@@ -519,6 +548,14 @@ impl Security {
             }
             Security::Files { ca, cert, key } => {
                 let trust = Trust::from_pem_file(ca)?;
+                let clusters = trust.arbour_clusters();
+                if !clusters.is_empty() && !clusters.iter().any(|c| c == cluster) {
+                    return Err(TlsError::WrongCluster {
+                        path: ca.clone(),
+                        theirs: clusters.join(", "),
+                        ours: cluster.to_owned(),
+                    });
+                }
                 let identity = NodeIdentity::from_pem_files(node, cert, key)?;
                 trust.check(&identity)?;
                 Ok((trust, identity))
@@ -540,6 +577,7 @@ pub struct NodeBuilder {
     data_lanes: usize,
     limits: PeerLimits,
     liveness: Liveness,
+    protocol_version: Option<u16>,
     redial: Redial,
     socket: Option<(Arc<dyn quinn::AsyncUdpSocket>, Arc<dyn quinn::Runtime>)>,
     workers: Option<usize>,
@@ -666,6 +704,14 @@ impl NodeBuilder {
     /// how long a killed or cut-off one goes unnoticed.
     pub fn idle_timeout(mut self, d: Duration) -> Self {
         self.liveness.idle_timeout = d;
+        self
+    }
+
+    /// Claims another protocol version in the handshake than this build's:
+    /// only for testing what version skew between nodes looks like.
+    #[doc(hidden)]
+    pub fn protocol_version(mut self, version: u16) -> Self {
+        self.protocol_version = Some(version);
         self
     }
 
@@ -847,7 +893,10 @@ impl NodeBuilder {
         let net = host
             .in_node(async {
                 let (trust, identity) = security.load(&self.cluster, &self.name, host.rng())?;
-                let hello = Hello::new(&self.cluster, &self.name, host.node_id().incarnation);
+                let mut hello = Hello::new(&self.cluster, &self.name, host.node_id().incarnation);
+                if let Some(v) = self.protocol_version {
+                    hello.version = v;
+                }
                 let endpoint = match self.socket {
                     Some((socket, runtime)) => {
                         let runtime = Arc::new(OnWorkers::new(runtime, workers.downgrade()));

@@ -130,6 +130,7 @@ impl Network {
             pending: Mutex::default(),
             monitors: PeerMonitors::new(self.limits.peer_monitors),
             served: Arc::default(),
+            refused: Mutex::default(),
         });
         links.insert(link.node.clone(), link.clone());
         link
@@ -164,15 +165,26 @@ impl Network {
         self.changed.subscribe()
     }
 
-    /// Dials `peer` at `addr` and brings the connection up.
+    /// Dials `peer` at `addr` and brings the connection up. A refusal for a
+    /// reason of configuration is kept on the peer's session, for waiters.
     pub(crate) async fn dial(
         self: &Arc<Self>,
         peer: &str,
         addr: SocketAddr,
     ) -> Result<(), TransportError> {
-        let p = self.endpoint.connect(addr, peer).await?;
-        self.attach(p, true);
-        Ok(())
+        match self.endpoint.connect(addr, peer).await {
+            Ok(p) => {
+                self.attach(p, true);
+                Ok(())
+            }
+            Err(e) => {
+                if let Some(cause) = super::Misconfiguration::of(&e) {
+                    *lock(&self.link_named(peer).refused) = Some(cause);
+                    self.changed.send_modify(|v| *v += 1);
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Accepts connections until the endpoint closes; each handshake runs in
@@ -219,6 +231,7 @@ impl Network {
                 }
                 Offer::Accepted { replaced } => {
                     link.conn.store(Some(conn.clone()));
+                    *lock(&link.refused) = None;
                     replaced
                 }
             }
@@ -365,20 +378,45 @@ impl Network {
     }
 
     /// Waits until `link`'s node is connected, up to `deadline`.
+    /// The live connection to `link`'s node, waiting for one up to
+    /// `deadline`. `Err(Some(cause))` if the node refuses us (or we it) for
+    /// a reason of configuration: when the last dial was refused so, it is
+    /// dialed again at once, for a fresh answer, rather than waited out.
     pub(crate) async fn connected_to(
-        &self,
+        self: &Arc<Self>,
         link: &Session,
         deadline: platform::Instant,
-    ) -> Option<Arc<Connection>> {
+    ) -> Result<Arc<Connection>, Option<super::Misconfiguration>> {
         let mut changes = self.changes();
+        let mut redialed = false;
         loop {
             if let Some(conn) = link.conn.load_full() {
-                return Some(conn);
+                return Ok(conn);
             }
-            tokio::time::timeout_at(deadline, changes.changed())
-                .await
-                .ok()?
-                .ok()?;
+            let refused = lock(&link.refused).clone();
+            if let Some(cause) = refused {
+                let addr = lock(&self.addresses).get(&*link.node).copied();
+                match addr {
+                    Some(addr) if !redialed => {
+                        redialed = true;
+                        let dial = self.dial(&link.node, addr);
+                        match tokio::time::timeout_at(deadline, dial).await {
+                            Ok(Ok(())) => continue,
+                            Ok(Err(e)) => {
+                                if let Some(cause) = super::Misconfiguration::of(&e) {
+                                    return Err(Some(cause));
+                                }
+                            }
+                            Err(_) => return Err(None),
+                        }
+                    }
+                    _ => return Err(Some(cause)),
+                }
+            }
+            match tokio::time::timeout_at(deadline, changes.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return Err(None),
+            }
         }
     }
 
@@ -490,6 +528,9 @@ pub(crate) struct Session {
     pending: Mutex<PendingAsks<RemoteReply>>,
     /// Monitors across this peer connection, both ways.
     monitors: PeerMonitors,
+    /// Why the last dial of the node was refused, if for a reason of
+    /// configuration (cleared when a connection comes up).
+    pub(crate) refused: Mutex<Option<super::Misconfiguration>>,
     /// The peer's asks being served now, over all its connections (so a
     /// reconnect does not start the count over).
     pub(crate) served: Arc<std::sync::atomic::AtomicUsize>,

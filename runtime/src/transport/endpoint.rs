@@ -79,8 +79,11 @@ pub enum TransportError {
     Refused {
         /// Whether the peer refused (else we did).
         by_peer: bool,
-        /// Why.
+        /// Why, as the refusing node put it.
         reason: String,
+        /// The refusal itself, as the refusing node saw it (`ours` is the
+        /// refuser's), when it said so.
+        refusal: Option<Refusal>,
     },
     /// The peer sent malformed bytes.
     #[error("malformed input from the peer: {0}")]
@@ -597,13 +600,15 @@ impl Endpoint {
                 Err(TransportError::Refused {
                     by_peer: false,
                     reason,
+                    refusal: Some(refusal),
                 })
             }
-            Step::RefusedByPeer(reason) => {
-                tracing::warn!(peer = %addr, "handshake refused by the peer: {reason}");
+            Step::RefusedByPeer { reason, refusal } => {
+                tracing::warn!(peer = %addr, "the peer refused us, saying: {reason}");
                 Err(TransportError::Refused {
                     by_peer: true,
                     reason,
+                    refusal,
                 })
             }
             Step::Failed(e) => {

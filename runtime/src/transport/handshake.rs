@@ -10,7 +10,8 @@
 
 use super::endpoint::TransportError;
 use crate::wire::{
-    decode_reject, encode_frame, encode_reject, FrameDecoder, FrameKind, Hello, Limits, Refusal,
+    decode_refusal, decode_reject, encode_frame, encode_reject, FrameDecoder, FrameKind, Hello,
+    Limits, Refusal,
 };
 
 /// Which side of the connection this node is.
@@ -43,8 +44,13 @@ pub(crate) enum Step {
         /// Why.
         refusal: Refusal,
     },
-    /// The peer refused us, saying why.
-    RefusedByPeer(String),
+    /// The peer refused us, saying why (and what, when it could be read).
+    RefusedByPeer {
+        /// The peer's words.
+        reason: String,
+        /// The refusal, as the peer saw it.
+        refusal: Option<Refusal>,
+    },
     /// The peer broke the protocol (or sent malformed bytes): close.
     Failed(TransportError),
 }
@@ -102,7 +108,10 @@ impl Handshake {
         if self.role == Role::Dialer && frame.kind == FrameKind::Reject {
             self.finished = true;
             return match decode_reject(&frame.body) {
-                Ok(reason) => Step::RefusedByPeer(reason),
+                Ok(reason) => Step::RefusedByPeer {
+                    reason,
+                    refusal: decode_refusal(&frame.body).ok(),
+                },
                 Err(e) => Step::Failed(e.into()),
             };
         }
@@ -232,7 +241,7 @@ mod tests {
             panic!("refused");
         };
         assert!(matches!(refusal, Refusal::ClusterMismatch { .. }));
-        let Step::RefusedByPeer(reason) = d.on_bytes(&reject, names_ok) else {
+        let Step::RefusedByPeer { reason, .. } = d.on_bytes(&reject, names_ok) else {
             panic!("the dialer reads the refusal");
         };
         assert_eq!(reason, refusal.to_string());

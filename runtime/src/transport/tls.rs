@@ -62,6 +62,19 @@ pub enum TlsError {
         /// Why.
         reason: String,
     },
+    /// Certificate files made for another cluster name than the node's.
+    #[error(
+        "{}: the CA is of cluster {theirs:?}, this node of cluster {ours:?}          (made with `arbour certs --cluster {theirs}`?)",
+        .path.display()
+    )]
+    WrongCluster {
+        /// The CA file.
+        path: PathBuf,
+        /// The cluster the CA was made for.
+        theirs: String,
+        /// The node's.
+        ours: String,
+    },
     /// A CA key that does not belong to the CA certificate it came with.
     #[error("the CA key does not belong to the CA certificate of cluster {0:?}")]
     CaKeyMismatch(String),
@@ -142,6 +155,26 @@ impl Trust {
         Ok(Self {
             roots: Arc::new(roots),
         })
+    }
+
+    /// The cluster names of the CAs here that `arbour certs` made (their
+    /// subject is "arbour cluster <name>"); other CAs name none.
+    pub fn arbour_clusters(&self) -> Vec<String> {
+        const PREFIX: &[u8] = b"arbour cluster ";
+        self.roots
+            .roots
+            .iter()
+            .filter_map(|anchor| {
+                let subject: &[u8] = anchor.subject.as_ref();
+                let at = subject.windows(PREFIX.len()).position(|w| w == PREFIX)?;
+                // a DER string: tag, then a one-byte length, then the text
+                let len = usize::from(*subject.get(at.checked_sub(1)?)?);
+                let text = subject.get(at..at + len)?;
+                std::str::from_utf8(text.get(PREFIX.len()..)?)
+                    .ok()
+                    .map(str::to_owned)
+            })
+            .collect()
     }
 
     /// Reads the CA certificates of a PEM file.

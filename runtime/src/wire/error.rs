@@ -43,6 +43,9 @@ pub enum WireError {
     /// A reply outcome code this protocol version does not know.
     #[error("unknown reply code {0}")]
     UnknownReplyCode(u8),
+    /// A reject frame with a refusal kind this build does not know.
+    #[error("unknown refusal kind {0}")]
+    UnknownRefusal(u8),
     /// The stream already failed; nothing more is read from it.
     #[error("stream already failed")]
     Poisoned,

@@ -142,13 +142,64 @@ impl Hello {
 
 /// The body of a `Reject` frame: the refusal, as text for the peer's log.
 pub fn encode_reject(refusal: &Refusal, out: &mut Vec<u8>) -> Result<(), WireError> {
-    put_str16(out, &refusal.to_string(), u16::MAX as usize, "refusal")
+    // the text for people, then the refusal itself, so the refused side can
+    // say what went wrong from its own point of view
+    put_str16(out, &refusal.to_string(), u16::MAX as usize, "refusal")?;
+    let text = |out: &mut Vec<u8>, s: &str| put_str16(out, s, u16::MAX as usize, "refusal detail");
+    match refusal {
+        Refusal::VersionMismatch { ours, theirs } => {
+            out.push(1);
+            out.extend_from_slice(&ours.to_be_bytes());
+            out.extend_from_slice(&theirs.to_be_bytes());
+            Ok(())
+        }
+        Refusal::ClusterMismatch { ours, theirs } => {
+            out.push(2);
+            text(out, ours)?;
+            text(out, theirs)
+        }
+        Refusal::SameNode(name) => {
+            out.push(3);
+            text(out, name)
+        }
+        Refusal::Identity(why) => {
+            out.push(4);
+            text(out, why)
+        }
+        Refusal::Malformed(why) => {
+            out.push(5);
+            text(out, why)
+        }
+    }
 }
 
-/// Decodes a `Reject` frame body into the peer's reason.
+/// Decodes a `Reject` frame body into the peer's reason, as text.
 pub fn decode_reject(body: &[u8]) -> Result<String, WireError> {
     let mut r = Reader::new(body);
     let s = r.str16(u16::MAX as usize, "refusal")?;
-    r.finish()?;
     Ok(s)
+}
+
+/// Decodes a `Reject` frame body into the refusal, as the refusing node
+/// saw it (`ours` is the refuser's).
+pub fn decode_refusal(body: &[u8]) -> Result<Refusal, WireError> {
+    let mut r = Reader::new(body);
+    let _text = r.str16(u16::MAX as usize, "refusal")?;
+    let max = u16::MAX as usize;
+    let refusal = match r.u8()? {
+        1 => Refusal::VersionMismatch {
+            ours: r.u16()?,
+            theirs: r.u16()?,
+        },
+        2 => Refusal::ClusterMismatch {
+            ours: r.str16(max, "refusal detail")?,
+            theirs: r.str16(max, "refusal detail")?,
+        },
+        3 => Refusal::SameNode(r.str16(max, "refusal detail")?),
+        4 => Refusal::Identity(r.str16(max, "refusal detail")?),
+        5 => Refusal::Malformed(r.str16(max, "refusal detail")?),
+        other => return Err(WireError::UnknownRefusal(other)),
+    };
+    r.finish()?;
+    Ok(refusal)
 }

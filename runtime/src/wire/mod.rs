@@ -19,4 +19,4 @@ pub use envelope::{
 };
 pub use error::WireError;
 pub use frame::{encode_frame, Frame, FrameDecoder, FrameKind, Limits};
-pub use handshake::{decode_reject, encode_reject, Hello, Refusal, PROTOCOL_VERSION};
+pub use handshake::{decode_refusal, decode_reject, encode_reject, Hello, Refusal, PROTOCOL_VERSION};
