@@ -83,7 +83,7 @@ pub use actor::{
     ActorId, ActorRef, Ask, AskError, ContextExt, ExitReason, Host, MessageTable, NodeId,
     RemoteActor, RemoteMessage, SpawnOptions, StartError, StatsSnapshot, TellError,
 };
-pub use monitor::{Down, Monitor};
+pub use monitor::{Down, Exits, Monitor};
 pub use node::{Misconfiguration, NetStats, Node, NodeBuilder, NodeError, Placement, Security};
 pub use platform::WorkersError;
 pub use registry::{Registry, RegistryError};

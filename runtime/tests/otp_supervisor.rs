@@ -504,3 +504,39 @@ fn a_supervisors_init_may_fail_or_return_ignore_and_the_caller_is_told_which() {
         );
     });
 }
+
+/// A monitor is per instance and fires once; `exits()` follows the child
+/// behind a supervised ref through its restarts, from any task.
+#[test]
+fn exits_reports_every_exit_of_a_supervised_child_until_it_is_gone() {
+    run(|node| async move {
+        let log = Log::default();
+        let sup = SupervisorSpec::one_for_one()
+            .intensity(10)
+            .child(worker("w", &log).restart(Restart::Transient))
+            .start(&node)
+            .await
+            .expect("start");
+        let w = sup.child::<Worker>("w").expect("w");
+        let mut exits = w.exits();
+        let watcher = tokio::task::spawn_local(async move {
+            let mut seen = Vec::new();
+            while let Some(reason) = exits.next().await {
+                seen.push(reason);
+            }
+            seen
+        });
+        for n in 2..=3 {
+            w.tell(Crash);
+            until_instance(&w, n).await;
+        }
+        w.tell(Exit(arbour::ExitReason::Normal));
+        settle().await;
+        sup.delete_child("w").await.expect("delete");
+        let seen = within("the exits", watcher).await.expect("watcher");
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        assert!(matches!(seen[0], arbour::ExitReason::Panic(_)));
+        assert!(matches!(seen[1], arbour::ExitReason::Panic(_)));
+        assert_eq!(seen[2], arbour::ExitReason::Normal);
+    });
+}

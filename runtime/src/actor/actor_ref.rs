@@ -90,6 +90,9 @@ pub(crate) struct Slot<A: Actor> {
     pub(crate) id: ActorId,
     pub(crate) current: ArcSwapOption<Instance<A>>,
     closed: AtomicBool,
+    /// Bumped when an instance is put in or the slot closes, for
+    /// [`ActorRef::exits`] (made on its first use: most slots never need it).
+    pub(crate) changes: std::sync::OnceLock<tokio::sync::watch::Sender<u64>>,
     pub(crate) stats: Arc<Stats>,
     /// Set for a ref to an actor on another node; `current` then stays
     /// empty, so the local path pays one branch for it only when it would
@@ -103,6 +106,7 @@ impl<A: Actor> Slot<A> {
             id,
             current: ArcSwapOption::empty(),
             closed: AtomicBool::new(false),
+            changes: std::sync::OnceLock::new(),
             stats,
             remote: None,
         }
@@ -118,7 +122,17 @@ impl<A: Actor> Slot<A> {
 
     /// Puts `inst` (or nothing) in the slot.
     pub(crate) fn set(&self, inst: Option<Arc<Instance<A>>>) {
+        let fresh = inst.is_some();
         self.current.store(inst);
+        if fresh {
+            self.changed();
+        }
+    }
+
+    fn changed(&self) {
+        if let Some(tx) = self.changes.get() {
+            tx.send_modify(|n| *n += 1);
+        }
     }
 
     /// No instance will ever be put here again (the child was removed, or an
@@ -126,6 +140,7 @@ impl<A: Actor> Slot<A> {
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
         self.set(None);
+        self.changed();
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -497,20 +512,41 @@ impl Drop for ForgetOnDrop {
 }
 
 pin_project_lite::pin_project! {
-    /// The future of an ask.
+    /// The future of an ask: `ref.ask(msg).into_future()` (what `.await`
+    /// does). It owns what it needs and borrows nothing, so it can be
+    /// moved into a task of its own:
     ///
-    /// The timer is armed lazily: on the first `Pending` the future
-    /// reschedules itself once, and only if the reply is still missing at the
-    /// next poll does it read the clock and register a tokio timer for the
-    /// timeout. A same-thread round trip thus never touches the clock or the
-    /// timer wheel (about 120 ns saved per ask); the cost is that the timeout
+    /// ```
+    /// # use actix::prelude::*;
+    /// # use std::future::IntoFuture;
+    /// # struct Counter;
+    /// # impl Actor for Counter { type Context = Context<Self>; }
+    /// # #[derive(Message)] #[rtype(result = "u64")] struct Get;
+    /// # impl Handler<Get> for Counter { type Result = u64; fn handle(&mut self, _: Get, _: &mut Context<Self>) -> u64 { 7 } }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(
+    /// # tokio::task::LocalSet::new().run_until(async {
+    /// # let node = arbour::Node::builder("n").build();
+    /// let counter = node.spawn(Counter);
+    /// let reply = counter.ask(Get).into_future();
+    /// let task = tokio::task::spawn_local(reply);
+    /// assert_eq!(task.await.unwrap(), Ok(7));
+    /// # }));
+    /// ```
+    ///
+    /// Its timeout timer is armed lazily: on the first `Pending` the future
+    /// reschedules itself once, and only if the reply is still missing at
+    /// the next poll does it read the clock and register a tokio timer. A
+    /// same-thread round trip thus never touches the clock or the timer
+    /// wheel (about 120 ns saved per ask); the cost is that the timeout
     /// starts one scheduler round after the ask was sent.
     #[project = AskProj]
     #[allow(missing_debug_implementations)]
     pub enum AskFuture<R> {
         /// Already decided (gone, full).
+        #[doc(hidden)]
         Done { result: Option<Result<R, AskError>> },
         /// Queued; waiting for the reply or the deadline.
+        #[doc(hidden)]
         Waiting {
             rx: oneshot::Receiver<R>,
             life: LifeRef,
@@ -520,8 +556,10 @@ pin_project_lite::pin_project! {
             timer: Option<tokio::time::Sleep>,
         },
         /// Waiting for room in a full mailbox first.
+        #[doc(hidden)]
         Boxed { fut: BoxedAsk<R> },
         /// Sent to a remote actor; waiting for the reply or the deadline.
+        #[doc(hidden)]
         Remote {
             rx: oneshot::Receiver<RemoteReply>,
             decode: ReplyDecoder<R>,

@@ -1,6 +1,6 @@
 //! Actors, their identities and the refs users hold to them (DESIGN.md §3).
 
-mod actor_ref;
+pub(crate) mod actor_ref;
 mod exit;
 mod host;
 mod id;

@@ -9,7 +9,10 @@
 //! connection fires every monitor across it with `NodeDown`, a peer's
 //! goodbye with `Shutdown`.
 
+mod exits;
 mod peer;
+
+pub use exits::Exits;
 
 pub(crate) use peer::PeerMonitors;
 pub use peer::DEFAULT_MAX_PEER_MONITORS;
