@@ -1,5 +1,5 @@
 //! `arbour certs`: a cluster CA and node certificates as PEM files, for
-//! mutual TLS in files mode (DESIGN.md §5).
+//! mutual TLS in files mode.
 //!
 //! `DIR/ca.crt` is the CA certificate every node loads; `DIR/ca.key` is the
 //! CA's key, needed only to add nodes later (keep it off the nodes);

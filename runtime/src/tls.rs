@@ -1,4 +1,4 @@
-//! Certificates for mutual TLS between nodes (DESIGN.md §5): a cluster CA
+//! Certificates for mutual TLS between nodes: a cluster CA
 //! that mints node certificates (what `arbour certs` writes), the set of CAs
 //! a node trusts, and a node's own identity.
 

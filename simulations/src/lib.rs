@@ -3,7 +3,7 @@
 //! Today it runs one node's supervision trees under paused tokio time on one
 //! thread, with faults chosen by the node's seeded RNG, and records an event
 //! trace stamped with virtual time. The same seed gives the same trace (the
-//! determinism rule of DESIGN.md §2, checked by hashing two runs); a failing
+//! determinism rule: time, randomness and threads only through `platform`, checked by hashing two runs); a failing
 //! run names its seed. [`SimCluster`] starts whole nodes (real QUIC and TLS)
 //! on the platform's in-memory network; the cluster simulator grows from it.
 

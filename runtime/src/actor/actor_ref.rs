@@ -235,7 +235,7 @@ impl AskError {
     }
 }
 
-/// A handle to an actor, local or (later) remote, that survives restarts of a
+/// A handle to an actor, on this node or another, that survives restarts of a
 /// supervised actor. Cheap to clone.
 pub struct ActorRef<A: Actor> {
     pub(crate) slot: Arc<Slot<A>>,

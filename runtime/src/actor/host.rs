@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::task::Poll;
 use tracing::Instrument;
 
-/// Counters kept from a node's start (DESIGN.md §9).
+/// Counters kept from a node's start.
 #[derive(Debug, Default)]
 pub struct Stats {
     /// Tells to a ref with no running instance.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 /// A node: its configured name and the incarnation of this run of it.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct NodeId {
-    /// The node's name from the cluster file (unique in the cluster).
+    /// The node's name (unique in the cluster).
     pub name: Arc<str>,
     /// Distinguishes successive runs of the same named node.
     pub incarnation: u64,

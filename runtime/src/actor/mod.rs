@@ -1,4 +1,4 @@
-//! Actors, their identities and the refs users hold to them (DESIGN.md §3).
+//! Actors, their identities and the refs users hold to them.
 
 pub(crate) mod actor_ref;
 mod exit;

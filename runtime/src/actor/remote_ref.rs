@@ -51,7 +51,7 @@ pub(crate) enum Insist {
     /// so the caller can take the message back or wait.
     No,
     /// Plain `tell`: queue unless the connection holds its whole outbound
-    /// cap (DESIGN.md §3: an ordinary burst is queued, not dropped).
+    /// cap (an ordinary burst is queued, not dropped).
     Yes,
 }
 

@@ -5,7 +5,7 @@
 //! the monitoring node keeps the watcher and sends the watched node a
 //! `monitor` signal on the actor's data lane (so it is in place before
 //! anything sent after it); the watched node keeps a watch on behalf of the
-//! peer ([`PeerMonitors`], bounded per peer) and sends `down` back. A lost
+//! peer (bounded per peer, one watch per watched actor) and sends `down` back. A lost
 //! connection fires every monitor across it with `NodeDown`, a peer's
 //! goodbye with `Shutdown`.
 

@@ -1,6 +1,6 @@
 //! The `Node` handle: one node's identity, actors, names and supervisors,
 //! and (once started with a listen address and a security setting) its
-//! connections to other nodes, wired together (DESIGN.md §1).
+//! connections to other nodes, wired together.
 
 mod inbound;
 mod misconfig;
@@ -512,7 +512,7 @@ impl Node {
     }
 }
 
-/// How a node proves it belongs to the cluster (mutual TLS, DESIGN.md §5).
+/// How a node proves it belongs to the cluster (mutual TLS, always).
 #[derive(Clone, Debug)]
 pub enum Security {
     /// Every node derives the same CA from the cluster name and this secret,

@@ -2,7 +2,7 @@
 //! worker threads.
 //!
 //! Everything else in arbour reaches the clock, the RNG and the executor only
-//! through this module (DESIGN.md §2), so the simulator can substitute paused
+//! through this module, so the simulator can substitute paused
 //! tokio time, seeded randomness and a single shared thread. Runtime logic reads
 //! time with [`now`] (tokio's clock, which the simulator pauses and advances);
 //! only log lines and certificates use [`wall_clock`].

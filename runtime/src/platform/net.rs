@@ -1,4 +1,4 @@
-//! Sockets and time for quinn, supplied by the platform (DESIGN.md §2).
+//! Sockets and time for quinn, supplied by the platform (the simulator's, or the OS's).
 //!
 //! [`SimNetwork`] is an in-memory datagram network: its sockets implement
 //! quinn's `AsyncUdpSocket`, deliveries take a configurable latency in tokio

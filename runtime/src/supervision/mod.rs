@@ -1,4 +1,4 @@
-//! Erlang/OTP supervision trees (DESIGN.md §4).
+//! Erlang/OTP supervision trees.
 //!
 //! [`SupervisorSpec`] describes a supervisor (strategy, intensity, period,
 //! auto-shutdown, optional backoff) and its [`ChildSpec`]s; `start` runs it and

@@ -17,7 +17,7 @@ use std::time::Duration;
 /// packets on.
 ///
 /// Fixed, not configurable: a peer may open one bidirectional stream (the
-/// dialer's control lane) and [`MAX_UNI_STREAMS`](super::MAX_UNI_STREAMS)
+/// dialer's control lane) and 48
 /// unidirectional ones at a time, each with a 2 MiB receive window; a frame
 /// is at most 16 MiB.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,7 +37,7 @@ pub struct PeerLimits {
     /// Bytes of frames begun but not finished that one connection may have
     /// the node hold, over all its streams. Past it, the connection is
     /// closed as a protocol violation. An arbour sender keeps its large
-    /// frames in flight under [`LARGE_IN_FLIGHT`](super::LARGE_IN_FLIGHT),
+    /// frames in flight under 32 MiB,
     /// well inside the default.
     pub unfinished_frame_bytes: usize,
     /// How long a frame, once begun, may take to arrive whole. Past it, the
@@ -49,7 +49,7 @@ pub struct PeerLimits {
     pub peer_monitors: usize,
     /// Asks from one peer being served at once (each holds its message
     /// and the handler's state until it replies). Past it, an ask is
-    /// answered at once with [`RemoteError::Overloaded`](crate::RemoteError).
+    /// answered at once: the asker gets [`AskError::Overloaded`](crate::AskError::Overloaded).
     pub served_asks: usize,
     /// Bytes one connection may hold queued for the peer, over all its
     /// lanes. Past it, a plain tell is dropped, logged and counted

@@ -1,4 +1,4 @@
-//! Talking to other nodes (DESIGN.md §5): TLS identities, and the QUIC
+//! Talking to other nodes: TLS identities, and the QUIC
 //! endpoint with arbour's handshake. Lanes, envelopes and remote refs build
 //! on these.
 

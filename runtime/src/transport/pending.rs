@@ -3,7 +3,7 @@
 //! Correlation ids are handed out here; a reply completes its waiter; a
 //! reply nobody waits for any more (the ask timed out, or it is a duplicate)
 //! is dropped and counted; a lost connection fails every waiting ask at once
-//! with `NodeDown` (DESIGN.md §5).
+//! with `NodeDown`.
 
 use std::collections::HashMap;
 use tokio::sync::oneshot;

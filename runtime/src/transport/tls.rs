@@ -1,4 +1,4 @@
-//! Mutual TLS identities for a cluster (DESIGN.md §5), in two modes.
+//! Mutual TLS identities for a cluster, in two modes.
 //!
 //! - *Secret*: every node derives the same cluster CA from the cluster's name
 //!   and shared secret (HKDF-SHA256 → an Ed25519 key; fixed validity and
@@ -158,7 +158,7 @@ impl Trust {
     }
 
     /// The cluster names of the CAs here that `arbour certs` made (their
-    /// subject is "arbour cluster <name>"); other CAs name none.
+    /// subject is `arbour cluster NAME`); other CAs name none.
     pub fn arbour_clusters(&self) -> Vec<String> {
         const PREFIX: &[u8] = b"arbour cluster ";
         self.roots

@@ -1,4 +1,4 @@
-//! What crosses the network, with no I/O (DESIGN.md §5): frames, envelopes,
+//! What crosses the network, with no I/O: frames, envelopes,
 //! replies, the handshake, the node-to-node control messages, and the
 //! payload codec. Every decoder takes
 //! untrusted bytes, checks each length against [`Limits`] before allocating,
