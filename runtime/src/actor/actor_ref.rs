@@ -292,6 +292,23 @@ impl<A: Actor<Context = Context<A>>> ActorRef<A> {
     /// queued on the connection up to the node's outbound cap, past which it
     /// is dropped, logged and counted ([`Stats::outbound_drops`]). Order is
     /// FIFO per sender→receiver pair.
+    ///
+    /// ```
+    /// # use actix::prelude::*;
+    /// # struct Counter(u64);
+    /// # impl Actor for Counter { type Context = Context<Self>; }
+    /// # #[derive(Message)] #[rtype(result = "u64")] struct Add(u64);
+    /// # impl Handler<Add> for Counter {
+    /// #     type Result = u64;
+    /// #     fn handle(&mut self, Add(n): Add, _: &mut Context<Self>) -> u64 { self.0 += n; self.0 }
+    /// # }
+    /// # arbour::Node::builder("doc").workers(1).run(|node| async move {
+    /// let counter = node.spawn(Counter(0));
+    /// counter.tell(Add(1)); // returns at once
+    /// counter.tell(Add(2));
+    /// assert_eq!(counter.ask(Add(0)).await, Ok(3), "handled in order");
+    /// # }).unwrap();
+    /// ```
     #[inline]
     pub fn tell<M>(&self, msg: M)
     where
@@ -381,7 +398,26 @@ impl<A: Actor<Context = Context<A>>> ActorRef<A> {
     }
 
     /// Request/response. Await it; set a deadline with [`Ask::timeout`]
-    /// (default [`DEFAULT_ASK_TIMEOUT`]).
+    /// (default [`DEFAULT_ASK_TIMEOUT`]). The same call works for an actor
+    /// on another node ([`Node::lookup`](crate::Node::lookup)).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use actix::prelude::*;
+    /// # struct Counter(u64);
+    /// # impl Actor for Counter { type Context = Context<Self>; }
+    /// # #[derive(Message)] #[rtype(result = "u64")] struct Add(u64);
+    /// # impl Handler<Add> for Counter {
+    /// #     type Result = u64;
+    /// #     fn handle(&mut self, Add(n): Add, _: &mut Context<Self>) -> u64 { self.0 += n; self.0 }
+    /// # }
+    /// # arbour::Node::builder("doc").workers(1).run(|node| async move {
+    /// let counter = node.spawn(Counter(0));
+    /// assert_eq!(counter.ask(Add(2)).await, Ok(2));
+    /// let r = counter.ask(Add(3)).timeout(Duration::from_millis(100)).await;
+    /// assert_eq!(r, Ok(5));
+    /// # }).unwrap();
+    /// ```
     pub fn ask<M>(&self, msg: M) -> Ask<'_, A, M>
     where
         A: Handler<M>,

@@ -50,7 +50,31 @@ impl std::fmt::Debug for Monitor {
 
 impl<A: Actor<Context = Context<A>>> ActorRef<A> {
     /// Sends [`Down`] to `to` when the current instance exits (immediately,
-    /// with `NoActor`, if none is running). One notification per monitor.
+    /// with `NoActor`, if none is running). One notification per monitor:
+    /// a monitor watches one instance, as Erlang's does. From a task rather
+    /// than an actor, await [`ActorRef::exited`] instead; to follow a
+    /// supervised child through its restarts, use [`ActorRef::exits`].
+    ///
+    /// ```
+    /// # use actix::prelude::*;
+    /// # struct Worker;
+    /// # impl Actor for Worker { type Context = Context<Self>; }
+    /// struct Watcher;
+    /// impl Actor for Watcher { type Context = Context<Self>; }
+    /// impl Handler<arbour::Down> for Watcher {
+    ///     type Result = ();
+    ///     fn handle(&mut self, down: arbour::Down, _: &mut Context<Self>) {
+    ///         println!("{} exited: {}", down.id, down.reason);
+    ///     }
+    /// }
+    /// # arbour::Node::builder("doc").workers(1).run(|node| async move {
+    /// let worker = node.spawn(Worker);
+    /// let _monitor = worker.monitor(Watcher.start().recipient());
+    /// let exited = worker.exited(); // the same, as a future
+    /// worker.stop();
+    /// assert_eq!(exited.await, arbour::ExitReason::Shutdown);
+    /// # }).unwrap();
+    /// ```
     pub fn monitor(&self, to: Recipient<Down>) -> Monitor {
         let id = self.slot.id.clone();
         self.watch(Box::new(move |reason| {

@@ -387,7 +387,37 @@ impl Node {
     }
 
     /// Registers `actor` under `name` in the local registry and makes it
-    /// reachable from other nodes by that name ([`Node::lookup`]).
+    /// reachable from other nodes by that name ([`Node::lookup`]).    ///
+    /// ```
+    /// # use actix::prelude::*;
+    /// # use serde::{Deserialize, Serialize};
+    /// # use std::time::Duration;
+    /// # use arbour::Node;
+    /// struct Echo;
+    /// impl Actor for Echo { type Context = Context<Self>; }
+    /// #[derive(Message, Serialize, Deserialize)]
+    /// #[rtype(result = "u64")]
+    /// struct Ping(u64);
+    /// arbour::remote_message!(Ping => "doc.ping.v1");
+    /// arbour::remote_actor!(Echo { Ping });
+    /// impl Handler<Ping> for Echo {
+    ///     type Result = u64;
+    ///     fn handle(&mut self, Ping(n): Ping, _: &mut Context<Self>) -> u64 { n + 1 }
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(
+    /// # tokio::task::LocalSet::new().run_until(async {
+    /// let alpha = Node::builder("alpha").secret("s3cret").start().await?;
+    /// alpha.expose("echo", &alpha.spawn(Echo))?;
+    /// let beta = Node::builder("beta")
+    ///     .secret("s3cret")
+    ///     .peer("alpha", alpha.local_addr()?)
+    ///     .start()
+    ///     .await?;
+    /// let echo = beta.lookup::<Echo>("alpha", "echo", Duration::from_secs(5)).await?;
+    /// assert_eq!(echo.ask(Ping(1)).await, Ok(2));
+    /// # Ok::<(), arbour::NodeError>(())
+    /// # })).unwrap();
+    /// ```
     pub fn expose<A: RemoteActor>(&self, name: &str, actor: &ActorRef<A>) -> Result<(), NodeError> {
         let net = self.net()?;
         let exported = export(actor)?;
@@ -397,7 +427,10 @@ impl Node {
     }
 
     /// A ref to the actor that node `node` exposes as `name`. Waits (up to
-    /// `timeout`) for a connection to `node` if there is none yet.
+    /// `timeout`) for a connection to `node` if there is none yet; a node
+    /// that refuses us (another secret, CA, cluster name or protocol
+    /// version) is [`NodeError::Refused`], saying which, at once. See
+    /// [`Node::expose`] for an example.
     pub async fn lookup<A: RemoteActor>(
         &self,
         node: &str,
