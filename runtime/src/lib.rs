@@ -58,6 +58,15 @@ macro_rules! internal_mod {
     };
 }
 
+pub use arbour_macros::message;
+
+/// What the macros expand to refers to (not an API).
+#[doc(hidden)]
+pub mod __private {
+    pub use actix;
+    pub use serde;
+}
+
 pub mod actor;
 pub mod monitor;
 pub mod node;

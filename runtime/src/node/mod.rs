@@ -390,15 +390,12 @@ impl Node {
     /// reachable from other nodes by that name ([`Node::lookup`]).    ///
     /// ```
     /// # use actix::prelude::*;
-    /// # use serde::{Deserialize, Serialize};
     /// # use std::time::Duration;
     /// # use arbour::Node;
     /// struct Echo;
     /// impl Actor for Echo { type Context = Context<Self>; }
-    /// #[derive(Message, Serialize, Deserialize)]
-    /// #[rtype(result = "u64")]
+    /// #[arbour::message(tag = "doc.ping.v1", reply = u64)]
     /// struct Ping(u64);
-    /// arbour::remote_message!(Ping => "doc.ping.v1");
     /// arbour::remote_actor!(Echo { Ping });
     /// impl Handler<Ping> for Echo {
     ///     type Result = u64;
