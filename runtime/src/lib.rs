@@ -42,6 +42,23 @@
 //! }
 //! ```
 
+//!
+//! ## Across nodes
+//!
+//! - A remote message is declared once: [`#[arbour::message(tag = "…",
+//!   reply = T)]`](message).
+//! - A service's messages are declared once, in a crate its clients and its
+//!   server share: [`protocol!`]. A client holds a [`Remote<P>`] and can send
+//!   only those messages; the server says [`serves!`], and must handle all
+//!   of them (both checked at compile time). See the `arbour-echo` example:
+//!   two binaries that share only such a crate.
+//! - A node started with [`NodeBuilder::secret`] (or certificate files)
+//!   listens on QUIC with mutual TLS: [`Node::expose`] names an actor,
+//!   [`Node::lookup`] finds one on another node. A node that refuses us says
+//!   why ([`NodeError::Refused`], [`Misconfiguration`]).
+//! - Watching: [`ActorRef::monitor`], [`ActorRef::exited`],
+//!   [`ActorRef::exits`] (every exit of a supervised child).
+
 /// Declares a module that is part of the user API only with the
 /// `internals` feature (for the simulator, the tests, the benchmarks and
 /// the fuzzer; not a stable API), and crate-private otherwise (tokio's
@@ -89,8 +106,9 @@ internal_mod!(
 
 pub use actor::Stats;
 pub use actor::{
-    ActorId, ActorRef, Ask, AskError, ContextExt, ExitReason, Host, MessageTable, NodeId,
-    RemoteActor, RemoteMessage, SpawnOptions, StartError, StatsSnapshot, TellError,
+    Accepts, ActorId, ActorRef, Ask, AskError, ContextExt, ExitReason, Host, MessageTable, NodeId,
+    Protocol, Remote, RemoteActor, RemoteMessage, Service, SpawnOptions, StartError, StatsSnapshot,
+    TellError,
 };
 pub use monitor::{Down, Exits, Monitor};
 pub use node::{Misconfiguration, NetStats, Node, NodeBuilder, NodeError, Placement, Security};

@@ -5,6 +5,7 @@ mod exit;
 mod host;
 mod id;
 mod lifecycle;
+mod protocol;
 mod remote;
 mod remote_ref;
 mod task;
@@ -15,6 +16,7 @@ pub use actor_ref::{
 pub use exit::{ContextExt, ExitReason};
 pub use host::{Host, SpawnOptions, StartError, Stats, StatsSnapshot};
 pub use id::{ActorId, NodeId};
+pub use protocol::{Accepts, Protocol, Remote, Service};
 pub use remote::{DispatchError, MessageTable, RemoteActor, RemoteMessage};
 
 pub(crate) use actor_ref::Slot;
