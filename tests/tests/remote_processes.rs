@@ -425,7 +425,8 @@ fn each_misconfiguration_is_told_by_lookup_as_its_own_error_in_under_two_seconds
         let cases = [
             ("a wrong secret", secret("test", "guess"), alpha.addr),
             ("a foreign CA", foreign_ca, alpha.addr),
-            // the secret's CA is derived with the cluster name: TLS fails
+            // the secret's CA is derived with the cluster name: TLS fails,
+            // and says it is the name
             ("another cluster name", secret("prod", "s3cret"), alpha.addr),
             (
                 "another protocol version",
@@ -447,6 +448,13 @@ fn each_misconfiguration_is_told_by_lookup_as_its_own_error_in_under_two_seconds
             };
             assert_eq!(peer, "alpha");
             match what {
+                "another cluster name" => assert_eq!(
+                    cause,
+                    Misconfiguration::ClusterName {
+                        ours: "prod".into(),
+                        theirs: "test".into()
+                    }
+                ),
                 "another protocol version" => assert_eq!(
                     cause,
                     Misconfiguration::ProtocolVersion {

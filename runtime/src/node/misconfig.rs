@@ -46,6 +46,22 @@ pub enum Misconfiguration {
     Tls(String),
 }
 
+/// Our TLS verifier's "cluster name differs: ours \"a\", theirs \"b\"" (the
+/// peer's certificate is from an arbour CA of another cluster name).
+fn cluster_differs(text: &str) -> Option<Misconfiguration> {
+    let rest = &text[text.find(crate::transport::CLUSTER_DIFFERS)?..];
+    let rest = rest.strip_prefix(crate::transport::CLUSTER_DIFFERS)?;
+    let (ours, theirs) = rest.split_once(", theirs ")?;
+    let unquote = |s: &str| -> Option<String> {
+        let s = s.trim().strip_prefix('"')?;
+        Some(s[..s.find('"')?].to_owned())
+    };
+    Some(Misconfiguration::ClusterName {
+        ours: unquote(ours)?,
+        theirs: unquote(theirs)?,
+    })
+}
+
 /// TLS alerts that mean "I do not trust your certificate".
 const CERTIFICATE_ALERTS: [u8; 8] = [42, 43, 44, 45, 46, 48, 51, 116];
 /// `no_application_protocol`: the ALPN (which carries the version) differs.
@@ -99,6 +115,9 @@ impl Misconfiguration {
             return None;
         }
         let alert = (code - 0x100) as u8;
+        if let Some(m) = cluster_differs(&text) {
+            return Some(m);
+        }
         Some(if CERTIFICATE_ALERTS.contains(&alert) {
             Self::ForeignCa
         } else if alert == NO_APPLICATION_PROTOCOL {

@@ -25,3 +25,4 @@ pub use limits::{
 pub use peers::{default_redial, Lost, Offer, PeerTable, Redial, Timer};
 pub use pending::{lane_for, PendingAsks};
 pub use tls::{server_name, ClusterCa, NodeIdentity, TlsError, Trust, ALPN};
+pub(crate) use tls::CLUSTER_DIFFERS;

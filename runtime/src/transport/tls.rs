@@ -225,6 +225,10 @@ impl Trust {
             provider.clone(),
         )
         .build()?;
+        let verifier = Arc::new(ClusterAware {
+            inner: verifier,
+            ours: self.arbour_clusters(),
+        });
         let mut config = ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])?
             .with_client_cert_verifier(verifier)
@@ -237,12 +241,146 @@ impl Trust {
     /// presenting the node's certificate.
     pub fn client_config(&self, identity: &NodeIdentity) -> Result<ClientConfig, TlsError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            self.roots.clone(),
+            provider.clone(),
+        )
+        .build()
+        .map_err(|e| TlsError::Config(rustls::Error::General(e.to_string())))?;
+        let verifier = Arc::new(ClusterAware {
+            inner: verifier,
+            ours: self.arbour_clusters(),
+        });
         let mut config = ClientConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])?
-            .with_root_certificates(self.roots.clone())
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
             .with_client_auth_cert(identity.chain.clone(), identity.private_key())?;
         config.alpn_protocols = vec![ALPN.to_vec()];
         Ok(config)
+    }
+}
+
+/// The web PKI check of the peer's certificate, which on failure says
+/// "cluster name differs" when the peer's certificate comes from an arbour
+/// CA of another cluster name (in secret mode the CA is derived from the
+/// name, so that is what a wrong name looks like), instead of an unknown
+/// issuer.
+#[derive(Debug)]
+struct ClusterAware<V: ?Sized> {
+    inner: Arc<V>,
+    /// Our CAs' cluster names.
+    ours: Vec<String>,
+}
+
+/// The prefix of the refusal [`ClusterAware`] gives, for whoever reads it.
+pub(crate) const CLUSTER_DIFFERS: &str = "cluster name differs: ours ";
+
+impl<V: ?Sized> ClusterAware<V> {
+    /// The refusal for a certificate issued by another cluster's CA, if it is.
+    fn other_cluster(&self, cert: &CertificateDer<'_>) -> Option<rustls::Error> {
+        let theirs = cluster_named_in(cert)?;
+        let ours = self.ours.first()?;
+        (!self.ours.contains(&theirs)).then(|| {
+            rustls::Error::General(format!("{CLUSTER_DIFFERS}{ours:?}, theirs {theirs:?}"))
+        })
+    }
+
+    fn explain(&self, cert: &CertificateDer<'_>, e: rustls::Error) -> rustls::Error {
+        self.other_cluster(cert).unwrap_or(e)
+    }
+}
+
+/// The cluster named by the arbour CA that issued `cert` (its issuer is
+/// `arbour cluster NAME`), if one did.
+fn cluster_named_in(cert: &CertificateDer<'_>) -> Option<String> {
+    const PREFIX: &[u8] = b"arbour cluster ";
+    let der: &[u8] = cert.as_ref();
+    let at = der.windows(PREFIX.len()).position(|w| w == PREFIX)?;
+    let len = usize::from(*der.get(at.checked_sub(1)?)?);
+    let text = der.get(at..at + len)?;
+    std::str::from_utf8(text.get(PREFIX.len()..)?)
+        .ok()
+        .map(str::to_owned)
+}
+
+impl rustls::client::danger::ServerCertVerifier
+    for ClusterAware<rustls::client::WebPkiServerVerifier>
+{
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        self.inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+            .map_err(|e| self.explain(end_entity, e))
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+impl rustls::server::danger::ClientCertVerifier
+    for ClusterAware<dyn rustls::server::danger::ClientCertVerifier>
+{
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        self.inner
+            .verify_client_cert(end_entity, intermediates, now)
+            .map_err(|e| self.explain(end_entity, e))
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
     }
 }
 
