@@ -90,14 +90,15 @@ pub(crate) struct Slot<A: Actor> {
     pub(crate) id: ActorId,
     pub(crate) current: ArcSwapOption<Instance<A>>,
     closed: AtomicBool,
-    /// Bumped when an instance is put in or the slot closes, for
-    /// [`ActorRef::exits`] (made on its first use: most slots never need it).
-    pub(crate) changes: std::sync::OnceLock<tokio::sync::watch::Sender<u64>>,
     pub(crate) stats: Arc<Stats>,
     /// Set for a ref to an actor on another node; `current` then stays
     /// empty, so the local path pays one branch for it only when it would
     /// have failed anyway.
     pub(crate) remote: Option<Box<RemotePart<A>>>,
+    /// Bumped when an instance is put in or the slot closes, for
+    /// [`ActorRef::exits`] (made on its first use: most slots never need it;
+    /// last, off the send path's cache line).
+    pub(crate) changes: std::sync::OnceLock<tokio::sync::watch::Sender<u64>>,
 }
 
 impl<A: Actor> Slot<A> {
