@@ -92,6 +92,10 @@ pub mod supervision;
 pub mod tls;
 
 internal_mod!(
+    /// The cluster: SWIM membership (so far).
+    cluster
+);
+internal_mod!(
     /// The node's view of the outside world (clock, RNG, workers, sockets).
     platform
 );

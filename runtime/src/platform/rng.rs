@@ -32,6 +32,12 @@ impl NodeRng {
         NodeRng::from_seed(base ^ h)
     }
 
+    /// An owned generator for a component that needs a `rand::Rng` of its
+    /// own (foca's membership), derived like [`NodeRng::derive`].
+    pub fn owned(&self, label: &str) -> ChaCha8Rng {
+        ChaCha8Rng::seed_from_u64(self.derive(label).next_u64())
+    }
+
     /// The next 64 random bits.
     pub fn next_u64(&self) -> u64 {
         self.lock().next_u64()

@@ -1,0 +1,337 @@
+//! SWIM membership (foca) as a sans-IO machine with arbour's types: it is
+//! told packets and due timers, and says what to send, which timers to set
+//! and what changed. The node's driver carries its packets over the
+//! members' authenticated connections and runs its timers through
+//! `platform`, in due order (foca requires that).
+
+use foca::{Config, Foca, NoCustomBroadcast, Notification, PostcardCodec, Timer};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+/// A member: a node of the cluster in one of its lives.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct MemberId {
+    /// The node's name (unique in the cluster).
+    pub name: String,
+    /// Which life of the node (a restarted node has a larger one).
+    pub incarnation: u64,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+impl foca::Identity for MemberId {
+    /// One member per node name: a newer life replaces an older one.
+    type Addr = String;
+
+    /// A node declared down does not rejoin under the same life: a
+    /// restarted node joins with its new incarnation.
+    fn renew(&self) -> Option<Self> {
+        None
+    }
+
+    fn addr(&self) -> String {
+        self.name.clone()
+    }
+
+    fn win_addr_conflict(&self, other: &Self) -> bool {
+        self.incarnation > other.incarnation
+    }
+}
+
+/// How fast failures are detected, and how long the dead are remembered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MembershipConfig {
+    /// How often each member probes another.
+    pub probe_period: Duration,
+    /// How long a probe waits for its answer before asking others to try.
+    pub probe_rtt: Duration,
+    /// How long a suspected member has to refute before it is down.
+    pub suspect_to_down_after: Duration,
+    /// How long a member that went down is remembered.
+    pub remove_down_after: Duration,
+}
+
+impl Default for MembershipConfig {
+    /// A SIGKILLed node is down everywhere within about
+    /// `probe_period + probe_rtt + suspect_to_down_after` (1.5 s here), well
+    /// under Akka's 5.5 s and Erlang's 45–75 s.
+    fn default() -> Self {
+        Self {
+            probe_period: Duration::from_millis(500),
+            probe_rtt: Duration::from_millis(200),
+            suspect_to_down_after: Duration::from_millis(800),
+            remove_down_after: Duration::from_secs(60),
+        }
+    }
+}
+
+impl MembershipConfig {
+    fn foca(&self, cluster_size: u32) -> Config {
+        let mut c = Config::new_lan(NonZeroU32::new(cluster_size.max(1)).unwrap_or(NonZeroU32::MIN));
+        c.probe_period = self.probe_period;
+        c.probe_rtt = self.probe_rtt;
+        c.suspect_to_down_after = self.suspect_to_down_after;
+        c.remove_down_after = self.remove_down_after;
+        c
+    }
+}
+
+/// A change of the cluster's membership.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MemberEvent {
+    /// A member joined (or this node learned of it).
+    Up(MemberId),
+    /// A member was declared down.
+    Down(MemberId),
+    /// A node is now known under a newer life; the old one is gone.
+    Replaced {
+        /// The life that ended.
+        old: MemberId,
+        /// The new one.
+        new: MemberId,
+    },
+}
+
+/// One node's membership state machine.
+pub struct Membership {
+    foca: Foca<MemberId, PostcardCodec, ChaCha8Rng, NoCustomBroadcast>,
+    out: foca::AccumulatingRuntime<MemberId>,
+    /// Packets that could not be decoded (dropped, counted).
+    pub malformed: u64,
+}
+
+impl std::fmt::Debug for Membership {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Membership")
+            .field("me", self.foca.identity())
+            .field("members", &self.foca.num_members())
+            .finish()
+    }
+}
+
+impl Membership {
+    /// A machine for member `me`, sized for about `cluster_size` members,
+    /// drawing its randomness from `rng` (the node's, derived).
+    pub fn new(me: MemberId, config: &MembershipConfig, cluster_size: u32, rng: ChaCha8Rng) -> Self {
+        Self {
+            foca: Foca::new(me, config.foca(cluster_size), rng, PostcardCodec),
+            out: foca::AccumulatingRuntime::new(),
+            malformed: 0,
+        }
+    }
+
+    /// This member.
+    pub fn me(&self) -> &MemberId {
+        self.foca.identity()
+    }
+
+    /// Asks `seed` to let this member in.
+    pub fn join(&mut self, seed: MemberId) {
+        // only fails for a seed that is this member: nothing to do then
+        let _ = self.foca.announce(seed, &mut self.out);
+    }
+
+    /// A packet from another member. One that does not decode is dropped
+    /// and counted.
+    pub fn on_packet(&mut self, bytes: &[u8]) {
+        if self.foca.handle_data(bytes, &mut self.out).is_err() {
+            self.malformed += 1;
+        }
+    }
+
+    /// A timer this machine set is due.
+    pub fn on_timer(&mut self, timer: Timer<MemberId>) {
+        let _ = self.foca.handle_timer(timer, &mut self.out);
+    }
+
+    /// Leaves the cluster, telling the others.
+    pub fn leave(&mut self) {
+        let _ = self.foca.leave_cluster(&mut self.out);
+    }
+
+    /// The members alive as far as this one knows (itself excluded).
+    pub fn members(&self) -> Vec<MemberId> {
+        let mut v: Vec<MemberId> = self.foca.iter_members().map(|m| m.id().clone()).collect();
+        v.sort();
+        v
+    }
+
+    /// The next packet to send, and to whom.
+    pub fn next_send(&mut self) -> Option<(MemberId, Vec<u8>)> {
+        self.out.to_send().map(|(to, b)| (to, b.to_vec()))
+    }
+
+    /// The next timer to set: due after the duration.
+    pub fn next_timer(&mut self) -> Option<(Duration, Timer<MemberId>)> {
+        self.out.to_schedule()
+    }
+
+    /// The next change to report.
+    pub fn next_event(&mut self) -> Option<MemberEvent> {
+        loop {
+            let n = self.out.to_notify()?;
+            let event = match n {
+                Notification::MemberUp(m) => MemberEvent::Up(m),
+                Notification::MemberDown(m) => MemberEvent::Down(m),
+                Notification::Rename(old, new) => MemberEvent::Replaced { old, new },
+                _ => continue,
+            };
+            return Some(event);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use std::collections::{BTreeMap, BinaryHeap};
+    use std::cmp::Reverse;
+
+    /// Members on an in-memory network under virtual time: packets arrive
+    /// after 1 ms, timers fire in due order.
+    struct Net {
+        nodes: BTreeMap<String, Membership>,
+        now: Duration,
+        queue: BinaryHeap<Reverse<(Duration, u64, String, Work)>>,
+        seq: u64,
+        crashed: Vec<String>,
+        events: Vec<(Duration, String, MemberEvent)>,
+    }
+
+    /// foca's timers are not `Ord`: the queue holds a key to them.
+    #[derive(PartialEq, Eq, PartialOrd, Ord)]
+    enum Work {
+        Packet(Vec<u8>),
+        Timer(u64),
+    }
+
+    impl Net {
+        fn new(names: &[&str]) -> (Self, BTreeMap<u64, Timer<MemberId>>) {
+            let mut nodes = BTreeMap::new();
+            for (i, name) in names.iter().enumerate() {
+                let id = MemberId {
+                    name: (*name).into(),
+                    incarnation: 1,
+                    addr: format!("127.0.0.1:{}", 7000 + i).parse().expect("addr"),
+                };
+                let m = Membership::new(
+                    id,
+                    &MembershipConfig::default(),
+                    names.len() as u32,
+                    ChaCha8Rng::seed_from_u64(i as u64),
+                );
+                nodes.insert((*name).to_owned(), m);
+            }
+            let net = Self {
+                nodes,
+                now: Duration::ZERO,
+                queue: BinaryHeap::new(),
+                seq: 0,
+                crashed: Vec::new(),
+                events: Vec::new(),
+            };
+            (net, BTreeMap::new())
+        }
+
+        fn flush(&mut self, name: &str, timers: &mut BTreeMap<u64, Timer<MemberId>>) {
+            let m = self.nodes.get_mut(name).expect("member");
+            let mut sends = Vec::new();
+            while let Some((to, bytes)) = m.next_send() {
+                sends.push((to.name, bytes));
+            }
+            let mut sets = Vec::new();
+            while let Some(t) = m.next_timer() {
+                sets.push(t);
+            }
+            while let Some(e) = m.next_event() {
+                self.events.push((self.now, name.to_owned(), e));
+            }
+            for (to, bytes) in sends {
+                self.seq += 1;
+                let at = self.now + Duration::from_millis(1);
+                self.queue.push(Reverse((at, self.seq, to, Work::Packet(bytes))));
+            }
+            for (after, timer) in sets {
+                self.seq += 1;
+                timers.insert(self.seq, timer);
+                self.queue.push(Reverse((
+                    self.now + after,
+                    self.seq,
+                    name.to_owned(),
+                    Work::Timer(self.seq),
+                )));
+            }
+        }
+
+        fn run_until(&mut self, until: Duration, timers: &mut BTreeMap<u64, Timer<MemberId>>) {
+            while let Some(Reverse((at, _, _, _))) = self.queue.peek() {
+                if *at > until {
+                    break;
+                }
+                let Some(Reverse((at, _, to, work))) = self.queue.pop() else {
+                    break;
+                };
+                self.now = at;
+                if self.crashed.contains(&to) {
+                    continue;
+                }
+                let m = self.nodes.get_mut(&to).expect("member");
+                match work {
+                    Work::Packet(bytes) => m.on_packet(&bytes),
+                    Work::Timer(seq) => {
+                        if let Some(t) = timers.remove(&seq) {
+                            m.on_timer(t);
+                        }
+                    }
+                }
+                self.flush(&to, timers);
+            }
+            self.now = until;
+        }
+    }
+
+    fn names(v: &[MemberId]) -> Vec<&str> {
+        v.iter().map(|m| m.name.as_str()).collect()
+    }
+
+    #[test]
+    fn members_joining_through_one_seed_converge_and_a_crashed_one_is_declared_down() {
+        let (mut net, mut timers) = Net::new(&["a", "b", "c", "d"]);
+        let seed = net.nodes["a"].me().clone();
+        for name in ["b", "c", "d"] {
+            net.nodes.get_mut(name).expect("member").join(seed.clone());
+            net.flush(name, &mut timers);
+        }
+        net.run_until(Duration::from_secs(5), &mut timers);
+        for (name, m) in &net.nodes {
+            let others: Vec<&str> = ["a", "b", "c", "d"].into_iter().filter(|n| n != name).collect();
+            assert_eq!(names(&m.members()), others, "{name} knows everyone");
+        }
+        // d crashes: nobody hears from it again
+        net.crashed.push("d".into());
+        let crashed_at = net.now;
+        net.run_until(crashed_at + Duration::from_secs(10), &mut timers);
+        for name in ["a", "b", "c"] {
+            assert!(
+                !names(&net.nodes[name].members()).contains(&"d"),
+                "{name} declared d down"
+            );
+            let down = net
+                .events
+                .iter()
+                .find(|(_, who, e)| who == name && matches!(e, MemberEvent::Down(m) if m.name == "d"))
+                .map(|(t, ..)| *t - crashed_at)
+                .expect("a Down event");
+            assert!(down < Duration::from_secs(3), "{name} noticed after {down:?}");
+        }
+        assert_eq!(net.nodes.values().map(|m| m.malformed).sum::<u64>(), 0);
+        // garbage is dropped and counted, never a panic
+        let a = net.nodes.get_mut("a").expect("a");
+        a.on_packet(&[0xff; 40]);
+        assert_eq!(a.malformed, 1);
+    }
+}
