@@ -114,6 +114,7 @@ pub use actor::{
     Protocol, Remote, RemoteActor, RemoteMessage, Service, SpawnOptions, StartError, StatsSnapshot,
     TellError,
 };
+pub use cluster::{MemberEvent, MemberId, MembershipConfig};
 pub use monitor::{Down, Exits, Monitor};
 pub use node::{Misconfiguration, NetStats, Node, NodeBuilder, NodeError, Placement, Security};
 pub use platform::WorkersError;

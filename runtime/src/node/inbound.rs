@@ -236,6 +236,11 @@ impl Inbound {
                     actor.stop(kill);
                 }
             }
+            Control::Swim { packet } => {
+                if let Some(members) = &self.net.members {
+                    members.on_packet(&self.net, &packet);
+                }
+            }
             Control::Goodbye => {
                 self.net
                     .closed(&self.link, conn, "the peer shut down", Loss::Left);

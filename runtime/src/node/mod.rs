@@ -3,6 +3,7 @@
 //! connections to other nodes, wired together.
 
 mod inbound;
+mod members;
 mod misconfig;
 mod network;
 
@@ -236,6 +237,8 @@ pub struct NetStats {
     pub served_asks_in_flight: u64,
     /// Peers' asks answered `Overloaded` at [`PeerLimits::served_asks`].
     pub served_asks_refused: u64,
+    /// Membership packets that did not decode (dropped).
+    pub membership_malformed: u64,
 }
 
 impl Node {
@@ -253,6 +256,8 @@ impl Node {
             limits: PeerLimits::default(),
             liveness: Liveness::default(),
             protocol_version: None,
+            membership: None,
+            seeds: Vec::new(),
             redial: crate::transport::default_redial(),
             socket: None,
             workers: None,
@@ -484,6 +489,26 @@ impl Node {
         }
     }
 
+    /// The cluster's members alive as far as this node knows (itself
+    /// excluded); empty without membership ([`NodeBuilder::seed_node`]).
+    pub fn members(&self) -> Vec<crate::cluster::MemberId> {
+        self.inner
+            .net
+            .load()
+            .as_ref()
+            .and_then(|n| n.members.as_ref().map(|m| m.members()))
+            .unwrap_or_default()
+    }
+
+    /// Membership changes from now on (`Up`, `Down`, `Replaced`); `None`
+    /// without membership.
+    pub fn member_events(
+        &self,
+    ) -> Option<tokio::sync::broadcast::Receiver<crate::cluster::MemberEvent>> {
+        let net = self.inner.net.load();
+        net.as_ref()?.members.as_ref().map(|m| m.subscribe())
+    }
+
     /// The peer nodes connected now.
     pub fn connected_peers(&self) -> Vec<NodeId> {
         self.inner
@@ -527,6 +552,7 @@ impl Node {
                     unfinished_frames_refused: c.unfinished_frames_refused.load(Relaxed),
                     served_asks_in_flight: n.served_asks_in_flight(),
                     served_asks_refused: c.served_asks_refused.load(Relaxed),
+                    membership_malformed: n.members.as_ref().map_or(0, |m| m.malformed()),
                 }
             })
             .unwrap_or_default()
@@ -608,6 +634,8 @@ pub struct NodeBuilder {
     limits: PeerLimits,
     liveness: Liveness,
     protocol_version: Option<u16>,
+    membership: Option<crate::cluster::MembershipConfig>,
+    seeds: Vec<(String, SocketAddr)>,
     redial: Redial,
     socket: Option<(Arc<dyn quinn::AsyncUdpSocket>, Arc<dyn quinn::Runtime>)>,
     workers: Option<usize>,
@@ -734,6 +762,25 @@ impl NodeBuilder {
     /// how long a killed or cut-off one goes unnoticed.
     pub fn idle_timeout(mut self, d: Duration) -> Self {
         self.liveness.idle_timeout = d;
+        self
+    }
+
+    /// Takes part in cluster membership (SWIM) with these failure-detection
+    /// settings: the node learns every member through any one it reaches,
+    /// and a member that stops answering is declared down everywhere
+    /// (its connections close: asks to it fail with `NodeDown`, monitors
+    /// fire). See [`Node::members`] and [`Node::member_events`].
+    pub fn membership(mut self, config: crate::cluster::MembershipConfig) -> Self {
+        self.membership = Some(config);
+        self
+    }
+
+    /// A seed node to join the cluster through (repeatable; a seed that is
+    /// down does not stop the others). Turns membership on with its
+    /// default settings unless [`NodeBuilder::membership`] set others.
+    pub fn seed_node(mut self, name: impl Into<String>, addr: SocketAddr) -> Self {
+        self.membership.get_or_insert_with(Default::default);
+        self.seeds.push((name.into(), addr));
         self
     }
 
@@ -902,8 +949,10 @@ impl NodeBuilder {
     /// no socket makes a node without a network (a local program).
     async fn start_on(self, workers: Workers) -> Result<Node, NodeError> {
         let mut inner = self.node_inner(Some(workers.clone()));
-        let wants_network =
-            self.listen.is_some() || !self.peers.is_empty() || self.socket.is_some();
+        let wants_network = self.listen.is_some()
+            || !self.peers.is_empty()
+            || self.socket.is_some()
+            || self.membership.is_some();
         let security = match self.security.clone() {
             Some(security) => security,
             None if !wants_network => {
@@ -963,7 +1012,17 @@ impl NodeBuilder {
                         limits: self.limits,
                         redial: self.redial,
                     },
+                    self.membership
+                        .clone()
+                        .map(|config| network::ClusterTuning {
+                            config,
+                            expected_size: (self.seeds.len() as u32 + 1).max(3),
+                            seeds: self.seeds.clone(),
+                        }),
                 );
+                if let Some(members) = &net.members {
+                    platform::spawn_local(members.clone().run(Arc::downgrade(&net)));
+                }
                 platform::spawn_local(net.clone().accept_loop());
                 for (peer, addr) in self.peers {
                     net.remember(&peer, addr);

@@ -18,7 +18,7 @@ use crate::platform::{self, NodeRng};
 use crate::registry::Exposed;
 use crate::transport::{
     Admit, Connection, Endpoint, LaneId, Lost, Offer, PeerLimits, PeerTable, PendingAsks,
-    PushError, Redial, Timer, TransportError, CLOSE_DUPLICATE,
+    PushError, Redial, Timer, TransportError, CLOSE_DOWN, CLOSE_DUPLICATE,
 };
 use crate::wire::{EnvelopeHead, WriteError, CONTROL_RECIPIENT};
 use arc_swap::ArcSwapOption;
@@ -62,6 +62,8 @@ pub(crate) struct Network {
     pub(crate) undeliverable: AtomicU64,
     /// Peers' asks being served now, over all connections.
     pub(crate) served_asks: AtomicU64,
+    /// Cluster membership, if the node takes part in one.
+    pub(crate) members: Option<Arc<super::members::Members>>,
 }
 
 impl std::fmt::Debug for Network {
@@ -80,6 +82,14 @@ pub(crate) struct Tuning {
     pub(crate) redial: Redial,
 }
 
+/// Membership settings for a node that takes part in a cluster.
+#[derive(Clone, Debug)]
+pub(crate) struct ClusterTuning {
+    pub(crate) config: crate::cluster::MembershipConfig,
+    pub(crate) seeds: Vec<(String, SocketAddr)>,
+    pub(crate) expected_size: u32,
+}
+
 impl Network {
     pub(crate) fn new(
         me: NodeId,
@@ -87,7 +97,24 @@ impl Network {
         endpoint: Endpoint,
         rng: NodeRng,
         tuning: Tuning,
+        cluster: Option<ClusterTuning>,
     ) -> Arc<Self> {
+        let members = cluster.map(|c| {
+            let me = crate::cluster::MemberId {
+                name: me.name.to_string(),
+                incarnation: me.incarnation,
+                addr: endpoint
+                    .local_addr()
+                    .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0))),
+            };
+            let machine = crate::cluster::Membership::new(
+                me,
+                &c.config,
+                c.expected_size,
+                rng.owned("membership"),
+            );
+            super::members::Members::new(machine, c.seeds)
+        });
         let Tuning {
             data_lanes,
             limits,
@@ -113,6 +140,7 @@ impl Network {
             changed: watch::Sender::new(0),
             undeliverable: AtomicU64::new(0),
             served_asks: AtomicU64::new(0),
+            members,
         })
     }
 
@@ -314,6 +342,40 @@ impl Network {
         }
     }
 
+    /// Whether the node's network is shutting down.
+    pub(crate) fn is_closing(&self) -> bool {
+        self.is_closed()
+    }
+
+    /// Sends a membership packet to `to` over its connection. Sends never
+    /// wait for a connection: with none, the packet is dropped (SWIM
+    /// tolerates loss) and the member is dialed.
+    pub(crate) fn send_swim(self: &Arc<Self>, to: &crate::cluster::MemberId, packet: Vec<u8>) {
+        let link = self.link_named(&to.name);
+        match link.conn.load_full() {
+            Some(conn) => link.system(&conn, &Control::Swim { packet }),
+            None => {
+                if !self.is_closed() && to.name != *self.me.name {
+                    self.remember(&to.name, to.addr);
+                    platform::spawn_local(self.clone().keep_dialing(to.name.clone(), to.addr));
+                }
+            }
+        }
+    }
+
+    /// Membership declared `m` down: its connection (to that life) goes,
+    /// which fails its asks and fires its monitors.
+    pub(crate) fn member_down(&self, m: &crate::cluster::MemberId) {
+        let conn = lock(&self.links)
+            .get(m.name.as_str())
+            .and_then(|l| l.conn.load_full());
+        if let Some(conn) = conn {
+            if conn.peer().incarnation <= m.incarnation {
+                conn.close(CLOSE_DOWN, "declared down by the cluster");
+            }
+        }
+    }
+
     fn is_closed(&self) -> bool {
         self.closing.load(Ordering::Acquire)
     }
@@ -340,7 +402,12 @@ impl Network {
     /// up to `wait` for the peers to close their connections (each does on
     /// reading the goodbye), then closes the endpoint and waits up to `wait`
     /// for it to be idle.
-    pub(crate) async fn leave(&self, wait: std::time::Duration) {
+    pub(crate) async fn leave(self: &Arc<Self>, wait: std::time::Duration) {
+        // the cluster is told first (the leave travels on the control lane,
+        // ahead of the goodbye): it sees this node as left, not down
+        if let Some(members) = &self.members {
+            members.leave(self);
+        }
         self.closing.store(true, Ordering::Release);
         let conns: Vec<Arc<Connection>> = lock(&self.links)
             .values()

@@ -26,6 +26,8 @@ pub const CLOSE_PROTOCOL: u32 = 2;
 pub const CLOSE_DUPLICATE: u32 = 3;
 /// Application close code: the node is shutting down.
 pub const CLOSE_SHUTDOWN: u32 = 4;
+/// Application close code: the cluster declared the peer down.
+pub const CLOSE_DOWN: u32 = 5;
 
 /// How a lost peer is noticed: an idle connection is probed every
 /// `keep_alive`, and silence for `idle_timeout` counts as a lost connection

@@ -16,7 +16,7 @@ pub use connection::{
 };
 pub use endpoint::{
     Admitted, Endpoint, Liveness, Peer, TransportError, CLOSE_DUPLICATE, CLOSE_PROTOCOL, CLOSE_REFUSED,
-    CLOSE_SHUTDOWN, DEFAULT_HANDSHAKE_TIMEOUT,
+    CLOSE_DOWN, CLOSE_SHUTDOWN, DEFAULT_HANDSHAKE_TIMEOUT,
 };
 pub use limits::{
     LimitCounters, PeerLimits, DEFAULT_FRAME_DEADLINE, DEFAULT_HANDSHAKES_IN_FLIGHT,

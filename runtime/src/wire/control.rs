@@ -24,6 +24,7 @@ const DOWN: &str = "arbour.down.v1";
 const DOWNS: &str = "arbour.downs.v1";
 const EXIT: &str = "arbour.exit.v1";
 const GOODBYE: &str = "arbour.goodbye.v1";
+const SWIM: &str = "arbour.swim.v1";
 
 /// A node's own message to a peer node; `R` is the exit reason type.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,6 +73,11 @@ pub enum Control<R> {
     },
     /// I am shutting down: nothing follows on this connection.
     Goodbye,
+    /// A membership (SWIM) packet, as the membership machine made it.
+    Swim {
+        /// The packet.
+        packet: Vec<u8>,
+    },
 }
 
 impl<R: Serialize + DeserializeOwned> Control<R> {
@@ -85,6 +91,7 @@ impl<R: Serialize + DeserializeOwned> Control<R> {
             Control::Downs { .. } => DOWNS,
             Control::Exit { .. } => EXIT,
             Control::Goodbye => GOODBYE,
+            Control::Swim { .. } => SWIM,
         }
     }
 
@@ -99,6 +106,11 @@ impl<R: Serialize + DeserializeOwned> Control<R> {
             Control::Downs { keys, reason } => encode_into(out, &(keys, reason)),
             Control::Exit { actor, kill } => encode_into(out, &(actor, kill)),
             Control::Goodbye => encode_into(out, &()),
+            // the packet is the payload, as is: foca encodes it
+            Control::Swim { packet } => {
+                out.extend_from_slice(packet);
+                Ok(())
+            }
         }
     }
 
@@ -134,6 +146,9 @@ impl<R: Serialize + DeserializeOwned> Control<R> {
                 let () = decode(payload)?;
                 Control::Goodbye
             }
+            SWIM => Control::Swim {
+                packet: payload.to_vec(),
+            },
             _ => return Ok(None),
         }))
     }
@@ -154,6 +169,7 @@ mod tests {
                 .prop_map(|(keys, reason)| Control::Downs { keys, reason }),
             (any::<u64>(), any::<bool>()).prop_map(|(actor, kill)| Control::Exit { actor, kill }),
             Just(Control::Goodbye),
+            proptest::collection::vec(any::<u8>(), 0..40).prop_map(|packet| Control::Swim { packet }),
         ]
     }
 

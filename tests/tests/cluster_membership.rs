@@ -1,0 +1,66 @@
+//! Cluster membership (SWIM over the nodes' own QUIC connections), nodes in
+//! one process on real sockets: joining through one seed, and a crashed
+//! node declared down by every survivor. Every wait is bounded.
+
+use arbour::{MemberEvent, MembershipConfig, Node};
+use arbour_tests::{bounded, run_local, test_node};
+use std::time::{Duration, Instant};
+
+async fn member(name: &str, seed: Option<std::net::SocketAddr>) -> Node {
+    let b = test_node(name).membership(MembershipConfig::default());
+    let b = match seed {
+        Some(addr) => b.seed_node("alpha", addr),
+        None => b,
+    };
+    b.start().await.expect("starts")
+}
+
+fn names(node: &Node) -> Vec<String> {
+    node.members().into_iter().map(|m| m.name).collect()
+}
+
+#[test]
+fn nodes_join_through_one_seed_and_a_crashed_one_is_declared_down_everywhere() {
+    run_local(|| async {
+        let alpha = member("alpha", None).await;
+        let seed = alpha.local_addr().expect("addr");
+        let beta = member("beta", Some(seed)).await;
+        let gamma = member("gamma", Some(seed)).await;
+        let delta = member("delta", Some(seed)).await;
+        let all = [&alpha, &beta, &gamma, &delta];
+        bounded("every node knows the three others", async {
+            while all.iter().any(|n| n.members().len() < 3) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        // beta learned of gamma and delta without being given them
+        assert_eq!(names(&beta), ["alpha", "delta", "gamma"]);
+        let mut events: Vec<_> = [&alpha, &beta, &gamma]
+            .iter()
+            .map(|n| n.member_events().expect("membership"))
+            .collect();
+        let crashed = Instant::now();
+        delta.crash().await;
+        for (i, rx) in events.iter_mut().enumerate() {
+            let down = bounded("a Down event", async {
+                loop {
+                    match rx.recv().await.expect("events") {
+                        MemberEvent::Down(m) if m.name == "delta" => return crashed.elapsed(),
+                        _ => {}
+                    }
+                }
+            })
+            .await;
+            eprintln!("node {i} saw delta down after {down:?}");
+            assert!(
+                down < Duration::from_secs(5),
+                "node {i} noticed after {down:?}"
+            );
+        }
+        for n in [&alpha, &beta, &gamma] {
+            assert!(!names(n).contains(&"delta".to_string()));
+            assert_eq!(n.net_stats().membership_malformed, 0);
+        }
+    });
+}
