@@ -35,6 +35,34 @@ impl SimCluster {
     /// Starts node `name` at the next address (`10.0.0.N:7000`). Call inside
     /// the simulator's `LocalSet` (see [`run_paused`](crate::run_paused)).
     pub async fn start(&mut self, name: &str) -> Result<(Node, SocketAddr), NodeError> {
+        self.start_with(name, |b| b).await
+    }
+
+    /// [`SimCluster::start`], with membership (SWIM): joining through
+    /// `seed` (a node started before, by name and address), or founding
+    /// the cluster with none.
+    pub async fn start_member(
+        &mut self,
+        name: &str,
+        seed: Option<(&str, SocketAddr)>,
+    ) -> Result<(Node, SocketAddr), NodeError> {
+        let seed = seed.map(|(n, a)| (n.to_owned(), a));
+        self.start_with(name, move |b| {
+            let b = b.membership(arbour::MembershipConfig::default());
+            match seed {
+                Some((n, a)) => b.seed_node(n, a),
+                None => b,
+            }
+        })
+        .await
+    }
+
+    /// [`SimCluster::start`], with `configure` applied to the node's builder.
+    pub async fn start_with(
+        &mut self,
+        name: &str,
+        configure: impl FnOnce(arbour::NodeBuilder) -> arbour::NodeBuilder,
+    ) -> Result<(Node, SocketAddr), NodeError> {
         let addr = SocketAddr::from(([10, 0, 0, self.next_host], 7000));
         self.next_host = self.next_host.wrapping_add(1);
         let seed = self.rng.derive(name).next_u64();
@@ -42,14 +70,13 @@ impl SimCluster {
             .net
             .bind(addr)
             .map_err(|e| NodeError::Config(format!("simulated socket {addr}: {e}")))?;
-        let node = Node::builder(name)
+        let builder = Node::builder(name)
             .cluster(CLUSTER)
             .secret(SECRET)
             .seed(seed)
             .incarnation(1 + seed % 1_000_000)
-            .socket(socket, Arc::new(TokioTimeRuntime))
-            .start()
-            .await?;
+            .socket(socket, Arc::new(TokioTimeRuntime));
+        let node = configure(builder).start().await?;
         Ok((node, addr))
     }
 }

@@ -15,8 +15,9 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 use tokio::sync::{broadcast, Notify};
 
-/// How often a node that knows no member yet announces itself to its seeds.
-const ANNOUNCE_EVERY: Duration = Duration::from_secs(1);
+/// How often a node that knows no member yet announces itself to its seeds
+/// (the first announce usually finds no connection yet: it dials).
+const ANNOUNCE_EVERY: Duration = Duration::from_millis(200);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())

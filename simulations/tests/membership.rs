@@ -1,0 +1,80 @@
+//! Cluster membership under the simulator: whole nodes with SWIM on the
+//! in-memory network, in virtual time. Members converge, a crashed one is
+//! declared down by the others, and the same seed gives the same trace.
+
+use arbour::MemberEvent;
+use arbour_sim::{run_paused, SimCluster};
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// Four members join through one seed; one crashes. What each survivor
+/// saw, in virtual time since the start: `(ms, node, event)`.
+fn membership_run(seed: u64) -> Vec<(u128, String, String)> {
+    run_paused(|| async move {
+        let start = tokio::time::Instant::now();
+        let mut cluster = SimCluster::new(seed, Duration::from_millis(2));
+        let (alpha, alpha_addr) = cluster.start_member("alpha", None).await.expect("alpha");
+        let mut nodes = vec![("alpha".to_string(), alpha)];
+        for name in ["beta", "gamma", "delta"] {
+            let (node, _) = cluster
+                .start_member(name, Some(("alpha", alpha_addr)))
+                .await
+                .expect("member");
+            nodes.push((name.to_string(), node));
+        }
+        // each node's events, stamped with the virtual time they arrive
+        let trace = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        for (name, n) in &nodes {
+            let mut rx = n.member_events().expect("membership");
+            let (name, trace) = (name.clone(), trace.clone());
+            tokio::task::spawn_local(async move {
+                while let Ok(e) = rx.recv().await {
+                    let what = match e {
+                        MemberEvent::Up(m) => format!("up {}", m.name),
+                        MemberEvent::Down(m) => format!("down {}", m.name),
+                        MemberEvent::Replaced { new, .. } => format!("replaced {}", new.name),
+                    };
+                    trace
+                        .borrow_mut()
+                        .push((start.elapsed().as_millis(), name.clone(), what));
+                }
+            });
+        }
+        arbour_tests::bounded_for(LIMIT, "members converge", async {
+            while nodes.iter().any(|(_, n)| n.members().len() < 3) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        let (_, delta) = nodes.pop().expect("delta");
+        delta.crash().await;
+        arbour_tests::bounded_for(LIMIT, "delta declared down", async {
+            while nodes
+                .iter()
+                .any(|(_, n)| n.members().iter().any(|m| m.name == "delta"))
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        let trace = trace.borrow().clone();
+        trace
+    })
+}
+
+#[test]
+fn members_converge_and_a_crashed_one_is_declared_down_in_virtual_time() {
+    let trace = membership_run(5);
+    for node in ["alpha", "beta", "gamma"] {
+        assert!(
+            trace.iter().any(|(_, n, e)| n == node && e == "down delta"),
+            "{node} saw delta down: {trace:?}"
+        );
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_membership_trace() {
+    assert_eq!(membership_run(9), membership_run(9));
+}
