@@ -20,7 +20,7 @@ fn names(node: &Node) -> Vec<String> {
 }
 
 #[test]
-fn nodes_join_through_one_seed_and_a_crashed_one_is_declared_down_everywhere() {
+fn nodes_join_through_one_seed_a_crashed_one_is_down_everywhere_and_a_leaving_one_left() {
     run_local(|| async {
         let alpha = member("alpha", None).await;
         let seed = alpha.local_addr().expect("addr");
@@ -61,6 +61,43 @@ fn nodes_join_through_one_seed_and_a_crashed_one_is_declared_down_everywhere() {
         for n in [&alpha, &beta, &gamma] {
             assert!(!names(n).contains(&"delta".to_string()));
             assert_eq!(n.net_stats().membership_malformed, 0);
+        }
+        // gamma leaves gracefully: left, not down
+        let mut events: Vec<_> = [&alpha, &beta]
+            .iter()
+            .map(|n| n.member_events().expect("membership"))
+            .collect();
+        gamma.shutdown().await;
+        for rx in &mut events {
+            let seen = bounded("a Left event", async {
+                loop {
+                    match rx.recv().await.expect("events") {
+                        MemberEvent::Left(m) if m.name == "gamma" => return "left",
+                        MemberEvent::Down(m) if m.name == "gamma" => return "down",
+                        _ => {}
+                    }
+                }
+            })
+            .await;
+            assert_eq!(seen, "left");
+        }
+        bounded("gamma gone from the members", async {
+            while [&alpha, &beta]
+                .iter()
+                .any(|n| names(n).contains(&"gamma".to_string()))
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        // and no Down for it follows
+        for rx in &mut events {
+            while let Ok(e) = rx.try_recv() {
+                assert!(
+                    !matches!(&e, MemberEvent::Down(m) if m.name == "gamma"),
+                    "{e:?}"
+                );
+            }
         }
     });
 }

@@ -84,8 +84,10 @@ impl MembershipConfig {
 pub enum MemberEvent {
     /// A member joined (or this node learned of it).
     Up(MemberId),
-    /// A member was declared down.
+    /// A member was declared down: it stopped answering.
     Down(MemberId),
+    /// A member left the cluster on purpose (it shut down gracefully).
+    Left(MemberId),
     /// A node is now known under a newer life; the old one is gone.
     Replaced {
         /// The life that ended.

@@ -236,12 +236,20 @@ impl Inbound {
                     actor.stop(kill);
                 }
             }
+            Control::Leaving => {
+                if let Some(members) = &self.net.members {
+                    members.left(&self.link.node, conn.peer().incarnation);
+                }
+            }
             Control::Swim { packet } => {
                 if let Some(members) = &self.net.members {
                     members.on_packet(&self.net, &packet);
                 }
             }
             Control::Goodbye => {
+                if let Some(members) = &self.net.members {
+                    members.left(&self.link.node, conn.peer().incarnation);
+                }
                 self.net
                     .closed(&self.link, conn, "the peer shut down", Loss::Left);
                 conn.close(CLOSE_SHUTDOWN, "goodbye");

@@ -38,6 +38,9 @@ pub(crate) struct Members {
     wake: Notify,
     events: broadcast::Sender<MemberEvent>,
     seeds: Vec<(String, SocketAddr)>,
+    /// Members that said goodbye: their `Down` is reported as `Left`,
+    /// once.
+    left: Mutex<std::collections::HashSet<(String, u64)>>,
 }
 
 impl Members {
@@ -48,6 +51,7 @@ impl Members {
             wake: Notify::new(),
             events: broadcast::channel(1024).0,
             seeds,
+            left: Mutex::default(),
         })
     }
 
@@ -70,6 +74,23 @@ impl Members {
     pub(crate) fn on_packet(&self, net: &Arc<Network>, packet: &[u8]) {
         lock(&self.machine).on_packet(packet);
         self.drain(net);
+    }
+
+    /// Node `name` (life `incarnation`) said goodbye: it left on purpose.
+    /// Reported as `Left` now; the `Down` SWIM brings later is not
+    /// reported again.
+    pub(crate) fn left(&self, name: &str, incarnation: u64) {
+        let member = lock(&self.machine)
+            .members()
+            .into_iter()
+            .find(|m| m.name == name && m.incarnation == incarnation);
+        let Some(member) = member else {
+            return;
+        };
+        if lock(&self.left).insert((member.name.clone(), member.incarnation)) {
+            tracing::info!(member = %member.name, incarnation, "member left");
+            let _ = self.events.send(MemberEvent::Left(member));
+        }
     }
 
     /// Tells the cluster this node leaves.
@@ -113,10 +134,18 @@ impl Members {
                 MemberEvent::Up(m) => {
                     tracing::info!(node = %net.me, member = %m.name, incarnation = m.incarnation, "member up")
                 }
+                MemberEvent::Down(m)
+                    if lock(&self.left).remove(&(m.name.clone(), m.incarnation)) =>
+                {
+                    // it said goodbye: already reported as left
+                    net.member_down(m);
+                    continue;
+                }
                 MemberEvent::Down(m) => {
                     tracing::warn!(node = %net.me, member = %m.name, incarnation = m.incarnation, "member down");
                     net.member_down(m);
                 }
+                MemberEvent::Left(_) => {}
                 MemberEvent::Replaced { old, new } => tracing::info!(
                     node = %net.me, member = %new.name, old = old.incarnation, new = new.incarnation,
                     "member restarted"

@@ -406,6 +406,13 @@ impl Network {
         // the cluster is told first (the leave travels on the control lane,
         // ahead of the goodbye): it sees this node as left, not down
         if let Some(members) = &self.members {
+            // told first, so the peers report it as left, not down
+            for conn in lock(&self.links)
+                .values()
+                .filter_map(|l| l.conn.load_full())
+            {
+                push_system(&self.ctx, &conn, LaneId::Control, &Control::Leaving);
+            }
             members.leave(self);
         }
         self.closing.store(true, Ordering::Release);

@@ -25,6 +25,7 @@ const DOWNS: &str = "arbour.downs.v1";
 const EXIT: &str = "arbour.exit.v1";
 const GOODBYE: &str = "arbour.goodbye.v1";
 const SWIM: &str = "arbour.swim.v1";
+const LEAVING: &str = "arbour.leaving.v1";
 
 /// A node's own message to a peer node; `R` is the exit reason type.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,6 +74,9 @@ pub enum Control<R> {
     },
     /// I am shutting down: nothing follows on this connection.
     Goodbye,
+    /// I am leaving the cluster on purpose (sent before the membership
+    /// machine says so, which reads as "down").
+    Leaving,
     /// A membership (SWIM) packet, as the membership machine made it.
     Swim {
         /// The packet.
@@ -92,6 +96,7 @@ impl<R: Serialize + DeserializeOwned> Control<R> {
             Control::Exit { .. } => EXIT,
             Control::Goodbye => GOODBYE,
             Control::Swim { .. } => SWIM,
+            Control::Leaving => LEAVING,
         }
     }
 
@@ -106,6 +111,7 @@ impl<R: Serialize + DeserializeOwned> Control<R> {
             Control::Downs { keys, reason } => encode_into(out, &(keys, reason)),
             Control::Exit { actor, kill } => encode_into(out, &(actor, kill)),
             Control::Goodbye => encode_into(out, &()),
+            Control::Leaving => encode_into(out, &()),
             // the packet is the payload, as is: foca encodes it
             Control::Swim { packet } => {
                 out.extend_from_slice(packet);
@@ -146,6 +152,10 @@ impl<R: Serialize + DeserializeOwned> Control<R> {
                 let () = decode(payload)?;
                 Control::Goodbye
             }
+            LEAVING => {
+                let () = decode(payload)?;
+                Control::Leaving
+            }
             SWIM => Control::Swim {
                 packet: payload.to_vec(),
             },
@@ -169,6 +179,7 @@ mod tests {
                 .prop_map(|(keys, reason)| Control::Downs { keys, reason }),
             (any::<u64>(), any::<bool>()).prop_map(|(actor, kill)| Control::Exit { actor, kill }),
             Just(Control::Goodbye),
+            Just(Control::Leaving),
             proptest::collection::vec(any::<u8>(), 0..40).prop_map(|packet| Control::Swim { packet }),
         ]
     }
