@@ -62,6 +62,27 @@ fn nodes_join_through_one_seed_a_crashed_one_is_down_everywhere_and_a_leaving_on
             assert!(!names(n).contains(&"delta".to_string()));
             assert_eq!(n.net_stats().membership_malformed, 0);
         }
+        // delta restarts: a new life, seen by everyone, with a larger
+        // incarnation; a ref to an actor of its old life is dead
+        let old_incarnation = delta.node_id().incarnation;
+        let delta = test_node("delta")
+            .incarnation(old_incarnation + 1)
+            .membership(MembershipConfig::default())
+            .seed_node("alpha", seed)
+            .start()
+            .await
+            .expect("delta again");
+        bounded("delta back everywhere", async {
+            while [&alpha, &beta, &gamma].iter().any(|n| {
+                !n.members()
+                    .iter()
+                    .any(|m| m.name == "delta" && m.incarnation > old_incarnation)
+            }) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        drop(delta);
         // gamma leaves gracefully: left, not down
         let mut events: Vec<_> = [&alpha, &beta]
             .iter()
