@@ -4,10 +4,17 @@
 
 use arbour::{MemberEvent, MembershipConfig, Node};
 use arbour_tests::{bounded, run_local, test_node};
+use std::future::IntoFuture;
 use std::time::{Duration, Instant};
 
+/// A member whose connections would take a minute to notice a silent peer
+/// on their own: within the tests' 30 s bounds, only membership can declare
+/// a node down.
 async fn member(name: &str, seed: Option<std::net::SocketAddr>) -> Node {
-    let b = test_node(name).membership(MembershipConfig::default());
+    let b = test_node(name)
+        .idle_timeout(Duration::from_secs(60))
+        .keep_alive(Duration::from_secs(1))
+        .membership(MembershipConfig::default());
     let b = match seed {
         Some(addr) => b.seed_node("alpha", addr),
         None => b,
@@ -40,9 +47,27 @@ fn nodes_join_through_one_seed_a_crashed_one_is_down_everywhere_and_a_leaving_on
             .iter()
             .map(|n| n.member_events().expect("membership"))
             .collect();
+        // alpha watches an actor on delta and has an ask pending there
+        let echo = delta.spawn(arbour_node::probe::Echo::default());
+        delta.expose("echo", &echo).expect("expose");
+        let remote = bounded(
+            "lookup",
+            alpha.lookup::<arbour_node::probe::Echo>("delta", "echo", arbour_tests::LIMIT),
+        )
+        .await
+        .expect("lookup");
+        let (watcher, mut downs) = arbour_tests::DownForwarder::start_new();
+        let _monitor = remote.monitor(watcher.recipient());
+        let pending = tokio::task::spawn_local(
+            remote
+                .ask(arbour_node::probe::Delay(60_000))
+                .timeout(Duration::from_secs(60))
+                .into_future(),
+        );
         let crashed = Instant::now();
         delta.crash().await;
         for (i, rx) in events.iter_mut().enumerate() {
+            // (the time is printed, not asserted: speed is the bench's job)
             let down = bounded("a Down event", async {
                 loop {
                     match rx.recv().await.expect("events") {
@@ -62,6 +87,15 @@ fn nodes_join_through_one_seed_a_crashed_one_is_down_everywhere_and_a_leaving_on
             assert!(!names(n).contains(&"delta".to_string()));
             assert_eq!(n.net_stats().membership_malformed, 0);
         }
+        // declared down: the monitor fired and the ask failed, both with
+        // NodeDown (the connection itself would have waited a minute)
+        let down = bounded("the monitor", downs.recv()).await.expect("Down");
+        assert_eq!(down.reason, arbour::ExitReason::NodeDown);
+        let failed = bounded("the ask", pending).await.expect("task");
+        assert!(
+            matches!(failed, Err(arbour::AskError::NodeDown(_))),
+            "{failed:?}"
+        );
         // delta restarts: a new life, seen by everyone, with a larger
         // incarnation; a ref to an actor of its old life is dead
         let old_incarnation = delta.node_id().incarnation;
