@@ -209,6 +209,14 @@ impl Handler<PingHeld> for Echo {
 /// The name under which `arbour serve` exposes its [`Echo`].
 pub const ECHO: &str = "echo";
 
+/// Spawns an [`Echo`] on `node` and exposes it as [`ECHO`].
+pub fn serve_echo(node: &arbour::Node) -> ActorRef<Echo> {
+    let echo = node.spawn(Echo::default());
+    node.expose(ECHO, &echo)
+        .unwrap_or_else(|e| panic!("expose {ECHO}: {e}"));
+    echo
+}
+
 /// Dials node `peer` at `addr` from `node` and looks up the [`Echo`] it
 /// exposes as [`ECHO`].
 pub async fn dial_echo(

@@ -21,46 +21,20 @@
 //! `cargo bench -p arbour --bench hostile`
 
 mod support;
-use actix::prelude::*;
-use arbour::{Node, PeerLimits};
+use arbour::PeerLimits;
 use arbour_tests::attack::HalfOpen;
 use arbour_tests::DownForwarder;
-use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{percentile, rss_bytes};
+use support::{builder, percentile, rss_bytes, Echo, Ping};
 
 const MONITORS: u64 = 200_000;
 const FLOOD: usize = 2_000;
 const LEGIT_ASKS: usize = 2_000;
-
-#[derive(Default)]
-struct Echo;
-impl Actor for Echo {
-    type Context = Context<Self>;
-}
-#[derive(Message, Serialize, Deserialize)]
-#[rtype(result = "u64")]
-struct Ping(u64);
-arbour::remote_message!(Ping => "bench.hostile.ping.v1");
-arbour::remote_actor!(Echo { Ping });
-impl Handler<Ping> for Echo {
-    type Result = u64;
-    fn handle(&mut self, Ping(n): Ping, _: &mut Context<Self>) -> u64 {
-        n + 1
-    }
-}
-
-fn builder(name: &str) -> arbour::NodeBuilder {
-    Node::builder(name)
-        .cluster("bench")
-        .secret("bench")
-        .listen(SocketAddr::from(([127, 0, 0, 1], 0)))
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

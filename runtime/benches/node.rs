@@ -17,34 +17,16 @@
 
 mod support;
 use actix::prelude::*;
-use arbour::{Down, ExitReason, Node};
-use serde::{Deserialize, Serialize};
+use arbour::{Down, ExitReason};
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{percentile, rss_bytes};
+use support::{builder, percentile, rss_bytes, Echo, Ping};
 
 const CYCLES: usize = 1_000;
 const WARM_UP: usize = 100;
 const NOTICES: usize = 20;
-
-#[derive(Default)]
-struct Echo;
-impl Actor for Echo {
-    type Context = Context<Self>;
-}
-#[derive(Message, Serialize, Deserialize)]
-#[rtype(result = "u64")]
-struct Ping(u64);
-arbour::remote_message!(Ping => "bench.node.ping.v1");
-arbour::remote_actor!(Echo { Ping });
-impl Handler<Ping> for Echo {
-    type Result = u64;
-    fn handle(&mut self, Ping(n): Ping, _: &mut Context<Self>) -> u64 {
-        n + 1
-    }
-}
 
 /// Forwards `Down`s to a channel.
 struct Downs(tokio::sync::mpsc::UnboundedSender<Down>);
@@ -56,13 +38,6 @@ impl Handler<Down> for Downs {
     fn handle(&mut self, d: Down, _: &mut Context<Self>) {
         let _ = self.0.send(d);
     }
-}
-
-fn builder(name: &str) -> arbour::NodeBuilder {
-    Node::builder(name)
-        .cluster("bench")
-        .secret("bench")
-        .listen(SocketAddr::from(([127, 0, 0, 1], 0)))
 }
 
 fn main() {

@@ -14,6 +14,15 @@ fn worker(id: &str, log: &Log) -> ChildSpec {
     ChildSpec::worker(id, Worker::factory(id, log))
 }
 
+/// The template "w" of a `simple_one_for_one` supervisor: child `n` is a
+/// worker named `w<n>`.
+fn numbered(log: &Log) -> ChildSpec {
+    let l = log.clone();
+    ChildSpec::template("w", move |n: u32| {
+        Ok::<_, String>(Worker::factory(&format!("w{n}"), &l)())
+    })
+}
+
 async fn ids(sup: &arbour::SupervisorRef) -> Vec<String> {
     let children = within("which_children", sup.which_children()).await;
     children
@@ -72,13 +81,10 @@ fn which_children_lists_the_newest_child_first() {
 fn count_children_of_a_simple_one_for_one_supervisor_counts_its_one_spec() {
     run(|node| async move {
         let log = Log::default();
-        let l = log.clone();
-        let sup = SupervisorSpec::simple_one_for_one(ChildSpec::template("w", move |n: u32| {
-            Ok::<_, String>(Worker::factory(&format!("w{n}"), &l)())
-        }))
-        .start(&node)
-        .await
-        .expect("start");
+        let sup = SupervisorSpec::simple_one_for_one(numbered(&log))
+            .start(&node)
+            .await
+            .expect("start");
         let n = sup.count_children().await.expect("count");
         assert_eq!((n.specs, n.active, n.supervisors, n.workers), (1, 0, 0, 0));
         for i in 0..3 {
@@ -93,16 +99,10 @@ fn count_children_of_a_simple_one_for_one_supervisor_counts_its_one_spec() {
 fn terminating_a_dynamic_child_that_has_already_terminated_returns_ok() {
     run(|node| async move {
         let log = Log::default();
-        let l = log.clone();
-        let sup = SupervisorSpec::simple_one_for_one(
-            ChildSpec::template("w", move |n: u32| {
-                Ok::<_, String>(Worker::factory(&format!("w{n}"), &l)())
-            })
-            .restart(Restart::Temporary),
-        )
-        .start(&node)
-        .await
-        .expect("start");
+        let sup = SupervisorSpec::simple_one_for_one(numbered(&log).restart(Restart::Temporary))
+            .start(&node)
+            .await
+            .expect("start");
         let w = sup.start_dynamic::<Worker, u32>(1).await.expect("child");
         let exited = w.exited();
         w.tell(Exit(arbour::ExitReason::Normal));
@@ -400,13 +400,10 @@ fn which_child_and_get_childspec_take_an_id_or_a_ref() {
 fn a_dynamic_child_is_terminated_by_its_ref() {
     run(|node| async move {
         let log = Log::default();
-        let l = log.clone();
-        let sup = SupervisorSpec::simple_one_for_one(ChildSpec::template("w", move |n: u32| {
-            Ok::<_, String>(Worker::factory(&format!("w{n}"), &l)())
-        }))
-        .start(&node)
-        .await
-        .expect("start");
+        let sup = SupervisorSpec::simple_one_for_one(numbered(&log))
+            .start(&node)
+            .await
+            .expect("start");
         let one = sup.start_dynamic::<Worker, u32>(1).await.expect("one");
         let two = sup.start_dynamic::<Worker, u32>(2).await.expect("two");
         sup.terminate_child(&one).await.expect("terminate by ref");

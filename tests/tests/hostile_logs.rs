@@ -4,7 +4,7 @@
 //! subscriber would race that cache).
 
 use arbour::{Node, PeerLimits};
-use arbour_node::probe::{dial_echo, Echo, Ping, SkewedEcho, Unknown, ECHO};
+use arbour_node::probe::{dial_echo, serve_echo, Ping, SkewedEcho, Unknown, ECHO};
 use arbour_tests::attack::HalfOpen;
 use arbour_tests::{bounded, run_local, test_node, LIMIT};
 use std::time::Duration;
@@ -15,8 +15,7 @@ async fn victim(limits: PeerLimits) -> Node {
         .start()
         .await
         .expect("alpha starts");
-    let echo = alpha.spawn(Echo::default());
-    alpha.expose(ECHO, &echo).expect("expose");
+    serve_echo(&alpha);
     alpha
 }
 

@@ -4,7 +4,7 @@
 //! connection code past what they need to get in (`arbour_tests::attack`).
 
 use arbour::{AskError, Node, PeerLimits};
-use arbour_node::probe::{dial_echo, Delay, Echo, Ping, ECHO};
+use arbour_node::probe::{dial_echo, serve_echo, Delay, Echo, Ping};
 use arbour_tests::attack::{partial_frame, HalfOpen};
 use arbour_tests::{bounded, bounded_for, run_local, test_node, LIMIT};
 use futures_util::FutureExt;
@@ -17,8 +17,7 @@ async fn victim(limits: PeerLimits) -> Node {
         .start()
         .await
         .expect("alpha starts");
-    let echo = alpha.spawn(Echo::default());
-    alpha.expose(ECHO, &echo).expect("expose");
+    serve_echo(&alpha);
     alpha
 }
 

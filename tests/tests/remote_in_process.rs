@@ -5,8 +5,8 @@
 use actix::prelude::*;
 use arbour::{ActorRef, AskError, ExitReason, Node, TellError};
 use arbour_node::probe::{
-    dial_echo, send_tallies, Crash, Delay, Echo, Fail, Hold, Ping, PingHeld, Report, SkewedEcho,
-    Tally, Unknown, WrongShape, ECHO,
+    dial_echo, send_tallies, serve_echo, Crash, Delay, Echo, Fail, Hold, Ping, PingHeld, Report,
+    SkewedEcho, Tally, Unknown, WrongShape, ECHO,
 };
 use arbour_tests::{bounded, run_local, test_node, DownForwarder, LIMIT};
 use futures_util::FutureExt;
@@ -25,13 +25,6 @@ async fn pair() -> (Node, Node, ActorRef<Echo>, ActorRef<Echo>) {
     let echo = serve_echo(&alpha);
     let (beta, remote) = beta_with_echo(&alpha).await;
     (alpha, beta, echo, remote)
-}
-
-/// Spawns an `Echo` on `node` and exposes it as "echo".
-fn serve_echo(node: &Node) -> ActorRef<Echo> {
-    let echo = node.spawn(Echo::default());
-    node.expose(ECHO, &echo).expect("expose");
-    echo
 }
 
 /// A new node beta, connected to alpha, with its ref to alpha's "echo".

@@ -15,3 +15,32 @@ pub fn median(mut v: Vec<f64>) -> f64 {
 pub fn percentile<T: Copy>(sorted: &[T], p: f64) -> T {
     sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
 }
+
+use actix::prelude::*;
+
+/// An actor that answers [`Ping`] with the number after it (the node and
+/// hostile benches' remote target).
+#[derive(Default)]
+pub struct Echo;
+impl Actor for Echo {
+    type Context = Context<Self>;
+}
+
+/// Ask: the number after this one.
+#[arbour::message(tag = "bench.ping.v1", reply = u64)]
+pub struct Ping(pub u64);
+arbour::remote_actor!(Echo { Ping });
+impl Handler<Ping> for Echo {
+    type Result = u64;
+    fn handle(&mut self, Ping(n): Ping, _: &mut Context<Self>) -> u64 {
+        n + 1
+    }
+}
+
+/// A node of the benches' cluster, listening on a free local port.
+pub fn builder(name: &str) -> arbour::NodeBuilder {
+    arbour::Node::builder(name)
+        .cluster("bench")
+        .secret("bench")
+        .listen(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+}
