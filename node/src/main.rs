@@ -73,6 +73,14 @@ enum Command {
         /// Claim another protocol version (for version-skew tests).
         #[arg(long = "protocol-version", hide = true)]
         protocol_version: Option<u16>,
+        /// Take part in cluster membership (SWIM); prints a line per change:
+        /// `member up|down|left|replaced NAME INCARNATION`.
+        #[arg(long)]
+        membership: bool,
+        /// A seed node to join the cluster through, as NAME=ADDRESS
+        /// (repeatable; implies --membership).
+        #[arg(long = "join", value_parser = parse_peer)]
+        join: Vec<(String, std::net::SocketAddr)>,
     },
     /// Make a cluster CA and node certificates for mutual TLS from files:
     /// DIR/ca.crt, DIR/ca.key (keep it off the nodes), DIR/<node>.crt and
@@ -126,6 +134,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             workers,
             idle_timeout_ms,
             protocol_version,
+            membership,
+            join,
         } => {
             let security = match (secret, ca, cert, key) {
                 (Some(secret), ..) => Security::Secret(secret),
@@ -141,6 +151,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 workers,
                 idle_timeout: idle_timeout_ms.map(std::time::Duration::from_millis),
                 protocol_version,
+                membership: membership || !join.is_empty(),
+                seeds: join,
             })
         }
         Command::Certs {

@@ -29,6 +29,10 @@ pub struct ServeOptions {
     pub idle_timeout: Option<Duration>,
     /// Another protocol version to claim (version-skew tests only).
     pub protocol_version: Option<u16>,
+    /// Take part in cluster membership (implied by `seeds`).
+    pub membership: bool,
+    /// Seed nodes to join the cluster through.
+    pub seeds: Vec<(String, SocketAddr)>,
 }
 
 /// Runs the node until stdin reaches end of file or a termination signal.
@@ -57,6 +61,12 @@ pub fn run(opts: ServeOptions) -> anyhow::Result<()> {
     if let Some(d) = opts.idle_timeout {
         builder = builder.idle_timeout(d).keep_alive(d / 4);
     }
+    if opts.membership {
+        builder = builder.membership(arbour::MembershipConfig::default());
+    }
+    for (seed, addr) in opts.seeds {
+        builder = builder.seed_node(seed, addr);
+    }
     let served = builder
         .run(|node| async move {
             let echo = node.spawn(Echo::default());
@@ -64,6 +74,21 @@ pub fn run(opts: ServeOptions) -> anyhow::Result<()> {
                 .context("exposing echo")?;
             println!("listening {}", node.local_addr()?);
             std::io::stdout().flush()?;
+            // membership changes, a line each: `member up|down|left|replaced NAME INCARNATION`
+            if let Some(mut events) = node.member_events() {
+                tokio::task::spawn_local(async move {
+                    while let Ok(e) = events.recv().await {
+                        let (what, m) = match e {
+                            arbour::MemberEvent::Up(m) => ("up", m),
+                            arbour::MemberEvent::Down(m) => ("down", m),
+                            arbour::MemberEvent::Left(m) => ("left", m),
+                            arbour::MemberEvent::Replaced { new, .. } => ("replaced", new),
+                        };
+                        println!("member {what} {} {}", m.name, m.incarnation);
+                        let _ = std::io::stdout().flush();
+                    }
+                });
+            }
             let _ = eof_rx.await;
             Ok::<_, anyhow::Error>(())
         })
