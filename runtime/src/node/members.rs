@@ -172,7 +172,7 @@ impl Members {
             let Some(net) = net.upgrade() else {
                 return;
             };
-            if net.is_closing() {
+            if net.is_closed() {
                 return;
             }
             let now = platform::now();
@@ -180,10 +180,10 @@ impl Members {
                 let due = {
                     let mut t = lock(&self.timers);
                     match t.due.peek() {
-                        Some(Reverse((at, _))) if *at <= now => {
-                            let Reverse((_, seq)) = t.due.pop().unwrap_or(Reverse((now, 0)));
-                            t.timers.remove(&seq)
-                        }
+                        Some(Reverse((at, _))) if *at <= now => t
+                            .due
+                            .pop()
+                            .and_then(|Reverse((_, seq))| t.timers.remove(&seq)),
                         _ => break,
                     }
                 };

@@ -41,6 +41,9 @@ pub enum Misconfiguration {
     /// A handshake was malformed.
     #[error("malformed handshake: {0}")]
     Malformed(String),
+    /// Refused, for a reason the refusal did not spell out (its words).
+    #[error("refused: {0}")]
+    Refused(String),
     /// TLS failed for another reason.
     #[error("TLS handshake failed: {0}")]
     Tls(String),
@@ -77,7 +80,7 @@ impl Misconfiguration {
                 refusal: Some(r),
                 ..
             } => Some(Self::from_refusal(r.clone(), *by_peer)),
-            TransportError::Refused { reason, .. } => Some(Self::Malformed(reason.clone())),
+            TransportError::Refused { reason, .. } => Some(Self::Refused(reason.clone())),
             TransportError::Connection(c) => Self::of_tls(c),
             _ => None,
         }

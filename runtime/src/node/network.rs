@@ -342,11 +342,6 @@ impl Network {
         }
     }
 
-    /// Whether the node's network is shutting down.
-    pub(crate) fn is_closing(&self) -> bool {
-        self.is_closed()
-    }
-
     /// Sends a membership packet to `to` over its connection. Sends never
     /// wait for a connection: with none, the packet is dropped (SWIM
     /// tolerates loss) and the member is dialed.
@@ -376,7 +371,8 @@ impl Network {
         }
     }
 
-    fn is_closed(&self) -> bool {
+    /// Whether the node's network is shutting down.
+    pub(crate) fn is_closed(&self) -> bool {
         self.closing.load(Ordering::Acquire)
     }
 

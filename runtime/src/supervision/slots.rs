@@ -199,10 +199,7 @@ where
         &self,
         args: Box<dyn Any + Send>,
     ) -> Result<Arc<dyn ChildFactory>, SupervisorError> {
-        let args = args
-            .downcast::<Args>()
-            .map_err(|_| SupervisorError::WrongArgs)?;
-        let make = (self.build)(*args);
+        let make = (self.build)(start_args(args)?);
         Ok(Arc::new(WorkerFactory::new(move || make(), self.opts)))
     }
 
@@ -214,8 +211,13 @@ where
     }
 }
 
-/// A nested supervisor as a child. The spec is shared, not copied: a
-/// supervisor of 100k children would otherwise hold its child list twice.
+/// A dynamic child's start arguments, of the type its template takes.
+fn start_args<Args: 'static>(args: Box<dyn Any + Send>) -> Result<Args, SupervisorError> {
+    args.downcast::<Args>()
+        .map(|a| *a)
+        .map_err(|_| SupervisorError::WrongArgs)
+}
+
 /// The template of a `simple_one_for_one` supervisor whose children are
 /// supervisors, each built from its start arguments.
 pub(crate) struct SupervisorTemplate<Args> {
@@ -235,10 +237,7 @@ impl<Args: Send + 'static> TemplateFactory for SupervisorTemplate<Args> {
         &self,
         args: Box<dyn Any + Send>,
     ) -> Result<Arc<dyn ChildFactory>, SupervisorError> {
-        let args = args
-            .downcast::<Args>()
-            .map_err(|_| SupervisorError::WrongArgs)?;
-        let spec = (self.build)(*args);
+        let spec = (self.build)(start_args(args)?);
         spec.validate()?;
         Ok(Arc::new(SupervisorFactory::new(spec)))
     }
@@ -254,6 +253,8 @@ impl<Args: Send + 'static> TemplateFactory for SupervisorTemplate<Args> {
 /// from an init function that may fail or decline (OTP's `init/1`).
 type SupervisorInit = Arc<dyn Fn() -> Result<Option<SupervisorSpec>, String> + Send + Sync>;
 
+/// A nested supervisor as a child. The spec is shared, not copied: a
+/// supervisor of 100k children would otherwise hold its child list twice.
 pub(crate) struct SupervisorFactory {
     spec: Arc<SupervisorSpec>,
     init: Option<SupervisorInit>,

@@ -718,12 +718,17 @@ impl State {
     }
 
     fn info(&self, seq: u64) -> Option<ChildInfo> {
-        self.core.child_at(seq).map(|c| ChildInfo {
-            id: c.id.to_string(),
-            actor: c.data.slot.actor_id().clone(),
-            status: c.status,
-            kind: c.data.kind,
-        })
+        self.core.child_at(seq).map(child_info)
+    }
+}
+
+/// A child as `which_children` and `which_child` report it.
+fn child_info(c: &super::decision::ChildState<Record>) -> ChildInfo {
+    ChildInfo {
+        id: c.id.to_string(),
+        actor: c.data.slot.actor_id().clone(),
+        status: c.status,
+        kind: c.data.kind,
     }
 }
 
@@ -1028,18 +1033,7 @@ impl Handler<WhichChildren> for Supervisor {
         let s = self.st.borrow();
         // newest first, as OTP lists them (a child restarted in place keeps
         // its place)
-        MessageResult(
-            s.core
-                .children()
-                .rev()
-                .map(|c| ChildInfo {
-                    id: c.id.to_string(),
-                    actor: c.data.slot.actor_id().clone(),
-                    status: c.status,
-                    kind: c.data.kind,
-                })
-                .collect(),
-        )
+        MessageResult(s.core.children().rev().map(child_info).collect())
     }
 }
 

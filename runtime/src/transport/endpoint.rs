@@ -369,14 +369,6 @@ impl Endpoint {
         self
     }
 
-    /// Counts refusals in `counters` and throttles provokable log lines
-    /// through `throttle` (a node shares both with its connections).
-    pub fn with_accounting(mut self, counters: Arc<LimitCounters>, throttle: Arc<LogThrottle>) -> Self {
-        self.counters = counters;
-        self.throttle = throttle;
-        self
-    }
-
     /// The limits peers are held to.
     pub fn peer_limits(&self) -> &PeerLimits {
         &self.peer_limits
