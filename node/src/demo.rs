@@ -5,7 +5,7 @@
 //! gets an answer or a precise error.
 
 use actix::prelude::*;
-use arbour::{AskError, ChildSpec, Node, Placement, SupervisorSpec};
+use arbour::{AskError, ChildSpec, Node, SupervisorSpec, WorkerPlacement};
 use std::time::{Duration, Instant};
 
 /// Computes Fibonacci numbers; crashes on request.
@@ -140,7 +140,9 @@ async fn serve(node: &Node, cfg: &DemoConfig) -> anyhow::Result<Report> {
                 done: 0,
             }));
         }
-        let sup = node.start_supervisor(Placement::Worker(w), spec).await?;
+        let sup = node
+            .start_supervisor(WorkerPlacement::Worker(w), spec)
+            .await?;
         refs.extend((0..cfg.pool).filter_map(|i| sup.child::<FibWorker>(&format!("fib-{w}-{i}"))));
     }
     tracing::info!(children = refs.len(), "supervised fib pools started");

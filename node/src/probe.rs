@@ -291,3 +291,14 @@ impl Handler<WrongShape> for SkewedEcho {
         0
     }
 }
+
+/// Other nodes may start an `Echo` by kind name ([`ECHO_KIND`]).
+impl arbour::Kind for Echo {
+    type Args = ();
+    fn from_args((): ()) -> Self {
+        Echo::default()
+    }
+}
+
+/// The kind name `arbour serve` registers [`Echo`] under.
+pub const ECHO_KIND: &str = "echo";

@@ -25,7 +25,7 @@ mod support;
 use actix::prelude::*;
 use arbour::transport::{ClusterCa, Endpoint, Peer};
 use arbour::wire::Hello;
-use arbour::{ActorRef, Node, Placement, TellError};
+use arbour::{ActorRef, Node, TellError, WorkerPlacement};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -149,12 +149,12 @@ async fn serve(node: Node) {
     let floor = raw_endpoint("floor-server");
     let last = node.worker_count() - 1;
     let sink = node
-        .spawn_on(Placement::Worker(0), || Sink { count: 0, sum: 0 })
+        .spawn_on_worker(WorkerPlacement::Worker(0), || Sink { count: 0, sum: 0 })
         .await
         .expect("spawn");
     node.expose("sink", &sink).expect("expose");
     let far = node
-        .spawn_on(Placement::Worker(last), || Sink { count: 0, sum: 0 })
+        .spawn_on_worker(WorkerPlacement::Worker(last), || Sink { count: 0, sum: 0 })
         .await
         .expect("spawn");
     node.expose("sink_far", &far).expect("expose");

@@ -114,9 +114,13 @@ pub use actor::{
     Protocol, Remote, RemoteActor, RemoteMessage, Service, SpawnOptions, StartError, StatsSnapshot,
     TellError,
 };
+pub use cluster::RegistryEvent;
 pub use cluster::{MemberEvent, MemberId, MembershipConfig};
 pub use monitor::{Down, Exits, Monitor};
-pub use node::{Misconfiguration, NetStats, Node, NodeBuilder, NodeError, Placement, Security};
+pub use node::{
+    Cluster, Kind, Misconfiguration, NetStats, Node, NodeBuilder, NodeError, Placement, Security,
+    SpawnError, WorkerPlacement, SPAWN_TIMEOUT,
+};
 pub use platform::WorkersError;
 pub use registry::{Registry, RegistryError};
 pub use supervision::{

@@ -498,11 +498,11 @@ fn the_table_encodes_by_type_and_decodes_replies_as_a_remote_ask_will() {
 fn a_placement_on_a_worker_the_node_does_not_have_is_an_error() {
     run(|node| async move {
         let here = node
-            .spawn_on(arbour::Placement::Worker(0), Counter::default)
+            .spawn_on_worker(arbour::WorkerPlacement::Worker(0), Counter::default)
             .await;
         assert!(here.expect("worker 0 is this thread").is_alive());
         let r = node
-            .spawn_on(arbour::Placement::Worker(3), Counter::default)
+            .spawn_on_worker(arbour::WorkerPlacement::Worker(3), Counter::default)
             .await;
         assert!(
             matches!(
@@ -514,7 +514,10 @@ fn a_placement_on_a_worker_the_node_does_not_have_is_an_error() {
             "{r:?}"
         );
         let r = node
-            .start_supervisor(arbour::Placement::Worker(1), SupervisorSpec::one_for_one())
+            .start_supervisor(
+                arbour::WorkerPlacement::Worker(1),
+                SupervisorSpec::one_for_one(),
+            )
             .await;
         assert!(
             matches!(r, Err(arbour::SupervisorError::Placement(_))),

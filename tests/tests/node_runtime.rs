@@ -2,7 +2,7 @@
 //! actors placed on each, and a graceful shutdown that peers see at once.
 //! Real QUIC on 127.0.0.1, port 0; every wait is bounded.
 
-use arbour::{AskError, ChildSpec, ExitReason, Node, Placement, SupervisorSpec};
+use arbour::{AskError, ChildSpec, ExitReason, Node, SupervisorSpec, WorkerPlacement};
 use arbour_node::probe::{dial_echo, Delay, Echo, Ping, WhereAreYou, ECHO};
 use arbour_tests::{bounded, run_local, test_node, DownForwarder, LIMIT};
 use std::future::IntoFuture;
@@ -33,7 +33,7 @@ fn a_node_run_through_the_entry_point_uses_all_its_workers() {
                 let mut threads = Vec::new();
                 for w in 0..2 {
                     let echo = node
-                        .spawn_on(Placement::Worker(w), Echo::default)
+                        .spawn_on_worker(WorkerPlacement::Worker(w), Echo::default)
                         .await
                         .expect("spawn");
                     node.expose(&format!("echo{w}"), &echo).expect("expose");
@@ -43,7 +43,7 @@ fn a_node_run_through_the_entry_point_uses_all_its_workers() {
                 // round-robin placement spreads a supervisor's tree too
                 let sup = node
                     .start_supervisor(
-                        Placement::Worker(1),
+                        WorkerPlacement::Worker(1),
                         SupervisorSpec::one_for_one().child(ChildSpec::worker("e", Echo::default)),
                     )
                     .await

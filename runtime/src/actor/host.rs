@@ -246,7 +246,7 @@ impl Host {
     /// `NodeBuilder::run`'s main, or an actor of the node), or the node's
     /// embedded worker on the thread that started it. The actor is not
     /// `Send`, so it cannot move to another thread: to place one elsewhere,
-    /// give a factory to `Node::spawn_on`. Called on a thread with no
+    /// give a factory to `Node::spawn_on_worker`. Called on a thread with no
     /// worker of the node, it spawns on that thread's own tokio `LocalSet`
     /// (and panics if there is none).
     pub fn spawn<A: Actor<Context = Context<A>>>(&self, actor: A) -> ActorRef<A> {

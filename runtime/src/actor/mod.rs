@@ -20,9 +20,9 @@ pub use protocol::{Accepts, Protocol, Remote, Service};
 pub use remote::{DispatchError, MessageTable, RemoteActor, RemoteMessage};
 
 pub(crate) use actor_ref::Slot;
-pub(crate) use host::{start_instance, Root};
+pub(crate) use host::{start_instance, Root, WeakHost};
 pub(crate) use lifecycle::{ExitSink, LifeRef, Lifecycle, Watcher, WeakLife};
 pub(crate) use remote_ref::{
-    export, remote_ref, with_context, Exported, Insist, Outbound, OutboundError, PayloadWriter,
-    PendingReply, RefContext, RemoteReply,
+    export, remote_ref, resolve_ref, with_context, Exported, Insist, Outbound, OutboundError,
+    PayloadWriter, PendingReply, RefContext, RemoteReply,
 };

@@ -355,15 +355,25 @@ impl<'de, A: RemoteActor> Deserialize<'de> for ActorRef<A> {
         let id = ActorId::deserialize(d)?;
         let ctx = current_context()
             .ok_or_else(|| D::Error::custom("an ActorRef can only be decoded by an arbour node"))?;
-        if id.node.name != ctx.me().name {
-            return remote_ref(id.clone(), ctx.link(&id.node), ctx.stats())
-                .map_err(|e| D::Error::custom(e.to_string()));
-        }
-        let here = (id.node.incarnation == ctx.me().incarnation)
-            .then(|| ctx.local(id.local))
-            .flatten();
-        Ok(here
-            .and_then(|e| e.as_any().downcast_ref::<ActorRef<A>>().cloned())
-            .unwrap_or_else(|| dead_ref(id, ctx.stats())))
+        resolve_ref(&*ctx, id).map_err(|e| D::Error::custom(e.to_string()))
     }
+}
+
+/// A ref to actor `id` as node `ctx` sees it: local when the id is the
+/// node's own (dead if that actor is gone or of another life), remote
+/// through the link to its node otherwise.
+pub(crate) fn resolve_ref<A: RemoteActor>(
+    ctx: &dyn RefContext,
+    id: ActorId,
+) -> Result<ActorRef<A>, DispatchError> {
+    if id.node.name != ctx.me().name {
+        let link = ctx.link(&id.node);
+        return remote_ref(id, link, ctx.stats());
+    }
+    let here = (id.node.incarnation == ctx.me().incarnation)
+        .then(|| ctx.local(id.local))
+        .flatten();
+    Ok(here
+        .and_then(|e| e.as_any().downcast_ref::<ActorRef<A>>().cloned())
+        .unwrap_or_else(|| dead_ref(id, ctx.stats())))
 }

@@ -20,6 +20,9 @@ pub struct MemberId {
     pub incarnation: u64,
     /// Where it listens.
     pub addr: SocketAddr,
+    /// What it is for (placement by role picks among the members that
+    /// have it).
+    pub roles: Vec<String>,
 }
 
 impl foca::Identity for MemberId {
@@ -84,6 +87,10 @@ impl MembershipConfig {
 pub enum MemberEvent {
     /// A member joined (or this node learned of it).
     Up(MemberId),
+    /// A member is suspected: it did not answer a probe, and has
+    /// `suspect_to_down_after` to refute before it is declared down.
+    /// Nothing is restarted elsewhere on suspicion alone.
+    Suspect(MemberId),
     /// A member was declared down: it stopped answering.
     Down(MemberId),
     /// A member left the cluster on purpose (it shut down gracefully).
@@ -101,6 +108,10 @@ pub enum MemberEvent {
 pub struct Membership {
     foca: Foca<MemberId, PostcardCodec, ChaCha8Rng, NoCustomBroadcast>,
     out: foca::AccumulatingRuntime<MemberId>,
+    /// Members suspected now (each reported once per suspicion).
+    suspected: std::collections::BTreeSet<MemberId>,
+    /// Suspicions to report, ahead of foca's notifications.
+    suspicions: std::collections::VecDeque<MemberId>,
     /// Packets that could not be decoded (dropped, counted).
     pub malformed: u64,
 }
@@ -121,6 +132,8 @@ impl Membership {
         Self {
             foca: Foca::new(me, config.foca(cluster_size), rng, PostcardCodec),
             out: foca::AccumulatingRuntime::new(),
+            suspected: Default::default(),
+            suspicions: Default::default(),
             malformed: 0,
         }
     }
@@ -142,11 +155,27 @@ impl Membership {
         if self.foca.handle_data(bytes, &mut self.out).is_err() {
             self.malformed += 1;
         }
+        self.track_suspicion();
+    }
+
+    /// Notes members that became suspect (foca does not notify it).
+    fn track_suspicion(&mut self) {
+        let now: std::collections::BTreeSet<MemberId> = self
+            .foca
+            .iter_membership_state()
+            .filter(|m| m.state() == foca::State::Suspect)
+            .map(|m| m.id().clone())
+            .collect();
+        for m in now.difference(&self.suspected) {
+            self.suspicions.push_back(m.clone());
+        }
+        self.suspected = now;
     }
 
     /// A timer this machine set is due.
     pub fn on_timer(&mut self, timer: Timer<MemberId>) {
         let _ = self.foca.handle_timer(timer, &mut self.out);
+        self.track_suspicion();
     }
 
     /// Leaves the cluster, telling the others.
@@ -173,6 +202,9 @@ impl Membership {
 
     /// The next change to report.
     pub fn next_event(&mut self) -> Option<MemberEvent> {
+        if let Some(m) = self.suspicions.pop_front() {
+            return Some(MemberEvent::Suspect(m));
+        }
         loop {
             let n = self.out.to_notify()?;
             let event = match n {
@@ -219,6 +251,7 @@ mod tests {
                     name: (*name).into(),
                     incarnation: 1,
                     addr: format!("127.0.0.1:{}", 7000 + i).parse().expect("addr"),
+                    roles: Vec::new(),
                 };
                 let m = Membership::new(
                     id,

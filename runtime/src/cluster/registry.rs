@@ -135,6 +135,13 @@ pub enum RegistryEvent {
         /// The member.
         actor: ActorId,
     },
+    /// Node `node` can spawn actors of `kind` now.
+    KindAdded {
+        /// The node.
+        node: NodeId,
+        /// The kind.
+        kind: String,
+    },
     /// `actor` left `group` (it left, exited, or its node is gone).
     Left {
         /// The group.
@@ -428,6 +435,10 @@ impl ClusterRegistry {
         if !self.own.kinds.insert(kind.to_owned()) {
             return None;
         }
+        self.events.push_back(RegistryEvent::KindAdded {
+            node: self.me.clone(),
+            kind: kind.to_owned(),
+        });
         Some(self.publish(Change::Kind {
             name: kind.to_owned(),
         }))
@@ -532,6 +543,17 @@ impl ClusterRegistry {
             })
             .collect();
         let old = self.replicas.remove(node);
+        if let Some(n) = &new {
+            let had = old.as_ref().map(|o| &o.state.kinds);
+            for kind in &n.state.kinds {
+                if !had.is_some_and(|h| h.contains(kind)) {
+                    self.events.push_back(RegistryEvent::KindAdded {
+                        node: NodeId::new(node, n.incarnation),
+                        kind: kind.clone(),
+                    });
+                }
+            }
+        }
         let old_members = old.as_ref().map(|r| members_of(node, r)).unwrap_or_default();
         let new_members = new.as_ref().map(|r| members_of(node, r)).unwrap_or_default();
         if let Some(n) = new {
@@ -598,7 +620,12 @@ impl ClusterRegistry {
                 }
             }
             Change::Kind { name } => {
-                rep.state.kinds.insert(name);
+                if rep.state.kinds.insert(name.clone()) {
+                    self.events.push_back(RegistryEvent::KindAdded {
+                        node: NodeId::new(from, incarnation),
+                        kind: name,
+                    });
+                }
             }
         }
     }

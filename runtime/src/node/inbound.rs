@@ -238,7 +238,7 @@ impl Inbound {
             }
             Control::Leaving => {
                 if let Some(members) = &self.net.members {
-                    members.left(&self.link.node, conn.peer().incarnation);
+                    members.left(&self.net, &self.link.node, conn.peer().incarnation);
                 }
             }
             Control::Swim { packet } => {
@@ -246,9 +246,17 @@ impl Inbound {
                     members.on_packet(&self.net, &packet);
                 }
             }
+            Control::Registry { update } => self.net.registry_update(&self.link, conn, &update),
+            Control::RegistryResync => self.net.registry_resync(&self.link, conn),
+            Control::Spawn { kind, args } => {
+                let Some(c) = env.correlation else {
+                    return Err("spawn without a correlation id".into());
+                };
+                self.net.serve_spawn(conn, c, kind, args);
+            }
             Control::Goodbye => {
                 if let Some(members) = &self.net.members {
-                    members.left(&self.link.node, conn.peer().incarnation);
+                    members.left(&self.net, &self.link.node, conn.peer().incarnation);
                 }
                 self.net
                     .closed(&self.link, conn, "the peer shut down", Loss::Left);
@@ -394,7 +402,11 @@ fn undelivered(net: &Network, link: &Session, recipient: u64, tag: &str, e: &Dis
 
 /// Queues the reply to ask `correlation`. A reply over the frame limit is
 /// replaced by an error reply saying so.
-fn send_reply(conn: &Connection, correlation: u64, outcome: Result<Vec<u8>, RemoteError>) {
+pub(crate) fn send_reply(
+    conn: &Connection,
+    correlation: u64,
+    outcome: Result<Vec<u8>, RemoteError>,
+) {
     let limits = *conn.limits();
     let write = |outcome: Result<Vec<u8>, RemoteError>| {
         conn.push(LaneId::DataFor(correlation), Admit::UnderCap, |buf| {

@@ -60,6 +60,11 @@ impl Members {
         lock(&self.machine).members()
     }
 
+    /// This node as a member.
+    pub(crate) fn me(&self) -> MemberId {
+        lock(&self.machine).me().clone()
+    }
+
     /// Membership changes from now on.
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<MemberEvent> {
         self.events.subscribe()
@@ -79,7 +84,7 @@ impl Members {
     /// Node `name` (life `incarnation`) said goodbye: it left on purpose.
     /// Reported as `Left` now; the `Down` SWIM brings later is not
     /// reported again.
-    pub(crate) fn left(&self, name: &str, incarnation: u64) {
+    pub(crate) fn left(&self, net: &Network, name: &str, incarnation: u64) {
         let member = lock(&self.machine)
             .members()
             .into_iter()
@@ -88,7 +93,8 @@ impl Members {
             return;
         };
         if lock(&self.left).insert((member.name.clone(), member.incarnation)) {
-            tracing::info!(member = %member.name, incarnation, "member left");
+            tracing::info!(node = %net.me, member = %member.name, incarnation, "member left");
+            net.registry_owner_gone(&member.name, member.incarnation);
             let _ = self.events.send(MemberEvent::Left(member));
         }
     }
@@ -144,12 +150,19 @@ impl Members {
                 MemberEvent::Down(m) => {
                     tracing::warn!(node = %net.me, member = %m.name, incarnation = m.incarnation, "member down");
                     net.member_down(m);
+                    net.registry_owner_gone(&m.name, m.incarnation);
                 }
                 MemberEvent::Left(_) => {}
-                MemberEvent::Replaced { old, new } => tracing::info!(
-                    node = %net.me, member = %new.name, old = old.incarnation, new = new.incarnation,
-                    "member restarted"
-                ),
+                MemberEvent::Suspect(m) => {
+                    tracing::info!(node = %net.me, member = %m.name, incarnation = m.incarnation, "member suspected")
+                }
+                MemberEvent::Replaced { old, new } => {
+                    tracing::info!(
+                        node = %net.me, member = %new.name, old = old.incarnation, new = new.incarnation,
+                        "member restarted"
+                    );
+                    net.registry_owner_gone(&old.name, old.incarnation);
+                }
             }
             let _ = self.events.send(event);
         }
@@ -199,6 +212,7 @@ impl Members {
                             name: name.clone(),
                             incarnation: 0,
                             addr: *addr,
+                            roles: Vec::new(),
                         };
                         lock(&self.machine).join(seed);
                     }

@@ -2,11 +2,16 @@
 //! and (once started with a listen address and a security setting) its
 //! connections to other nodes, wired together.
 
+mod cluster;
+mod global;
 mod inbound;
+mod kinds;
 mod members;
 mod misconfig;
 mod network;
 
+pub use cluster::{Cluster, Placement, SpawnError, SPAWN_TIMEOUT};
+pub use kinds::Kind;
 pub use misconfig::Misconfiguration;
 
 use crate::actor::{export, remote_ref, ActorRef, AskError, DispatchError, Host, NodeId};
@@ -171,6 +176,9 @@ pub enum NodeError {
     /// The name is taken.
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// Starting an actor on another node ([`Node::spawn_on`]).
+    #[error(transparent)]
+    Spawn(#[from] SpawnError),
     /// The actor's message table is invalid (two messages share a tag).
     #[error(transparent)]
     Dispatch(#[from] DispatchError),
@@ -181,7 +189,7 @@ pub enum NodeError {
 
 /// Which of a node's workers an actor or supervisor goes to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Placement {
+pub enum WorkerPlacement {
     /// The next worker in round-robin order.
     #[default]
     RoundRobin,
@@ -189,23 +197,50 @@ pub enum Placement {
     Worker(usize),
 }
 
-impl Placement {
+impl WorkerPlacement {
     /// For a node without workers of its own (it runs on its caller's
     /// thread, its one "worker 0"): any placement but another worker.
     fn only_here(self) -> Result<(), platform::WorkersError> {
         match self {
-            Placement::Worker(i) if i > 0 => Err(platform::WorkersError::NoSuchWorker(i, 1)),
+            WorkerPlacement::Worker(i) if i > 0 => Err(platform::WorkersError::NoSuchWorker(i, 1)),
             _ => Ok(()),
         }
     }
 
     fn index(self, workers: &Workers) -> Result<usize, platform::WorkersError> {
         match self {
-            Placement::RoundRobin => Ok(workers.next_index()),
-            Placement::Worker(i) if i < workers.len() => Ok(i),
-            Placement::Worker(i) => Err(platform::WorkersError::NoSuchWorker(i, workers.len())),
+            WorkerPlacement::RoundRobin => Ok(workers.next_index()),
+            WorkerPlacement::Worker(i) if i < workers.len() => Ok(i),
+            WorkerPlacement::Worker(i) => {
+                Err(platform::WorkersError::NoSuchWorker(i, workers.len()))
+            }
         }
     }
+}
+
+/// Runs `f` on a worker of `host` chosen by `at` (at once if that is this
+/// thread) and returns what it returned.
+pub(crate) async fn run_placed<R, F>(host: &Host, at: WorkerPlacement, f: F) -> Result<R, NodeError>
+where
+    R: Send + 'static,
+    F: FnOnce() -> R + Send + 'static,
+{
+    let Some(workers) = host.workers() else {
+        at.only_here()?;
+        return Ok(f());
+    };
+    let index = at.index(&workers)?;
+    if workers.current() == Some(index) || (index == 0 && workers.reachable_here()) {
+        return Ok(f());
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    workers
+        .run_on(index, move || {
+            let _ = tx.send(f());
+        })
+        .map_err(NodeError::Workers)?;
+    rx.await
+        .map_err(|_| NodeError::Workers(platform::WorkersError::Closed))
 }
 
 /// Counters of the node's network side.
@@ -258,6 +293,7 @@ impl Node {
             protocol_version: None,
             membership: None,
             seeds: Vec::new(),
+            roles: Vec::new(),
             redial: crate::transport::default_redial(),
             socket: None,
             workers: None,
@@ -330,35 +366,24 @@ impl Node {
     /// Starts an actor made by `make` on a worker of this node chosen by
     /// `at` (round-robin by default), and returns its ref once it runs.
     /// `make` runs on that worker, so the actor itself need not be `Send`.
-    pub async fn spawn_on<A, F>(&self, at: Placement, make: F) -> Result<ActorRef<A>, NodeError>
+    pub async fn spawn_on_worker<A, F>(
+        &self,
+        at: WorkerPlacement,
+        make: F,
+    ) -> Result<ActorRef<A>, NodeError>
     where
         A: actix::Actor<Context = actix::Context<A>>,
         F: FnOnce() -> A + Send + 'static,
     {
-        let Some(workers) = self.workers() else {
-            at.only_here()?;
-            return Ok(self.inner.host.spawn(make()));
-        };
-        let index = at.index(&workers)?;
-        if workers.current() == Some(index) || (index == 0 && workers.reachable_here()) {
-            return Ok(self.inner.host.spawn(make()));
-        }
-        let (tx, rx) = tokio::sync::oneshot::channel();
         let host = self.inner.host.clone();
-        workers
-            .run_on(index, move || {
-                let _ = tx.send(host.spawn(make()));
-            })
-            .map_err(NodeError::Workers)?;
-        rx.await
-            .map_err(|_| NodeError::Workers(platform::WorkersError::Closed))
+        run_placed(&self.inner.host, at, move || host.spawn(make())).await
     }
 
     /// Starts `spec` on a worker of this node chosen by `at` (round-robin by
     /// default); its children run on the same worker.
     pub async fn start_supervisor(
         &self,
-        at: Placement,
+        at: WorkerPlacement,
         spec: SupervisorSpec,
     ) -> Result<SupervisorRef, SupervisorError> {
         let Some(workers) = self.workers() else {
@@ -636,6 +661,7 @@ pub struct NodeBuilder {
     protocol_version: Option<u16>,
     membership: Option<crate::cluster::MembershipConfig>,
     seeds: Vec<(String, SocketAddr)>,
+    roles: Vec<String>,
     redial: Redial,
     socket: Option<(Arc<dyn quinn::AsyncUdpSocket>, Arc<dyn quinn::Runtime>)>,
     workers: Option<usize>,
@@ -781,6 +807,13 @@ impl NodeBuilder {
     pub fn seed_node(mut self, name: impl Into<String>, addr: SocketAddr) -> Self {
         self.membership.get_or_insert_with(Default::default);
         self.seeds.push((name.into(), addr));
+        self
+    }
+
+    /// A role of this node (repeatable), which members see:
+    /// [`Placement::Role`] picks among the nodes that have it.
+    pub fn role(mut self, role: impl Into<String>) -> Self {
+        self.roles.push(role.into());
         self
     }
 
@@ -1003,7 +1036,7 @@ impl NodeBuilder {
                 }
                 .with_limits(self.limits);
                 let net = Network::new(
-                    host.node_id().clone(),
+                    &host,
                     host.counters().clone(),
                     endpoint,
                     host.rng().derive("net"),
@@ -1018,6 +1051,7 @@ impl NodeBuilder {
                             config,
                             expected_size: (self.seeds.len() as u32 + 1).max(3),
                             seeds: self.seeds.clone(),
+                            roles: self.roles.clone(),
                         }),
                 );
                 if let Some(members) = &net.members {

@@ -55,7 +55,7 @@ pub(crate) struct Network {
     /// The node as the ref context messages are encoded and decoded in;
     /// shared by every link (it holds the node weakly: links outlive it in
     /// the remote refs users keep).
-    ctx: Arc<dyn RefContext>,
+    pub(crate) ctx: Arc<dyn RefContext>,
     closing: std::sync::atomic::AtomicBool,
     /// Messages from the wire that could not be delivered (unknown actor,
     /// unknown tag, undecodable payload, full mailbox).
@@ -64,6 +64,12 @@ pub(crate) struct Network {
     pub(crate) served_asks: AtomicU64,
     /// Cluster membership, if the node takes part in one.
     pub(crate) members: Option<Arc<super::members::Members>>,
+    /// The cluster registry: names, groups, kinds.
+    pub(crate) global: super::global::Global,
+    /// The actor kinds this node can spawn for others.
+    pub(crate) kinds: super::kinds::Kinds,
+    /// The node's actors (held weakly: the node owns its network).
+    pub(crate) host: crate::actor::WeakHost,
 }
 
 impl std::fmt::Debug for Network {
@@ -88,17 +94,19 @@ pub(crate) struct ClusterTuning {
     pub(crate) config: crate::cluster::MembershipConfig,
     pub(crate) seeds: Vec<(String, SocketAddr)>,
     pub(crate) expected_size: u32,
+    pub(crate) roles: Vec<String>,
 }
 
 impl Network {
     pub(crate) fn new(
-        me: NodeId,
+        host: &crate::actor::Host,
         stats: Arc<Stats>,
         endpoint: Endpoint,
         rng: NodeRng,
         tuning: Tuning,
         cluster: Option<ClusterTuning>,
     ) -> Arc<Self> {
+        let me = host.node_id().clone();
         let members = cluster.map(|c| {
             let me = crate::cluster::MemberId {
                 name: me.name.to_string(),
@@ -106,6 +114,7 @@ impl Network {
                 addr: endpoint
                     .local_addr()
                     .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0))),
+                roles: c.roles.clone(),
             };
             let machine = crate::cluster::Membership::new(
                 me,
@@ -120,6 +129,7 @@ impl Network {
             limits,
             redial,
         } = tuning;
+        let me_for_global = me.clone();
         Arc::new_cyclic(|this| Self {
             ctx: Arc::new(NetworkContext {
                 me: me.clone(),
@@ -141,6 +151,9 @@ impl Network {
             undeliverable: AtomicU64::new(0),
             served_asks: AtomicU64::new(0),
             members,
+            global: super::global::Global::new(me_for_global),
+            kinds: super::kinds::Kinds::default(),
+            host: host.downgrade(),
         })
     }
 
@@ -169,7 +182,7 @@ impl Network {
         self.exposed.expose(name, actor);
     }
 
-    fn export_entry(&self, actor: Arc<dyn Exported>) {
+    pub(crate) fn export_entry(&self, actor: Arc<dyn Exported>) {
         self.exposed.export(actor);
     }
 
@@ -269,6 +282,7 @@ impl Network {
             old.close(CLOSE_DUPLICATE, "replaced by a newer connection");
         }
         tracing::info!(node = %self.me, peer = %name, incarnation, dialed_by_me, "connected");
+        self.registry_connected(&link, &conn);
         self.changed.send_modify(|v| *v += 1);
     }
 
@@ -297,6 +311,7 @@ impl Network {
             return;
         };
         link.connection_lost(conn, loss);
+        self.registry_disconnected(&link.node, conn.peer().incarnation);
         match loss {
             Loss::Lost if !self.is_closed() => {
                 tracing::warn!(node = %self.me, peer = %link.node, "connection lost: {reason}")
@@ -490,6 +505,14 @@ impl Network {
         }
     }
 
+    /// Every peer's session with its live connection.
+    pub(crate) fn live_links(&self) -> Vec<(Arc<Session>, Arc<Connection>)> {
+        lock(&self.links)
+            .values()
+            .filter_map(|l| l.conn.load_full().map(|c| (l.clone(), c)))
+            .collect()
+    }
+
     /// The peers connected now.
     pub(crate) fn connected(&self) -> Vec<NodeId> {
         let links = lock(&self.links);
@@ -615,10 +638,23 @@ impl Session {
         name: &str,
         timeout: std::time::Duration,
     ) -> Result<(NodeId, Option<u64>), AskError> {
-        let node = NodeId::new(self.node.clone(), conn.peer().incarnation);
         let msg = Control::Whereis {
             name: name.to_owned(),
         };
+        let (node, reply) = self.control_ask(conn, &msg, timeout).await?;
+        let found = crate::wire::decode(&reply).map_err(|e| AskError::Decode(e.to_string()))?;
+        Ok((node, found))
+    }
+
+    /// Sends the node's own ask `msg` over `conn` and waits up to
+    /// `timeout` for the reply; returns the peer's id and the reply.
+    pub(crate) async fn control_ask(
+        &self,
+        conn: &Connection,
+        msg: &Control,
+        timeout: std::time::Duration,
+    ) -> Result<(NodeId, Vec<u8>), AskError> {
+        let node = NodeId::new(self.node.clone(), conn.peer().incarnation);
         let pending = self
             .send_ask(
                 conn,
@@ -629,16 +665,14 @@ impl Session {
                 &mut |b| msg.encode_payload(b).map_err(|e| e.to_string()),
             )
             .map_err(|_| AskError::NodeDown(node.clone()))?;
-        let reply = match tokio::time::timeout(timeout, pending.rx).await {
-            Ok(Ok(reply)) => reply?,
-            Ok(Err(_)) => return Err(AskError::NodeDown(node)),
+        match tokio::time::timeout(timeout, pending.rx).await {
+            Ok(Ok(reply)) => Ok((node, reply?)),
+            Ok(Err(_)) => Err(AskError::NodeDown(node)),
             Err(_) => {
                 self.forget(pending.correlation);
-                return Err(AskError::Timeout(timeout));
+                Err(AskError::Timeout(timeout))
             }
-        };
-        let found = crate::wire::decode(&reply).map_err(|e| AskError::Decode(e.to_string()))?;
-        Ok((node, found))
+        }
     }
 
     /// Writes one envelope with `head` onto `lane`, the payload encoded in

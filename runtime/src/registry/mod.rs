@@ -23,6 +23,18 @@ pub enum RegistryError {
     /// Another live actor holds the name.
     #[error("name {0:?} is already registered")]
     NameTaken(String),
+    /// The name is registered in the cluster, to `holder`.
+    #[error("name {name:?} is already registered in the cluster, by {holder}")]
+    HeldBy {
+        /// The name.
+        name: String,
+        /// The actor it resolves to.
+        holder: crate::ActorId,
+    },
+    /// This node holds the most cluster names and group memberships it
+    /// may publish.
+    #[error("this node already publishes {0} cluster names and group memberships")]
+    Full(usize),
 }
 
 struct Entry {

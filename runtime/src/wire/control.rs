@@ -26,6 +26,9 @@ const EXIT: &str = "arbour.exit.v1";
 const GOODBYE: &str = "arbour.goodbye.v1";
 const SWIM: &str = "arbour.swim.v1";
 const LEAVING: &str = "arbour.leaving.v1";
+const REGISTRY: &str = "arbour.registry.v1";
+const REGISTRY_RESYNC: &str = "arbour.registry.resync.v1";
+const SPAWN: &str = "arbour.spawn.v1";
 
 /// A node's own message to a peer node; `R` is the exit reason type.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,6 +85,22 @@ pub enum Control<R> {
         /// The packet.
         packet: Vec<u8>,
     },
+    /// A change to (or the whole of) the sender's part of the cluster
+    /// registry, as the registry machine encoded it.
+    Registry {
+        /// The encoded update.
+        update: Vec<u8>,
+    },
+    /// Send me your whole part of the registry again (I missed a change).
+    RegistryResync,
+    /// An ask: start an actor of `kind` from `args`. The reply is the
+    /// node layer's encoded outcome.
+    Spawn {
+        /// The kind's registered name.
+        kind: String,
+        /// Its start arguments, MessagePack.
+        args: Vec<u8>,
+    },
 }
 
 impl<R: Serialize + DeserializeOwned> Control<R> {
@@ -97,6 +116,9 @@ impl<R: Serialize + DeserializeOwned> Control<R> {
             Control::Goodbye => GOODBYE,
             Control::Swim { .. } => SWIM,
             Control::Leaving => LEAVING,
+            Control::Registry { .. } => REGISTRY,
+            Control::RegistryResync => REGISTRY_RESYNC,
+            Control::Spawn { .. } => SPAWN,
         }
     }
 
@@ -111,11 +133,14 @@ impl<R: Serialize + DeserializeOwned> Control<R> {
             Control::Downs { keys, reason } => encode_into(out, &(keys, reason)),
             Control::Exit { actor, kill } => encode_into(out, &(actor, kill)),
             Control::Goodbye => encode_into(out, &()),
-            Control::Leaving => encode_into(out, &()),
+            Control::Leaving | Control::RegistryResync => encode_into(out, &()),
             // the packet is the payload, as is: foca encodes it
-            Control::Swim { packet } => {
-                out.extend_from_slice(packet);
+            Control::Swim { packet: bytes } | Control::Registry { update: bytes } => {
+                out.extend_from_slice(bytes);
                 Ok(())
+            }
+            Control::Spawn { kind, args } => {
+                encode_into(out, &(kind, serde_bytes::Bytes::new(args)))
             }
         }
     }
@@ -159,6 +184,20 @@ impl<R: Serialize + DeserializeOwned> Control<R> {
             SWIM => Control::Swim {
                 packet: payload.to_vec(),
             },
+            REGISTRY => Control::Registry {
+                update: payload.to_vec(),
+            },
+            REGISTRY_RESYNC => {
+                let () = decode(payload)?;
+                Control::RegistryResync
+            }
+            SPAWN => {
+                let (kind, args): (String, serde_bytes::ByteBuf) = decode(payload)?;
+                Control::Spawn {
+                    kind,
+                    args: args.into_vec(),
+                }
+            }
             _ => return Ok(None),
         }))
     }
@@ -181,6 +220,11 @@ mod tests {
             Just(Control::Goodbye),
             Just(Control::Leaving),
             proptest::collection::vec(any::<u8>(), 0..40).prop_map(|packet| Control::Swim { packet }),
+            proptest::collection::vec(any::<u8>(), 0..40)
+                .prop_map(|update| Control::Registry { update }),
+            Just(Control::RegistryResync),
+            (".{0,20}", proptest::collection::vec(any::<u8>(), 0..40))
+                .prop_map(|(kind, args)| Control::Spawn { kind, args }),
         ]
     }
 
