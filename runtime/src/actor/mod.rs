@@ -23,6 +23,6 @@ pub(crate) use actor_ref::Slot;
 pub(crate) use host::{start_instance, Root, WeakHost};
 pub(crate) use lifecycle::{ExitSink, LifeRef, Lifecycle, Watcher, WeakLife};
 pub(crate) use remote_ref::{
-    export, remote_ref, resolve_ref, with_context, Exported, Insist, Outbound, OutboundError,
-    PayloadWriter, PendingReply, RefContext, RemoteReply,
+    dead_ref, export, remote_ref, resolve_ref, with_context, Exported, Insist, Outbound,
+    OutboundError, PayloadWriter, PendingReply, RefContext, RemoteReply,
 };

@@ -122,65 +122,7 @@ impl Node {
         kind: &str,
         args: &A::Args,
     ) -> Result<ActorRef<A>, NodeError> {
-        let net = self.net()?;
-        let target = choose(&net, &at, kind)?;
-        let bytes = crate::wire::encode(args).map_err(|e| SpawnError::BadArgs {
-            node: target.clone(),
-            kind: kind.to_owned(),
-            reason: format!("the arguments did not encode: {e}"),
-        })?;
-        if target == *net.me.name {
-            let actor = net
-                .kinds
-                .start(self.host(), kind, &bytes)
-                .await
-                .map_err(|r| SpawnError::from_refusal(r, &target, kind))?;
-            net.export_entry(actor.clone());
-            return actor
-                .as_any()
-                .downcast_ref::<ActorRef<A>>()
-                .cloned()
-                .ok_or_else(|| {
-                    SpawnError::Failed {
-                        node: target,
-                        kind: kind.to_owned(),
-                        reason: format!("kind {kind:?} is not a {}", std::any::type_name::<A>()),
-                    }
-                    .into()
-                });
-        }
-        let deadline = platform::deadline(SPAWN_TIMEOUT);
-        let link = net.link_named(&target);
-        let conn = net
-            .connected_to(&link, deadline)
-            .await
-            .map_err(|cause| match cause {
-                Some(cause) => NodeError::Refused {
-                    node: target.clone(),
-                    cause,
-                },
-                None => NodeError::NotConnected {
-                    node: target.clone(),
-                    waited: SPAWN_TIMEOUT,
-                },
-            })?;
-        let msg = Control::Spawn {
-            kind: kind.to_owned(),
-            args: bytes,
-        };
-        let left = deadline.saturating_duration_since(platform::now());
-        let (node_id, reply) = self
-            .host()
-            .in_node(link.control_ask(&conn, &msg, left))
-            .await?;
-        let outcome: Result<u64, Refusal> = crate::wire::decode(&reply)
-            .map_err(|e| NodeError::Ask(crate::AskError::Decode(e.to_string())))?;
-        let local = outcome.map_err(|r| SpawnError::from_refusal(r, &target, kind))?;
-        let id = ActorId {
-            node: node_id,
-            local,
-        };
-        Ok(remote_ref(id, link, self.host().counters().clone())?)
+        spawn_kind(&self.net()?, self.host(), &at, kind, args).await
     }
 
     /// The cluster-wide registry and process groups, seen from this node.
@@ -189,14 +131,91 @@ impl Node {
     }
 }
 
+/// Starts an actor of `kind` from `args` on a node chosen by `at`, for
+/// `host` (whose network `net` is).
+pub(crate) async fn spawn_kind<A: Kind>(
+    net: &Arc<Network>,
+    host: &crate::actor::Host,
+    at: &Placement,
+    kind: &str,
+    args: &A::Args,
+) -> Result<ActorRef<A>, NodeError> {
+    let target = choose(net, at, kind)?;
+    let bytes = crate::wire::encode(args).map_err(|e| SpawnError::BadArgs {
+        node: target.clone(),
+        kind: kind.to_owned(),
+        reason: format!("the arguments did not encode: {e}"),
+    })?;
+    if target == *net.me.name {
+        let actor = net
+            .kinds
+            .start(host, kind, &bytes)
+            .await
+            .map_err(|r| SpawnError::from_refusal(r, &target, kind))?;
+        net.export_entry(actor.clone());
+        return actor
+            .as_any()
+            .downcast_ref::<ActorRef<A>>()
+            .cloned()
+            .ok_or_else(|| {
+                SpawnError::Failed {
+                    node: target,
+                    kind: kind.to_owned(),
+                    reason: format!("kind {kind:?} is not a {}", std::any::type_name::<A>()),
+                }
+                .into()
+            });
+    }
+    let deadline = platform::deadline(SPAWN_TIMEOUT);
+    let link = net.link_named(&target);
+    let conn = net
+        .connected_to(&link, deadline)
+        .await
+        .map_err(|cause| match cause {
+            Some(cause) => NodeError::Refused {
+                node: target.clone(),
+                cause,
+            },
+            None => NodeError::NotConnected {
+                node: target.clone(),
+                waited: SPAWN_TIMEOUT,
+            },
+        })?;
+    let msg = Control::Spawn {
+        kind: kind.to_owned(),
+        args: bytes,
+    };
+    let left = deadline.saturating_duration_since(platform::now());
+    let (node_id, reply) = host.in_node(link.control_ask(&conn, &msg, left)).await?;
+    let outcome: Result<u64, Refusal> = crate::wire::decode(&reply)
+        .map_err(|e| NodeError::Ask(crate::AskError::Decode(e.to_string())))?;
+    let local = outcome.map_err(|r| SpawnError::from_refusal(r, &target, kind))?;
+    let id = ActorId {
+        node: node_id,
+        local,
+    };
+    Ok(remote_ref(id, link, host.counters().clone())?)
+}
+
 /// Picks the node `at` names for `kind`.
 fn choose(net: &Network, at: &Placement, kind: &str) -> Result<String, SpawnError> {
     let no_node = || SpawnError::NoNode {
         placement: at.clone(),
         kind: kind.to_owned(),
     };
+    let members = net.members.as_ref().map(|m| m.members());
     let role = match at {
-        Placement::Node(n) => return Ok(n.clone()),
+        // a member declared down is not dialed for a minute: refused now
+        Placement::Node(n) => {
+            let known_dead = members
+                .as_ref()
+                .is_some_and(|ms| *n != *net.me.name && !ms.iter().any(|m| m.name == *n));
+            return if known_dead {
+                Err(no_node())
+            } else {
+                Ok(n.clone())
+            };
+        }
         Placement::Role(r) => Some(r),
         Placement::Any => None,
     };

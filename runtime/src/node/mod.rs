@@ -9,10 +9,12 @@ mod kinds;
 mod members;
 mod misconfig;
 mod network;
+mod remote_child;
 
 pub use cluster::{Cluster, Placement, SpawnError, SPAWN_TIMEOUT};
 pub use kinds::Kind;
 pub use misconfig::Misconfiguration;
+pub use remote_child::RemoteChild;
 
 use crate::actor::{export, remote_ref, ActorRef, AskError, DispatchError, Host, NodeId};
 use crate::platform::{self, OnWorkers, Workers};
@@ -1054,6 +1056,9 @@ impl NodeBuilder {
                             roles: self.roles.clone(),
                         }),
                 );
+                let weak: std::sync::Weak<dyn std::any::Any + Send + Sync> =
+                    Arc::downgrade(&(net.clone() as Arc<dyn std::any::Any + Send + Sync>));
+                host.set_network(weak);
                 if let Some(members) = &net.members {
                     platform::spawn_local(members.clone().run(Arc::downgrade(&net)));
                 }

@@ -8,7 +8,7 @@
 pub mod decision;
 mod directory;
 mod handle;
-mod slots;
+pub(crate) mod slots;
 mod spec;
 mod supervisor;
 

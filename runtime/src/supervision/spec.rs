@@ -287,7 +287,11 @@ impl ChildSpec {
         c
     }
 
-    fn from_factory(id: ChildId, factory: Arc<dyn ChildFactory>, kind: ChildKind) -> Self {
+    pub(crate) fn from_factory(
+        id: ChildId,
+        factory: Arc<dyn ChildFactory>,
+        kind: ChildKind,
+    ) -> Self {
         Self {
             id,
             factory,
