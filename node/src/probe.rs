@@ -300,5 +300,8 @@ impl arbour::Kind for Echo {
     }
 }
 
+/// The process group `arbour serve` members put their [`Echo`] in.
+pub const ECHOES: &str = "echoes";
+
 /// The kind name `arbour serve` registers [`Echo`] under.
 pub const ECHO_KIND: &str = "echo";

@@ -1,5 +1,6 @@
 //! `arbour serve`: one node exposing a probe [`Echo`] as "echo" (and dialing
-//! any peers it is given), until its standard input closes (so a parent
+//! any peers it is given; as a cluster member, also registering it as
+//! "echo@NAME", in the group "echoes", and Echo as the kind "echo"), until its standard input closes (so a parent
 //! process that dies takes it along) or it gets SIGINT/SIGTERM; either way
 //! it shuts down gracefully, telling its peers goodbye.
 
@@ -61,6 +62,7 @@ pub fn run(opts: ServeOptions) -> anyhow::Result<()> {
     if let Some(d) = opts.idle_timeout {
         builder = builder.idle_timeout(d).keep_alive(d / 4);
     }
+    let opts_membership = opts.membership || !opts.seeds.is_empty();
     if opts.membership {
         builder = builder.membership(arbour::MembershipConfig::default());
     }
@@ -68,10 +70,19 @@ pub fn run(opts: ServeOptions) -> anyhow::Result<()> {
         builder = builder.seed_node(seed, addr);
     }
     let served = builder
-        .run(|node| async move {
+        .run(move |node| async move {
             let echo = node.spawn(Echo::default());
             node.expose(crate::probe::ECHO, &echo)
                 .context("exposing echo")?;
+            if opts_membership {
+                // the cluster finds it too: by name, in a group, and as a kind
+                node.kind::<Echo>(crate::probe::ECHO_KIND)?;
+                node.cluster().register(
+                    &format!("{}@{}", crate::probe::ECHO, node.node_id().name),
+                    &echo,
+                )?;
+                node.cluster().join(crate::probe::ECHOES, &echo)?;
+            }
             println!("listening {}", node.local_addr()?);
             std::io::stdout().flush()?;
             // membership changes, a line each: `member up|suspect|down|left|replaced NAME INCARNATION`

@@ -1,6 +1,9 @@
-//! Cluster membership across OS processes: three `arbour serve` nodes join
-//! through one seed; one is SIGKILLed and the others declare it down; it
-//! comes back under a new incarnation. Every wait is bounded.
+//! The cluster across OS processes: three `arbour serve` nodes join
+//! through one seed; one is SIGKILLed and the others declare it down, its
+//! names, group entries and kind vanish, asks pending to it fail, a
+//! supervisor restarts its remote children on the survivors; it comes back
+//! under a new incarnation and refs to its old life are dead. Every wait is
+//! bounded.
 
 use arbour_tests::{arbour_bin, LIMIT};
 use std::io::{BufRead, BufReader};
@@ -119,4 +122,180 @@ fn members_in_three_processes_join_a_killed_one_is_down_and_a_restarted_one_retu
         );
     }
     drop(gamma);
+}
+
+/// The test's own node: a member joining through `seed`, whose connections
+/// would take a minute to notice a silent peer (so membership is what
+/// notices).
+async fn observer(seed: &str) -> arbour::Node {
+    arbour_tests::test_node("observer")
+        .idle_timeout(std::time::Duration::from_secs(60))
+        .keep_alive(std::time::Duration::from_secs(1))
+        .seed_node("alpha", seed.parse().expect("seed address"))
+        .start()
+        .await
+        .expect("observer starts")
+}
+
+/// Waits (bounded) for `node`'s member event matching `f`.
+async fn member_event(
+    what: &str,
+    events: &mut tokio::sync::broadcast::Receiver<arbour::MemberEvent>,
+    f: impl Fn(&arbour::MemberEvent) -> bool,
+) -> arbour::MemberEvent {
+    arbour_tests::bounded(what, async {
+        loop {
+            match events.recv().await {
+                Ok(e) if f(&e) => return e,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("member events: {e}"),
+            }
+        }
+    })
+    .await
+}
+
+/// Waits (bounded) until `cond` holds, re-checking on each registry event.
+async fn registry_until(
+    what: &str,
+    events: &mut tokio::sync::broadcast::Receiver<arbour::RegistryEvent>,
+    cond: impl Fn() -> bool,
+) {
+    arbour_tests::bounded(what, async {
+        while !cond() {
+            let _ = events.recv().await;
+        }
+    })
+    .await
+}
+
+#[test]
+fn a_killed_process_takes_its_names_groups_and_children_and_returns_as_a_new_life() {
+    use arbour::{ChildSpec, MemberEvent, Placement, SupervisorSpec};
+    use arbour_node::probe::{Delay, Echo, Ping, ECHOES, ECHO_KIND};
+    use arbour_tests::bounded;
+    use std::future::IntoFuture;
+    use std::time::Duration;
+    let alpha = Member::start("alpha", None);
+    let beta = Member::start("beta", Some(&alpha.addr));
+    let mut gamma = Member::start("gamma", Some(&alpha.addr));
+    let seed = alpha.addr.clone();
+    arbour_tests::run_local(|| async move {
+        let me = observer(&seed).await;
+        let cluster = me.cluster();
+        let mut registry = cluster.events().expect("events");
+        let mut members = me.member_events().expect("membership");
+        registry_until(
+            "every process's echo, group entry and kind",
+            &mut registry,
+            || {
+                cluster.group_ids(ECHOES).len() == 3
+                    && cluster.nodes_with_kind(ECHO_KIND).len() == 3
+                    && ["alpha", "beta", "gamma"]
+                        .iter()
+                        .all(|n| cluster.whereis(&format!("echo@{n}")).is_some())
+            },
+        )
+        .await;
+        let old_gamma = cluster.lookup::<Echo>("echo@gamma").expect("gamma's echo");
+        assert_eq!(bounded("ask gamma", old_gamma.ask(Ping(1))).await, Ok(2));
+        // a supervisor here with six children spread over the processes
+        let sup = (0..6)
+            .fold(SupervisorSpec::one_for_one().intensity(20), |s, i| {
+                s.child(ChildSpec::remote::<Echo>(
+                    format!("w{i}"),
+                    Placement::Any,
+                    ECHO_KIND,
+                    (),
+                ))
+            })
+            .start(&me)
+            .await
+            .expect("supervisor");
+        let child = |i: usize| sup.child::<Echo>(&format!("w{i}")).expect("child");
+        let on_gamma: Vec<usize> = (0..6)
+            .filter(|i| &*child(*i).id().node.name == "gamma")
+            .collect();
+        assert_eq!(on_gamma.len(), 2, "two of six children on each process");
+        // an ask pending on gamma for a minute
+        let pending = tokio::task::spawn_local(
+            old_gamma
+                .ask(Delay(60_000))
+                .timeout(Duration::from_secs(60))
+                .into_future(),
+        );
+        gamma.child.kill().expect("SIGKILL gamma");
+        let _ = gamma.child.wait();
+        let killed = std::time::Instant::now();
+        member_event(
+            "gamma is declared down",
+            &mut members,
+            |e| matches!(e, MemberEvent::Down(m) if m.name == "gamma"),
+        )
+        .await;
+        eprintln!("gamma down after {:?}", killed.elapsed());
+        let failed = bounded("the pending ask fails", pending)
+            .await
+            .expect("task");
+        assert!(
+            matches!(failed, Err(arbour::AskError::NodeDown(_))),
+            "{failed:?}"
+        );
+        registry_until(
+            "gamma's name, group entry and kind are gone",
+            &mut registry,
+            || {
+                cluster.whereis("echo@gamma").is_none()
+                    && cluster.group_ids(ECHOES).len() == 2
+                    && cluster.nodes_with_kind(ECHO_KIND).len() == 2
+            },
+        )
+        .await;
+        // gamma's children run again, on the survivors
+        bounded("gamma's children are restarted elsewhere", async {
+            loop {
+                let moved = on_gamma
+                    .iter()
+                    .all(|i| &*child(*i).id().node.name != "gamma");
+                if moved && child(on_gamma[0]).ask(Ping(1)).await == Ok(2) {
+                    return;
+                }
+                let _ = sup.count_children().await;
+            }
+        })
+        .await;
+        for i in &on_gamma {
+            assert_eq!(
+                bounded("a moved child answers", child(*i).ask(Ping(3))).await,
+                Ok(4)
+            );
+        }
+        // gamma restarts: a new life, seen by all; old refs to it are dead
+        let gamma = Member::start("gamma", Some(&seed));
+        let back = member_event("gamma is back", &mut members, |e| match e {
+            MemberEvent::Up(m) | MemberEvent::Replaced { new: m, .. } => m.name == "gamma",
+            _ => false,
+        })
+        .await;
+        eprintln!("gamma back: {back:?}");
+        registry_until("gamma's new echo is registered", &mut registry, || {
+            cluster.whereis("echo@gamma").is_some()
+        })
+        .await;
+        let new_gamma = cluster.lookup::<Echo>("echo@gamma").expect("new echo");
+        assert!(new_gamma.id().node.incarnation > old_gamma.id().node.incarnation);
+        assert_eq!(
+            bounded("ask the new gamma", new_gamma.ask(Ping(5))).await,
+            Ok(6)
+        );
+        assert!(
+            matches!(
+                bounded("ask the old gamma", old_gamma.ask(Ping(5))).await,
+                Err(arbour::AskError::NodeDown(_))
+            ),
+            "a ref to the old life is dead"
+        );
+        drop(gamma);
+    });
+    drop(beta);
 }
