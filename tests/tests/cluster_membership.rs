@@ -156,3 +156,34 @@ fn nodes_join_through_one_seed_a_crashed_one_is_down_everywhere_and_a_leaving_on
         }
     });
 }
+
+/// A seed that is down does not stop a node from joining through another.
+#[test]
+fn a_seed_that_is_down_does_not_stop_the_others() {
+    run_local(|| async {
+        let alpha = member("alpha", None).await;
+        // a port nobody listens on: bind one, note it, let it go
+        let dead = std::net::UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .expect("a free port");
+        let beta = test_node("beta")
+            .membership(MembershipConfig::default())
+            .seed_node("ghost", dead)
+            .seed_node("alpha", alpha.local_addr().expect("addr"))
+            .start()
+            .await
+            .expect("beta starts");
+        let mut events = beta.member_events().expect("membership");
+        bounded("beta joins through alpha", async {
+            loop {
+                if let MemberEvent::Up(m) = events.recv().await.expect("events") {
+                    if m.name == "alpha" {
+                        return;
+                    }
+                }
+            }
+        })
+        .await;
+        assert_eq!(names(&beta), ["alpha"]);
+    });
+}

@@ -165,3 +165,70 @@ fn lines_a_peer_can_provoke_are_throttled_and_every_case_counted() {
         assert_eq!(log.lines_with("WARN"), 3, "one line per kind");
     });
 }
+
+/// A node with another cluster secret cannot join: it logs that it cannot,
+/// naming itself and the seed, and the seed logs where it was.
+#[test]
+fn a_node_with_the_wrong_secret_cannot_join_and_is_named_in_the_log() {
+    use tracing_subscriber::util::SubscriberInitExt;
+    let log = CapturedLog::default();
+    let _guard = tracing_subscriber::fmt()
+        .with_writer(log.clone())
+        .with_ansi(false)
+        .finish()
+        .set_default();
+    run_local(|| async {
+        let alpha = test_node("alpha")
+            .membership(arbour::MembershipConfig::default())
+            .start()
+            .await
+            .expect("alpha starts");
+        let addr = alpha.local_addr().expect("addr");
+        let mallory = Node::builder("mallory")
+            .cluster("test")
+            .secret("not-the-secret")
+            .seed_node("alpha", addr)
+            .start()
+            .await
+            .expect("mallory starts");
+        // a dial of its own gets the answer the seed gives its announces
+        match bounded("mallory dials", mallory.connect("alpha", addr)).await {
+            Err(arbour::NodeError::Refused { node, cause }) => {
+                assert_eq!(node, "alpha");
+                eprintln!("mallory is told: {cause}");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        let text = String::from_utf8_lossy(&log.0.lock().expect("log")).to_string();
+        // mallory says it cannot join, naming itself and the seed
+        let own = text
+            .lines()
+            .find(|l| l.contains("cannot join node alpha"))
+            .unwrap_or_else(|| panic!("no line from mallory in\n{text}"));
+        assert!(own.contains("node=mallory#"), "{own}");
+        // the seed names where the refused node is (TLS 1.3: a client that
+        // distrusts the seed aborts before presenting its certificate, so
+        // the address is what the seed can know)
+        let port = format!(":{}", mallory.local_addr().expect("addr").port());
+        let seed_line = || {
+            let text = String::from_utf8_lossy(&log.0.lock().expect("log")).to_string();
+            text.lines()
+                .find(|l| l.contains("refused our certificate") && l.contains(&port))
+                .map(str::to_owned)
+        };
+        // the seed reads mallory's close after mallory has given up
+        let seed = bounded("the seed logs the refused node", async {
+            loop {
+                if let Some(line) = seed_line() {
+                    return line;
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
+        eprintln!("seed: {seed}\nmallory: {own}");
+        assert!(alpha.members().is_empty(), "mallory did not join");
+        assert!(mallory.members().is_empty());
+        assert!(alpha.connected_peers().is_empty());
+    });
+}

@@ -4,7 +4,7 @@
 //! connection code past what they need to get in (`arbour_tests::attack`).
 
 use arbour::{AskError, Node, PeerLimits};
-use arbour_node::probe::{dial_echo, serve_echo, Delay, Echo, Ping};
+use arbour_node::probe::{dial_echo, serve_echo, Delay, Echo, Ping, ECHO};
 use arbour_tests::attack::{partial_frame, HalfOpen};
 use arbour_tests::{bounded, bounded_for, run_local, test_node, LIMIT};
 use futures_util::FutureExt;
@@ -476,5 +476,68 @@ fn a_busy_stream_outlasting_the_frame_deadline_is_not_cut_off() {
         }
         assert!(conn.close_reason().is_none(), "{:?}", conn.close_reason());
         assert_eq!(alpha.net_stats().unfinished_frames_refused, 0);
+    });
+}
+
+/// An envelope for the node itself (a control message) with `tag` and a
+/// payload that does not decode, as a frame.
+fn garbage_control(alpha: &Node, tag: &str) -> Vec<u8> {
+    let head = arbour::wire::EnvelopeHead {
+        recipient: arbour::wire::CONTROL_RECIPIENT,
+        recipient_incarnation: alpha.node_id().incarnation,
+        sender: None,
+        tag,
+        correlation: None,
+        timeout_ms: None,
+        trace: None,
+    };
+    let mut out = Vec::new();
+    head.write_frame(&arbour::wire::Limits::default(), &mut out, |b| {
+        b.extend_from_slice(&[0xc1, 0xff, 0x00, 0x13, 0x37]);
+        Ok::<(), String>(())
+    })
+    .expect("frame");
+    out
+}
+
+/// Membership packets and registry updates that do not decode are
+/// dropped and counted; the node and the connection stay up.
+#[test]
+fn membership_packets_and_registry_updates_that_do_not_decode_are_dropped_and_counted() {
+    run_local(|| async {
+        let alpha = test_node("alpha")
+            .membership(arbour::MembershipConfig::default())
+            .start()
+            .await
+            .expect("alpha starts");
+        let echo = alpha.spawn(Echo::default());
+        alpha.expose(ECHO, &echo).expect("expose");
+        let conn = member(&alpha).await;
+        let mut lane = bounded("a stream", conn.open_uni()).await.expect("stream");
+        for _ in 0..3 {
+            lane.write_all(&garbage_control(&alpha, "arbour.swim.v1"))
+                .await
+                .expect("write");
+        }
+        lane.write_all(&garbage_control(&alpha, "arbour.registry.v1"))
+            .await
+            .expect("write");
+        lane.finish().expect("finish");
+        bounded("the node counts what it dropped", async {
+            loop {
+                let s = alpha.net_stats();
+                if s.membership_malformed == 3 && s.undeliverable == 1 {
+                    return;
+                }
+                // the node's answer paces the loop
+                let _ = echo.ask(Ping(0)).await;
+            }
+        })
+        .await;
+        assert!(conn.close_reason().is_none(), "the connection stays up");
+        assert!(alpha.members().is_empty(), "no member came of it");
+        // and the node still serves a real peer
+        let (_beta, remote) = good_peer(&alpha, "beta").await;
+        assert_eq!(bounded("ask", remote.ask(Ping(1))).await, Ok(2));
     });
 }

@@ -220,6 +220,10 @@ impl Network {
             }
             Err(e) => {
                 if let Some(cause) = super::Misconfiguration::of(&e) {
+                    // said loudly, once per interval: this node cannot be
+                    // part of the cluster until its configuration changes
+                    platform::throttled_warn!(self.endpoint.throttle(), "refused by a peer",
+                        node = %self.me, %peer, %addr, "cannot join node {peer}: {cause}");
                     *lock(&self.link_named(peer).refused) = Some(cause);
                     self.changed.send_modify(|v| *v += 1);
                 }

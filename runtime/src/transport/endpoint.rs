@@ -526,6 +526,11 @@ impl Endpoint {
             quinn::ConnectionError::TimedOut => {
                 tracing::debug!(%peer, "TLS handshake abandoned: {e}");
             }
+            quinn::ConnectionError::ConnectionClosed(c) if u64::from(c.error_code) & !0xff == 0x100 => {
+                throttled_warn!(self.throttle, "tls failed", %peer,
+                    "TLS handshake failed: the node at {peer} refused our certificate \
+                     (another cluster secret, cluster name or CA?): {e}")
+            }
             _ => throttled_warn!(self.throttle, "tls failed", %peer, "TLS handshake failed: {e}"),
         }
     }

@@ -228,6 +228,7 @@ impl Trust {
         let verifier = Arc::new(ClusterAware {
             inner: verifier,
             ours: self.arbour_clusters(),
+            throttle: crate::platform::LogThrottle::default(),
         });
         let mut config = ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])?
@@ -250,6 +251,7 @@ impl Trust {
         let verifier = Arc::new(ClusterAware {
             inner: verifier,
             ours: self.arbour_clusters(),
+            throttle: crate::platform::LogThrottle::default(),
         });
         let mut config = ClientConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])?
@@ -271,6 +273,8 @@ struct ClusterAware<V: ?Sized> {
     inner: Arc<V>,
     /// Our CAs' cluster names.
     ours: Vec<String>,
+    /// For the line naming a refused client (anyone can provoke it).
+    throttle: crate::platform::LogThrottle,
 }
 
 /// The prefix of the refusal [`ClusterAware`] gives, for whoever reads it.
@@ -302,6 +306,13 @@ fn cluster_named_in(cert: &CertificateDer<'_>) -> Option<String> {
     std::str::from_utf8(text.get(PREFIX.len()..)?)
         .ok()
         .map(str::to_owned)
+}
+
+/// The node name a certificate names (its DNS subject alternative name).
+fn claimed_node(cert: &CertificateDer<'_>) -> Option<String> {
+    let parsed = webpki::EndEntityCert::try_from(cert).ok()?;
+    let name = parsed.valid_dns_names().next().map(str::to_owned);
+    name
 }
 
 /// The signature checks both verifiers leave to the web PKI one they wrap.
@@ -365,7 +376,15 @@ impl rustls::server::danger::ClientCertVerifier
     ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
         self.inner
             .verify_client_cert(end_entity, intermediates, now)
-            .map_err(|e| self.explain(end_entity, e))
+            .map_err(|e| {
+                // say who knocked: the name its certificate claims (not
+                // proven, since the certificate is not ours)
+                let claims = claimed_node(end_entity);
+                crate::platform::throttled_warn!(self.throttle, "client certificate refused",
+                    node = claims.as_deref().unwrap_or("?"),
+                    "refused a node's certificate: {e} (another cluster secret or CA?)");
+                self.explain(end_entity, e)
+            })
     }
 
     delegate_signatures!();
