@@ -33,6 +33,7 @@ fn membership_run(seed: u64) -> Vec<(u128, String, String)> {
                     let what = match e {
                         MemberEvent::Up(m) => format!("up {}", m.name),
                         MemberEvent::Suspect(m) => format!("suspect {}", m.name),
+                        MemberEvent::Forgotten(m) => format!("forgotten {}", m.name),
                         MemberEvent::Down(m) => format!("down {}", m.name),
                         MemberEvent::Left(m) => format!("left {}", m.name),
                         MemberEvent::Replaced { new, .. } => format!("replaced {}", new.name),

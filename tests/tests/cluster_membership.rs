@@ -187,3 +187,75 @@ fn a_seed_that_is_down_does_not_stop_the_others() {
         assert_eq!(names(&beta), ["alpha"]);
     });
 }
+
+/// A member that went down is remembered for `remove_down_after`, then
+/// forgotten (and said so).
+#[test]
+fn a_down_member_is_forgotten_after_the_configured_time() {
+    run_local(|| async {
+        let config = MembershipConfig {
+            remove_down_after: Duration::from_secs(1),
+            ..MembershipConfig::default()
+        };
+        let start = |name: &str, seed: Option<std::net::SocketAddr>| {
+            let b = test_node(name)
+                .idle_timeout(Duration::from_secs(60))
+                .membership(config.clone());
+            let b = match seed {
+                Some(addr) => b.seed_node("alpha", addr),
+                None => b,
+            };
+            async move { b.start().await.expect("starts") }
+        };
+        let alpha = start("alpha", None).await;
+        let mut events = alpha.member_events().expect("membership");
+        let beta = start("beta", Some(alpha.local_addr().expect("addr"))).await;
+        next(
+            &mut events,
+            "beta up",
+            |e| matches!(e, MemberEvent::Up(m) if m.name == "beta"),
+        )
+        .await;
+        beta.crash().await;
+        next(
+            &mut events,
+            "beta down",
+            |e| matches!(e, MemberEvent::Down(m) if m.name == "beta"),
+        )
+        .await;
+        let down = Instant::now();
+        assert_eq!(
+            alpha
+                .members_down()
+                .iter()
+                .map(|m| m.name.as_str())
+                .collect::<Vec<_>>(),
+            ["beta"]
+        );
+        next(
+            &mut events,
+            "beta forgotten",
+            |e| matches!(e, MemberEvent::Forgotten(m) if m.name == "beta"),
+        )
+        .await;
+        eprintln!("forgotten {:?} after down", down.elapsed());
+        assert!(alpha.members_down().is_empty());
+    });
+}
+
+/// The next event `want` accepts (bounded).
+async fn next(
+    events: &mut tokio::sync::broadcast::Receiver<MemberEvent>,
+    what: &str,
+    want: fn(&MemberEvent) -> bool,
+) -> MemberEvent {
+    bounded(what, async {
+        loop {
+            let e = events.recv().await.expect("events");
+            if want(&e) {
+                return e;
+            }
+        }
+    })
+    .await
+}

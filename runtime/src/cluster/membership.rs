@@ -95,6 +95,9 @@ pub enum MemberEvent {
     Down(MemberId),
     /// A member left the cluster on purpose (it shut down gracefully).
     Left(MemberId),
+    /// A member that went down is forgotten (`remove_down_after` later):
+    /// it may rejoin under the same name and life.
+    Forgotten(MemberId),
     /// A node is now known under a newer life; the old one is gone.
     Replaced {
         /// The life that ended.
@@ -110,8 +113,10 @@ pub struct Membership {
     out: foca::AccumulatingRuntime<MemberId>,
     /// Members suspected now (each reported once per suspicion).
     suspected: std::collections::BTreeSet<MemberId>,
-    /// Suspicions to report, ahead of foca's notifications.
-    suspicions: std::collections::VecDeque<MemberId>,
+    /// Members down now and still remembered.
+    down: std::collections::BTreeSet<MemberId>,
+    /// Suspicions and forgettings to report, ahead of foca's notifications.
+    noticed: std::collections::VecDeque<MemberEvent>,
     /// Packets that could not be decoded (dropped, counted).
     pub malformed: u64,
 }
@@ -133,7 +138,8 @@ impl Membership {
             foca: Foca::new(me, config.foca(cluster_size), rng, PostcardCodec),
             out: foca::AccumulatingRuntime::new(),
             suspected: Default::default(),
-            suspicions: Default::default(),
+            down: Default::default(),
+            noticed: Default::default(),
             malformed: 0,
         }
     }
@@ -158,18 +164,30 @@ impl Membership {
         self.track_suspicion();
     }
 
-    /// Notes members that became suspect (foca does not notify it).
+    /// Notes members that became suspect, and down members forgotten
+    /// (foca notifies neither).
     fn track_suspicion(&mut self) {
-        let now: std::collections::BTreeSet<MemberId> = self
-            .foca
-            .iter_membership_state()
-            .filter(|m| m.state() == foca::State::Suspect)
-            .map(|m| m.id().clone())
-            .collect();
-        for m in now.difference(&self.suspected) {
-            self.suspicions.push_back(m.clone());
+        let (mut suspect, mut down) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+        for m in self.foca.iter_membership_state() {
+            match m.state() {
+                foca::State::Suspect => suspect.insert(m.id().clone()),
+                foca::State::Down => down.insert(m.id().clone()),
+                foca::State::Alive => false,
+            };
         }
-        self.suspected = now;
+        for m in suspect.difference(&self.suspected) {
+            self.noticed.push_back(MemberEvent::Suspect(m.clone()));
+        }
+        for m in self.down.difference(&down) {
+            self.noticed.push_back(MemberEvent::Forgotten(m.clone()));
+        }
+        self.suspected = suspect;
+        self.down = down;
+    }
+
+    /// The members that went down and are still remembered.
+    pub fn remembered_down(&self) -> Vec<MemberId> {
+        self.down.iter().cloned().collect()
     }
 
     /// A timer this machine set is due.
@@ -202,8 +220,8 @@ impl Membership {
 
     /// The next change to report.
     pub fn next_event(&mut self) -> Option<MemberEvent> {
-        if let Some(m) = self.suspicions.pop_front() {
-            return Some(MemberEvent::Suspect(m));
+        if let Some(e) = self.noticed.pop_front() {
+            return Some(e);
         }
         loop {
             let n = self.out.to_notify()?;

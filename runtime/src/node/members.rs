@@ -60,6 +60,11 @@ impl Members {
         lock(&self.machine).members()
     }
 
+    /// Members that went down and are still remembered.
+    pub(crate) fn down(&self) -> Vec<MemberId> {
+        lock(&self.machine).remembered_down()
+    }
+
     /// This node as a member.
     pub(crate) fn me(&self) -> MemberId {
         lock(&self.machine).me().clone()
@@ -153,6 +158,9 @@ impl Members {
                     net.registry_owner_gone(&m.name, m.incarnation);
                 }
                 MemberEvent::Left(_) => {}
+                MemberEvent::Forgotten(m) => {
+                    tracing::debug!(node = %net.me, member = %m.name, incarnation = m.incarnation, "down member forgotten")
+                }
                 MemberEvent::Suspect(m) => {
                     tracing::info!(node = %net.me, member = %m.name, incarnation = m.incarnation, "member suspected")
                 }

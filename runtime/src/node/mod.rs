@@ -527,8 +527,20 @@ impl Node {
             .unwrap_or_default()
     }
 
-    /// Membership changes from now on (`Up`, `Down`, `Replaced`); `None`
-    /// without membership.
+    /// The members that went down and are still remembered (each until
+    /// [`MembershipConfig::remove_down_after`](crate::MembershipConfig::remove_down_after)
+    /// has passed; then it is [`MemberEvent::Forgotten`](crate::MemberEvent::Forgotten)).
+    pub fn members_down(&self) -> Vec<crate::cluster::MemberId> {
+        self.inner
+            .net
+            .load()
+            .as_ref()
+            .and_then(|n| n.members.as_ref().map(|m| m.down()))
+            .unwrap_or_default()
+    }
+
+    /// Membership changes from now on (`Up`, `Suspect`, `Down`, `Left`,
+    /// `Replaced`, `Forgotten`); `None` without membership.
     pub fn member_events(
         &self,
     ) -> Option<tokio::sync::broadcast::Receiver<crate::cluster::MemberEvent>> {
