@@ -3,6 +3,7 @@
 
 //! Helpers the benchmark programs share.
 
+#[allow(unused_imports)]
 pub use arbour_tests::rss_bytes;
 
 /// The median of `v`.

@@ -127,21 +127,32 @@ impl Network {
         let Some(host) = self.host.upgrade() else {
             return;
         };
-        let started = self.kinds.start(&host, &kind, &args);
-        let (net, conn) = (self.clone(), conn.clone());
-        crate::platform::spawn_local(async move {
-            let outcome: Result<u64, Refusal> = started.await.map(|actor| {
-                let local = actor.id().local;
-                net.export_entry(actor);
-                local
-            });
-            if let Err(why) = &outcome {
-                tracing::warn!(node = %net.me, peer = %conn.peer().node, %kind, ?why, "spawn refused");
+        let mut started = self.kinds.start(&host, &kind, &args);
+        let reply = {
+            let (net, conn) = (self.clone(), conn.clone());
+            move |outcome: Result<Arc<dyn Exported>, Refusal>| {
+                let outcome: Result<u64, Refusal> = outcome.map(|actor| {
+                    let local = actor.id().local;
+                    net.export_entry(actor);
+                    local
+                });
+                if let Err(why) = &outcome {
+                    tracing::warn!(node = %net.me, peer = %conn.peer().node, %kind, ?why, "spawn refused");
+                }
+                match crate::wire::encode(&outcome) {
+                    Ok(bytes) => super::inbound::send_reply(&conn, correlation, Ok(bytes)),
+                    Err(e) => tracing::error!(node = %net.me, "a spawn reply did not encode: {e}"),
+                }
             }
-            match crate::wire::encode(&outcome) {
-                Ok(bytes) => super::inbound::send_reply(&conn, correlation, Ok(bytes)),
-                Err(e) => tracing::error!(node = %net.me, "a spawn reply did not encode: {e}"),
+        };
+        // an actor started on this worker is ready at once: answer now,
+        // without a task hop
+        let mut cx = std::task::Context::from_waker(futures_util::task::noop_waker_ref());
+        match started.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(outcome) => reply(outcome),
+            std::task::Poll::Pending => {
+                crate::platform::spawn_local(async move { reply(started.await) });
             }
-        });
+        }
     }
 }

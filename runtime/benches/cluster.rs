@@ -1,0 +1,551 @@
+//! Cluster benchmark: 5 member processes (this program re-executed) on
+//! loopback, each asking the others' echoes at about 1,000 asks/s as a
+//! background load, plus an observer member in this process.
+//!
+//! - `cluster.join_ms`: a new member process started → every running member
+//!   reports it up (p50 and max over the joins, including rejoins).
+//! - `cluster.detect.p50_ms` / `p99_ms`: a member SIGKILLed → every survivor
+//!   reports it down (the slowest survivor, per kill), default settings.
+//! - `cluster.false_downs`: members reported down while their process ran,
+//!   over the whole run (kills, rejoins, and a loaded stretch after them:
+//!   at least `ARBOUR_BENCH_CLUSTER_SECS`, default 180 s, of load in all).
+//!   `cluster.false_suspicions` counts the suspicions of live members that
+//!   were refuted in time (no harm done, but a measure of the margin).
+//! - `cluster.registry.converge_p99_ms`: a name registered on one member →
+//!   every other member reports it (p50 and p99 over 50 names).
+//! - `cluster.spawn.ratio`: the observer's remote spawn p50 ÷ its remote ask
+//!   RTT p50: 1,200 spawns round-robin over four members, each followed by
+//!   an ask of the actor it started (a mailbox the load does not use),
+//!   under the background load.
+//!
+//! Timestamps cross processes as UTC wall-clock milliseconds (one machine,
+//! one clock). Prints `<figure> <value> <unit>` lines (DESIGN.md §10).
+//! `cargo bench -p arbour --bench cluster`
+
+mod support;
+use arbour::{MemberEvent, Placement, RegistryEvent};
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use support::{builder, percentile, Echo, Ping};
+
+const MEMBERS: usize = 5;
+const KILLS: usize = 20;
+const NAMES: usize = 50;
+const WAIT: Duration = Duration::from_secs(30);
+
+impl arbour::Kind for Echo {
+    type Args = ();
+    fn from_args((): ()) -> Self {
+        Echo
+    }
+}
+
+fn wall_ms() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--spawn-profile") {
+        spawn_profile();
+    } else if let Some(i) = args.iter().position(|a| a == "--member") {
+        member(&args[i + 1], args.get(i + 2).map(String::as_str));
+    } else if args.iter().any(|a| a == "--bench") || args.len() == 1 {
+        orchestrate();
+    }
+}
+
+/// One member process: echo kind, name and group entry, background asks,
+/// a line per membership and registry event, commands on stdin.
+fn member(name: &str, seed: Option<&str>) {
+    let (cmd_tx, mut cmd_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+            if cmd_tx.send(line).is_err() {
+                return;
+            }
+        }
+        std::process::exit(0);
+    });
+    let mut b = builder(name)
+        .workers(1)
+        .membership(arbour::MembershipConfig::default());
+    if let Some(seed) = seed {
+        b = b.seed_node("n0", seed.parse().expect("seed address"));
+    }
+    let me = name.to_owned();
+    b.run(move |node| async move {
+        node.kind::<Echo>("echo").expect("kind");
+        let echo = node.spawn(Echo);
+        node.cluster()
+            .register(&format!("echo@{me}"), &echo)
+            .expect("register");
+        node.cluster().join("echoes", &echo).expect("join");
+        node.expose("echo", &echo).expect("expose");
+        println!(
+            "listening {} {}",
+            node.local_addr().expect("addr"),
+            node.node_id().incarnation
+        );
+        let out = |line: String| {
+            let mut o = std::io::stdout().lock();
+            let _ = writeln!(o, "{line}");
+            let _ = o.flush();
+        };
+        let mut members = node.member_events().expect("membership");
+        tokio::task::spawn_local(async move {
+            while let Ok(e) = members.recv().await {
+                let (what, m) = match e {
+                    MemberEvent::Up(m) => ("up", m),
+                    MemberEvent::Suspect(m) => ("suspect", m),
+                    MemberEvent::Down(m) => ("down", m),
+                    MemberEvent::Left(m) => ("left", m),
+                    MemberEvent::Replaced { new, .. } => ("up", new),
+                    MemberEvent::Forgotten(m) => ("forgotten", m),
+                };
+                out(format!(
+                    "ev {what} {} {} {:.3}",
+                    m.name,
+                    m.incarnation,
+                    wall_ms()
+                ));
+            }
+        });
+        let mut registry = node.cluster().events().expect("events");
+        tokio::task::spawn_local(async move {
+            while let Ok(e) = registry.recv().await {
+                if let RegistryEvent::Registered { name, .. } = e {
+                    if name.starts_with("probe-") {
+                        out(format!("reg {name} {:.3}", wall_ms()));
+                    }
+                }
+            }
+        });
+        // the background load: an ask every millisecond, round-robin over
+        // the other members' echoes
+        let load = node.clone();
+        tokio::task::spawn_local(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(1));
+            let mut i = 0usize;
+            loop {
+                tick.tick().await;
+                let peers: Vec<arbour::ActorRef<Echo>> = load
+                    .cluster()
+                    .group::<Echo>("echoes")
+                    .into_iter()
+                    .filter(|r| r.id().node != *load.node_id())
+                    .collect();
+                if peers.is_empty() {
+                    continue;
+                }
+                i += 1;
+                let peer = peers[i % peers.len()].clone();
+                tokio::task::spawn_local(async move {
+                    let _ = peer.ask(Ping(1)).timeout(Duration::from_secs(2)).await;
+                });
+            }
+        });
+        while let Some(cmd) = cmd_rx.recv().await {
+            if let Some(name) = cmd.strip_prefix("reg ") {
+                let actor = node.spawn(Echo);
+                node.cluster()
+                    .register(name, &actor)
+                    .expect("register a probe name");
+            }
+        }
+    })
+    .expect("member node");
+}
+
+/// A running member process.
+struct Proc {
+    child: Child,
+    stdin: ChildStdin,
+    incarnation: u64,
+}
+
+/// The orchestrator's view: the processes, every member line, and the
+/// false alarms seen so far.
+struct Bench {
+    exe: std::path::PathBuf,
+    seed: String,
+    procs: HashMap<String, Proc>,
+    lines: mpsc::Receiver<(String, String)>,
+    tx: mpsc::Sender<(String, String)>,
+    /// Lives (name, incarnation) whose process was killed.
+    dead: HashSet<(String, u64)>,
+    false_downs: u64,
+    false_suspicions: u64,
+}
+
+impl Bench {
+    fn spawn(&mut self, name: &str, seed: Option<&str>) -> f64 {
+        let mut cmd = Command::new(&self.exe);
+        cmd.args(["--member", name]);
+        if let Some(s) = seed {
+            cmd.arg(s);
+        }
+        let started = wall_ms();
+        let mut child = cmd
+            .env("RUST_LOG", "error")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn a member");
+        let stdin = child.stdin.take().expect("stdin");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let first = out.next().expect("a line").expect("read");
+        let mut it = first
+            .strip_prefix("listening ")
+            .expect("listening line")
+            .split(' ');
+        let addr = it.next().expect("addr").to_owned();
+        let incarnation: u64 = it.next().expect("inc").parse().expect("inc");
+        if seed.is_none() {
+            self.seed = addr;
+        }
+        let (tx, who) = (self.tx.clone(), name.to_owned());
+        std::thread::spawn(move || {
+            for line in out.map_while(Result::ok) {
+                if tx.send((who.clone(), line)).is_err() {
+                    return;
+                }
+            }
+        });
+        self.procs.insert(
+            name.to_owned(),
+            Proc {
+                child,
+                stdin,
+                incarnation,
+            },
+        );
+        started
+    }
+
+    fn live(&self, name: &str, incarnation: u64) -> bool {
+        !self.dead.contains(&(name.to_owned(), incarnation))
+            && self
+                .procs
+                .get(name)
+                .is_some_and(|p| p.incarnation == incarnation)
+    }
+
+    /// The next member line, after accounting for false alarms in it.
+    fn next(&mut self, until: Instant) -> (String, Vec<String>) {
+        let left = until.saturating_duration_since(Instant::now());
+        let (who, line) = self
+            .lines
+            .recv_timeout(left)
+            .expect("a member line in time");
+        let f = self.account(&who, &line);
+        (who, f)
+    }
+
+    /// Counts a report of a live member as down (or suspect) in `line`.
+    fn account(&mut self, who: &str, line: &str) -> Vec<String> {
+        let f: Vec<String> = line.split(' ').map(str::to_owned).collect();
+        if f[0] == "ev" && (f[1] == "down" || f[1] == "suspect") {
+            let inc: u64 = f[3].parse().expect("incarnation");
+            if self.live(&f[2], inc) {
+                if f[1] == "down" {
+                    eprintln!("false down: {who} says {line}");
+                    self.false_downs += 1;
+                } else {
+                    self.false_suspicions += 1;
+                }
+            }
+        }
+        f
+    }
+
+    /// Waits until every process in `from` printed a line `want` accepts;
+    /// the wall-clock ms each gave.
+    fn each(&mut self, from: &[String], want: impl Fn(&[String]) -> bool) -> Vec<f64> {
+        let until = Instant::now() + WAIT;
+        let mut got: HashMap<String, f64> = HashMap::new();
+        while got.len() < from.len() {
+            let (who, f) = self.next(until);
+            if from.contains(&who) && !got.contains_key(&who) && want(&f) {
+                got.insert(who, f.last().and_then(|t| t.parse().ok()).unwrap_or(0.0));
+            }
+        }
+        got.into_values().collect()
+    }
+
+    fn names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.procs.keys().cloned().collect();
+        v.sort();
+        v
+    }
+}
+
+fn ms_max(v: &[f64], from: f64) -> f64 {
+    v.iter().fold(0.0f64, |m, t| m.max(t - from))
+}
+
+fn orchestrate() {
+    let (tx, lines) = mpsc::channel();
+    let mut b = Bench {
+        exe: std::env::current_exe().expect("current_exe"),
+        seed: String::new(),
+        procs: HashMap::new(),
+        lines,
+        tx,
+        dead: HashSet::new(),
+        false_downs: 0,
+        false_suspicions: 0,
+    };
+    let began = Instant::now();
+    let load_secs: u64 = std::env::var("ARBOUR_BENCH_CLUSTER_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(180);
+    // joins: each new member is seen up by every member running before it
+    let mut joins = Vec::new();
+    b.spawn("n0", None);
+    let seed = b.seed.clone();
+    for i in 1..MEMBERS {
+        let name = format!("n{i}");
+        let others = b.names();
+        let started = b.spawn(&name, Some(&seed));
+        let seen = b.each(&others, |f| f[0] == "ev" && f[1] == "up" && f[2] == name);
+        joins.push(ms_max(&seen, started));
+    }
+    // the observer, in this process: ask RTTs and remote spawns
+    let (obs_tx, obs_rx) = mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let obs_seed = seed.clone();
+    let observer = std::thread::spawn(move || {
+        builder("observer")
+            .workers(1)
+            .seed_node("n0", obs_seed.parse().expect("seed"))
+            .run(move |node| async move {
+                let mut kinds = node.cluster().events().expect("events");
+                while node.cluster().nodes_with_kind("echo").len() < MEMBERS {
+                    let _ = tokio::time::timeout(WAIT, kinds.recv()).await;
+                }
+                let mut echoes = Vec::new();
+                for i in 1..MEMBERS {
+                    let name = format!("echo@n{i}");
+                    echoes.push(
+                        node.cluster()
+                            .wait_for::<Echo>(&name, WAIT)
+                            .await
+                            .expect("echo"),
+                    );
+                }
+                for e in &echoes {
+                    for _ in 0..50 {
+                        e.ask(Ping(1)).await.expect("warm-up ask");
+                    }
+                }
+                // spawns, and asks of the actor just spawned (its mailbox is
+                // not the one the background load uses), interleaved over
+                // the same members, so both see the same load
+                let (mut rtt, mut spawn) = (Vec::new(), Vec::new());
+                for i in 0..1200 {
+                    let at = Placement::Node(format!("n{}", 1 + i % (MEMBERS - 1)));
+                    let t = Instant::now();
+                    let actor = node
+                        .spawn_on::<Echo>(at, "echo", &())
+                        .await
+                        .expect("remote spawn");
+                    spawn.push(t.elapsed());
+                    let t = Instant::now();
+                    actor.ask(Ping(1)).await.expect("ask");
+                    rtt.push(t.elapsed());
+                    actor.stop();
+                }
+                rtt.sort();
+                spawn.sort();
+                let _ = obs_tx.send((percentile(&rtt, 0.5), percentile(&spawn, 0.5)));
+                let _ = stop_rx.await;
+            })
+            .expect("observer node");
+    });
+    let (rtt, spawn) = obs_rx
+        .recv_timeout(Duration::from_secs(120))
+        .expect("observer figures");
+    // registry convergence: a name registered on one member, seen by all
+    let mut converge = Vec::new();
+    for i in 0..NAMES {
+        let names = b.names();
+        let origin = names[i % names.len()].clone();
+        let name = format!("probe-{i}");
+        let p = b.procs.get_mut(&origin).expect("origin");
+        writeln!(p.stdin, "reg {name}").expect("command");
+        p.stdin.flush().expect("flush");
+        let times: HashMap<String, f64> = {
+            let until = Instant::now() + WAIT;
+            let mut got = HashMap::new();
+            while got.len() < names.len() {
+                let (who, f) = b.next(until);
+                if f[0] == "reg" && f[1] == name {
+                    got.insert(who, f[2].parse::<f64>().expect("ms"));
+                }
+            }
+            got
+        };
+        let t0 = times[&origin];
+        converge.push(times.values().fold(0.0f64, |m, t| m.max(t - t0)));
+    }
+    // kills: SIGKILL a member, every survivor reports it down; it rejoins
+    let mut detect = Vec::new();
+    for i in 0..KILLS {
+        let victim = format!("n{}", 1 + i % (MEMBERS - 1));
+        let survivors: Vec<String> = b.names().into_iter().filter(|n| *n != victim).collect();
+        let mut p = b.procs.remove(&victim).expect("victim");
+        b.dead.insert((victim.clone(), p.incarnation));
+        let killed = wall_ms();
+        p.child.kill().expect("SIGKILL");
+        let _ = p.child.wait();
+        let inc = p.incarnation.to_string();
+        let (mut downs, mut first_suspect) = (HashMap::new(), f64::MAX);
+        let until = Instant::now() + WAIT;
+        while downs.len() < survivors.len() {
+            let (who, f) = b.next(until);
+            if f[0] == "ev" && f[2] == victim && f[3] == inc {
+                let t: f64 = f[4].parse().expect("ms");
+                match f[1].as_str() {
+                    "suspect" => first_suspect = first_suspect.min(t - killed),
+                    "down" if survivors.contains(&who) => {
+                        downs.entry(who).or_insert(t - killed);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut by: Vec<(String, f64)> = downs.clone().into_iter().collect();
+        by.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let mut d: Vec<f64> = downs.into_values().collect();
+        d.sort_by(f64::total_cmp);
+        eprintln!("kill {i} {victim}: first suspect {first_suspect:.0} ms, downs {by:?}");
+        detect.push(d[d.len() - 1]);
+        let started = b.spawn(&victim, Some(&seed));
+        let seen = b.each(&survivors, |f| {
+            f[0] == "ev" && f[1] == "up" && f[2] == victim
+        });
+        joins.push(ms_max(&seen, started));
+    }
+    // the rest of the loaded run: watch for false alarms
+    let until = began + Duration::from_secs(load_secs);
+    while Instant::now() < until {
+        match b
+            .lines
+            .recv_timeout(until.saturating_duration_since(Instant::now()))
+        {
+            Ok((who, line)) => {
+                b.account(&who, &line);
+            }
+            Err(_) => break,
+        }
+    }
+    let loaded_secs = began.elapsed().as_secs_f64();
+    let _ = stop_tx.send(());
+    let _ = observer.join();
+    for (_, mut p) in b.procs.drain() {
+        let _ = p.child.kill();
+        let _ = p.child.wait();
+    }
+    let sorted = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let (joins, detect, converge) = (sorted(joins), sorted(detect), sorted(converge));
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "cluster.join_ms {:.1} ms (p50 of {})",
+        percentile(&joins, 0.5),
+        joins.len()
+    );
+    println!("cluster.join_max_ms {:.1} ms", joins[joins.len() - 1]);
+    println!("cluster.detect.p50_ms {:.1} ms", percentile(&detect, 0.5));
+    println!(
+        "cluster.detect.p99_ms {:.1} ms (of {} kills)",
+        percentile(&detect, 0.99),
+        detect.len()
+    );
+    println!(
+        "cluster.false_downs {} (over {loaded_secs:.0} s of load)",
+        b.false_downs
+    );
+    println!("cluster.false_suspicions {} (refuted)", b.false_suspicions);
+    println!(
+        "cluster.registry.converge_p50_ms {:.2} ms",
+        percentile(&converge, 0.5)
+    );
+    println!(
+        "cluster.registry.converge_p99_ms {:.2} ms (of {})",
+        percentile(&converge, 0.99),
+        converge.len()
+    );
+    println!("cluster.ask_rtt_p50_ms {:.3} ms", ms(rtt));
+    println!("cluster.spawn_p50_ms {:.3} ms", ms(spawn));
+    println!("cluster.spawn.ratio {:.3}", ms(spawn) / ms(rtt));
+}
+
+/// For profiling: asks, lookups and remote spawns between two nodes of this
+/// process, in a loop (`--spawn-profile`, not part of the bench's figures).
+fn spawn_profile() {
+    let (addr_tx, addr_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        builder("alpha")
+            .workers(1)
+            .run(move |node| async move {
+                node.kind::<Echo>("echo").expect("kind");
+                node.expose("echo", &node.spawn(Echo)).expect("expose");
+                addr_tx
+                    .send(node.local_addr().expect("addr"))
+                    .expect("send");
+                std::future::pending::<()>().await
+            })
+            .expect("alpha")
+    });
+    let addr = addr_rx.recv().expect("addr");
+    builder("beta")
+        .workers(1)
+        .peer("alpha", addr)
+        .run(move |node| async move {
+            let echo = node
+                .lookup::<Echo>("alpha", "echo", WAIT)
+                .await
+                .expect("lookup");
+            for round in 0..5 {
+                let (mut a, mut l, mut s) = (Vec::new(), Vec::new(), Vec::new());
+                for _ in 0..5000 {
+                    let t = Instant::now();
+                    echo.ask(Ping(1)).await.expect("ask");
+                    a.push(t.elapsed());
+                    let t = Instant::now();
+                    node.lookup::<Echo>("alpha", "echo", WAIT)
+                        .await
+                        .expect("lookup");
+                    l.push(t.elapsed());
+                    let t = Instant::now();
+                    let r = node
+                        .spawn_on::<Echo>(Placement::Node("alpha".into()), "echo", &())
+                        .await
+                        .expect("spawn");
+                    s.push(t.elapsed());
+                    r.stop();
+                }
+                a.sort();
+                l.sort();
+                s.sort();
+                eprintln!(
+                    "round {round}: ask {:?} lookup {:?} spawn {:?}",
+                    percentile(&a, 0.5),
+                    percentile(&l, 0.5),
+                    percentile(&s, 0.5)
+                );
+            }
+        })
+        .expect("beta");
+}
