@@ -716,7 +716,7 @@ mod tests {
     fn a_name_registered_on_one_node_resolves_on_another() {
         let (mut a, mut b) = (node("a"), node("b"));
         b.apply("a", 1, a.full());
-        let up = a.register("svc", 7).unwrap().unwrap();
+        let up = a.register("svc", 7).expect("accepted").expect("an update");
         assert_eq!(b.apply("a", 1, up), Applied::Done);
         assert_eq!(b.resolve("svc"), Some(id("a", 1, 7)));
         assert_eq!(
@@ -735,8 +735,8 @@ mod tests {
     #[test]
     fn concurrent_registrations_have_one_winner_and_the_loser_is_told() {
         let (mut a, mut b) = (node("a"), node("b"));
-        let ua = a.register("x", 1).unwrap().unwrap();
-        let ub = b.register("x", 2).unwrap().unwrap();
+        let ua = a.register("x", 1).expect("accepted").expect("an update");
+        let ub = b.register("x", 2).expect("accepted").expect("an update");
         // each sees the other's registration: same stamp, lower name wins
         b.apply("a", 1, Update::Full { seq: 0, state: Published::default() });
         a.apply("b", 1, Update::Full { seq: 0, state: Published::default() });
@@ -769,10 +769,10 @@ mod tests {
         let (mut a, mut z) = (node("a"), node("z"));
         // z registers y first in Lamport time (stamp 1); a, without having
         // heard of it, registers two other names and then y (stamp 3)
-        let zy = z.register("y", 6).unwrap().unwrap();
-        a.register("p", 1).unwrap();
-        a.register("q", 2).unwrap();
-        let ay = a.register("y", 3).unwrap().unwrap();
+        let zy = z.register("y", 6).expect("accepted").expect("an update");
+        a.register("p", 1).expect("ok");
+        a.register("q", 2).expect("ok");
+        let ay = a.register("y", 3).expect("accepted").expect("an update");
         a.apply("z", 1, Update::Full { seq: 0, state: Published::default() });
         z.apply("a", 1, Update::Full { seq: 0, state: Published::default() });
         a.apply("z", 1, zy);
@@ -789,10 +789,10 @@ mod tests {
     #[test]
     fn a_gone_owner_takes_its_names_and_members_with_it() {
         let (mut a, mut b) = (node("a"), node("b"));
-        a.register("svc", 3).unwrap();
-        a.join("workers", 3).unwrap();
-        a.join("workers", 4).unwrap();
-        b.join("workers", 10).unwrap();
+        a.register("svc", 3).expect("ok");
+        a.join("workers", 3).expect("ok");
+        a.join("workers", 4).expect("ok");
+        b.join("workers", 10).expect("ok");
         b.apply("a", 1, a.full());
         assert_eq!(
             b.group("workers"),
@@ -815,7 +815,7 @@ mod tests {
         b.apply("a", 1, a.full());
         assert_eq!(b.resolve("svc"), None);
         let mut a2 = ClusterRegistry::new(NodeId::new("a", 2));
-        a2.register("svc", 1).unwrap();
+        a2.register("svc", 1).expect("ok");
         b.apply("a", 2, a2.full());
         assert_eq!(b.resolve("svc"), Some(id("a", 2, 1)));
     }
@@ -824,8 +824,8 @@ mod tests {
     fn a_missing_delta_asks_for_the_whole_state() {
         let (mut a, mut b) = (node("a"), node("b"));
         b.apply("a", 1, a.full());
-        let _lost = a.register("one", 1).unwrap().unwrap();
-        let second = a.register("two", 2).unwrap().unwrap();
+        let _lost = a.register("one", 1).expect("accepted").expect("an update");
+        let second = a.register("two", 2).expect("accepted").expect("an update");
         assert_eq!(b.apply("a", 1, second), Applied::NeedFull);
         assert_eq!(b.resolve("two"), None);
         b.apply("a", 1, a.full());
@@ -833,13 +833,13 @@ mod tests {
         assert_eq!(b.resolve("two"), Some(id("a", 1, 2)));
         // a stale whole state does not undo newer changes
         let old = a.full();
-        let third = a.register("three", 3).unwrap().unwrap();
+        let third = a.register("three", 3).expect("accepted").expect("an update");
         b.apply("a", 1, third);
         b.apply("a", 1, old);
         assert_eq!(b.resolve("three"), Some(id("a", 1, 3)));
         // a delta from a life we know nothing of yet
         let mut c = node("c");
-        let u = c.register("z", 1).unwrap().unwrap();
+        let u = c.register("z", 1).expect("accepted").expect("an update");
         assert_eq!(b.apply("c", 1, u), Applied::NeedFull);
     }
 
@@ -848,7 +848,7 @@ mod tests {
         let (mut a, mut b) = (node("a"), node("b"));
         b.add_kind("fib");
         b.apply("a", 1, a.full());
-        let u = a.add_kind("fib").unwrap();
+        let u = a.add_kind("fib").expect("ok");
         assert_eq!(a.add_kind("fib"), None);
         b.apply("a", 1, u);
         assert_eq!(
@@ -897,7 +897,7 @@ mod tests {
                     .collect();
                 if busy.is_empty() { break; }
                 let (f, t) = busy[picks.next().unwrap_or(0) as usize % busy.len()];
-                let u = queues[f][t].pop_front().unwrap();
+                let u = queues[f][t].pop_front().expect("queued");
                 prop_assert_eq!(nodes[t].apply(names[f], 1, u), Applied::Done);
                 for u in outgoing(&mut nodes[t]) {
                     for (to, q) in queues[t].iter_mut().enumerate() {
