@@ -58,6 +58,17 @@
 //!   why ([`NodeError::Refused`], [`Misconfiguration`]).
 //! - Watching: [`ActorRef::monitor`], [`ActorRef::exited`],
 //!   [`ActorRef::exits`] (every exit of a supervised child).
+//!
+//! ## As a cluster
+//!
+//! - Membership: [`NodeBuilder::seed_node`] joins a SWIM cluster over the
+//!   nodes' own connections; [`Node::members`], [`Node::member_events`]
+//!   ([`MemberEvent`]); tuning in [`MembershipConfig`].
+//! - Names and process groups on every node: [`Node::cluster`]
+//!   ([`Cluster`], [`RegistryEvent`]).
+//! - Remote spawn: [`Kind`], [`Node::kind`], [`Node::spawn_on`]
+//!   ([`Placement`], [`SpawnError`]).
+//! - Supervisors with children on other nodes: [`ChildSpec::remote`].
 
 /// Declares a module that is part of the user API only with the
 /// `internals` feature (for the simulator, the tests, the benchmarks and
@@ -92,7 +103,7 @@ pub mod supervision;
 pub mod tls;
 
 internal_mod!(
-    /// The cluster: SWIM membership (so far).
+    /// The cluster's sans-IO machines: SWIM membership and the registry.
     cluster
 );
 internal_mod!(

@@ -1,6 +1,7 @@
 //! Cluster membership under the simulator: whole nodes with SWIM on the
 //! in-memory network, in virtual time. Members converge, a crashed one is
-//! declared down by the others, and the same seed gives the same trace.
+//! declared down by the others and its registry entries vanish, and the
+//! same seed gives the same trace.
 
 use arbour::MemberEvent;
 use arbour_sim::{run_paused, SimCluster};
@@ -50,12 +51,60 @@ fn membership_run(seed: u64) -> Vec<(u128, String, String)> {
             }
         })
         .await;
+        // the registry in virtual time too: a name on delta, a group member
+        // on beta, seen by alpha; both traced
+        for (name, n) in &nodes {
+            let mut rx = n.cluster().events().expect("registry");
+            let (name, trace) = (name.clone(), trace.clone());
+            tokio::task::spawn_local(async move {
+                while let Ok(e) = rx.recv().await {
+                    let what = match e {
+                        arbour::RegistryEvent::Registered { name, .. } => {
+                            format!("registered {name}")
+                        }
+                        arbour::RegistryEvent::Unregistered { name, .. } => {
+                            format!("unregistered {name}")
+                        }
+                        arbour::RegistryEvent::Joined { group, actor } => {
+                            format!("joined {group} {}", actor.node.name)
+                        }
+                        arbour::RegistryEvent::Left { group, actor } => {
+                            format!("left {group} {}", actor.node.name)
+                        }
+                        other => format!("{other:?}"),
+                    };
+                    trace
+                        .borrow_mut()
+                        .push((start.elapsed().as_millis(), name.clone(), what));
+                }
+            });
+        }
         let (_, delta) = nodes.pop().expect("delta");
+        let echo = delta.spawn(arbour_node::probe::Echo::default());
+        delta.cluster().register("svc", &echo).expect("register");
+        delta.cluster().join("g", &echo).expect("join");
+        let alpha = nodes[0].1.clone();
+        arbour_tests::bounded_for(LIMIT, "alpha sees delta's entries", async {
+            while alpha.cluster().whereis("svc").is_none()
+                || alpha.cluster().group_ids("g").is_empty()
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
         delta.crash().await;
         arbour_tests::bounded_for(LIMIT, "delta declared down", async {
             while nodes
                 .iter()
                 .any(|(_, n)| n.members().iter().any(|m| m.name == "delta"))
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        arbour_tests::bounded_for(LIMIT, "delta's entries are gone", async {
+            while alpha.cluster().whereis("svc").is_some()
+                || !alpha.cluster().group_ids("g").is_empty()
             {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
@@ -74,6 +123,17 @@ fn members_converge_and_a_crashed_one_is_declared_down_in_virtual_time() {
             trace.iter().any(|(_, n, e)| n == node && e == "down delta"),
             "{node} saw delta down: {trace:?}"
         );
+        for what in [
+            "registered svc",
+            "unregistered svc",
+            "joined g delta",
+            "left g delta",
+        ] {
+            assert!(
+                trace.iter().any(|(_, n, e)| n == node && e == what),
+                "{node} saw {what:?}: {trace:?}"
+            );
+        }
     }
 }
 

@@ -112,7 +112,9 @@ fn members_in_three_processes_join_a_killed_one_is_down_and_a_restarted_one_retu
     for node in [&alpha, &beta] {
         let line = loop {
             let line = node.wait_for("member ");
-            if line.contains(" gamma ") && !line.starts_with("member down") {
+            if line.contains(" gamma ")
+                && (line.starts_with("member up") || line.starts_with("member replaced"))
+            {
                 break line;
             }
         };

@@ -192,8 +192,17 @@ impl Membership {
         for m in suspect.difference(&self.suspected) {
             self.noticed.push_back(MemberEvent::Suspect(m.clone()));
         }
+        // gone from the down list: forgotten, unless a newer life of the
+        // node took its place (that is `Replaced`)
+        let names: std::collections::BTreeSet<&str> = self
+            .foca
+            .iter_membership_state()
+            .map(|m| m.id().name.as_str())
+            .collect();
         for m in self.down.difference(&down) {
-            self.noticed.push_back(MemberEvent::Forgotten(m.clone()));
+            if !names.contains(m.name.as_str()) {
+                self.noticed.push_back(MemberEvent::Forgotten(m.clone()));
+            }
         }
         self.suspected = suspect;
         self.down = down;

@@ -1,5 +1,7 @@
-//! The cluster: who is in it and alive. (Membership so far; the registry,
-//! remote spawn and supervisors across nodes build on it.)
+//! The cluster's sans-IO machines: who is in it and alive (SWIM
+//! membership), and the registry of names, process groups and kinds. The
+//! node's drivers (`node::members`, `node::global`) run them over the
+//! nodes' connections.
 
 mod membership;
 mod registry;
