@@ -73,6 +73,14 @@ fn names_and_groups_are_seen_everywhere_and_go_with_their_node() {
         let (alpha, beta, gamma) = three([None; 3]).await;
         let mut on_alpha = alpha.cluster().events().expect("events");
         let mut on_beta = beta.cluster().events().expect("events");
+        // an actor subscribed to alpha's membership and registry changes
+        let (member_tx, mut member_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (registry_tx, mut registry_rx) = tokio::sync::mpsc::unbounded_channel();
+        alpha.subscribe_members(actix::Actor::start(Forward(member_tx)).recipient());
+        alpha
+            .cluster()
+            .subscribe(actix::Actor::start(Forward(registry_tx)).recipient())
+            .expect("subscribe");
         // a name on gamma, found from alpha and used
         let echo = gamma.spawn(Echo::default());
         gamma.cluster().register("echo", &echo).expect("register");
@@ -142,6 +150,20 @@ fn names_and_groups_are_seen_everywhere_and_go_with_their_node() {
         .await;
         // the name is free again
         beta.cluster().register("echo", &other).expect("free now");
+        // the subscribed actor saw gamma go, and gamma's name registered
+        bounded("the subscriber saw gamma down", async {
+            while !matches!(member_rx.recv().await, Some(MemberEvent::Down(m)) if m.name == "gamma")
+            {
+            }
+        })
+        .await;
+        bounded("the subscriber saw echo registered", async {
+            while !matches!(
+                registry_rx.recv().await,
+                Some(RegistryEvent::Registered { name, .. }) if name == "echo"
+            ) {}
+        })
+        .await;
     });
 }
 
@@ -341,5 +363,17 @@ impl arbour::Kind for Picky {
 impl Picky {
     fn args() -> (String, Vec<u64>) {
         ("x".into(), vec![1, 2, 3])
+    }
+}
+
+/// Forwards every message it gets to a channel.
+struct Forward<M>(tokio::sync::mpsc::UnboundedSender<M>);
+impl<M: 'static + Unpin> actix::Actor for Forward<M> {
+    type Context = actix::Context<Self>;
+}
+impl<M: actix::Message<Result = ()> + 'static + Unpin> actix::Handler<M> for Forward<M> {
+    type Result = ();
+    fn handle(&mut self, m: M, _: &mut actix::Context<Self>) {
+        let _ = self.0.send(m);
     }
 }

@@ -96,8 +96,10 @@ impl MembershipConfig {
     }
 }
 
-/// A change of the cluster's membership.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A change of the cluster's membership (also an actix message, for
+/// [`Node::subscribe_members`](crate::Node::subscribe_members)).
+#[derive(Clone, Debug, PartialEq, Eq, actix::Message)]
+#[rtype(result = "()")]
 pub enum MemberEvent {
     /// A member joined (or this node learned of it).
     Up(MemberId),

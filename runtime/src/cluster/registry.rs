@@ -101,8 +101,10 @@ pub enum Update {
     },
 }
 
-/// A change in what the registry resolves to, as subscribers see it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A change in what the registry resolves to, as subscribers see it (also
+/// an actix message, for [`Cluster::subscribe`](crate::Cluster::subscribe)).
+#[derive(Clone, Debug, PartialEq, Eq, actix::Message)]
+#[rtype(result = "()")]
 pub enum RegistryEvent {
     /// `name` now resolves to `actor` (a new name, or a new winner).
     Registered {

@@ -440,6 +440,15 @@ impl Cluster {
         Ok(self.net()?.global.subscribe())
     }
 
+    /// Sends every registry change from now on to actor `to`, until it is
+    /// gone (a subscriber 4,096 events behind misses the oldest, logged
+    /// with their count).
+    pub fn subscribe(&self, to: actix::Recipient<RegistryEvent>) -> Result<(), NodeError> {
+        let net = self.net()?;
+        platform::spawn_local(super::forward(net.global.subscribe(), to, net.me.clone()));
+        Ok(())
+    }
+
     /// The nodes that can spawn `kind` (as far as this node knows).
     pub fn nodes_with_kind(&self, kind: &str) -> Vec<NodeId> {
         self.net()

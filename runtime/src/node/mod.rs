@@ -220,6 +220,31 @@ impl WorkerPlacement {
     }
 }
 
+/// Forwards `events` to `to` until either is gone.
+pub(crate) async fn forward<M>(
+    mut events: tokio::sync::broadcast::Receiver<M>,
+    to: actix::Recipient<M>,
+    node: NodeId,
+) where
+    M: actix::Message<Result = ()> + Clone + Send + 'static,
+{
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match events.recv().await {
+            Ok(e) => {
+                if !to.connected() {
+                    return;
+                }
+                to.do_send(e);
+            }
+            Err(RecvError::Lagged(n)) => {
+                tracing::warn!(node = %node, dropped = n, "a slow subscriber missed events")
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
 /// Runs `f` on a worker of `host` chosen by `at` (at once if that is this
 /// thread) and returns what it returned.
 pub(crate) async fn run_placed<R, F>(host: &Host, at: WorkerPlacement, f: F) -> Result<R, NodeError>
@@ -546,6 +571,15 @@ impl Node {
     ) -> Option<tokio::sync::broadcast::Receiver<crate::cluster::MemberEvent>> {
         let net = self.inner.net.load();
         net.as_ref()?.members.as_ref().map(|m| m.subscribe())
+    }
+
+    /// Sends every membership change from now on to actor `to`, until it
+    /// is gone. Events a slow subscriber falls 1,024 behind on are dropped
+    /// for it, and the drop is logged with its count.
+    pub fn subscribe_members(&self, to: actix::Recipient<crate::cluster::MemberEvent>) {
+        if let Some(events) = self.member_events() {
+            platform::spawn_local(forward(events, to, self.node_id().clone()));
+        }
     }
 
     /// The peer nodes connected now.
