@@ -1,0 +1,620 @@
+//! The arbour cluster file: one TOML file describes a whole cluster (its
+//! name and security, its nodes, how fast failures are detected, and what
+//! is deployed where). Every node process is started with the file and its
+//! own name.
+//!
+//! This crate only reads and checks the file; it knows nothing of arbour's
+//! runtime, so tools can validate a file without starting anything. Every
+//! problem names the file, the field and what was expected, and a file
+//! with several problems reports all the ones found after parsing.
+//!
+//! ```
+//! let file = arbour_config::ClusterFile::parse("cluster.toml", r#"
+//!     [cluster]
+//!     name = "demo"
+//!     secret = "change-me"
+//!
+//!     [[node]]
+//!     name = "alpha"
+//!     listen = "127.0.0.1:7100"
+//!
+//!     [[node]]
+//!     name = "beta"
+//!     listen = "127.0.0.1:7101"
+//!     roles = ["worker"]
+//!
+//!     [[deploy]]
+//!     name = "fib"
+//!     kind = "fib_worker"
+//!     on = { role = "worker" }
+//!     instances = 4
+//! "#).expect("a valid file");
+//! assert_eq!(file.nodes.len(), 2);
+//! assert_eq!(file.deploy[0].supervise_on, "alpha");
+//! ```
+
+use serde::Deserialize;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Why a cluster file is not usable: every problem found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    /// The file.
+    pub file: String,
+    /// Each problem, one line each.
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}: {p}", self.file)?;
+        }
+        Ok(())
+    }
+}
+
+/// A node name: what certificates and the network accept (letters, digits,
+/// `-`, `_`, `.`; up to 64).
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// How nodes prove they belong to the cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Security {
+    /// Every node derives the same CA from this secret.
+    Secret(String),
+    /// Certificate files: the CA, and a directory with `NODE.pem` and
+    /// `NODE.key` per node (as `arbour certs` writes them). Relative paths
+    /// are relative to the file's directory.
+    Tls {
+        /// The CA certificate(s).
+        ca: PathBuf,
+        /// The directory of node certificates and keys.
+        cert_dir: PathBuf,
+    },
+}
+
+/// Failure detection tuning (the defaults are arbour's).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Membership {
+    /// `probe_period`.
+    pub probe_period: Option<Duration>,
+    /// `probe_rtt`.
+    pub probe_rtt: Option<Duration>,
+    /// `suspect_to_down_after`.
+    pub suspect_to_down_after: Option<Duration>,
+    /// `remove_down_after`.
+    pub remove_down_after: Option<Duration>,
+}
+
+/// One node of the cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeEntry {
+    /// Its name (unique).
+    pub name: String,
+    /// Where it listens (unique); the others join through it.
+    pub listen: SocketAddr,
+    /// Its roles.
+    pub roles: Vec<String>,
+    /// Worker threads (default: one per core).
+    pub workers: Option<usize>,
+}
+
+/// Where a deployment's instances run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// On this node.
+    Node(String),
+    /// On nodes with this role.
+    Role(String),
+    /// On any node.
+    Any,
+}
+
+/// A supervision strategy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// `one_for_one`.
+    OneForOne,
+    /// `one_for_all`.
+    OneForAll,
+    /// `rest_for_one`.
+    RestForOne,
+}
+
+/// A restart policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Restart {
+    /// Always restarted.
+    Permanent,
+    /// Restarted after an abnormal exit.
+    Transient,
+    /// Never restarted.
+    Temporary,
+}
+
+/// A deployment: a supervisor (on `supervise_on`) whose `instances`
+/// children of kind `kind` run where `on` says.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Deploy {
+    /// Its name: the supervisor is registered under it, and its instances
+    /// are the members of the process group of that name.
+    pub name: String,
+    /// The actor kind (compiled into the node binary).
+    pub kind: String,
+    /// Where the instances run.
+    pub on: Placement,
+    /// How many.
+    pub instances: usize,
+    /// Their restart policy.
+    pub restart: Restart,
+    /// The supervisor's strategy.
+    pub strategy: Strategy,
+    /// Restarts allowed within `period`.
+    pub intensity: u32,
+    /// The intensity window.
+    pub period: Duration,
+    /// The node the supervisor runs on (default: the first node).
+    pub supervise_on: String,
+    /// The start arguments, as TOML (the kind decodes them).
+    pub args: Option<toml::Value>,
+}
+
+/// A whole cluster file, checked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterFile {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// The cluster's name.
+    pub name: String,
+    /// How nodes prove membership.
+    pub security: Security,
+    /// Failure detection tuning.
+    pub membership: Membership,
+    /// The nodes, in file order.
+    pub nodes: Vec<NodeEntry>,
+    /// The deployments, in file order.
+    pub deploy: Vec<Deploy>,
+}
+
+// the file as written, before checking
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    cluster: Option<RawCluster>,
+    #[serde(default)]
+    node: Vec<RawNode>,
+    #[serde(default)]
+    deploy: Vec<RawDeploy>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    name: Option<String>,
+    secret: Option<String>,
+    tls: Option<RawTls>,
+    membership: Option<RawMembership>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    ca: Option<String>,
+    cert_dir: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMembership {
+    probe_period: Option<String>,
+    probe_rtt: Option<String>,
+    suspect_to_down_after: Option<String>,
+    remove_down_after: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNode {
+    name: Option<String>,
+    listen: Option<String>,
+    #[serde(default)]
+    roles: Vec<String>,
+    workers: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDeploy {
+    name: Option<String>,
+    kind: Option<String>,
+    on: Option<toml::Value>,
+    instances: Option<i64>,
+    restart: Option<String>,
+    supervisor: Option<RawSupervisor>,
+    supervise_on: Option<String>,
+    args: Option<toml::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSupervisor {
+    strategy: Option<String>,
+    intensity: Option<i64>,
+    period: Option<String>,
+}
+
+/// Collects problems while checking.
+struct Check {
+    problems: Vec<String>,
+}
+
+impl Check {
+    fn fail(&mut self, p: impl Into<String>) {
+        self.problems.push(p.into());
+    }
+
+    fn required<T>(&mut self, v: Option<T>, field: &str, what: &str) -> Option<T> {
+        if v.is_none() {
+            self.fail(format!("{field}: missing (expected {what})"));
+        }
+        v
+    }
+
+    fn duration(&mut self, v: Option<String>, field: &str) -> Option<Duration> {
+        let s = v?;
+        match humantime::parse_duration(&s) {
+            Ok(d) if d > Duration::ZERO => Some(d),
+            Ok(_) => {
+                self.fail(format!("{field}: {s:?} is zero (expected a positive duration)"));
+                None
+            }
+            Err(_) => {
+                self.fail(format!(
+                    "{field}: {s:?} is not a duration (expected a number and a unit, like \"500ms\" or \"10s\")"
+                ));
+                None
+            }
+        }
+    }
+}
+
+impl ClusterFile {
+    /// Reads and checks the file at `path`.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.display().to_string(),
+            problems: vec![format!("cannot read the file: {e}")],
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Checks `text`, read from `path` (relative certificate paths are
+    /// resolved against its directory).
+    pub fn parse(path: impl AsRef<Path>, text: &str) -> Result<Self, ConfigError> {
+        let path = path.as_ref().to_path_buf();
+        let file = path.display().to_string();
+        let raw: RawFile = toml::from_str(text).map_err(|e| ConfigError {
+            file: file.clone(),
+            problems: vec![parse_problem(text, &e)],
+        })?;
+        let mut c = Check {
+            problems: Vec::new(),
+        };
+        let out = Self::check(&path, raw, &mut c);
+        match out {
+            Some(f) if c.problems.is_empty() => Ok(f),
+            _ => Err(ConfigError {
+                file,
+                problems: c.problems,
+            }),
+        }
+    }
+
+    fn check(path: &Path, raw: RawFile, c: &mut Check) -> Option<Self> {
+        let cluster = c.required(raw.cluster, "[cluster]", "a [cluster] table with a name");
+        let (name, security, membership) = match cluster {
+            Some(cl) => {
+                let name = c.required(cl.name, "cluster.name", "the cluster's name");
+                if let Some(n) = &name {
+                    if !valid_name(n) {
+                        c.fail(format!(
+                            "cluster.name: {n:?} is not a valid name (expected letters, digits, '-', '_' or '.', at most 64)"
+                        ));
+                    }
+                }
+                let dir = path.parent().unwrap_or(Path::new("."));
+                let security = match (cl.secret, cl.tls) {
+                    (Some(_), Some(_)) => {
+                        c.fail("cluster: both secret and [cluster.tls] (expected one of them)");
+                        None
+                    }
+                    (None, None) => {
+                        c.fail("cluster: no security (expected secret = \"...\" or a [cluster.tls] table)");
+                        None
+                    }
+                    (Some(s), None) if s.is_empty() => {
+                        c.fail("cluster.secret: empty (expected a shared secret)");
+                        None
+                    }
+                    (Some(s), None) => Some(Security::Secret(s)),
+                    (None, Some(t)) => {
+                        let ca = c.required(t.ca, "cluster.tls.ca", "the CA certificate's path");
+                        let cert_dir = c.required(
+                            t.cert_dir,
+                            "cluster.tls.cert_dir",
+                            "the directory of node certificates",
+                        );
+                        match (ca, cert_dir) {
+                            (Some(ca), Some(d)) => Some(Security::Tls {
+                                ca: dir.join(ca),
+                                cert_dir: dir.join(d),
+                            }),
+                            _ => None,
+                        }
+                    }
+                };
+                let m = cl.membership.map_or_else(Membership::default, |m| Membership {
+                    probe_period: c.duration(m.probe_period, "cluster.membership.probe_period"),
+                    probe_rtt: c.duration(m.probe_rtt, "cluster.membership.probe_rtt"),
+                    suspect_to_down_after: c.duration(
+                        m.suspect_to_down_after,
+                        "cluster.membership.suspect_to_down_after",
+                    ),
+                    remove_down_after: c
+                        .duration(m.remove_down_after, "cluster.membership.remove_down_after"),
+                });
+                if let (Some(p), Some(r)) = (m.probe_period, m.probe_rtt) {
+                    if r >= p {
+                        c.fail(format!(
+                            "cluster.membership.probe_rtt: {r:?} is not shorter than probe_period {p:?} (expected a shorter one)"
+                        ));
+                    }
+                }
+                (name, security, m)
+            }
+            None => (None, None, Membership::default()),
+        };
+        let nodes = Self::check_nodes(raw.node, c);
+        let deploy = Self::check_deploys(raw.deploy, &nodes, c);
+        Some(Self {
+            path: path.to_path_buf(),
+            name: name?,
+            security: security?,
+            membership,
+            nodes,
+            deploy,
+        })
+    }
+
+    fn check_nodes(raw: Vec<RawNode>, c: &mut Check) -> Vec<NodeEntry> {
+        if raw.is_empty() {
+            c.fail("[[node]]: none (expected at least one node)");
+        }
+        let (mut names, mut addrs) = (BTreeSet::new(), BTreeSet::new());
+        let mut nodes = Vec::new();
+        for (i, n) in raw.into_iter().enumerate() {
+            let at = format!("node[{i}]");
+            let name = c.required(n.name, &format!("{at}.name"), "the node's name");
+            if let Some(name) = &name {
+                if !valid_name(name) {
+                    c.fail(format!(
+                        "{at}.name: {name:?} is not a valid node name (expected letters, digits, '-', '_' or '.', at most 64)"
+                    ));
+                } else if !names.insert(name.clone()) {
+                    c.fail(format!("{at}.name: {name:?} is used by another node (expected unique names)"));
+                }
+            }
+            let label = name.as_deref().map_or(at.clone(), |n| format!("node {n:?}"));
+            let listen = c.required(n.listen, &format!("{label}.listen"), "an address like \"127.0.0.1:7100\"");
+            let listen = listen.and_then(|l| match l.parse::<SocketAddr>() {
+                Ok(a) if a.port() == 0 => {
+                    c.fail(format!(
+                        "{label}.listen: {l:?} has port 0 (expected a fixed port: the other nodes join through it)"
+                    ));
+                    None
+                }
+                Ok(a) => {
+                    if !addrs.insert(a) {
+                        c.fail(format!("{label}.listen: {l:?} is used by another node (expected unique addresses)"));
+                    }
+                    Some(a)
+                }
+                Err(_) => {
+                    c.fail(format!(
+                        "{label}.listen: {l:?} is not an address (expected IP:PORT, like \"127.0.0.1:7100\")"
+                    ));
+                    None
+                }
+            });
+            for r in &n.roles {
+                if !valid_name(r) {
+                    c.fail(format!("{label}.roles: {r:?} is not a valid role name"));
+                }
+            }
+            let workers = match n.workers {
+                None => None,
+                Some(w) if (1..=1024).contains(&w) => usize::try_from(w).ok(),
+                Some(w) => {
+                    c.fail(format!("{label}.workers: {w} (expected 1 to 1024)"));
+                    None
+                }
+            };
+            if let (Some(name), Some(listen)) = (name, listen) {
+                nodes.push(NodeEntry {
+                    name,
+                    listen,
+                    roles: n.roles,
+                    workers,
+                });
+            }
+        }
+        nodes
+    }
+
+    fn check_deploys(raw: Vec<RawDeploy>, nodes: &[NodeEntry], c: &mut Check) -> Vec<Deploy> {
+        let mut names = BTreeSet::new();
+        let mut out = Vec::new();
+        for (i, d) in raw.into_iter().enumerate() {
+            let at = format!("deploy[{i}]");
+            let name = c.required(d.name, &format!("{at}.name"), "the deployment's name");
+            if let Some(n) = &name {
+                if !valid_name(n) {
+                    c.fail(format!("{at}.name: {n:?} is not a valid name"));
+                } else if !names.insert(n.clone()) {
+                    c.fail(format!("{at}.name: {n:?} is used by another deployment (expected unique names)"));
+                }
+            }
+            let label = name.as_deref().map_or(at.clone(), |n| format!("deploy {n:?}"));
+            let kind = c.required(d.kind, &format!("{label}.kind"), "an actor kind compiled into the node binary");
+            let on = match d.on {
+                None => Some(Placement::Any),
+                Some(v) => placement(&v, nodes, &format!("{label}.on"), c),
+            };
+            let instances = match d.instances {
+                None => Some(1),
+                Some(n) if (1..=100_000).contains(&n) => usize::try_from(n).ok(),
+                Some(n) => {
+                    c.fail(format!("{label}.instances: {n} (expected 1 to 100000)"));
+                    None
+                }
+            };
+            let restart = match d.restart.as_deref() {
+                None | Some("permanent") => Some(Restart::Permanent),
+                Some("transient") => Some(Restart::Transient),
+                Some("temporary") => Some(Restart::Temporary),
+                Some(other) => {
+                    c.fail(format!(
+                        "{label}.restart: {other:?} (expected \"permanent\", \"transient\" or \"temporary\")"
+                    ));
+                    None
+                }
+            };
+            let sup = d.supervisor.unwrap_or(RawSupervisor {
+                strategy: None,
+                intensity: None,
+                period: None,
+            });
+            let strategy = match sup.strategy.as_deref() {
+                None | Some("one_for_one") => Some(Strategy::OneForOne),
+                Some("one_for_all") => Some(Strategy::OneForAll),
+                Some("rest_for_one") => Some(Strategy::RestForOne),
+                Some(other) => {
+                    c.fail(format!(
+                        "{label}.supervisor.strategy: {other:?} (expected \"one_for_one\", \"one_for_all\" or \"rest_for_one\")"
+                    ));
+                    None
+                }
+            };
+            let intensity = match sup.intensity {
+                None => Some(3),
+                Some(n) if (0..=1_000_000).contains(&n) => u32::try_from(n).ok(),
+                Some(n) => {
+                    c.fail(format!("{label}.supervisor.intensity: {n} (expected 0 to 1000000)"));
+                    None
+                }
+            };
+            let period = match sup.period {
+                None => Some(Duration::from_secs(5)),
+                p => c.duration(p, &format!("{label}.supervisor.period")),
+            };
+            let supervise_on = match d.supervise_on {
+                Some(n) if nodes.iter().any(|x| x.name == n) => Some(n),
+                Some(n) => {
+                    c.fail(format!("{label}.supervise_on: no node {n:?} in the file"));
+                    None
+                }
+                None => nodes.first().map(|n| n.name.clone()),
+            };
+            if let (Some(name), Some(kind), Some(on), Some(instances), Some(restart), Some(strategy), Some(intensity), Some(period), Some(supervise_on)) =
+                (name, kind, on, instances, restart, strategy, intensity, period, supervise_on)
+            {
+                out.push(Deploy {
+                    name,
+                    kind,
+                    on,
+                    instances,
+                    restart,
+                    strategy,
+                    intensity,
+                    period,
+                    supervise_on,
+                    args: d.args,
+                });
+            }
+        }
+        out
+    }
+
+    /// The node called `name`.
+    pub fn node(&self, name: &str) -> Option<&NodeEntry> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// The kinds the deployments name, sorted.
+    pub fn kinds(&self) -> Vec<&str> {
+        let set: BTreeSet<&str> = self.deploy.iter().map(|d| d.kind.as_str()).collect();
+        set.into_iter().collect()
+    }
+}
+
+fn placement(v: &toml::Value, nodes: &[NodeEntry], field: &str, c: &mut Check) -> Option<Placement> {
+    let expected = "expected \"any\", { node = \"NAME\" } or { role = \"ROLE\" }";
+    match v {
+        toml::Value::String(s) if s == "any" => Some(Placement::Any),
+        toml::Value::Table(t) if t.len() == 1 => match t.iter().next() {
+            Some((k, toml::Value::String(n))) if k == "node" => {
+                if nodes.iter().any(|x| &x.name == n) {
+                    Some(Placement::Node(n.clone()))
+                } else {
+                    c.fail(format!("{field}: no node {n:?} in the file"));
+                    None
+                }
+            }
+            Some((k, toml::Value::String(r))) if k == "role" => {
+                if nodes.iter().any(|x| x.roles.contains(r)) {
+                    Some(Placement::Role(r.clone()))
+                } else {
+                    c.fail(format!("{field}: no node has role {r:?}"));
+                    None
+                }
+            }
+            _ => {
+                c.fail(format!("{field}: {v} ({expected})"));
+                None
+            }
+        },
+        other => {
+            c.fail(format!("{field}: {other} ({expected})"));
+            None
+        }
+    }
+}
+
+/// A TOML error as one line: where (line and column), and what.
+fn parse_problem(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {col}: {msg}")
+        }
+        None => msg,
+    }
+}

@@ -1,0 +1,162 @@
+//! Broken cluster files, each with the exact problem it must report. None
+//! panics, and every message names the file, the field and what was
+//! expected.
+
+use arbour_config::ClusterFile;
+
+const GOOD_NODES: &str = r#"
+[[node]]
+name = "alpha"
+listen = "127.0.0.1:7100"
+
+[[node]]
+name = "beta"
+listen = "127.0.0.1:7101"
+roles = ["worker"]
+"#;
+
+fn with_cluster(rest: &str) -> String {
+    format!("[cluster]\nname = \"demo\"\nsecret = \"s\"\n{GOOD_NODES}{rest}")
+}
+
+fn problems(text: &str) -> Vec<String> {
+    match ClusterFile::parse("c.toml", text) {
+        Ok(f) => panic!("accepted a broken file: {f:?}"),
+        Err(e) => {
+            assert_eq!(e.file, "c.toml");
+            e.to_string().lines().map(str::to_owned).collect()
+        }
+    }
+}
+
+#[test]
+fn a_good_file_is_accepted_with_its_defaults() {
+    let f = ClusterFile::parse("c.toml", &with_cluster("[[deploy]]\nname = \"fib\"\nkind = \"fib_worker\"\n"))
+        .expect("valid");
+    assert_eq!(f.nodes.len(), 2);
+    let d = &f.deploy[0];
+    assert_eq!(d.instances, 1);
+    assert_eq!(d.on, arbour_config::Placement::Any);
+    assert_eq!(d.supervise_on, "alpha");
+    assert_eq!(d.intensity, 3);
+    assert_eq!(d.period, std::time::Duration::from_secs(5));
+}
+
+#[test]
+fn each_broken_file_says_exactly_what_is_wrong() {
+    let cases: Vec<(String, &str)> = vec![
+        ("this is = not toml =".into(), "c.toml: line 1, column 6: expected `.`, `=`"),
+        (
+            format!("{GOOD_NODES}"),
+            "c.toml: [cluster]: missing (expected a [cluster] table with a name)",
+        ),
+        (
+            format!("[cluster]\nsecret = \"s\"\n{GOOD_NODES}"),
+            "c.toml: cluster.name: missing (expected the cluster's name)",
+        ),
+        (
+            format!("[cluster]\nname = \"demo\"\n{GOOD_NODES}"),
+            "c.toml: cluster: no security (expected secret = \"...\" or a [cluster.tls] table)",
+        ),
+        (
+            format!("[cluster]\nname = \"demo\"\nsecret = \"\"\n{GOOD_NODES}"),
+            "c.toml: cluster.secret: empty (expected a shared secret)",
+        ),
+        (
+            format!("[cluster]\nname = \"demo\"\nsecret = \"s\"\n[cluster.tls]\nca = \"ca.pem\"\ncert_dir = \"certs\"\n{GOOD_NODES}"),
+            "c.toml: cluster: both secret and [cluster.tls] (expected one of them)",
+        ),
+        (
+            format!("[cluster]\nname = \"demo\"\n[cluster.tls]\nca = \"ca.pem\"\n{GOOD_NODES}"),
+            "c.toml: cluster.tls.cert_dir: missing (expected the directory of node certificates)",
+        ),
+        (
+            "[cluster]\nname = \"demo\"\nsecret = \"s\"\n".into(),
+            "c.toml: [[node]]: none (expected at least one node)",
+        ),
+        (
+            "[cluster]\nname = \"demo\"\nsecret = \"s\"\n[[node]]\nname = \"alpha\"\nlisten = \"localhost\"\n".into(),
+            "c.toml: node \"alpha\".listen: \"localhost\" is not an address (expected IP:PORT, like \"127.0.0.1:7100\")",
+        ),
+        (
+            "[cluster]\nname = \"demo\"\nsecret = \"s\"\n[[node]]\nname = \"alpha\"\nlisten = \"127.0.0.1:0\"\n".into(),
+            "c.toml: node \"alpha\".listen: \"127.0.0.1:0\" has port 0 (expected a fixed port: the other nodes join through it)",
+        ),
+        (
+            "[cluster]\nname = \"demo\"\nsecret = \"s\"\n[[node]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n[[node]]\nname = \"a\"\nlisten = \"127.0.0.1:2\"\n".into(),
+            "c.toml: node[1].name: \"a\" is used by another node (expected unique names)",
+        ),
+        (
+            "[cluster]\nname = \"demo\"\nsecret = \"s\"\n[[node]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n[[node]]\nname = \"b\"\nlisten = \"127.0.0.1:1\"\n".into(),
+            "c.toml: node \"b\".listen: \"127.0.0.1:1\" is used by another node (expected unique addresses)",
+        ),
+        (
+            "[cluster]\nname = \"demo\"\nsecret = \"s\"\n[[node]]\nname = \"al pha\"\nlisten = \"127.0.0.1:1\"\n".into(),
+            "c.toml: node[0].name: \"al pha\" is not a valid node name (expected letters, digits, '-', '_' or '.', at most 64)",
+        ),
+        (
+            "[cluster]\nname = \"demo\"\nsecret = \"s\"\n[[node]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\nlisen = \"x\"\n".into(),
+            "c.toml: line 7, column 1: unknown field `lisen`, expected one of `name`, `listen`, `roles`, `workers`",
+        ),
+        (
+            with_cluster("[[deploy]]\nname = \"fib\"\n"),
+            "c.toml: deploy \"fib\".kind: missing (expected an actor kind compiled into the node binary)",
+        ),
+        (
+            with_cluster("[[deploy]]\nname = \"fib\"\nkind = \"k\"\ninstances = 0\n"),
+            "c.toml: deploy \"fib\".instances: 0 (expected 1 to 100000)",
+        ),
+        (
+            with_cluster("[[deploy]]\nname = \"fib\"\nkind = \"k\"\non = { role = \"gpu\" }\n"),
+            "c.toml: deploy \"fib\".on: no node has role \"gpu\"",
+        ),
+        (
+            with_cluster("[[deploy]]\nname = \"fib\"\nkind = \"k\"\non = { node = \"gamma\" }\n"),
+            "c.toml: deploy \"fib\".on: no node \"gamma\" in the file",
+        ),
+        (
+            with_cluster("[[deploy]]\nname = \"fib\"\nkind = \"k\"\non = \"everywhere\"\n"),
+            "c.toml: deploy \"fib\".on: \"everywhere\" (expected \"any\", { node = \"NAME\" } or { role = \"ROLE\" })",
+        ),
+        (
+            with_cluster("[[deploy]]\nname = \"fib\"\nkind = \"k\"\nrestart = \"sometimes\"\n"),
+            "c.toml: deploy \"fib\".restart: \"sometimes\" (expected \"permanent\", \"transient\" or \"temporary\")",
+        ),
+        (
+            with_cluster("[[deploy]]\nname = \"fib\"\nkind = \"k\"\nsupervisor = { strategy = \"one_for_none\" }\n"),
+            "c.toml: deploy \"fib\".supervisor.strategy: \"one_for_none\" (expected \"one_for_one\", \"one_for_all\" or \"rest_for_one\")",
+        ),
+        (
+            with_cluster("[[deploy]]\nname = \"fib\"\nkind = \"k\"\nsupervisor = { period = \"soon\" }\n"),
+            "c.toml: deploy \"fib\".supervisor.period: \"soon\" is not a duration (expected a number and a unit, like \"500ms\" or \"10s\")",
+        ),
+        (
+            with_cluster("[[deploy]]\nname = \"fib\"\nkind = \"k\"\n[[deploy]]\nname = \"fib\"\nkind = \"k\"\n"),
+            "c.toml: deploy[1].name: \"fib\" is used by another deployment (expected unique names)",
+        ),
+        (
+            format!("[cluster]\nname = \"demo\"\nsecret = \"s\"\n[cluster.membership]\nprobe_period = \"100ms\"\nprobe_rtt = \"200ms\"\n{GOOD_NODES}"),
+            "c.toml: cluster.membership.probe_rtt: 200ms is not shorter than probe_period 100ms (expected a shorter one)",
+        ),
+        (
+            with_cluster("[[deploy]]\nname = \"fib\"\nkind = \"k\"\nsupervise_on = \"zeta\"\n"),
+            "c.toml: deploy \"fib\".supervise_on: no node \"zeta\" in the file",
+        ),
+    ];
+    assert!(cases.len() >= 15);
+    for (text, expected) in &cases {
+        let got = problems(text);
+        assert!(
+            got.iter().any(|p| p.starts_with(expected)),
+            "for\n{text}\nexpected a problem starting {expected:?}, got {got:?}"
+        );
+    }
+}
+
+#[test]
+fn several_problems_are_all_reported() {
+    let got = problems(
+        "[cluster]\nname = \"demo\"\n[[node]]\nname = \"a\"\nlisten = \"nowhere\"\n[[deploy]]\nname = \"d\"\ninstances = -1\n",
+    );
+    assert_eq!(got.len(), 4, "{got:?}");
+}
