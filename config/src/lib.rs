@@ -279,7 +279,9 @@ impl Check {
         match humantime::parse_duration(&s) {
             Ok(d) if d > Duration::ZERO => Some(d),
             Ok(_) => {
-                self.fail(format!("{field}: {s:?} is zero (expected a positive duration)"));
+                self.fail(format!(
+                    "{field}: {s:?} is zero (expected a positive duration)"
+                ));
                 None
             }
             Err(_) => {
@@ -368,16 +370,18 @@ impl ClusterFile {
                         }
                     }
                 };
-                let m = cl.membership.map_or_else(Membership::default, |m| Membership {
-                    probe_period: c.duration(m.probe_period, "cluster.membership.probe_period"),
-                    probe_rtt: c.duration(m.probe_rtt, "cluster.membership.probe_rtt"),
-                    suspect_to_down_after: c.duration(
-                        m.suspect_to_down_after,
-                        "cluster.membership.suspect_to_down_after",
-                    ),
-                    remove_down_after: c
-                        .duration(m.remove_down_after, "cluster.membership.remove_down_after"),
-                });
+                let m = cl
+                    .membership
+                    .map_or_else(Membership::default, |m| Membership {
+                        probe_period: c.duration(m.probe_period, "cluster.membership.probe_period"),
+                        probe_rtt: c.duration(m.probe_rtt, "cluster.membership.probe_rtt"),
+                        suspect_to_down_after: c.duration(
+                            m.suspect_to_down_after,
+                            "cluster.membership.suspect_to_down_after",
+                        ),
+                        remove_down_after: c
+                            .duration(m.remove_down_after, "cluster.membership.remove_down_after"),
+                    });
                 if let (Some(p), Some(r)) = (m.probe_period, m.probe_rtt) {
                     if r >= p {
                         c.fail(format!(
@@ -416,11 +420,19 @@ impl ClusterFile {
                         "{at}.name: {name:?} is not a valid node name (expected letters, digits, '-', '_' or '.', at most 64)"
                     ));
                 } else if !names.insert(name.clone()) {
-                    c.fail(format!("{at}.name: {name:?} is used by another node (expected unique names)"));
+                    c.fail(format!(
+                        "{at}.name: {name:?} is used by another node (expected unique names)"
+                    ));
                 }
             }
-            let label = name.as_deref().map_or(at.clone(), |n| format!("node {n:?}"));
-            let listen = c.required(n.listen, &format!("{label}.listen"), "an address like \"127.0.0.1:7100\"");
+            let label = name
+                .as_deref()
+                .map_or(at.clone(), |n| format!("node {n:?}"));
+            let listen = c.required(
+                n.listen,
+                &format!("{label}.listen"),
+                "an address like \"127.0.0.1:7100\"",
+            );
             let listen = listen.and_then(|l| match l.parse::<SocketAddr>() {
                 Ok(a) if a.port() == 0 => {
                     c.fail(format!(
@@ -476,11 +488,19 @@ impl ClusterFile {
                 if !valid_name(n) {
                     c.fail(format!("{at}.name: {n:?} is not a valid name"));
                 } else if !names.insert(n.clone()) {
-                    c.fail(format!("{at}.name: {n:?} is used by another deployment (expected unique names)"));
+                    c.fail(format!(
+                        "{at}.name: {n:?} is used by another deployment (expected unique names)"
+                    ));
                 }
             }
-            let label = name.as_deref().map_or(at.clone(), |n| format!("deploy {n:?}"));
-            let kind = c.required(d.kind, &format!("{label}.kind"), "an actor kind compiled into the node binary");
+            let label = name
+                .as_deref()
+                .map_or(at.clone(), |n| format!("deploy {n:?}"));
+            let kind = c.required(
+                d.kind,
+                &format!("{label}.kind"),
+                "an actor kind compiled into the node binary",
+            );
             let on = match d.on {
                 None => Some(Placement::Any),
                 Some(v) => placement(&v, nodes, &format!("{label}.on"), c),
@@ -524,7 +544,9 @@ impl ClusterFile {
                 None => Some(3),
                 Some(n) if (0..=1_000_000).contains(&n) => u32::try_from(n).ok(),
                 Some(n) => {
-                    c.fail(format!("{label}.supervisor.intensity: {n} (expected 0 to 1000000)"));
+                    c.fail(format!(
+                        "{label}.supervisor.intensity: {n} (expected 0 to 1000000)"
+                    ));
                     None
                 }
             };
@@ -540,9 +562,27 @@ impl ClusterFile {
                 }
                 None => nodes.first().map(|n| n.name.clone()),
             };
-            if let (Some(name), Some(kind), Some(on), Some(instances), Some(restart), Some(strategy), Some(intensity), Some(period), Some(supervise_on)) =
-                (name, kind, on, instances, restart, strategy, intensity, period, supervise_on)
-            {
+            if let (
+                Some(name),
+                Some(kind),
+                Some(on),
+                Some(instances),
+                Some(restart),
+                Some(strategy),
+                Some(intensity),
+                Some(period),
+                Some(supervise_on),
+            ) = (
+                name,
+                kind,
+                on,
+                instances,
+                restart,
+                strategy,
+                intensity,
+                period,
+                supervise_on,
+            ) {
                 out.push(Deploy {
                     name,
                     kind,
@@ -572,7 +612,12 @@ impl ClusterFile {
     }
 }
 
-fn placement(v: &toml::Value, nodes: &[NodeEntry], field: &str, c: &mut Check) -> Option<Placement> {
+fn placement(
+    v: &toml::Value,
+    nodes: &[NodeEntry],
+    field: &str,
+    c: &mut Check,
+) -> Option<Placement> {
     let expected = "expected \"any\", { node = \"NAME\" } or { role = \"ROLE\" }";
     match v {
         toml::Value::String(s) if s == "any" => Some(Placement::Any),

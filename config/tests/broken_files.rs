@@ -31,8 +31,11 @@ fn problems(text: &str) -> Vec<String> {
 
 #[test]
 fn a_good_file_is_accepted_with_its_defaults() {
-    let f = ClusterFile::parse("c.toml", &with_cluster("[[deploy]]\nname = \"fib\"\nkind = \"fib_worker\"\n"))
-        .expect("valid");
+    let f = ClusterFile::parse(
+        "c.toml",
+        &with_cluster("[[deploy]]\nname = \"fib\"\nkind = \"fib_worker\"\n"),
+    )
+    .expect("valid");
     assert_eq!(f.nodes.len(), 2);
     let d = &f.deploy[0];
     assert_eq!(d.instances, 1);

@@ -56,7 +56,8 @@ fn children(n: usize) -> SupervisorSpec {
             .intensity(20)
             .period(Duration::from_secs(10)),
         |spec, i| {
-            spec.child(ChildSpec::remote::<Echo>(
+            spec.child(ChildSpec::remote_in_group::<Echo>(
+                "pool",
                 format!("w{i}"),
                 Placement::Any,
                 ECHO_KIND,
@@ -109,6 +110,19 @@ fn remote_children_spread_and_move_to_a_live_node_when_theirs_crashes() {
             .expect("starts");
         let before = refs(&sup, 4);
         assert_eq!(nodes_of(&before), ["beta", "beta", "gamma", "gamma"]);
+        // each instance is in the group "pool", on its node
+        let mut pool = alpha.cluster().events().expect("events");
+        let in_pool = |want: &[ActorRef<Echo>]| {
+            let mut ids: Vec<_> = want.iter().map(|r| r.id().clone()).collect();
+            ids.sort();
+            alpha.cluster().group_ids("pool") == ids
+        };
+        bounded("alpha sees the four instances in the pool", async {
+            while !in_pool(&before) {
+                let _ = pool.recv().await;
+            }
+        })
+        .await;
         for r in &before {
             assert_eq!(bounded("ask", r.ask(Ping(1))).await, Ok(2));
         }

@@ -122,7 +122,7 @@ impl Node {
         kind: &str,
         args: &A::Args,
     ) -> Result<ActorRef<A>, NodeError> {
-        spawn_kind(&self.net()?, self.host(), &at, kind, args).await
+        spawn_kind(&self.net()?, self.host(), &at, kind, args, None).await
     }
 
     /// The cluster-wide registry and process groups, seen from this node.
@@ -139,6 +139,7 @@ pub(crate) async fn spawn_kind<A: Kind>(
     at: &Placement,
     kind: &str,
     args: &A::Args,
+    group: Option<&str>,
 ) -> Result<ActorRef<A>, NodeError> {
     let target = choose(net, at, kind)?;
     let bytes = crate::wire::encode(args).map_err(|e| SpawnError::BadArgs {
@@ -149,7 +150,7 @@ pub(crate) async fn spawn_kind<A: Kind>(
     if target == *net.me.name {
         let actor = net
             .kinds
-            .start(host, kind, &bytes)
+            .start(host, kind, &bytes, group.map(str::to_owned))
             .await
             .map_err(|r| SpawnError::from_refusal(r, &target, kind))?;
         net.export_entry(actor.clone());
@@ -184,6 +185,7 @@ pub(crate) async fn spawn_kind<A: Kind>(
     let msg = Control::Spawn {
         kind: kind.to_owned(),
         args: bytes,
+        group: group.map(str::to_owned),
     };
     let left = deadline.saturating_duration_since(platform::now());
     let (node_id, reply) = host.in_node(link.control_ask(&conn, &msg, left)).await?;

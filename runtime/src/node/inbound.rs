@@ -248,11 +248,11 @@ impl Inbound {
             }
             Control::Registry { update } => self.net.registry_update(&self.link, conn, &update),
             Control::RegistryResync => self.net.registry_resync(&self.link, conn),
-            Control::Spawn { kind, args } => {
+            Control::Spawn { kind, args, group } => {
                 let Some(c) = env.correlation else {
                     return Err("spawn without a correlation id".into());
                 };
-                self.net.serve_spawn(conn, c, kind, args);
+                self.net.serve_spawn(conn, c, kind, args, group);
             }
             Control::Goodbye => {
                 if let Some(members) = &self.net.members {

@@ -49,7 +49,7 @@ pub(crate) enum Refusal {
 }
 
 type Started = Pin<Box<dyn Future<Output = Result<Arc<dyn Exported>, Refusal>>>>;
-type Starter = Arc<dyn Fn(&Host, &[u8]) -> Started + Send + Sync>;
+type Starter = Arc<dyn Fn(&Host, &[u8], Option<String>) -> Started + Send + Sync>;
 
 /// The kinds this node can start.
 #[derive(Default)]
@@ -77,7 +77,7 @@ impl Kinds {
         if starters.contains_key(name) {
             return false;
         }
-        let starter: Starter = Arc::new(|host: &Host, bytes: &[u8]| {
+        let starter: Starter = Arc::new(|host: &Host, bytes: &[u8], group: Option<String>| {
             let args: A::Args = match crate::wire::decode(bytes) {
                 Ok(a) => a,
                 Err(e) => {
@@ -97,6 +97,23 @@ impl Kinds {
                 .await
                 .map_err(|e| Refusal::Failed(e.to_string()))?;
                 let actor: ActorRef<A> = started.map_err(Refusal::Failed)?;
+                if let Some(group) = group {
+                    let net = host
+                        .network()
+                        .and_then(|n| n.downcast::<Network>().ok())
+                        .ok_or_else(|| Refusal::Failed("the node has no network".into()))?;
+                    net.export_entry(export(&actor).map_err(|e| Refusal::Failed(e.to_string()))?);
+                    let joined =
+                        net.global
+                            .with(&net, |m| match m.join(&group, actor.id().local) {
+                                Ok(u) => (Ok(()), u.into_iter().collect()),
+                                Err(e) => {
+                                    (Err(format!("joining group {group:?}: {e:?}")), Vec::new())
+                                }
+                            });
+                    joined.map_err(Refusal::Failed)?;
+                    net.global.watch_end(&net, &actor);
+                }
                 export(&actor).map_err(|e| Refusal::Failed(e.to_string()))
             })
         });
@@ -104,11 +121,17 @@ impl Kinds {
         true
     }
 
-    /// Starts an actor of `kind` from `args`.
-    pub(crate) fn start(&self, host: &Host, kind: &str, args: &[u8]) -> Started {
+    /// Starts an actor of `kind` from `args`, in `group` if given.
+    pub(crate) fn start(
+        &self,
+        host: &Host,
+        kind: &str,
+        args: &[u8],
+        group: Option<String>,
+    ) -> Started {
         let starter = self.lock().get(kind).cloned();
         match starter {
-            Some(s) => s(host, args),
+            Some(s) => s(host, args, group),
             None => Box::pin(std::future::ready(Err(Refusal::UnknownKind))),
         }
     }
@@ -123,11 +146,12 @@ impl Network {
         correlation: u64,
         kind: String,
         args: Vec<u8>,
+        group: Option<String>,
     ) {
         let Some(host) = self.host.upgrade() else {
             return;
         };
-        let mut started = self.kinds.start(&host, &kind, &args);
+        let mut started = self.kinds.start(&host, &kind, &args, group);
         let reply = {
             let (net, conn) = (self.clone(), conn.clone());
             move |outcome: Result<Arc<dyn Exported>, Refusal>| {

@@ -123,6 +123,7 @@ struct RemoteFactory<A: Kind> {
     placement: Placement,
     kind: String,
     args: A::Args,
+    group: Option<String>,
 }
 
 impl<A> ChildFactory for RemoteFactory<A>
@@ -154,11 +155,12 @@ where
             ))));
         };
         let (shim, current) = (slot.shim.clone(), slot.current.clone());
-        let (host, placement, kind, args) = (
+        let (host, placement, kind, args, group) = (
             host.clone(),
             self.placement.clone(),
             self.kind.clone(),
             self.args.clone(),
+            self.group.clone(),
         );
         Box::pin(async move {
             let net = host
@@ -167,7 +169,7 @@ where
                 .ok_or_else(|| {
                     StartError::Failed("a remote child needs a node with a network".into())
                 })?;
-            let remote = spawn_kind::<A>(&net, &host, &placement, &kind, &args)
+            let remote = spawn_kind::<A>(&net, &host, &placement, &kind, &args, group.as_deref())
                 .await
                 .map_err(|e| StartError::Failed(e.to_string()))?;
             *current.lock().unwrap_or_else(|p| p.into_inner()) = Some(remote.clone());
@@ -207,12 +209,44 @@ impl ChildSpec {
         A: Kind,
         A::Args: Clone + Sync,
     {
+        Self::remote_factory::<A>(id.into(), placement, kind.into(), args, None)
+    }
+
+    /// [`ChildSpec::remote`] whose every instance joins process group
+    /// `group` on its node (so clients find the instances running now with
+    /// [`Cluster::group`](crate::Cluster::group)).
+    pub fn remote_in_group<A>(
+        group: impl Into<String>,
+        id: impl Into<String>,
+        placement: Placement,
+        kind: impl Into<String>,
+        args: A::Args,
+    ) -> Self
+    where
+        A: Kind,
+        A::Args: Clone + Sync,
+    {
+        Self::remote_factory::<A>(id.into(), placement, kind.into(), args, Some(group.into()))
+    }
+
+    fn remote_factory<A>(
+        id: String,
+        placement: Placement,
+        kind: String,
+        args: A::Args,
+        group: Option<String>,
+    ) -> Self
+    where
+        A: Kind,
+        A::Args: Clone + Sync,
+    {
         Self::from_factory(
-            id.into().into(),
+            id.into(),
             Arc::new(RemoteFactory::<A> {
                 placement,
-                kind: kind.into(),
+                kind,
                 args,
+                group,
             }),
             ChildKind::Worker,
         )

@@ -100,6 +100,8 @@ pub enum Control<R> {
         kind: String,
         /// Its start arguments, MessagePack.
         args: Vec<u8>,
+        /// A process group the new actor joins (on its node), if any.
+        group: Option<String>,
     },
 }
 
@@ -139,8 +141,8 @@ impl<R: Serialize + DeserializeOwned> Control<R> {
                 out.extend_from_slice(bytes);
                 Ok(())
             }
-            Control::Spawn { kind, args } => {
-                encode_into(out, &(kind, serde_bytes::Bytes::new(args)))
+            Control::Spawn { kind, args, group } => {
+                encode_into(out, &(kind, serde_bytes::Bytes::new(args), group))
             }
         }
     }
@@ -192,10 +194,12 @@ impl<R: Serialize + DeserializeOwned> Control<R> {
                 Control::RegistryResync
             }
             SPAWN => {
-                let (kind, args): (String, serde_bytes::ByteBuf) = decode(payload)?;
+                let (kind, args, group): (String, serde_bytes::ByteBuf, Option<String>) =
+                    decode(payload)?;
                 Control::Spawn {
                     kind,
                     args: args.into_vec(),
+                    group,
                 }
             }
             _ => return Ok(None),
@@ -223,8 +227,8 @@ mod tests {
             proptest::collection::vec(any::<u8>(), 0..40)
                 .prop_map(|update| Control::Registry { update }),
             Just(Control::RegistryResync),
-            (".{0,20}", proptest::collection::vec(any::<u8>(), 0..40))
-                .prop_map(|(kind, args)| Control::Spawn { kind, args }),
+            (".{0,20}", proptest::collection::vec(any::<u8>(), 0..40), proptest::option::of(".{0,10}"))
+                .prop_map(|(kind, args, group)| Control::Spawn { kind, args, group }),
         ]
     }
 
