@@ -76,7 +76,7 @@ pub fn valid_name(name: &str) -> bool {
 pub enum Security {
     /// Every node derives the same CA from this secret.
     Secret(String),
-    /// Certificate files: the CA, and a directory with `NODE.pem` and
+    /// Certificate files: the CA, and a directory with `NODE.crt` and
     /// `NODE.key` per node (as `arbour certs` writes them). Relative paths
     /// are relative to the file's directory.
     Tls {

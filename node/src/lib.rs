@@ -1,10 +1,17 @@
 //! `arbour-node`: what the `arbour` binary runs, as a library, so a user's own
 //! node binary (with its own actor kinds compiled in) can call the same code.
 
+pub mod app;
 pub mod certs;
+pub mod cli;
+pub mod cluster_demo;
 pub mod demo;
+pub mod fib;
 pub mod probe;
 pub mod serve;
+pub mod up;
+
+pub use app::App;
 
 /// Installs the default log subscriber: `tracing` to stderr, UTC RFC 3339
 /// timestamps, filter from `RUST_LOG` (default `info`). Safe to call twice.

@@ -132,7 +132,7 @@ pub use node::{
     Cluster, Kind, Misconfiguration, NetStats, Node, NodeBuilder, NodeError, Placement, Security,
     SpawnError, WorkerPlacement, SPAWN_TIMEOUT,
 };
-pub use platform::WorkersError;
+pub use platform::{termination, WorkersError};
 pub use registry::{Registry, RegistryError};
 pub use supervision::{
     AutoShutdown, Backoff, ChildCounts, ChildInfo, ChildKind, ChildSelector, ChildShutdown,

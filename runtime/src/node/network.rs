@@ -28,6 +28,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
 
+/// How long a connection replaced by one to the same peer life keeps
+/// delivering what was in flight on it before it closes.
+const REPLACED_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Monitor keys per `Downs` control message (a frame of about 40 KB, so
 /// it stays on the control lane).
 pub(crate) const DOWNS_PER_FRAME: usize = 4096;
@@ -282,8 +286,19 @@ impl Network {
             }
         };
         if let Some(old) = replaced {
-            link.connection_lost(&old, Loss::Lost);
-            old.close(CLOSE_DUPLICATE, "replaced by a newer connection");
+            if old.peer().incarnation == incarnation {
+                // the same life of the peer (a simultaneous dial decided
+                // late): what is in flight on the old connection, both ways,
+                // still arrives while it drains, and the asks and monitors
+                // across it (the session's) stay; then it closes
+                platform::spawn_local(async move {
+                    tokio::time::sleep(REPLACED_DRAIN).await;
+                    old.close(CLOSE_DUPLICATE, "replaced by a newer connection");
+                });
+            } else {
+                link.connection_lost(&old, Loss::Lost);
+                old.close(CLOSE_DUPLICATE, "replaced by a newer connection");
+            }
         }
         tracing::info!(node = %self.me, peer = %name, incarnation, dialed_by_me, "connected");
         self.registry_connected(&link, &conn);
@@ -316,8 +331,10 @@ impl Network {
         };
         link.connection_lost(conn, loss);
         self.registry_disconnected(&link.node, conn.peer().incarnation);
+        // a simultaneous-dial tie closes one of two connections: routine
+        let tie = reason.contains(&format!("(code {CLOSE_DUPLICATE})"));
         match loss {
-            Loss::Lost if !self.is_closed() => {
+            Loss::Lost if !self.is_closed() && !tie => {
                 tracing::warn!(node = %self.me, peer = %link.node, "connection lost: {reason}")
             }
             _ => tracing::info!(node = %self.me, peer = %link.node, "disconnected: {reason}"),
