@@ -28,6 +28,13 @@ pub enum Report {
         /// The line.
         line: String,
     },
+    /// A process started (again, if `generation` is past the first).
+    Started {
+        /// The node.
+        node: String,
+        /// Its process id.
+        pid: u32,
+    },
     /// The process exited.
     Exited {
         /// The node.
@@ -120,6 +127,10 @@ impl Local {
             .spawn()
             .with_context(|| format!("starting node {name} ({})", self.exe.display()))?;
         let stdin = child.stdin.take();
+        let _ = self.tx.send(Report::Started {
+            node: name.to_owned(),
+            pid: child.id().unwrap_or(0),
+        });
         for (err, stream) in [
             (
                 false,
@@ -330,6 +341,9 @@ pub fn up(exe: &Path, file: &ClusterFile) -> anyhow::Result<()> {
                     err: true,
                     line,
                 }) => eprintln!("[{node}] {line}"),
+                Some(Report::Started { node, pid }) => {
+                    println!("up: node {node} started, pid {pid}")
+                }
                 Some(Report::Exited { node, status, .. }) => {
                     println!("up: node {node} exited ({status}); restarting it with backoff")
                 }

@@ -438,13 +438,22 @@ impl Network {
         // the cluster is told first (the leave travels on the control lane,
         // ahead of the goodbye): it sees this node as left, not down
         if let Some(members) = &self.members {
-            // told first, so the peers report it as left, not down
-            for conn in lock(&self.links)
-                .values()
-                .filter_map(|l| l.conn.load_full())
-            {
-                push_system(&self.ctx, &conn, LaneId::Control, &Control::Leaving);
-            }
+            // told first, so the peers report it as left, not down: every
+            // member, dialed (within `wait`) if not connected
+            let deadline = platform::deadline(wait);
+            let told = members.members().into_iter().map(|m| {
+                let link = self.link_named(&m.name);
+                self.remember(&m.name, m.addr);
+                async move {
+                    if link.conn.load().is_none() {
+                        platform::spawn_local(self.clone().keep_dialing(m.name.clone(), m.addr));
+                    }
+                    if let Ok(conn) = self.connected_to(&link, deadline).await {
+                        push_system(&self.ctx, &conn, LaneId::Control, &Control::Leaving);
+                    }
+                }
+            });
+            futures_util::future::join_all(told).await;
             members.leave(self);
         }
         self.closing.store(true, Ordering::Release);
