@@ -50,7 +50,7 @@ fn each_broken_file_says_exactly_what_is_wrong() {
     let cases: Vec<(String, &str)> = vec![
         ("this is = not toml =".into(), "c.toml: line 1, column 6: expected `.`, `=`"),
         (
-            format!("{GOOD_NODES}"),
+            GOOD_NODES.to_string(),
             "c.toml: [cluster]: missing (expected a [cluster] table with a name)",
         ),
         (
