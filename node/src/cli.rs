@@ -50,6 +50,14 @@ enum Command {
         /// The cluster file.
         config: PathBuf,
     },
+    /// Show the running cluster of a file: each node's state, incarnation
+    /// and restarts, and where each deployment's instances run (asked
+    /// with the file's credentials, without joining).
+    Status {
+        /// The cluster file.
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Check a cluster file (and that this binary has its kinds); prints
     /// every problem, exits 1 on any.
     Check {
@@ -181,6 +189,11 @@ fn run(app: &crate::App, cli: Cli) -> anyhow::Result<i32> {
             let file = load_checked(app, &config)?;
             let exe = std::env::current_exe().context("finding this binary")?;
             crate::up::up(&exe, &file)?;
+            Ok(0)
+        }
+        Command::Status { config } => {
+            let file = arbour_config::ClusterFile::load(&config)?;
+            print!("{}", crate::status::report(&file)?);
             Ok(0)
         }
         Command::Check { config } => match arbour_config::ClusterFile::load(&config) {

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod fib;
 pub mod probe;
 pub mod serve;
+pub mod status;
 pub mod up;
 
 pub use app::App;

@@ -129,8 +129,8 @@ pub use cluster::RegistryEvent;
 pub use cluster::{MemberEvent, MemberId, MembershipConfig};
 pub use monitor::{Down, Exits, Monitor};
 pub use node::{
-    Cluster, Kind, Misconfiguration, NetStats, Node, NodeBuilder, NodeError, Placement, Security,
-    SpawnError, WorkerPlacement, SPAWN_TIMEOUT,
+    Cluster, Kind, Misconfiguration, NetStats, Node, NodeBuilder, NodeError, NodeStatus, Placement,
+    Security, SpawnError, WorkerPlacement, SPAWN_TIMEOUT,
 };
 pub use platform::{termination, WorkersError};
 pub use registry::{Registry, RegistryError};

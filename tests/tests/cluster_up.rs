@@ -94,8 +94,12 @@ instances = 4
     });
     let mut pids = std::collections::BTreeMap::new();
     let mut started = Vec::new();
+    let mut deployed = None;
     let formed = loop {
-        let line = wait_for(&lines, "up: ");
+        let line = wait_for(&lines, "");
+        if line.contains("[alpha] deploy fib started") {
+            deployed = Some(line.clone());
+        }
         if let Some(rest) = line.strip_prefix("up: node ") {
             if let Some((name, pid)) = rest.split_once(" started, pid ") {
                 pids.insert(name.to_owned(), pid.parse::<u32>().expect("pid"));
@@ -110,8 +114,42 @@ instances = 4
     started.sort();
     assert_eq!(started, ["alpha", "beta", "gamma"]);
     // the deployment, spread over the two workers as configured
-    let deployed = wait_for(&lines, "[alpha] deploy fib started");
+    let deployed = deployed.unwrap_or_else(|| wait_for(&lines, "[alpha] deploy fib started"));
     assert!(deployed.contains("(beta=2 gamma=2)"), "{deployed}");
+    // status, from outside: three members up, the deployment as spread
+    let status =
+        arbour_tests::run_arbour(&["status", "--config", path.to_str().expect("path")], LIMIT);
+    assert!(
+        status.status.success(),
+        "{}{}",
+        status.stdout,
+        status.stderr
+    );
+    eprintln!("{}", status.stdout);
+    assert!(
+        status
+            .stdout
+            .contains("cluster uptest: 3 of 3 nodes answer"),
+        "{}",
+        status.stdout
+    );
+    for n in ["alpha", "beta", "gamma"] {
+        assert!(
+            status
+                .stdout
+                .lines()
+                .any(|l| l.starts_with(n) && l.contains(" up ")),
+            "{n} up in:\n{}",
+            status.stdout
+        );
+    }
+    assert!(
+        status.stdout.contains(
+            "deploy fib (fib_worker): 4 of 4 instances (beta=2 gamma=2), supervised on alpha"
+        ),
+        "{}",
+        status.stdout
+    );
     // SIGKILL gamma's process: up restarts it, and it rejoins as a new life
     let gamma = pids["gamma"];
     let killed = Command::new("kill")

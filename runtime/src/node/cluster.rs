@@ -199,6 +199,75 @@ pub(crate) async fn spawn_kind<A: Kind>(
     Ok(remote_ref(id, link, host.counters().clone())?)
 }
 
+/// How one node sees the cluster ([`Node::status_of`]).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NodeStatus {
+    /// The node.
+    pub node: NodeId,
+    /// The members it sees alive (itself excluded): name and incarnation.
+    pub up: Vec<(String, u64)>,
+    /// The members it remembers as down.
+    pub down: Vec<(String, u64)>,
+    /// Restarts its supervisors have made since it started.
+    pub restarts: u64,
+}
+
+impl Network {
+    /// This node's [`NodeStatus`].
+    pub(crate) fn status(&self) -> NodeStatus {
+        let (up, down) = match &self.members {
+            Some(m) => (
+                m.members()
+                    .into_iter()
+                    .map(|m| (m.name, m.incarnation))
+                    .collect(),
+                m.down()
+                    .into_iter()
+                    .map(|m| (m.name, m.incarnation))
+                    .collect(),
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
+        NodeStatus {
+            node: self.me.clone(),
+            up,
+            down,
+            restarts: self.host.upgrade().map_or(0, |h| h.stats().restarts),
+        }
+    }
+}
+
+impl Node {
+    /// Asks node `node` (connecting if need be, up to `timeout`) how it
+    /// sees the cluster. Works from a node that is not a member (a status
+    /// tool), with the cluster's credentials.
+    pub async fn status_of(&self, node: &str, timeout: Duration) -> Result<NodeStatus, NodeError> {
+        let net = self.net()?;
+        let deadline = platform::deadline(timeout);
+        let link = net.link_named(node);
+        let conn = net
+            .connected_to(&link, deadline)
+            .await
+            .map_err(|cause| match cause {
+                Some(cause) => NodeError::Refused {
+                    node: node.to_owned(),
+                    cause,
+                },
+                None => NodeError::NotConnected {
+                    node: node.to_owned(),
+                    waited: timeout,
+                },
+            })?;
+        let left = deadline.saturating_duration_since(platform::now());
+        let (_, reply) = self
+            .host()
+            .in_node(link.control_ask(&conn, &Control::Status, left))
+            .await?;
+        crate::wire::decode(&reply)
+            .map_err(|e| NodeError::Ask(crate::AskError::Decode(e.to_string())))
+    }
+}
+
 /// Picks the node `at` names for `kind`.
 fn choose(net: &Network, at: &Placement, kind: &str) -> Result<String, SpawnError> {
     let no_node = || SpawnError::NoNode {

@@ -254,6 +254,13 @@ impl Inbound {
                 };
                 self.net.serve_spawn(conn, c, kind, args, group);
             }
+            Control::Status => {
+                let Some(c) = env.correlation else {
+                    return Err("status without a correlation id".into());
+                };
+                let bytes = wire::encode(&self.net.status()).map_err(|e| e.to_string())?;
+                send_reply(conn, c, Ok(bytes));
+            }
             Control::Goodbye => {
                 if let Some(members) = &self.net.members {
                     members.left(&self.net, &self.link.node, conn.peer().incarnation);

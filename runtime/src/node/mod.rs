@@ -11,7 +11,7 @@ mod misconfig;
 mod network;
 mod remote_child;
 
-pub use cluster::{Cluster, Placement, SpawnError, SPAWN_TIMEOUT};
+pub use cluster::{Cluster, NodeStatus, Placement, SpawnError, SPAWN_TIMEOUT};
 pub use kinds::Kind;
 pub use misconfig::Misconfiguration;
 pub use remote_child::RemoteChild;

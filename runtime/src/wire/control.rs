@@ -29,6 +29,7 @@ const LEAVING: &str = "arbour.leaving.v1";
 const REGISTRY: &str = "arbour.registry.v1";
 const REGISTRY_RESYNC: &str = "arbour.registry.resync.v1";
 const SPAWN: &str = "arbour.spawn.v1";
+const STATUS: &str = "arbour.status.v1";
 
 /// A node's own message to a peer node; `R` is the exit reason type.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,6 +104,9 @@ pub enum Control<R> {
         /// A process group the new actor joins (on its node), if any.
         group: Option<String>,
     },
+    /// An ask: how do you see the cluster? The reply is the node layer's
+    /// encoded status.
+    Status,
 }
 
 impl<R: Serialize + DeserializeOwned> Control<R> {
@@ -121,6 +125,7 @@ impl<R: Serialize + DeserializeOwned> Control<R> {
             Control::Registry { .. } => REGISTRY,
             Control::RegistryResync => REGISTRY_RESYNC,
             Control::Spawn { .. } => SPAWN,
+            Control::Status => STATUS,
         }
     }
 
@@ -135,7 +140,7 @@ impl<R: Serialize + DeserializeOwned> Control<R> {
             Control::Downs { keys, reason } => encode_into(out, &(keys, reason)),
             Control::Exit { actor, kill } => encode_into(out, &(actor, kill)),
             Control::Goodbye => encode_into(out, &()),
-            Control::Leaving | Control::RegistryResync => encode_into(out, &()),
+            Control::Leaving | Control::RegistryResync | Control::Status => encode_into(out, &()),
             // the packet is the payload, as is: foca encodes it
             Control::Swim { packet: bytes } | Control::Registry { update: bytes } => {
                 out.extend_from_slice(bytes);
@@ -193,6 +198,10 @@ impl<R: Serialize + DeserializeOwned> Control<R> {
                 let () = decode(payload)?;
                 Control::RegistryResync
             }
+            STATUS => {
+                let () = decode(payload)?;
+                Control::Status
+            }
             SPAWN => {
                 let (kind, args, group): (String, serde_bytes::ByteBuf, Option<String>) =
                     decode(payload)?;
@@ -227,6 +236,7 @@ mod tests {
             proptest::collection::vec(any::<u8>(), 0..40)
                 .prop_map(|update| Control::Registry { update }),
             Just(Control::RegistryResync),
+            Just(Control::Status),
             (".{0,20}", proptest::collection::vec(any::<u8>(), 0..40), proptest::option::of(".{0,10}"))
                 .prop_map(|(kind, args, group)| Control::Spawn { kind, args, group }),
         ]

@@ -1,0 +1,97 @@
+//! `arbour status --config F`: the running cluster as its nodes see it,
+//! asked with the file's credentials by a node that does not join (it is
+//! not a member, so it changes nothing): each node's state and
+//! incarnation, its restarts, and each deployment's instances by node.
+
+use anyhow::Context as _;
+use arbour::Node;
+use arbour_config::{ClusterFile, Security};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// How long each node has to answer.
+const ASK: Duration = Duration::from_secs(3);
+
+/// The status report, as text.
+pub fn report(file: &ClusterFile) -> anyhow::Result<String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async {
+        let me = format!("status-{}", std::process::id());
+        let b = Node::builder(&me).cluster(&file.name);
+        let b = match &file.security {
+            Security::Secret(s) => b.secret(s),
+            Security::Tls { ca, cert_dir } => {
+                let (cert, key) = (cert_dir.join("status.crt"), cert_dir.join("status.key"));
+                anyhow::ensure!(
+                    cert.exists() && key.exists(),
+                    "status with certificate files needs {} and {} (make them with: arbour certs --cluster {} --out {} status)",
+                    cert.display(),
+                    key.display(),
+                    file.name,
+                    cert_dir.display()
+                );
+                b.tls_files(ca, cert, key)
+            }
+        };
+        let node = b.start().await.context("starting the status node")?;
+        let mut registry = node.cluster().events()?;
+        let asks = file.nodes.iter().map(|n| {
+            let node = node.clone();
+            async move {
+                let _ = tokio::time::timeout(ASK, node.connect(&n.name, n.listen)).await;
+                (n.name.clone(), node.status_of(&n.name, ASK).await)
+            }
+        });
+        let answers: Vec<_> = futures_util::future::join_all(asks).await;
+        // the registry parts arrive with the connections: let them settle
+        while let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(200), registry.recv()).await {}
+        let mut out = String::new();
+        let reachable = answers.iter().filter(|(_, a)| a.is_ok()).count();
+        let _ = writeln!(out, "cluster {}: {reachable} of {} nodes answer", file.name, file.nodes.len());
+        let _ = writeln!(out, "{:<12} {:<12} {:<16} {}", "node", "state", "incarnation", "restarts");
+        let down: BTreeMap<String, u64> = answers
+            .iter()
+            .filter_map(|(_, a)| a.as_ref().ok())
+            .flat_map(|s| s.down.iter().cloned())
+            .collect();
+        for (name, answer) in &answers {
+            let line = match answer {
+                Ok(s) => format!(
+                    "{name:<12} {:<12} {:<16} {}",
+                    "up",
+                    s.node.incarnation,
+                    s.restarts
+                ),
+                Err(e) => match down.get(name) {
+                    Some(inc) => format!("{name:<12} {:<12} {:<16} -   ({e})", "down", inc),
+                    None => format!("{name:<12} {:<12} {:<16} -   ({e})", "unreachable", "-"),
+                },
+            };
+            let _ = writeln!(out, "{line}");
+        }
+        for d in &file.deploy {
+            let mut by: BTreeMap<String, usize> = BTreeMap::new();
+            let ids = node.cluster().group_ids(&d.name);
+            for id in &ids {
+                *by.entry(id.node.name.to_string()).or_default() += 1;
+            }
+            let spread: Vec<String> = by.iter().map(|(n, c)| format!("{n}={c}")).collect();
+            let _ = writeln!(
+                out,
+                "deploy {} ({}): {} of {} instances ({}), supervised on {}",
+                d.name,
+                d.kind,
+                ids.len(),
+                d.instances,
+                spread.join(" "),
+                d.supervise_on
+            );
+        }
+        node.shutdown().await;
+        Ok(out)
+    })
+}
