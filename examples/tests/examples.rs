@@ -73,3 +73,10 @@ fn ping_pong() {
     let out = run("ping_pong");
     assert!(out.contains("1001 hits across two nodes"), "{out}");
 }
+
+#[test]
+fn currency() {
+    let out = run("currency");
+    assert!(out.contains("fetched 20 rates with 10 actors"), "{out}");
+    assert!(out.contains("; 0 wrong"), "{out}");
+}
