@@ -50,7 +50,7 @@ impl Handler<Ball> for Player {
                 return;
             }
         }
-        if ball.hits % 250 == 0 {
+        if ball.hits.is_multiple_of(250) {
             println!("{} hits the ball ({} so far)", self.name, ball.hits);
         }
         if let Some(me) = &self.me {

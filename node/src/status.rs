@@ -52,7 +52,7 @@ pub fn report(file: &ClusterFile) -> anyhow::Result<String> {
         let mut out = String::new();
         let reachable = answers.iter().filter(|(_, a)| a.is_ok()).count();
         let _ = writeln!(out, "cluster {}: {reachable} of {} nodes answer", file.name, file.nodes.len());
-        let _ = writeln!(out, "{:<12} {:<12} {:<16} {}", "node", "state", "incarnation", "restarts");
+        let _ = writeln!(out, "{:<12} {:<12} {:<16} restarts", "node", "state", "incarnation");
         let down: BTreeMap<String, u64> = answers
             .iter()
             .filter_map(|(_, a)| a.as_ref().ok())
