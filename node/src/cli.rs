@@ -26,10 +26,14 @@ enum Command {
         /// Fibonacci tasks in the job.
         #[arg(long, default_value_t = 3000)]
         tasks: u32,
-        /// Write the embedded cluster file here and exit (to look at it, or
-        /// to `arbour up` it yourself).
+        /// Print the embedded cluster file and exit (to look at it, or to
+        /// `arbour up` it yourself once its ports are filled in).
         #[arg(long)]
         print_config: bool,
+        /// Also print `demo.<figure> <value> <unit>` lines (for tests and
+        /// benchmarks).
+        #[arg(long)]
+        figures: bool,
     },
     /// Run one node of a cluster file, with the deployments it supervises,
     /// until SIGINT/SIGTERM; then it leaves the cluster gracefully.
@@ -164,8 +168,12 @@ fn parse_peer(s: &str) -> Result<(String, std::net::SocketAddr), String> {
 /// Parses the command line and runs it with `app`'s kinds; exits the
 /// process with 0, 1 (`check` found problems) or 2 (an error).
 pub fn main(app: &crate::App) -> ! {
-    crate::init_logging();
-    match run(app, Cli::parse()) {
+    let cli = Cli::parse();
+    // the demo is for a person: its logs (and its nodes') go to a file
+    if !matches!(cli.command, Command::Demo { .. }) {
+        crate::init_logging();
+    }
+    match run(app, cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -223,6 +231,7 @@ fn run(app: &crate::App, cli: Cli) -> anyhow::Result<i32> {
         Command::Demo {
             tasks,
             print_config,
+            figures,
         } => {
             if print_config {
                 print!("{}", crate::cluster_demo::DEFAULT_FILE);
@@ -231,7 +240,11 @@ fn run(app: &crate::App, cli: Cli) -> anyhow::Result<i32> {
             anyhow::ensure!(tasks > 0, "--tasks must be at least 1");
             let exe = std::env::current_exe().context("finding this binary")?;
             let r = crate::cluster_demo::run(&exe, tasks)?;
-            r.print();
+            r.summary();
+            if figures {
+                println!();
+                r.print();
+            }
             anyhow::ensure!(r.passed(), "the demo saw wrong answers or failed tasks");
             Ok(0)
         }

@@ -79,6 +79,12 @@ pub struct DemoReport {
     pub pool_restored_ms: u128,
     /// The whole demo.
     pub wall_s: f64,
+    /// Where the pool's workers ran before the kill, and after.
+    pub before: String,
+    /// See `before`.
+    pub after: String,
+    /// Where the full logs are.
+    pub log: String,
 }
 
 impl DemoReport {
@@ -90,7 +96,29 @@ impl DemoReport {
             && self.restarts_on_survivor > 0
     }
 
-    /// Prints the `demo.<figure> <value> <unit>` lines.
+    /// Prints the summary, for a person.
+    pub fn summary(&self) {
+        let checked = self.tasks_ok + self.results_wrong;
+        println!();
+        println!("  tasks run                {}", checked + self.tasks_failed);
+        println!(
+            "  results checked          {checked} ({} wrong, {} failed)",
+            self.results_wrong, self.tasks_failed
+        );
+        println!("  tasks retried elsewhere  {}", self.tasks_retried);
+        println!("  workers before the kill  {}", self.before);
+        println!("  workers after            {}", self.after);
+        println!("  restarts on the survivor {}", self.restarts_on_survivor);
+        println!(
+            "  {VICTIM} declared down     after {} ms; pool whole again after {} ms",
+            self.detect_ms, self.pool_restored_ms
+        );
+        println!("  wall time                {:.2} s", self.wall_s);
+        println!("  full logs                {}", self.log);
+    }
+
+    /// Prints the `demo.<figure> <value> <unit>` lines (for tests and
+    /// benchmarks).
     pub fn print(&self) {
         println!("demo.tasks_ok {} tasks", self.tasks_ok);
         println!("demo.results_wrong {} tasks", self.results_wrong);
@@ -135,8 +163,50 @@ fn say(line: String) {
     crate::app::say(format!("demo: {line}"));
 }
 
+/// Where the demo's full logs go (its own and its nodes'), shared.
+#[derive(Clone)]
+struct LogFile(std::sync::Arc<std::sync::Mutex<std::fs::File>>);
+
+impl LogFile {
+    fn line(&self, node: &str, line: &str) {
+        use std::io::Write as _;
+        let mut f = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = writeln!(f, "[{node}] {line}");
+    }
+}
+
+impl std::io::Write for LogFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).flush()
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogFile {
+    type Writer = LogFile;
+    fn make_writer(&'a self) -> LogFile {
+        self.clone()
+    }
+}
+
 /// Runs the demo with `exe` as the node binary.
 pub fn run(exe: &Path, tasks: u32) -> anyhow::Result<DemoReport> {
+    let log_path = std::env::temp_dir().join(format!("arbour-demo-{}.log", std::process::id()));
+    let log = LogFile(std::sync::Arc::new(std::sync::Mutex::new(
+        std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?,
+    )));
+    {
+        use tracing_subscriber::EnvFilter;
+        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(log.clone())
+            .with_ansi(false)
+            .try_init();
+    }
+    say(format!("full logs: {}", log_path.display()));
     let path = write_file()?;
     let file = arbour_config::ClusterFile::load(&path)?;
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -146,8 +216,10 @@ pub fn run(exe: &Path, tasks: u32) -> anyhow::Result<DemoReport> {
     let out = local.block_on(&rt, async {
         let started = Instant::now();
         let mut cluster = Local::start(exe, &file)?;
-        let verbose = std::env::var_os("ARBOUR_DEMO_VERBOSE").is_some();
-        let result = demo(&mut cluster, &file, tasks, verbose, started).await;
+        let result = demo(&mut cluster, &file, tasks, &log, started).await.map(|mut r| {
+            r.log = log_path.display().to_string();
+            r
+        });
         cluster.stop(Duration::from_secs(10)).await;
         result
     });
@@ -155,11 +227,11 @@ pub fn run(exe: &Path, tasks: u32) -> anyhow::Result<DemoReport> {
     out
 }
 
-/// Handles the cluster's reports (printing them if `verbose`) while `f`
+/// Handles the cluster's reports (their lines go to the log) while `f`
 /// runs; what `f` returns.
 async fn pumping<T>(
     cluster: &mut Local,
-    verbose: bool,
+    log: &LogFile,
     f: impl std::future::Future<Output = T>,
 ) -> anyhow::Result<T> {
     tokio::pin!(f);
@@ -169,7 +241,7 @@ async fn pumping<T>(
         tokio::select! {
             out = &mut f => return Ok(out),
             r = cluster.next(false) => match r {
-                Some(Report::Line { node, line, .. }) if verbose => eprintln!("[{node}] {line}"),
+                Some(Report::Line { node, line, .. }) => log.line(&node, &line),
                 Some(Report::Exited { node, status, .. }) if node != VICTIM => {
                     anyhow::bail!("node {node} exited ({status})")
                 }
@@ -185,7 +257,7 @@ async fn demo(
     cluster: &mut Local,
     file: &arbour_config::ClusterFile,
     tasks: u32,
-    verbose: bool,
+    log: &LogFile,
     started: Instant,
 ) -> anyhow::Result<DemoReport> {
     let mut r = DemoReport::default();
@@ -199,9 +271,7 @@ async fn demo(
         PHASE,
         cluster.until_formed(|r| {
             if let Report::Line { node, line, .. } = r {
-                if verbose {
-                    eprintln!("[{node}] {line}");
-                }
+                log.line(node, line);
             }
         }),
     )
@@ -227,16 +297,14 @@ async fn demo(
     let instances = file.deploy[0].instances;
     let pool = file.deploy[0].name.clone();
     let mut events = client.cluster().events()?;
-    pumping(cluster, verbose, async {
+    pumping(cluster, log, async {
         while client.cluster().group_ids(&pool).len() < instances {
             let _ = events.recv().await;
         }
     })
     .await?;
-    say(format!(
-        "pool {pool}: {instances} instances ({})",
-        spread(&client, &pool)
-    ));
+    r.before = spread(&client, &pool);
+    say(format!("pool {pool}: {instances} instances ({})", r.before));
     let before_on_survivor = on_node(&client, &pool, "beta");
     // 3. the job, with the victim killed a third of the way through
     let mut members = client.member_events().context("membership")?;
@@ -263,7 +331,7 @@ async fn demo(
                 }
             }
             rep = cluster.next(false) => match rep {
-                Some(Report::Line { node, line, .. }) if verbose => eprintln!("[{node}] {line}"),
+                Some(Report::Line { node, line, .. }) => log.line(&node, &line),
                 Some(Report::Exited { node, status, .. }) if node != VICTIM => {
                     anyhow::bail!("node {node} exited ({status})")
                 }
@@ -279,7 +347,7 @@ async fn demo(
     r.tasks_retried = job.retried;
     let killed_at = killed_at.context("the job ended before the kill")?;
     // 4. the pool is whole again, on the survivor
-    pumping(cluster, verbose, async {
+    pumping(cluster, log, async {
         while detected.is_none() {
             if let Ok(MemberEvent::Down(m)) = members.recv().await {
                 if m.name == VICTIM {
@@ -302,10 +370,10 @@ async fn demo(
     r.pool_restored_ms = killed_at.elapsed().as_millis();
     r.restarts_on_survivor =
         on_node(&client, &pool, "beta").saturating_sub(before_on_survivor) as u64;
+    r.after = spread(&client, &pool);
     say(format!(
         "pool {pool} restored in {} ms: {instances} instances ({})",
-        r.pool_restored_ms,
-        spread(&client, &pool)
+        r.pool_restored_ms, r.after
     ));
     client.shutdown().await;
     r.wall_s = started.elapsed().as_secs_f64();
