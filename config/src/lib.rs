@@ -167,6 +167,9 @@ pub struct Deploy {
     pub intensity: u32,
     /// The intensity window.
     pub period: Duration,
+    /// The supervisor's restart backoff (initial, max), if any: restarts
+    /// after the first wait exponentially longer, up to max.
+    pub backoff: Option<(Duration, Duration)>,
     /// The node the supervisor runs on (default: the first node).
     pub supervise_on: String,
     /// The start arguments, as TOML (the kind decodes them).
@@ -191,103 +194,127 @@ pub struct ClusterFile {
 }
 
 // the file as written, before checking
+type S<T> = toml::Spanned<T>;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFile {
-    cluster: Option<RawCluster>,
+    cluster: Option<S<RawCluster>>,
     #[serde(default)]
-    node: Vec<RawNode>,
+    node: Vec<S<RawNode>>,
     #[serde(default)]
-    deploy: Vec<RawDeploy>,
+    deploy: Vec<S<RawDeploy>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCluster {
-    name: Option<String>,
-    secret: Option<String>,
-    tls: Option<RawTls>,
+    name: Option<S<String>>,
+    secret: Option<S<String>>,
+    tls: Option<S<RawTls>>,
     membership: Option<RawMembership>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTls {
-    ca: Option<String>,
-    cert_dir: Option<String>,
+    ca: Option<S<String>>,
+    cert_dir: Option<S<String>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawMembership {
-    probe_period: Option<String>,
-    probe_rtt: Option<String>,
-    suspect_to_down_after: Option<String>,
-    remove_down_after: Option<String>,
+    probe_period: Option<S<String>>,
+    probe_rtt: Option<S<String>>,
+    suspect_to_down_after: Option<S<String>>,
+    remove_down_after: Option<S<String>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawNode {
-    name: Option<String>,
-    listen: Option<String>,
+    name: Option<S<String>>,
+    listen: Option<S<String>>,
     #[serde(default)]
-    roles: Vec<String>,
-    workers: Option<i64>,
+    roles: Vec<S<String>>,
+    workers: Option<S<i64>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDeploy {
-    name: Option<String>,
-    kind: Option<String>,
-    on: Option<toml::Value>,
-    instances: Option<i64>,
-    restart: Option<String>,
-    supervisor: Option<RawSupervisor>,
-    supervise_on: Option<String>,
+    name: Option<S<String>>,
+    kind: Option<S<String>>,
+    on: Option<S<toml::Value>>,
+    instances: Option<S<i64>>,
+    restart: Option<S<String>>,
+    supervisor: Option<S<RawSupervisor>>,
+    supervise_on: Option<S<String>>,
     args: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSupervisor {
-    strategy: Option<String>,
-    intensity: Option<i64>,
-    period: Option<String>,
+    strategy: Option<S<String>>,
+    intensity: Option<S<i64>>,
+    period: Option<S<String>>,
+    backoff: Option<S<RawBackoff>>,
 }
 
-/// Collects problems while checking.
-struct Check {
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBackoff {
+    initial: Option<S<String>>,
+    max: Option<S<String>>,
+}
+
+/// Collects problems while checking; each is placed at a line and column.
+struct Check<'t> {
+    text: &'t str,
     problems: Vec<String>,
 }
 
-impl Check {
-    fn fail(&mut self, p: impl Into<String>) {
-        self.problems.push(p.into());
+impl Check<'_> {
+    /// "line L, column C" of byte offset `at`.
+    fn at(&self, at: usize) -> String {
+        let before = &self.text[..at.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        format!("line {line}, column {col}")
     }
 
-    fn required<T>(&mut self, v: Option<T>, field: &str, what: &str) -> Option<T> {
+    fn fail(&mut self, at: usize, p: impl Into<String>) {
+        let p = format!("{}: {}", self.at(at), p.into());
+        self.problems.push(p);
+    }
+
+    /// A field's value, or a problem placed at its table (`at`).
+    fn required<T>(&mut self, v: Option<S<T>>, at: usize, field: &str, what: &str) -> Option<S<T>> {
         if v.is_none() {
-            self.fail(format!("{field}: missing (expected {what})"));
+            self.fail(at, format!("{field}: missing (expected {what})"));
         }
         v
     }
 
-    fn duration(&mut self, v: Option<String>, field: &str) -> Option<Duration> {
-        let s = v?;
+    fn duration(&mut self, v: Option<S<String>>, field: &str) -> Option<Duration> {
+        let v = v?;
+        let (at, s) = (v.span().start, v.into_inner());
         match humantime::parse_duration(&s) {
             Ok(d) if d > Duration::ZERO => Some(d),
             Ok(_) => {
-                self.fail(format!(
-                    "{field}: {s:?} is zero (expected a positive duration)"
-                ));
+                self.fail(
+                    at,
+                    format!("{field}: {s:?} is zero (expected a positive duration)"),
+                );
                 None
             }
             Err(_) => {
-                self.fail(format!(
-                    "{field}: {s:?} is not a duration (expected a number and a unit, like \"500ms\" or \"10s\")"
-                ));
+                self.fail(
+                    at,
+                    format!("{field}: {s:?} is not a duration (expected a number and a unit, like \"500ms\" or \"10s\")"),
+                );
                 None
             }
         }
@@ -306,7 +333,7 @@ impl ClusterFile {
     }
 
     /// Checks `text`, read from `path` (relative certificate paths are
-    /// resolved against its directory).
+    /// resolved against its directory, and must exist).
     pub fn parse(path: impl AsRef<Path>, text: &str) -> Result<Self, ConfigError> {
         let path = path.as_ref().to_path_buf();
         let file = path.display().to_string();
@@ -315,6 +342,7 @@ impl ClusterFile {
             problems: vec![parse_problem(text, &e)],
         })?;
         let mut c = Check {
+            text,
             problems: Vec::new(),
         };
         let out = Self::check(&path, raw, &mut c);
@@ -327,77 +355,127 @@ impl ClusterFile {
         }
     }
 
-    fn check(path: &Path, raw: RawFile, c: &mut Check) -> Option<Self> {
-        let cluster = c.required(raw.cluster, "[cluster]", "a [cluster] table with a name");
-        let (name, security, membership) = match cluster {
-            Some(cl) => {
-                let name = c.required(cl.name, "cluster.name", "the cluster's name");
-                if let Some(n) = &name {
-                    if !valid_name(n) {
-                        c.fail(format!(
-                            "cluster.name: {n:?} is not a valid name (expected letters, digits, '-', '_' or '.', at most 64)"
-                        ));
-                    }
-                }
-                let dir = path.parent().unwrap_or(Path::new("."));
-                let security = match (cl.secret, cl.tls) {
-                    (Some(_), Some(_)) => {
-                        c.fail("cluster: both secret and [cluster.tls] (expected one of them)");
-                        None
-                    }
-                    (None, None) => {
-                        c.fail("cluster: no security (expected secret = \"...\" or a [cluster.tls] table)");
-                        None
-                    }
-                    (Some(s), None) if s.is_empty() => {
-                        c.fail("cluster.secret: empty (expected a shared secret)");
-                        None
-                    }
-                    (Some(s), None) => Some(Security::Secret(s)),
-                    (None, Some(t)) => {
-                        let ca = c.required(t.ca, "cluster.tls.ca", "the CA certificate's path");
-                        let cert_dir = c.required(
-                            t.cert_dir,
-                            "cluster.tls.cert_dir",
-                            "the directory of node certificates",
-                        );
-                        match (ca, cert_dir) {
-                            (Some(ca), Some(d)) => Some(Security::Tls {
-                                ca: dir.join(ca),
-                                cert_dir: dir.join(d),
-                            }),
-                            _ => None,
-                        }
-                    }
-                };
-                let m = cl
-                    .membership
-                    .map_or_else(Membership::default, |m| Membership {
-                        probe_period: c.duration(m.probe_period, "cluster.membership.probe_period"),
-                        probe_rtt: c.duration(m.probe_rtt, "cluster.membership.probe_rtt"),
-                        suspect_to_down_after: c.duration(
-                            m.suspect_to_down_after,
-                            "cluster.membership.suspect_to_down_after",
-                        ),
-                        remove_down_after: c
-                            .duration(m.remove_down_after, "cluster.membership.remove_down_after"),
-                    });
-                if let (Some(p), Some(r)) = (m.probe_period, m.probe_rtt) {
-                    if r >= p {
-                        c.fail(format!(
-                            "cluster.membership.probe_rtt: {r:?} is not shorter than probe_period {p:?} (expected a shorter one)"
-                        ));
-                    }
-                }
-                (name, security, m)
-            }
-            None => (None, None, Membership::default()),
+    fn check(path: &Path, raw: RawFile, c: &mut Check<'_>) -> Option<Self> {
+        let Some(cluster) = raw.cluster else {
+            c.fail(
+                0,
+                "[cluster]: missing (expected a [cluster] table with a name)",
+            );
+            let _ = Self::check_nodes(raw.node, c);
+            return None;
         };
+        let table = cluster.span().start;
+        let cl = cluster.into_inner();
+        let name = c.required(cl.name, table, "cluster.name", "the cluster's name");
+        if let Some(n) = &name {
+            if !valid_name(n.get_ref()) {
+                c.fail(
+                    n.span().start,
+                    format!(
+                        "cluster.name: {:?} is not a valid name (expected letters, digits, '-', '_' or '.', at most 64)",
+                        n.get_ref()
+                    ),
+                );
+            }
+        }
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let security = match (cl.secret, cl.tls) {
+            (Some(s), Some(_)) => {
+                c.fail(
+                    s.span().start,
+                    "cluster: both secret and [cluster.tls] (expected one of them)",
+                );
+                None
+            }
+            (None, None) => {
+                c.fail(
+                    table,
+                    "cluster: no security (expected secret = \"...\" or a [cluster.tls] table)",
+                );
+                None
+            }
+            (Some(s), None) if s.get_ref().is_empty() => {
+                c.fail(
+                    s.span().start,
+                    "cluster.secret: empty (expected a shared secret)",
+                );
+                None
+            }
+            (Some(s), None) => Some(Security::Secret(s.into_inner())),
+            (None, Some(t)) => {
+                let at = t.span().start;
+                let t = t.into_inner();
+                let ca = c.required(t.ca, at, "cluster.tls.ca", "the CA certificate's path");
+                let cert_dir = c.required(
+                    t.cert_dir,
+                    at,
+                    "cluster.tls.cert_dir",
+                    "the directory of node certificates",
+                );
+                match (ca, cert_dir) {
+                    (Some(ca), Some(d)) => {
+                        let (ca_at, d_at) = (ca.span().start, d.span().start);
+                        let (ca, d) = (dir.join(ca.into_inner()), dir.join(d.into_inner()));
+                        if !ca.is_file() {
+                            c.fail(ca_at, format!("cluster.tls.ca: {} does not exist (expected the CA certificate, e.g. from `arbour certs`)", ca.display()));
+                        }
+                        if !d.is_dir() {
+                            c.fail(d_at, format!("cluster.tls.cert_dir: {} is not a directory (expected the directory `arbour certs --out` wrote)", d.display()));
+                        }
+                        Some(Security::Tls { ca, cert_dir: d })
+                    }
+                    _ => None,
+                }
+            }
+        };
+        let membership = cl.membership.map_or_else(Membership::default, |m| {
+            let (pp, pr) = (
+                m.probe_period.as_ref().map(|v| v.span().start),
+                m.probe_rtt.as_ref().map(|v| v.span().start),
+            );
+            let out = Membership {
+                probe_period: c.duration(m.probe_period, "cluster.membership.probe_period"),
+                probe_rtt: c.duration(m.probe_rtt, "cluster.membership.probe_rtt"),
+                suspect_to_down_after: c.duration(m.suspect_to_down_after, "cluster.membership.suspect_to_down_after"),
+                remove_down_after: c.duration(m.remove_down_after, "cluster.membership.remove_down_after"),
+            };
+            if let (Some(p), Some(r), Some(at)) = (out.probe_period, out.probe_rtt, pr.or(pp)) {
+                if r >= p {
+                    c.fail(
+                        at,
+                        format!("cluster.membership.probe_rtt: {r:?} is not shorter than probe_period {p:?} (expected a shorter one)"),
+                    );
+                }
+            }
+            out
+        });
         let nodes = Self::check_nodes(raw.node, c);
+        if let Some(Security::Tls { cert_dir, .. }) = &security {
+            for (n, at) in &nodes {
+                for ext in ["crt", "key"] {
+                    let f = cert_dir.join(format!("{}.{ext}", n.name));
+                    if cert_dir.is_dir() && !f.is_file() {
+                        c.fail(
+                            *at,
+                            format!(
+                                "node {:?}: {} is missing from the certificate directory (expected {}.crt and {}.key: arbour certs --out {} {})",
+                                n.name,
+                                f.display(),
+                                n.name,
+                                n.name,
+                                cert_dir.display(),
+                                n.name
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        let nodes: Vec<NodeEntry> = nodes.into_iter().map(|(n, _)| n).collect();
         let deploy = Self::check_deploys(raw.deploy, &nodes, c);
         Some(Self {
             path: path.to_path_buf(),
-            name: name?,
+            name: name?.into_inner(),
             security: security?,
             membership,
             nodes,
@@ -405,148 +483,198 @@ impl ClusterFile {
         })
     }
 
-    fn check_nodes(raw: Vec<RawNode>, c: &mut Check) -> Vec<NodeEntry> {
+    /// The nodes, each with where its table starts.
+    fn check_nodes(raw: Vec<S<RawNode>>, c: &mut Check<'_>) -> Vec<(NodeEntry, usize)> {
         if raw.is_empty() {
-            c.fail("[[node]]: none (expected at least one node)");
+            c.fail(c.text.len(), "[[node]]: none (expected at least one node)");
         }
         let (mut names, mut addrs) = (BTreeSet::new(), BTreeSet::new());
         let mut nodes = Vec::new();
         for (i, n) in raw.into_iter().enumerate() {
+            let table = n.span().start;
+            let n = n.into_inner();
             let at = format!("node[{i}]");
-            let name = c.required(n.name, &format!("{at}.name"), "the node's name");
+            let name = c.required(n.name, table, &format!("{at}.name"), "the node's name");
             if let Some(name) = &name {
-                if !valid_name(name) {
-                    c.fail(format!(
-                        "{at}.name: {name:?} is not a valid node name (expected letters, digits, '-', '_' or '.', at most 64)"
-                    ));
-                } else if !names.insert(name.clone()) {
-                    c.fail(format!(
-                        "{at}.name: {name:?} is used by another node (expected unique names)"
-                    ));
+                let (pos, v) = (name.span().start, name.get_ref());
+                if !valid_name(v) {
+                    c.fail(pos, format!("{at}.name: {v:?} is not a valid node name (expected letters, digits, '-', '_' or '.', at most 64)"));
+                } else if !names.insert(v.clone()) {
+                    c.fail(
+                        pos,
+                        format!("{at}.name: {v:?} is used by another node (expected unique names)"),
+                    );
                 }
             }
             let label = name
-                .as_deref()
-                .map_or(at.clone(), |n| format!("node {n:?}"));
+                .as_ref()
+                .map_or(at.clone(), |n| format!("node {:?}", n.get_ref()));
             let listen = c.required(
                 n.listen,
+                table,
                 &format!("{label}.listen"),
                 "an address like \"127.0.0.1:7100\"",
             );
-            let listen = listen.and_then(|l| match l.parse::<SocketAddr>() {
-                Ok(a) if a.port() == 0 => {
-                    c.fail(format!(
-                        "{label}.listen: {l:?} has port 0 (expected a fixed port: the other nodes join through it)"
-                    ));
-                    None
-                }
-                Ok(a) => {
-                    if !addrs.insert(a) {
-                        c.fail(format!("{label}.listen: {l:?} is used by another node (expected unique addresses)"));
+            let listen = listen.and_then(|l| {
+                let (pos, l) = (l.span().start, l.into_inner());
+                match l.parse::<SocketAddr>() {
+                    Ok(a) if a.port() == 0 => {
+                        c.fail(pos, format!("{label}.listen: {l:?} has port 0 (expected a fixed port: the other nodes join through it)"));
+                        None
                     }
-                    Some(a)
-                }
-                Err(_) => {
-                    c.fail(format!(
-                        "{label}.listen: {l:?} is not an address (expected IP:PORT, like \"127.0.0.1:7100\")"
-                    ));
-                    None
+                    Ok(a) => {
+                        if !addrs.insert(a) {
+                            c.fail(pos, format!("{label}.listen: {l:?} is used by another node (expected unique addresses)"));
+                        }
+                        Some(a)
+                    }
+                    Err(_) => {
+                        c.fail(pos, format!("{label}.listen: {l:?} is not an address (expected IP:PORT, like \"127.0.0.1:7100\")"));
+                        None
+                    }
                 }
             });
-            for r in &n.roles {
-                if !valid_name(r) {
-                    c.fail(format!("{label}.roles: {r:?} is not a valid role name"));
+            let mut roles = Vec::new();
+            for r in n.roles {
+                if !valid_name(r.get_ref()) {
+                    c.fail(
+                        r.span().start,
+                        format!("{label}.roles: {:?} is not a valid role name", r.get_ref()),
+                    );
                 }
+                roles.push(r.into_inner());
             }
             let workers = match n.workers {
                 None => None,
-                Some(w) if (1..=1024).contains(&w) => usize::try_from(w).ok(),
+                Some(w) if (1..=1024).contains(w.get_ref()) => usize::try_from(*w.get_ref()).ok(),
                 Some(w) => {
-                    c.fail(format!("{label}.workers: {w} (expected 1 to 1024)"));
+                    c.fail(
+                        w.span().start,
+                        format!("{label}.workers: {} (expected 1 to 1024)", w.get_ref()),
+                    );
                     None
                 }
             };
             if let (Some(name), Some(listen)) = (name, listen) {
-                nodes.push(NodeEntry {
-                    name,
-                    listen,
-                    roles: n.roles,
-                    workers,
-                });
+                nodes.push((
+                    NodeEntry {
+                        name: name.into_inner(),
+                        listen,
+                        roles,
+                        workers,
+                    },
+                    table,
+                ));
             }
         }
         nodes
     }
 
-    fn check_deploys(raw: Vec<RawDeploy>, nodes: &[NodeEntry], c: &mut Check) -> Vec<Deploy> {
+    fn check_deploys(
+        raw: Vec<S<RawDeploy>>,
+        nodes: &[NodeEntry],
+        c: &mut Check<'_>,
+    ) -> Vec<Deploy> {
         let mut names = BTreeSet::new();
         let mut out = Vec::new();
         for (i, d) in raw.into_iter().enumerate() {
+            let table = d.span().start;
+            let d = d.into_inner();
             let at = format!("deploy[{i}]");
-            let name = c.required(d.name, &format!("{at}.name"), "the deployment's name");
+            let name = c.required(
+                d.name,
+                table,
+                &format!("{at}.name"),
+                "the deployment's name",
+            );
             if let Some(n) = &name {
-                if !valid_name(n) {
-                    c.fail(format!("{at}.name: {n:?} is not a valid name"));
-                } else if !names.insert(n.clone()) {
-                    c.fail(format!(
-                        "{at}.name: {n:?} is used by another deployment (expected unique names)"
-                    ));
+                let (pos, v) = (n.span().start, n.get_ref());
+                if !valid_name(v) {
+                    c.fail(pos, format!("{at}.name: {v:?} is not a valid name"));
+                } else if !names.insert(v.clone()) {
+                    c.fail(pos, format!("{at}.name: {v:?} is used by another deployment (expected unique names)"));
                 }
             }
             let label = name
-                .as_deref()
-                .map_or(at.clone(), |n| format!("deploy {n:?}"));
-            let kind = c.required(
-                d.kind,
-                &format!("{label}.kind"),
-                "an actor kind compiled into the node binary",
-            );
+                .as_ref()
+                .map_or(at.clone(), |n| format!("deploy {:?}", n.get_ref()));
+            let kind = c
+                .required(
+                    d.kind,
+                    table,
+                    &format!("{label}.kind"),
+                    "an actor kind compiled into the node binary",
+                )
+                .map(S::into_inner);
             let on = match d.on {
                 None => Some(Placement::Any),
-                Some(v) => placement(&v, nodes, &format!("{label}.on"), c),
+                Some(v) => {
+                    let pos = v.span().start;
+                    placement(v.get_ref(), nodes, &format!("{label}.on"), pos, c)
+                }
             };
             let instances = match d.instances {
                 None => Some(1),
-                Some(n) if (1..=100_000).contains(&n) => usize::try_from(n).ok(),
+                Some(n) if (1..=100_000).contains(n.get_ref()) => {
+                    usize::try_from(*n.get_ref()).ok()
+                }
                 Some(n) => {
-                    c.fail(format!("{label}.instances: {n} (expected 1 to 100000)"));
+                    c.fail(
+                        n.span().start,
+                        format!("{label}.instances: {} (expected 1 to 100000)", n.get_ref()),
+                    );
                     None
                 }
             };
-            let restart = match d.restart.as_deref() {
-                None | Some("permanent") => Some(Restart::Permanent),
-                Some("transient") => Some(Restart::Transient),
-                Some("temporary") => Some(Restart::Temporary),
-                Some(other) => {
-                    c.fail(format!(
-                        "{label}.restart: {other:?} (expected \"permanent\", \"transient\" or \"temporary\")"
-                    ));
-                    None
-                }
+            let restart = match d.restart {
+                None => Some(Restart::Permanent),
+                Some(r) => match r.get_ref().as_str() {
+                    "permanent" => Some(Restart::Permanent),
+                    "transient" => Some(Restart::Transient),
+                    "temporary" => Some(Restart::Temporary),
+                    other => {
+                        c.fail(
+                            r.span().start,
+                            format!("{label}.restart: {other:?} (expected \"permanent\", \"transient\" or \"temporary\")"),
+                        );
+                        None
+                    }
+                },
             };
-            let sup = d.supervisor.unwrap_or(RawSupervisor {
+            let sup = d.supervisor.map(S::into_inner).unwrap_or(RawSupervisor {
                 strategy: None,
                 intensity: None,
                 period: None,
+                backoff: None,
             });
-            let strategy = match sup.strategy.as_deref() {
-                None | Some("one_for_one") => Some(Strategy::OneForOne),
-                Some("one_for_all") => Some(Strategy::OneForAll),
-                Some("rest_for_one") => Some(Strategy::RestForOne),
-                Some(other) => {
-                    c.fail(format!(
-                        "{label}.supervisor.strategy: {other:?} (expected \"one_for_one\", \"one_for_all\" or \"rest_for_one\")"
-                    ));
-                    None
-                }
+            let strategy = match sup.strategy {
+                None => Some(Strategy::OneForOne),
+                Some(st) => match st.get_ref().as_str() {
+                    "one_for_one" => Some(Strategy::OneForOne),
+                    "one_for_all" => Some(Strategy::OneForAll),
+                    "rest_for_one" => Some(Strategy::RestForOne),
+                    other => {
+                        c.fail(
+                            st.span().start,
+                            format!("{label}.supervisor.strategy: {other:?} (expected \"one_for_one\", \"one_for_all\" or \"rest_for_one\")"),
+                        );
+                        None
+                    }
+                },
             };
             let intensity = match sup.intensity {
                 None => Some(3),
-                Some(n) if (0..=1_000_000).contains(&n) => u32::try_from(n).ok(),
+                Some(n) if (0..=1_000_000).contains(n.get_ref()) => {
+                    u32::try_from(*n.get_ref()).ok()
+                }
                 Some(n) => {
-                    c.fail(format!(
-                        "{label}.supervisor.intensity: {n} (expected 0 to 1000000)"
-                    ));
+                    c.fail(
+                        n.span().start,
+                        format!(
+                            "{label}.supervisor.intensity: {} (expected 0 to 1000000)",
+                            n.get_ref()
+                        ),
+                    );
                     None
                 }
             };
@@ -554,10 +682,37 @@ impl ClusterFile {
                 None => Some(Duration::from_secs(5)),
                 p => c.duration(p, &format!("{label}.supervisor.period")),
             };
+            let backoff = match sup.backoff {
+                None => Some(None),
+                Some(b) => {
+                    let pos = b.span().start;
+                    let b = b.into_inner();
+                    let initial =
+                        c.duration(b.initial, &format!("{label}.supervisor.backoff.initial"));
+                    let max = c.duration(b.max, &format!("{label}.supervisor.backoff.max"));
+                    match (initial, max) {
+                        (Some(i), Some(m)) if i <= m => Some(Some((i, m))),
+                        (Some(i), Some(m)) => {
+                            c.fail(pos, format!("{label}.supervisor.backoff: initial {i:?} is longer than max {m:?} (expected initial <= max)"));
+                            None
+                        }
+                        (None, _) | (_, None) => {
+                            c.fail(pos, format!("{label}.supervisor.backoff: expected both initial and max, like {{ initial = \"100ms\", max = \"5s\" }}"));
+                            None
+                        }
+                    }
+                }
+            };
             let supervise_on = match d.supervise_on {
-                Some(n) if nodes.iter().any(|x| x.name == n) => Some(n),
+                Some(n) if nodes.iter().any(|x| x.name == *n.get_ref()) => Some(n.into_inner()),
                 Some(n) => {
-                    c.fail(format!("{label}.supervise_on: no node {n:?} in the file"));
+                    c.fail(
+                        n.span().start,
+                        format!(
+                            "{label}.supervise_on: no node {:?} in the file",
+                            n.get_ref()
+                        ),
+                    );
                     None
                 }
                 None => nodes.first().map(|n| n.name.clone()),
@@ -571,6 +726,7 @@ impl ClusterFile {
                 Some(strategy),
                 Some(intensity),
                 Some(period),
+                Some(backoff),
                 Some(supervise_on),
             ) = (
                 name,
@@ -581,10 +737,11 @@ impl ClusterFile {
                 strategy,
                 intensity,
                 period,
+                backoff,
                 supervise_on,
             ) {
                 out.push(Deploy {
-                    name,
+                    name: name.into_inner(),
                     kind,
                     on,
                     instances,
@@ -592,6 +749,7 @@ impl ClusterFile {
                     strategy,
                     intensity,
                     period,
+                    backoff,
                     supervise_on,
                     args: d.args,
                 });
@@ -616,7 +774,8 @@ fn placement(
     v: &toml::Value,
     nodes: &[NodeEntry],
     field: &str,
-    c: &mut Check,
+    at: usize,
+    c: &mut Check<'_>,
 ) -> Option<Placement> {
     let expected = "expected \"any\", { node = \"NAME\" } or { role = \"ROLE\" }";
     match v {
@@ -626,7 +785,7 @@ fn placement(
                 if nodes.iter().any(|x| &x.name == n) {
                     Some(Placement::Node(n.clone()))
                 } else {
-                    c.fail(format!("{field}: no node {n:?} in the file"));
+                    c.fail(at, format!("{field}: no node {n:?} in the file"));
                     None
                 }
             }
@@ -634,17 +793,17 @@ fn placement(
                 if nodes.iter().any(|x| x.roles.contains(r)) {
                     Some(Placement::Role(r.clone()))
                 } else {
-                    c.fail(format!("{field}: no node has role {r:?}"));
+                    c.fail(at, format!("{field}: no node has role {r:?}"));
                     None
                 }
             }
             _ => {
-                c.fail(format!("{field}: {v} ({expected})"));
+                c.fail(at, format!("{field}: {v} ({expected})"));
                 None
             }
         },
         other => {
-            c.fail(format!("{field}: {other} ({expected})"));
+            c.fail(at, format!("{field}: {other} ({expected})"));
             None
         }
     }

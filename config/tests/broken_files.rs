@@ -48,7 +48,7 @@ fn a_good_file_is_accepted_with_its_defaults() {
 #[test]
 fn each_broken_file_says_exactly_what_is_wrong() {
     let cases: Vec<(String, &str)> = vec![
-        ("this is = not toml =".into(), "c.toml: line 1, column 6: expected `.`, `=`"),
+        ("this is = not toml =".into(), "c.toml: expected `.`, `=`"),
         (
             GOOD_NODES.to_string(),
             "c.toml: [cluster]: missing (expected a [cluster] table with a name)",
@@ -99,7 +99,7 @@ fn each_broken_file_says_exactly_what_is_wrong() {
         ),
         (
             "[cluster]\nname = \"demo\"\nsecret = \"s\"\n[[node]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\nlisen = \"x\"\n".into(),
-            "c.toml: line 7, column 1: unknown field `lisen`, expected one of `name`, `listen`, `roles`, `workers`",
+            "c.toml: unknown field `lisen`, expected one of `name`, `listen`, `roles`, `workers`",
         ),
         (
             with_cluster("[[deploy]]\nname = \"fib\"\n"),
@@ -149,11 +149,86 @@ fn each_broken_file_says_exactly_what_is_wrong() {
     assert!(cases.len() >= 15);
     for (text, expected) in &cases {
         let got = problems(text);
+        if std::env::var_os("SHOW").is_some() {
+            println!("{got:?}");
+        }
+        // every problem is placed: `FILE: line L, column C: MESSAGE`
+        let (file, message) = expected.split_once(": ").expect("file: message");
+        let placed = |p: &String| {
+            p.strip_prefix(&format!("{file}: line "))
+                .and_then(|rest| rest.split_once(": "))
+                .is_some_and(|(at, msg)| at.contains(", column ") && msg.starts_with(message))
+        };
         assert!(
-            got.iter().any(|p| p.starts_with(expected)),
-            "for\n{text}\nexpected a problem starting {expected:?}, got {got:?}"
+            got.iter().any(placed),
+            "for\n{text}\nexpected a problem {message:?} with its line and column, got {got:?}"
         );
     }
+}
+
+#[test]
+fn problems_name_the_line_and_column_of_what_is_wrong() {
+    let text = "[cluster]\nname = \"demo\"\nsecret = \"s\"\n\n[[node]]\nname = \"alpha\"\nlisten = \"nowhere\"\n\n[[node]]\nlisten = \"127.0.0.1:9\"\n\n[[deploy]]\nname = \"fib\"\nkind = \"k\"\ninstances = 0\n";
+    let got = problems(text);
+    assert_eq!(
+        got,
+        [
+            // the value's own position
+            "c.toml: line 7, column 10: node \"alpha\".listen: \"nowhere\" is not an address (expected IP:PORT, like \"127.0.0.1:7100\")",
+            // a missing field: where its table begins
+            "c.toml: line 9, column 1: node[1].name: missing (expected the node's name)",
+            "c.toml: line 15, column 13: deploy \"fib\".instances: 0 (expected 1 to 100000)",
+        ]
+    );
+}
+
+#[test]
+fn certificate_files_the_file_names_must_exist() {
+    let dir = std::env::temp_dir().join(format!("arbour-config-certs-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("certs")).expect("dir");
+    std::fs::write(dir.join("certs/ca.crt"), "x").expect("ca");
+    std::fs::write(dir.join("certs/alpha.crt"), "x").expect("crt");
+    std::fs::write(dir.join("certs/alpha.key"), "x").expect("key");
+    let text = "[cluster]\nname = \"demo\"\n[cluster.tls]\nca = \"certs/ca.crt\"\ncert_dir = \"certs\"\n[[node]]\nname = \"alpha\"\nlisten = \"127.0.0.1:1\"\n[[node]]\nname = \"beta\"\nlisten = \"127.0.0.1:2\"\n";
+    let path = dir.join("c.toml");
+    let err = ClusterFile::parse(&path, text).expect_err("beta has no certificate");
+    let p = err.to_string();
+    assert!(
+        p.contains("line 9, column 1: node \"beta\": ")
+            && p.contains("beta.crt is missing from the certificate directory"),
+        "{p}"
+    );
+    assert!(!p.contains("alpha"), "alpha's files are there: {p}");
+    std::fs::write(dir.join("certs/beta.crt"), "x").expect("crt");
+    std::fs::write(dir.join("certs/beta.key"), "x").expect("key");
+    let f = ClusterFile::parse(&path, text).expect("all files there");
+    assert!(matches!(f.security, arbour_config::Security::Tls { .. }));
+    let missing_ca = text.replace("certs/ca.crt", "certs/nope.crt");
+    let p = ClusterFile::parse(&path, &missing_ca)
+        .expect_err("no CA")
+        .to_string();
+    assert!(p.contains("line 4, column 6: cluster.tls.ca: "), "{p}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_supervisor_backoff_is_read_and_checked() {
+    let f = ClusterFile::parse(
+        "c.toml",
+        &with_cluster("[[deploy]]\nname = \"fib\"\nkind = \"k\"\nsupervisor = { backoff = { initial = \"100ms\", max = \"5s\" } }\n"),
+    )
+    .expect("valid");
+    assert_eq!(
+        f.deploy[0].backoff,
+        Some((
+            std::time::Duration::from_millis(100),
+            std::time::Duration::from_secs(5)
+        ))
+    );
+    let got = problems(&with_cluster(
+        "[[deploy]]\nname = \"fib\"\nkind = \"k\"\nsupervisor = { backoff = { initial = \"5s\", max = \"1s\" } }\n",
+    ));
+    assert!(got[0].ends_with("deploy \"fib\".supervisor.backoff: initial 5s is longer than max 1s (expected initial <= max)"), "{got:?}");
 }
 
 #[test]

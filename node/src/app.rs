@@ -276,6 +276,9 @@ impl App {
             .name(d.name.clone())
             .intensity(d.intensity)
             .period(d.period);
+        if let Some((initial, max)) = d.backoff {
+            spec = spec.backoff(arbour::Backoff::exponential(initial, max));
+        }
         for i in 0..d.instances {
             spec = spec.child((kind.child)(d, i, at.clone())?);
         }

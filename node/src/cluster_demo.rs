@@ -195,7 +195,8 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogFile {
 pub fn run(exe: &Path, tasks: u32) -> anyhow::Result<DemoReport> {
     let log_path = std::env::temp_dir().join(format!("arbour-demo-{}.log", std::process::id()));
     let log = LogFile(std::sync::Arc::new(std::sync::Mutex::new(
-        std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?,
+        std::fs::File::create(&log_path)
+            .with_context(|| format!("creating {}", log_path.display()))?,
     )));
     {
         use tracing_subscriber::EnvFilter;
@@ -216,10 +217,12 @@ pub fn run(exe: &Path, tasks: u32) -> anyhow::Result<DemoReport> {
     let out = local.block_on(&rt, async {
         let started = Instant::now();
         let mut cluster = Local::start(exe, &file)?;
-        let result = demo(&mut cluster, &file, tasks, &log, started).await.map(|mut r| {
-            r.log = log_path.display().to_string();
-            r
-        });
+        let result = demo(&mut cluster, &file, tasks, &log, started)
+            .await
+            .map(|mut r| {
+                r.log = log_path.display().to_string();
+                r
+            });
         cluster.stop(Duration::from_secs(10)).await;
         result
     });

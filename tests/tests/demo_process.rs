@@ -10,7 +10,10 @@ use std::time::Duration;
 
 #[test]
 fn the_cluster_demo_survives_a_killed_node_with_every_result_correct() {
-    let out = run_arbour(&["demo", "--tasks", "2000", "--figures"], Duration::from_secs(120));
+    let out = run_arbour(
+        &["demo", "--tasks", "2000", "--figures"],
+        Duration::from_secs(120),
+    );
     let (stdout, stderr) = (&out.stdout, &out.stderr);
     assert!(out.status.success(), "demo failed:\n{stdout}\n{stderr}");
     assert_eq!(figure(stdout, "demo.tasks_ok"), Some(2000), "{stdout}");
