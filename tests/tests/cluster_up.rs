@@ -187,3 +187,68 @@ instances = 4
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `arbour certs` writes the directory a `[cluster.tls]` file names; the
+/// file checks, and `arbour up` forms the cluster on those certificates.
+#[test]
+fn certificate_files_from_arbour_certs_run_a_cluster() {
+    let dir = std::env::temp_dir().join(format!("arbour-up-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let certs = arbour_tests::run_arbour(
+        &[
+            "certs",
+            "--cluster",
+            "tlstest",
+            "--out",
+            dir.join("certs").to_str().expect("path"),
+            "alpha",
+            "beta",
+        ],
+        LIMIT,
+    );
+    assert!(certs.status.success(), "{}{}", certs.stdout, certs.stderr);
+    let path = dir.join("cluster.toml");
+    let (a, b) = (free_port(), free_port());
+    std::fs::write(
+        &path,
+        format!(
+            "[cluster]\nname = \"tlstest\"\n[cluster.tls]\nca = \"certs/ca.crt\"\ncert_dir = \"certs\"\n\n[[node]]\nname = \"alpha\"\nlisten = \"127.0.0.1:{a}\"\nworkers = 1\n\n[[node]]\nname = \"beta\"\nlisten = \"127.0.0.1:{b}\"\nworkers = 1\n"
+        ),
+    )
+    .expect("write");
+    let check = arbour_tests::run_arbour(&["check", path.to_str().expect("path")], LIMIT);
+    assert!(check.status.success(), "{}{}", check.stdout, check.stderr);
+    let mut up = Command::new(arbour_bin())
+        .arg("up")
+        .arg(&path)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("arbour up");
+    let stdout = up.stdout.take().expect("stdout");
+    let (tx, lines) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    wait_for(&lines, "up: cluster tlstest formed: 2 members");
+    let _ = Command::new("kill")
+        .args(["-INT", &up.id().to_string()])
+        .status();
+    wait_for(&lines, "up: every node stopped");
+    let (done_tx, done) = channel();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(up.wait());
+    });
+    assert!(done
+        .recv_timeout(LIMIT)
+        .expect("up exits")
+        .expect("wait")
+        .success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
