@@ -1,9 +1,11 @@
-//! Whole nodes on one thread, connected by the platform's in-memory datagram
-//! network ([`SimNetwork`]): real QUIC, TLS and arbour handshakes, but no OS
-//! socket and no OS clock (quinn runs on tokio time, which the simulator
-//! pauses). Every node's seed and incarnation come from the cluster's seed.
+//! Whole nodes on one thread, connected by the simulated network
+//! ([`SimNet`]): real QUIC, TLS and arbour handshakes, but no OS socket and
+//! no OS clock (quinn runs on tokio time, which the simulator pauses).
+//! Every node's seed and incarnation, and the network's faults, come from
+//! the cluster's seed.
 
-use arbour::platform::{NodeRng, SimNetwork, TokioTimeRuntime};
+use crate::net::{Faults, SimNet};
+use arbour::platform::{NodeRng, TokioTimeRuntime};
 use arbour::{Node, NodeError};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,17 +18,24 @@ const SECRET: &str = "sim-secret";
 /// A simulated network and the seed nodes are derived from.
 #[derive(Debug)]
 pub struct SimCluster {
-    /// The network: cut and heal links, record datagrams.
-    pub net: SimNetwork,
+    /// The network: faults, cut and heal links, record datagrams.
+    pub net: SimNet,
     rng: NodeRng,
     next_host: u8,
 }
 
 impl SimCluster {
-    /// A network with one-way `latency`; node seeds come from `seed`.
+    /// A clean network with one-way `latency`; node seeds come from
+    /// `seed`.
     pub fn new(seed: u64, latency: Duration) -> Self {
+        Self::with_faults(seed, Faults::latency(latency))
+    }
+
+    /// A network whose links have `faults`; node seeds and the faults'
+    /// randomness come from `seed`.
+    pub fn with_faults(seed: u64, faults: Faults) -> Self {
         Self {
-            net: SimNetwork::new(latency),
+            net: SimNet::new(seed, faults),
             rng: NodeRng::from_seed(seed),
             next_host: 1,
         }

@@ -5,13 +5,17 @@
 //! trace stamped with virtual time. The same seed gives the same trace (the
 //! determinism rule: time, randomness and threads only through `platform`, checked by hashing two runs); a failing
 //! run names its seed. [`SimCluster`] starts whole nodes (real QUIC and TLS)
-//! on the platform's in-memory network; the cluster simulator grows from it.
+//! on the simulated network ([`SimNet`]: seeded latency, jitter, loss,
+//! duplication, reordering, bandwidth, cut and one-way links); the cluster
+//! simulator grows from it.
 
 pub mod cluster;
+pub mod net;
 pub mod scenarios;
 mod trace;
 
 pub use cluster::SimCluster;
+pub use net::{Counts, Faults, SimNet, SimSocket};
 pub use trace::Trace;
 
 use std::future::Future;

@@ -14,7 +14,7 @@ mod throttle;
 mod workers;
 
 pub use backoff::{backoff_delay, Backoff};
-pub use net::{Delivery, OnWorkers, SimNetwork, SimSocket, TokioTimeRuntime};
+pub use net::{OnWorkers, TokioTimeRuntime};
 pub use rng::NodeRng;
 pub(crate) use throttle::throttled_warn;
 pub use throttle::{LogThrottle, DEFAULT_LOG_INTERVAL};
