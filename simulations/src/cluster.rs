@@ -22,6 +22,8 @@ pub struct SimCluster {
     pub net: SimNet,
     rng: NodeRng,
     next_host: u8,
+    /// Each node name's address and its last life.
+    lives: std::collections::BTreeMap<String, (SocketAddr, u64)>,
 }
 
 impl SimCluster {
@@ -38,6 +40,7 @@ impl SimCluster {
             net: SimNet::new(seed, faults),
             rng: NodeRng::from_seed(seed),
             next_host: 1,
+            lives: Default::default(),
         }
     }
 
@@ -67,14 +70,22 @@ impl SimCluster {
     }
 
     /// [`SimCluster::start`], with `configure` applied to the node's builder.
+    /// A name started before gets its old address and a newer life.
     pub async fn start_with(
         &mut self,
         name: &str,
         configure: impl FnOnce(arbour::NodeBuilder) -> arbour::NodeBuilder,
     ) -> Result<(Node, SocketAddr), NodeError> {
-        let addr = SocketAddr::from(([10, 0, 0, self.next_host], 7000));
-        self.next_host = self.next_host.wrapping_add(1);
         let seed = self.rng.derive(name).next_u64();
+        let (addr, incarnation) = match self.lives.get(name) {
+            Some((addr, last)) => (*addr, last + 1),
+            None => {
+                let addr = SocketAddr::from(([10, 0, 0, self.next_host], 7000));
+                self.next_host = self.next_host.wrapping_add(1);
+                (addr, 1 + seed % 1_000_000)
+            }
+        };
+        self.lives.insert(name.to_owned(), (addr, incarnation));
         let socket = self
             .net
             .bind(addr)
@@ -82,10 +93,15 @@ impl SimCluster {
         let builder = Node::builder(name)
             .cluster(CLUSTER)
             .secret(SECRET)
-            .seed(seed)
-            .incarnation(1 + seed % 1_000_000)
+            .seed(seed ^ incarnation)
+            .incarnation(incarnation)
             .socket(socket, Arc::new(TokioTimeRuntime));
         let node = configure(builder).start().await?;
         Ok((node, addr))
+    }
+
+    /// The address node `name` was started at.
+    pub fn addr_of(&self, name: &str) -> Option<SocketAddr> {
+        self.lives.get(name).map(|(a, _)| *a)
     }
 }

@@ -10,6 +10,7 @@
 //! simulator grows from it.
 
 pub mod cluster;
+pub mod cluster_scenarios;
 pub mod net;
 pub mod scenarios;
 mod trace;
