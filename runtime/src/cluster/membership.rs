@@ -81,6 +81,14 @@ impl MembershipConfig {
         c.probe_rtt = self.probe_rtt;
         c.suspect_to_down_after = self.suspect_to_down_after;
         c.remove_down_after = self.remove_down_after;
+        // A member never tells another "you are down" (foca's TurnUndead):
+        // after a partition heals, the cut-off member considers the others
+        // down, and its notice would make a healthy member believe it was
+        // declared down; with no way to renew its identity (a node rejoins
+        // only as a new life) that member would then be out for good. A
+        // member the cluster declared down learns it from being ignored,
+        // and rejoins by restarting.
+        c.notify_down_members = false;
         // each piece of news is passed on 8 times by every member that
         // learns it (foca derives 2 from a 3-member estimate, which let a
         // death reach the last member a second late in the bench); enough
