@@ -338,15 +338,8 @@ pub(crate) fn print_member_events(node: &Node) {
     if let Some(mut events) = node.member_events() {
         tokio::task::spawn_local(async move {
             while let Ok(e) = events.recv().await {
-                let (what, m) = match e {
-                    arbour::MemberEvent::Up(m) => ("up", m),
-                    arbour::MemberEvent::Suspect(m) => ("suspect", m),
-                    arbour::MemberEvent::Down(m) => ("down", m),
-                    arbour::MemberEvent::Left(m) => ("left", m),
-                    arbour::MemberEvent::Replaced { new, .. } => ("replaced", new),
-                    arbour::MemberEvent::Forgotten(m) => ("forgotten", m),
-                };
-                say(format!("member {what} {} {}", m.name, m.incarnation));
+                let m = e.member();
+                say(format!("member {} {} {}", e.kind(), m.name, m.incarnation));
             }
         });
     }

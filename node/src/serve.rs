@@ -85,23 +85,8 @@ pub fn run(opts: ServeOptions) -> anyhow::Result<()> {
             }
             println!("listening {}", node.local_addr()?);
             std::io::stdout().flush()?;
-            // membership changes, a line each: `member up|suspect|down|left|replaced|forgotten NAME INCARNATION`
-            if let Some(mut events) = node.member_events() {
-                tokio::task::spawn_local(async move {
-                    while let Ok(e) = events.recv().await {
-                        let (what, m) = match e {
-                            arbour::MemberEvent::Up(m) => ("up", m),
-                            arbour::MemberEvent::Suspect(m) => ("suspect", m),
-                            arbour::MemberEvent::Forgotten(m) => ("forgotten", m),
-                            arbour::MemberEvent::Down(m) => ("down", m),
-                            arbour::MemberEvent::Left(m) => ("left", m),
-                            arbour::MemberEvent::Replaced { new, .. } => ("replaced", new),
-                        };
-                        println!("member {what} {} {}", m.name, m.incarnation);
-                        let _ = std::io::stdout().flush();
-                    }
-                });
-            }
+            // membership changes, a line each (as `arbour run` prints them)
+            crate::app::print_member_events(&node);
             let _ = eof_rx.await;
             Ok::<_, anyhow::Error>(())
         })

@@ -65,8 +65,10 @@ pub struct Local {
     reports: mpsc::UnboundedReceiver<Report>,
     tx: mpsc::UnboundedSender<Report>,
     generation: u64,
-    /// Restart backoff per node, and restarts so far.
+    /// Restart backoff per node.
     backoff: BTreeMap<String, Duration>,
+    /// Nodes waiting out their backoff, and when to start them again.
+    due: BTreeMap<String, tokio::time::Instant>,
     /// Node processes restarted after dying.
     pub restarts: u64,
 }
@@ -94,6 +96,7 @@ impl Local {
             tx,
             generation: 0,
             backoff: BTreeMap::new(),
+            due: BTreeMap::new(),
             restarts: 0,
         };
         for n in &file.nodes {
@@ -195,15 +198,8 @@ impl Local {
                     }
                     let wait = *b;
                     *b = (*b * 2).min(MAX_BACKOFF);
-                    let (tx, name) = (self.tx.clone(), node.clone());
-                    tokio::task::spawn_local(async move {
-                        tokio::time::sleep(wait).await;
-                        let _ = tx.send(Report::Line {
-                            node: name,
-                            err: false,
-                            line: "\u{0}restart".into(),
-                        });
-                    });
+                    self.due
+                        .insert(node.clone(), tokio::time::Instant::now() + wait);
                 }
                 return Some(Report::Exited {
                     node,
@@ -211,17 +207,32 @@ impl Local {
                     status,
                 });
             }
+            // a restart due?
+            let now = tokio::time::Instant::now();
+            if let Some(node) = self
+                .due
+                .iter()
+                .find(|(_, at)| **at <= now)
+                .map(|(n, _)| n.clone())
+            {
+                self.due.remove(&node);
+                self.restarts += 1;
+                self.spawn(&node).ok()?;
+                continue;
+            }
+            // look for ended processes now and then, and for due restarts
+            let wake = self
+                .due
+                .values()
+                .copied()
+                .chain([now + Duration::from_millis(100)])
+                .min()
+                .unwrap_or(now);
             let r = tokio::select! {
                 r = self.reports.recv() => r?,
-                // look for ended processes now and then
-                () = tokio::time::sleep(Duration::from_millis(100)) => continue,
+                () = tokio::time::sleep_until(wake) => continue,
             };
             if let Report::Line { node, line, .. } = &r {
-                if line == "\u{0}restart" {
-                    self.restarts += 1;
-                    self.spawn(&node.clone()).ok()?;
-                    continue;
-                }
                 self.note(node, line);
             }
             return Some(r);

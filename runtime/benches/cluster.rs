@@ -23,7 +23,7 @@
 //! `cargo bench -p arbour --bench cluster`
 
 mod support;
-use arbour::{MemberEvent, Placement, RegistryEvent};
+use arbour::{Placement, RegistryEvent};
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -100,14 +100,12 @@ fn member(name: &str, seed: Option<&str>) {
         let mut members = node.member_events().expect("membership");
         tokio::task::spawn_local(async move {
             while let Ok(e) = members.recv().await {
-                let (what, m) = match e {
-                    MemberEvent::Up(m) => ("up", m),
-                    MemberEvent::Suspect(m) => ("suspect", m),
-                    MemberEvent::Down(m) => ("down", m),
-                    MemberEvent::Left(m) => ("left", m),
-                    MemberEvent::Replaced { new, .. } => ("up", new),
-                    MemberEvent::Forgotten(m) => ("forgotten", m),
+                // a new life counts as up
+                let what = match e.kind() {
+                    "replaced" => "up",
+                    k => k,
                 };
+                let m = e.member();
                 out(format!(
                     "ev {what} {} {} {:.3}",
                     m.name,

@@ -21,7 +21,7 @@
 
 use crate::{run_paused, Faults, SimCluster, Trace};
 use arbour::platform::NodeRng;
-use arbour::{AskError, MemberEvent, Node};
+use arbour::{AskError, Node};
 use arbour_node::probe::{Echo, Ping, Report, Tally};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -138,16 +138,8 @@ impl World {
         let (trace, me) = (self.trace.clone(), node.node_id().to_string());
         tokio::task::spawn_local(async move {
             while let Ok(e) = events.recv().await {
-                let what = match e {
-                    MemberEvent::Up(m) => format!("up {}#{}", m.name, m.incarnation),
-                    MemberEvent::Suspect(m) => format!("suspect {}#{}", m.name, m.incarnation),
-                    MemberEvent::Down(m) => format!("down {}#{}", m.name, m.incarnation),
-                    MemberEvent::Left(m) => format!("left {}#{}", m.name, m.incarnation),
-                    MemberEvent::Replaced { new, .. } => {
-                        format!("replaced {}#{}", new.name, new.incarnation)
-                    }
-                    MemberEvent::Forgotten(m) => format!("forgotten {}#{}", m.name, m.incarnation),
-                };
+                let m = e.member();
+                let what = format!("{} {}#{}", e.kind(), m.name, m.incarnation);
                 trace.record(format!("{me} sees {what}"));
             }
         });

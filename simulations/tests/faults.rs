@@ -15,6 +15,24 @@ async fn bounded<T>(what: &str, f: impl std::future::IntoFuture<Output = T>) -> 
     arbour_tests::bounded_for(LIMIT, what, f).await
 }
 
+/// alpha with an echo, beta connected to it (over whatever the network
+/// does), and beta's ref to the echo.
+async fn echo_pair(
+    cluster: &mut SimCluster,
+) -> (arbour::Node, arbour::Node, arbour::ActorRef<Echo>) {
+    let (alpha, alpha_addr) = cluster.start("alpha").await.expect("alpha");
+    let (beta, _) = cluster.start("beta").await.expect("beta");
+    let echo = alpha.spawn(Echo::default());
+    alpha.expose("echo", &echo).expect("expose");
+    bounded("connect", beta.connect("alpha", alpha_addr))
+        .await
+        .expect("the handshake completes");
+    let remote = bounded("lookup", beta.lookup::<Echo>("alpha", "echo", LIMIT))
+        .await
+        .expect("lookup");
+    (alpha, beta, remote)
+}
+
 fn rough() -> Faults {
     Faults {
         latency: Duration::from_millis(2),
@@ -32,16 +50,7 @@ fn rough_run(seed: u64) -> (arbour_sim::Counts, Vec<arbour_sim::net::Delivery>) 
     run_paused(|| async move {
         let mut cluster = SimCluster::with_faults(seed, rough());
         cluster.net.record();
-        let (alpha, alpha_addr) = cluster.start("alpha").await.expect("alpha");
-        let (beta, _) = cluster.start("beta").await.expect("beta");
-        let echo = alpha.spawn(Echo::default());
-        alpha.expose("echo", &echo).expect("expose");
-        bounded("connect", beta.connect("alpha", alpha_addr))
-            .await
-            .expect("handshake over a lossy network");
-        let remote = bounded("lookup", beta.lookup::<Echo>("alpha", "echo", LIMIT))
-            .await
-            .expect("lookup");
+        let (_alpha, _beta, remote) = echo_pair(&mut cluster).await;
         for i in 0..200u64 {
             assert_eq!(bounded("ask", remote.ask(Ping(i))).await, Ok(i + 1));
         }
@@ -88,16 +97,7 @@ fn a_bandwidth_cap_takes_its_time_in_virtual_time() {
                     ..Faults::latency(Duration::from_millis(1))
                 },
             );
-            let (alpha, alpha_addr) = cluster.start("alpha").await.expect("alpha");
-            let (beta, _) = cluster.start("beta").await.expect("beta");
-            let echo = alpha.spawn(Echo::default());
-            alpha.expose("echo", &echo).expect("expose");
-            bounded("connect", beta.connect("alpha", alpha_addr))
-                .await
-                .expect("connect");
-            let remote = bounded("lookup", beta.lookup::<Echo>("alpha", "echo", LIMIT))
-                .await
-                .expect("lookup");
+            let (_alpha, _beta, remote) = echo_pair(&mut cluster).await;
             let t = tokio::time::Instant::now();
             // 1 MB in one message
             let n = bounded(

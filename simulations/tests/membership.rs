@@ -3,7 +3,6 @@
 //! declared down by the others and its registry entries vanish, and the
 //! same seed gives the same trace.
 
-use arbour::MemberEvent;
 use arbour_sim::{run_paused, SimCluster};
 use std::time::Duration;
 
@@ -31,14 +30,7 @@ fn membership_run(seed: u64) -> Vec<(u128, String, String)> {
             let (name, trace) = (name.clone(), trace.clone());
             tokio::task::spawn_local(async move {
                 while let Ok(e) = rx.recv().await {
-                    let what = match e {
-                        MemberEvent::Up(m) => format!("up {}", m.name),
-                        MemberEvent::Suspect(m) => format!("suspect {}", m.name),
-                        MemberEvent::Forgotten(m) => format!("forgotten {}", m.name),
-                        MemberEvent::Down(m) => format!("down {}", m.name),
-                        MemberEvent::Left(m) => format!("left {}", m.name),
-                        MemberEvent::Replaced { new, .. } => format!("replaced {}", new.name),
-                    };
+                    let what = format!("{} {}", e.kind(), e.member().name);
                     trace
                         .borrow_mut()
                         .push((start.elapsed().as_millis(), name.clone(), what));

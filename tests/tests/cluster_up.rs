@@ -29,6 +29,29 @@ fn wait_for(lines: &Receiver<String>, text: &str) -> String {
     }
 }
 
+/// `arbour up FILE`, its stdout lines on a channel.
+fn start_up(path: &std::path::Path) -> (std::process::Child, Receiver<String>) {
+    let mut up = Command::new(arbour_bin())
+        .arg("up")
+        .arg(path)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("arbour up");
+    let stdout = up.stdout.take().expect("stdout");
+    let (tx, lines) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    (up, lines)
+}
+
 fn alive(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
         && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -74,24 +97,7 @@ instances = 4
         ),
     )
     .expect("write the file");
-    let mut up = Command::new(arbour_bin())
-        .arg("up")
-        .arg(&path)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("arbour up");
-    let stdout = up.stdout.take().expect("stdout");
-    let (tx, lines) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let (mut up, lines) = start_up(&path);
     let mut pids = std::collections::BTreeMap::new();
     let mut started = Vec::new();
     let mut deployed = None;
@@ -218,24 +224,7 @@ fn certificate_files_from_arbour_certs_run_a_cluster() {
     .expect("write");
     let check = arbour_tests::run_arbour(&["check", path.to_str().expect("path")], LIMIT);
     assert!(check.status.success(), "{}{}", check.stdout, check.stderr);
-    let mut up = Command::new(arbour_bin())
-        .arg("up")
-        .arg(&path)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("arbour up");
-    let stdout = up.stdout.take().expect("stdout");
-    let (tx, lines) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let (mut up, lines) = start_up(&path);
     wait_for(&lines, "up: cluster tlstest formed: 2 members");
     let _ = Command::new("kill")
         .args(["-INT", &up.id().to_string()])

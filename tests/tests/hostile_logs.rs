@@ -76,6 +76,18 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLog {
 }
 
 impl CapturedLog {
+    /// A log capturing this thread's lines until the guard drops.
+    fn install() -> (Self, impl Drop) {
+        use tracing_subscriber::util::SubscriberInitExt;
+        let log = CapturedLog::default();
+        let guard = tracing_subscriber::fmt()
+            .with_writer(log.clone())
+            .with_ansi(false)
+            .finish()
+            .set_default();
+        (log, guard)
+    }
+
     fn lines_with(&self, text: &str) -> usize {
         let log = self.0.lock().expect("log");
         String::from_utf8_lossy(&log)
@@ -89,13 +101,7 @@ impl CapturedLog {
 /// interval (10 s), not a line each, and every one is still counted.
 #[test]
 fn lines_a_peer_can_provoke_are_throttled_and_every_case_counted() {
-    use tracing_subscriber::util::SubscriberInitExt;
-    let log = CapturedLog::default();
-    let _guard = tracing_subscriber::fmt()
-        .with_writer(log.clone())
-        .with_ansi(false)
-        .finish()
-        .set_default();
+    let (log, _guard) = CapturedLog::install();
     run_local(|| async {
         let alpha = victim(PeerLimits {
             unvalidated_handshakes: 4,
@@ -170,13 +176,7 @@ fn lines_a_peer_can_provoke_are_throttled_and_every_case_counted() {
 /// naming itself and the seed, and the seed logs where it was.
 #[test]
 fn a_node_with_the_wrong_secret_cannot_join_and_is_named_in_the_log() {
-    use tracing_subscriber::util::SubscriberInitExt;
-    let log = CapturedLog::default();
-    let _guard = tracing_subscriber::fmt()
-        .with_writer(log.clone())
-        .with_ansi(false)
-        .finish()
-        .set_default();
+    let (log, _guard) = CapturedLog::install();
     run_local(|| async {
         let alpha = test_node("alpha")
             .membership(arbour::MembershipConfig::default())

@@ -131,6 +131,33 @@ pub enum MemberEvent {
     },
 }
 
+impl MemberEvent {
+    /// The change in a word: `up`, `suspect`, `down`, `left`, `forgotten`
+    /// or `replaced` (what `arbour run` and `arbour serve` print).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            MemberEvent::Up(_) => "up",
+            MemberEvent::Suspect(_) => "suspect",
+            MemberEvent::Down(_) => "down",
+            MemberEvent::Left(_) => "left",
+            MemberEvent::Forgotten(_) => "forgotten",
+            MemberEvent::Replaced { .. } => "replaced",
+        }
+    }
+
+    /// The member it is about (for `Replaced`, the new life).
+    pub fn member(&self) -> &MemberId {
+        match self {
+            MemberEvent::Up(m)
+            | MemberEvent::Suspect(m)
+            | MemberEvent::Down(m)
+            | MemberEvent::Left(m)
+            | MemberEvent::Forgotten(m)
+            | MemberEvent::Replaced { new: m, .. } => m,
+        }
+    }
+}
+
 /// One node's membership state machine.
 pub struct Membership {
     foca: Foca<MemberId, PostcardCodec, ChaCha8Rng, NoCustomBroadcast>,

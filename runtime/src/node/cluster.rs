@@ -431,9 +431,9 @@ impl Cluster {
             match tokio::time::timeout_at(deadline, events.recv()).await {
                 Ok(Ok(_)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
                 _ => {
-                    return Err(NodeError::NotFound {
-                        node: "the cluster".into(),
+                    return Err(NodeError::NotRegistered {
                         name: name.to_owned(),
+                        waited: timeout,
                     })
                 }
             }

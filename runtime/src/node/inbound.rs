@@ -289,10 +289,15 @@ impl FrameSink for Inbound {
         })
     }
 
-    fn closed(&self, reason: &str) {
+    fn closed(&self, reason: &str, duplicate: bool) {
         self.served.gone.send_replace(true);
         if let Some(conn) = self.conn() {
-            self.net.closed(&self.link, &conn, reason, Loss::Lost);
+            let loss = if duplicate {
+                Loss::Duplicate
+            } else {
+                Loss::Lost
+            };
+            self.net.closed(&self.link, &conn, reason, loss);
         }
     }
 }

@@ -172,6 +172,15 @@ pub enum NodeError {
         /// The name.
         name: String,
     },
+    /// No actor was registered in the cluster under that name in time
+    /// ([`Cluster::wait_for`]).
+    #[error("no actor is registered as {name:?} in the cluster (waited {waited:?})")]
+    NotRegistered {
+        /// The name.
+        name: String,
+        /// How long the call waited.
+        waited: Duration,
+    },
     /// The lookup failed (node down, timeout).
     #[error("lookup: {0}")]
     Ask(#[from] AskError),

@@ -331,10 +331,8 @@ impl Network {
         };
         link.connection_lost(conn, loss);
         self.registry_disconnected(&link.node, conn.peer().incarnation);
-        // a simultaneous-dial tie closes one of two connections: routine
-        let tie = reason.contains(&format!("(code {CLOSE_DUPLICATE})"));
         match loss {
-            Loss::Lost if !self.is_closed() && !tie => {
+            Loss::Lost if !self.is_closed() => {
                 tracing::warn!(node = %self.me, peer = %link.node, "connection lost: {reason}")
             }
             _ => tracing::info!(node = %self.me, peer = %link.node, "disconnected: {reason}"),
@@ -571,6 +569,9 @@ impl Drop for Network {
 pub(crate) enum Loss {
     /// Closed, timed out or cut: asks fail and monitors fire with `NodeDown`.
     Lost,
+    /// Closed by the peer as the loser of a simultaneous dial: as `Lost`
+    /// for what waited on it, but routine (not logged as a failure).
+    Duplicate,
     /// The peer said goodbye: it shut down, so asks fail with
     /// `NodeShutdown` and monitors fire with `Shutdown`.
     Left,
@@ -868,7 +869,9 @@ impl Session {
     fn connection_lost(&self, conn: &Arc<Connection>, loss: Loss) {
         let node = NodeId::new(self.node.clone(), conn.peer().incarnation);
         let (error, reason) = match loss {
-            Loss::Lost => (AskError::NodeDown(node.clone()), ExitReason::NodeDown),
+            Loss::Lost | Loss::Duplicate => {
+                (AskError::NodeDown(node.clone()), ExitReason::NodeDown)
+            }
             Loss::Left => (AskError::NodeShutdown(node.clone()), ExitReason::Shutdown),
         };
         let failed = lock(&self.pending).fail_all(|| Err(error.clone()));

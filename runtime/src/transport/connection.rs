@@ -17,7 +17,7 @@
 //! budget ([`PeerLimits::unfinished_frame_bytes`]) and must be finished
 //! within [`PeerLimits::frame_deadline`]: a peer cannot park memory here.
 
-use super::endpoint::{Peer, CLOSE_PROTOCOL};
+use super::endpoint::{Peer, CLOSE_DUPLICATE, CLOSE_PROTOCOL};
 use super::limits::{LimitCounters, PeerLimits};
 use crate::platform;
 use crate::wire::{FrameDecoder, Hello, Limits};
@@ -69,8 +69,10 @@ pub trait FrameSink: Send + Sync + 'static {
     /// error means the peer broke the protocol: the connection is closed
     /// with that reason.
     fn frames(&self, frames: &mut FrameDecoder) -> Result<Option<Stall>, String>;
-    /// The connection is gone (closed by either side, timed out, or lost).
-    fn closed(&self, reason: &str);
+    /// The connection is gone (closed by either side, timed out, or lost);
+    /// `duplicate` if the peer closed it as the loser of a simultaneous
+    /// dial (routine, not a failure).
+    fn closed(&self, reason: &str, duplicate: bool);
 }
 
 /// Why a frame was not queued.
@@ -232,7 +234,9 @@ impl Connection {
             for lane in &lanes {
                 lane.close();
             }
-            sink.closed(&reason.to_string());
+            let duplicate = matches!(&reason, quinn::ConnectionError::ApplicationClosed(c)
+                if c.error_code == CLOSE_DUPLICATE.into());
+            sink.closed(&reason.to_string(), duplicate);
         });
         this
     }
