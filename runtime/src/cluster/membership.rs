@@ -170,7 +170,32 @@ pub struct Membership {
     noticed: std::collections::VecDeque<MemberEvent>,
     /// Packets that could not be decoded (dropped, counted).
     pub malformed: u64,
+    /// Local health (a simplified Lifeguard): whether any packet arrived
+    /// since the last probe round, and how many rounds in a row were quiet.
+    heard_this_round: bool,
+    quiet_rounds: u32,
+    /// Probe rounds since this member last had to refute a suspicion of
+    /// itself (its SWIM incarnation went up), and that incarnation.
+    /// (foca does not show its own incarnation: it is read from the
+    /// header of each packet sent.)
+    rounds_since_refuted: u32,
+    own_incarnation: foca::Incarnation,
+    /// Suspicions whose end was put off because this member heard nothing
+    /// at all (it is more likely cut off itself), with how often.
+    put_off: std::collections::BTreeMap<MemberId, u32>,
+    suspect_to_down_after: Duration,
 }
+
+/// How many times a member in poor health puts off declaring a suspect
+/// down (each time by `suspect_to_down_after`): it waits 4× as long, by
+/// which time, if it is the one cut off, the majority has declared *it*
+/// down and ignores its claims.
+const PUT_OFF_AT_MOST: u32 = 3;
+
+/// For how many probe rounds after refuting a suspicion of itself a member
+/// counts as in poor health (the others could not hear it: its own packets
+/// may be the ones lost).
+const REFUTED_ROUNDS: u32 = 5;
 
 impl std::fmt::Debug for Membership {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -192,6 +217,12 @@ impl Membership {
             down: Default::default(),
             noticed: Default::default(),
             malformed: 0,
+            heard_this_round: true,
+            quiet_rounds: 0,
+            rounds_since_refuted: REFUTED_ROUNDS + 1,
+            own_incarnation: Default::default(),
+            put_off: Default::default(),
+            suspect_to_down_after: config.suspect_to_down_after,
         }
     }
 
@@ -211,6 +242,8 @@ impl Membership {
     pub fn on_packet(&mut self, bytes: &[u8]) {
         if self.foca.handle_data(bytes, &mut self.out).is_err() {
             self.malformed += 1;
+        } else {
+            self.heard_this_round = true;
         }
         self.track_suspicion();
     }
@@ -251,10 +284,46 @@ impl Membership {
     }
 
     /// A timer this machine set is due.
+    ///
+    /// A member in poor health (Lifeguard's idea, simplified) puts off
+    /// declaring its suspects down: one that heard nothing from anyone
+    /// during the last probe round, or had to refute a suspicion of itself
+    /// within the last few, is probably the one cut off (a partition's
+    /// minority, or its own packets lost). Declared after a heal, its
+    /// claims would take healthy members out of the cluster for good, since
+    /// a member declared down rejoins only as a new life.
     pub fn on_timer(&mut self, timer: Timer<MemberId>) {
+        match &timer {
+            Timer::ProbeRandomMember(_) => {
+                self.quiet_rounds = if self.heard_this_round { 0 } else { self.quiet_rounds + 1 };
+                self.heard_this_round = false;
+                self.rounds_since_refuted = self.rounds_since_refuted.saturating_add(1);
+            }
+            Timer::ChangeSuspectToDown { member_id, .. } => {
+                let times = self.put_off.get(member_id).copied().unwrap_or(0);
+                let poor_health = self.quiet_rounds > 0 || self.rounds_since_refuted <= REFUTED_ROUNDS;
+                if poor_health && times < PUT_OFF_AT_MOST {
+                    if times == 0 {
+                        tracing::warn!(
+                            suspect = %member_id.name,
+                            quiet_rounds = self.quiet_rounds,
+                            rounds_since_refuted = self.rounds_since_refuted,
+                            "heard from no member for a probe round, or had to refute a suspicion of itself: this node may be cut off, so it puts off declaring {} down",
+                            member_id.name
+                        );
+                    }
+                    self.put_off.insert(member_id.clone(), times + 1);
+                    foca::Runtime::submit_after(&mut self.out, timer, self.suspect_to_down_after);
+                    return;
+                }
+                self.put_off.remove(member_id);
+            }
+            _ => {}
+        }
         let _ = self.foca.handle_timer(timer, &mut self.out);
         self.track_suspicion();
     }
+
 
     /// Leaves the cluster, telling the others.
     pub fn leave(&mut self) {
@@ -270,7 +339,16 @@ impl Membership {
 
     /// The next packet to send, and to whom.
     pub fn next_send(&mut self) -> Option<(MemberId, Vec<u8>)> {
-        self.out.to_send().map(|(to, b)| (to, b.to_vec()))
+        let (to, bytes) = self.out.to_send()?;
+        let header = foca::Codec::<MemberId>::decode_header(&mut PostcardCodec, &bytes[..]);
+        if let Ok(h) = header {
+            if h.src_incarnation != self.own_incarnation {
+                // it went up: this member refuted a suspicion of itself
+                self.own_incarnation = h.src_incarnation;
+                self.rounds_since_refuted = 0;
+            }
+        }
+        Some((to, bytes.to_vec()))
     }
 
     /// The next timer to set: due after the duration.

@@ -64,6 +64,8 @@ struct NodeInner {
     workers: Option<Workers>,
     /// Set once a shutdown (or crash) began.
     closing: AtomicBool,
+    /// The node's wall clock (perhaps skewed).
+    clock: platform::WallClock,
 }
 
 impl Drop for NodeInner {
@@ -328,6 +330,7 @@ impl Node {
             liveness: Liveness::default(),
             protocol_version: None,
             membership: None,
+            clock: platform::WallClock::default(),
             seeds: Vec::new(),
             roles: Vec::new(),
             redial: crate::transport::default_redial(),
@@ -392,6 +395,30 @@ impl Node {
             w.stopped().await;
         }
         drop(net);
+    }
+
+    /// The time on this node's wall clock (the host's, shifted by
+    /// [`NodeBuilder::clock_skew_ms`]). For timestamps an actor shows to
+    /// people; never for timeouts or ordering (use the monotonic clock).
+    pub fn wall_clock(&self) -> std::time::SystemTime {
+        self.inner.clock.now()
+    }
+
+    /// Pauses the node (the simulator's SIGSTOP, or a long GC pause): none
+    /// of its tasks runs until [`Node::resume`]; its timers fall due and its
+    /// packets wait meanwhile. Only a node embedded in the caller's
+    /// `LocalSet` ([`NodeBuilder::start`]) can be paused: false otherwise.
+    #[cfg(feature = "internals")]
+    pub fn pause(&self) -> bool {
+        self.inner.workers.as_ref().is_some_and(Workers::pause)
+    }
+
+    /// Lets a paused node run again.
+    #[cfg(feature = "internals")]
+    pub fn resume(&self) {
+        if let Some(w) = &self.inner.workers {
+            w.resume();
+        }
     }
 
     /// True once a shutdown or crash began.
@@ -676,16 +703,17 @@ impl Security {
         cluster: &str,
         node: &str,
         rng: &platform::NodeRng,
+        clock: platform::WallClock,
     ) -> Result<(Trust, NodeIdentity), TlsError> {
         match self {
             Security::Secret(secret) => {
                 let ca = ClusterCa::from_secret(cluster, secret)?;
                 let mut key_seed = [0u8; 32];
                 rng.derive("tls identity").fill_bytes(&mut key_seed);
-                Ok((ca.trust()?, ca.issue(node, key_seed)?))
+                Ok((ca.trust()?.with_clock(clock), ca.issue(node, key_seed)?))
             }
             Security::Files { ca, cert, key } => {
-                let trust = Trust::from_pem_file(ca)?;
+                let trust = Trust::from_pem_file(ca)?.with_clock(clock);
                 let clusters = trust.arbour_clusters();
                 if !clusters.is_empty() && !clusters.iter().any(|c| c == cluster) {
                     return Err(TlsError::WrongCluster {
@@ -717,6 +745,7 @@ pub struct NodeBuilder {
     liveness: Liveness,
     protocol_version: Option<u16>,
     membership: Option<crate::cluster::MembershipConfig>,
+    clock: platform::WallClock,
     seeds: Vec<(String, SocketAddr)>,
     roles: Vec<String>,
     redial: Redial,
@@ -867,6 +896,15 @@ impl NodeBuilder {
         self
     }
 
+    /// Sets this node's wall clock `ms` milliseconds ahead of the host's
+    /// (negative: behind), as the simulator does to give each node a skew
+    /// of its own. Certificates are checked against it, and
+    /// [`Node::wall_clock`] reads it; nothing else in arbour does.
+    pub fn clock_skew_ms(mut self, ms: i64) -> Self {
+        self.clock = platform::WallClock { skew_ms: ms };
+        self
+    }
+
     /// A role of this node (repeatable), which members see:
     /// [`Placement::Role`] picks among the nodes that have it.
     pub fn role(mut self, role: impl Into<String>) -> Self {
@@ -938,6 +976,7 @@ impl NodeBuilder {
             networked: false,
             workers,
             closing: AtomicBool::new(false),
+            clock: self.clock,
         }
     }
 
@@ -1061,7 +1100,7 @@ impl NodeBuilder {
         let host = inner.host.clone();
         let net = host
             .in_node(async {
-                let (trust, identity) = security.load(&self.cluster, &self.name, host.rng())?;
+                let (trust, identity) = security.load(&self.cluster, &self.name, host.rng(), self.clock)?;
                 let mut hello = Hello::new(&self.cluster, &self.name, host.node_id().incarnation);
                 if let Some(v) = self.protocol_version {
                     hello.version = v;

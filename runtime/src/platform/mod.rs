@@ -55,6 +55,40 @@ where
     tokio::task::spawn_local(fut)
 }
 
+/// One node's wall clock: the process's, shifted by a skew (the
+/// simulator gives each node its own, as real hosts drift). arbour's logic
+/// never reads it (timeouts, membership and the registry's conflict rule
+/// run on the monotonic clock and Lamport stamps); certificate validity
+/// is checked against it, and actors may read it through
+/// [`Node::wall_clock`](crate::Node::wall_clock).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WallClock {
+    /// Milliseconds this node's clock is ahead of the process's (negative:
+    /// behind).
+    pub skew_ms: i64,
+}
+
+impl WallClock {
+    /// The time on this clock.
+    pub fn now(&self) -> std::time::SystemTime {
+        let base = wall_clock();
+        let skew = std::time::Duration::from_millis(self.skew_ms.unsigned_abs());
+        let shifted = if self.skew_ms >= 0 {
+            base.checked_add(skew)
+        } else {
+            base.checked_sub(skew)
+        };
+        shifted.unwrap_or(base)
+    }
+}
+
+impl rustls::time_provider::TimeProvider for WallClock {
+    fn current_time(&self) -> Option<rustls::pki_types::UnixTime> {
+        let since = self.now().duration_since(std::time::UNIX_EPOCH).ok()?;
+        Some(rustls::pki_types::UnixTime::since_unix_epoch(since))
+    }
+}
+
 /// A fresh incarnation number for a node starting now.
 ///
 /// Real nodes use the wall clock in milliseconds (so a restarted node gets a

@@ -116,6 +116,15 @@ struct Inner {
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// The task driving an embedded worker, for an immediate abort.
     embedded: Mutex<Option<tokio::task::AbortHandle>>,
+    /// Holds an embedded worker's `LocalSet` unpolled while paused.
+    gate: Arc<Gate>,
+}
+
+/// Whether an embedded worker is paused, and the waker of the task that
+/// drives it (woken on resume).
+#[derive(Debug, Default)]
+struct Gate {
+    state: Mutex<(bool, Option<std::task::Waker>)>,
 }
 
 impl Drop for Inner {
@@ -166,6 +175,7 @@ pin_project_lite::pin_project! {
     /// Polls an embedded worker's `LocalSet` with the worker marked current.
     struct Marked<F> {
         id: u64,
+        gate: Arc<Gate>,
         #[pin]
         fut: F,
     }
@@ -175,6 +185,13 @@ impl<F: Future> Future for Marked<F> {
     type Output = F::Output;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
+        {
+            let mut gate = this.gate.state.lock().unwrap_or_else(|p| p.into_inner());
+            if gate.0 {
+                gate.1 = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+        }
         let _mark = Mark::set(*this.id, 0);
         this.fut.poll(cx)
     }
@@ -213,6 +230,7 @@ impl Workers {
             running: watch::Sender::new(n),
             threads: Mutex::new(Vec::new()),
             embedded: Mutex::new(None),
+            gate: Arc::default(),
         }
     }
 
@@ -273,10 +291,12 @@ impl Workers {
         });
         let stop = inner.stop.subscribe();
         let ended = Ended::new(&inner);
+        let gate = inner.gate.clone();
         let task = tokio::task::spawn_local(async move {
             let _ended = ended;
             Marked {
                 id,
+                gate,
                 fut: local.run_until(serve(jobs, stop)),
             }
             .await;
@@ -405,6 +425,30 @@ impl Workers {
             .take();
         if let Some(task) = embedded {
             task.abort();
+        }
+    }
+
+    /// Pauses an embedded worker (the simulator's SIGSTOP or long GC pause):
+    /// none of its tasks is polled until [`Workers::resume`]; timers that
+    /// fall due meanwhile run late, packets wait in the socket. Workers on
+    /// threads of their own are not paused (false).
+    pub fn pause(&self) -> bool {
+        if self.inner.embedded.lock().unwrap_or_else(|p| p.into_inner()).is_none() {
+            return false;
+        }
+        self.inner.gate.state.lock().unwrap_or_else(|p| p.into_inner()).0 = true;
+        true
+    }
+
+    /// Lets a paused embedded worker run again.
+    pub fn resume(&self) {
+        let waker = {
+            let mut gate = self.inner.gate.state.lock().unwrap_or_else(|p| p.into_inner());
+            gate.0 = false;
+            gate.1.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
         }
     }
 

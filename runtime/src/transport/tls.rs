@@ -143,6 +143,8 @@ fn valid_node_name(name: &str) -> bool {
 #[derive(Clone, Debug)]
 pub struct Trust {
     roots: Arc<RootCertStore>,
+    /// The clock certificates are checked against (the node's).
+    clock: crate::platform::WallClock,
 }
 
 impl Trust {
@@ -154,7 +156,15 @@ impl Trust {
         }
         Ok(Self {
             roots: Arc::new(roots),
+            clock: Default::default(),
         })
+    }
+
+    /// Checks certificate validity against `clock` (a node's, perhaps
+    /// skewed) instead of the process's.
+    pub fn with_clock(mut self, clock: crate::platform::WallClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The cluster names of the CAs here that `arbour certs` made (their
@@ -203,7 +213,8 @@ impl Trust {
         .build()
         .map_err(|e| bad(e.to_string()))?;
         let now = UnixTime::since_unix_epoch(
-            crate::platform::wall_clock()
+            self.clock
+                .now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap_or_default(),
         );
@@ -230,7 +241,7 @@ impl Trust {
             ours: self.arbour_clusters(),
             throttle: crate::platform::LogThrottle::default(),
         });
-        let mut config = ServerConfig::builder_with_provider(provider)
+        let mut config = ServerConfig::builder_with_details(provider, Arc::new(self.clock))
             .with_protocol_versions(&[&rustls::version::TLS13])?
             .with_client_cert_verifier(verifier)
             .with_single_cert(identity.chain.clone(), identity.private_key())?;
@@ -253,7 +264,7 @@ impl Trust {
             ours: self.arbour_clusters(),
             throttle: crate::platform::LogThrottle::default(),
         });
-        let mut config = ClientConfig::builder_with_provider(provider)
+        let mut config = ClientConfig::builder_with_details(provider, Arc::new(self.clock))
             .with_protocol_versions(&[&rustls::version::TLS13])?
             .dangerous()
             .with_custom_certificate_verifier(verifier)

@@ -1,0 +1,170 @@
+//! The scenarios' traffic, from `m0` (never faulted): every 20 ms
+//! (virtual) it asks every other member's `svc@NAME` echo, tells it a
+//! numbered message, and monitors each echo life it meets. What it checks:
+//! - every ask is answered right, or fails with a reason (node down, shut
+//!   down, gone, timed out), never later than its timeout plus
+//!   [`ASK_BOUND`];
+//! - per-pair order: every echo received m0's tells in order;
+//! - monitors fire exactly once: every life that is gone was reported
+//!   down once, and no life that runs was.
+
+use super::world::World;
+use actix::prelude::*;
+use arbour::{ActorId, AskError, Down, Node};
+use arbour_node::probe::{Echo, Ping, Report, Tally};
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// How long each ask waits.
+const ASK_TIMEOUT: Duration = Duration::from_secs(2);
+/// How much later than its timeout an ask may end.
+pub const ASK_BOUND: Duration = Duration::from_millis(50);
+
+/// The workload's tallies.
+#[derive(Debug, Default)]
+struct Tallies {
+    ok: u64,
+    failed: u64,
+    problems: Vec<String>,
+    /// Per target life: tells sent.
+    sent: BTreeMap<String, u64>,
+    /// Monitor notices per echo life m0 met.
+    downs: BTreeMap<ActorId, u32>,
+}
+
+/// Counts `Down` notices.
+struct Watch(Rc<RefCell<Tallies>>);
+
+impl Actor for Watch {
+    type Context = Context<Self>;
+}
+
+impl Handler<Down> for Watch {
+    type Result = ();
+    fn handle(&mut self, d: Down, _: &mut Context<Self>) {
+        *self.0.borrow_mut().downs.entry(d.id).or_insert(0) += 1;
+    }
+}
+
+/// The running workload.
+#[derive(Debug)]
+pub struct Workload {
+    tallies: Rc<RefCell<Tallies>>,
+    stop: Rc<Cell<bool>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// What the workload found.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Asks answered right.
+    pub ok: u64,
+    /// Asks that failed with a reason.
+    pub failed: u64,
+    /// Invariants that did not hold.
+    pub violations: Vec<String>,
+}
+
+impl Workload {
+    /// Starts the traffic from `client` to every `svc@mN`, `1 <= N < members`.
+    pub fn start(client: Node, members: usize) -> Self {
+        let tallies = Rc::new(RefCell::new(Tallies::default()));
+        let stop = Rc::new(Cell::new(false));
+        let watch = Watch(tallies.clone()).start().recipient::<Down>();
+        let task = {
+            let (tallies, stop) = (tallies.clone(), stop.clone());
+            tokio::task::spawn_local(async move {
+                let mut i = 0u64;
+                while !stop.get() {
+                    for n in 1..members {
+                        let Some(target) = client.cluster().lookup::<Echo>(&format!("svc@m{n}"))
+                        else {
+                            continue;
+                        };
+                        let seq = {
+                            let mut t = tallies.borrow_mut();
+                            if !t.downs.contains_key(target.id()) {
+                                t.downs.insert(target.id().clone(), 0);
+                                drop(t);
+                                // kept for the run: dropping a monitor does not cancel it
+                                let _ = target.monitor(watch.clone());
+                                t = tallies.borrow_mut();
+                            }
+                            let s = t.sent.entry(target.id().to_string()).or_insert(0);
+                            *s += 1;
+                            *s
+                        };
+                        target.tell(Tally { sender: 1, seq });
+                        i += 1;
+                        let tallies = tallies.clone();
+                        tokio::task::spawn_local(ask(target, i, tallies));
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+        };
+        Self { tallies, stop, task }
+    }
+
+    /// Stops the traffic, lets the last asks end, and checks the
+    /// invariants against the members running now.
+    pub async fn finish(self, w: &World) -> Outcome {
+        self.stop.set(true);
+        let _ = self.task.await;
+        // every ask ends within its timeout (and the bound)
+        tokio::time::sleep(ASK_TIMEOUT + ASK_BOUND + Duration::from_millis(500)).await;
+        let mut violations = Vec::new();
+        for (name, m) in &w.members {
+            if name == "m0" {
+                continue;
+            }
+            match m.echo.ask(Report).timeout(Duration::from_secs(5)).await {
+                Ok(r) if r.out_of_order == 0 => {}
+                Ok(r) => violations.push(format!("{name}: {} tells out of order", r.out_of_order)),
+                Err(e) => violations.push(format!("{name}: no report: {e}")),
+            }
+        }
+        let t = self.tallies.borrow();
+        violations.extend(t.problems.iter().cloned());
+        for (id, downs) in &t.downs {
+            let running = w.members.values().any(|m| m.echo.id() == id);
+            match (running, downs) {
+                (true, 0) | (false, 1) => {}
+                (true, n) => violations.push(format!("{id} runs, but its monitor fired {n} times")),
+                (false, n) => violations.push(format!("{id} is gone; its monitor fired {n} times, not once")),
+            }
+        }
+        Outcome {
+            ok: t.ok,
+            failed: t.failed,
+            violations,
+        }
+    }
+}
+
+/// One ask of `target`, checked.
+async fn ask(target: arbour::ActorRef<Echo>, i: u64, tallies: Rc<RefCell<Tallies>>) {
+    let asked = tokio::time::Instant::now();
+    let r = target.ask(Ping(i)).timeout(ASK_TIMEOUT).await;
+    let took = asked.elapsed();
+    let mut t = tallies.borrow_mut();
+    if took > ASK_TIMEOUT + ASK_BOUND {
+        t.problems.push(format!(
+            "ask {i} of {} ended after {took:?}, past its {ASK_TIMEOUT:?} timeout",
+            target.id()
+        ));
+    }
+    match r {
+        Ok(v) if v == i + 1 => t.ok += 1,
+        Ok(v) => t.problems.push(format!("ask {i} of {} answered {v}", target.id())),
+        Err(
+            AskError::NodeDown(_)
+            | AskError::NodeShutdown(_)
+            | AskError::ActorGone(_)
+            | AskError::Timeout(_),
+        ) => t.failed += 1,
+        Err(e) => t.problems.push(format!("ask {i} of {}: {e}", target.id())),
+    }
+}
