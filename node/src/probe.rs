@@ -15,6 +15,7 @@ pub struct Echo {
     last: HashMap<u32, u64>,
     received: u64,
     out_of_order: u64,
+    gaps: u64,
     held: Option<ActorRef<Echo>>,
 }
 
@@ -50,8 +51,12 @@ arbour::remote_message!(Report => "probe.report.v1");
 pub struct TallyReport {
     /// Tally messages received.
     pub received: u64,
-    /// Messages whose sequence number was not the sender's previous plus one.
+    /// Messages whose sequence number was not above the sender's previous
+    /// one (reordered or duplicated).
     pub out_of_order: u64,
+    /// Messages whose sequence number skipped some (the ones between were
+    /// lost: allowed only when the link broke, as in Erlang).
+    pub gaps: u64,
     /// Per sender, the last sequence number seen.
     pub last: Vec<(u32, u64)>,
 }
@@ -152,10 +157,14 @@ impl Handler<Tally> for Echo {
     fn handle(&mut self, t: Tally, _: &mut Context<Self>) {
         self.received += 1;
         let last = self.last.entry(t.sender).or_insert(0);
-        if t.seq != *last + 1 {
+        if t.seq <= *last {
             self.out_of_order += 1;
+        } else {
+            if t.seq != *last + 1 {
+                self.gaps += 1;
+            }
+            *last = t.seq;
         }
-        *last = t.seq;
     }
 }
 
@@ -167,6 +176,7 @@ impl Handler<Report> for Echo {
         MessageResult(TallyReport {
             received: self.received,
             out_of_order: self.out_of_order,
+            gaps: self.gaps,
             last,
         })
     }

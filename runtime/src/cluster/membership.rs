@@ -180,6 +180,10 @@ pub struct Membership {
     /// header of each packet sent.)
     rounds_since_refuted: u32,
     own_incarnation: foca::Incarnation,
+    /// Probe rounds so far, and the rounds in which this member itself
+    /// raised a suspicion (its probe failed), the last few kept.
+    round: u64,
+    raised_in: std::collections::VecDeque<u64>,
     /// Suspicions whose end was put off because this member heard nothing
     /// at all (it is more likely cut off itself), with how often.
     put_off: std::collections::BTreeMap<MemberId, u32>,
@@ -192,9 +196,12 @@ pub struct Membership {
 /// down and ignores its claims.
 const PUT_OFF_AT_MOST: u32 = 3;
 
-/// For how many probe rounds after refuting a suspicion of itself a member
-/// counts as in poor health (the others could not hear it: its own packets
-/// may be the ones lost).
+/// The window, in probe rounds, of the second sign of poor health: in it,
+/// this member refuted a suspicion of itself *and* its own probes of two
+/// or more members failed. (Either alone is common in a healthy member: a
+/// member cut off suspects everyone, so everyone refutes; two members
+/// crashing at once fail two probes. Together they mean its own packets
+/// are the ones lost.)
 const REFUTED_ROUNDS: u32 = 5;
 
 impl std::fmt::Debug for Membership {
@@ -220,6 +227,8 @@ impl Membership {
             heard_this_round: true,
             quiet_rounds: 0,
             rounds_since_refuted: REFUTED_ROUNDS + 1,
+            round: 0,
+            raised_in: Default::default(),
             own_incarnation: Default::default(),
             put_off: Default::default(),
             suspect_to_down_after: config.suspect_to_down_after,
@@ -245,12 +254,12 @@ impl Membership {
         } else {
             self.heard_this_round = true;
         }
-        self.track_suspicion();
+        let _ = self.track_suspicion();
     }
 
     /// Notes members that became suspect, and down members forgotten
-    /// (foca notifies neither).
-    fn track_suspicion(&mut self) {
+    /// (foca notifies neither); returns how many became suspect.
+    fn track_suspicion(&mut self) -> usize {
         let (mut suspect, mut down) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
         for m in self.foca.iter_membership_state() {
             match m.state() {
@@ -274,8 +283,10 @@ impl Membership {
                 self.noticed.push_back(MemberEvent::Forgotten(m.clone()));
             }
         }
+        let raised = suspect.difference(&self.suspected).count();
         self.suspected = suspect;
         self.down = down;
+        raised
     }
 
     /// The members that went down and are still remembered.
@@ -298,10 +309,16 @@ impl Membership {
                 self.quiet_rounds = if self.heard_this_round { 0 } else { self.quiet_rounds + 1 };
                 self.heard_this_round = false;
                 self.rounds_since_refuted = self.rounds_since_refuted.saturating_add(1);
+                self.round += 1;
+                let oldest = self.round.saturating_sub(u64::from(REFUTED_ROUNDS));
+                while self.raised_in.front().is_some_and(|r| *r < oldest) {
+                    self.raised_in.pop_front();
+                }
             }
             Timer::ChangeSuspectToDown { member_id, .. } => {
                 let times = self.put_off.get(member_id).copied().unwrap_or(0);
-                let poor_health = self.quiet_rounds > 0 || self.rounds_since_refuted <= REFUTED_ROUNDS;
+                let poor_health = self.quiet_rounds > 0
+                    || (self.rounds_since_refuted <= REFUTED_ROUNDS && self.raised_in.len() >= 2);
                 if poor_health && times < PUT_OFF_AT_MOST {
                     if times == 0 {
                         tracing::warn!(
@@ -321,7 +338,11 @@ impl Membership {
             _ => {}
         }
         let _ = self.foca.handle_timer(timer, &mut self.out);
-        self.track_suspicion();
+        // a suspicion raised while handling a timer is this member's own
+        // (its probe failed); one learned from a packet is not
+        for _ in 0..self.track_suspicion() {
+            self.raised_in.push_back(self.round);
+        }
     }
 
 

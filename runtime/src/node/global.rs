@@ -163,10 +163,18 @@ impl Network {
             .with(self, |m| (m.owner_gone(name, incarnation), Vec::new()));
     }
 
-    /// The connection to a plain peer (not tracked by membership) is gone:
-    /// its part goes with it until it connects again.
+    /// The connection to node `name`'s life `incarnation` is gone: its part
+    /// goes with it until it connects again, unless membership tracks that
+    /// life as a member (then membership decides when it is gone: a
+    /// connection may drop while its member lives). A life that never
+    /// joined, or is already gone, has nobody else to end it.
     pub(crate) fn registry_disconnected(&self, name: &str, incarnation: u64) {
-        if self.members.is_none() {
+        let member = self.members.as_ref().is_some_and(|m| {
+            m.members()
+                .iter()
+                .any(|x| x.name == name && x.incarnation == incarnation)
+        });
+        if !member {
             self.global.with(self, |m| {
                 (m.owner_disconnected(name, incarnation), Vec::new())
             });

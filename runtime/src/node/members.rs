@@ -169,7 +169,9 @@ impl Members {
                         node = %net.me, member = %new.name, old = old.incarnation, new = new.incarnation,
                         "member restarted"
                     );
-                    net.registry_owner_gone(&old.name, old.incarnation);
+                    // every life before the new one is over (one may have
+                    // come and gone unseen by membership)
+                    net.registry_owner_gone(&new.name, new.incarnation.saturating_sub(1).max(old.incarnation));
                 }
             }
             let _ = self.events.send(event);

@@ -4,9 +4,11 @@
 //! - every ask is answered right, or fails with a reason (node down, shut
 //!   down, gone, timed out), never later than its timeout plus
 //!   [`ASK_BOUND`];
-//! - per-pair order: every echo received m0's tells in order;
+//! - per-pair order: every echo received m0's tells in order, none twice,
+//!   and lost some only if its link broke (its monitor fired);
 //! - monitors fire exactly once: every life that is gone was reported
-//!   down once, and no life that runs was.
+//!   down once; a life that runs was not, unless its connection was lost
+//!   (then `NodeDown` once, as Erlang's `noconnection`).
 
 use super::world::World;
 use actix::prelude::*;
@@ -31,7 +33,7 @@ struct Tallies {
     /// Per target life: tells sent.
     sent: BTreeMap<String, u64>,
     /// Monitor notices per echo life m0 met.
-    downs: BTreeMap<ActorId, u32>,
+    downs: BTreeMap<ActorId, Vec<arbour::ExitReason>>,
 }
 
 /// Counts `Down` notices.
@@ -44,7 +46,7 @@ impl Actor for Watch {
 impl Handler<Down> for Watch {
     type Result = ();
     fn handle(&mut self, d: Down, _: &mut Context<Self>) {
-        *self.0.borrow_mut().downs.entry(d.id).or_insert(0) += 1;
+        self.0.borrow_mut().downs.entry(d.id).or_default().push(d.reason);
     }
 }
 
@@ -86,7 +88,7 @@ impl Workload {
                         let seq = {
                             let mut t = tallies.borrow_mut();
                             if !t.downs.contains_key(target.id()) {
-                                t.downs.insert(target.id().clone(), 0);
+                                t.downs.insert(target.id().clone(), Vec::new());
                                 drop(t);
                                 // kept for the run: dropping a monitor does not cancel it
                                 let _ = target.monitor(watch.clone());
@@ -120,9 +122,21 @@ impl Workload {
             if name == "m0" {
                 continue;
             }
+            let broke = self
+                .tallies
+                .borrow()
+                .downs
+                .get(m.echo.id())
+                .is_some_and(|d| !d.is_empty());
             match m.echo.ask(Report).timeout(Duration::from_secs(5)).await {
-                Ok(r) if r.out_of_order == 0 => {}
-                Ok(r) => violations.push(format!("{name}: {} tells out of order", r.out_of_order)),
+                Ok(r) if r.out_of_order > 0 => {
+                    violations.push(format!("{name}: {} tells out of order or twice", r.out_of_order))
+                }
+                Ok(r) if r.gaps > 0 && !broke => violations.push(format!(
+                    "{name}: tells lost ({} gaps), though its link never broke",
+                    r.gaps
+                )),
+                Ok(_) => {}
                 Err(e) => violations.push(format!("{name}: no report: {e}")),
             }
         }
@@ -130,10 +144,13 @@ impl Workload {
         violations.extend(t.problems.iter().cloned());
         for (id, downs) in &t.downs {
             let running = w.members.values().any(|m| m.echo.id() == id);
-            match (running, downs) {
-                (true, 0) | (false, 1) => {}
-                (true, n) => violations.push(format!("{id} runs, but its monitor fired {n} times")),
-                (false, n) => violations.push(format!("{id} is gone; its monitor fired {n} times, not once")),
+            match (running, downs.as_slice()) {
+                (true, []) | (true, [arbour::ExitReason::NodeDown]) | (false, [_]) => {}
+                (true, d) => violations.push(format!("{id} runs, but its monitor fired: {d:?}")),
+                (false, d) => violations.push(format!(
+                    "{id} is gone; its monitor fired {} times, not once",
+                    d.len()
+                )),
             }
         }
         Outcome {
