@@ -20,7 +20,7 @@ use arbour::{ChildSpec, Kind, Node, SupervisorSpec, WorkerPlacement};
 use arbour_config::{ClusterFile, Deploy};
 use std::io::Write as _;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 type Register = Arc<dyn Fn(&Node) -> Result<(), arbour::NodeError> + Send + Sync>;
 type MakeChild =
@@ -149,30 +149,9 @@ impl App {
     pub fn run_node(&self, file: &ClusterFile, name: &str, stdin_eof: bool) -> anyhow::Result<()> {
         let problems = self.check(file);
         anyhow::ensure!(problems.is_empty(), "{}", problems.join("\n"));
-        let me = file
-            .node(name)
-            .with_context(|| format!("{}: no node {name:?} in the file", file.path.display()))?
-            .clone();
-        let mut b = Node::builder(&me.name)
-            .cluster(&file.name)
-            .listen(me.listen)
-            .membership(membership(&file.membership));
-        b = match &file.security {
-            arbour_config::Security::Secret(s) => b.secret(s),
-            arbour_config::Security::Tls { ca, cert_dir } => b.tls_files(
-                ca,
-                cert_dir.join(format!("{}.crt", me.name)),
-                cert_dir.join(format!("{}.key", me.name)),
-            ),
-        };
-        for r in &me.roles {
-            b = b.role(r);
-        }
-        if let Some(w) = me.workers {
+        let mut b = configure(file, name, Node::builder(name))?;
+        if let Some(w) = file.node(name).and_then(|me| me.workers) {
             b = b.workers(w);
-        }
-        for other in file.nodes.iter().filter(|n| n.name != me.name) {
-            b = b.seed_node(&other.name, other.listen);
         }
         let (eof_tx, eof_rx) = tokio::sync::oneshot::channel::<()>();
         if stdin_eof {
@@ -189,28 +168,14 @@ impl App {
         let (app, file) = (self.clone(), file.clone());
         let ran = b
             .run(move |node| async move {
-                for k in &app.kinds {
-                    (k.register)(&node)?;
-                }
+                app.register_kinds(&node)?;
                 say(format!(
                     "node {} listening {}",
                     node.node_id().name,
                     node.local_addr()?
                 ));
                 print_member_events(&node);
-                for d in file
-                    .deploy
-                    .iter()
-                    .filter(|d| d.supervise_on == *node.node_id().name)
-                {
-                    let (app, node, d, file) = (app.clone(), node.clone(), d.clone(), file.clone());
-                    tokio::task::spawn_local(async move {
-                        if let Err(e) = app.deploy(&node, &file, &d).await {
-                            tracing::error!(deploy = %d.name, "deployment failed: {e:#}");
-                            say(format!("deploy {} failed: {e:#}", d.name));
-                        }
-                    });
-                }
+                app.start_deployments(&node, &file, say);
                 let _ = eof_rx.await;
                 Ok::<_, anyhow::Error>(())
             })
@@ -218,9 +183,44 @@ impl App {
         ran.unwrap_or(Ok(()))
     }
 
+    /// Registers every kind of this binary on `node`.
+    pub fn register_kinds(&self, node: &Node) -> Result<(), arbour::NodeError> {
+        for k in &self.kinds {
+            (k.register)(node)?;
+        }
+        Ok(())
+    }
+
+    /// Starts, in the background, the deployments of `file` that `node`
+    /// supervises; each says what happened through `report` (`arbour run`
+    /// prints it; the simulator traces it). Call inside the node's
+    /// `LocalSet`.
+    pub fn start_deployments(&self, node: &Node, file: &ClusterFile, report: impl Fn(String) + Clone + 'static) {
+        for d in file
+            .deploy
+            .iter()
+            .filter(|d| d.supervise_on == *node.node_id().name)
+        {
+            let (app, node, d, file, report) =
+                (self.clone(), node.clone(), d.clone(), file.clone(), report.clone());
+            tokio::task::spawn_local(async move {
+                if let Err(e) = app.deploy(&node, &file, &d, &report).await {
+                    tracing::error!(deploy = %d.name, "deployment failed: {e:#}");
+                    report(format!("deploy {} failed: {e:#}", d.name));
+                }
+            });
+        }
+    }
+
     /// Starts deployment `d`'s supervisor on `node`, once the nodes its
     /// placement allows have come up (or [`GATHER`] has passed).
-    async fn deploy(&self, node: &Node, file: &ClusterFile, d: &Deploy) -> anyhow::Result<()> {
+    async fn deploy(
+        &self,
+        node: &Node,
+        file: &ClusterFile,
+        d: &Deploy,
+        report: &impl Fn(String),
+    ) -> anyhow::Result<()> {
         let kind = self
             .kinds
             .iter()
@@ -238,7 +238,8 @@ impl App {
             .collect();
         let mut events = node.cluster().events()?;
         let mut members = node.member_events().context("membership")?;
-        let started = Instant::now();
+        // the node's clock (virtual under the simulator), not the OS's
+        let started = tokio::time::Instant::now();
         loop {
             // a node counts once it is a member and has the kind
             let have = node.cluster().nodes_with_kind(&d.kind);
@@ -300,7 +301,7 @@ impl App {
             *spread.entry(id.node.name.to_string()).or_default() += 1;
         }
         let spread: Vec<String> = spread.iter().map(|(n, c)| format!("{n}={c}")).collect();
-        say(format!(
+        report(format!(
             "deploy {} started: {} instances of {} ({})",
             d.name,
             d.instances,
@@ -309,9 +310,38 @@ impl App {
         ));
         // the supervisor runs until the node shuts down; say if it gives up
         let reason = sup.exited().await;
-        say(format!("deploy {} supervisor exited: {reason}", d.name));
+        report(format!("deploy {} supervisor exited: {reason}", d.name));
         Ok(())
     }
+}
+
+/// `b` set up as node `name` of `file`: its cluster name, listen address,
+/// security, failure detection, roles, and every other node of the file as
+/// a seed. (`arbour run` builds its node so; the simulator too, over a
+/// simulated socket.)
+pub fn configure(file: &ClusterFile, name: &str, b: arbour::NodeBuilder) -> anyhow::Result<arbour::NodeBuilder> {
+    let me = file
+        .node(name)
+        .with_context(|| format!("{}: no node {name:?} in the file", file.path.display()))?;
+    let mut b = b
+        .cluster(&file.name)
+        .listen(me.listen)
+        .membership(membership(&file.membership));
+    b = match &file.security {
+        arbour_config::Security::Secret(s) => b.secret(s),
+        arbour_config::Security::Tls { ca, cert_dir } => b.tls_files(
+            ca,
+            cert_dir.join(format!("{}.crt", me.name)),
+            cert_dir.join(format!("{}.key", me.name)),
+        ),
+    };
+    for r in &me.roles {
+        b = b.role(r);
+    }
+    for other in file.nodes.iter().filter(|n| n.name != me.name) {
+        b = b.seed_node(&other.name, other.listen);
+    }
+    Ok(b)
 }
 
 /// The file's failure-detection tuning over arbour's defaults.

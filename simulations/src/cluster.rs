@@ -76,10 +76,22 @@ impl SimCluster {
         name: &str,
         configure: impl FnOnce(arbour::NodeBuilder) -> arbour::NodeBuilder,
     ) -> Result<(Node, SocketAddr), NodeError> {
+        self.start_at(name, None, configure).await
+    }
+
+    /// [`SimCluster::start_with`], at `addr` if given (a cluster file's
+    /// `listen`) the first time `name` starts.
+    pub async fn start_at(
+        &mut self,
+        name: &str,
+        addr: Option<SocketAddr>,
+        configure: impl FnOnce(arbour::NodeBuilder) -> arbour::NodeBuilder,
+    ) -> Result<(Node, SocketAddr), NodeError> {
         let seed = self.rng.derive(name).next_u64();
-        let (addr, incarnation) = match self.lives.get(name) {
-            Some((addr, last)) => (*addr, last + 1),
-            None => {
+        let (addr, incarnation) = match (self.lives.get(name), addr) {
+            (Some((addr, last)), _) => (*addr, last + 1),
+            (None, Some(addr)) => (addr, 1 + seed % 1_000_000),
+            (None, None) => {
                 let addr = SocketAddr::from(([10, 0, 0, self.next_host], 7000));
                 self.next_host = self.next_host.wrapping_add(1);
                 (addr, 1 + seed % 1_000_000)

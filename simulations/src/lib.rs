@@ -11,11 +11,13 @@
 
 pub mod cluster;
 pub mod cluster_scenarios;
+pub mod deployment;
 pub mod net;
 pub mod scenarios;
 mod trace;
 
 pub use cluster::SimCluster;
+pub use deployment::SimDeployment;
 pub use net::{Counts, Faults, SimNet, SimSocket};
 pub use trace::Trace;
 
