@@ -195,14 +195,24 @@ impl App {
     /// supervises; each says what happened through `report` (`arbour run`
     /// prints it; the simulator traces it). Call inside the node's
     /// `LocalSet`.
-    pub fn start_deployments(&self, node: &Node, file: &ClusterFile, report: impl Fn(String) + Clone + 'static) {
+    pub fn start_deployments(
+        &self,
+        node: &Node,
+        file: &ClusterFile,
+        report: impl Fn(String) + Clone + 'static,
+    ) {
         for d in file
             .deploy
             .iter()
             .filter(|d| d.supervise_on == *node.node_id().name)
         {
-            let (app, node, d, file, report) =
-                (self.clone(), node.clone(), d.clone(), file.clone(), report.clone());
+            let (app, node, d, file, report) = (
+                self.clone(),
+                node.clone(),
+                d.clone(),
+                file.clone(),
+                report.clone(),
+            );
             tokio::task::spawn_local(async move {
                 if let Err(e) = app.deploy(&node, &file, &d, &report).await {
                     tracing::error!(deploy = %d.name, "deployment failed: {e:#}");
@@ -319,7 +329,11 @@ impl App {
 /// security, failure detection, roles, and every other node of the file as
 /// a seed. (`arbour run` builds its node so; the simulator too, over a
 /// simulated socket.)
-pub fn configure(file: &ClusterFile, name: &str, b: arbour::NodeBuilder) -> anyhow::Result<arbour::NodeBuilder> {
+pub fn configure(
+    file: &ClusterFile,
+    name: &str,
+    b: arbour::NodeBuilder,
+) -> anyhow::Result<arbour::NodeBuilder> {
     let me = file
         .node(name)
         .with_context(|| format!("{}: no node {name:?} in the file", file.path.display()))?;

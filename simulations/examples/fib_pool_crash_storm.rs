@@ -52,8 +52,11 @@ fn fib(n: u32) -> u64 {
 fn run(seed: u64) -> Outcome {
     run_paused(|| async move {
         let net = SimCluster::with_faults(seed, Faults::latency(Duration::from_millis(1)));
-        let mut sim = SimDeployment::new(net, cluster_file(), arbour_node::App::new().with_examples());
-        sim.start_all().await.unwrap_or_else(|e| panic!("the cluster starts: {e:#}"));
+        let mut sim =
+            SimDeployment::new(net, cluster_file(), arbour_node::App::new().with_examples());
+        sim.start_all()
+            .await
+            .unwrap_or_else(|e| panic!("the cluster starts: {e:#}"));
         let alpha = sim.nodes["alpha"].clone();
         let mut violations = Vec::new();
         let pool_whole = |alpha: &arbour::Node| alpha.cluster().group_ids("fib").len() == 4;
@@ -98,7 +101,11 @@ fn run(seed: u64) -> Outcome {
         let rng = NodeRng::from_seed(seed).derive("storm");
         for _ in 0..6 {
             tokio::time::sleep(Duration::from_millis(5_000 + rng.next_u64() % 1_500)).await;
-            let victim = if rng.next_u64() % 2 == 0 { "beta" } else { "gamma" };
+            let victim = if rng.next_u64() % 2 == 0 {
+                "beta"
+            } else {
+                "gamma"
+            };
             sim.crash(victim).await;
             tokio::time::sleep(Duration::from_millis(rng.next_u64() % 1_000)).await;
             if let Err(e) = sim.start(victim).await {
@@ -121,7 +128,9 @@ fn run(seed: u64) -> Outcome {
             .max()
             .unwrap_or(0);
         if most > 10 {
-            violations.push(format!("{most} restarts in one 10 s window: past the intensity"));
+            violations.push(format!(
+                "{most} restarts in one 10 s window: past the intensity"
+            ));
         }
         violations.extend(wrong);
         if !wait(Duration::from_secs(10), || pool_whole(&alpha)).await {
@@ -129,7 +138,10 @@ fn run(seed: u64) -> Outcome {
             violations.push(format!("after the storm the pool has {n} instances, not 4"));
         }
         let timeline = sim.trace.events();
-        if timeline.iter().any(|(_, e)| e.contains("supervisor exited")) {
+        if timeline
+            .iter()
+            .any(|(_, e)| e.contains("supervisor exited"))
+        {
             violations.push("the deployment's supervisor gave up".into());
         }
         sim.crash_all().await;
@@ -153,7 +165,12 @@ async fn task(alpha: &arbour::Node, i: u32, n: u32) -> Result<(u64, u64), String
             match worker.ask(Fib(n)).timeout(Duration::from_secs(2)).await {
                 Ok(v) if v == fib(n) => return Ok((v, tries as u64)),
                 Ok(v) => return Err(format!("task {i}: fib({n}) answered {v}, not {}", fib(n))),
-                Err(AskError::NodeDown(_) | AskError::ActorGone(_) | AskError::Timeout(_) | AskError::NodeShutdown(_)) => {}
+                Err(
+                    AskError::NodeDown(_)
+                    | AskError::ActorGone(_)
+                    | AskError::Timeout(_)
+                    | AskError::NodeShutdown(_),
+                ) => {}
                 Err(e) => return Err(format!("task {i}: {e}")),
             }
         }
@@ -200,7 +217,11 @@ fn main() -> std::process::ExitCode {
             "seed {seed}: {} tasks right ({} retries on another instance): {}",
             o.tasks_ok,
             o.retries,
-            if o.violations.is_empty() { "ok".to_owned() } else { format!("{:?}", o.violations) }
+            if o.violations.is_empty() {
+                "ok".to_owned()
+            } else {
+                format!("{:?}", o.violations)
+            }
         );
         if !o.violations.is_empty() {
             failed = true;

@@ -64,12 +64,18 @@ impl SimDeployment {
         tokio::task::spawn_local(async move {
             while let Ok(e) = events.recv().await {
                 let m = e.member();
-                trace.record(format!("{me} sees {} {}#{}", e.kind(), m.name, m.incarnation));
+                trace.record(format!(
+                    "{me} sees {} {}#{}",
+                    e.kind(),
+                    m.name,
+                    m.incarnation
+                ));
             }
         });
         let (trace, me) = (self.trace.clone(), node.node_id().to_string());
-        self.app
-            .start_deployments(&node, &self.file, move |line| trace.record(format!("{me}: {line}")));
+        self.app.start_deployments(&node, &self.file, move |line| {
+            trace.record(format!("{me}: {line}"))
+        });
         self.nodes.insert(name.to_owned(), node.clone());
         Ok(node)
     }

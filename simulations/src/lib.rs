@@ -1,13 +1,16 @@
 //! `arbour-sim`: deterministic, seeded runs of arbour in one process.
 //!
-//! Today it runs one node's supervision trees under paused tokio time on one
-//! thread, with faults chosen by the node's seeded RNG, and records an event
-//! trace stamped with virtual time. The same seed gives the same trace (the
-//! determinism rule: time, randomness and threads only through `platform`, checked by hashing two runs); a failing
-//! run names its seed. [`SimCluster`] starts whole nodes (real QUIC and TLS)
-//! on the simulated network ([`SimNet`]: seeded latency, jitter, loss,
-//! duplication, reordering, bandwidth, cut and one-way links); the cluster
-//! simulator grows from it.
+//! Whole nodes of the real stack (quinn, TLS, SWIM, the registry,
+//! supervisors, actors) run on one thread under paused tokio time, on
+//! [`SimNet`], an in-memory datagram network with seeded latency, jitter,
+//! loss, duplication, reordering, bandwidth caps and partitions.
+//! [`SimCluster`] starts them (and restarts them as new lives);
+//! [`SimDeployment`] runs a cluster file's nodes and deployments with an
+//! `App`'s kinds; [`cluster_scenarios`] holds the built-in scenarios
+//! (workload, fault plan, invariants) behind the `arbour-sim` CLI. Time,
+//! randomness and threads come only through `arbour::platform` (the
+//! determinism rule), so a seed replays the same [`Trace`]; a failing run
+//! names its seed.
 
 pub mod cluster;
 pub mod cluster_scenarios;

@@ -12,7 +12,11 @@ fn passes(scenario: Scenario) {
     let mut failing = Vec::new();
     for seed in SEEDS {
         let r = run(scenario, seed);
-        assert!(r.asks_ok > 0, "{} seed {seed}: the workload ran", scenario.name());
+        assert!(
+            r.asks_ok > 0,
+            "{} seed {seed}: the workload ran",
+            scenario.name()
+        );
         if !r.violations.is_empty() {
             failing.push((seed, r.violations));
         }
@@ -72,5 +76,9 @@ scenario_tests! {
 
 #[test]
 fn every_scenario_is_tested() {
-    assert_eq!(Scenario::ALL.len(), 8, "a new scenario needs its two tests above");
+    assert_eq!(
+        Scenario::ALL.len(),
+        8,
+        "a new scenario needs its two tests above"
+    );
 }

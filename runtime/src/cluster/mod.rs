@@ -19,6 +19,7 @@ pub mod planted {
     use std::sync::atomic::AtomicBool;
 
     /// The registry keeps the names and group members of a node that went
-    /// down or left (the bug: `owner_gone` forgets to drop them).
+    /// down or left (the bug: `owner_gone` and `owner_disconnected` forget
+    /// to drop them).
     pub static KEEP_NAMES_OF_GONE_NODES: AtomicBool = AtomicBool::new(false);
 }

@@ -511,10 +511,13 @@ impl ClusterRegistry {
         }
     }
 
-    /// Node `node` is no longer reachable and not tracked by membership
-    /// (a plain peer): its state goes, but a later connection may bring
-    /// the same life back.
+    /// Node `node`'s life is no longer reachable and not a member (a plain
+    /// peer, or a life membership never saw or already ended): its state
+    /// goes, but a later connection may bring the same life back.
     pub fn owner_disconnected(&mut self, node: &str, incarnation: u64) {
+        if super::planted::KEEP_NAMES_OF_GONE_NODES.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
         if self
             .replicas
             .get(node)

@@ -171,7 +171,10 @@ impl Members {
                     );
                     // every life before the new one is over (one may have
                     // come and gone unseen by membership)
-                    net.registry_owner_gone(&new.name, new.incarnation.saturating_sub(1).max(old.incarnation));
+                    net.registry_owner_gone(
+                        &new.name,
+                        new.incarnation.saturating_sub(1).max(old.incarnation),
+                    );
                 }
             }
             let _ = self.events.send(event);

@@ -1100,7 +1100,8 @@ impl NodeBuilder {
         let host = inner.host.clone();
         let net = host
             .in_node(async {
-                let (trust, identity) = security.load(&self.cluster, &self.name, host.rng(), self.clock)?;
+                let (trust, identity) =
+                    security.load(&self.cluster, &self.name, host.rng(), self.clock)?;
                 let mut hello = Hello::new(&self.cluster, &self.name, host.node_id().incarnation);
                 if let Some(v) = self.protocol_version {
                     hello.version = v;

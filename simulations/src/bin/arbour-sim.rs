@@ -25,7 +25,8 @@ struct Cli {
 enum Command {
     /// Run a scenario for one seed.
     Run {
-        /// lossy-network, crash-storm, rolling-restart or partition-heal.
+        /// lossy-network, crash-storm, rolling-restart, partition-heal,
+        /// registry-race, supervisor-escalation, pause or random-faults.
         scenario: String,
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -80,12 +81,22 @@ fn summary(r: &Run) -> String {
     )
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
     // the nodes' logs, if asked for (RUST_LOG=info …), on stderr
     if std::env::var_os("RUST_LOG").is_some() {
         arbour_node::init_logging();
     }
-    match Cli::parse().command {
+    match run_command(Cli::parse().command) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_command(command: Command) -> Result<()> {
+    match command {
         Command::Run {
             scenario: name,
             seed,
@@ -129,18 +140,20 @@ fn main() -> Result<()> {
             for seed in lo..hi {
                 let r = run(s, seed);
                 if !r.violations.is_empty() {
+                    eprint!("\r");
                     println!("seed {seed} FAILED: {}", r.violations[0]);
                     failing.push(seed);
                 }
-                print!(
+                // progress on stderr, so stdout stays a list of failures
+                eprint!(
                     "\r{}/{} seeds, {} failing ",
                     seed - lo + 1,
                     hi - lo,
                     failing.len()
                 );
-                let _ = std::io::stdout().flush();
+                let _ = std::io::stderr().flush();
             }
-            println!();
+            eprintln!();
             let mins = started.elapsed().as_secs_f64() / 60.0;
             println!(
                 "{} seeds in {:.1} s ({:.0} seeds/min); failing: {:?}",

@@ -158,7 +158,12 @@ pub fn run(scenario: Scenario, seed: u64) -> Run {
             Scenario::PartitionHeal => {
                 let shape = plan::pick(
                     &rng,
-                    &[Shape::Symmetric, Shape::OneWayOut, Shape::OneWayIn, Shape::Clog],
+                    &[
+                        Shape::Symmetric,
+                        Shape::OneWayOut,
+                        Shape::OneWayIn,
+                        Shape::Clog,
+                    ],
                 );
                 let step = Step {
                     after: plan::millis(&rng, 200, 1_000),
@@ -169,9 +174,7 @@ pub fn run(scenario: Scenario, seed: u64) -> Run {
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
             Scenario::RegistryRace => registry_race::run(&mut w, &rng, &mut violations).await,
-            Scenario::SupervisorEscalation => {
-                supervision::run(&mut w, &rng, &mut violations).await
-            }
+            Scenario::SupervisorEscalation => supervision::run(&mut w, &rng, &mut violations).await,
             Scenario::Pause => {
                 let steps = (0..6)
                     .map(|i| {
@@ -192,7 +195,11 @@ pub fn run(scenario: Scenario, seed: u64) -> Run {
             Scenario::RandomFaults => {
                 let plan = Plan::random(&rng, &w.faultable(), 8);
                 for (i, s) in plan.0.iter().enumerate() {
-                    trace.record(format!("plan {i}: after {} ms, {:?}", s.after.as_millis(), s.fault));
+                    trace.record(format!(
+                        "plan {i}: after {} ms, {:?}",
+                        s.after.as_millis(),
+                        s.fault
+                    ));
                 }
                 plan.run(&mut w, &rng, &mut violations).await;
                 tokio::time::sleep(Duration::from_secs(2)).await;

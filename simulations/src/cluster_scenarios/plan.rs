@@ -22,7 +22,12 @@ pub enum Shape {
 }
 
 impl Shape {
-    const ALL: [Shape; 4] = [Shape::Symmetric, Shape::OneWayOut, Shape::OneWayIn, Shape::Clog];
+    const ALL: [Shape; 4] = [
+        Shape::Symmetric,
+        Shape::OneWayOut,
+        Shape::OneWayIn,
+        Shape::Clog,
+    ];
 }
 
 /// One fault.
@@ -152,7 +157,8 @@ impl Plan {
                     }
                 }
                 Fault::Lossy(d) => {
-                    w.trace.record(format!("lossy links for {} ms", d.as_millis()));
+                    w.trace
+                        .record(format!("lossy links for {} ms", d.as_millis()));
                     w.cluster.net.set_default(lossy());
                     tokio::time::sleep(*d).await;
                     w.cluster.net.set_default(clean());
@@ -172,12 +178,18 @@ async fn partition(w: &World, rng: &NodeRng, who: &str, shape: Shape, d: Duratio
         .filter(|n| *n != who)
         .map(|n| w.addr(n))
         .collect();
-    w.trace
-        .record(format!("partition {who} {shape:?} for {} ms", d.as_millis()));
+    w.trace.record(format!(
+        "partition {who} {shape:?} for {} ms",
+        d.as_millis()
+    ));
     match shape {
         Shape::Symmetric => w.cluster.net.partition(&[me]),
-        Shape::OneWayOut => others.iter().for_each(|o| w.cluster.net.cut_one_way(me, *o)),
-        Shape::OneWayIn => others.iter().for_each(|o| w.cluster.net.cut_one_way(*o, me)),
+        Shape::OneWayOut => others
+            .iter()
+            .for_each(|o| w.cluster.net.cut_one_way(me, *o)),
+        Shape::OneWayIn => others
+            .iter()
+            .for_each(|o| w.cluster.net.cut_one_way(*o, me)),
         Shape::Clog => {
             for o in shuffled(rng, others.clone()) {
                 w.cluster.net.cut(me, o);

@@ -37,11 +37,15 @@ pub async fn run(w: &mut World, rng: &NodeRng, violations: &mut Vec<String>) {
                         .entry(name.clone())
                         .or_default()
                         .push(m.node.node_id().to_string()),
-                    Err(e) => violations.push(format!("{} registers {name}: {e}", m.node.node_id())),
+                    Err(e) => {
+                        violations.push(format!("{} registers {name}: {e}", m.node.node_id()))
+                    }
                 }
             }
         }
-        w.trace.record(format!("round {round}: every member registered {NAMES_PER_ROUND} names"));
+        w.trace.record(format!(
+            "round {round}: every member registered {NAMES_PER_ROUND} names"
+        ));
         if cut.is_some() {
             tokio::time::sleep(millis(rng, 50, 250)).await;
             w.cluster.net.heal_all();
@@ -70,8 +74,11 @@ fn check(w: &World, registrants: &BTreeMap<String, Vec<String>>) -> Vec<String> 
         .collect();
     let lost = w.lost.borrow();
     for (name, lives) in registrants {
-        let views: Vec<Option<arbour::ActorId>> =
-            w.members.values().map(|m| m.node.cluster().whereis(name)).collect();
+        let views: Vec<Option<arbour::ActorId>> = w
+            .members
+            .values()
+            .map(|m| m.node.cluster().whereis(name))
+            .collect();
         let alive: Vec<&String> = lives.iter().filter(|l| running.contains_key(*l)).collect();
         let winner = views.first().cloned().flatten();
         if views.iter().any(|v| *v != winner) {
@@ -80,14 +87,19 @@ fn check(w: &World, registrants: &BTreeMap<String, Vec<String>>) -> Vec<String> 
         }
         match &winner {
             None if alive.is_empty() => {}
-            None => out.push(format!("{name}: nobody holds it, though {alive:?} registered it")),
+            None => out.push(format!(
+                "{name}: nobody holds it, though {alive:?} registered it"
+            )),
             Some(id) if !running.values().any(|r| *r == id) => {
                 out.push(format!("{name} names {id}, which is not running"))
             }
             Some(id) => {
                 for life in alive {
                     let won = running.get(life).is_some_and(|r| *r == id);
-                    let told = lost.get(&(life.clone(), name.clone())).copied().unwrap_or(0);
+                    let told = lost
+                        .get(&(life.clone(), name.clone()))
+                        .copied()
+                        .unwrap_or(0);
                     if !won && told != 1 {
                         out.push(format!("{life} lost {name} but was told {told} times"));
                     }

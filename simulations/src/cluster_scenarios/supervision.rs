@@ -29,7 +29,12 @@ fn pool() -> SupervisorSpec {
         .intensity(INTENSITY)
         .period(PERIOD);
     for i in 0..CHILDREN {
-        spec = spec.child(ChildSpec::remote::<Echo>(format!("w{i}"), Placement::Any, "echo", ()));
+        spec = spec.child(ChildSpec::remote::<Echo>(
+            format!("w{i}"),
+            Placement::Any,
+            "echo",
+            (),
+        ));
     }
     spec
 }
@@ -46,7 +51,10 @@ fn children(pool: &SupervisorRef) -> Vec<arbour::ActorRef<Echo>> {
 async fn pool_whole(root: &SupervisorRef) -> Result<SupervisorRef, String> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
-        if let Some(p) = root.child_supervisor("pool").filter(SupervisorRef::is_alive) {
+        if let Some(p) = root
+            .child_supervisor("pool")
+            .filter(SupervisorRef::is_alive)
+        {
             let kids = children(&p);
             if kids.len() == CHILDREN {
                 let mut answered = 0;
@@ -91,7 +99,9 @@ pub async fn run(w: &mut World, rng: &NodeRng, violations: &mut Vec<String>) {
         let k = 1 + (rng.next_u64() as usize) % CHILDREN;
         let kids = children(&pool);
         let spread: Vec<String> = kids.iter().map(|c| c.id().node.name.to_string()).collect();
-        w.trace.record(format!("burst {burst}: {k} of the pool's children on {spread:?} fail"));
+        w.trace.record(format!(
+            "burst {burst}: {k} of the pool's children on {spread:?} fail"
+        ));
         for c in kids.iter().take(k) {
             if rng.next_u64() % 4 == 0 {
                 c.tell(Crash(format!("burst {burst}")));
@@ -118,13 +128,20 @@ pub async fn run(w: &mut World, rng: &NodeRng, violations: &mut Vec<String>) {
         if gave_up {
             // the old pool's children went with it, on whatever node they ran
             for c in &kids {
-                if c.ask(Ping(1)).timeout(Duration::from_millis(500)).await.is_ok() {
+                if c.ask(Ping(1))
+                    .timeout(Duration::from_millis(500))
+                    .await
+                    .is_ok()
+                {
                     violations.push(format!("burst {burst}: {} outlived its pool", c.id()));
                 }
             }
         }
     }
     let stats = m0.stats();
-    w.trace.record(format!("supervision done: {} restarts on m0", stats.restarts));
+    w.trace.record(format!(
+        "supervision done: {} restarts on m0",
+        stats.restarts
+    ));
     let _ = tokio::time::timeout(Duration::from_secs(10), root.shutdown()).await;
 }

@@ -46,7 +46,12 @@ impl Actor for Watch {
 impl Handler<Down> for Watch {
     type Result = ();
     fn handle(&mut self, d: Down, _: &mut Context<Self>) {
-        self.0.borrow_mut().downs.entry(d.id).or_default().push(d.reason);
+        self.0
+            .borrow_mut()
+            .downs
+            .entry(d.id)
+            .or_default()
+            .push(d.reason);
     }
 }
 
@@ -107,7 +112,11 @@ impl Workload {
                 }
             })
         };
-        Self { tallies, stop, task }
+        Self {
+            tallies,
+            stop,
+            task,
+        }
     }
 
     /// Stops the traffic, lets the last asks end, and checks the
@@ -129,9 +138,10 @@ impl Workload {
                 .get(m.echo.id())
                 .is_some_and(|d| !d.is_empty());
             match m.echo.ask(Report).timeout(Duration::from_secs(5)).await {
-                Ok(r) if r.out_of_order > 0 => {
-                    violations.push(format!("{name}: {} tells out of order or twice", r.out_of_order))
-                }
+                Ok(r) if r.out_of_order > 0 => violations.push(format!(
+                    "{name}: {} tells out of order or twice",
+                    r.out_of_order
+                )),
                 Ok(r) if r.gaps > 0 && !broke => violations.push(format!(
                     "{name}: tells lost ({} gaps), though its link never broke",
                     r.gaps
@@ -175,7 +185,9 @@ async fn ask(target: arbour::ActorRef<Echo>, i: u64, tallies: Rc<RefCell<Tallies
     }
     match r {
         Ok(v) if v == i + 1 => t.ok += 1,
-        Ok(v) => t.problems.push(format!("ask {i} of {} answered {v}", target.id())),
+        Ok(v) => t
+            .problems
+            .push(format!("ask {i} of {} answered {v}", target.id())),
         Err(
             AskError::NodeDown(_)
             | AskError::NodeShutdown(_)

@@ -8,8 +8,8 @@ use arbour::Node;
 use arbour_node::probe::Echo;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::rc::Rc;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::time::Duration;
 
 /// How long membership may take to converge after the faults stop.
@@ -100,7 +100,11 @@ impl World {
             }
         });
         let mut registry = node.cluster().events().expect("registry events");
-        let (trace, lost, me) = (self.trace.clone(), self.lost.clone(), node.node_id().to_string());
+        let (trace, lost, me) = (
+            self.trace.clone(),
+            self.lost.clone(),
+            node.node_id().to_string(),
+        );
         tokio::task::spawn_local(async move {
             while let Ok(e) = registry.recv().await {
                 if let arbour::RegistryEvent::NameLost { name, winner, .. } = e {
@@ -133,8 +137,11 @@ impl World {
         let Some(m) = self.members.get(name) else {
             return;
         };
-        self.trace
-            .record(format!("pause {} for {} ms", m.node.node_id(), d.as_millis()));
+        self.trace.record(format!(
+            "pause {} for {} ms",
+            m.node.node_id(),
+            d.as_millis()
+        ));
         m.node.pause();
         tokio::time::sleep(d).await;
         m.node.resume();
@@ -150,7 +157,11 @@ impl World {
 
     /// The names of the members, `m0` excluded (the ones faults may hit).
     pub fn faultable(&self) -> Vec<String> {
-        self.members.keys().filter(|n| *n != "m0").cloned().collect()
+        self.members
+            .keys()
+            .filter(|n| *n != "m0")
+            .cloned()
+            .collect()
     }
 
     /// Members a majority of the others have declared down in their
@@ -205,7 +216,9 @@ impl World {
 
     /// Whether every member sees exactly the others' current lives.
     pub fn converged(&self) -> bool {
-        self.members.iter().all(|(name, m)| self.seen_by(m) == self.want(name))
+        self.members
+            .iter()
+            .all(|(name, m)| self.seen_by(m) == self.want(name))
     }
 
     fn seen_by(&self, m: &Member) -> Vec<(String, u64)> {
@@ -287,7 +300,9 @@ impl World {
             .any(|m| m.node.members().iter().any(|x| x.name == name))
         {
             if tokio::time::Instant::now() >= deadline {
-                return Some(format!("{name} was not declared down everywhere within 10 s"));
+                return Some(format!(
+                    "{name} was not declared down everywhere within 10 s"
+                ));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
