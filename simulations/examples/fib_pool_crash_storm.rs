@@ -101,7 +101,7 @@ fn run(seed: u64) -> Outcome {
         let rng = NodeRng::from_seed(seed).derive("storm");
         for _ in 0..6 {
             tokio::time::sleep(Duration::from_millis(5_000 + rng.next_u64() % 1_500)).await;
-            let victim = if rng.next_u64() % 2 == 0 {
+            let victim = if rng.next_u64().is_multiple_of(2) {
                 "beta"
             } else {
                 "gamma"

@@ -21,7 +21,10 @@ pub async fn run(w: &mut World, rng: &NodeRng, violations: &mut Vec<String>) {
     let mut registrants: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for round in 0..ROUNDS {
         tokio::time::sleep(millis(rng, 100, 1_000)).await;
-        let cut = (rng.next_u64() % 2 == 0).then(|| pick(rng, &w.faultable()));
+        let cut = rng
+            .next_u64()
+            .is_multiple_of(2)
+            .then(|| pick(rng, &w.faultable()));
         if let Some(who) = &cut {
             w.trace.record(format!("partition {who}"));
             w.cluster.net.partition(&[w.addr(who)]);

@@ -103,7 +103,7 @@ pub async fn run(w: &mut World, rng: &NodeRng, violations: &mut Vec<String>) {
             "burst {burst}: {k} of the pool's children on {spread:?} fail"
         ));
         for c in kids.iter().take(k) {
-            if rng.next_u64() % 4 == 0 {
+            if rng.next_u64().is_multiple_of(4) {
                 c.tell(Crash(format!("burst {burst}")));
             } else {
                 c.tell(Fail(format!("burst {burst}")));
