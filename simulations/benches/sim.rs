@@ -1,9 +1,13 @@
 //! Simulator speed (DESIGN.md §10): virtual seconds of a whole cluster per
 //! wall second, with light traffic and default failure-detection settings.
 //!
-//! - `sim.speedup.10nodes`: 10 members, 300 virtual seconds, one ask from
-//!   the first member to every other one per virtual second.
+//! - `sim.speedup.10nodes`: 10 members, 300 virtual seconds after the
+//!   cluster formed, one ask from the first member to every other one per
+//!   virtual second.
 //! - `sim.speedup.100nodes`: 100 members, 60 virtual seconds, the same.
+//! - `sim.form.Nnodes`: how long forming took (every member sees every
+//!   other), in virtual and wall seconds: apart, since it is a burst of
+//!   N(N-1)/2 TLS handshakes that a long run pays once.
 //! - `sim.sweep.seeds_per_min`: partition-heal runs (5 members) per minute.
 //!
 //! `cargo bench -p arbour-sim --bench sim`
@@ -13,9 +17,25 @@ use arbour_sim::cluster_scenarios::{run, Scenario};
 use arbour_sim::{run_paused, SimCluster};
 use std::time::{Duration, Instant};
 
-fn speedup(nodes: usize, virtual_secs: u64) -> (f64, Duration) {
-    let wall = Instant::now();
-    let covered = run_paused(|| async move {
+/// One run: how the cluster formed, and how fast it then ran.
+struct Speed {
+    /// Virtual seconds per wall second once the cluster formed.
+    speedup: f64,
+    /// Virtual seconds covered after forming.
+    covered: Duration,
+    /// Until every member saw every other: virtual and wall time.
+    formed_virtual: Duration,
+    formed_wall: Duration,
+}
+
+/// `nodes` members join through the first; once every member sees every
+/// other (formation, measured apart: thousands of TLS handshakes at once),
+/// the first asks every other member's echo once a virtual second, for
+/// `virtual_secs`.
+fn speedup(nodes: usize, virtual_secs: u64) -> Speed {
+    run_paused(|| async move {
+        let wall = Instant::now();
+        let begun = tokio::time::Instant::now();
         let mut cluster = SimCluster::new(1, Duration::from_millis(1));
         let (first, seed) = cluster.start_member("m0", None).await.expect("m0");
         let mut others = Vec::new();
@@ -28,7 +48,33 @@ fn speedup(nodes: usize, virtual_secs: u64) -> (f64, Duration) {
             n.expose("echo", &echo).expect("expose");
             others.push(n);
         }
-        let started = tokio::time::Instant::now();
+        let formed = || {
+            first.members().len() == nodes - 1
+                && others.iter().all(|n| n.members().len() == nodes - 1)
+        };
+        let mut shown = 0;
+        while !formed() {
+            assert!(
+                begun.elapsed() < Duration::from_secs(600),
+                "the cluster formed"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let secs = begun.elapsed().as_secs();
+            if std::env::var_os("SIM_BENCH_PROGRESS").is_some() && secs >= shown + 5 {
+                shown = secs;
+                let seen: Vec<usize> = others.iter().map(|n| n.members().len()).collect();
+                let down: usize = others.iter().map(|n| n.members_down().len()).sum();
+                eprintln!(
+                    "  {secs} s: members seen min {} max {}, {} full, {down} down entries, {:.1} s wall",
+                    seen.iter().min().unwrap_or(&0),
+                    seen.iter().max().unwrap_or(&0),
+                    seen.iter().filter(|c| **c == nodes - 1).count(),
+                    wall.elapsed().as_secs_f64()
+                );
+            }
+        }
+        let (formed_virtual, formed_wall) = (begun.elapsed(), wall.elapsed());
+        let (wall, started) = (Instant::now(), tokio::time::Instant::now());
         let mut refs = Vec::new();
         for i in 1..nodes {
             let r = first
@@ -44,29 +90,55 @@ fn speedup(nodes: usize, virtual_secs: u64) -> (f64, Duration) {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
         let covered = started.elapsed();
+        let speedup = covered.as_secs_f64() / wall.elapsed().as_secs_f64();
         drop(others);
-        covered
-    });
-    (
-        covered.as_secs_f64() / wall.elapsed().as_secs_f64(),
-        covered,
-    )
+        Speed {
+            speedup,
+            covered,
+            formed_virtual,
+            formed_wall,
+        }
+    })
+}
+
+fn report(nodes: usize, s: &Speed) {
+    println!(
+        "sim.speedup.{nodes}nodes {:.1} virtual s per wall s ({:.0} virtual s after forming)",
+        s.speedup,
+        s.covered.as_secs_f64()
+    );
+    println!(
+        "sim.form.{nodes}nodes {:.1} virtual s, {:.1} wall s (every member sees every other)",
+        s.formed_virtual.as_secs_f64(),
+        s.formed_wall.as_secs_f64()
+    );
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
         return;
     }
-    let (s10, v10) = speedup(10, 300);
-    println!(
-        "sim.speedup.10nodes {s10:.1} virtual s per wall s ({:.0} virtual s)",
-        v10.as_secs_f64()
-    );
-    let (s100, v100) = speedup(100, 60);
-    println!(
-        "sim.speedup.100nodes {s100:.1} virtual s per wall s ({:.0} virtual s)",
-        v100.as_secs_f64()
-    );
+    // `-- 100nodes` (or `10nodes`, `sweep`) runs that part alone
+    let parts = ["10nodes", "100nodes", "sweep"];
+    let only: Vec<&str> = parts
+        .into_iter()
+        .filter(|p| args.iter().any(|a| a == p))
+        .collect();
+    let wanted = |p: &str| only.is_empty() || only.contains(&p);
+    if wanted("10nodes") {
+        report(10, &speedup(10, 300));
+    }
+    if wanted("100nodes") {
+        let n = std::env::var("SIM_BENCH_NODES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100);
+        report(n, &speedup(n, 60));
+    }
+    if !wanted("sweep") {
+        return;
+    }
     let t = Instant::now();
     let mut failing = 0;
     for seed in 1..=10 {

@@ -29,3 +29,41 @@ fn invariants_hold_over_a_sweep_of_seeds() {
         }
     }
 }
+
+/// std's `HashMap` and `HashSet` draw a random seed per map, so their
+/// iteration order changes from run to run: a map walked to send to every
+/// peer or to fire every monitor makes the same seed schedule differently
+/// (the registry-race scenario caught one). The runtime keeps its maps in
+/// `BTreeMap`s or in unseeded `FxHashMap`s instead.
+#[test]
+fn the_runtime_holds_no_randomly_seeded_maps() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime/src");
+    let mut found = Vec::new();
+    let mut dirs = vec![src];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("runtime/src is readable") {
+            let path = entry.expect("an entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("a source file");
+            // tests (after `mod tests`) may use anything
+            let shipped = text.split("mod tests").next().unwrap_or("");
+            for (i, line) in shipped.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                if code.contains("std::collections::HashMap")
+                    || code.contains("std::collections::HashSet")
+                    || (code.contains("std::collections::{")
+                        && (code.contains("HashMap") || code.contains("HashSet")))
+                {
+                    found.push(format!("{}:{}", path.display(), i + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "randomly seeded maps in the runtime: {found:?}"
+    );
+}

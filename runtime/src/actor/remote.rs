@@ -10,10 +10,10 @@
 use super::{ActorRef, AskError, TellError};
 use crate::wire;
 use actix::{Actor, Context, Handler, Message};
+use rustc_hash::FxHashMap as HashMap;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::any::{Any, TypeId};
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -202,7 +202,7 @@ impl<A: Actor<Context = Context<A>>> MessageTable<A> {
         A: RemoteActor,
     {
         let mut t = Self {
-            entries: HashMap::new(),
+            entries: HashMap::default(),
             outgoing: Vec::new(),
             duplicate: None,
         };

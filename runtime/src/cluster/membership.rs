@@ -260,6 +260,27 @@ impl Membership {
     /// Notes members that became suspect, and down members forgotten
     /// (foca notifies neither); returns how many became suspect.
     fn track_suspicion(&mut self) -> usize {
+        // the common case, on every packet: nothing changed (no clones)
+        let (mut suspects, mut downs, mut same) = (0, 0, true);
+        for m in self.foca.iter_membership_state() {
+            match m.state() {
+                foca::State::Suspect => {
+                    suspects += 1;
+                    same &= self.suspected.contains(m.id());
+                }
+                foca::State::Down => {
+                    downs += 1;
+                    same &= self.down.contains(m.id());
+                }
+                foca::State::Alive => {}
+            }
+            if !same {
+                break;
+            }
+        }
+        if same && suspects == self.suspected.len() && downs == self.down.len() {
+            return 0;
+        }
         let (mut suspect, mut down) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
         for m in self.foca.iter_membership_state() {
             match m.state() {

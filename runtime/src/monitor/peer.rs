@@ -5,7 +5,7 @@
 
 use super::Monitor;
 use crate::actor::{ExitReason, Exported, Watcher};
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -133,7 +133,7 @@ impl PeerMonitors {
                     generation,
                     actor: actor.clone(),
                     monitor: None,
-                    keys: HashSet::from([key]),
+                    keys: HashSet::from_iter([key]),
                 },
             );
             generation
@@ -224,7 +224,7 @@ impl PeerMonitors {
         in_steps(watchers, None, move |w| w(&reason));
         let watched = {
             let mut w = lock(&self.watched);
-            w.actor_of = HashMap::new();
+            w.actor_of = HashMap::default();
             std::mem::take(&mut w.by_actor)
         };
         let entries: Vec<ActorWatches> = watched.into_values().collect();

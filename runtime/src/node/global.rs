@@ -13,7 +13,7 @@ use crate::cluster::{Applied, ClusterRegistry, RegistryEvent, Update};
 use crate::platform;
 use crate::transport::Connection;
 use actix::{Actor, Context};
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use tokio::sync::broadcast;
 
@@ -26,7 +26,7 @@ pub(crate) struct Global {
     machine: Mutex<ClusterRegistry>,
     events: broadcast::Sender<RegistryEvent>,
     /// Local actors whose end is watched (to free their entries).
-    watched: Mutex<HashSet<u64>>,
+    watched: Mutex<BTreeSet<u64>>,
 }
 
 impl Global {

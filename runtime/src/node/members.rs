@@ -9,7 +9,7 @@ use super::network::Network;
 use crate::cluster::{MemberEvent, MemberId, Membership};
 use crate::platform::{self, Instant};
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
@@ -27,7 +27,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Default)]
 struct Timers {
     due: BinaryHeap<Reverse<(Instant, u64)>>,
-    timers: HashMap<u64, foca::Timer<MemberId>>,
+    timers: BTreeMap<u64, foca::Timer<MemberId>>,
     seq: u64,
 }
 
@@ -40,7 +40,7 @@ pub(crate) struct Members {
     seeds: Vec<(String, SocketAddr)>,
     /// Members that said goodbye: their `Down` is reported as `Left`,
     /// once.
-    left: Mutex<std::collections::HashSet<(String, u64)>>,
+    left: Mutex<BTreeSet<(String, u64)>>,
 }
 
 impl Members {

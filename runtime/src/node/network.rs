@@ -22,7 +22,7 @@ use crate::transport::{
 };
 use crate::wire::{EnvelopeHead, WriteError, CONTROL_RECIPIENT};
 use arc_swap::ArcSwapOption;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -50,10 +50,10 @@ pub(crate) struct Network {
     limits: PeerLimits,
     /// Local actors reachable from the wire, by number and exposed name.
     exposed: Exposed,
-    links: Mutex<HashMap<Arc<str>, Arc<Session>>>,
+    links: Mutex<BTreeMap<Arc<str>, Arc<Session>>>,
     peers: Mutex<PeerTable<Arc<Connection>>>,
     /// Where to redial each peer we know an address for.
-    addresses: Mutex<HashMap<String, SocketAddr>>,
+    addresses: Mutex<BTreeMap<String, SocketAddr>>,
     /// Bumped on every connection change (for waiters).
     changed: watch::Sender<u64>,
     /// The node as the ref context messages are encoded and decoded in;

@@ -5,7 +5,7 @@
 //! and nothing goes unreported.
 
 use super::{now, Instant};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! here.
 
 use crate::actor::Exported;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 #[derive(Default)]

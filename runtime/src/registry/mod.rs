@@ -13,8 +13,8 @@ pub(crate) use exposed::Exposed;
 
 use crate::actor::ActorRef;
 use actix::{Actor, Context};
+use rustc_hash::FxHashMap as HashMap;
 use std::any::Any;
-use std::collections::HashMap;
 use std::sync::Mutex;
 
 /// Why a registration failed.

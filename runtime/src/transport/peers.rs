@@ -9,7 +9,7 @@
 //! timer at a time.
 
 use crate::platform::Instant;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// What to do with a connection whose handshake just completed.
 #[derive(Debug, PartialEq, Eq)]
@@ -78,7 +78,7 @@ pub fn default_redial() -> Redial {
 pub struct PeerTable<C> {
     me: String,
     redial: Redial,
-    peers: HashMap<String, State<C>>,
+    peers: BTreeMap<String, State<C>>,
     next_timer: u64,
 }
 
@@ -88,7 +88,7 @@ impl<C: Clone> PeerTable<C> {
         Self {
             me: me.to_owned(),
             redial,
-            peers: HashMap::new(),
+            peers: BTreeMap::new(),
             next_timer: 0,
         }
     }

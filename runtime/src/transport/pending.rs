@@ -5,7 +5,7 @@
 //! is dropped and counted; a lost connection fails every waiting ask at once
 //! with `NodeDown`.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use tokio::sync::oneshot;
 
 /// The asks waiting on one peer connection; `T` is what a waiter receives
@@ -21,7 +21,7 @@ impl<T> Default for PendingAsks<T> {
     fn default() -> Self {
         Self {
             next: 0,
-            waiting: HashMap::new(),
+            waiting: HashMap::default(),
             late: 0,
         }
     }
