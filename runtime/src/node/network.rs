@@ -176,6 +176,7 @@ impl Network {
             monitors: PeerMonitors::new(self.limits.peer_monitors),
             served: Arc::default(),
             refused: Mutex::default(),
+            swim_waiting: Mutex::default(),
         });
         links.insert(link.node.clone(), link.clone());
         link
@@ -302,6 +303,10 @@ impl Network {
         }
         tracing::info!(node = %self.me, peer = %name, incarnation, dialed_by_me, "connected");
         self.registry_connected(&link, &conn);
+        let waiting = std::mem::take(&mut *lock(&link.swim_waiting));
+        for packet in waiting {
+            link.system(&conn, &Control::Swim { packet });
+        }
         self.changed.send_modify(|v| *v += 1);
     }
 
@@ -385,6 +390,14 @@ impl Network {
             Some(conn) => link.system(&conn, &Control::Swim { packet }),
             None => {
                 if !self.is_closed() && to.name != *self.me.name {
+                    {
+                        let mut waiting = lock(&link.swim_waiting);
+                        if waiting.len() >= SWIM_WAITING {
+                            waiting.pop_front();
+                            self.undeliverable.fetch_add(1, Ordering::Relaxed);
+                        }
+                        waiting.push_back(packet);
+                    }
                     self.remember(&to.name, to.addr);
                     platform::spawn_local(self.clone().keep_dialing(to.name.clone(), to.addr));
                 }
@@ -658,7 +671,19 @@ pub(crate) struct Session {
     /// The peer's asks being served now, over all its connections (so a
     /// reconnect does not start the count over).
     pub(crate) served: Arc<std::sync::atomic::AtomicUsize>,
+    /// Membership packets for the peer while its connection is being
+    /// dialed, sent once it is up (at most [`SWIM_WAITING`]).
+    swim_waiting: Mutex<std::collections::VecDeque<Vec<u8>>>,
 }
+
+/// Membership packets held per peer while it is dialed. Dropping them
+/// instead made a forming cluster of 100 fail its first probes of members
+/// it had no connection to yet, and declare them down by the thousand: a
+/// probe, its indirect probes and the suspect's refutation all went to
+/// members not yet connected. Past the bound the oldest is dropped (and
+/// counted as undeliverable): SWIM tolerates loss, not a flood of stale
+/// packets.
+const SWIM_WAITING: usize = 64;
 
 impl Session {
     /// Asks the peer node, over `conn`, which local number it exposes
