@@ -26,6 +26,8 @@ struct Speed {
     /// Until every member saw every other: virtual and wall time.
     formed_virtual: Duration,
     formed_wall: Duration,
+    /// Datagrams delivered per virtual second once formed.
+    packets_per_s: f64,
 }
 
 /// `nodes` members join through the first; once every member sees every
@@ -75,6 +77,7 @@ fn speedup(nodes: usize, virtual_secs: u64) -> Speed {
         }
         let (formed_virtual, formed_wall) = (begun.elapsed(), wall.elapsed());
         let (wall, started) = (Instant::now(), tokio::time::Instant::now());
+        let delivered_before = cluster.net.counts().delivered;
         let mut refs = Vec::new();
         for i in 1..nodes {
             let r = first
@@ -91,12 +94,15 @@ fn speedup(nodes: usize, virtual_secs: u64) -> Speed {
         }
         let covered = started.elapsed();
         let speedup = covered.as_secs_f64() / wall.elapsed().as_secs_f64();
+        let packets_per_s =
+            (cluster.net.counts().delivered - delivered_before) as f64 / covered.as_secs_f64();
         drop(others);
         Speed {
             speedup,
             covered,
             formed_virtual,
             formed_wall,
+            packets_per_s,
         }
     })
 }
@@ -106,6 +112,10 @@ fn report(nodes: usize, s: &Speed) {
         "sim.speedup.{nodes}nodes {:.1} virtual s per wall s ({:.0} virtual s after forming)",
         s.speedup,
         s.covered.as_secs_f64()
+    );
+    println!(
+        "sim.packets_per_virtual_s.{nodes}nodes {:.0} datagrams (QUIC packets: SWIM, keep-alives, acks, asks)",
+        s.packets_per_s
     );
     println!(
         "sim.form.{nodes}nodes {:.1} virtual s, {:.1} wall s (every member sees every other)",

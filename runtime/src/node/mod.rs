@@ -328,6 +328,7 @@ impl Node {
             data_lanes: crate::transport::DEFAULT_DATA_LANES,
             limits: PeerLimits::default(),
             liveness: Liveness::default(),
+            liveness_set: false,
             protocol_version: None,
             membership: None,
             clock: platform::WallClock::default(),
@@ -743,6 +744,9 @@ pub struct NodeBuilder {
     data_lanes: usize,
     limits: PeerLimits,
     liveness: Liveness,
+    /// Whether the user chose `keep_alive` or `idle_timeout` (else a
+    /// member gets [`Liveness::for_members`]).
+    liveness_set: bool,
     protocol_version: Option<u16>,
     membership: Option<crate::cluster::MembershipConfig>,
     clock: platform::WallClock,
@@ -862,18 +866,23 @@ impl NodeBuilder {
         self
     }
 
-    /// How often an idle connection is probed (default 500 ms).
+    /// How often an idle connection is probed (default 500 ms; 5 s for a
+    /// member of a cluster, whose failure detector is SWIM).
     pub fn keep_alive(mut self, d: Duration) -> Self {
         self.liveness.keep_alive = d;
+        self.liveness_set = true;
         self
     }
 
     /// How long a silent connection lives before it counts as lost, failing
     /// its asks with `NodeDown` and firing its monitors (default 3 s). A
     /// peer that shuts down says goodbye and is noticed at once; this bounds
-    /// how long a killed or cut-off one goes unnoticed.
+    /// how long a killed or cut-off one goes unnoticed. (A member of a
+    /// cluster: default 15 s; SWIM declares a killed member down in about a
+    /// second, and that closes its connections.)
     pub fn idle_timeout(mut self, d: Duration) -> Self {
         self.liveness.idle_timeout = d;
+        self.liveness_set = true;
         self
     }
 
@@ -1098,6 +1107,11 @@ impl NodeBuilder {
             }
         };
         let host = inner.host.clone();
+        let liveness = if self.membership.is_some() && !self.liveness_set {
+            Liveness::for_members()
+        } else {
+            self.liveness
+        };
         let net = host
             .in_node(async {
                 let (trust, identity) =
@@ -1111,13 +1125,7 @@ impl NodeBuilder {
                         let runtime = Arc::new(OnWorkers::new(runtime, workers.downgrade()));
                         let seed = host.rng().derive("quic").next_u64();
                         Endpoint::bind_socket(
-                            socket,
-                            runtime,
-                            &trust,
-                            &identity,
-                            hello,
-                            seed,
-                            self.liveness,
+                            socket, runtime, &trust, &identity, hello, seed, liveness,
                         )?
                     }
                     None => {
@@ -1128,7 +1136,7 @@ impl NodeBuilder {
                             Arc::new(quinn::TokioRuntime),
                             workers.downgrade(),
                         ));
-                        Endpoint::bind_with(addr, &trust, &identity, hello, self.liveness, runtime)?
+                        Endpoint::bind_with(addr, &trust, &identity, hello, liveness, runtime)?
                     }
                 }
                 .with_limits(self.limits);

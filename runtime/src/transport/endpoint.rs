@@ -45,6 +45,21 @@ pub struct Liveness {
     pub idle_timeout: Duration,
 }
 
+impl Liveness {
+    /// For a member of a cluster: probe an idle connection every 5 s, lost
+    /// after 15 s of silence. SWIM is its failure detector (a killed member
+    /// is down everywhere in about a second, which closes its connections);
+    /// the keep-alive only keeps the connection. A full mesh of 100 members
+    /// has 4,950 connections, and 500 ms keep-alives on them were 90% of
+    /// its packets (the simulator's bench: 38,000 datagrams a second).
+    pub fn for_members() -> Self {
+        Self {
+            keep_alive: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
 impl Default for Liveness {
     fn default() -> Self {
         Self {

@@ -123,8 +123,8 @@ impl Plan {
             tokio::time::sleep(step.after).await;
             match &step.fault {
                 Fault::Crash(who, down_for) => {
-                    w.crash(who).await;
-                    if let Some(v) = w.gone_everywhere(who).await {
+                    let known = w.crash(who).await;
+                    if let Some(v) = w.gone_everywhere(who, known).await {
                         violations.push(v);
                     }
                     tokio::time::sleep(*down_for).await;

@@ -117,11 +117,23 @@ impl World {
     }
 
     /// Crashes member `name`: every task of its node dropped at once.
-    pub async fn crash(&mut self, name: &str) {
-        if let Some(m) = self.members.remove(name) {
-            self.trace.record(format!("crash {}", m.node.node_id()));
-            m.node.crash().await;
-        }
+    /// Returns whether another member knew that life as a member (a life
+    /// that crashed before it joined is noticed only by its connections'
+    /// idle timeout).
+    pub async fn crash(&mut self, name: &str) -> bool {
+        let Some(m) = self.members.remove(name) else {
+            return false;
+        };
+        let life = m.node.node_id().incarnation;
+        let known = self.members.values().any(|o| {
+            o.node
+                .members()
+                .iter()
+                .any(|x| x.name == name && x.incarnation == life)
+        });
+        self.trace.record(format!("crash {}", m.node.node_id()));
+        m.node.crash().await;
+        known
     }
 
     /// Shuts member `name` down gracefully (it leaves the cluster).
@@ -198,7 +210,7 @@ impl World {
         loop {
             for name in self.declared_down() {
                 self.trace.record(format!("operator restarts {name}"));
-                self.crash(&name).await;
+                let _ = self.crash(&name).await;
                 self.start(&name).await;
             }
             if self.converged() {
@@ -288,10 +300,10 @@ impl World {
     }
 
     /// Waits until every member has declared `name` down, then until none
-    /// resolves `svc@NAME` (within 4 s: a life that crashed before it
-    /// joined is noticed only by its connection's 3 s idle timeout); the
-    /// problem, if either does not happen.
-    pub async fn gone_everywhere(&self, name: &str) -> Option<String> {
+    /// resolves `svc@NAME`: within 2 s, or for a life no member `known`
+    /// (it crashed before it joined), within its connections' idle timeout
+    /// and a second; the problem, if either does not happen.
+    pub async fn gone_everywhere(&self, name: &str, known: bool) -> Option<String> {
         let key = format!("svc@{name}");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while self
@@ -306,7 +318,12 @@ impl World {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(4);
+        let within = if known {
+            Duration::from_secs(2)
+        } else {
+            arbour::transport::Liveness::for_members().idle_timeout + Duration::from_secs(1)
+        };
+        let deadline = tokio::time::Instant::now() + within;
         loop {
             let holders: Vec<&String> = self
                 .members
@@ -319,7 +336,7 @@ impl World {
             }
             if tokio::time::Instant::now() >= deadline {
                 return Some(format!(
-                    "{name} is down, but {key} still names its actor on {holders:?}"
+                    "{name} is down, but {key} still names its actor on {holders:?} after {within:?}"
                 ));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
