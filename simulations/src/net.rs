@@ -39,6 +39,19 @@ pub struct Faults {
 }
 
 impl Faults {
+    /// A rough link: 5% loss, 5% duplicates, 10% reordered, 2 ms latency
+    /// with 3 ms jitter.
+    pub fn lossy() -> Self {
+        Self {
+            latency: Duration::from_millis(2),
+            jitter: Duration::from_millis(3),
+            loss: 0.05,
+            duplicate: 0.05,
+            reorder: 0.1,
+            bandwidth: None,
+        }
+    }
+
     /// A clean link with `latency`.
     pub fn latency(latency: Duration) -> Self {
         Self {

@@ -34,14 +34,7 @@ async fn echo_pair(
 }
 
 fn rough() -> Faults {
-    Faults {
-        latency: Duration::from_millis(2),
-        jitter: Duration::from_millis(3),
-        loss: 0.05,
-        duplicate: 0.05,
-        reorder: 0.1,
-        bandwidth: None,
-    }
+    Faults::lossy()
 }
 
 /// Two nodes on a rough network: asks, then a stream of tells and its

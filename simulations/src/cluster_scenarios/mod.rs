@@ -89,7 +89,7 @@ impl Scenario {
 
     fn faults(self) -> Faults {
         match self {
-            Scenario::LossyNetwork => plan::lossy(),
+            Scenario::LossyNetwork => Faults::lossy(),
             _ => plan::clean(),
         }
     }

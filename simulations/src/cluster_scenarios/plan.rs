@@ -70,18 +70,6 @@ pub fn millis(rng: &NodeRng, lo: u64, hi: u64) -> Duration {
     Duration::from_millis(lo + rng.next_u64() % (hi - lo).max(1))
 }
 
-/// 5% loss, 5% duplicates, 10% reordered, 2 ms latency with 3 ms jitter.
-pub fn lossy() -> Faults {
-    Faults {
-        latency: Duration::from_millis(2),
-        jitter: Duration::from_millis(3),
-        loss: 0.05,
-        duplicate: 0.05,
-        reorder: 0.1,
-        bandwidth: None,
-    }
-}
-
 /// 1 ms latency with 1 ms jitter, nothing lost.
 pub fn clean() -> Faults {
     Faults {
@@ -159,7 +147,7 @@ impl Plan {
                 Fault::Lossy(d) => {
                     w.trace
                         .record(format!("lossy links for {} ms", d.as_millis()));
-                    w.cluster.net.set_default(lossy());
+                    w.cluster.net.set_default(Faults::lossy());
                     tokio::time::sleep(*d).await;
                     w.cluster.net.set_default(clean());
                     w.trace.record("clean links");
