@@ -211,7 +211,10 @@ pub fn run(scenario: Scenario, seed: u64) -> Run {
         violations.extend(w.registry_settled().await);
         let out = load.finish(&w).await;
         violations.extend(out.violations);
-        trace.record(format!("asks ok {} failed {}", out.ok, out.failed));
+        trace.record(format!(
+            "asks ok {} failed {}; spawns ok {} failed {}",
+            out.ok, out.failed, out.spawned, out.spawns_failed
+        ));
         for v in &violations {
             trace.record(format!("VIOLATION {v}"));
         }

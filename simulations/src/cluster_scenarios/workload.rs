@@ -8,7 +8,11 @@
 //!   and lost some only if its link broke (its monitor fired);
 //! - monitors fire exactly once: every life that is gone was reported
 //!   down once; a life that runs was not, unless its connection was lost
-//!   (then `NodeDown` once, as Erlang's `noconnection`).
+//!   (then `NodeDown` once, as Erlang's `noconnection`);
+//! - spawn churn: every 250 ms m0 spawns an echo by kind on any member,
+//!   asks it once and stops it. Each spawn ends within its bound, with the
+//!   actor or a reason (no live node, node down, timed out); each spawned
+//!   echo answers right, or fails with a reason.
 
 use super::world::World;
 use actix::prelude::*;
@@ -34,7 +38,13 @@ struct Tallies {
     sent: BTreeMap<String, u64>,
     /// Monitor notices per echo life m0 met.
     downs: BTreeMap<ActorId, Vec<arbour::ExitReason>>,
+    /// Spawns by kind that started an actor, and that failed with a reason.
+    spawned: u64,
+    spawns_failed: u64,
 }
+
+/// How long a spawn may take: its control ask's timeout and a bound.
+const SPAWN_BOUND: Duration = arbour::SPAWN_TIMEOUT.saturating_add(Duration::from_millis(50));
 
 /// Counts `Down` notices.
 struct Watch(Rc<RefCell<Tallies>>);
@@ -61,6 +71,7 @@ pub struct Workload {
     tallies: Rc<RefCell<Tallies>>,
     stop: Rc<Cell<bool>>,
     task: tokio::task::JoinHandle<()>,
+    churn: tokio::task::JoinHandle<()>,
 }
 
 /// What the workload found.
@@ -70,6 +81,10 @@ pub struct Outcome {
     pub ok: u64,
     /// Asks that failed with a reason.
     pub failed: u64,
+    /// Spawns by kind that started an actor, and that failed with a reason.
+    pub spawned: u64,
+    /// (See `spawned`.)
+    pub spawns_failed: u64,
     /// Invariants that did not hold.
     pub violations: Vec<String>,
 }
@@ -80,6 +95,7 @@ impl Workload {
         let tallies = Rc::new(RefCell::new(Tallies::default()));
         let stop = Rc::new(Cell::new(false));
         let watch = Watch(tallies.clone()).start().recipient::<Down>();
+        let churn = tokio::task::spawn_local(churn(client.clone(), tallies.clone(), stop.clone()));
         let task = {
             let (tallies, stop) = (tallies.clone(), stop.clone());
             tokio::task::spawn_local(async move {
@@ -116,6 +132,7 @@ impl Workload {
             tallies,
             stop,
             task,
+            churn,
         }
     }
 
@@ -124,6 +141,7 @@ impl Workload {
     pub async fn finish(self, w: &World) -> Outcome {
         self.stop.set(true);
         let _ = self.task.await;
+        let _ = self.churn.await;
         // every ask ends within its timeout (and the bound)
         tokio::time::sleep(ASK_TIMEOUT + ASK_BOUND + Duration::from_millis(500)).await;
         let mut violations = Vec::new();
@@ -152,6 +170,12 @@ impl Workload {
         }
         let t = self.tallies.borrow();
         violations.extend(t.problems.iter().cloned());
+        if t.spawned == 0 {
+            violations.push(format!(
+                "no spawn by kind started an actor ({} failed)",
+                t.spawns_failed
+            ));
+        }
         for (id, downs) in &t.downs {
             let running = w.members.values().any(|m| m.echo.id() == id);
             match (running, downs.as_slice()) {
@@ -166,8 +190,51 @@ impl Workload {
         Outcome {
             ok: t.ok,
             failed: t.failed,
+            spawned: t.spawned,
+            spawns_failed: t.spawns_failed,
             violations,
         }
+    }
+}
+
+/// Spawn churn from `client` until `stop`: an echo by kind on any member,
+/// one ask of it, then stop it.
+async fn churn(client: Node, tallies: Rc<RefCell<Tallies>>, stop: Rc<Cell<bool>>) {
+    let mut i = 0u64;
+    while !stop.get() {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        i += 1;
+        let spawn = client.spawn_on::<Echo>(arbour::Placement::Any, "echo", &());
+        let started = tokio::time::Instant::now();
+        let echo = match tokio::time::timeout(SPAWN_BOUND, spawn).await {
+            Ok(Ok(echo)) => echo,
+            Ok(Err(
+                arbour::NodeError::Spawn(arbour::SpawnError::NoNode { .. })
+                | arbour::NodeError::Ask(
+                    AskError::NodeDown(_) | AskError::NodeShutdown(_) | AskError::Timeout(_),
+                ),
+            )) => {
+                tallies.borrow_mut().spawns_failed += 1;
+                continue;
+            }
+            Ok(Err(e)) => {
+                tallies
+                    .borrow_mut()
+                    .problems
+                    .push(format!("spawn {i}: {e}"));
+                continue;
+            }
+            Err(_) => {
+                tallies.borrow_mut().problems.push(format!(
+                    "spawn {i} did not end within {:?}",
+                    started.elapsed()
+                ));
+                continue;
+            }
+        };
+        tallies.borrow_mut().spawned += 1;
+        ask(echo.clone(), 1_000_000 + i, tallies.clone()).await;
+        echo.stop();
     }
 }
 
