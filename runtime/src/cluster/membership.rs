@@ -431,6 +431,9 @@ mod tests {
         queue: BinaryHeap<Reverse<(Duration, u64, String, Work)>>,
         seq: u64,
         crashed: Vec<String>,
+        /// Members cut off: their packets, both ways, are lost (their
+        /// timers still run).
+        cut: Vec<String>,
         events: Vec<(Duration, String, MemberEvent)>,
     }
 
@@ -465,6 +468,7 @@ mod tests {
                 queue: BinaryHeap::new(),
                 seq: 0,
                 crashed: Vec::new(),
+                cut: Vec::new(),
                 events: Vec::new(),
             };
             (net, BTreeMap::new())
@@ -484,6 +488,9 @@ mod tests {
                 self.events.push((self.now, name.to_owned(), e));
             }
             for (to, bytes) in sends {
+                if self.cut.iter().any(|c| *c == to || c == name) {
+                    continue;
+                }
                 self.seq += 1;
                 let at = self.now + Duration::from_millis(1);
                 self.queue.push(Reverse((at, self.seq, to, Work::Packet(bytes))));
@@ -525,6 +532,37 @@ mod tests {
             }
             self.now = until;
         }
+    }
+
+    #[test]
+    fn a_member_cut_off_alone_is_declared_down_before_it_declares_anyone() {
+        let (mut net, mut timers) = Net::new(&["a", "b", "c", "d", "e"]);
+        let seed = net.nodes["a"].me().clone();
+        for name in ["b", "c", "d", "e"] {
+            net.nodes.get_mut(name).expect("member").join(seed.clone());
+            net.flush(name, &mut timers);
+        }
+        net.run_until(Duration::from_secs(5), &mut timers);
+        net.cut.push("e".into());
+        let cut_at = net.now;
+        // the others' verdict on e comes within about a second
+        net.run_until(cut_at + Duration::from_millis(1_500), &mut timers);
+        for name in ["a", "b", "c", "d"] {
+            assert!(!names(&net.nodes[name].members()).contains(&"e"), "{name} declared e down");
+        }
+        // e hears nobody: it puts its verdicts off (4x the suspicion time),
+        // so it has declared nobody down yet; had it done so, and the
+        // partition healed, its claims would take healthy members out
+        let declared: Vec<&MemberEvent> = net
+            .events
+            .iter()
+            .filter(|(t, who, e)| *t > cut_at && who == "e" && matches!(e, MemberEvent::Down(_)))
+            .map(|(_, _, e)| e)
+            .collect();
+        assert!(declared.is_empty(), "e declared {declared:?} down while cut off");
+        // it does, later, as a member that lost everyone must
+        net.run_until(cut_at + Duration::from_secs(10), &mut timers);
+        assert!(net.nodes["e"].members().is_empty(), "e gave up on the others in the end");
     }
 
     fn names(v: &[MemberId]) -> Vec<&str> {
