@@ -194,14 +194,10 @@ fn tally(r: Result<(u64, u64), String>, ok: &mut u64, retries: &mut u64, wrong: 
 
 /// Waits until `done()` (checked every 50 ms of virtual time), `limit` at most.
 async fn wait(limit: Duration, done: impl Fn() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    while !done() {
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    true
+    let every = Duration::from_millis(50);
+    arbour_sim::within(limit, every, || if done() { Ok(()) } else { Err(()) })
+        .await
+        .is_ok()
 }
 
 fn main() -> std::process::ExitCode {

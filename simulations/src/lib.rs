@@ -25,6 +25,7 @@ pub use net::{Counts, Faults, SimNet, SimSocket};
 pub use trace::Trace;
 
 use std::future::Future;
+use std::time::Duration;
 
 /// Runs `f` on a fresh current-thread runtime with paused time, inside a
 /// `LocalSet` (the simulator's shape: one thread, virtual time).
@@ -35,4 +36,22 @@ pub fn run_paused<Fut: Future>(f: impl FnOnce() -> Fut) -> Fut::Output {
         .build()
         .unwrap_or_else(|e| panic!("cannot build a tokio runtime: {e}"));
     tokio::task::LocalSet::new().block_on(&rt, f())
+}
+
+/// Asks `check` now and then every `every` of virtual time until it holds
+/// (`Ok`) or `limit` has passed; its last answer. The scenarios' bounded
+/// waits for a cluster to settle.
+pub async fn within<T, E>(
+    limit: Duration,
+    every: Duration,
+    mut check: impl FnMut() -> Result<T, E>,
+) -> Result<T, E> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let answer = check();
+        if answer.is_ok() || tokio::time::Instant::now() >= deadline {
+            return answer;
+        }
+        tokio::time::sleep(every).await;
+    }
 }

@@ -169,19 +169,7 @@ pub(crate) async fn spawn_kind<A: Kind>(
     }
     let deadline = platform::deadline(SPAWN_TIMEOUT);
     let link = net.link_named(&target);
-    let conn = net
-        .connected_to(&link, deadline)
-        .await
-        .map_err(|cause| match cause {
-            Some(cause) => NodeError::Refused {
-                node: target.clone(),
-                cause,
-            },
-            None => NodeError::NotConnected {
-                node: target.clone(),
-                waited: SPAWN_TIMEOUT,
-            },
-        })?;
+    let conn = net.connected_for(&link, deadline, SPAWN_TIMEOUT).await?;
     let msg = Control::Spawn {
         kind: kind.to_owned(),
         args: bytes,
@@ -245,19 +233,7 @@ impl Node {
         let net = self.net()?;
         let deadline = platform::deadline(timeout);
         let link = net.link_named(node);
-        let conn = net
-            .connected_to(&link, deadline)
-            .await
-            .map_err(|cause| match cause {
-                Some(cause) => NodeError::Refused {
-                    node: node.to_owned(),
-                    cause,
-                },
-                None => NodeError::NotConnected {
-                    node: node.to_owned(),
-                    waited: timeout,
-                },
-            })?;
+        let conn = net.connected_for(&link, deadline, timeout).await?;
         let left = deadline.saturating_duration_since(platform::now());
         let (_, reply) = self
             .host()

@@ -531,21 +531,7 @@ impl Node {
         let net = self.net()?;
         let deadline = platform::deadline(timeout);
         let link = net.link_named(node);
-        let conn = match net.connected_to(&link, deadline).await {
-            Ok(conn) => conn,
-            Err(Some(cause)) => {
-                return Err(NodeError::Refused {
-                    node: node.to_owned(),
-                    cause,
-                })
-            }
-            Err(None) => {
-                return Err(NodeError::NotConnected {
-                    node: node.to_owned(),
-                    waited: timeout,
-                })
-            }
-        };
+        let conn = net.connected_for(&link, deadline, timeout).await?;
         let left = deadline.saturating_duration_since(platform::now());
         let (node_id, found) = link.whereis(&conn, name, left).await?;
         let Some(local) = found else {

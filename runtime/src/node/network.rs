@@ -503,7 +503,29 @@ impl Network {
         lock(&self.links).values().map(|l| l.late_replies()).sum()
     }
 
-    /// Waits until `link`'s node is connected, up to `deadline`.
+    /// [`Network::connected_to`], for the node's own asks (lookup,
+    /// spawn, status): its failure as the `NodeError` a user sees, naming
+    /// the node and, if it was not refused, how long it was waited for.
+    pub(crate) async fn connected_for(
+        self: &Arc<Self>,
+        link: &Session,
+        deadline: platform::Instant,
+        waited: std::time::Duration,
+    ) -> Result<Arc<Connection>, super::NodeError> {
+        self.connected_to(link, deadline)
+            .await
+            .map_err(|cause| match cause {
+                Some(cause) => super::NodeError::Refused {
+                    node: link.node.to_string(),
+                    cause,
+                },
+                None => super::NodeError::NotConnected {
+                    node: link.node.to_string(),
+                    waited,
+                },
+            })
+    }
+
     /// The live connection to `link`'s node, waiting for one up to
     /// `deadline`. `Err(Some(cause))` if the node refuses us (or we it) for
     /// a reason of configuration: when the last dial was refused so, it is

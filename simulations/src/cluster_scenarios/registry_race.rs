@@ -58,13 +58,15 @@ pub async fn run(w: &mut World, rng: &NodeRng, violations: &mut Vec<String>) {
     if let Some(v) = w.settle("after the races").await {
         violations.push(v);
     }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let mut problems = check(w, &registrants);
-    while !problems.is_empty() && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        problems = check(w, &registrants);
-    }
-    violations.extend(problems);
+    let settled = crate::within(Duration::from_secs(10), Duration::from_millis(50), || {
+        let problems = check(w, &registrants);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    });
+    violations.extend(settled.await.err().unwrap_or_default());
 }
 
 /// What is wrong with the race names now.

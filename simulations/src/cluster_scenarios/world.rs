@@ -290,13 +290,15 @@ impl World {
 
     /// Waits (10 s at most) until the registry problems are gone.
     pub async fn registry_settled(&self) -> Vec<String> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        let mut problems = self.registry_problems();
-        while !problems.is_empty() && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            problems = self.registry_problems();
-        }
-        problems
+        let settled = crate::within(Duration::from_secs(10), Duration::from_millis(50), || {
+            let problems = self.registry_problems();
+            if problems.is_empty() {
+                Ok(())
+            } else {
+                Err(problems)
+            }
+        });
+        settled.await.err().unwrap_or_default()
     }
 
     /// Waits until every member has declared `name` down, then until none
@@ -304,27 +306,30 @@ impl World {
     /// (it crashed before it joined), within its connections' idle timeout
     /// and a second; the problem, if either does not happen.
     pub async fn gone_everywhere(&self, name: &str, known: bool) -> Option<String> {
-        let key = format!("svc@{name}");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while self
-            .members
-            .values()
-            .any(|m| m.node.members().iter().any(|x| x.name == name))
-        {
-            if tokio::time::Instant::now() >= deadline {
-                return Some(format!(
+        let every = Duration::from_millis(20);
+        let declared = crate::within(Duration::from_secs(10), every, || {
+            let seen = self
+                .members
+                .values()
+                .any(|m| m.node.members().iter().any(|x| x.name == name));
+            if seen {
+                Err(format!(
                     "{name} was not declared down everywhere within 10 s"
-                ));
+                ))
+            } else {
+                Ok(())
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        });
+        if let Err(e) = declared.await {
+            return Some(e);
         }
+        let key = format!("svc@{name}");
         let within = if known {
             Duration::from_secs(2)
         } else {
             arbour::transport::Liveness::for_members().idle_timeout + Duration::from_secs(1)
         };
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
+        let vanished = crate::within(within, every, || {
             let holders: Vec<&String> = self
                 .members
                 .iter()
@@ -332,15 +337,14 @@ impl World {
                 .map(|(n, _)| n)
                 .collect();
             if holders.is_empty() {
-                return None;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Some(format!(
+                Ok(())
+            } else {
+                Err(format!(
                     "{name} is down, but {key} still names its actor on {holders:?} after {within:?}"
-                ));
+                ))
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        });
+        vanished.await.err()
     }
 
     /// Crashes every member (the run's end).
