@@ -110,10 +110,11 @@ fn terminating_a_dynamic_child_that_has_already_terminated_returns_ok() {
         settle().await;
         assert!(ids(&sup).await.is_empty(), "a temporary child's spec goes");
         assert_eq!(sup.terminate_child("w-1").await, Ok(()));
-        // a child that never was is still not found
+        // an id that never named a dynamic child: OTP's
+        // {error, simple_one_for_one}
         assert_eq!(
             sup.terminate_child("w-9").await,
-            Err(SupervisorError::NotFound("w-9".into()))
+            Err(SupervisorError::WrongStrategy)
         );
     });
 }
@@ -535,5 +536,104 @@ fn exits_reports_every_exit_of_a_supervised_child_until_it_is_gone() {
         assert!(matches!(seen[0], arbour::ExitReason::Panic(_)));
         assert!(matches!(seen[1], arbour::ExitReason::Panic(_)));
         assert_eq!(seen[2], arbour::ExitReason::Normal);
+    });
+}
+
+#[test]
+fn a_crashing_init_is_an_error_for_the_caller_who_lives_on() {
+    // OTP: start_link returns {error, {Reason, Stack}} and the caller lives
+    run(|node| async move {
+        let crashed =
+            SupervisorSpec::start_init(&node, || -> Result<Option<SupervisorSpec>, String> {
+                panic!("init blew up")
+            })
+            .await;
+        assert!(
+            matches!(&crashed, Err(SupervisorError::Init(m))
+                if m.contains("init panicked: init blew up") && m.contains("otp_supervisor.rs:")),
+            "{crashed:?}"
+        );
+        // the caller (this task) goes on, and so does the node
+        let log = Log::default();
+        let sup = SupervisorSpec::one_for_one()
+            .child(worker("after", &log))
+            .start(&node)
+            .await
+            .expect("a later start");
+        assert!(sup.is_alive());
+    });
+}
+
+#[test]
+fn simple_one_for_one_children_are_named_by_ref_not_by_id() {
+    // OTP: terminate_child and which_child with an id on a
+    // simple_one_for_one supervisor are {error, simple_one_for_one}
+    run(|node| async move {
+        let log = Log::default();
+        let sup = SupervisorSpec::simple_one_for_one(numbered(&log))
+            .start(&node)
+            .await
+            .expect("start");
+        let one = sup.start_dynamic::<Worker, u32>(1).await.expect("one");
+        for id in ["w", "child1", "w-9"] {
+            assert_eq!(
+                sup.terminate_child(id).await,
+                Err(SupervisorError::WrongStrategy),
+                "terminate_child({id:?})"
+            );
+            assert_eq!(
+                sup.which_child(id).await.err(),
+                Some(SupervisorError::WrongStrategy),
+                "which_child({id:?})"
+            );
+        }
+        assert!(one.is_alive(), "no id stopped the child");
+        // by ref, as in OTP
+        let info = sup.which_child(&one).await.expect("which by ref");
+        assert_eq!(&info.actor, one.id());
+        // arbour's own TEMPLATE-N id of a dynamic child is accepted
+        assert_eq!(
+            sup.which_child("w-1").await.expect("by its id").actor,
+            *one.id()
+        );
+        sup.terminate_child(&one).await.expect("terminate by ref");
+        assert!(!one.is_alive());
+    });
+}
+
+#[test]
+fn a_static_child_may_be_terminated_by_its_ref_an_extension_of_otp() {
+    // OTP answers {error, not_found} (a pid changes at every restart, so
+    // static children are named by id); an arbour ref survives restarts
+    // and names the child as its id does, so arbour accepts it: the child
+    // stops, its spec stays, and restart_child starts it again behind the
+    // same ref
+    run(|node| async move {
+        let log = Log::default();
+        let sup = SupervisorSpec::one_for_one()
+            .child(worker("a", &log))
+            .child(worker("b", &log))
+            .start(&node)
+            .await
+            .expect("start");
+        let b = sup.child::<Worker>("b").expect("b");
+        sup.terminate_child(&b).await.expect("terminate by ref");
+        assert!(!b.is_alive());
+        assert_eq!(
+            statuses(&sup).await,
+            [
+                ("b".to_string(), ChildStatus::Stopped),
+                ("a".to_string(), ChildStatus::Running)
+            ]
+        );
+        sup.restart_child("b").await.expect("restart");
+        until_alive(&b).await;
+        assert_eq!(within("b answers", b.ask(Which)).await, Ok(2));
+        // a ref that is no child of this supervisor is not found
+        let stranger = node.spawn(Worker::factory("x", &log)());
+        assert!(matches!(
+            sup.terminate_child(&stranger).await,
+            Err(SupervisorError::NotFound(_))
+        ));
     });
 }

@@ -26,3 +26,4 @@ pub(crate) use remote_ref::{
     dead_ref, export, remote_ref, resolve_ref, with_context, Exported, Insist, Outbound,
     OutboundError, PayloadWriter, PendingReply, RefContext, RemoteReply,
 };
+pub(crate) use task::catch_actor_panic as catch_panic;

@@ -4,12 +4,16 @@
 //! so that a panic in `started`, a handler (sync or async) or `stopping` is
 //! caught at the poll, turned into `ExitReason::Panic`, and reported to the
 //! supervisor; the worker thread and the sibling actors on it carry on.
+//! What a handler spawns (a `ResponseFuture`, `Response::fut`,
+//! `actix::spawn`) runs in the actor's capture (`platform::capture`), polled
+//! by the same task, so a panic there is the actor's too.
 
 use super::actor_ref::Instance;
 use super::exit::{restore_requested_exit, take_requested_exit};
 use super::host::Stats;
 use super::lifecycle::Request;
 use super::ExitReason;
+use crate::platform::capture::{Capture, Spawned};
 use actix::dev::ContextFut;
 use actix::{Actor, ActorContext, Context};
 use std::cell::{Cell, RefCell};
@@ -21,15 +25,28 @@ use std::task::{Context as TaskContext, Poll};
 
 thread_local! {
     /// True while this thread polls an actor: the panic hook then records the
-    /// location for the exit reason instead of printing to stderr.
+    /// panic for the exit reason instead of printing to stderr.
     static IN_ACTOR: Cell<bool> = const { Cell::new(false) };
-    static PANIC_LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// The last panic in actor code on this thread: its text and location.
+    static PANIC: RefCell<Option<(String, Option<String>)>> = const { RefCell::new(None) };
 }
 
 static HOOK: Once = Once::new();
 
-/// Installs (once per process) a panic hook that captures the location of
-/// panics inside actors and leaves every other panic to the previous hook.
+/// A panic payload's text.
+fn payload_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}
+
+/// Installs (once per process) a panic hook that records panics inside
+/// actors (text and location) and leaves every other panic to the previous
+/// hook.
 pub(crate) fn install_panic_hook() {
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
@@ -38,7 +55,8 @@ pub(crate) fn install_panic_hook() {
                 let loc = info
                     .location()
                     .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
-                PANIC_LOCATION.with(|p| *p.borrow_mut() = loc);
+                let text = payload_text(info.payload());
+                PANIC.with(|p| *p.borrow_mut() = Some((text, loc)));
             } else {
                 previous(info);
             }
@@ -46,24 +64,44 @@ pub(crate) fn install_panic_hook() {
     });
 }
 
+/// "text at location", for an exit reason.
+fn describe((text, loc): (String, Option<String>)) -> String {
+    match loc {
+        Some(loc) => format!("{text} at {loc}"),
+        None => text,
+    }
+}
+
 /// Runs `f` as actor code: panics are caught and described.
 pub(crate) fn catch_actor_panic<R>(f: impl FnOnce() -> R) -> Result<R, String> {
     let was = IN_ACTOR.with(|c| c.replace(true));
     let r = catch_unwind(AssertUnwindSafe(f));
     IN_ACTOR.with(|c| c.set(was));
-    r.map_err(|payload| {
-        let msg = if let Some(s) = payload.downcast_ref::<&str>() {
-            (*s).to_owned()
-        } else if let Some(s) = payload.downcast_ref::<String>() {
-            s.clone()
-        } else {
-            "non-string panic payload".to_owned()
-        };
-        match PANIC_LOCATION.with(|p| p.borrow_mut().take()) {
-            Some(loc) => format!("{msg} at {loc}"),
-            None => msg,
-        }
+    r.map_err(|payload| match PANIC.with(|p| p.borrow_mut().take()) {
+        Some(recorded) => describe(recorded),
+        None => payload_text(&*payload),
     })
+}
+
+/// Polls what the actor spawned, as actor code: tokio catches a panic in
+/// one of those tasks (and drops it), so the hook's record, left untaken,
+/// is how we learn of it.
+fn poll_spawned(capture: &mut Capture, cx: &mut TaskContext<'_>) -> Result<Spawned, String> {
+    if !capture.has_tasks() {
+        return Ok(Spawned::Idle);
+    }
+    PANIC.with(|p| p.borrow_mut().take());
+    let was = IN_ACTOR.with(|c| c.replace(true));
+    let polled = catch_unwind(AssertUnwindSafe(|| capture.poll(cx)));
+    IN_ACTOR.with(|c| c.set(was));
+    let recorded = PANIC.with(|p| p.borrow_mut().take());
+    match (polled, recorded) {
+        (Ok(_), Some(recorded)) => Err(describe(recorded)),
+        (Ok(spawned), None) => Ok(spawned),
+        (Err(payload), recorded) => Err(recorded
+            .map(describe)
+            .unwrap_or_else(|| payload_text(&*payload))),
+    }
 }
 
 /// The task that owns one actor instance.
@@ -76,6 +114,8 @@ pub(crate) struct ActorTask<A: Actor<Context = Context<A>>> {
     /// Boxed: rarely set, and every actor's task carries the field.
     requested: Option<Box<ExitReason>>,
     stats: Arc<Stats>,
+    /// What the actor's code spawned and still runs (most actors: none).
+    capture: Option<Capture>,
 }
 
 impl<A: Actor<Context = Context<A>>> ActorTask<A> {
@@ -90,6 +130,7 @@ impl<A: Actor<Context = Context<A>>> ActorTask<A> {
             stats,
             stop_applied: false,
             requested: None,
+            capture: None,
         }
     }
 
@@ -101,12 +142,37 @@ impl<A: Actor<Context = Context<A>>> ActorTask<A> {
         }
         // Record the reason before dropping the actor: asks whose replies are
         // dropped with the mailbox then see why.
+        let killed = matches!(reason, ExitReason::Killed);
         self.inst.life.finish(reason);
+        if killed {
+            // killed (or dropped with its worker): what it spawned goes too
+            if let Some(capture) = self.capture.take() {
+                if let Err(msg) = catch_actor_panic(move || drop(capture)) {
+                    tracing::warn!("a task the actor spawned panicked while being dropped: {msg}");
+                }
+            }
+        } else {
+            self.hand_off_spawned();
+        }
         if let Some(mut fut) = self.fut.take() {
             // STOPPED: actix's Drop then does not poll the actor again.
             fut.ctx().terminate();
             if let Err(msg) = catch_actor_panic(move || drop(fut)) {
                 tracing::warn!("actor panicked while being dropped: {msg}");
+            }
+        }
+    }
+
+    /// What the actor spawned and still runs goes on by itself on the
+    /// worker (actix's spawned futures outlive their actor); its panics are
+    /// no longer the actor's.
+    fn hand_off_spawned(&mut self) {
+        let Some(capture) = self.capture.take() else {
+            return;
+        };
+        if let Some(capture) = capture.release() {
+            if let Some(set) = capture.into_future() {
+                drop(crate::platform::spawn_local(set));
             }
         }
     }
@@ -144,17 +210,24 @@ impl<A: Actor<Context = Context<A>>> ActorTask<A> {
         polled
     }
 
-    /// Polls the actor once, ending the task if it finished or panicked.
+    /// Polls the actor once, then what its code spawned, ending the task if
+    /// it finished or panicked.
     fn poll_actor(&mut self, cx: &mut TaskContext<'_>) -> Poll<()> {
         let Some(fut) = self.fut.as_mut() else {
             return Poll::Ready(());
         };
+        let mut capture = self.capture.take().unwrap_or_else(Capture::take);
         let saved = take_requested_exit();
-        let polled = catch_actor_panic(|| Pin::new(&mut *fut).poll(cx));
+        let polled = capture.run(|| catch_actor_panic(|| Pin::new(&mut *fut).poll(cx)));
         if let Some(r) = take_requested_exit() {
             self.requested = Some(Box::new(r));
         }
         restore_requested_exit(saved);
+        let polled = match (polled, poll_spawned(&mut capture, cx)) {
+            (Err(msg), _) | (Ok(_), Err(msg)) => Err(msg),
+            (Ok(p), Ok(_)) => Ok(p),
+        };
+        self.capture = capture.release();
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(())) => {

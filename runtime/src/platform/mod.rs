@@ -8,6 +8,7 @@
 //! only log lines and certificates use [`wall_clock`].
 
 mod backoff;
+pub(crate) mod capture;
 mod net;
 mod rng;
 mod throttle;
@@ -41,7 +42,8 @@ pub fn wall_clock() -> std::time::SystemTime {
 }
 
 /// Spawns a `!Send` task on the current worker (the current `LocalSet`; see
-/// [`Workers::enter`] for how a node makes sure that is one of its own).
+/// [`Workers::enter`] for how a node makes sure that is one of its own),
+/// never inside the actor whose code calls it (see `capture`).
 ///
 /// Panics only if called outside a `LocalSet`, which is a programming error in
 /// the embedding code, not something input can cause. Inlined so an actor's
@@ -52,7 +54,7 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    tokio::task::spawn_local(fut)
+    capture::spawn_outside(fut)
 }
 
 /// One node's wall clock: the process's, shifted by a skew (the

@@ -292,7 +292,7 @@ impl Workers {
         let stop = inner.stop.subscribe();
         let ended = Ended::new(&inner);
         let gate = inner.gate.clone();
-        let task = tokio::task::spawn_local(async move {
+        let task = super::spawn_local(async move {
             let _ended = ended;
             Marked {
                 id,
@@ -383,7 +383,7 @@ impl Workers {
             Some(local) => {
                 let _enter = local.enter();
                 let _mark = Mark::set(id, 0);
-                f()
+                super::capture::plain(f)
             }
             None => f(),
         }
@@ -406,7 +406,7 @@ impl Workers {
         F: Future<Output = ()> + Send + 'static,
     {
         if self.current() == Some(index) || (index == 0 && self.reachable_here()) {
-            self.enter(|| drop(tokio::task::spawn_local(fut)));
+            self.enter(|| drop(super::spawn_local(fut)));
             return Ok(());
         }
         self.run_on(index, move || drop(tokio::task::spawn_local(fut)))

@@ -47,7 +47,9 @@ impl SupervisorSpec {
     /// Starts a supervisor whose spec `init` makes (OTP's `init/1`):
     /// `Ok(Some(spec))` starts it as [`SupervisorSpec::start`] does,
     /// `Ok(None)` is `ignore` (nothing starts; `Ok(None)` comes back), and
-    /// an error is `SupervisorError::Init` with its text.
+    /// an error is `SupervisorError::Init` with its text. A panic in `init`
+    /// is caught: `SupervisorError::Init("init panicked: …")`, with the
+    /// panic's text and location; the caller goes on.
     pub async fn start_init<E, F>(
         host: &Host,
         init: F,
@@ -56,10 +58,13 @@ impl SupervisorSpec {
         E: std::fmt::Display,
         F: FnOnce() -> Result<Option<SupervisorSpec>, E>,
     {
-        match init() {
-            Ok(Some(spec)) => spec.start(host).await.map(Some),
-            Ok(None) => Ok(None),
-            Err(e) => Err(SupervisorError::Init(e.to_string())),
+        // OTP's start_link returns {error, {Reason, Stack}} when init
+        // crashes, and the caller lives on
+        match crate::actor::catch_panic(init) {
+            Ok(Ok(Some(spec))) => spec.start(host).await.map(Some),
+            Ok(Ok(None)) => Ok(None),
+            Ok(Err(e)) => Err(SupervisorError::Init(e.to_string())),
+            Err(panic) => Err(SupervisorError::Init(format!("init panicked: {panic}"))),
         }
     }
 }
@@ -170,6 +175,14 @@ impl SupervisorRef {
     /// stays (unless temporary or dynamic) so it can be restarted with
     /// [`SupervisorRef::restart_child`]. A dynamic child that has already
     /// terminated is no error (OTP); an unknown one is `NotFound`.
+    ///
+    /// As in OTP, a `simple_one_for_one` supervisor's children are named by
+    /// ref: an id there is `WrongStrategy` (OTP's `{error,
+    /// simple_one_for_one}`), except the `TEMPLATE-N` id arbour gives each
+    /// dynamic child. Unlike OTP, a static child may be named by its ref
+    /// too (a deliberate extension): an Erlang pid changes at every restart,
+    /// so OTP names static children by id only, but an arbour child's ref
+    /// survives its restarts and names the child as surely as its id does.
     pub async fn terminate_child(
         &self,
         child: impl Into<ChildSelector>,
@@ -178,7 +191,8 @@ impl SupervisorRef {
     }
 
     /// One child, by id or by ref (`which_child`): as
-    /// [`SupervisorRef::which_children`] reports it.
+    /// [`SupervisorRef::which_children`] reports it. Ids and refs are
+    /// accepted as [`SupervisorRef::terminate_child`] accepts them.
     pub async fn which_child(
         &self,
         child: impl Into<ChildSelector>,

@@ -717,6 +717,19 @@ impl State {
         }
     }
 
+    /// OTP's `{error, simple_one_for_one}` for `terminate_child` and
+    /// `which_child`: a `simple_one_for_one` supervisor's children are named
+    /// by ref. arbour also names each dynamic child `TEMPLATE-N`; such an id
+    /// is accepted (an extension), any other id is this error.
+    fn id_on_simple(&self, sel: &ChildSelector) -> bool {
+        match sel {
+            ChildSelector::Id(id) => {
+                self.spec.strategy == Strategy::SimpleOneForOne && !self.was_dynamic_child(id)
+            }
+            ChildSelector::Actor { .. } => false,
+        }
+    }
+
     fn info(&self, seq: u64) -> Option<ChildInfo> {
         self.core.child_at(seq).map(child_info)
     }
@@ -944,6 +957,9 @@ impl Handler<TerminateChild> for Supervisor {
     ) -> Self::Result {
         let (seq, id) = {
             let mut s = self.st.borrow_mut();
+            if s.id_on_simple(&sel) {
+                return ready(Err(SupervisorError::WrongStrategy));
+            }
             match s.find(&sel) {
                 Some(seq) => (
                     seq,
@@ -1042,6 +1058,9 @@ impl Handler<WhichChild> for Supervisor {
 
     fn handle(&mut self, WhichChild(sel): WhichChild, _: &mut Context<Self>) -> Self::Result {
         let mut s = self.st.borrow_mut();
+        if s.id_on_simple(&sel) {
+            return Err(SupervisorError::WrongStrategy);
+        }
         let seq = s.find(&sel);
         seq.and_then(|seq| s.info(seq))
             .ok_or_else(|| SupervisorError::NotFound(sel.to_string()))
