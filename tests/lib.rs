@@ -163,3 +163,12 @@ pub fn rss_bytes() -> u64 {
 pub fn test_node(name: &str) -> arbour::NodeBuilder {
     arbour::Node::builder(name).cluster("test").secret("s3cret")
 }
+
+/// Held by a test that starts a whole cluster of node processes, so that
+/// the tests of one binary start one such cluster at a time: on a 2-core
+/// machine several at once would load it enough for their failure
+/// detectors to see each other's load, not the faults under test.
+pub fn one_cluster_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE.lock().unwrap_or_else(|p| p.into_inner())
+}

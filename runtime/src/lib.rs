@@ -103,8 +103,17 @@ pub mod supervision;
 pub mod tls;
 
 internal_mod!(
-    /// The cluster's sans-IO machines: SWIM membership and the registry.
+    /// Cluster membership: the SWIM machine and its driver.
     cluster
+);
+internal_mod!(
+    /// Talking to other nodes above the transport: connections, sessions,
+    /// what arrives, the control-message router.
+    remote
+);
+internal_mod!(
+    /// Remote spawn: kinds, placement, the spawn client and server.
+    spawn
 );
 internal_mod!(
     /// The node's view of the outside world (clock, RNG, workers, sockets).
@@ -125,18 +134,17 @@ pub use actor::{
     Protocol, Remote, RemoteActor, RemoteMessage, Service, SpawnOptions, StartError, StatsSnapshot,
     TellError,
 };
-pub use cluster::RegistryEvent;
+pub use actor::{Kind, Placement, WorkerPlacement};
 pub use cluster::{MemberEvent, MemberId, MembershipConfig};
 pub use monitor::{Down, Exits, Monitor};
-pub use node::{
-    Cluster, Kind, Misconfiguration, NetStats, Node, NodeBuilder, NodeError, NodeStatus, Placement,
-    Security, SpawnError, WorkerPlacement, SPAWN_TIMEOUT,
-};
+pub use node::{NetStats, Node, NodeBuilder, NodeError, NodeStatus, Security};
 pub use platform::{termination, WorkersError};
-pub use registry::{Registry, RegistryError};
+pub use registry::{Cluster, Registry, RegistryError, RegistryEvent};
+pub use remote::Misconfiguration;
+pub use spawn::{SpawnError, SPAWN_TIMEOUT};
 pub use supervision::{
     AutoShutdown, Backoff, ChildCounts, ChildInfo, ChildKind, ChildSelector, ChildShutdown,
-    ChildSpec, ChildSpecInfo, ChildStatus, Restart, Strategy, SupervisorError, SupervisorRef,
-    SupervisorSpec,
+    ChildSpec, ChildSpecInfo, ChildStatus, RemoteChild, Restart, Strategy, SupervisorError,
+    SupervisorRef, SupervisorSpec,
 };
 pub use transport::{PeerLimits, TlsError, TransportError};

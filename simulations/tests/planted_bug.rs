@@ -7,12 +7,12 @@ use std::sync::atomic::Ordering;
 
 #[test]
 fn a_registry_that_keeps_a_gone_nodes_names_is_found_by_a_sweep() {
-    arbour::cluster::planted::KEEP_NAMES_OF_GONE_NODES.store(true, Ordering::Relaxed);
+    arbour::registry::planted::KEEP_NAMES_OF_GONE_NODES.store(true, Ordering::Relaxed);
     let found = (1..=200u64).find_map(|seed| {
         let r = run(Scenario::CrashStorm, seed);
         (!r.violations.is_empty()).then_some((seed, r.violations))
     });
-    arbour::cluster::planted::KEEP_NAMES_OF_GONE_NODES.store(false, Ordering::Relaxed);
+    arbour::registry::planted::KEEP_NAMES_OF_GONE_NODES.store(false, Ordering::Relaxed);
     let (seed, violations) = found.expect("the sweep finds the planted bug within 200 seeds");
     eprintln!("found at seed {seed}: {}", violations[0]);
     assert!(

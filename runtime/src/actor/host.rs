@@ -104,9 +104,9 @@ struct HostInner {
     /// The supervisors started on this node directly, in start order; a
     /// shutdown stops them in reverse.
     roots: Mutex<Vec<Root>>,
-    /// The node's network side, once started with one (for children that
-    /// run on other nodes); the node layer knows its type.
-    network: OnceLock<std::sync::Weak<dyn std::any::Any + Send + Sync>>,
+    /// The node's spawn service, once started with a network (for
+    /// children that run on other nodes).
+    spawner: OnceLock<std::sync::Weak<dyn super::placement::RemoteSpawn>>,
 }
 
 impl std::fmt::Debug for HostInner {
@@ -139,19 +139,19 @@ impl Host {
                 stats: Arc::new(Stats::default()),
                 workers: OnceLock::new(),
                 roots: Mutex::new(Vec::new()),
-                network: OnceLock::new(),
+                spawner: OnceLock::new(),
             }),
         }
     }
 
-    /// Notes the node's network side (once).
-    pub(crate) fn set_network(&self, net: std::sync::Weak<dyn std::any::Any + Send + Sync>) {
-        let _ = self.inner.network.set(net);
+    /// Notes the node's spawn service (once).
+    pub(crate) fn set_spawner(&self, spawner: std::sync::Weak<dyn super::placement::RemoteSpawn>) {
+        let _ = self.inner.spawner.set(spawner);
     }
 
-    /// The node's network side, if it has one and it still exists.
-    pub(crate) fn network(&self) -> Option<Arc<dyn std::any::Any + Send + Sync>> {
-        self.inner.network.get().and_then(std::sync::Weak::upgrade)
+    /// The node's spawn service, if it has a network and it still exists.
+    pub(crate) fn spawner(&self) -> Option<Arc<dyn super::placement::RemoteSpawn>> {
+        self.inner.spawner.get().and_then(std::sync::Weak::upgrade)
     }
 
     /// This node's id.

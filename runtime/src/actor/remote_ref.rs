@@ -22,8 +22,8 @@ use super::actor_ref::{AskError, AskFuture, ForgetOnDrop, ReplyDecoder, Slot, Te
 use super::host::Stats;
 use super::lifecycle::Watcher;
 use super::remote::{DispatchError, MessageTable, ReplyFuture};
+use super::watch::Monitor;
 use super::{ActorId, ActorRef, NodeId, RemoteActor};
-use crate::monitor::Monitor;
 use actix::{Actor, Context, Message};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};

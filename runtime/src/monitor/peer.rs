@@ -1,17 +1,13 @@
 //! The monitors across one peer connection, both ways: ours of the peer's
 //! actors, and the peer's of ours (bounded: a peer cannot make this node hold
-//! more than [`DEFAULT_MAX_PEER_MONITORS`] watches, or what the node was
-//! configured with).
+//! more than its `PeerLimits::peer_monitors` watches, 100,000 unless
+//! configured otherwise).
 
 use super::Monitor;
 use crate::actor::{ExitReason, Exported, Watcher};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-
-/// Monitors one peer may hold on this node's actors unless configured
-/// otherwise (each costs a few hundred bytes).
-pub const DEFAULT_MAX_PEER_MONITORS: usize = 100_000;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())

@@ -5,11 +5,26 @@
 //! when its actor is gone for good (an unsupervised actor exited, or the
 //! supervisor removed the child) or on `unregister`.
 //!
-//! The names other nodes can look up live beside them (`Exposed`).
+//! Beside them, the cluster-wide registry: names, process groups and kinds every node sees
+//! ([`Cluster`]), kept by a sans-IO machine ([`ClusterRegistry`]) and its
+//! driver, which publishes this node's part to its peers and applies
+//! theirs.
 
-mod exposed;
+mod global;
+mod handle;
+mod replica;
 
-pub(crate) use exposed::Exposed;
+#[cfg(feature = "internals")]
+pub mod planted;
+#[cfg(not(feature = "internals"))]
+pub(crate) mod planted;
+
+pub use global::{
+    Applied, Change, ClusterRegistry, Published, Refused, Registration, RegistryEvent, Update,
+    MAX_OWN_ENTRIES,
+};
+pub use handle::Cluster;
+pub(crate) use replica::Replica;
 
 use crate::actor::ActorRef;
 use actix::{Actor, Context};
@@ -29,12 +44,39 @@ pub enum RegistryError {
         /// The name.
         name: String,
         /// The actor it resolves to.
-        holder: crate::ActorId,
+        holder: crate::actor::ActorId,
     },
     /// This node holds the most cluster names and group memberships it
     /// may publish.
     #[error("this node already publishes {0} cluster names and group memberships")]
     Full(usize),
+    /// The actor is another node's: names and groups are published by the
+    /// actor's own node.
+    #[error("{actor} is not an actor of this node: {what}")]
+    NotLocal {
+        /// The actor.
+        actor: crate::actor::ActorId,
+        /// What to do instead.
+        what: &'static str,
+    },
+    /// No actor was registered in the cluster under that name in time
+    /// ([`Cluster::wait_for`]).
+    #[error("no actor is registered as {name:?} in the cluster (waited {waited:?})")]
+    NotRegistered {
+        /// The name.
+        name: String,
+        /// How long the call waited.
+        waited: std::time::Duration,
+    },
+    /// The actor's message table is invalid (two messages share a tag).
+    #[error(transparent)]
+    Dispatch(#[from] crate::actor::DispatchError),
+    /// The node was built without a network: it has no cluster registry.
+    #[error("this node has no network (start it with NodeBuilder::start)")]
+    NoNetwork,
+    /// The node was shut down (or crashed).
+    #[error("the node is shut down")]
+    ShutDown,
 }
 
 struct Entry {

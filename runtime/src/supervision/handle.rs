@@ -273,7 +273,7 @@ mod tests {
 
     #[test]
     fn a_call_to_a_gone_supervisor_is_noproc_and_other_failures_say_why() {
-        let node = crate::NodeId::new("n", 1);
+        let node = crate::actor::NodeId::new("n", 1);
         for gone in [
             AskError::ActorGone(ExitReason::Shutdown),
             AskError::NodeDown(node.clone()),

@@ -8,12 +8,14 @@
 pub mod decision;
 mod directory;
 mod handle;
+mod remote_child;
 pub(crate) mod slots;
 mod spec;
 mod supervisor;
 
 pub use decision::ChildStatus;
 pub use handle::SupervisorRef;
+pub use remote_child::RemoteChild;
 pub use spec::{
     AutoShutdown, Backoff, ChildKind, ChildShutdown, ChildSpec, Restart, Strategy, SupervisorError,
     SupervisorSpec, DEFAULT_WORKER_SHUTDOWN,

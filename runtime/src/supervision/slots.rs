@@ -377,7 +377,7 @@ impl SupervisorSlot {
                         inst.life
                             .exit_reason()
                             .cloned()
-                            .unwrap_or(crate::ExitReason::NoActor),
+                            .unwrap_or(crate::actor::ExitReason::NoActor),
                     ),
                 }),
             }

@@ -245,7 +245,7 @@ async fn init_children(st: &Shared) -> Result<(), SupervisorError> {
         waited = is_supervisor;
         match start_one_at_time(st, seq, Some(now)).await {
             Ok(()) => {}
-            Err(crate::StartError::Ignored) => {
+            Err(crate::actor::StartError::Ignored) => {
                 let mut s = st.borrow_mut();
                 s.core.mark_ignored_at(seq);
                 if s.core.child_at(seq).is_none() {
@@ -327,16 +327,16 @@ fn collect_removed(s: &mut State) {
 }
 
 /// Starts one child into its slot and links it to this supervisor.
-async fn start_one(st: &Shared, id: &str) -> Result<(), crate::StartError> {
+async fn start_one(st: &Shared, id: &str) -> Result<(), crate::actor::StartError> {
     let seq = st.borrow_mut().core.seq_of(id);
     match seq {
         Some(seq) => start_one_at(st, seq).await,
-        None => Err(crate::StartError::Failed(format!("no child {id:?}"))),
+        None => Err(crate::actor::StartError::Failed(format!("no child {id:?}"))),
     }
 }
 
 /// [`start_one`] for a child known by its sequence number (no id lookup).
-async fn start_one_at(st: &Shared, seq: u64) -> Result<(), crate::StartError> {
+async fn start_one_at(st: &Shared, seq: u64) -> Result<(), crate::actor::StartError> {
     start_one_at_time(st, seq, None).await
 }
 
@@ -346,14 +346,14 @@ async fn start_one_at_time(
     st: &Shared,
     seq: u64,
     now: Option<crate::platform::Instant>,
-) -> Result<(), crate::StartError> {
+) -> Result<(), crate::actor::StartError> {
     let (slot, factory, host) = {
         let s = st.borrow();
         let Some(c) = s.core.child_at(seq) else {
-            return Err(crate::StartError::Failed(format!("no child #{seq}")));
+            return Err(crate::actor::StartError::Failed(format!("no child #{seq}")));
         };
         let Some(factory) = c.data.factory.clone() else {
-            return Err(crate::StartError::Failed(format!(
+            return Err(crate::actor::StartError::Failed(format!(
                 "temporary child {:?} is not started again",
                 c.id
             )));
@@ -522,7 +522,7 @@ async fn start_list(st: &Shared, keys: Vec<ChildKey>) {
                 s.host.counters().restarts.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(supervisor = %s.id, child = %id, "child restarted");
             }
-            Err(crate::StartError::Ignored) => {
+            Err(crate::actor::StartError::Ignored) => {
                 let mut s = st.borrow_mut();
                 tracing::info!(supervisor = %s.id, child = %id, "restart ignored: the child stays stopped");
                 s.core.mark_ignored_at(seq);
@@ -672,8 +672,8 @@ impl From<String> for ChildSelector {
     }
 }
 
-impl<A: Actor<Context = Context<A>>> From<&crate::ActorRef<A>> for ChildSelector {
-    fn from(r: &crate::ActorRef<A>) -> Self {
+impl<A: Actor<Context = Context<A>>> From<&crate::actor::ActorRef<A>> for ChildSelector {
+    fn from(r: &crate::actor::ActorRef<A>) -> Self {
         ChildSelector::Actor {
             id: r.id().clone(),
             alive: r.is_alive(),
@@ -854,7 +854,7 @@ async fn start_added(
                 .map(|c| c.data.slot.clone().handle())
                 .unwrap_or_else(|| Box::new(())))
         }
-        Err(crate::StartError::Ignored) => {
+        Err(crate::actor::StartError::Ignored) => {
             // OTP's {ok, undefined}: no child runs; a temporary one's spec
             // goes (its ref, handed back, resolves to nothing)
             let mut s = st.borrow_mut();
@@ -1009,7 +1009,7 @@ impl Handler<RestartChild> for Supervisor {
         let st = self.st.clone();
         atomic(async move {
             match start_one(&st, &id).await {
-                Ok(()) | Err(crate::StartError::Ignored) => Ok(()),
+                Ok(()) | Err(crate::actor::StartError::Ignored) => Ok(()),
                 Err(reason) => Err(SupervisorError::StartChild { id, reason }),
             }
         })

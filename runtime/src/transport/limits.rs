@@ -68,6 +68,10 @@ pub const DEFAULT_FRAME_DEADLINE: Duration = Duration::from_secs(30);
 /// The default [`PeerLimits::served_asks`].
 pub const DEFAULT_SERVED_ASKS: usize = 4096;
 
+/// Monitors one peer may hold on this node's actors unless configured
+/// otherwise (each costs a few hundred bytes).
+pub const DEFAULT_PEER_MONITORS: usize = 100_000;
+
 impl Default for PeerLimits {
     fn default() -> Self {
         Self {
@@ -76,7 +80,7 @@ impl Default for PeerLimits {
             handshake_timeout: super::DEFAULT_HANDSHAKE_TIMEOUT,
             unfinished_frame_bytes: DEFAULT_UNFINISHED_FRAME_BYTES,
             frame_deadline: DEFAULT_FRAME_DEADLINE,
-            peer_monitors: crate::monitor::DEFAULT_MAX_PEER_MONITORS,
+            peer_monitors: DEFAULT_PEER_MONITORS,
             served_asks: DEFAULT_SERVED_ASKS,
             outbound_cap: super::DEFAULT_OUTBOUND_CAP,
         }

@@ -20,7 +20,7 @@ pub use endpoint::{
 };
 pub use limits::{
     LimitCounters, PeerLimits, DEFAULT_FRAME_DEADLINE, DEFAULT_HANDSHAKES_IN_FLIGHT,
-    DEFAULT_SERVED_ASKS, DEFAULT_UNFINISHED_FRAME_BYTES, DEFAULT_UNVALIDATED_HANDSHAKES,
+    DEFAULT_PEER_MONITORS, DEFAULT_SERVED_ASKS, DEFAULT_UNFINISHED_FRAME_BYTES, DEFAULT_UNVALIDATED_HANDSHAKES,
 };
 pub use peers::{default_redial, Lost, Offer, PeerTable, Redial, Timer};
 pub use pending::{lane_for, PendingAsks};

@@ -17,19 +17,38 @@ use serde::Serialize;
 /// The recipient number of control messages (actors are numbered from 1).
 pub const CONTROL_RECIPIENT: u64 = 0;
 
-const WHEREIS: &str = "arbour.whereis.v1";
-const MONITOR: &str = "arbour.monitor.v1";
-const DEMONITOR: &str = "arbour.demonitor.v1";
-const DOWN: &str = "arbour.down.v1";
-const DOWNS: &str = "arbour.downs.v1";
-const EXIT: &str = "arbour.exit.v1";
-const GOODBYE: &str = "arbour.goodbye.v1";
-const SWIM: &str = "arbour.swim.v1";
-const LEAVING: &str = "arbour.leaving.v1";
-const REGISTRY: &str = "arbour.registry.v1";
-const REGISTRY_RESYNC: &str = "arbour.registry.resync.v1";
-const SPAWN: &str = "arbour.spawn.v1";
-const STATUS: &str = "arbour.status.v1";
+/// The control messages' tags (a service registers the ones it handles
+/// with the node's router).
+pub mod tags {
+    /// [`Control::Whereis`](super::Control::Whereis).
+    pub const WHEREIS: &str = "arbour.whereis.v1";
+    /// [`Control::Monitor`](super::Control::Monitor).
+    pub const MONITOR: &str = "arbour.monitor.v1";
+    /// [`Control::Demonitor`](super::Control::Demonitor).
+    pub const DEMONITOR: &str = "arbour.demonitor.v1";
+    /// [`Control::Down`](super::Control::Down).
+    pub const DOWN: &str = "arbour.down.v1";
+    /// [`Control::Downs`](super::Control::Downs).
+    pub const DOWNS: &str = "arbour.downs.v1";
+    /// [`Control::Exit`](super::Control::Exit).
+    pub const EXIT: &str = "arbour.exit.v1";
+    /// [`Control::Goodbye`](super::Control::Goodbye).
+    pub const GOODBYE: &str = "arbour.goodbye.v1";
+    /// [`Control::Swim`](super::Control::Swim).
+    pub const SWIM: &str = "arbour.swim.v1";
+    /// [`Control::Leaving`](super::Control::Leaving).
+    pub const LEAVING: &str = "arbour.leaving.v1";
+    /// [`Control::Registry`](super::Control::Registry).
+    pub const REGISTRY: &str = "arbour.registry.v1";
+    /// [`Control::RegistryResync`](super::Control::RegistryResync).
+    pub const REGISTRY_RESYNC: &str = "arbour.registry.resync.v1";
+    /// [`Control::Spawn`](super::Control::Spawn).
+    pub const SPAWN: &str = "arbour.spawn.v1";
+    /// [`Control::Status`](super::Control::Status).
+    pub const STATUS: &str = "arbour.status.v1";
+}
+
+use tags::*;
 
 /// A node's own message to a peer node; `R` is the exit reason type.
 #[derive(Clone, Debug, PartialEq, Eq)]

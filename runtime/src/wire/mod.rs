@@ -13,7 +13,7 @@ mod handshake;
 mod read;
 
 pub use codec::{decode, encode, encode_into, CodecError};
-pub use control::{Control, CONTROL_RECIPIENT};
+pub use control::{tags, Control, CONTROL_RECIPIENT};
 pub use envelope::{
     Envelope, EnvelopeHead, EnvelopeRef, RemoteError, Reply, TraceContext, WireActorId, WriteError,
 };

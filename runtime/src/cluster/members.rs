@@ -1,0 +1,287 @@
+//! The node's membership driver: runs the SWIM machine
+//! ([`Membership`](crate::cluster::Membership)) over the node's
+//! authenticated connections (its packets travel as `arbour.swim.v1`
+//! control messages; no second socket), fires its timers in due order
+//! from one task, and tells what it decides as [`MemberEvent`]s: to the
+//! node, which routes them (a member declared down has its connection
+//! closed and its registry part dropped), and to subscribers.
+
+use super::{MemberEvent, MemberId, Membership};
+use crate::actor::NodeId;
+use crate::platform::{self, Instant};
+use crate::remote::{Caller, Control, Network};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+use tokio::sync::{broadcast, Notify};
+
+/// How often a node that knows no member yet announces itself to its seeds
+/// (the first announce usually finds no connection yet: it dials).
+const ANNOUNCE_EVERY: Duration = Duration::from_millis(200);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Timers the machine set, by due time (then in the order set).
+#[derive(Default)]
+struct Timers {
+    due: BinaryHeap<Reverse<(Instant, u64)>>,
+    timers: BTreeMap<u64, foca::Timer<MemberId>>,
+    seq: u64,
+}
+
+/// Where the node routes membership events (every one, as the machine
+/// decided it, before subscribers see it).
+pub(crate) type MemberSink = Box<dyn Fn(&MemberEvent) + Send + Sync>;
+
+/// One node's membership: the machine, its timers, its subscribers.
+pub(crate) struct Members {
+    me: NodeId,
+    /// The network its packets travel on (the node owns it).
+    net: Weak<Network>,
+    route: std::sync::OnceLock<MemberSink>,
+    machine: Mutex<Membership>,
+    timers: Mutex<Timers>,
+    wake: Notify,
+    events: broadcast::Sender<MemberEvent>,
+    seeds: Vec<(String, SocketAddr)>,
+    /// Members that said goodbye: their `Down` is reported as `Left`,
+    /// once.
+    left: Mutex<BTreeSet<(String, u64)>>,
+}
+
+impl std::fmt::Debug for Members {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Members")
+            .field("me", &self.me)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Members {
+    /// The driver of `machine` over `net`, which it registers its control
+    /// messages with (membership packets, a member's leaving).
+    pub(crate) fn new(
+        machine: Membership,
+        seeds: Vec<(String, SocketAddr)>,
+        net: &Arc<Network>,
+    ) -> Arc<Self> {
+        let members = Arc::new(Self {
+            me: net.me.clone(),
+            net: Arc::downgrade(net),
+            route: std::sync::OnceLock::new(),
+            machine: Mutex::new(machine),
+            timers: Mutex::default(),
+            wake: Notify::new(),
+            events: broadcast::channel(1024).0,
+            seeds,
+            left: Mutex::default(),
+        });
+        let weak = Arc::downgrade(&members);
+        net.router
+            .route(crate::wire::tags::SWIM, weak.clone(), Members::on_swim);
+        net.router.route(crate::wire::tags::LEAVING, weak, Members::on_leaving);
+        members
+    }
+
+    /// Sends every event from now on to `sink` (once; the node's).
+    pub(crate) fn on_events(&self, sink: MemberSink) {
+        let _ = self.route.set(sink);
+    }
+
+    fn emit(&self, event: MemberEvent, to_subscribers: bool) {
+        if let Some(route) = self.route.get() {
+            route(&event);
+        }
+        if to_subscribers {
+            let _ = self.events.send(event);
+        }
+    }
+
+    fn on_swim(self: &Arc<Self>, _: &Caller<'_>, msg: Control) -> Result<(), String> {
+        if let Control::Swim { packet } = msg {
+            self.on_packet(&packet);
+        }
+        Ok(())
+    }
+
+    fn on_leaving(self: &Arc<Self>, caller: &Caller<'_>, _: Control) -> Result<(), String> {
+        self.left(caller.node(), caller.incarnation());
+        Ok(())
+    }
+
+    /// The members alive as far as this node knows (itself excluded).
+    pub(crate) fn members(&self) -> Vec<MemberId> {
+        lock(&self.machine).members()
+    }
+
+    /// Members that went down and are still remembered.
+    pub(crate) fn down(&self) -> Vec<MemberId> {
+        lock(&self.machine).remembered_down()
+    }
+
+    /// This node as a member.
+    pub(crate) fn me(&self) -> MemberId {
+        lock(&self.machine).me().clone()
+    }
+
+    /// Membership changes from now on.
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<MemberEvent> {
+        self.events.subscribe()
+    }
+
+    /// Packets the machine could not decode (dropped).
+    pub(crate) fn malformed(&self) -> u64 {
+        lock(&self.machine).malformed
+    }
+
+    /// A packet from a peer.
+    pub(crate) fn on_packet(&self, packet: &[u8]) {
+        lock(&self.machine).on_packet(packet);
+        self.drain();
+    }
+
+    /// Node `name` (life `incarnation`) said goodbye: it left on purpose.
+    /// Reported as `Left` now; the `Down` SWIM brings later is not
+    /// reported again.
+    pub(crate) fn left(&self, name: &str, incarnation: u64) {
+        let member = lock(&self.machine)
+            .members()
+            .into_iter()
+            .find(|m| m.name == name && m.incarnation == incarnation);
+        let Some(member) = member else {
+            return;
+        };
+        if lock(&self.left).insert((member.name.clone(), member.incarnation)) {
+            tracing::info!(node = %self.me, member = %member.name, incarnation, "member left");
+            self.emit(MemberEvent::Left(member), true);
+        }
+    }
+
+    /// Tells the cluster this node leaves.
+    pub(crate) fn leave(&self) {
+        lock(&self.machine).leave();
+        self.drain();
+    }
+
+    /// Carries out what the machine decided: sends, timers, events.
+    fn drain(&self) {
+        let (mut sends, mut sets, mut events) = (Vec::new(), Vec::new(), Vec::new());
+        {
+            let mut m = lock(&self.machine);
+            while let Some(s) = m.next_send() {
+                sends.push(s);
+            }
+            while let Some(t) = m.next_timer() {
+                sets.push(t);
+            }
+            while let Some(e) = m.next_event() {
+                events.push(e);
+            }
+        }
+        if let Some(net) = self.net.upgrade() {
+            for (to, packet) in sends {
+                net.send_to_member(&to.name, to.addr, Control::Swim { packet });
+            }
+        }
+        if !sets.is_empty() {
+            let now = platform::now();
+            let mut t = lock(&self.timers);
+            for (after, timer) in sets {
+                t.seq += 1;
+                let seq = t.seq;
+                t.timers.insert(seq, timer);
+                t.due.push(Reverse((now + after, seq)));
+            }
+            drop(t);
+            self.wake.notify_one();
+        }
+        for event in events {
+            let mut to_subscribers = true;
+            match &event {
+                MemberEvent::Up(m) => {
+                    tracing::info!(node = %self.me, member = %m.name, incarnation = m.incarnation, "member up")
+                }
+                MemberEvent::Down(m)
+                    if lock(&self.left).remove(&(m.name.clone(), m.incarnation)) =>
+                {
+                    // it said goodbye: already reported as left
+                    to_subscribers = false;
+                }
+                MemberEvent::Down(m) => {
+                    tracing::warn!(node = %self.me, member = %m.name, incarnation = m.incarnation, "member down")
+                }
+                MemberEvent::Left(_) => {}
+                MemberEvent::Forgotten(m) => {
+                    tracing::debug!(node = %self.me, member = %m.name, incarnation = m.incarnation, "down member forgotten")
+                }
+                MemberEvent::Suspect(m) => {
+                    tracing::info!(node = %self.me, member = %m.name, incarnation = m.incarnation, "member suspected")
+                }
+                MemberEvent::Replaced { old, new } => {
+                    tracing::info!(
+                        node = %self.me, member = %new.name, old = old.incarnation, new = new.incarnation,
+                        "member restarted"
+                    );
+                }
+            }
+            self.emit(event, to_subscribers);
+        }
+    }
+
+    /// Runs the machine's timers in due order, and announces this node to
+    /// its seeds while it knows no member, until the node closes.
+    pub(crate) async fn run(self: Arc<Self>) {
+        let mut announce_at = platform::now();
+        loop {
+            let next = lock(&self.timers).due.peek().map(|Reverse((at, _))| *at);
+            let wait_until = match next {
+                Some(at) if at < announce_at => at,
+                _ => announce_at,
+            };
+            tokio::select! {
+                () = tokio::time::sleep_until(wait_until) => {}
+                () = self.wake.notified() => {}
+            }
+            match self.net.upgrade() {
+                Some(net) if !net.is_closed() => {}
+                _ => return,
+            }
+            let now = platform::now();
+            loop {
+                let due = {
+                    let mut t = lock(&self.timers);
+                    match t.due.peek() {
+                        Some(Reverse((at, _))) if *at <= now => t
+                            .due
+                            .pop()
+                            .and_then(|Reverse((_, seq))| t.timers.remove(&seq)),
+                        _ => break,
+                    }
+                };
+                if let Some(timer) = due {
+                    lock(&self.machine).on_timer(timer);
+                }
+            }
+            if now >= announce_at {
+                let alone = lock(&self.machine).members().is_empty();
+                if alone {
+                    for (name, addr) in &self.seeds {
+                        let seed = MemberId {
+                            name: name.clone(),
+                            incarnation: 0,
+                            addr: *addr,
+                            roles: Vec::new(),
+                        };
+                        lock(&self.machine).join(seed);
+                    }
+                }
+                announce_at = now + ANNOUNCE_EVERY;
+            }
+            self.drain();
+        }
+    }
+}

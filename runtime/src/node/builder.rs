@@ -1,0 +1,557 @@
+//! [`NodeBuilder`]: how a node is described, and its three ends:
+//! [`NodeBuilder::build`] (no network, no threads: on the caller's
+//! `LocalSet`), [`NodeBuilder::start`] (networked, on one worker embedded
+//! in the caller's `LocalSet`) and [`NodeBuilder::run`] (networked, on
+//! worker threads of its own until its main future ends).
+
+use super::wiring::{ClusterTuning, Services};
+use super::{Node, NodeError, NodeInner};
+use crate::actor::Host;
+use crate::platform::{self, OnWorkers, Workers};
+use crate::registry::Registry;
+use crate::remote::{Network, Tuning};
+use crate::transport::{
+    ClusterCa, Endpoint, Liveness, NodeIdentity, PeerLimits, Redial, TlsError, Trust,
+};
+use crate::wire::Hello;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+impl Node {
+    /// Starts describing a node called `name`.
+    pub fn builder(name: impl Into<String>) -> NodeBuilder {
+        NodeBuilder {
+            name: name.into(),
+            seed: None,
+            incarnation: None,
+            cluster: "arbour".into(),
+            listen: None,
+            security: None,
+            peers: Vec::new(),
+            data_lanes: crate::transport::DEFAULT_DATA_LANES,
+            limits: PeerLimits::default(),
+            liveness: Liveness::default(),
+            liveness_set: false,
+            protocol_version: None,
+            membership: None,
+            clock: platform::WallClock::default(),
+            seeds: Vec::new(),
+            roles: Vec::new(),
+            redial: crate::transport::default_redial(),
+            socket: None,
+            workers: None,
+        }
+    }
+}
+
+/// How a node proves it belongs to the cluster (mutual TLS, always).
+#[derive(Clone, Debug)]
+pub enum Security {
+    /// Every node derives the same CA from the cluster name and this secret,
+    /// and mints its own certificate from it.
+    Secret(String),
+    /// PEM files, as `arbour certs` makes them: the cluster's CA certificate,
+    /// and this node's certificate (naming the node) and private key.
+    Files {
+        /// The CA certificate(s) whose members this node accepts.
+        ca: PathBuf,
+        /// This node's certificate, issued by that CA.
+        cert: PathBuf,
+        /// This node's private key.
+        key: PathBuf,
+    },
+}
+
+impl Security {
+    /// The CA a node trusts and the identity it presents. `rng` mints the
+    /// key of a secret-mode identity (so a simulated run is reproducible).
+    fn load(
+        &self,
+        cluster: &str,
+        node: &str,
+        rng: &platform::NodeRng,
+        clock: platform::WallClock,
+    ) -> Result<(Trust, NodeIdentity), TlsError> {
+        match self {
+            Security::Secret(secret) => {
+                let ca = ClusterCa::from_secret(cluster, secret)?;
+                let mut key_seed = [0u8; 32];
+                rng.derive("tls identity").fill_bytes(&mut key_seed);
+                Ok((ca.trust()?.with_clock(clock), ca.issue(node, key_seed)?))
+            }
+            Security::Files { ca, cert, key } => {
+                let trust = Trust::from_pem_file(ca)?.with_clock(clock);
+                let clusters = trust.arbour_clusters();
+                if !clusters.is_empty() && !clusters.iter().any(|c| c == cluster) {
+                    return Err(TlsError::WrongCluster {
+                        path: ca.clone(),
+                        theirs: clusters.join(", "),
+                        ours: cluster.to_owned(),
+                    });
+                }
+                let identity = NodeIdentity::from_pem_files(node, cert, key)?;
+                trust.check(&identity)?;
+                Ok((trust, identity))
+            }
+        }
+    }
+}
+
+/// Builds a [`Node`].
+#[derive(Clone)]
+pub struct NodeBuilder {
+    name: String,
+    seed: Option<u64>,
+    incarnation: Option<u64>,
+    cluster: String,
+    listen: Option<SocketAddr>,
+    security: Option<Security>,
+    peers: Vec<(String, SocketAddr)>,
+    data_lanes: usize,
+    limits: PeerLimits,
+    liveness: Liveness,
+    /// Whether the user chose `keep_alive` or `idle_timeout` (else a
+    /// member gets [`Liveness::for_members`]).
+    liveness_set: bool,
+    protocol_version: Option<u16>,
+    membership: Option<crate::cluster::MembershipConfig>,
+    clock: platform::WallClock,
+    seeds: Vec<(String, SocketAddr)>,
+    roles: Vec<String>,
+    redial: Redial,
+    socket: Option<(Arc<dyn quinn::AsyncUdpSocket>, Arc<dyn quinn::Runtime>)>,
+    workers: Option<usize>,
+}
+
+impl std::fmt::Debug for NodeBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeBuilder")
+            .field("name", &self.name)
+            .field("cluster", &self.cluster)
+            .field("listen", &self.listen)
+            .field("peers", &self.peers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NodeBuilder {
+    /// Seeds the node's RNG (default: derived from the incarnation).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Sets the incarnation (default: wall-clock milliseconds at build).
+    pub fn incarnation(mut self, n: u64) -> Self {
+        self.incarnation = Some(n);
+        self
+    }
+
+    /// The cluster's name (default `"arbour"`); nodes of other clusters are
+    /// refused at the handshake.
+    pub fn cluster(mut self, name: impl Into<String>) -> Self {
+        self.cluster = name.into();
+        self
+    }
+
+    /// Where to listen (port 0 picks a free port). Default `127.0.0.1:0`.
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = Some(addr);
+        self
+    }
+
+    /// Mutual TLS from a cluster secret.
+    pub fn secret(mut self, secret: impl Into<String>) -> Self {
+        self.security = Some(Security::Secret(secret.into()));
+        self
+    }
+
+    /// Mutual TLS from PEM files (`arbour certs --out DIR` writes
+    /// `DIR/ca.crt`, `DIR/<node>.crt` and `DIR/<node>.key`).
+    pub fn tls_files(
+        mut self,
+        ca: impl Into<PathBuf>,
+        cert: impl Into<PathBuf>,
+        key: impl Into<PathBuf>,
+    ) -> Self {
+        self.security = Some(Security::Files {
+            ca: ca.into(),
+            cert: cert.into(),
+            key: key.into(),
+        });
+        self
+    }
+
+    /// Sets how the node proves it belongs to the cluster.
+    pub fn security(mut self, security: Security) -> Self {
+        self.security = Some(security);
+        self
+    }
+
+    /// A peer to dial at start (and redial while it cannot be reached).
+    pub fn peer(mut self, name: impl Into<String>, addr: SocketAddr) -> Self {
+        self.peers.push((name.into(), addr));
+        self
+    }
+
+    /// Data lanes per connection (default 4, at most 32: a connection
+    /// allows 48 unidirectional streams at once, lanes and large frames).
+    pub fn data_lanes(mut self, n: usize) -> Self {
+        self.data_lanes = n.clamp(1, 32);
+        self
+    }
+
+    /// Bytes that may wait on one peer connection before plain tells to that
+    /// peer are dropped (logged and counted in
+    /// [`Stats::outbound_drops`](crate::Stats)). Default 64 MiB: an ordinary
+    /// burst is queued, not lost; the cap only bounds memory when a peer or
+    /// the network stays slower than the senders for long.
+    pub fn outbound_cap(mut self, bytes: usize) -> Self {
+        self.limits.outbound_cap = bytes.max(1);
+        self
+    }
+
+    /// How many monitors one peer may hold on this node's actors (default
+    /// 100,000). Past it a peer's `monitor` is refused: its `Down` comes at
+    /// once with an error reason saying so, and the refusal is logged and
+    /// counted.
+    pub fn max_peer_monitors(mut self, n: usize) -> Self {
+        self.limits.peer_monitors = n;
+        self
+    }
+
+    /// The bounds peers are held to: handshakes in flight and their
+    /// deadline, bytes of unfinished frames, monitors, served asks, queued
+    /// output (see [`PeerLimits`] for each, and its defaults). The other
+    /// limit setters on this builder change one field of it.
+    pub fn limits(mut self, limits: PeerLimits) -> Self {
+        self.limits = PeerLimits {
+            outbound_cap: limits.outbound_cap.max(1),
+            ..limits
+        };
+        self
+    }
+
+    /// How often an idle connection is probed (default 500 ms; 5 s for a
+    /// member of a cluster, whose failure detector is SWIM).
+    pub fn keep_alive(mut self, d: Duration) -> Self {
+        self.liveness.keep_alive = d;
+        self.liveness_set = true;
+        self
+    }
+
+    /// How long a silent connection lives before it counts as lost, failing
+    /// its asks with `NodeDown` and firing its monitors (default 3 s). A
+    /// peer that shuts down says goodbye and is noticed at once; this bounds
+    /// how long a killed or cut-off one goes unnoticed. (A member of a
+    /// cluster: default 15 s; SWIM declares a killed member down in about a
+    /// second, and that closes its connections.)
+    pub fn idle_timeout(mut self, d: Duration) -> Self {
+        self.liveness.idle_timeout = d;
+        self.liveness_set = true;
+        self
+    }
+
+    /// Takes part in cluster membership (SWIM) with these failure-detection
+    /// settings: the node learns every member through any one it reaches,
+    /// and a member that stops answering is declared down everywhere
+    /// (its connections close: asks to it fail with `NodeDown`, monitors
+    /// fire). See [`Node::members`] and [`Node::member_events`].
+    pub fn membership(mut self, config: crate::cluster::MembershipConfig) -> Self {
+        self.membership = Some(config);
+        self
+    }
+
+    /// A seed node to join the cluster through (repeatable; a seed that is
+    /// down does not stop the others). Turns membership on with its
+    /// default settings unless [`NodeBuilder::membership`] set others.
+    pub fn seed_node(mut self, name: impl Into<String>, addr: SocketAddr) -> Self {
+        self.membership.get_or_insert_with(Default::default);
+        self.seeds.push((name.into(), addr));
+        self
+    }
+
+    /// Sets this node's wall clock `ms` milliseconds ahead of the host's
+    /// (negative: behind), as the simulator does to give each node a skew
+    /// of its own. Certificates are checked against it, and
+    /// [`Node::wall_clock`] reads it; nothing else in arbour does.
+    pub fn clock_skew_ms(mut self, ms: i64) -> Self {
+        self.clock = platform::WallClock { skew_ms: ms };
+        self
+    }
+
+    /// A role of this node (repeatable), which members see:
+    /// [`Placement::Role`](crate::Placement::Role) picks among the nodes that have it.
+    pub fn role(mut self, role: impl Into<String>) -> Self {
+        self.roles.push(role.into());
+        self
+    }
+
+    /// Claims another protocol version in the handshake than this build's:
+    /// only for testing what version skew between nodes looks like.
+    #[doc(hidden)]
+    pub fn protocol_version(mut self, version: u16) -> Self {
+        self.protocol_version = Some(version);
+        self
+    }
+
+    /// How long a new connection may take to say who it is (default 5 s).
+    pub fn handshake_timeout(mut self, d: Duration) -> Self {
+        self.limits.handshake_timeout = d;
+        self
+    }
+
+    /// Redial backoff after a lost connection (default: 100 ms doubling to
+    /// 10 s, 20 % jitter; a successful connection starts it over).
+    pub fn redial(mut self, r: crate::Backoff) -> Self {
+        self.redial = r;
+        self
+    }
+
+    /// Uses a socket and runtime supplied by the platform instead of an OS
+    /// socket (the simulator's in-memory network).
+    pub fn socket(
+        mut self,
+        socket: Arc<dyn quinn::AsyncUdpSocket>,
+        runtime: Arc<dyn quinn::Runtime>,
+    ) -> Self {
+        self.socket = Some((socket, runtime));
+        self
+    }
+
+    /// Worker threads of a node started with [`NodeBuilder::run`] (default:
+    /// one per available core). Each is an OS thread with a current-thread
+    /// runtime and a `LocalSet`; the transport lives on the first. A node
+    /// started inside a caller's `LocalSet` ([`NodeBuilder::start`]) has one
+    /// worker, embedded there.
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = Some(n.max(1));
+        self
+    }
+
+    /// Builds a node without a network or workers of its own (actors,
+    /// supervisors, names), which spawns on its caller's `LocalSet`.
+    pub fn build(self) -> Node {
+        Node {
+            inner: Arc::new(self.node_inner(None)),
+        }
+    }
+
+    fn node_inner(&self, workers: Option<Workers>) -> NodeInner {
+        let incarnation = self.incarnation.unwrap_or_else(platform::fresh_incarnation);
+        let seed = self.seed.unwrap_or(incarnation);
+        let host = Host::new(&self.name, incarnation, seed);
+        if let Some(w) = &workers {
+            host.set_workers(w);
+        }
+        NodeInner {
+            host,
+            registry: Arc::new(Registry::default()),
+            net: arc_swap::ArcSwapOption::empty(),
+            networked: false,
+            workers,
+            closing: AtomicBool::new(false),
+            clock: self.clock,
+        }
+    }
+
+    /// Builds the node and starts it inside the caller's tokio `LocalSet`,
+    /// on one worker embedded there (tests, the simulator, a program that
+    /// runs its own runtime): binds the endpoint, accepts peers, dials the
+    /// configured ones. The runtime must have IO and time enabled.
+    pub async fn start(self) -> Result<Node, NodeError> {
+        let workers = Workers::embedded();
+        match self.start_on(workers.clone()).await {
+            Ok(node) => Ok(node),
+            Err(e) => {
+                workers.stop();
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs a node on its own worker threads until `main`'s future ends, or
+    /// the process gets SIGINT or SIGTERM; then shuts it down gracefully
+    /// ([`Node::shutdown`]) and returns. `main` runs on the node's first
+    /// worker. The whole program of a node binary is `fn main` plus this
+    /// call; no runtime to build by hand:
+    ///
+    /// ```no_run
+    /// fn main() -> Result<(), arbour::NodeError> {
+    ///     arbour::Node::builder("alpha")
+    ///         .secret("change-me")
+    ///         .run(|node| async move {
+    ///             println!("{} listening on {:?}", node.node_id(), node.local_addr());
+    ///             std::future::pending::<()>().await // serve until a signal
+    ///         })?;
+    ///     Ok(())
+    /// }
+    /// ```
+    ///
+    /// Returns `Some(output)` of `main`, or `None` if a signal ended it. A
+    /// panic in `main` shuts the node down and then resumes on the caller.
+    pub fn run<F, Fut>(self, main: F) -> Result<Option<Fut::Output>, NodeError>
+    where
+        F: FnOnce(Node) -> Fut + Send + 'static,
+        Fut: Future + 'static,
+        Fut::Output: Send + 'static,
+    {
+        let n = self.workers.unwrap_or_else(available_cores);
+        let workers = Workers::threads(&self.name, n)?;
+        let (node_tx, node_rx) = tokio::sync::oneshot::channel();
+        let (out_tx, out_rx) = tokio::sync::oneshot::channel();
+        let on_worker = workers.clone();
+        workers.run_on(0, move || {
+            platform::spawn_local(async move {
+                match self.start_on(on_worker).await {
+                    Ok(node) => {
+                        let _ = node_tx.send(Ok(node.clone()));
+                        // its own task, so a panic in `main` reaches the caller
+                        let ran = platform::spawn_local(main(node)).await;
+                        let _ = out_tx.send(ran);
+                    }
+                    Err(e) => {
+                        let _ = node_tx.send(Err(e));
+                    }
+                }
+            });
+        })?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| NodeError::Config(format!("the signal-watching runtime: {e}")))?;
+        let result = rt.block_on(async {
+            let node = node_rx
+                .await
+                .map_err(|_| NodeError::Workers(platform::WorkersError::Closed))??;
+            let out = tokio::select! {
+                out = out_rx => out.ok(),
+                signal = platform::termination() => {
+                    tracing::info!(node = %node.node_id(), "{signal}: shutting down");
+                    None
+                }
+            };
+            node.shutdown().await;
+            Ok(out)
+        });
+        workers.join();
+        match result {
+            Ok(Some(Ok(out))) => Ok(Some(out)),
+            // `main` panicked: the node is shut down; the panic goes on here
+            Ok(Some(Err(ended))) if ended.is_panic() => {
+                std::panic::resume_unwind(ended.into_panic())
+            }
+            Ok(Some(Err(_)) | None) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Starts the node's network with `workers` as its workers; everything it
+    /// spawns lands there.
+    ///
+    /// A builder with no security setting, no listen address, no peers and
+    /// no socket makes a node without a network (a local program).
+    async fn start_on(self, workers: Workers) -> Result<Node, NodeError> {
+        let mut inner = self.node_inner(Some(workers.clone()));
+        let wants_network = self.listen.is_some()
+            || !self.peers.is_empty()
+            || self.socket.is_some()
+            || self.membership.is_some();
+        let security = match self.security.clone() {
+            Some(security) => security,
+            None if !wants_network => {
+                return Ok(Node {
+                    inner: Arc::new(inner),
+                })
+            }
+            None => {
+                return Err(NodeError::Config(
+                    "no security setting: give the cluster secret (NodeBuilder::secret) \
+                     or certificate files (NodeBuilder::tls_files)"
+                        .into(),
+                ))
+            }
+        };
+        let host = inner.host.clone();
+        let liveness = if self.membership.is_some() && !self.liveness_set {
+            Liveness::for_members()
+        } else {
+            self.liveness
+        };
+        let net = host
+            .in_node(async {
+                let (trust, identity) =
+                    security.load(&self.cluster, &self.name, host.rng(), self.clock)?;
+                let mut hello = Hello::new(&self.cluster, &self.name, host.node_id().incarnation);
+                if let Some(v) = self.protocol_version {
+                    hello.version = v;
+                }
+                let endpoint = match self.socket {
+                    Some((socket, runtime)) => {
+                        let runtime = Arc::new(OnWorkers::new(runtime, workers.downgrade()));
+                        let seed = host.rng().derive("quic").next_u64();
+                        Endpoint::bind_socket(
+                            socket, runtime, &trust, &identity, hello, seed, liveness,
+                        )?
+                    }
+                    None => {
+                        let addr = self
+                            .listen
+                            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+                        let runtime = Arc::new(OnWorkers::new(
+                            Arc::new(quinn::TokioRuntime),
+                            workers.downgrade(),
+                        ));
+                        Endpoint::bind_with(addr, &trust, &identity, hello, liveness, runtime)?
+                    }
+                }
+                .with_limits(self.limits);
+                let net_rng = host.rng().derive("net");
+                let cluster = self.membership.clone().map(|config| {
+                    let tuning = ClusterTuning {
+                        config,
+                        expected_size: (self.seeds.len() as u32 + 1).max(3),
+                        seeds: self.seeds.clone(),
+                        roles: self.roles.clone(),
+                    };
+                    (tuning, net_rng.owned("membership"))
+                });
+                let net = Network::new(
+                    host.node_id().clone(),
+                    host.counters().clone(),
+                    endpoint,
+                    net_rng,
+                    Tuning {
+                        data_lanes: self.data_lanes,
+                        limits: self.limits,
+                        redial: self.redial,
+                    },
+                );
+                let services = Services::wire(&host, net.clone(), cluster);
+                if let Some(members) = &services.members {
+                    platform::spawn_local(members.clone().run());
+                }
+                platform::spawn_local(net.clone().accept_loop());
+                for (peer, addr) in self.peers {
+                    net.remember(&peer, addr);
+                    platform::spawn_local(net.clone().keep_dialing(peer, addr));
+                }
+                Ok::<_, NodeError>(services)
+            })
+            .await?;
+        inner.net = arc_swap::ArcSwapOption::from(Some(net));
+        inner.networked = true;
+        Ok(Node {
+            inner: Arc::new(inner),
+        })
+    }
+}
+
+/// The cores this process may use (at least one).
+fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

@@ -1,0 +1,221 @@
+//! The node's driver of the cluster registry ([`ClusterRegistry`]): it
+//! publishes this node's part to every connected peer (the whole part when
+//! a connection comes up, each change after that, as `arbour.registry.v1`
+//! control messages on the control lane, in order), applies the peers'
+//! parts, drops a peer's part when its life ends (the node tells it when),
+//! and frees a local actor's names and group memberships when the actor is
+//! gone for good.
+
+use super::global::{Applied, ClusterRegistry, RegistryEvent, Update};
+use crate::actor::{ActorRef, NodeId};
+use crate::platform;
+use crate::remote::{Caller, Control, Network, Session};
+use crate::transport::Connection;
+use actix::{Actor, Context};
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use tokio::sync::broadcast;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The node's part of the cluster registry and its replicas of the others.
+pub(crate) struct Replica {
+    me: NodeId,
+    /// The network its updates travel on (the node owns it).
+    net: Weak<Network>,
+    machine: Mutex<ClusterRegistry>,
+    events: broadcast::Sender<RegistryEvent>,
+    /// Local actors whose end is watched (to free their entries).
+    watched: Mutex<BTreeSet<u64>>,
+}
+
+impl std::fmt::Debug for Replica {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replica")
+            .field("me", &self.me)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Replica {
+    /// The driver over `net`, which it registers its control messages with.
+    pub(crate) fn new(net: &Arc<Network>) -> Arc<Self> {
+        let replica = Arc::new(Self {
+            me: net.me.clone(),
+            net: Arc::downgrade(net),
+            machine: Mutex::new(ClusterRegistry::new(net.me.clone())),
+            events: broadcast::channel(4096).0,
+            watched: Mutex::default(),
+        });
+        let weak = Arc::downgrade(&replica);
+        net.router.route(
+            crate::wire::tags::REGISTRY,
+            weak.clone(),
+            Replica::on_update,
+        );
+        net.router
+            .route(crate::wire::tags::REGISTRY_RESYNC, weak, Replica::on_resync);
+        replica
+    }
+
+    /// Runs `f` on the machine, then publishes what it (and the machine
+    /// itself) produced and reports its events.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut ClusterRegistry) -> (R, Vec<Update>)) -> R {
+        let (r, mut updates, events) = {
+            let mut m = lock(&self.machine);
+            let (r, updates) = f(&mut m);
+            let mut updates = updates;
+            while let Some(u) = m.next_outgoing() {
+                updates.push(u);
+            }
+            let events: Vec<RegistryEvent> = std::iter::from_fn(|| m.next_event()).collect();
+            (r, updates, events)
+        };
+        for u in updates.drain(..) {
+            self.publish(&u);
+        }
+        for e in events {
+            if let RegistryEvent::NameLost {
+                name,
+                loser,
+                winner,
+            } = &e
+            {
+                tracing::warn!(node = %self.me, %name, %loser, %winner,
+                    "registration lost a conflict: the other one stays");
+            }
+            let _ = self.events.send(e);
+        }
+        r
+    }
+
+    /// Reads the machine.
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&ClusterRegistry) -> R) -> R {
+        f(&lock(&self.machine))
+    }
+
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<RegistryEvent> {
+        self.events.subscribe()
+    }
+
+    /// Frees `actor`'s entries once it is gone for good (once per actor).
+    pub(crate) fn watch_end<A: Actor<Context = Context<A>>>(self: &Arc<Self>, actor: &ActorRef<A>) {
+        let local = actor.id().local;
+        if !lock(&self.watched).insert(local) {
+            return;
+        }
+        let mut exits = actor.exits();
+        let this: Weak<Self> = Arc::downgrade(self);
+        platform::spawn_local(async move {
+            while exits.next().await.is_some() {}
+            if let Some(this) = this.upgrade() {
+                lock(&this.watched).remove(&local);
+                this.with(|m| ((), m.exited(local)));
+            }
+        });
+    }
+
+    /// Adds a local actor just started by a spawn to `group`; it leaves
+    /// when that instance exits (a spawned actor is not supervised: its
+    /// instance is its whole life).
+    pub(crate) fn join_exported(
+        self: &Arc<Self>,
+        group: &str,
+        actor: &Arc<dyn crate::actor::Exported>,
+    ) -> Result<(), String> {
+        let local = actor.id().local;
+        self.with(|m| match m.join(group, local) {
+            Ok(u) => (Ok(()), u.into_iter().collect()),
+            Err(e) => (Err(format!("joining group {group:?}: {e:?}")), Vec::new()),
+        })?;
+        if lock(&self.watched).insert(local) {
+            let this: Weak<Self> = Arc::downgrade(self);
+            let _ = actor.watch(Box::new(move |_| {
+                if let Some(this) = this.upgrade() {
+                    lock(&this.watched).remove(&local);
+                    this.with(|m| ((), m.exited(local)));
+                }
+            }));
+        }
+        Ok(())
+    }
+
+    fn on_update(self: &Arc<Self>, caller: &Caller<'_>, msg: Control) -> Result<(), String> {
+        if let Control::Registry { update } = msg {
+            self.update(caller.session, caller.conn, &update);
+        }
+        Ok(())
+    }
+
+    fn on_resync(self: &Arc<Self>, caller: &Caller<'_>, _: Control) -> Result<(), String> {
+        self.send_full(caller.session, caller.conn);
+        Ok(())
+    }
+
+    /// Sends `update` of this node's part to every connected peer.
+    fn publish(&self, update: &Update) {
+        let Ok(bytes) = crate::wire::encode(update) else {
+            tracing::error!(node = %self.me, "a registry update did not encode");
+            return;
+        };
+        let Some(net) = self.net.upgrade() else {
+            return;
+        };
+        let msg = Control::Registry { update: bytes };
+        for (link, conn) in net.live_links() {
+            link.system(&conn, &msg);
+        }
+    }
+
+    /// A connection to `link`'s node came up: it gets this node's whole
+    /// part.
+    pub(crate) fn connected(&self, link: &Session, conn: &Connection) {
+        self.send_full(link, conn);
+    }
+
+    fn send_full(&self, link: &Session, conn: &Connection) {
+        let full = self.read(ClusterRegistry::full);
+        match crate::wire::encode(&full) {
+            Ok(bytes) => link.system(conn, &Control::Registry { update: bytes }),
+            Err(e) => tracing::error!(node = %self.me, "the registry state did not encode: {e}"),
+        }
+    }
+
+    /// An update from the peer of `conn`.
+    fn update(&self, link: &Session, conn: &Connection, bytes: &[u8]) {
+        let update: Update = match crate::wire::decode(bytes) {
+            Ok(u) => u,
+            Err(e) => {
+                if let Some(net) = self.net.upgrade() {
+                    net.undeliverable
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    platform::throttled_warn!(net.endpoint.throttle(), "bad registry update",
+                        node = %self.me, peer = %link.node, "a registry update that does not decode, dropped: {e}");
+                }
+                return;
+            }
+        };
+        let incarnation = conn.peer().incarnation;
+        let applied = self.with(|m| (m.apply(&link.node, incarnation, update), Vec::new()));
+        if applied == Applied::NeedFull {
+            link.system(conn, &Control::RegistryResync);
+        }
+    }
+
+    /// Node `name`'s life `incarnation` is over: its part goes.
+    pub(crate) fn owner_gone(&self, name: &str, incarnation: u64) {
+        self.with(|m| (m.owner_gone(name, incarnation), Vec::new()));
+    }
+
+    /// The connection to node `name`'s life `incarnation` is gone: its part
+    /// goes with it until it connects again. (The node tells this only of
+    /// a life membership does not track as a member: membership decides
+    /// when a member is gone, as a connection may drop while it lives; a
+    /// life that never joined, or is already gone, has nobody else to end
+    /// it.)
+    pub(crate) fn disconnected(&self, name: &str, incarnation: u64) {
+        self.with(|m| (m.owner_disconnected(name, incarnation), Vec::new()));
+    }
+}

@@ -1,0 +1,1192 @@
+//! A node's network side: the QUIC endpoint, one [`Session`] per peer node, the
+//! actors reachable from the wire (kept in [`Exposed`]), and the ref context messages are
+//! encoded and decoded in.
+//!
+//! A `Session` outlives connections: remote refs hold it, and it points at the
+//! peer's current connection (if any). Losing a connection fails the session's
+//! pending asks with `NodeDown` and fires its monitors with `NodeDown` at
+//! once; peers with a known address are then redialed with backoff and
+//! jitter. Simultaneous dials are resolved by [`PeerTable`]. Peers coming
+//! and going are told as [`PeerEvent`]s to whoever the node installed.
+
+use super::inbound::{Control, Inbound};
+use super::router::{Caller, Router};
+use crate::actor::{
+    with_context, ActorId, AskError, ExitReason, Exported, Insist, NodeId, Outbound, OutboundError,
+    PayloadWriter, PendingReply, RefContext, RemoteReply, Stats, Watcher,
+};
+use crate::monitor::PeerMonitors;
+use crate::platform::{self, NodeRng};
+use super::exposed::Exposed;
+use crate::transport::{
+    Admit, Connection, Endpoint, LaneId, Lost, Offer, PeerLimits, PeerTable, PendingAsks,
+    PushError, Redial, Timer, TransportError, CLOSE_DOWN, CLOSE_DUPLICATE, CLOSE_SHUTDOWN,
+};
+use crate::wire::{EnvelopeHead, WriteError, CONTROL_RECIPIENT};
+use arc_swap::ArcSwapOption;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::watch;
+
+/// How long a connection replaced by one to the same peer life keeps
+/// delivering what was in flight on it before it closes.
+const REPLACED_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Monitor keys per `Downs` control message (a frame of about 40 KB, so
+/// it stays on the control lane).
+pub(crate) const DOWNS_PER_FRAME: usize = 4096;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A peer's connection came up or went, as the services above learn of it
+/// (the node routes them: the registry sends its part to a new peer and
+/// drops a gone one's, membership notes a goodbye).
+pub(crate) enum PeerEvent<'a> {
+    /// `conn` is now the live connection to `session`'s node.
+    Up {
+        /// The peer's session.
+        session: &'a Arc<Session>,
+        /// The connection.
+        conn: &'a Arc<Connection>,
+    },
+    /// The live connection to node `node`'s life `incarnation` is gone.
+    Down {
+        /// The node.
+        node: &'a str,
+        /// Its life.
+        incarnation: u64,
+    },
+    /// Node `node`'s life `incarnation` said goodbye: it shuts down on
+    /// purpose (its `Down` follows).
+    Left {
+        /// The node.
+        node: &'a str,
+        /// Its life.
+        incarnation: u64,
+    },
+}
+
+/// Where a node's peer events go (installed once, by the node).
+pub(crate) type PeerSink = Box<dyn Fn(PeerEvent<'_>) + Send + Sync>;
+
+/// The network state of one node.
+pub(crate) struct Network {
+    pub(crate) me: NodeId,
+    pub(crate) stats: Arc<Stats>,
+    pub(crate) endpoint: Endpoint,
+    rng: NodeRng,
+    data_lanes: usize,
+    limits: PeerLimits,
+    /// Local actors reachable from the wire, by number and exposed name.
+    exposed: Exposed,
+    links: Mutex<BTreeMap<Arc<str>, Arc<Session>>>,
+    peers: Mutex<PeerTable<Arc<Connection>>>,
+    /// Where to redial each peer we know an address for.
+    addresses: Mutex<BTreeMap<String, SocketAddr>>,
+    /// Bumped on every connection change (for waiters).
+    changed: watch::Sender<u64>,
+    /// The node as the ref context messages are encoded and decoded in;
+    /// shared by every link (it holds the node weakly: links outlive it in
+    /// the remote refs users keep).
+    pub(crate) ctx: Arc<dyn RefContext>,
+    closing: std::sync::atomic::AtomicBool,
+    /// Messages from the wire that could not be delivered (unknown actor,
+    /// unknown tag, undecodable payload, full mailbox).
+    pub(crate) undeliverable: AtomicU64,
+    /// Peers' asks being served now, over all connections.
+    pub(crate) served_asks: AtomicU64,
+    /// Control messages by tag, to the services that registered them.
+    pub(crate) router: Router,
+    /// Where peer events go.
+    peer_events: std::sync::OnceLock<PeerSink>,
+}
+
+impl std::fmt::Debug for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Network")
+            .field("me", &self.me)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a node's network side is tuned (from its builder).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Tuning {
+    pub(crate) data_lanes: usize,
+    pub(crate) limits: PeerLimits,
+    pub(crate) redial: Redial,
+}
+
+impl Network {
+    pub(crate) fn new(
+        me: NodeId,
+        stats: Arc<Stats>,
+        endpoint: Endpoint,
+        rng: NodeRng,
+        tuning: Tuning,
+    ) -> Arc<Self> {
+        let Tuning {
+            data_lanes,
+            limits,
+            redial,
+        } = tuning;
+        Arc::new_cyclic(|this| {
+            let router = Router::default();
+            router.route(crate::wire::tags::WHEREIS, this.clone(), Network::on_whereis);
+            router.route(crate::wire::tags::EXIT, this.clone(), Network::on_exit);
+            router.route(crate::wire::tags::GOODBYE, this.clone(), Network::on_goodbye);
+            for tag in [
+                crate::wire::tags::MONITOR,
+                crate::wire::tags::DEMONITOR,
+                crate::wire::tags::DOWN,
+                crate::wire::tags::DOWNS,
+            ] {
+                router.route(tag, this.clone(), Network::on_monitor_signal);
+            }
+            Self {
+                ctx: Arc::new(NetworkContext {
+                    me: me.clone(),
+                    stats: stats.clone(),
+                    net: this.clone(),
+                }),
+                closing: std::sync::atomic::AtomicBool::new(false),
+                peers: Mutex::new(PeerTable::new(&me.name, redial)),
+                me,
+                stats,
+                endpoint,
+                rng,
+                data_lanes,
+                limits,
+                exposed: Exposed::default(),
+                links: Mutex::default(),
+                addresses: Mutex::default(),
+                changed: watch::Sender::new(0),
+                undeliverable: AtomicU64::new(0),
+                served_asks: AtomicU64::new(0),
+                router,
+                peer_events: std::sync::OnceLock::new(),
+            }
+        })
+    }
+
+    /// Sends every peer event from now on to `sink` (once; the node's).
+    pub(crate) fn on_peer_events(&self, sink: PeerSink) {
+        let _ = self.peer_events.set(sink);
+    }
+
+    fn tell(&self, event: PeerEvent<'_>) {
+        if let Some(sink) = self.peer_events.get() {
+            sink(event);
+        }
+    }
+
+    /// A peer asks which local number we expose `name` under.
+    fn on_whereis(self: &Arc<Self>, caller: &Caller<'_>, msg: Control) -> Result<(), String> {
+        let Control::Whereis { name } = msg else {
+            return Ok(());
+        };
+        let found = self.whereis(&name);
+        caller.reply(crate::wire::encode(&found).map_err(|e| e.to_string())?)
+    }
+
+    /// A peer stops (or kills) one of our actors.
+    fn on_exit(self: &Arc<Self>, _: &Caller<'_>, msg: Control) -> Result<(), String> {
+        if let Control::Exit { actor, kill } = msg {
+            if let Some(actor) = self.exported(actor) {
+                actor.stop(kill);
+            }
+        }
+        Ok(())
+    }
+
+    /// A peer monitors our actors, or tells us one it watched exited.
+    fn on_monitor_signal(self: &Arc<Self>, caller: &Caller<'_>, msg: Control) -> Result<(), String> {
+        let session = caller.session;
+        match msg {
+            Control::Monitor { actor, key } => session.watched_by_peer(caller.conn, actor, key),
+            Control::Demonitor { key, .. } => session.unwatched_by_peer(key),
+            Control::Down { key, reason } => session.down(key, &reason),
+            Control::Downs { keys, reason } => {
+                if keys.len() > DOWNS_PER_FRAME {
+                    return Err(format!(
+                        "a downs message with {} keys, more than {DOWNS_PER_FRAME}",
+                        keys.len()
+                    ));
+                }
+                for key in keys {
+                    session.down(key, &reason);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The peer shuts down: nothing follows on this connection.
+    fn on_goodbye(self: &Arc<Self>, caller: &Caller<'_>, _: Control) -> Result<(), String> {
+        self.tell(PeerEvent::Left {
+            node: caller.node(),
+            incarnation: caller.incarnation(),
+        });
+        self.closed(caller.session, caller.conn, "the peer shut down", Loss::Left);
+        caller.conn.close(CLOSE_SHUTDOWN, "goodbye");
+        Ok(())
+    }
+
+    /// The link to node `name` (made on first use).
+    pub(crate) fn link_named(self: &Arc<Self>, name: &str) -> Arc<Session> {
+        let mut links = lock(&self.links);
+        if let Some(l) = links.get(name) {
+            return l.clone();
+        }
+        let link = Arc::new(Session {
+            node: name.into(),
+            net: Arc::downgrade(self),
+            ctx: self.ctx.clone(),
+            conn: ArcSwapOption::empty(),
+            pending: Mutex::default(),
+            monitors: PeerMonitors::new(self.limits.peer_monitors),
+            served: Arc::default(),
+            refused: Mutex::default(),
+            waiting: Mutex::default(),
+        });
+        links.insert(link.node.clone(), link.clone());
+        link
+    }
+
+    /// Makes `actor` reachable by `name` from other nodes.
+    pub(crate) fn expose(&self, name: &str, actor: Arc<dyn Exported>) {
+        self.exposed.expose(name, actor);
+    }
+
+    pub(crate) fn export_entry(&self, actor: Arc<dyn Exported>) {
+        self.exposed.export(actor);
+    }
+
+    /// The exported local actor number `local`, if it still exists.
+    pub(crate) fn exported(&self, local: u64) -> Option<Arc<dyn Exported>> {
+        self.exposed.get(local)
+    }
+
+    /// The local number of the actor exposed as `name`.
+    pub(crate) fn whereis(&self, name: &str) -> Option<u64> {
+        self.exposed.whereis(name)
+    }
+
+    /// Remembers where `peer` listens, for redials.
+    pub(crate) fn remember(&self, peer: &str, addr: SocketAddr) {
+        lock(&self.addresses).insert(peer.to_owned(), addr);
+    }
+
+    /// A receiver that sees every connection change.
+    pub(crate) fn changes(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// Dials `peer` at `addr` and brings the connection up. A refusal for a
+    /// reason of configuration is kept on the peer's session, for waiters.
+    pub(crate) async fn dial(
+        self: &Arc<Self>,
+        peer: &str,
+        addr: SocketAddr,
+    ) -> Result<(), TransportError> {
+        match self.endpoint.connect(addr, peer).await {
+            Ok(p) => {
+                self.attach(p, true);
+                Ok(())
+            }
+            Err(e) => {
+                if let Some(cause) = super::Misconfiguration::of(&e) {
+                    // said loudly, once per interval: this node cannot be
+                    // part of the cluster until its configuration changes
+                    platform::throttled_warn!(self.endpoint.throttle(), "refused by a peer",
+                        node = %self.me, %peer, %addr, "cannot join node {peer}: {cause}");
+                    *lock(&self.link_named(peer).refused) = Some(cause);
+                    self.changed.send_modify(|v| *v += 1);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Accepts connections until the endpoint closes; each handshake runs in
+    /// a task of its own, so a silent peer does not hold up the others.
+    pub(crate) async fn accept_loop(self: Arc<Self>) {
+        while let Some(incoming) = self.endpoint.incoming().await {
+            let net = self.clone();
+            platform::spawn_local(async move {
+                if let Ok(peer) = net.endpoint.handshake_incoming(incoming).await {
+                    net.attach(peer, false);
+                }
+            });
+        }
+    }
+
+    /// A handshake completed: start the connection and make it the peer's
+    /// live one, unless it loses a simultaneous-dial tie. The peer table is
+    /// the truth; the session's `conn` is its read cache for the send path,
+    /// written only under the table's lock.
+    fn attach(self: &Arc<Self>, peer: crate::transport::Peer, dialed_by_me: bool) {
+        let name = peer.hello.node.clone();
+        let incarnation = peer.hello.incarnation;
+        let link = self.link_named(&name);
+        let inbound = Arc::new(Inbound::new(
+            self.clone(),
+            link.clone(),
+            self.limits.served_asks,
+        ));
+        let conn = Connection::start(
+            peer,
+            self.data_lanes,
+            &self.limits,
+            self.endpoint.counters().clone(),
+            inbound.clone(),
+        );
+        inbound.set_connection(&conn);
+        let replaced = {
+            let mut peers = lock(&self.peers);
+            match peers.offer(&name, incarnation, conn.clone(), dialed_by_me) {
+                Offer::Duplicate(c) => {
+                    drop(peers);
+                    c.close(CLOSE_DUPLICATE, "duplicate connection");
+                    return;
+                }
+                Offer::Accepted { replaced } => {
+                    link.conn.store(Some(conn.clone()));
+                    *lock(&link.refused) = None;
+                    replaced
+                }
+            }
+        };
+        if let Some(old) = replaced {
+            if old.peer().incarnation == incarnation {
+                // the same life of the peer (a simultaneous dial decided
+                // late): what is in flight on the old connection, both ways,
+                // still arrives while it drains, and the asks and monitors
+                // across it (the session's) stay; then it closes
+                platform::spawn_local(async move {
+                    tokio::time::sleep(REPLACED_DRAIN).await;
+                    old.close(CLOSE_DUPLICATE, "replaced by a newer connection");
+                });
+            } else {
+                link.connection_lost(&old, Loss::Lost);
+                old.close(CLOSE_DUPLICATE, "replaced by a newer connection");
+            }
+        }
+        tracing::info!(node = %self.me, peer = %name, incarnation, dialed_by_me, "connected");
+        self.tell(PeerEvent::Up {
+            session: &link,
+            conn: &conn,
+        });
+        let waiting = std::mem::take(&mut *lock(&link.waiting));
+        for msg in waiting {
+            link.system(&conn, &msg);
+        }
+        self.changed.send_modify(|v| *v += 1);
+    }
+
+    /// `conn` closed, or its peer said goodbye: if it was the peer's live
+    /// one, fail what waits on it and (if its address is known) arm the
+    /// peer's one redial timer.
+    pub(crate) fn closed(
+        self: &Arc<Self>,
+        link: &Arc<Session>,
+        conn: &Arc<Connection>,
+        reason: &str,
+        loss: Loss,
+    ) {
+        let addr = lock(&self.addresses).get(&*link.node).copied();
+        let lost = {
+            let mut peers = lock(&self.peers);
+            let can_redial = addr.is_some() && !self.is_closed();
+            let (now, unit) = (platform::now(), self.rng.unit());
+            let lost = peers.lost(&link.node, |c| Arc::ptr_eq(c, conn), now, unit, can_redial);
+            if lost != Lost::NotLive {
+                link.conn.store(None);
+            }
+            lost
+        };
+        let Lost::Live { redial } = lost else {
+            return;
+        };
+        link.connection_lost(conn, loss);
+        self.tell(PeerEvent::Down {
+            node: &link.node,
+            incarnation: conn.peer().incarnation,
+        });
+        match loss {
+            Loss::Lost if !self.is_closed() => {
+                tracing::warn!(node = %self.me, peer = %link.node, "connection lost: {reason}")
+            }
+            _ => tracing::info!(node = %self.me, peer = %link.node, "disconnected: {reason}"),
+        }
+        self.changed.send_modify(|v| *v += 1);
+        if let (Some(timer), Some(addr)) = (redial, addr) {
+            platform::spawn_local(self.clone().redial(link.node.to_string(), addr, timer));
+        }
+    }
+
+    /// Dials `peer` now and, while it cannot be reached, again with backoff
+    /// (unless it is connected, or being redialed already).
+    pub(crate) async fn keep_dialing(self: Arc<Self>, peer: String, addr: SocketAddr) {
+        let timer = lock(&self.peers).dial_now(&peer, platform::now());
+        if let Some(timer) = timer {
+            self.redial(peer, addr, timer).await
+        }
+    }
+
+    /// Runs `peer`'s redial timer: dials at its due time and, after each
+    /// failure, again after the backoff, until a connection to the peer is
+    /// up (made by either side) or the timer is no longer the peer's.
+    async fn redial(self: Arc<Self>, peer: String, addr: SocketAddr, timer: Timer) {
+        let mut due = timer.due;
+        loop {
+            tokio::time::sleep_until(due).await;
+            if self.is_closed() || !lock(&self.peers).is_current(&peer, timer.id) {
+                return;
+            }
+            match self.dial(&peer, addr).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::debug!(node = %self.me, %peer, "redial failed: {e}");
+                    let (now, unit) = (platform::now(), self.rng.unit());
+                    match lock(&self.peers).dial_failed(&peer, timer.id, now, unit) {
+                        Some(next) => due = next,
+                        None => return,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends `msg` to member `node` (listening at `addr`) on the control
+    /// lane. Sends never wait for a connection: with none, the member is
+    /// dialed and the message waits for the connection (at most
+    /// [`WAITING`] per peer, the oldest dropped and counted).
+    pub(crate) fn send_to_member(self: &Arc<Self>, node: &str, addr: SocketAddr, msg: Control) {
+        let link = self.link_named(node);
+        match link.conn.load_full() {
+            Some(conn) => link.system(&conn, &msg),
+            None => {
+                if !self.is_closed() && node != &*self.me.name {
+                    {
+                        let mut waiting = lock(&link.waiting);
+                        if waiting.len() >= WAITING {
+                            waiting.pop_front();
+                            self.undeliverable.fetch_add(1, Ordering::Relaxed);
+                        }
+                        waiting.push_back(msg);
+                    }
+                    self.remember(node, addr);
+                    platform::spawn_local(self.clone().keep_dialing(node.to_owned(), addr));
+                }
+            }
+        }
+    }
+
+    /// Node `node`'s life `incarnation` (or an older one) is over: its
+    /// connection goes, which fails its asks and fires its monitors.
+    pub(crate) fn close_life(&self, node: &str, incarnation: u64, why: &str) {
+        let conn = lock(&self.links)
+            .get(node)
+            .and_then(|l| l.conn.load_full());
+        if let Some(conn) = conn {
+            if conn.peer().incarnation <= incarnation {
+                conn.close(CLOSE_DOWN, why);
+            }
+        }
+    }
+
+    /// Whether the node's network is shutting down.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
+    /// Closes the endpoint and every connection at once (no goodbye):
+    /// what waits on a peer fails with `NodeDown`, and every link the users'
+    /// refs still hold is left without a connection.
+    pub(crate) fn shutdown(&self) {
+        self.closing.store(true, Ordering::Release);
+        self.endpoint.close();
+        lock(&self.peers).close_all();
+        let links: Vec<Arc<Session>> = lock(&self.links).values().cloned().collect();
+        for link in links {
+            if let Some(conn) = link.conn.swap(None) {
+                link.connection_lost(&conn, Loss::Lost);
+            }
+        }
+        self.exposed.clear();
+        self.changed.send_modify(|v| *v += 1);
+    }
+
+    /// Sends `msg` to each of `peers` on the control lane, dialing those
+    /// not connected, and waits until each was sent or `wait` is over (a
+    /// leaving member tells the cluster first, so it is seen as left).
+    pub(crate) async fn tell_each(
+        self: &Arc<Self>,
+        peers: Vec<(String, SocketAddr)>,
+        msg: &Control,
+        wait: std::time::Duration,
+    ) {
+        let deadline = platform::deadline(wait);
+        let told = peers.into_iter().map(|(name, addr)| {
+            let link = self.link_named(&name);
+            self.remember(&name, addr);
+            async move {
+                if link.conn.load().is_none() {
+                    platform::spawn_local(self.clone().keep_dialing(name, addr));
+                }
+                if let Ok(conn) = self.connected_to(&link, deadline).await {
+                    push_system(&self.ctx, &conn, LaneId::Control, msg);
+                }
+            }
+        });
+        futures_util::future::join_all(told).await;
+    }
+
+    /// Closes gracefully: tells every connected peer goodbye (after
+    /// whatever this node queued for it, on the control lane), waits up to
+    /// `wait` for the peers to close their connections (each does on
+    /// reading the goodbye), then closes the endpoint and waits up to
+    /// `wait` for it to be idle.
+    pub(crate) async fn leave(self: &Arc<Self>, wait: std::time::Duration) {
+        self.closing.store(true, Ordering::Release);
+        let conns: Vec<Arc<Connection>> = lock(&self.links)
+            .values()
+            .filter_map(|l| l.conn.load_full())
+            .collect();
+        for conn in &conns {
+            push_system(&self.ctx, conn, LaneId::Control, &Control::Goodbye);
+        }
+        let taken = futures_util::future::join_all(conns.iter().map(|c| c.closed()));
+        let all_took_it = tokio::time::timeout(wait, taken).await.is_ok();
+        self.shutdown();
+        if !all_took_it {
+            // some peer did not answer: give the close frames a chance to go
+            tracing::debug!(node = %self.me, "not every peer closed after the goodbye");
+            let _ = tokio::time::timeout(wait, self.endpoint.quic().wait_idle()).await;
+        }
+        tracing::info!(node = %self.me, peers = conns.len(), "left the cluster");
+    }
+
+    /// Peers' monitors of our actors held now, and refused, over all peers.
+    pub(crate) fn peer_monitors(&self) -> (u64, u64) {
+        lock(&self.links)
+            .values()
+            .map(|l| l.peer_monitors())
+            .fold((0, 0), |(a, b), (x, y)| (a + x, b + y))
+    }
+
+    /// Replies that arrived after their ask stopped waiting, over all peers.
+    pub(crate) fn served_asks_in_flight(&self) -> u64 {
+        self.served_asks.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn late_replies(&self) -> u64 {
+        lock(&self.links).values().map(|l| l.late_replies()).sum()
+    }
+
+    /// [`Network::connected_to`], for the node's own asks (lookup,
+    /// spawn, status): its failure names the node and, if it was not
+    /// refused, how long it was waited for.
+    pub(crate) async fn connected_for(
+        self: &Arc<Self>,
+        link: &Session,
+        deadline: platform::Instant,
+        waited: std::time::Duration,
+    ) -> Result<Arc<Connection>, Unreachable> {
+        self.connected_to(link, deadline)
+            .await
+            .map_err(|cause| match cause {
+                Some(cause) => Unreachable::Refused {
+                    node: link.node.to_string(),
+                    cause,
+                },
+                None => Unreachable::NotConnected {
+                    node: link.node.to_string(),
+                    waited,
+                },
+            })
+    }
+
+    /// The live connection to `link`'s node, waiting for one up to
+    /// `deadline`. `Err(Some(cause))` if the node refuses us (or we it) for
+    /// a reason of configuration: when the last dial was refused so, it is
+    /// dialed again at once, for a fresh answer, rather than waited out.
+    pub(crate) async fn connected_to(
+        self: &Arc<Self>,
+        link: &Session,
+        deadline: platform::Instant,
+    ) -> Result<Arc<Connection>, Option<super::Misconfiguration>> {
+        let mut changes = self.changes();
+        let mut redialed = false;
+        loop {
+            if let Some(conn) = link.conn.load_full() {
+                return Ok(conn);
+            }
+            let refused = lock(&link.refused).clone();
+            if let Some(cause) = refused {
+                let addr = lock(&self.addresses).get(&*link.node).copied();
+                match addr {
+                    Some(addr) if !redialed => {
+                        redialed = true;
+                        let dial = self.dial(&link.node, addr);
+                        match tokio::time::timeout_at(deadline, dial).await {
+                            Ok(Ok(())) => continue,
+                            Ok(Err(e)) => {
+                                if let Some(cause) = super::Misconfiguration::of(&e) {
+                                    return Err(Some(cause));
+                                }
+                            }
+                            Err(_) => return Err(None),
+                        }
+                    }
+                    _ => return Err(Some(cause)),
+                }
+            }
+            match tokio::time::timeout_at(deadline, changes.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return Err(None),
+            }
+        }
+    }
+
+    /// Every peer's session with its live connection.
+    pub(crate) fn live_links(&self) -> Vec<(Arc<Session>, Arc<Connection>)> {
+        lock(&self.links)
+            .values()
+            .filter_map(|l| l.conn.load_full().map(|c| (l.clone(), c)))
+            .collect()
+    }
+
+    /// The peers connected now.
+    pub(crate) fn connected(&self) -> Vec<NodeId> {
+        let links = lock(&self.links);
+        let mut v: Vec<NodeId> = links
+            .values()
+            .filter_map(|l| {
+                l.conn
+                    .load()
+                    .as_ref()
+                    .map(|c| NodeId::new(l.node.clone(), c.peer().incarnation))
+            })
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Why no connection to a node could be had for one of the node's own asks.
+#[derive(Debug)]
+pub(crate) enum Unreachable {
+    /// The node refuses us, or we it, for a reason of configuration.
+    Refused {
+        /// The node.
+        node: String,
+        /// What differs.
+        cause: super::Misconfiguration,
+    },
+    /// No connection came up in time.
+    NotConnected {
+        /// The node.
+        node: String,
+        /// How long it was waited for.
+        waited: std::time::Duration,
+    },
+}
+
+/// Why a connection ended, as the waiters on it are told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Loss {
+    /// Closed, timed out or cut: asks fail and monitors fire with `NodeDown`.
+    Lost,
+    /// Closed by the peer as the loser of a simultaneous dial: as `Lost`
+    /// for what waited on it, but routine (not logged as a failure).
+    Duplicate,
+    /// The peer said goodbye: it shut down, so asks fail with
+    /// `NodeShutdown` and monitors fire with `Shutdown`.
+    Left,
+}
+
+/// The node as a ref context: its id and counters, and (while it exists)
+/// its exports and links.
+struct NetworkContext {
+    me: NodeId,
+    stats: Arc<Stats>,
+    net: std::sync::Weak<Network>,
+}
+
+impl RefContext for NetworkContext {
+    fn me(&self) -> &NodeId {
+        &self.me
+    }
+    fn stats(&self) -> Arc<Stats> {
+        self.stats.clone()
+    }
+    fn export(&self, id: &ActorId, make: &mut dyn FnMut() -> Option<Arc<dyn Exported>>) {
+        if let Some(net) = self.net.upgrade() {
+            if net.exported(id.local).is_none() {
+                if let Some(e) = make() {
+                    net.export_entry(e);
+                }
+            }
+        }
+    }
+    fn local(&self, local: u64) -> Option<Arc<dyn Exported>> {
+        self.net.upgrade().and_then(|net| net.exported(local))
+    }
+    fn link(&self, node: &NodeId) -> Arc<dyn Outbound> {
+        match self.net.upgrade() {
+            Some(net) if !net.is_closed() => net.link_named(&node.name),
+            _ => Arc::new(NoLink),
+        }
+    }
+}
+
+/// The head of a tell of `tag` to `recipient` on the peer of `conn`.
+fn envelope_head<'a>(conn: &Connection, recipient: u64, tag: &'a str) -> EnvelopeHead<'a> {
+    EnvelopeHead {
+        recipient,
+        recipient_incarnation: conn.peer().incarnation,
+        sender: None,
+        tag,
+        correlation: None,
+        timeout_ms: None,
+        trace: None,
+    }
+}
+
+/// Queues a system message on `conn`'s `lane`, encoded with `ctx`.
+fn push_system(ctx: &Arc<dyn RefContext>, conn: &Connection, lane: LaneId, msg: &Control) {
+    let head = envelope_head(conn, CONTROL_RECIPIENT, msg.tag());
+    let limits = *conn.limits();
+    let _ = with_context(ctx, || {
+        conn.push(lane, Admit::UnderCap, |buf| {
+            head.write_frame(&limits, buf, |b| {
+                msg.encode_payload(b).map_err(|e| e.to_string())
+            })
+        })
+    });
+}
+
+/// This node's session with one peer node: its asks, monitors and live
+/// connection. (Not an Erlang link: a link ties two processes' lives; a
+/// session is the per-peer state of the node's connection.)
+pub(crate) struct Session {
+    pub(crate) node: Arc<str>,
+    /// The node, while it exists (links outlive it in users' remote refs).
+    net: std::sync::Weak<Network>,
+    /// The node as the ref context messages are encoded in.
+    pub(crate) ctx: Arc<dyn RefContext>,
+    /// The live connection, if any.
+    pub(crate) conn: ArcSwapOption<Connection>,
+    pending: Mutex<PendingAsks<RemoteReply>>,
+    /// Monitors across this peer connection, both ways.
+    monitors: PeerMonitors,
+    /// Why the last dial of the node was refused, if for a reason of
+    /// configuration (cleared when a connection comes up).
+    pub(crate) refused: Mutex<Option<super::Misconfiguration>>,
+    /// The peer's asks being served now, over all its connections (so a
+    /// reconnect does not start the count over).
+    pub(crate) served: Arc<std::sync::atomic::AtomicUsize>,
+    /// Control messages for the peer while its connection is being
+    /// dialed, sent once it is up (at most [`WAITING`]).
+    waiting: Mutex<std::collections::VecDeque<Control>>,
+}
+
+/// Control messages (membership packets) held per peer while it is
+/// dialed. Dropping them
+/// instead made a forming cluster of 100 fail its first probes of members
+/// it had no connection to yet, and declare them down by the thousand: a
+/// probe, its indirect probes and the suspect's refutation all went to
+/// members not yet connected. Past the bound the oldest is dropped (and
+/// counted as undeliverable): SWIM tolerates loss, not a flood of stale
+/// packets.
+const WAITING: usize = 64;
+
+impl Session {
+    /// Asks the peer node, over `conn`, which local number it exposes
+    /// `name` under; returns the node's id and the number, if any.
+    pub(crate) async fn whereis(
+        &self,
+        conn: &Connection,
+        name: &str,
+        timeout: std::time::Duration,
+    ) -> Result<(NodeId, Option<u64>), AskError> {
+        let msg = Control::Whereis {
+            name: name.to_owned(),
+        };
+        let (node, reply) = self.control_ask(conn, &msg, timeout).await?;
+        let found = crate::wire::decode(&reply).map_err(|e| AskError::Decode(e.to_string()))?;
+        Ok((node, found))
+    }
+
+    /// Sends the node's own ask `msg` over `conn` and waits up to
+    /// `timeout` for the reply; returns the peer's id and the reply.
+    pub(crate) async fn control_ask(
+        &self,
+        conn: &Connection,
+        msg: &Control,
+        timeout: std::time::Duration,
+    ) -> Result<(NodeId, Vec<u8>), AskError> {
+        let node = NodeId::new(self.node.clone(), conn.peer().incarnation);
+        let pending = self
+            .send_ask(
+                conn,
+                LaneId::Control,
+                CONTROL_RECIPIENT,
+                msg.tag(),
+                timeout,
+                &mut |b| msg.encode_payload(b).map_err(|e| e.to_string()),
+            )
+            .map_err(|_| AskError::NodeDown(node.clone()))?;
+        match tokio::time::timeout(timeout, pending.rx).await {
+            Ok(Ok(reply)) => Ok((node, reply?)),
+            Ok(Err(_)) => Err(AskError::NodeDown(node)),
+            Err(_) => {
+                self.forget(pending.correlation);
+                Err(AskError::Timeout(timeout))
+            }
+        }
+    }
+
+    /// Writes one envelope with `head` onto `lane`, the payload encoded in
+    /// place with this node as the ref context.
+    #[inline]
+    fn push_envelope(
+        &self,
+        conn: &Connection,
+        lane: LaneId,
+        admit: Admit,
+        head: &EnvelopeHead<'_>,
+        payload: PayloadWriter<'_>,
+    ) -> Result<(), OutboundError> {
+        let limits = *conn.limits();
+        with_context(&self.ctx, || {
+            conn.push(lane, admit, |buf| {
+                head.write_frame(&limits, buf, |b| payload(b))
+            })
+        })
+        .map_err(push_error)
+    }
+
+    /// Registers an ask of `recipient` (waiting `timeout`) and writes its
+    /// envelope; the ask is forgotten again if it could not be queued.
+    fn send_ask(
+        &self,
+        conn: &Connection,
+        lane: LaneId,
+        recipient: u64,
+        tag: &str,
+        timeout: std::time::Duration,
+        payload: PayloadWriter<'_>,
+    ) -> Result<PendingReply, OutboundError> {
+        let (correlation, rx) = lock(&self.pending).register();
+        let head = EnvelopeHead {
+            correlation: Some(correlation),
+            timeout_ms: Some(u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX)),
+            ..envelope_head(conn, recipient, tag)
+        };
+        match self.push_envelope(conn, lane, Admit::UnderLaneLimit, &head, payload) {
+            Ok(()) => Ok(PendingReply { correlation, rx }),
+            Err(e) => {
+                self.forget(correlation);
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs `f` on the live connection to the node in `incarnation`, if
+    /// there is one (through a guard: the send path touches no reference
+    /// count).
+    #[inline]
+    fn with_conn<R>(&self, incarnation: u64, f: impl FnOnce(&Arc<Connection>) -> R) -> Option<R> {
+        let guard = self.conn.load();
+        guard
+            .as_ref()
+            .filter(|c| c.peer().incarnation == incarnation)
+            .map(f)
+    }
+
+    /// Queues a system message on the control lane.
+    pub(crate) fn system(&self, conn: &Connection, msg: &Control) {
+        push_system(&self.ctx, conn, LaneId::Control, msg);
+    }
+
+    /// Queues a signal for the peer's actor `to` on that actor's data lane,
+    /// behind every message sent to it before (Erlang's per-pair order
+    /// covers signals: a stop never overtakes earlier tells, and a monitor
+    /// is in place before anything sent after it arrives).
+    fn signal(&self, conn: &Connection, to: &ActorId, msg: &Control) {
+        push_system(&self.ctx, conn, LaneId::DataFor(to.local), msg);
+    }
+
+    /// A reply arrived (one nobody waits for is counted as late).
+    pub(crate) fn complete(&self, correlation: u64, reply: RemoteReply) {
+        lock(&self.pending).complete(correlation, reply);
+    }
+
+    /// Replies that arrived after their ask stopped waiting.
+    pub(crate) fn late_replies(&self) -> u64 {
+        lock(&self.pending).late_replies()
+    }
+
+    /// The peer monitors our actor `local` under its `key`. All its
+    /// monitors of one actor share one watch on it; when it fires, their
+    /// `Down`s go in batches of [`DOWNS_PER_FRAME`].
+    pub(crate) fn watched_by_peer(self: &Arc<Self>, conn: &Arc<Connection>, local: u64, key: u64) {
+        let Some(actor) = self.net.upgrade().and_then(|net| net.exported(local)) else {
+            self.system(
+                conn,
+                &Control::Down {
+                    key,
+                    reason: ExitReason::NoActor,
+                },
+            );
+            return;
+        };
+        let (session, weak) = (self.clone(), Arc::downgrade(conn));
+        let install = move |actor: &Arc<dyn Exported>, generation| {
+            actor.watch(Box::new(move |reason| {
+                let keys = session.monitors.peer_watch_fired(local, generation);
+                if let Some(conn) = weak.upgrade() {
+                    session.send_downs(&conn, &keys, reason);
+                }
+            }))
+        };
+        if let Err(refused) = self.monitors.add_peer_watch(key, local, actor, install) {
+            if refused.count.is_power_of_two() {
+                tracing::warn!(
+                    peer = %self.node, max = refused.max, refused = refused.count,
+                    "monitor refused: the peer holds the most monitors a peer may hold here"
+                );
+            }
+            let why = format!(
+                "monitor refused: the peer already holds {} monitors on this node",
+                refused.max
+            );
+            let reason = ExitReason::Error(why);
+            self.system(conn, &Control::Down { key, reason });
+        }
+    }
+
+    /// Tells the peer its monitors `keys` fired with `reason`.
+    fn send_downs(&self, conn: &Connection, keys: &[u64], reason: &ExitReason) {
+        match keys {
+            [] => {}
+            [key] => self.system(
+                conn,
+                &Control::Down {
+                    key: *key,
+                    reason: reason.clone(),
+                },
+            ),
+            _ => {
+                for batch in keys.chunks(DOWNS_PER_FRAME) {
+                    let msg = Control::Downs {
+                        keys: batch.to_vec(),
+                        reason: reason.clone(),
+                    };
+                    self.system(conn, &msg);
+                }
+            }
+        }
+    }
+
+    /// The peer cancelled its monitor `key`.
+    pub(crate) fn unwatched_by_peer(&self, key: u64) {
+        self.monitors.remove_peer_watch(key);
+    }
+
+    /// A monitored remote actor exited.
+    pub(crate) fn down(&self, key: u64, reason: &ExitReason) {
+        self.monitors.down(key, reason);
+    }
+
+    /// The peer's monitors of our actors held now, and refused so far.
+    pub(crate) fn peer_monitors(&self) -> (u64, u64) {
+        (self.monitors.peer_watches() as u64, self.monitors.refused())
+    }
+
+    /// The connection `conn` is gone: asks fail, monitors fire, the peer's
+    /// monitors of our actors are dropped.
+    fn connection_lost(&self, conn: &Arc<Connection>, loss: Loss) {
+        let node = NodeId::new(self.node.clone(), conn.peer().incarnation);
+        let (error, reason) = match loss {
+            Loss::Lost | Loss::Duplicate => {
+                (AskError::NodeDown(node.clone()), ExitReason::NodeDown)
+            }
+            Loss::Left => (AskError::NodeShutdown(node.clone()), ExitReason::Shutdown),
+        };
+        let failed = lock(&self.pending).fail_all(|| Err(error.clone()));
+        self.monitors.connection_lost(&reason);
+        if failed > 0 {
+            tracing::debug!(peer = %node, failed, "pending asks failed: {error}");
+        }
+    }
+}
+
+fn push_error(e: PushError<WriteError<String>>) -> OutboundError {
+    match e {
+        PushError::Full => OutboundError::Full,
+        PushError::Closed => OutboundError::NodeDown,
+        PushError::Write(WriteError::Payload(m)) => OutboundError::Encode(m),
+        PushError::Write(WriteError::Wire(w)) => OutboundError::Encode(w.to_string()),
+    }
+}
+
+impl Outbound for Session {
+    #[inline]
+    fn tell(
+        &self,
+        to: &ActorId,
+        tag: &str,
+        insist: Insist,
+        payload: PayloadWriter<'_>,
+    ) -> Result<(), OutboundError> {
+        let admit = match insist {
+            Insist::No => Admit::UnderLaneLimit,
+            Insist::Yes => Admit::UnderCap,
+        };
+        self.with_conn(to.node.incarnation, |conn| {
+            let head = envelope_head(conn, to.local, tag);
+            self.push_envelope(conn, LaneId::DataFor(to.local), admit, &head, payload)
+        })
+        .unwrap_or(Err(OutboundError::NodeDown))
+    }
+
+    fn ask(
+        &self,
+        to: &ActorId,
+        tag: &str,
+        timeout: std::time::Duration,
+        payload: PayloadWriter<'_>,
+    ) -> Result<PendingReply, OutboundError> {
+        self.with_conn(to.node.incarnation, |conn| {
+            let lane = LaneId::DataFor(to.local);
+            self.send_ask(conn, lane, to.local, tag, timeout, payload)
+        })
+        .unwrap_or(Err(OutboundError::NodeDown))
+    }
+
+    fn forget(&self, correlation: u64) {
+        lock(&self.pending).forget(correlation);
+    }
+
+    fn monitor(&self, to: &ActorId, w: Watcher) -> u64 {
+        let Some(conn) = self.with_conn(to.node.incarnation, Arc::clone) else {
+            w(&ExitReason::NodeDown);
+            return 0;
+        };
+        let key = self.monitors.watch(w);
+        self.signal(
+            &conn,
+            to,
+            &Control::Monitor {
+                actor: to.local,
+                key,
+            },
+        );
+        key
+    }
+
+    fn demonitor(&self, to: &ActorId, key: u64) -> bool {
+        let removed = self.monitors.unwatch(key);
+        if removed {
+            if let Some(conn) = self.with_conn(to.node.incarnation, Arc::clone) {
+                self.signal(
+                    &conn,
+                    to,
+                    &Control::Demonitor {
+                        actor: to.local,
+                        key,
+                    },
+                );
+            }
+        }
+        removed
+    }
+
+    fn stop(&self, to: &ActorId, kill: bool) {
+        if let Some(conn) = self.with_conn(to.node.incarnation, Arc::clone) {
+            self.signal(
+                &conn,
+                to,
+                &Control::Exit {
+                    actor: to.local,
+                    kill,
+                },
+            );
+        }
+    }
+
+    fn is_connected(&self, to: &ActorId) -> bool {
+        self.with_conn(to.node.incarnation, |_| ()).is_some()
+    }
+
+    fn want_room(&self, to: &ActorId, waker: &std::task::Waker) {
+        let lane = LaneId::DataFor(to.local);
+        if self
+            .with_conn(to.node.incarnation, |c| c.want_room(lane, waker))
+            .is_none()
+        {
+            waker.wake_by_ref();
+        }
+    }
+
+    fn in_context(&self, f: &mut dyn FnMut()) {
+        with_context(&self.ctx, f)
+    }
+}
+
+/// The link of a node that is shutting down: everything is `NodeDown`.
+struct NoLink;
+
+impl Outbound for NoLink {
+    fn tell(
+        &self,
+        _: &ActorId,
+        _: &str,
+        _: Insist,
+        _: PayloadWriter<'_>,
+    ) -> Result<(), OutboundError> {
+        Err(OutboundError::NodeDown)
+    }
+    fn ask(
+        &self,
+        _: &ActorId,
+        _: &str,
+        _: std::time::Duration,
+        _: PayloadWriter<'_>,
+    ) -> Result<PendingReply, OutboundError> {
+        Err(OutboundError::NodeDown)
+    }
+    fn forget(&self, _: u64) {}
+    fn monitor(&self, _: &ActorId, w: Watcher) -> u64 {
+        w(&ExitReason::NodeDown);
+        0
+    }
+    fn demonitor(&self, _: &ActorId, _: u64) -> bool {
+        false
+    }
+    fn stop(&self, _: &ActorId, _: bool) {}
+    fn is_connected(&self, _: &ActorId) -> bool {
+        false
+    }
+    fn want_room(&self, _: &ActorId, waker: &std::task::Waker) {
+        waker.wake_by_ref();
+    }
+    fn in_context(&self, f: &mut dyn FnMut()) {
+        f()
+    }
+}

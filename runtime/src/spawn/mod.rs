@@ -1,0 +1,372 @@
+//! Remote spawn: actor [`Kind`]s registered by name on each node, started
+//! from serde arguments by any node of the cluster, on a node a
+//! [`Placement`] picks. The [`Spawner`] is both sides: the client (pick a
+//! node, ask it, hand back a ref) and the server (`arbour.spawn.v1` asks,
+//! registered with the router).
+//!
+//! What it reads of the cluster (which members are alive, with which
+//! roles, and which of them have a kind) it gets from a [`View`] the node
+//! installs; a new actor joining a process group is the node's to do
+//! ([`Joiner`]). It knows neither membership nor the registry.
+
+mod kinds;
+
+pub use crate::actor::{Kind, Placement};
+pub(crate) use kinds::Refusal;
+
+use crate::actor::{
+    ActorRef, AskError, DispatchError, Exported, Host, RemoteSpawn, SpawnFuture, Spawned,
+};
+use crate::platform;
+use crate::remote::{send_reply, Caller, Control, Network, Unreachable};
+use kinds::Kinds;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
+
+/// How long [`Node::spawn_on`](crate::Node::spawn_on) waits for a
+/// connection and the answer.
+pub const SPAWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why [`Node::spawn_on`](crate::Node::spawn_on) did not start an actor.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SpawnError {
+    /// The chosen node has no kind of that name ([`Node::kind`](crate::Node::kind)).
+    #[error("node {node} has no actor kind {kind:?} (register it there with Node::kind)")]
+    UnknownKind {
+        /// The node.
+        node: String,
+        /// The kind asked for.
+        kind: String,
+    },
+    /// The node could not decode the arguments as the kind's.
+    #[error("node {node} could not decode the start arguments of kind {kind:?}: {reason}")]
+    BadArgs {
+        /// The node.
+        node: String,
+        /// The kind.
+        kind: String,
+        /// The decoder's complaint.
+        reason: String,
+    },
+    /// The kind's constructor failed (panicked) or the node could not run it.
+    #[error("kind {kind:?} failed to start on node {node}: {reason}")]
+    Failed {
+        /// The node.
+        node: String,
+        /// The kind.
+        kind: String,
+        /// Why.
+        reason: String,
+    },
+    /// No live node fits the placement and has the kind.
+    #[error("no live node for {placement} has actor kind {kind:?}")]
+    NoNode {
+        /// The placement asked for.
+        placement: Placement,
+        /// The kind.
+        kind: String,
+    },
+    /// A kind of that name is registered here already.
+    #[error("actor kind {0:?} is registered already")]
+    Duplicate(String),
+}
+
+impl SpawnError {
+    fn from_refusal(r: Refusal, node: &str, kind: &str) -> Self {
+        let (node, kind) = (node.to_owned(), kind.to_owned());
+        match r {
+            Refusal::UnknownKind => SpawnError::UnknownKind { node, kind },
+            Refusal::BadArgs(reason) => SpawnError::BadArgs { node, kind, reason },
+            Refusal::Failed(reason) => SpawnError::Failed { node, kind, reason },
+        }
+    }
+}
+
+/// Why a spawn failed, as the node turns it into a `NodeError`.
+#[derive(Debug)]
+pub(crate) enum SpawnFailure {
+    /// This node is shut down.
+    ShutDown,
+    Spawn(SpawnError),
+    Unreachable(Unreachable),
+    Ask(AskError),
+    Dispatch(DispatchError),
+}
+
+impl std::fmt::Display for SpawnFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SpawnFailure::ShutDown => f.write_str("the node is shut down"),
+            SpawnFailure::Spawn(e) => e.fmt(f),
+            SpawnFailure::Unreachable(Unreachable::Refused { node, cause }) => {
+                write!(f, "cannot join node {node}: {cause}")
+            }
+            SpawnFailure::Unreachable(Unreachable::NotConnected { node, waited }) => {
+                write!(f, "no connection to node {node} within {waited:?}")
+            }
+            SpawnFailure::Ask(e) => e.fmt(f),
+            SpawnFailure::Dispatch(e) => e.fmt(f),
+        }
+    }
+}
+
+impl From<SpawnError> for SpawnFailure {
+    fn from(e: SpawnError) -> Self {
+        SpawnFailure::Spawn(e)
+    }
+}
+
+/// What the spawner reads of the cluster, installed by the node.
+pub(crate) trait View: Send + Sync {
+    /// Whether node `name` is known to be down (a member once, not now).
+    fn known_down(&self, name: &str) -> bool;
+    /// The nodes alive that have `kind`, with `role` if given (this node
+    /// included if it fits), in name order.
+    fn candidates(&self, kind: &str, role: Option<&str>) -> Vec<String>;
+}
+
+/// Adds a new local actor to a process group (the node's registry).
+pub(crate) type Joiner = Box<dyn Fn(&str, &Arc<dyn Exported>) -> Result<(), String> + Send + Sync>;
+
+/// One node's spawn service.
+pub(crate) struct Spawner {
+    /// Itself (for the futures it hands out).
+    this: Weak<Spawner>,
+    /// The node's actors (the node owns both).
+    host: crate::actor::WeakHost,
+    net: Weak<Network>,
+    kinds: Kinds,
+    /// Round-robin position for `Any` and `Role`.
+    next: AtomicUsize,
+    view: OnceLock<Box<dyn View>>,
+    joiner: OnceLock<Joiner>,
+}
+
+impl std::fmt::Debug for Spawner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spawner").finish_non_exhaustive()
+    }
+}
+
+impl Spawner {
+    /// The spawn service over `net`, serving its spawn asks.
+    pub(crate) fn new(host: &Host, net: &Arc<Network>) -> Arc<Self> {
+        let spawner = Arc::new_cyclic(|this| Self {
+            this: this.clone(),
+            host: host.downgrade(),
+            net: Arc::downgrade(net),
+            kinds: Kinds::default(),
+            next: AtomicUsize::new(0),
+            view: OnceLock::new(),
+            joiner: OnceLock::new(),
+        });
+        net.router
+            .route(crate::wire::tags::SPAWN, Arc::downgrade(&spawner), Spawner::on_spawn);
+        spawner
+    }
+
+    /// What it reads of the cluster, and how a new actor joins a group
+    /// (once; the node's).
+    pub(crate) fn install(&self, view: Box<dyn View>, joiner: Joiner) {
+        let _ = self.view.set(view);
+        let _ = self.joiner.set(joiner);
+    }
+
+    /// Makes `A` startable as `name`; false if the name was taken.
+    pub(crate) fn add_kind<A: Kind>(&self, name: &str) -> bool {
+        self.kinds.add::<A>(name)
+    }
+
+    fn net(&self) -> Result<Arc<Network>, SpawnFailure> {
+        self.net.upgrade().ok_or(SpawnFailure::ShutDown)
+    }
+
+    /// Starts an actor of `kind` from `args` on a node chosen by `at`, in
+    /// `group` if given, and returns a ref to it once it runs.
+    pub(crate) async fn spawn<A: Kind>(
+        &self,
+        host: &Host,
+        at: &Placement,
+        kind: &str,
+        args: &A::Args,
+        group: Option<&str>,
+    ) -> Result<ActorRef<A>, SpawnFailure> {
+        let bytes = crate::wire::encode(args).map_err(|e| SpawnError::BadArgs {
+            node: format!("{at}"),
+            kind: kind.to_owned(),
+            reason: format!("the arguments did not encode: {e}"),
+        })?;
+        let (target, spawned) = self
+            .spawn_bytes(host, at, kind, bytes, group.map(str::to_owned))
+            .await?;
+        let actor = spawned
+            .into_ref::<A>(host)
+            .map_err(SpawnFailure::Dispatch)?;
+        actor.ok_or_else(|| {
+            SpawnFailure::Spawn(SpawnError::Failed {
+                node: target,
+                kind: kind.to_owned(),
+                reason: format!("kind {kind:?} is not a {}", std::any::type_name::<A>()),
+            })
+        })
+    }
+
+    /// [`Spawner::spawn`] with encoded arguments; also names the node
+    /// that started it.
+    async fn spawn_bytes(
+        &self,
+        host: &Host,
+        at: &Placement,
+        kind: &str,
+        bytes: Vec<u8>,
+        group: Option<String>,
+    ) -> Result<(String, Spawned), SpawnFailure> {
+        let net = self.net()?;
+        let target = self.choose(&net, at, kind)?;
+        if target == *net.me.name {
+            let actor = self.start_here(host, kind, &bytes, group).await;
+            let actor = actor.map_err(|r| SpawnError::from_refusal(r, &target, kind))?;
+            return Ok((target, Spawned::Here(actor)));
+        }
+        let deadline = platform::deadline(SPAWN_TIMEOUT);
+        let link = net.link_named(&target);
+        let conn = net
+            .connected_for(&link, deadline, SPAWN_TIMEOUT)
+            .await
+            .map_err(SpawnFailure::Unreachable)?;
+        let msg = Control::Spawn {
+            kind: kind.to_owned(),
+            args: bytes,
+            group,
+        };
+        let left = deadline.saturating_duration_since(platform::now());
+        let (node_id, reply) = host
+            .in_node(link.control_ask(&conn, &msg, left))
+            .await
+            .map_err(SpawnFailure::Ask)?;
+        let outcome: Result<u64, Refusal> = crate::wire::decode(&reply)
+            .map_err(|e| SpawnFailure::Ask(AskError::Decode(e.to_string())))?;
+        let local = outcome.map_err(|r| SpawnError::from_refusal(r, &target, kind))?;
+        let id = crate::actor::ActorId {
+            node: node_id,
+            local,
+        };
+        Ok((target, Spawned::There(id, link)))
+    }
+
+    /// Starts an actor of `kind` on this node, exported to the wire, in
+    /// `group` if given.
+    async fn start_here(
+        &self,
+        host: &Host,
+        kind: &str,
+        bytes: &[u8],
+        group: Option<String>,
+    ) -> Result<Arc<dyn Exported>, Refusal> {
+        let actor = self.kinds.start(host, kind, bytes).await?;
+        if let Ok(net) = self.net() {
+            net.export_entry(actor.clone());
+        }
+        if let Some(group) = group {
+            let joiner = self
+                .joiner
+                .get()
+                .ok_or_else(|| Refusal::Failed("this node has no registry".into()))?;
+            joiner(&group, &actor).map_err(Refusal::Failed)?;
+        }
+        Ok(actor)
+    }
+
+    /// A peer's ask to start an actor of `kind`: answered with the new
+    /// actor's number, or why not, once it runs.
+    fn on_spawn(self: &Arc<Self>, caller: &Caller<'_>, msg: Control) -> Result<(), String> {
+        let Control::Spawn { kind, args, group } = msg else {
+            return Ok(());
+        };
+        let Some(correlation) = caller.correlation else {
+            return Err("spawn without a correlation id".into());
+        };
+        let (Some(net), Some(host)) = (self.net.upgrade(), self.host.upgrade()) else {
+            return Ok(());
+        };
+        let conn = caller.conn.clone();
+        let me = net.me.clone();
+        let (this, wanted) = (self.clone(), kind.clone());
+        let started = async move { this.start_here(&host, &wanted, &args, group).await };
+        let reply = move |outcome: Result<Arc<dyn Exported>, Refusal>| {
+            let outcome: Result<u64, Refusal> = outcome.map(|actor| actor.id().local);
+            if let Err(why) = &outcome {
+                tracing::warn!(node = %me, peer = %conn.peer().node, %kind, ?why, "spawn refused");
+            }
+            match crate::wire::encode(&outcome) {
+                Ok(bytes) => send_reply(&conn, correlation, Ok(bytes)),
+                Err(e) => tracing::error!(node = %me, "a spawn reply did not encode: {e}"),
+            }
+        };
+        let mut started = Box::pin(started);
+        // an actor started on this worker is ready at once: answer now,
+        // without a task hop
+        let mut cx = std::task::Context::from_waker(futures_util::task::noop_waker_ref());
+        match started.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(outcome) => reply(outcome),
+            std::task::Poll::Pending => {
+                platform::spawn_local(async move { reply(started.await) });
+            }
+        }
+        Ok(())
+    }
+
+    /// Picks the node `at` names for `kind`.
+    fn choose(&self, net: &Network, at: &Placement, kind: &str) -> Result<String, SpawnError> {
+        let no_node = || SpawnError::NoNode {
+            placement: at.clone(),
+            kind: kind.to_owned(),
+        };
+        let view = self.view.get();
+        let role = match at {
+            // a member declared down is not dialed for a minute: refused now
+            Placement::Node(n) => {
+                let known_down = *n != *net.me.name && view.is_some_and(|v| v.known_down(n));
+                return if known_down {
+                    Err(no_node())
+                } else {
+                    Ok(n.clone())
+                };
+            }
+            Placement::Role(r) => Some(r.as_str()),
+            Placement::Any => None,
+        };
+        let candidates = view
+            .map(|v| v.candidates(kind, role))
+            .unwrap_or_default();
+        if candidates.is_empty() {
+            return Err(no_node());
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        Ok(candidates[i % candidates.len()].clone())
+    }
+}
+
+impl RemoteSpawn for Spawner {
+    fn spawn(
+        &self,
+        host: &Host,
+        at: &Placement,
+        kind: &str,
+        args: Vec<u8>,
+        group: Option<String>,
+    ) -> SpawnFuture {
+        let (this, host, at, kind) = (self.this.clone(), host.clone(), at.clone(), kind.to_owned());
+        Box::pin(async move {
+            let this = this
+                .upgrade()
+                .ok_or_else(|| "the node is shut down".to_owned())?;
+            this.spawn_bytes(&host, &at, &kind, args, group)
+                .await
+                .map(|(_, spawned)| spawned)
+                .map_err(|e| e.to_string())
+        })
+    }
+}

@@ -1,0 +1,264 @@
+//! Supervised children that run on other nodes ([`ChildSpec::remote`]).
+//!
+//! The supervisor's child is a local shim, [`RemoteChild`]: each start
+//! spawns the actor on a node the placement picks (through the node's
+//! spawn service, which its host carries) and
+//! starts a shim that monitors it. The shim exits when the actor does,
+//! with the actor's reason (`NodeDown` when its node is declared down or
+//! the connection is lost), so the supervisor restarts it per its strategy
+//! and intensity like any child; the next start places it again, on a live
+//! node (a member declared down is not one). Stopping the shim stops the
+//! actor and waits for its exit, within the child's shutdown timeout;
+//! killing the shim kills the actor.
+
+use crate::actor::watch::Monitor;
+use crate::actor::{
+    dead_ref, start_instance, ActorId, ActorRef, ContextExt, ExitReason, Host, Kind, Placement,
+    Slot, SpawnOptions, StartError, Stats,
+};
+use crate::supervision::slots::{ChildFactory, ChildSlot, StartFuture};
+use crate::supervision::{ChildKind, ChildSpec};
+use actix::{Actor, AsyncContext, Context, Handler, Message, Running};
+use std::any::Any;
+use std::sync::{Arc, Mutex};
+
+/// The local stand-in of a child running on another node.
+pub struct RemoteChild<A: Actor<Context = Context<A>>> {
+    remote: ActorRef<A>,
+    monitor: Option<Monitor>,
+    /// The remote actor's exit, once known.
+    exited: Option<ExitReason>,
+}
+
+impl<A: Actor<Context = Context<A>>> std::fmt::Debug for RemoteChild<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteChild")
+            .field("remote", self.remote.id())
+            .finish()
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct RemoteExited(ExitReason);
+
+impl<A: Actor<Context = Context<A>>> Actor for RemoteChild<A> {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let me = ctx.address();
+        self.monitor = Some(self.remote.watch(Box::new(move |reason| {
+            me.do_send(RemoteExited(reason.clone()))
+        })));
+    }
+
+    /// Asked to stop: the remote actor is stopped first, and the shim
+    /// exits once it has (the supervisor's shutdown timeout bounds that).
+    fn stopping(&mut self, _: &mut Context<Self>) -> Running {
+        if self.exited.is_some() {
+            return Running::Stop;
+        }
+        self.remote.stop();
+        Running::Continue
+    }
+}
+
+impl<A: Actor<Context = Context<A>>> Handler<RemoteExited> for RemoteChild<A> {
+    type Result = ();
+    fn handle(&mut self, RemoteExited(reason): RemoteExited, ctx: &mut Context<Self>) {
+        tracing::debug!(child = %self.remote.id(), %reason, "remote child exited");
+        self.exited = Some(reason.clone());
+        ctx.stop_with(reason);
+    }
+}
+
+impl<A: Actor<Context = Context<A>>> Drop for RemoteChild<A> {
+    /// Killed (or dropped with its node) before the remote actor ended:
+    /// the remote actor is killed too, so no orphan runs on.
+    fn drop(&mut self) {
+        if self.exited.is_none() {
+            self.remote.kill();
+        }
+    }
+}
+
+/// A remote child's slot: the shim's, and the ref of the actor it stands
+/// for now (what `SupervisorRef::child::<A>` returns).
+struct RemoteSlot<A: Actor<Context = Context<A>>> {
+    shim: Arc<Slot<RemoteChild<A>>>,
+    current: Arc<Mutex<Option<ActorRef<A>>>>,
+    stats: Arc<Stats>,
+}
+
+impl<A: Actor<Context = Context<A>>> ChildSlot for RemoteSlot<A> {
+    fn actor_id(&self) -> &ActorId {
+        &self.shim.id
+    }
+
+    fn clear(&self) {
+        self.shim.set(None);
+    }
+
+    fn close(&self) {
+        self.shim.close();
+    }
+
+    fn handle(self: Arc<Self>) -> Box<dyn Any + Send + Sync> {
+        let current = self
+            .current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        Box::new(current.unwrap_or_else(|| dead_ref(self.shim.id.clone(), self.stats.clone())))
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+struct RemoteFactory<A: Kind> {
+    placement: Placement,
+    kind: String,
+    args: A::Args,
+    group: Option<String>,
+}
+
+impl<A> ChildFactory for RemoteFactory<A>
+where
+    A: Kind,
+    A::Args: Clone + Sync,
+{
+    fn new_slot(&self, host: &Host) -> Arc<dyn ChildSlot> {
+        Arc::new(RemoteSlot::<A> {
+            shim: Arc::new(Slot::new(host.next_actor_id(), host.counters().clone())),
+            current: Arc::default(),
+            stats: host.counters().clone(),
+        })
+    }
+
+    fn start_now(
+        &self,
+        _: &dyn ChildSlot,
+        _: &Host,
+        _: Option<SpawnOptions>,
+    ) -> Option<Result<crate::actor::LifeRef, StartError>> {
+        None
+    }
+
+    fn start(&self, slot: &dyn ChildSlot, host: &Host, opts: Option<SpawnOptions>) -> StartFuture {
+        let Some(slot) = slot.as_any().downcast_ref::<RemoteSlot<A>>() else {
+            return Box::pin(std::future::ready(Err(StartError::Failed(
+                "internal error: a child slot of another type".into(),
+            ))));
+        };
+        let (shim, current) = (slot.shim.clone(), slot.current.clone());
+        let (host, placement, kind, args, group) = (
+            host.clone(),
+            self.placement.clone(),
+            self.kind.clone(),
+            self.args.clone(),
+            self.group.clone(),
+        );
+        Box::pin(async move {
+            let spawner = host.spawner().ok_or_else(|| {
+                StartError::Failed("a remote child needs a node with a network".into())
+            })?;
+            let bytes = crate::wire::encode(&args).map_err(|e| {
+                StartError::Failed(format!(
+                    "the arguments of kind {kind:?} did not encode: {e}"
+                ))
+            })?;
+            let spawned = spawner
+                .spawn(&host, &placement, &kind, bytes, group)
+                .await
+                .map_err(StartError::Failed)?;
+            let remote = spawned
+                .into_ref::<A>(&host)
+                .map_err(|e| StartError::Failed(e.to_string()))?
+                .ok_or_else(|| {
+                    StartError::Failed(format!(
+                        "kind {kind:?} is not a {}",
+                        std::any::type_name::<A>()
+                    ))
+                })?;
+            *current.lock().unwrap_or_else(|p| p.into_inner()) = Some(remote.clone());
+            let inst = start_instance(
+                &shim,
+                opts.unwrap_or_default(),
+                move || {
+                    Ok(RemoteChild {
+                        remote,
+                        monitor: None,
+                        exited: None,
+                    })
+                },
+                host.counters(),
+            )?;
+            Ok(inst.life_ref())
+        })
+    }
+}
+
+impl ChildSpec {
+    /// A worker that runs on another node: each start spawns kind `kind`
+    /// (registered there with [`Node::kind`](crate::Node::kind)) from
+    /// `args` on a node `placement` picks, watched by a local shim. If that
+    /// node goes down the child exits with `NodeDown` and is restarted per
+    /// the supervisor's strategy and intensity, on a live node the
+    /// placement allows (another one, for `Any` or `Role`). A start that
+    /// finds no such node fails like any start. `SupervisorRef::child::<A>`
+    /// gives the ref of the actor running now.
+    pub fn remote<A>(
+        id: impl Into<String>,
+        placement: Placement,
+        kind: impl Into<String>,
+        args: A::Args,
+    ) -> Self
+    where
+        A: Kind,
+        A::Args: Clone + Sync,
+    {
+        Self::remote_factory::<A>(id.into(), placement, kind.into(), args, None)
+    }
+
+    /// [`ChildSpec::remote`] whose every instance joins process group
+    /// `group` on its node (so clients find the instances running now with
+    /// [`Cluster::group`](crate::Cluster::group)).
+    pub fn remote_in_group<A>(
+        group: impl Into<String>,
+        id: impl Into<String>,
+        placement: Placement,
+        kind: impl Into<String>,
+        args: A::Args,
+    ) -> Self
+    where
+        A: Kind,
+        A::Args: Clone + Sync,
+    {
+        Self::remote_factory::<A>(id.into(), placement, kind.into(), args, Some(group.into()))
+    }
+
+    fn remote_factory<A>(
+        id: String,
+        placement: Placement,
+        kind: String,
+        args: A::Args,
+        group: Option<String>,
+    ) -> Self
+    where
+        A: Kind,
+        A::Args: Clone + Sync,
+    {
+        Self::from_factory(
+            id.into(),
+            Arc::new(RemoteFactory::<A> {
+                placement,
+                kind,
+                args,
+                group,
+            }),
+            ChildKind::Worker,
+        )
+    }
+}

@@ -1,0 +1,11 @@
+//! Cluster behaviour: membership, the registry, supervisors with remote children, in one process; and whole clusters of node processes (loopback, `arbour up`, separate hosts in network namespaces).
+//!
+//! (Tests that hold the whole process, its RSS or its log subscriber, stay in
+//! binaries of their own: `hostile_logs`, `node_cycles`, `remote_burst`.)
+
+mod hosts;
+mod membership;
+mod processes;
+mod registry;
+mod supervision;
+mod up;

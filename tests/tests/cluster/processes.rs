@@ -1,0 +1,305 @@
+//! The cluster across OS processes: three `arbour serve` nodes join
+//! through one seed; one is SIGKILLed and the others declare it down, its
+//! names, group entries and kind vanish, asks pending to it fail, a
+//! supervisor restarts its remote children on the survivors; it comes back
+//! under a new incarnation and refs to its old life are dead. Every wait is
+//! bounded.
+
+use arbour_tests::{arbour_bin, LIMIT};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::Instant;
+
+/// An `arbour serve` member, its stdout lines on a channel; killed on drop.
+struct Member {
+    child: Child,
+    lines: Receiver<String>,
+    addr: String,
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Member {
+    fn start(name: &str, join: Option<&str>) -> Self {
+        let mut cmd = Command::new(arbour_bin());
+        cmd.args([
+            "serve",
+            "--name",
+            name,
+            "--cluster",
+            "test",
+            "--secret",
+            "s3cret",
+        ])
+        .args(["--idle-timeout-ms", "60000", "--membership"])
+        .env("RUST_LOG", "error")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+        if let Some(seed) = join {
+            cmd.args(["--join", &format!("alpha={seed}")]);
+        }
+        let mut child = cmd.spawn().expect("spawn arbour serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let first = lines.recv_timeout(LIMIT).expect("a line");
+        let addr = first
+            .strip_prefix("listening ")
+            .unwrap_or_else(|| panic!("expected the address, got {first:?}"))
+            .to_owned();
+        Self { child, lines, addr }
+    }
+
+    /// Waits (bounded) for a line starting with `prefix`; returns it.
+    fn wait_for(&self, prefix: &str) -> String {
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.starts_with(prefix) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("no line {prefix:?} ({e})"),
+            }
+        }
+    }
+}
+
+#[test]
+fn members_in_three_processes_join_a_killed_one_is_down_and_a_restarted_one_returns() {
+    let _one = arbour_tests::one_cluster_at_a_time();
+    let alpha = Member::start("alpha", None);
+    let beta = Member::start("beta", Some(&alpha.addr));
+    let mut gamma = Member::start("gamma", Some(&alpha.addr));
+    // every node sees the other two up
+    for (node, others) in [
+        (&alpha, ["beta", "gamma"]),
+        (&beta, ["alpha", "gamma"]),
+        (&gamma, ["alpha", "beta"]),
+    ] {
+        let mut seen = Vec::new();
+        while seen.len() < 2 {
+            let line = node.wait_for("member up ");
+            let name = line.split(' ').nth(2).expect("name").to_owned();
+            if !seen.contains(&name) {
+                seen.push(name);
+            }
+        }
+        seen.sort();
+        assert_eq!(seen, others);
+    }
+    // SIGKILL gamma: its connections would take a minute to time out; the
+    // membership declares it down
+    gamma.child.kill().expect("kill");
+    let _ = gamma.child.wait();
+    for node in [&alpha, &beta] {
+        let line = node.wait_for("member down gamma");
+        assert!(line.starts_with("member down gamma "), "{line}");
+    }
+    // it comes back under a new incarnation
+    let gamma = Member::start("gamma", Some(&alpha.addr));
+    for node in [&alpha, &beta] {
+        let line = loop {
+            let line = node.wait_for("member ");
+            if line.contains(" gamma ")
+                && (line.starts_with("member up") || line.starts_with("member replaced"))
+            {
+                break line;
+            }
+        };
+        assert!(
+            line.starts_with("member up gamma") || line.starts_with("member replaced gamma"),
+            "{line}"
+        );
+    }
+    drop(gamma);
+}
+
+/// The test's own node: a member joining through `seed`, whose connections
+/// would take a minute to notice a silent peer (so membership is what
+/// notices).
+async fn observer(seed: &str) -> arbour::Node {
+    arbour_tests::test_node("observer")
+        .idle_timeout(std::time::Duration::from_secs(60))
+        .keep_alive(std::time::Duration::from_secs(1))
+        .seed_node("alpha", seed.parse().expect("seed address"))
+        .start()
+        .await
+        .expect("observer starts")
+}
+
+/// Waits (bounded) for `node`'s member event matching `f`.
+async fn member_event(
+    what: &str,
+    events: &mut tokio::sync::broadcast::Receiver<arbour::MemberEvent>,
+    f: impl Fn(&arbour::MemberEvent) -> bool,
+) -> arbour::MemberEvent {
+    arbour_tests::bounded(what, async {
+        loop {
+            match events.recv().await {
+                Ok(e) if f(&e) => return e,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("member events: {e}"),
+            }
+        }
+    })
+    .await
+}
+
+/// Waits (bounded) until `cond` holds, re-checking on each registry event.
+async fn registry_until(
+    what: &str,
+    events: &mut tokio::sync::broadcast::Receiver<arbour::RegistryEvent>,
+    cond: impl Fn() -> bool,
+) {
+    arbour_tests::bounded(what, async {
+        while !cond() {
+            let _ = events.recv().await;
+        }
+    })
+    .await
+}
+
+#[test]
+fn a_killed_process_takes_its_names_groups_and_children_and_returns_as_a_new_life() {
+    let _one = arbour_tests::one_cluster_at_a_time();
+    use arbour::{ChildSpec, MemberEvent, Placement, SupervisorSpec};
+    use arbour_node::probe::{Delay, Echo, Ping, ECHOES, ECHO_KIND};
+    use arbour_tests::bounded;
+    use std::future::IntoFuture;
+    use std::time::Duration;
+    let alpha = Member::start("alpha", None);
+    let beta = Member::start("beta", Some(&alpha.addr));
+    let mut gamma = Member::start("gamma", Some(&alpha.addr));
+    let seed = alpha.addr.clone();
+    arbour_tests::run_local(|| async move {
+        let me = observer(&seed).await;
+        let cluster = me.cluster();
+        let mut registry = cluster.events().expect("events");
+        let mut members = me.member_events().expect("membership");
+        registry_until(
+            "every process's echo, group entry and kind",
+            &mut registry,
+            || {
+                cluster.group_ids(ECHOES).len() == 3
+                    && cluster.nodes_with_kind(ECHO_KIND).len() == 3
+                    && ["alpha", "beta", "gamma"]
+                        .iter()
+                        .all(|n| cluster.whereis(&format!("echo@{n}")).is_some())
+            },
+        )
+        .await;
+        let old_gamma = cluster.lookup::<Echo>("echo@gamma").expect("gamma's echo");
+        assert_eq!(bounded("ask gamma", old_gamma.ask(Ping(1))).await, Ok(2));
+        // a supervisor here with six children spread over the processes
+        let sup = (0..6)
+            .fold(SupervisorSpec::one_for_one().intensity(20), |s, i| {
+                s.child(ChildSpec::remote::<Echo>(
+                    format!("w{i}"),
+                    Placement::Any,
+                    ECHO_KIND,
+                    (),
+                ))
+            })
+            .start(&me)
+            .await
+            .expect("supervisor");
+        let child = |i: usize| sup.child::<Echo>(&format!("w{i}")).expect("child");
+        let on_gamma: Vec<usize> = (0..6)
+            .filter(|i| &*child(*i).id().node.name == "gamma")
+            .collect();
+        assert_eq!(on_gamma.len(), 2, "two of six children on each process");
+        // an ask pending on gamma for a minute
+        let pending = tokio::task::spawn_local(
+            old_gamma
+                .ask(Delay(60_000))
+                .timeout(Duration::from_secs(60))
+                .into_future(),
+        );
+        gamma.child.kill().expect("SIGKILL gamma");
+        let _ = gamma.child.wait();
+        let killed = std::time::Instant::now();
+        member_event(
+            "gamma is declared down",
+            &mut members,
+            |e| matches!(e, MemberEvent::Down(m) if m.name == "gamma"),
+        )
+        .await;
+        eprintln!("gamma down after {:?}", killed.elapsed());
+        let failed = bounded("the pending ask fails", pending)
+            .await
+            .expect("task");
+        assert!(
+            matches!(failed, Err(arbour::AskError::NodeDown(_))),
+            "{failed:?}"
+        );
+        registry_until(
+            "gamma's name, group entry and kind are gone",
+            &mut registry,
+            || {
+                cluster.whereis("echo@gamma").is_none()
+                    && cluster.group_ids(ECHOES).len() == 2
+                    && cluster.nodes_with_kind(ECHO_KIND).len() == 2
+            },
+        )
+        .await;
+        // gamma's children run again, on the survivors
+        bounded("gamma's children are restarted elsewhere", async {
+            loop {
+                let moved = on_gamma
+                    .iter()
+                    .all(|i| &*child(*i).id().node.name != "gamma");
+                if moved && child(on_gamma[0]).ask(Ping(1)).await == Ok(2) {
+                    return;
+                }
+                let _ = sup.count_children().await;
+            }
+        })
+        .await;
+        for i in &on_gamma {
+            assert_eq!(
+                bounded("a moved child answers", child(*i).ask(Ping(3))).await,
+                Ok(4)
+            );
+        }
+        // gamma restarts: a new life, seen by all; old refs to it are dead
+        let gamma = Member::start("gamma", Some(&seed));
+        let back = member_event("gamma is back", &mut members, |e| match e {
+            MemberEvent::Up(m) | MemberEvent::Replaced { new: m, .. } => m.name == "gamma",
+            _ => false,
+        })
+        .await;
+        eprintln!("gamma back: {back:?}");
+        registry_until("gamma's new echo is registered", &mut registry, || {
+            cluster.whereis("echo@gamma").is_some()
+        })
+        .await;
+        let new_gamma = cluster.lookup::<Echo>("echo@gamma").expect("new echo");
+        assert!(new_gamma.id().node.incarnation > old_gamma.id().node.incarnation);
+        assert_eq!(
+            bounded("ask the new gamma", new_gamma.ask(Ping(5))).await,
+            Ok(6)
+        );
+        assert!(
+            matches!(
+                bounded("ask the old gamma", old_gamma.ask(Ping(5))).await,
+                Err(arbour::AskError::NodeDown(_))
+            ),
+            "a ref to the old life is dead"
+        );
+        drop(gamma);
+    });
+    drop(beta);
+}
