@@ -352,7 +352,7 @@ fn orchestrate() {
                     let at = Placement::Node(format!("n{}", 1 + i % (MEMBERS - 1)));
                     let t = Instant::now();
                     let actor = node
-                        .spawn_on::<Echo>(at, "echo", &())
+                        .spawn_kind::<Echo>(at, "echo", &())
                         .await
                         .expect("remote spawn");
                     spawn.push(t.elapsed());
@@ -528,7 +528,7 @@ fn spawn_profile() {
                     l.push(t.elapsed());
                     let t = Instant::now();
                     let r = node
-                        .spawn_on::<Echo>(Placement::Node("alpha".into()), "echo", &())
+                        .spawn_kind::<Echo>(Placement::Node("alpha".into()), "echo", &())
                         .await
                         .expect("spawn");
                     s.push(t.elapsed());

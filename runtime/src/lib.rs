@@ -66,7 +66,7 @@
 //!   ([`MemberEvent`]); tuning in [`MembershipConfig`].
 //! - Names and process groups on every node: [`Node::cluster`]
 //!   ([`Cluster`], [`RegistryEvent`]).
-//! - Remote spawn: [`Kind`], [`Node::kind`], [`Node::spawn_on`]
+//! - Remote spawn: [`Kind`], [`Node::kind`], [`Node::spawn_kind`]
 //!   ([`Placement`], [`SpawnError`]).
 //! - Supervisors with children on other nodes: [`ChildSpec::remote`].
 

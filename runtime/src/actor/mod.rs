@@ -8,6 +8,7 @@ mod id;
 mod lifecycle;
 mod placement;
 mod protocol;
+mod recipient;
 mod remote;
 mod remote_ref;
 mod task;

@@ -65,7 +65,7 @@ where
     rx.await.map_err(|_| WorkersError::Closed)
 }
 
-/// Where [`Node::spawn_on`](crate::Node::spawn_on) starts an actor.
+/// Where [`Node::spawn_kind`](crate::Node::spawn_kind) starts an actor.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Placement {
     /// On this node (by name; it may be this one).
@@ -91,7 +91,7 @@ impl std::fmt::Display for Placement {
 }
 
 /// An actor that can be started by name from any node of the cluster
-/// ([`Node::kind`](crate::Node::kind), [`Node::spawn_on`](crate::Node::spawn_on)).
+/// ([`Node::kind`](crate::Node::kind), [`Node::spawn_kind`](crate::Node::spawn_kind)).
 ///
 /// ```
 /// # use actix::prelude::*;

@@ -61,7 +61,7 @@ pub enum NodeError {
     /// The name is taken.
     #[error(transparent)]
     Registry(#[from] RegistryError),
-    /// Starting an actor on another node ([`Node::spawn_on`](crate::Node::spawn_on)).
+    /// Starting an actor on another node ([`Node::spawn_kind`](crate::Node::spawn_kind)).
     #[error(transparent)]
     Spawn(#[from] SpawnError),
     /// The actor's message table is invalid (two messages share a tag).

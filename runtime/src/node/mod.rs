@@ -121,6 +121,46 @@ async fn graceful(host: &Host, net: Option<&Arc<Services>>) {
     .await
 }
 
+/// A [`Node::spawn_kind`] to await, whose timeout may be set first.
+#[must_use = "a spawn does nothing until awaited"]
+#[derive(Debug)]
+pub struct SpawnKind<'a, A: Kind> {
+    node: &'a Node,
+    at: Placement,
+    kind: &'a str,
+    args: &'a A::Args,
+    timeout: Duration,
+}
+
+impl<A: Kind> SpawnKind<'_, A> {
+    /// Waits up to `d` for a connection to the chosen node and its answer
+    /// (default [`SPAWN_TIMEOUT`](crate::SPAWN_TIMEOUT)).
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.timeout = d;
+        self
+    }
+}
+
+impl<'a, A: Kind> std::future::IntoFuture for SpawnKind<'a, A> {
+    type Output = Result<ActorRef<A>, NodeError>;
+    type IntoFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Self::Output> + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let s = self.node.services()?;
+            Ok(s.spawner
+                .spawn::<A>(
+                    &self.node.inner.host,
+                    &self.at,
+                    self.kind,
+                    self.args,
+                    self.timeout,
+                )
+                .await?)
+        })
+    }
+}
+
 /// Counters of the node's network side.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NetStats {
@@ -243,7 +283,7 @@ impl Node {
     }
 
     /// Makes actor type `A` startable on this node as `name`, from any
-    /// node ([`Node::spawn_on`]); the cluster learns that this node has it.
+    /// node ([`Node::spawn_kind`]); the cluster learns that this node has it.
     pub fn kind<A: Kind>(&self, name: &str) -> Result<(), NodeError> {
         let s = self.services()?;
         if !s.spawner.add_kind::<A>(name) {
@@ -256,18 +296,23 @@ impl Node {
 
     /// Starts an actor of kind `kind` (registered there with
     /// [`Node::kind`]) on a node chosen by `at`, from `args`, and returns
-    /// a ref to it once it runs. The actor is not supervised (place it
-    /// under a supervisor with [`ChildSpec::remote`](crate::ChildSpec::remote)).
-    pub async fn spawn_on<A: Kind>(
-        &self,
+    /// a ref to it once it runs; waits up to [`SPAWN_TIMEOUT`](crate::SPAWN_TIMEOUT)
+    /// for a connection and the answer unless told otherwise
+    /// (`.timeout(d)`). The actor is not supervised (place it under a
+    /// supervisor with [`ChildSpec::remote`](crate::ChildSpec::remote)).
+    pub fn spawn_kind<'a, A: Kind>(
+        &'a self,
         at: Placement,
-        kind: &str,
-        args: &A::Args,
-    ) -> Result<ActorRef<A>, NodeError> {
-        let s = self.services()?;
-        Ok(s.spawner
-            .spawn::<A>(self.host(), &at, kind, args, None)
-            .await?)
+        kind: &'a str,
+        args: &'a A::Args,
+    ) -> SpawnKind<'a, A> {
+        SpawnKind {
+            node: self,
+            at,
+            kind,
+            args,
+            timeout: crate::SPAWN_TIMEOUT,
+        }
     }
 
     /// The cluster-wide registry and process groups, seen from this node.

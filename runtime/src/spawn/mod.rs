@@ -25,11 +25,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
-/// How long [`Node::spawn_on`](crate::Node::spawn_on) waits for a
-/// connection and the answer.
+/// How long [`Node::spawn_kind`](crate::Node::spawn_kind) waits for a
+/// connection and the answer unless told otherwise (`.timeout(d)`), and a
+/// supervisor's remote child for each start.
 pub const SPAWN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Why [`Node::spawn_on`](crate::Node::spawn_on) did not start an actor.
+/// Why [`Node::spawn_kind`](crate::Node::spawn_kind) did not start an actor.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SpawnError {
     /// The chosen node has no kind of that name ([`Node::kind`](crate::Node::kind)).
@@ -191,7 +192,7 @@ impl Spawner {
         at: &Placement,
         kind: &str,
         args: &A::Args,
-        group: Option<&str>,
+        timeout: Duration,
     ) -> Result<ActorRef<A>, SpawnFailure> {
         let bytes = crate::wire::encode(args).map_err(|e| SpawnError::BadArgs {
             node: format!("{at}"),
@@ -199,7 +200,7 @@ impl Spawner {
             reason: format!("the arguments did not encode: {e}"),
         })?;
         let (target, spawned) = self
-            .spawn_bytes(host, at, kind, bytes, group.map(str::to_owned))
+            .spawn_bytes(host, at, kind, bytes, None, timeout)
             .await?;
         let actor = spawned
             .into_ref::<A>(host)
@@ -213,8 +214,8 @@ impl Spawner {
         })
     }
 
-    /// [`Spawner::spawn`] with encoded arguments; also names the node
-    /// that started it.
+    /// [`Spawner::spawn`] with encoded arguments, in `group` if given;
+    /// also names the node that started it.
     async fn spawn_bytes(
         &self,
         host: &Host,
@@ -222,6 +223,7 @@ impl Spawner {
         kind: &str,
         bytes: Vec<u8>,
         group: Option<String>,
+        timeout: Duration,
     ) -> Result<(String, Spawned), SpawnFailure> {
         let net = self.net()?;
         let target = self.choose(&net, at, kind)?;
@@ -230,10 +232,10 @@ impl Spawner {
             let actor = actor.map_err(|r| SpawnError::from_refusal(r, &target, kind))?;
             return Ok((target, Spawned::Here(actor)));
         }
-        let deadline = platform::deadline(SPAWN_TIMEOUT);
+        let deadline = platform::deadline(timeout);
         let link = net.link_named(&target);
         let conn = net
-            .connected_for(&link, deadline, SPAWN_TIMEOUT)
+            .connected_for(&link, deadline, timeout)
             .await
             .map_err(SpawnFailure::Unreachable)?;
         let msg = Control::Spawn {
@@ -363,7 +365,7 @@ impl RemoteSpawn for Spawner {
             let this = this
                 .upgrade()
                 .ok_or_else(|| "the node is shut down".to_owned())?;
-            this.spawn_bytes(&host, &at, &kind, args, group)
+            this.spawn_bytes(&host, &at, &kind, args, group, SPAWN_TIMEOUT)
                 .await
                 .map(|(_, spawned)| spawned)
                 .map_err(|e| e.to_string())

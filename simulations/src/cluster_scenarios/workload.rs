@@ -204,7 +204,7 @@ async fn churn(client: Node, tallies: Rc<RefCell<Tallies>>, stop: Rc<Cell<bool>>
     while !stop.get() {
         tokio::time::sleep(Duration::from_millis(250)).await;
         i += 1;
-        let spawn = client.spawn_on::<Echo>(arbour::Placement::Any, "echo", &());
+        let spawn = client.spawn_kind::<Echo>(arbour::Placement::Any, "echo", &());
         let started = tokio::time::Instant::now();
         let echo = match tokio::time::timeout(SPAWN_BOUND, spawn).await {
             Ok(Ok(echo)) => echo,

@@ -252,7 +252,7 @@ fn kinds_spawn_by_node_role_or_any_and_bad_requests_get_clear_errors() {
         // by name
         let on_beta = bounded(
             "spawn on beta",
-            alpha.spawn_on::<Echo>(Placement::Node("beta".into()), ECHO_KIND, &()),
+            alpha.spawn_kind::<Echo>(Placement::Node("beta".into()), ECHO_KIND, &()),
         )
         .await
         .expect("spawned");
@@ -262,7 +262,7 @@ fn kinds_spawn_by_node_role_or_any_and_bad_requests_get_clear_errors() {
         for _ in 0..4 {
             let r = bounded(
                 "spawn by role",
-                alpha.spawn_on::<Echo>(Placement::Role("gpu".into()), ECHO_KIND, &()),
+                alpha.spawn_kind::<Echo>(Placement::Role("gpu".into()), ECHO_KIND, &()),
             )
             .await
             .expect("spawned");
@@ -273,7 +273,7 @@ fn kinds_spawn_by_node_role_or_any_and_bad_requests_get_clear_errors() {
         for _ in 0..4 {
             let r = bounded(
                 "spawn anywhere",
-                alpha.spawn_on::<Echo>(Placement::Any, ECHO_KIND, &()),
+                alpha.spawn_kind::<Echo>(Placement::Any, ECHO_KIND, &()),
             )
             .await
             .expect("spawned");
@@ -287,7 +287,7 @@ fn kinds_spawn_by_node_role_or_any_and_bad_requests_get_clear_errors() {
         for _ in 0..4 {
             let r = bounded(
                 "spawn",
-                beta.spawn_on::<Echo>(Placement::Any, ECHO_KIND, &()),
+                beta.spawn_kind::<Echo>(Placement::Any, ECHO_KIND, &()),
             )
             .await
             .expect("spawned");
@@ -296,7 +296,7 @@ fn kinds_spawn_by_node_role_or_any_and_bad_requests_get_clear_errors() {
         assert_eq!(here, 2);
         // errors: an unknown kind, a node without it, no node with a role
         match alpha
-            .spawn_on::<Echo>(Placement::Node("beta".into()), "no-such-kind", &())
+            .spawn_kind::<Echo>(Placement::Node("beta".into()), "no-such-kind", &())
             .await
         {
             Err(NodeError::Spawn(SpawnError::UnknownKind { node, kind })) => {
@@ -305,7 +305,7 @@ fn kinds_spawn_by_node_role_or_any_and_bad_requests_get_clear_errors() {
             other => panic!("expected UnknownKind, got {other:?}"),
         }
         let e = alpha
-            .spawn_on::<Echo>(Placement::Any, "no-such-kind", &())
+            .spawn_kind::<Echo>(Placement::Any, "no-such-kind", &())
             .await
             .expect_err("nobody has it");
         assert_eq!(
@@ -314,13 +314,13 @@ fn kinds_spawn_by_node_role_or_any_and_bad_requests_get_clear_errors() {
         );
         assert!(matches!(
             alpha
-                .spawn_on::<Echo>(Placement::Role("tpu".into()), ECHO_KIND, &())
+                .spawn_kind::<Echo>(Placement::Role("tpu".into()), ECHO_KIND, &())
                 .await,
             Err(NodeError::Spawn(SpawnError::NoNode { .. }))
         ));
         // arguments of another shape than the kind's
         match alpha
-            .spawn_on::<Picky>(Placement::Node("beta".into()), ECHO_KIND, &Picky::args())
+            .spawn_kind::<Picky>(Placement::Node("beta".into()), ECHO_KIND, &Picky::args())
             .await
         {
             Err(NodeError::Spawn(SpawnError::BadArgs { node, reason, .. })) => {
@@ -332,7 +332,7 @@ fn kinds_spawn_by_node_role_or_any_and_bad_requests_get_clear_errors() {
         // a kind whose constructor panics: a failed start, the node lives on
         beta.kind::<Picky>("picky").expect("kind");
         match alpha
-            .spawn_on::<Picky>(Placement::Node("beta".into()), "picky", &Picky::args())
+            .spawn_kind::<Picky>(Placement::Node("beta".into()), "picky", &Picky::args())
             .await
         {
             Err(NodeError::Spawn(SpawnError::Failed { reason, .. })) => {

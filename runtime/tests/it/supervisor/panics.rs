@@ -171,7 +171,7 @@ where
     }
     let reason = within("exit", exited).await;
     assert!(
-        matches!(&reason, ExitReason::Panic(m) if m.contains(text) && m.contains("handler_panics.rs:")),
+        matches!(&reason, ExitReason::Panic(m) if m.contains(text) && m.contains("supervisor/panics.rs:")),
         "exit reason with text and location ({text}): {reason:?}"
     );
     assert_eq!(
@@ -275,7 +275,7 @@ fn panics_in_async_handlers_are_caught_too() {
         );
         let reason = within("exit", exited).await;
         assert!(
-            matches!(&reason, ExitReason::Panic(m) if m.contains("common/mod.rs:")),
+            matches!(&reason, ExitReason::Panic(m) if m.contains("it/common.rs:")),
             "location recorded: {reason:?}"
         );
         assert_eq!(within("ask", w.ask(Which)).await, Ok(2));

@@ -153,7 +153,7 @@ fn a_crashing_init_is_an_error_for_the_caller_who_lives_on() {
             .await;
         assert!(
             matches!(&crashed, Err(SupervisorError::Init(m))
-                if m.contains("init panicked: init blew up") && m.contains("otp_supervisor.rs:")),
+                if m.contains("init panicked: init blew up") && m.contains("supervisor/sup_start.rs:")),
             "{crashed:?}"
         );
         // the caller (this task) goes on, and so does the node
