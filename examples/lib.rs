@@ -17,7 +17,7 @@ pub async fn cluster(cluster: &str, names: &[(&str, &[&str])]) -> Vec<Node> {
     let mut nodes: Vec<Node> = Vec::new();
     for (name, roles) in names {
         let mut b = Node::builder(*name)
-            .cluster(cluster)
+            .cluster_name(cluster)
             .secret("example-secret")
             .membership(MembershipConfig::default());
         for r in *roles {

@@ -161,7 +161,9 @@ pub fn rss_bytes() -> u64 {
 /// A builder for node `name` of the tests' cluster ("test", secret
 /// "s3cret"); add what a test needs, then `.start().await`.
 pub fn test_node(name: &str) -> arbour::NodeBuilder {
-    arbour::Node::builder(name).cluster("test").secret("s3cret")
+    arbour::Node::builder(name)
+        .cluster_name("test")
+        .secret("s3cret")
 }
 
 /// Held by a test that starts a whole cluster of node processes, so that

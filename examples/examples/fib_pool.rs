@@ -59,8 +59,8 @@ fn main() {
             n.kind::<FibWorker>("fib").expect("kind");
         }
         // wait until alpha knows both workers have the kind
-        let mut ev = alpha.cluster().events().expect("events");
-        while alpha.cluster().nodes_with_kind("fib").len() < 2 {
+        let mut ev = alpha.global().events().expect("events");
+        while alpha.global().nodes_with_kind("fib").len() < 2 {
             tokio::time::timeout(WAIT, ev.recv())
                 .await
                 .expect("kinds")
@@ -79,13 +79,13 @@ fn main() {
             .start_supervisor(arbour::WorkerPlacement::RoundRobin, pool)
             .await
             .expect("pool");
-        while alpha.cluster().group_ids("fib").len() < 4 {
+        while alpha.global().group_ids("fib").len() < 4 {
             tokio::time::timeout(WAIT, ev.recv())
                 .await
                 .expect("pool")
                 .ok();
         }
-        let workers = alpha.cluster().group::<FibWorker>("fib");
+        let workers = alpha.global().group::<FibWorker>("fib");
         let mut on: Vec<String> = workers
             .iter()
             .map(|w| w.id().node.name.to_string())

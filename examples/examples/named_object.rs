@@ -39,12 +39,12 @@ fn main() {
         // the server registers its object by name, cluster-wide
         let maker = server.spawn(GreetingMaker { served: 0 });
         server
-            .cluster()
+            .global()
             .register("example.greeting", &maker)
             .expect("register");
         // the client finds it by that name alone and calls it
         let remote = client
-            .cluster()
+            .global()
             .wait_for::<GreetingMaker>("example.greeting", WAIT)
             .await
             .expect("lookup by name");

@@ -73,7 +73,7 @@ fn main() {
             done: None,
         });
         pong.tell(Me(pong.clone()));
-        right.cluster().register("pong", &pong).expect("register");
+        right.global().register("pong", &pong).expect("register");
         let ping = left.spawn(Player {
             name: "ping",
             me: None,
@@ -81,7 +81,7 @@ fn main() {
         });
         ping.tell(Me(ping.clone()));
         let pong = left
-            .cluster()
+            .global()
             .wait_for::<Player>("pong", WAIT)
             .await
             .expect("pong");

@@ -62,7 +62,7 @@ fn main() {
         .build()
         .expect("tokio runtime");
     tokio::task::LocalSet::new().block_on(&rt, async {
-        let node = Node::builder("example").seed(1).build();
+        let node = Node::builder("example").rng_seed(1).build();
         let pipeline = SupervisorSpec::rest_for_one()
             .intensity(3)
             .child(ChildSpec::worker("reader", stage("reader")))

@@ -246,13 +246,13 @@ impl App {
             })
             .map(|n| n.name.as_str())
             .collect();
-        let mut events = node.cluster().events()?;
+        let mut events = node.global().events()?;
         let mut members = node.member_events().context("membership")?;
         // the node's clock (virtual under the simulator), not the OS's
         let started = tokio::time::Instant::now();
         loop {
             // a node counts once it is a member and has the kind
-            let have = node.cluster().nodes_with_kind(&d.kind);
+            let have = node.global().nodes_with_kind(&d.kind);
             let live = node.members();
             let ready = fits
                 .iter()
@@ -299,7 +299,7 @@ impl App {
         // the instances join the group on their nodes: wait (briefly) to
         // see them all, to say where they run
         let _ = tokio::time::timeout(Duration::from_secs(5), async {
-            while node.cluster().group_ids(&d.name).len() < d.instances {
+            while node.global().group_ids(&d.name).len() < d.instances {
                 if events.recv().await.is_err() {
                     return;
                 }
@@ -307,7 +307,7 @@ impl App {
         })
         .await;
         let mut spread: std::collections::BTreeMap<String, usize> = Default::default();
-        for id in node.cluster().group_ids(&d.name) {
+        for id in node.global().group_ids(&d.name) {
             *spread.entry(id.node.name.to_string()).or_default() += 1;
         }
         let spread: Vec<String> = spread.iter().map(|(n, c)| format!("{n}={c}")).collect();
@@ -338,7 +338,7 @@ pub fn configure(
         .node(name)
         .with_context(|| format!("{}: no node {name:?} in the file", file.path.display()))?;
     let mut b = b
-        .cluster(&file.name)
+        .cluster_name(&file.name)
         .listen(me.listen)
         .membership(membership(&file.membership));
     b = match &file.security {
@@ -383,7 +383,7 @@ pub(crate) fn print_member_events(node: &Node) {
         tokio::task::spawn_local(async move {
             while let Ok(e) = events.recv().await {
                 let m = e.member();
-                say(format!("member {} {} {}", e.kind(), m.name, m.incarnation));
+                say(format!("member {} {} {}", e.name(), m.name, m.incarnation));
             }
         });
     }

@@ -288,7 +288,7 @@ async fn demo(
     // 2. the client joins and finds the pool
     let seed = file.nodes[0].listen;
     let client = Node::builder("client")
-        .cluster(&file.name)
+        .cluster_name(&file.name)
         .secret(match &file.security {
             arbour_config::Security::Secret(s) => s.clone(),
             arbour_config::Security::Tls { .. } => anyhow::bail!("the demo file uses a secret"),
@@ -299,9 +299,9 @@ async fn demo(
         .await?;
     let instances = file.deploy[0].instances;
     let pool = file.deploy[0].name.clone();
-    let mut events = client.cluster().events()?;
+    let mut events = client.global().events()?;
     pumping(cluster, log, async {
-        while client.cluster().group_ids(&pool).len() < instances {
+        while client.global().group_ids(&pool).len() < instances {
             let _ = events.recv().await;
         }
     })
@@ -358,9 +358,9 @@ async fn demo(
                 }
             }
         }
-        while client.cluster().group_ids(&pool).len() < instances
+        while client.global().group_ids(&pool).len() < instances
             || client
-                .cluster()
+                .global()
                 .group_ids(&pool)
                 .iter()
                 .any(|id| &*id.node.name == VICTIM)
@@ -385,7 +385,7 @@ async fn demo(
 
 fn spread(client: &Node, group: &str) -> String {
     let mut by: BTreeMap<String, usize> = BTreeMap::new();
-    for id in client.cluster().group_ids(group) {
+    for id in client.global().group_ids(group) {
         *by.entry(id.node.name.to_string()).or_default() += 1;
     }
     by.iter()
@@ -396,7 +396,7 @@ fn spread(client: &Node, group: &str) -> String {
 
 fn on_node(client: &Node, group: &str, node: &str) -> usize {
     client
-        .cluster()
+        .global()
         .group_ids(group)
         .iter()
         .filter(|id| &*id.node.name == node)
@@ -452,10 +452,10 @@ async fn one_task(client: &Node, pool: &str, i: u32) -> (Option<bool>, u64) {
     let n = i % 90;
     let mut retries = 0;
     for attempt in 0..50u32 {
-        let members = client.cluster().group::<FibWorker>(pool);
+        let members = client.global().group::<FibWorker>(pool);
         if members.is_empty() {
             retries += 1;
-            let mut ev = match client.cluster().events() {
+            let mut ev = match client.global().events() {
                 Ok(ev) => ev,
                 Err(_) => return (None, retries),
             };

@@ -107,7 +107,7 @@ pub fn run(cfg: &DemoConfig) -> anyhow::Result<Report> {
     );
     let cfg = cfg.clone();
     let out = Node::builder("alpha")
-        .seed(cfg.seed)
+        .rng_seed(cfg.seed)
         .workers(cfg.workers)
         .run(move |node| async move {
             let report = serve(&node, &cfg).await;

@@ -47,7 +47,7 @@ pub fn run(opts: ServeOptions) -> anyhow::Result<()> {
         let _ = eof_tx.send(());
     });
     let mut builder = Node::builder(&opts.name)
-        .cluster(&opts.cluster)
+        .cluster_name(&opts.cluster)
         .security(opts.security)
         .listen(opts.listen);
     for (peer, addr) in opts.peers {
@@ -77,11 +77,11 @@ pub fn run(opts: ServeOptions) -> anyhow::Result<()> {
             if opts_membership {
                 // the cluster finds it too: by name, in a group, and as a kind
                 node.kind::<Echo>(crate::probe::ECHO_KIND)?;
-                node.cluster().register(
+                node.global().register(
                     &format!("{}@{}", crate::probe::ECHO, node.node_id().name),
                     &echo,
                 )?;
-                node.cluster().join(crate::probe::ECHOES, &echo)?;
+                node.global().join(crate::probe::ECHOES, &echo)?;
             }
             println!("listening {}", node.local_addr()?);
             std::io::stdout().flush()?;

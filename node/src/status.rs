@@ -21,7 +21,7 @@ pub fn report(file: &ClusterFile) -> anyhow::Result<String> {
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async {
         let me = format!("status-{}", std::process::id());
-        let b = Node::builder(&me).cluster(&file.name);
+        let b = Node::builder(&me).cluster_name(&file.name);
         let b = match &file.security {
             Security::Secret(s) => b.secret(s),
             Security::Tls { ca, cert_dir } => {
@@ -38,7 +38,7 @@ pub fn report(file: &ClusterFile) -> anyhow::Result<String> {
             }
         };
         let node = b.start().await.context("starting the status node")?;
-        let mut registry = node.cluster().events()?;
+        let mut registry = node.global().events()?;
         let asks = file.nodes.iter().map(|n| {
             let node = node.clone();
             async move {
@@ -56,7 +56,7 @@ pub fn report(file: &ClusterFile) -> anyhow::Result<String> {
         let down: BTreeMap<String, u64> = answers
             .iter()
             .filter_map(|(_, a)| a.as_ref().ok())
-            .flat_map(|s| s.down.iter().cloned())
+            .flat_map(|s| s.down.iter().map(|n| (n.name.to_string(), n.incarnation)))
             .collect();
         for (name, answer) in &answers {
             let line = match answer {
@@ -75,7 +75,7 @@ pub fn report(file: &ClusterFile) -> anyhow::Result<String> {
         }
         for d in &file.deploy {
             let mut by: BTreeMap<String, usize> = BTreeMap::new();
-            let ids = node.cluster().group_ids(&d.name);
+            let ids = node.global().group_ids(&d.name);
             for id in &ids {
                 *by.entry(id.node.name.to_string()).or_default() += 1;
             }

@@ -82,10 +82,10 @@ fn member(name: &str, seed: Option<&str>) {
     b.run(move |node| async move {
         node.kind::<Echo>("echo").expect("kind");
         let echo = node.spawn(Echo);
-        node.cluster()
+        node.global()
             .register(&format!("echo@{me}"), &echo)
             .expect("register");
-        node.cluster().join("echoes", &echo).expect("join");
+        node.global().join("echoes", &echo).expect("join");
         node.expose("echo", &echo).expect("expose");
         println!(
             "listening {} {}",
@@ -101,7 +101,7 @@ fn member(name: &str, seed: Option<&str>) {
         tokio::task::spawn_local(async move {
             while let Ok(e) = members.recv().await {
                 // a new life counts as up
-                let what = match e.kind() {
+                let what = match e.name() {
                     "replaced" => "up",
                     k => k,
                 };
@@ -114,7 +114,7 @@ fn member(name: &str, seed: Option<&str>) {
                 ));
             }
         });
-        let mut registry = node.cluster().events().expect("events");
+        let mut registry = node.global().events().expect("events");
         tokio::task::spawn_local(async move {
             while let Ok(e) = registry.recv().await {
                 if let RegistryEvent::Registered { name, .. } = e {
@@ -133,7 +133,7 @@ fn member(name: &str, seed: Option<&str>) {
             loop {
                 tick.tick().await;
                 let peers: Vec<arbour::ActorRef<Echo>> = load
-                    .cluster()
+                    .global()
                     .group::<Echo>("echoes")
                     .into_iter()
                     .filter(|r| r.id().node != *load.node_id())
@@ -151,7 +151,7 @@ fn member(name: &str, seed: Option<&str>) {
         while let Some(cmd) = cmd_rx.recv().await {
             if let Some(name) = cmd.strip_prefix("reg ") {
                 let actor = node.spawn(Echo);
-                node.cluster()
+                node.global()
                     .register(name, &actor)
                     .expect("register a probe name");
             }
@@ -325,15 +325,15 @@ fn orchestrate() {
             .workers(1)
             .seed_node("n0", obs_seed.parse().expect("seed"))
             .run(move |node| async move {
-                let mut kinds = node.cluster().events().expect("events");
-                while node.cluster().nodes_with_kind("echo").len() < MEMBERS {
+                let mut kinds = node.global().events().expect("events");
+                while node.global().nodes_with_kind("echo").len() < MEMBERS {
                     let _ = tokio::time::timeout(WAIT, kinds.recv()).await;
                 }
                 let mut echoes = Vec::new();
                 for i in 1..MEMBERS {
                     let name = format!("echo@n{i}");
                     echoes.push(
-                        node.cluster()
+                        node.global()
                             .wait_for::<Echo>(&name, WAIT)
                             .await
                             .expect("echo"),

@@ -146,7 +146,7 @@ async fn ask_arbour(node: &Node) -> f64 {
 /// Child process: spawn `SPAWNS` actors one way; print "<ns_per_actor> <rss_bytes_per_actor>".
 fn spawn_child(kind: &str) {
     local(async {
-        let node = Node::builder("bench").seed(1).build();
+        let node = Node::builder("bench").rng_seed(1).build();
         // warm the allocator and runtime a little
         let warm: Vec<_> = (0..1000).map(|_| sink().start()).collect();
         drop(warm);
@@ -222,7 +222,7 @@ fn main() {
         // one side only, for instruction-count profiling
         let arbour = args.get(i + 1).is_some_and(|s| s == "arbour");
         local(async {
-            let node = Node::builder("bench").seed(1).build();
+            let node = Node::builder("bench").rng_seed(1).build();
             let r = if arbour {
                 tell_arbour(&node).await
             } else {
@@ -234,7 +234,7 @@ fn main() {
     }
     if args.iter().any(|a| a == "--tell-only") {
         local(async {
-            let node = Node::builder("bench").seed(1).build();
+            let node = Node::builder("bench").rng_seed(1).build();
             let mut ratio = vec![];
             for _ in 0..ROUNDS {
                 let rt = tell_raw().await;
@@ -247,7 +247,7 @@ fn main() {
     }
     if args.iter().any(|a| a == "--restart-only") {
         local(async {
-            let node = Node::builder("bench").seed(1).build();
+            let node = Node::builder("bench").rng_seed(1).build();
             let lat = restart_latency(&node).await;
             println!(
                 "local.restart.p50 {:.1} us",
@@ -261,7 +261,7 @@ fn main() {
         return;
     }
     local(async {
-        let node = Node::builder("bench").seed(1).build();
+        let node = Node::builder("bench").rng_seed(1).build();
         // Each round measures arbour and actix back to back (alternating which
         // goes first); the ratio reported is the median of the per-round
         // ratios, which cancels the drift of a shared, noisy machine.

@@ -121,7 +121,7 @@ fn raw_endpoint(node: &str) -> Endpoint {
 
 fn node(name: &str) -> arbour::NodeBuilder {
     Node::builder(name)
-        .cluster("bench")
+        .cluster_name("bench")
         .secret("bench")
         .listen(localhost())
 }

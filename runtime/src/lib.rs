@@ -65,7 +65,7 @@
 //!   nodes' own connections; [`Node::members`], [`Node::member_events`]
 //!   ([`MemberEvent`]); tuning in [`MembershipConfig`].
 //! - Names and process groups on every node: [`Node::cluster`]
-//!   ([`Cluster`], [`RegistryEvent`]).
+//!   ([`GlobalRegistry`], [`RegistryEvent`]).
 //! - Remote spawn: [`Kind`], [`Node::kind`], [`Node::spawn_kind`]
 //!   ([`Placement`], [`SpawnError`]).
 //! - Supervisors with children on other nodes: [`ChildSpec::remote`].
@@ -139,12 +139,12 @@ pub use cluster::{MemberEvent, MemberId, MembershipConfig};
 pub use monitor::{Down, Exits, Monitor};
 pub use node::{NetStats, Node, NodeBuilder, NodeError, NodeStatus, Security};
 pub use platform::{termination, WorkersError};
-pub use registry::{Cluster, Registry, RegistryError, RegistryEvent};
+pub use registry::{GlobalRegistry, Registry, RegistryError, RegistryEvent};
 pub use remote::Misconfiguration;
 pub use spawn::{SpawnError, SPAWN_TIMEOUT};
 pub use supervision::{
-    AutoShutdown, Backoff, ChildCounts, ChildInfo, ChildKind, ChildSelector, ChildShutdown,
-    ChildSpec, ChildSpecInfo, ChildStatus, RemoteChild, Restart, Strategy, SupervisorError,
+    AutoShutdown, Backoff, ChildCounts, ChildInfo, ChildSelector, ChildShutdown, ChildSpec,
+    ChildSpecInfo, ChildStatus, ChildType, RemoteChild, Restart, Strategy, SupervisorError,
     SupervisorRef, SupervisorSpec,
 };
 pub use transport::{PeerLimits, TlsError, TransportError};

@@ -59,7 +59,7 @@ fn run(seed: u64) -> Outcome {
             .unwrap_or_else(|e| panic!("the cluster starts: {e:#}"));
         let alpha = sim.nodes["alpha"].clone();
         let mut violations = Vec::new();
-        let pool_whole = |alpha: &arbour::Node| alpha.cluster().group_ids("fib").len() == 4;
+        let pool_whole = |alpha: &arbour::Node| alpha.global().group_ids("fib").len() == 4;
         if !wait(Duration::from_secs(20), || pool_whole(&alpha)).await {
             violations.push("the pool did not start its 4 instances within 20 s".into());
         }
@@ -134,7 +134,7 @@ fn run(seed: u64) -> Outcome {
         }
         violations.extend(wrong);
         if !wait(Duration::from_secs(10), || pool_whole(&alpha)).await {
-            let n = alpha.cluster().group_ids("fib").len();
+            let n = alpha.global().group_ids("fib").len();
             violations.push(format!("after the storm the pool has {n} instances, not 4"));
         }
         let timeline = sim.trace.events();
@@ -159,7 +159,7 @@ fn run(seed: u64) -> Outcome {
 async fn task(alpha: &arbour::Node, i: u32, n: u32) -> Result<(u64, u64), String> {
     let mut tries = 0;
     loop {
-        let pool = alpha.cluster().group::<FibWorker>("fib");
+        let pool = alpha.global().group::<FibWorker>("fib");
         if !pool.is_empty() {
             let worker = &pool[(i as usize + tries) % pool.len()];
             match worker.ask(Fib(n)).timeout(Duration::from_secs(2)).await {

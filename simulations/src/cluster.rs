@@ -103,9 +103,9 @@ impl SimCluster {
             .bind(addr)
             .map_err(|e| NodeError::Config(format!("simulated socket {addr}: {e}")))?;
         let builder = Node::builder(name)
-            .cluster(CLUSTER)
+            .cluster_name(CLUSTER)
             .secret(SECRET)
-            .seed(seed ^ incarnation)
+            .rng_seed(seed ^ incarnation)
             .incarnation(incarnation)
             .socket(socket, Arc::new(TokioTimeRuntime));
         let node = configure(builder).start().await?;

@@ -66,7 +66,7 @@ impl SimDeployment {
                 let m = e.member();
                 trace.record(format!(
                     "{me} sees {} {}#{}",
-                    e.kind(),
+                    e.name(),
                     m.name,
                     m.incarnation
                 ));

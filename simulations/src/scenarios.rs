@@ -89,7 +89,7 @@ fn workers(top: &SupervisorRef) -> Vec<(String, ActorRef<Worker>)> {
 /// shutting the tree down leaves no worker running.
 pub fn supervision_chaos(seed: u64, steps: u32) -> Result<Outcome, String> {
     crate::run_paused(|| async move {
-        let node = Node::builder("sim").seed(seed).incarnation(1).build();
+        let node = Node::builder("sim").rng_seed(seed).incarnation(1).build();
         let trace = Trace::default();
         let pipeline = SupervisorSpec::rest_for_one()
             .name("pipeline")

@@ -185,7 +185,7 @@ fn a_node_with_the_wrong_secret_cannot_join_and_is_named_in_the_log() {
             .expect("alpha starts");
         let addr = alpha.local_addr().expect("addr");
         let mallory = Node::builder("mallory")
-            .cluster("test")
+            .cluster_name("test")
             .secret("not-the-secret")
             .seed_node("alpha", addr)
             .start()

@@ -14,7 +14,7 @@ const WARM_UP: usize = 100;
 
 async fn node(name: &str) -> Node {
     Node::builder(name)
-        .cluster("cycles")
+        .cluster_name("cycles")
         .secret("s3cret")
         .start()
         .await

@@ -41,7 +41,7 @@ impl Handler<Ping> for Echo {
 /// A node of the benches' cluster, listening on a free local port.
 pub fn builder(name: &str) -> arbour::NodeBuilder {
     arbour::Node::builder(name)
-        .cluster("bench")
+        .cluster_name("bench")
         .secret("bench")
         .listen(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
 }

@@ -25,6 +25,20 @@ pub struct MemberId {
     pub roles: Vec<String>,
 }
 
+impl MemberId {
+    /// Which node and life this member is, as everything else in arbour
+    /// names a node.
+    pub fn node_id(&self) -> crate::actor::NodeId {
+        crate::actor::NodeId::new(self.name.as_str(), self.incarnation)
+    }
+}
+
+impl From<&MemberId> for crate::actor::NodeId {
+    fn from(m: &MemberId) -> Self {
+        m.node_id()
+    }
+}
+
 impl foca::Identity for MemberId {
     /// One member per node name: a newer life replaces an older one.
     type Addr = String;
@@ -134,7 +148,7 @@ pub enum MemberEvent {
 impl MemberEvent {
     /// The change in a word: `up`, `suspect`, `down`, `left`, `forgotten`
     /// or `replaced` (what `arbour run` and `arbour serve` print).
-    pub fn kind(&self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
             MemberEvent::Up(_) => "up",
             MemberEvent::Suspect(_) => "suspect",

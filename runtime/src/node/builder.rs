@@ -140,7 +140,7 @@ impl std::fmt::Debug for NodeBuilder {
 
 impl NodeBuilder {
     /// Seeds the node's RNG (default: derived from the incarnation).
-    pub fn seed(mut self, seed: u64) -> Self {
+    pub fn rng_seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
         self
     }
@@ -153,7 +153,7 @@ impl NodeBuilder {
 
     /// The cluster's name (default `"arbour"`); nodes of other clusters are
     /// refused at the handshake.
-    pub fn cluster(mut self, name: impl Into<String>) -> Self {
+    pub fn cluster_name(mut self, name: impl Into<String>) -> Self {
         self.cluster = name.into();
         self
     }

@@ -17,7 +17,7 @@ use crate::actor::{
     WorkerPlacement,
 };
 use crate::platform::{self, Workers};
-use crate::registry::{Cluster, Registry};
+use crate::registry::{GlobalRegistry, Registry};
 use crate::remote::Misconfiguration;
 use crate::spawn::SpawnError;
 use crate::supervision::{SupervisorError, SupervisorRef, SupervisorSpec};
@@ -32,7 +32,7 @@ use wiring::Services;
 /// ids, RNG, counters).
 ///
 /// ```
-/// let node = arbour::Node::builder("alpha").seed(42).incarnation(1).build();
+/// let node = arbour::Node::builder("alpha").rng_seed(42).incarnation(1).build();
 /// assert_eq!(node.node_id().to_string(), "alpha#1");
 /// ```
 ///
@@ -316,11 +316,11 @@ impl Node {
     }
 
     /// The cluster-wide registry and process groups, seen from this node.
-    pub fn cluster(&self) -> Cluster {
+    pub fn global(&self) -> GlobalRegistry {
         match self.inner.net.load_full() {
-            Some(s) => Cluster::new(Some((&s.replica, &s.net))),
-            None if self.inner.networked => Cluster::shut_down(),
-            None => Cluster::new(None),
+            Some(s) => GlobalRegistry::new(Some((&s.replica, &s.net))),
+            None if self.inner.networked => GlobalRegistry::shut_down(),
+            None => GlobalRegistry::new(None),
         }
     }
 

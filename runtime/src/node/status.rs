@@ -1,5 +1,5 @@
 //! How one node sees the cluster, asked of any node ([`Node::status_of`]):
-//! `arbour.status.v1`, answered by the node's wiring.
+//! `arbour.status.v2` (v1 named members by (name, incarnation) pairs), answered by the node's wiring.
 
 use super::{Node, NodeError};
 use crate::actor::NodeId;
@@ -12,10 +12,10 @@ use std::time::Duration;
 pub struct NodeStatus {
     /// The node.
     pub node: NodeId,
-    /// The members it sees alive (itself excluded): name and incarnation.
-    pub up: Vec<(String, u64)>,
+    /// The members it sees alive (itself excluded).
+    pub up: Vec<NodeId>,
     /// The members it remembers as down.
-    pub down: Vec<(String, u64)>,
+    pub down: Vec<NodeId>,
     /// Restarts its supervisors have made since it started.
     pub restarts: u64,
 }

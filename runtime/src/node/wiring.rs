@@ -152,14 +152,8 @@ impl Services {
     pub(crate) fn status(&self) -> NodeStatus {
         let (up, down) = match &self.members {
             Some(m) => (
-                m.members()
-                    .into_iter()
-                    .map(|m| (m.name, m.incarnation))
-                    .collect(),
-                m.down()
-                    .into_iter()
-                    .map(|m| (m.name, m.incarnation))
-                    .collect(),
+                m.members().iter().map(MemberId::node_id).collect(),
+                m.down().iter().map(MemberId::node_id).collect(),
             ),
             None => (Vec::new(), Vec::new()),
         };

@@ -1,5 +1,5 @@
 //! The cluster registry as a user sees it: names and process groups
-//! visible on every node ([`Cluster`]).
+//! visible on every node ([`GlobalRegistry`]).
 
 use super::global::{Refused, RegistryEvent, MAX_OWN_ENTRIES};
 use super::replica::Replica;
@@ -34,14 +34,14 @@ use tokio::sync::broadcast;
 /// let alpha = arbour::Node::builder("alpha").secret("s3cret").start().await?;
 /// let beta = arbour::Node::builder("beta").secret("s3cret")
 ///     .seed_node("alpha", alpha.local_addr()?).start().await?;
-/// alpha.cluster().register("echo", &alpha.spawn(Echo))?;
-/// let echo = beta.cluster().wait_for::<Echo>("echo", Duration::from_secs(5)).await?;
+/// alpha.global().register("echo", &alpha.spawn(Echo))?;
+/// let echo = beta.global().wait_for::<Echo>("echo", Duration::from_secs(5)).await?;
 /// assert_eq!(echo.ask(Ping(1)).await, Ok(2));
 /// # Ok::<(), arbour::NodeError>(())
 /// # })).unwrap();
 /// ```
 #[derive(Clone, Debug)]
-pub struct Cluster {
+pub struct GlobalRegistry {
     /// The node's registry driver and network (held weakly: the node owns
     /// them); none for a node without a network.
     parts: Option<(Weak<Replica>, Weak<Network>)>,
@@ -53,7 +53,7 @@ struct Parts {
     net: Arc<Network>,
 }
 
-impl Cluster {
+impl GlobalRegistry {
     pub(crate) fn new(parts: Option<(&Arc<Replica>, &Arc<Network>)>) -> Self {
         Self {
             parts: parts.map(|(r, n)| (Arc::downgrade(r), Arc::downgrade(n))),
@@ -82,7 +82,7 @@ impl Cluster {
     /// as far as this node knows). Two nodes registering one name at about
     /// the same time both succeed here; a moment later one of them has
     /// lost, on every node alike, and its node reports
-    /// [`RegistryEvent::NameLost`] (see [`Cluster::events`]). The name is
+    /// [`RegistryEvent::NameLost`] (see [`GlobalRegistry::events`]). The name is
     /// freed when the actor is gone for good (a supervised child keeps it
     /// across restarts) or its node is down or leaves.
     pub fn register<A: RemoteActor>(
@@ -119,13 +119,15 @@ impl Cluster {
         })
     }
 
-    /// The actor `name` resolves to, if any.
-    pub fn whereis(&self, name: &str) -> Option<ActorId> {
+    /// The id of the actor `name` resolves to, if any.
+    pub fn whereis_id(&self, name: &str) -> Option<ActorId> {
         self.parts().ok()?.replica.read(|m| m.resolve(name))
     }
 
-    /// A ref to the actor registered as `name`, if any.
-    pub fn lookup<A: RemoteActor>(&self, name: &str) -> Option<ActorRef<A>> {
+    /// A ref to the actor registered as `name`, if any (as
+    /// [`Registry::whereis`](crate::Registry::whereis) gives one of a local
+    /// name). No round trip: this node's replica answers.
+    pub fn whereis<A: RemoteActor>(&self, name: &str) -> Option<ActorRef<A>> {
         let Parts { replica, net } = self.parts().ok()?;
         let id = replica.read(|m| m.resolve(name))?;
         resolve_ref(&*net.ctx, id).ok()

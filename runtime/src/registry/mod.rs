@@ -6,7 +6,7 @@
 //! supervisor removed the child) or on `unregister`.
 //!
 //! Beside them, the cluster-wide registry: names, process groups and kinds every node sees
-//! ([`Cluster`]), kept by a sans-IO machine ([`ClusterRegistry`]) and its
+//! ([`GlobalRegistry`]), kept by a sans-IO machine ([`ClusterRegistry`]) and its
 //! driver, which publishes this node's part to its peers and applies
 //! theirs.
 
@@ -23,7 +23,7 @@ pub use global::{
     Applied, Change, ClusterRegistry, Published, Refused, Registration, RegistryEvent, Update,
     MAX_OWN_ENTRIES,
 };
-pub use handle::Cluster;
+pub use handle::GlobalRegistry;
 pub(crate) use replica::Replica;
 
 use crate::actor::ActorRef;
@@ -60,7 +60,7 @@ pub enum RegistryError {
         what: &'static str,
     },
     /// No actor was registered in the cluster under that name in time
-    /// ([`Cluster::wait_for`]).
+    /// ([`GlobalRegistry::wait_for`]).
     #[error("no actor is registered as {name:?} in the cluster (waited {waited:?})")]
     NotRegistered {
         /// The name.

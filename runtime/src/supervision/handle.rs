@@ -4,7 +4,7 @@ use super::directory::Directory;
 use super::slots::SupervisorSlot;
 use super::supervisor::{
     ChildCounts, ChildInfo, ChildSelector, ChildSpecInfo, CountChildren, DeleteChild, GetChildSpec,
-    RestartChild, StartChild, StartDynamic, StopWith, Supervisor, TerminateChild, WhichChild,
+    RestartChild, StartChild, StartDynamic, StopWith, SupervisorActor, TerminateChild, WhichChild,
     WhichChildren,
 };
 use super::{ChildSpec, SupervisorError, SupervisorSpec};
@@ -21,7 +21,7 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 /// supervisor by its own parent.
 #[derive(Clone, Debug)]
 pub struct SupervisorRef {
-    actor: ActorRef<Supervisor>,
+    actor: ActorRef<SupervisorActor>,
     dir: Arc<Directory>,
 }
 
@@ -105,7 +105,7 @@ fn call_error(e: AskError) -> SupervisorError {
 }
 
 impl SupervisorRef {
-    pub(crate) fn new(actor: ActorRef<Supervisor>, dir: Arc<Directory>) -> Self {
+    pub(crate) fn new(actor: ActorRef<SupervisorActor>, dir: Arc<Directory>) -> Self {
         Self { actor, dir }
     }
 
@@ -115,7 +115,7 @@ impl SupervisorRef {
     }
 
     /// The supervisor as an actor (for monitors).
-    pub fn actor(&self) -> &ActorRef<Supervisor> {
+    pub fn actor(&self) -> &ActorRef<SupervisorActor> {
         &self.actor
     }
 
@@ -254,7 +254,7 @@ impl SupervisorRef {
 
     async fn call<M>(&self, msg: M) -> Result<M::Result, SupervisorError>
     where
-        Supervisor: actix::Handler<M>,
+        SupervisorActor: actix::Handler<M>,
         M: actix::Message + Send + 'static,
         M::Result: Send,
     {

@@ -3,7 +3,7 @@
 //! [`SupervisorSpec`] describes a supervisor (strategy, intensity, period,
 //! auto-shutdown, optional backoff) and its [`ChildSpec`]s; `start` runs it and
 //! returns a [`SupervisorRef`] with OTP's runtime API. The decisions are made
-//! by the pure [`decision::Core`]; the [`Supervisor`] actor carries them out.
+//! by the pure [`decision::Core`]; the [`SupervisorActor`] actor carries them out.
 
 pub mod decision;
 mod directory;
@@ -17,7 +17,7 @@ pub use decision::ChildStatus;
 pub use handle::SupervisorRef;
 pub use remote_child::RemoteChild;
 pub use spec::{
-    AutoShutdown, Backoff, ChildKind, ChildShutdown, ChildSpec, Restart, Strategy, SupervisorError,
+    AutoShutdown, Backoff, ChildShutdown, ChildSpec, ChildType, Restart, Strategy, SupervisorError,
     SupervisorSpec, DEFAULT_WORKER_SHUTDOWN,
 };
-pub use supervisor::{ChildCounts, ChildInfo, ChildSelector, ChildSpecInfo, Supervisor};
+pub use supervisor::{ChildCounts, ChildInfo, ChildSelector, ChildSpecInfo, SupervisorActor};

@@ -17,7 +17,7 @@ use crate::actor::{
     Slot, SpawnOptions, StartError, Stats,
 };
 use crate::supervision::slots::{ChildFactory, ChildSlot, StartFuture};
-use crate::supervision::{ChildKind, ChildSpec};
+use crate::supervision::{ChildSpec, ChildType};
 use actix::{Actor, AsyncContext, Context, Handler, Message, Running};
 use std::any::Any;
 use std::sync::{Arc, Mutex};
@@ -224,7 +224,7 @@ impl ChildSpec {
 
     /// [`ChildSpec::remote`] whose every instance joins process group
     /// `group` on its node (so clients find the instances running now with
-    /// [`Cluster::group`](crate::Cluster::group)).
+    /// [`GlobalRegistry::group`](crate::GlobalRegistry::group)).
     pub fn remote_in_group<A>(
         group: impl Into<String>,
         id: impl Into<String>,
@@ -258,7 +258,7 @@ impl ChildSpec {
                 args,
                 group,
             }),
-            ChildKind::Worker,
+            ChildType::Worker,
         )
     }
 }

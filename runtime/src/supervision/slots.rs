@@ -6,7 +6,7 @@
 //! one its `ActorRef`s point at), and the factory starts instances into it.
 
 use super::directory::Directory;
-use super::supervisor::Supervisor;
+use super::supervisor::SupervisorActor;
 use super::{SupervisorError, SupervisorRef, SupervisorSpec};
 use crate::actor::{
     start_instance, ActorId, ActorRef, Host, LifeRef, Slot, SpawnOptions, StartError,
@@ -310,7 +310,7 @@ impl ChildFactory for SupervisorFactory {
 }
 
 pub(crate) struct SupervisorSlot {
-    slot: Arc<Slot<Supervisor>>,
+    slot: Arc<Slot<SupervisorActor>>,
     spec: std::sync::Mutex<Arc<SupervisorSpec>>,
     dir: Arc<Directory>,
 }
@@ -340,7 +340,7 @@ impl SupervisorSlot {
         host: &Host,
     ) -> impl Future<Output = Result<LifeRef, SupervisorError>> + 'static {
         let (tx, mut rx) = oneshot::channel();
-        let sup = Supervisor::new(
+        let sup = SupervisorActor::new(
             host.clone(),
             self.slot.id.clone(),
             self.spec.lock().unwrap_or_else(|p| p.into_inner()).clone(),

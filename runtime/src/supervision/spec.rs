@@ -48,9 +48,10 @@ pub enum ChildShutdown {
     Infinity,
 }
 
-/// Worker or supervisor (changes the default shutdown and `count_children`).
+/// Worker or supervisor: OTP's `child_type` (changes the default shutdown and
+/// `count_children`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ChildKind {
+pub enum ChildType {
     /// An ordinary actor.
     Worker,
     /// A nested supervisor.
@@ -146,7 +147,7 @@ pub struct ChildSpec {
     pub(crate) template: Option<Arc<dyn TemplateFactory>>,
     pub(crate) restart: Restart,
     pub(crate) shutdown: ChildShutdown,
-    pub(crate) kind: ChildKind,
+    pub(crate) kind: ChildType,
     pub(crate) significant: bool,
 }
 
@@ -189,7 +190,7 @@ impl ChildSpec {
                 move || start().map_err(|e| StartError::Failed(e.to_string())),
                 SpawnOptions::default(),
             )),
-            ChildKind::Worker,
+            ChildType::Worker,
         )
     }
 
@@ -214,7 +215,7 @@ impl ChildSpec {
                 },
                 SpawnOptions::default(),
             )),
-            ChildKind::Worker,
+            ChildType::Worker,
         )
     }
 
@@ -270,7 +271,7 @@ impl ChildSpec {
             Arc::new(super::slots::SupervisorFactory::with_init(Arc::new(
                 move || init().map_err(|e| e.to_string()),
             ))),
-            ChildKind::Supervisor,
+            ChildType::Supervisor,
         );
         c.shutdown = ChildShutdown::Infinity;
         c
@@ -281,7 +282,7 @@ impl ChildSpec {
         let mut c = Self::from_factory(
             id.into().into(),
             Arc::new(super::slots::SupervisorFactory::new(spec)),
-            ChildKind::Supervisor,
+            ChildType::Supervisor,
         );
         c.shutdown = ChildShutdown::Infinity;
         c
@@ -290,7 +291,7 @@ impl ChildSpec {
     pub(crate) fn from_factory(
         id: ChildId,
         factory: Arc<dyn ChildFactory>,
-        kind: ChildKind,
+        kind: ChildType,
     ) -> Self {
         Self {
             id,

@@ -10,7 +10,7 @@ use super::decision::{ChildKey, ChildStatus, Core, CoreFlags, Plan, ShutdownCaus
 use super::directory::Directory;
 use super::slots::ChildSlot;
 use super::spec::{
-    ChildKind, ChildShutdown, ChildSpec, Restart, Strategy, SupervisorError, SupervisorSpec,
+    ChildShutdown, ChildSpec, ChildType, Restart, Strategy, SupervisorError, SupervisorSpec,
 };
 use crate::actor::{ActorId, ContextExt, ExitReason, Host, LifeRef, Lifecycle};
 use crate::platform;
@@ -26,14 +26,14 @@ use tokio::sync::oneshot;
 
 /// The supervisor actor. Users hold it through
 /// [`SupervisorRef`](super::SupervisorRef).
-pub struct Supervisor {
+pub struct SupervisorActor {
     st: Rc<RefCell<State>>,
 }
 
-impl std::fmt::Debug for Supervisor {
+impl std::fmt::Debug for SupervisorActor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let s = self.st.borrow();
-        write!(f, "Supervisor({} {})", s.name, s.id)
+        write!(f, "SupervisorActor({} {})", s.name, s.id)
     }
 }
 
@@ -45,7 +45,7 @@ struct Record {
     factory: Option<Arc<dyn super::slots::ChildFactory>>,
     live: Option<Live>,
     shutdown: ChildShutdown,
-    kind: ChildKind,
+    kind: ChildType,
 }
 
 impl Drop for Record {
@@ -69,7 +69,7 @@ struct State {
     /// Children the core removed whose instance may still need terminating.
     orphans: FxHashMap<u64, Record>,
     dir: Arc<Directory>,
-    addr: Option<Addr<Supervisor>>,
+    addr: Option<Addr<SupervisorActor>>,
     sink: Option<Arc<dyn crate::actor::ExitSink>>,
     next_generation: u64,
     next_dynamic: u64,
@@ -114,7 +114,7 @@ impl State {
     }
 }
 
-impl Supervisor {
+impl SupervisorActor {
     pub(crate) fn new(
         host: Host,
         id: ActorId,
@@ -165,7 +165,7 @@ impl Supervisor {
     }
 }
 
-impl Actor for Supervisor {
+impl Actor for SupervisorActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
@@ -235,7 +235,7 @@ async fn init_children(st: &Shared) -> Result<(), SupervisorError> {
     let mut dir = Vec::with_capacity(n);
     for spec in all.children.iter().take(n) {
         let id = &spec.id;
-        let is_supervisor = spec.kind == ChildKind::Supervisor;
+        let is_supervisor = spec.kind == ChildType::Supervisor;
         // `start` validated the spec: ids are unique, so no index is needed
         let (seq, slot) = add_record(st, spec);
         dir.push((id.clone(), slot));
@@ -550,7 +550,7 @@ pub(crate) struct ChildExited {
 }
 
 /// The one exit sink all of a supervisor's children report to.
-struct SupervisorSink(Addr<Supervisor>);
+struct SupervisorSink(Addr<SupervisorActor>);
 
 impl crate::actor::ExitSink for SupervisorSink {
     fn exited(&self, seq: u64, generation: u64, reason: &ExitReason) {
@@ -574,7 +574,7 @@ struct StartPending {
     keys: Vec<ChildKey>,
 }
 
-impl Handler<ChildExited> for Supervisor {
+impl Handler<ChildExited> for SupervisorActor {
     type Result = ();
 
     fn handle(&mut self, msg: ChildExited, ctx: &mut Context<Self>) {
@@ -613,7 +613,7 @@ impl Handler<ChildExited> for Supervisor {
     }
 }
 
-impl Handler<TryAgain> for Supervisor {
+impl Handler<TryAgain> for SupervisorActor {
     type Result = ();
 
     fn handle(&mut self, msg: TryAgain, ctx: &mut Context<Self>) {
@@ -631,7 +631,7 @@ impl Handler<TryAgain> for Supervisor {
     }
 }
 
-impl Handler<StartPending> for Supervisor {
+impl Handler<StartPending> for SupervisorActor {
     type Result = ();
 
     fn handle(&mut self, msg: StartPending, ctx: &mut Context<Self>) {
@@ -756,7 +756,7 @@ pub struct ChildSpecInfo {
     /// How it is stopped.
     pub shutdown: ChildShutdown,
     /// Worker or supervisor.
-    pub kind: ChildKind,
+    pub kind: ChildType,
     /// Whether its exit can shut the supervisor down.
     pub significant: bool,
 }
@@ -771,7 +771,7 @@ pub struct ChildInfo {
     /// Running, stopped (`undefined`) or restarting.
     pub status: ChildStatus,
     /// Worker or supervisor.
-    pub kind: ChildKind,
+    pub kind: ChildType,
 }
 
 /// What `count_children` reports.
@@ -827,10 +827,10 @@ pub(crate) struct WhichChildren;
 #[rtype(result = "ChildCounts")]
 pub(crate) struct CountChildren;
 
-type Atomic<T> = AtomicResponse<Supervisor, T>;
+type Atomic<T> = AtomicResponse<SupervisorActor, T>;
 
 fn atomic<T: 'static>(fut: impl std::future::Future<Output = T> + 'static) -> Atomic<T> {
-    AtomicResponse::new(Box::pin(wrap_future::<_, Supervisor>(fut)))
+    AtomicResponse::new(Box::pin(wrap_future::<_, SupervisorActor>(fut)))
 }
 
 fn ready<T: 'static>(v: T) -> Atomic<T> {
@@ -882,7 +882,7 @@ async fn start_added(
     }
 }
 
-impl Handler<StartChild> for Supervisor {
+impl Handler<StartChild> for SupervisorActor {
     type Result = Atomic<Result<(), SupervisorError>>;
 
     fn handle(&mut self, StartChild(spec): StartChild, _: &mut Context<Self>) -> Self::Result {
@@ -909,7 +909,7 @@ impl Handler<StartChild> for Supervisor {
     }
 }
 
-impl Handler<StartDynamic> for Supervisor {
+impl Handler<StartDynamic> for SupervisorActor {
     type Result = Atomic<Result<Box<dyn Any + Send + Sync>, SupervisorError>>;
 
     fn handle(&mut self, StartDynamic(args): StartDynamic, _: &mut Context<Self>) -> Self::Result {
@@ -947,7 +947,7 @@ impl Handler<StartDynamic> for Supervisor {
     }
 }
 
-impl Handler<TerminateChild> for Supervisor {
+impl Handler<TerminateChild> for SupervisorActor {
     type Result = Atomic<Result<(), SupervisorError>>;
 
     fn handle(
@@ -988,7 +988,7 @@ impl Handler<TerminateChild> for Supervisor {
     }
 }
 
-impl Handler<RestartChild> for Supervisor {
+impl Handler<RestartChild> for SupervisorActor {
     type Result = Atomic<Result<(), SupervisorError>>;
 
     fn handle(&mut self, RestartChild(id): RestartChild, _: &mut Context<Self>) -> Self::Result {
@@ -1016,7 +1016,7 @@ impl Handler<RestartChild> for Supervisor {
     }
 }
 
-impl Handler<DeleteChild> for Supervisor {
+impl Handler<DeleteChild> for SupervisorActor {
     type Result = Result<(), SupervisorError>;
 
     fn handle(&mut self, DeleteChild(id): DeleteChild, _: &mut Context<Self>) -> Self::Result {
@@ -1042,7 +1042,7 @@ impl Handler<DeleteChild> for Supervisor {
     }
 }
 
-impl Handler<WhichChildren> for Supervisor {
+impl Handler<WhichChildren> for SupervisorActor {
     type Result = MessageResult<WhichChildren>;
 
     fn handle(&mut self, _: WhichChildren, _: &mut Context<Self>) -> Self::Result {
@@ -1053,7 +1053,7 @@ impl Handler<WhichChildren> for Supervisor {
     }
 }
 
-impl Handler<WhichChild> for Supervisor {
+impl Handler<WhichChild> for SupervisorActor {
     type Result = Result<ChildInfo, SupervisorError>;
 
     fn handle(&mut self, WhichChild(sel): WhichChild, _: &mut Context<Self>) -> Self::Result {
@@ -1067,7 +1067,7 @@ impl Handler<WhichChild> for Supervisor {
     }
 }
 
-impl Handler<GetChildSpec> for Supervisor {
+impl Handler<GetChildSpec> for SupervisorActor {
     type Result = Result<ChildSpecInfo, SupervisorError>;
 
     fn handle(&mut self, GetChildSpec(sel): GetChildSpec, _: &mut Context<Self>) -> Self::Result {
@@ -1085,7 +1085,7 @@ impl Handler<GetChildSpec> for Supervisor {
     }
 }
 
-impl Handler<StopWith> for Supervisor {
+impl Handler<StopWith> for SupervisorActor {
     type Result = ();
 
     fn handle(&mut self, StopWith(reason): StopWith, ctx: &mut Context<Self>) {
@@ -1098,7 +1098,7 @@ impl Handler<StopWith> for Supervisor {
     }
 }
 
-impl Handler<CountChildren> for Supervisor {
+impl Handler<CountChildren> for SupervisorActor {
     type Result = MessageResult<CountChildren>;
 
     fn handle(&mut self, _: CountChildren, _: &mut Context<Self>) -> Self::Result {
@@ -1117,8 +1117,8 @@ impl Handler<CountChildren> for Supervisor {
                 n.active += 1;
             }
             match c.data.kind {
-                ChildKind::Supervisor => n.supervisors += 1,
-                ChildKind::Worker => n.workers += 1,
+                ChildType::Supervisor => n.supervisors += 1,
+                ChildType::Worker => n.workers += 1,
             }
         }
         MessageResult(n)

@@ -45,7 +45,7 @@ pub mod tags {
     /// [`Control::Spawn`](super::Control::Spawn).
     pub const SPAWN: &str = "arbour.spawn.v1";
     /// [`Control::Status`](super::Control::Status).
-    pub const STATUS: &str = "arbour.status.v1";
+    pub const STATUS: &str = "arbour.status.v2";
 }
 
 use tags::*;

@@ -23,7 +23,7 @@ where
         .start_paused(true)
         .build()
         .expect("runtime");
-    let node = Node::builder("test").seed(1).incarnation(1).build();
+    let node = Node::builder("test").rng_seed(1).incarnation(1).build();
     tokio::task::LocalSet::new().block_on(&rt, f(node))
 }
 

@@ -35,7 +35,7 @@ pub async fn run(w: &mut World, rng: &NodeRng, violations: &mut Vec<String>) {
         for k in 0..NAMES_PER_ROUND {
             let name = format!("race-{round}-{k}");
             for m in w.members.values() {
-                match m.node.cluster().register(&name, &m.echo) {
+                match m.node.global().register(&name, &m.echo) {
                     Ok(()) => registrants
                         .entry(name.clone())
                         .or_default()
@@ -82,7 +82,7 @@ fn check(w: &World, registrants: &BTreeMap<String, Vec<String>>) -> Vec<String> 
         let views: Vec<Option<arbour::ActorId>> = w
             .members
             .values()
-            .map(|m| m.node.cluster().whereis(name))
+            .map(|m| m.node.global().whereis_id(name))
             .collect();
         let alive: Vec<&String> = lives.iter().filter(|l| running.contains_key(*l)).collect();
         let winner = views.first().cloned().flatten();

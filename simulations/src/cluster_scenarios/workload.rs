@@ -102,7 +102,7 @@ impl Workload {
                 let mut i = 0u64;
                 while !stop.get() {
                     for n in 1..members {
-                        let Some(target) = client.cluster().lookup::<Echo>(&format!("svc@m{n}"))
+                        let Some(target) = client.global().whereis::<Echo>(&format!("svc@m{n}"))
                         else {
                             continue;
                         };

@@ -82,10 +82,10 @@ impl World {
         node.kind::<Echo>("echo")
             .unwrap_or_else(|e| panic!("the echo kind on {name}: {e}"));
         let echo = node.spawn(Echo::default());
-        node.cluster()
+        node.global()
             .register(&format!("svc@{name}"), &echo)
             .unwrap_or_else(|e| panic!("svc@{name}: {e}"));
-        node.cluster()
+        node.global()
             .join("echoes", &echo)
             .unwrap_or_else(|e| panic!("group echoes on {name}: {e}"));
         self.trace
@@ -95,11 +95,11 @@ impl World {
         tokio::task::spawn_local(async move {
             while let Ok(e) = events.recv().await {
                 let m = e.member();
-                let what = format!("{} {}#{}", e.kind(), m.name, m.incarnation);
+                let what = format!("{} {}#{}", e.name(), m.name, m.incarnation);
                 trace.record(format!("{me} sees {what}"));
             }
         });
-        let mut registry = node.cluster().events().expect("registry events");
+        let mut registry = node.global().events().expect("registry events");
         let (trace, lost, me) = (
             self.trace.clone(),
             self.lost.clone(),
@@ -269,12 +269,12 @@ impl World {
         for (at, m) in &self.members {
             for (name, x) in &self.members {
                 let key = format!("svc@{name}");
-                let got = m.node.cluster().whereis(&key);
+                let got = m.node.global().whereis_id(&key);
                 if got.as_ref() != Some(x.echo.id()) {
                     out.push(format!("on {at}, {key} names {got:?}, not {}", x.echo.id()));
                 }
             }
-            for (key, id) in m.node.cluster().names() {
+            for (key, id) in m.node.global().names() {
                 let Some(owner) = key.strip_prefix("svc@") else {
                     continue;
                 };
@@ -333,7 +333,7 @@ impl World {
             let holders: Vec<&String> = self
                 .members
                 .iter()
-                .filter(|(_, m)| m.node.cluster().whereis(&key).is_some())
+                .filter(|(_, m)| m.node.global().whereis_id(&key).is_some())
                 .map(|(n, _)| n)
                 .collect();
             if holders.is_empty() {

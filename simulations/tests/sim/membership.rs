@@ -30,7 +30,7 @@ fn membership_run(seed: u64) -> Vec<(u128, String, String)> {
             let (name, trace) = (name.clone(), trace.clone());
             tokio::task::spawn_local(async move {
                 while let Ok(e) = rx.recv().await {
-                    let what = format!("{} {}", e.kind(), e.member().name);
+                    let what = format!("{} {}", e.name(), e.member().name);
                     trace
                         .borrow_mut()
                         .push((start.elapsed().as_millis(), name.clone(), what));
@@ -46,7 +46,7 @@ fn membership_run(seed: u64) -> Vec<(u128, String, String)> {
         // the registry in virtual time too: a name on delta, a group member
         // on beta, seen by alpha; both traced
         for (name, n) in &nodes {
-            let mut rx = n.cluster().events().expect("registry");
+            let mut rx = n.global().events().expect("registry");
             let (name, trace) = (name.clone(), trace.clone());
             tokio::task::spawn_local(async move {
                 while let Ok(e) = rx.recv().await {
@@ -73,12 +73,12 @@ fn membership_run(seed: u64) -> Vec<(u128, String, String)> {
         }
         let (_, delta) = nodes.pop().expect("delta");
         let echo = delta.spawn(arbour_node::probe::Echo::default());
-        delta.cluster().register("svc", &echo).expect("register");
-        delta.cluster().join("g", &echo).expect("join");
+        delta.global().register("svc", &echo).expect("register");
+        delta.global().join("g", &echo).expect("join");
         let alpha = nodes[0].1.clone();
         arbour_tests::bounded_for(LIMIT, "alpha sees delta's entries", async {
-            while alpha.cluster().whereis("svc").is_none()
-                || alpha.cluster().group_ids("g").is_empty()
+            while alpha.global().whereis_id("svc").is_none()
+                || alpha.global().group_ids("g").is_empty()
             {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
@@ -95,8 +95,8 @@ fn membership_run(seed: u64) -> Vec<(u128, String, String)> {
         })
         .await;
         arbour_tests::bounded_for(LIMIT, "delta's entries are gone", async {
-            while alpha.cluster().whereis("svc").is_some()
-                || !alpha.cluster().group_ids("g").is_empty()
+            while alpha.global().whereis_id("svc").is_some()
+                || !alpha.global().group_ids("g").is_empty()
             {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }

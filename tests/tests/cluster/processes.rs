@@ -186,7 +186,7 @@ fn a_killed_process_takes_its_names_groups_and_children_and_returns_as_a_new_lif
     let seed = alpha.addr.clone();
     arbour_tests::run_local(|| async move {
         let me = observer(&seed).await;
-        let cluster = me.cluster();
+        let cluster = me.global();
         let mut registry = cluster.events().expect("events");
         let mut members = me.member_events().expect("membership");
         registry_until(
@@ -197,11 +197,11 @@ fn a_killed_process_takes_its_names_groups_and_children_and_returns_as_a_new_lif
                     && cluster.nodes_with_kind(ECHO_KIND).len() == 3
                     && ["alpha", "beta", "gamma"]
                         .iter()
-                        .all(|n| cluster.whereis(&format!("echo@{n}")).is_some())
+                        .all(|n| cluster.whereis_id(&format!("echo@{n}")).is_some())
             },
         )
         .await;
-        let old_gamma = cluster.lookup::<Echo>("echo@gamma").expect("gamma's echo");
+        let old_gamma = cluster.whereis::<Echo>("echo@gamma").expect("gamma's echo");
         assert_eq!(bounded("ask gamma", old_gamma.ask(Ping(1))).await, Ok(2));
         // a supervisor here with six children spread over the processes
         let sup = (0..6)
@@ -249,7 +249,7 @@ fn a_killed_process_takes_its_names_groups_and_children_and_returns_as_a_new_lif
             "gamma's name, group entry and kind are gone",
             &mut registry,
             || {
-                cluster.whereis("echo@gamma").is_none()
+                cluster.whereis_id("echo@gamma").is_none()
                     && cluster.group_ids(ECHOES).len() == 2
                     && cluster.nodes_with_kind(ECHO_KIND).len() == 2
             },
@@ -283,10 +283,10 @@ fn a_killed_process_takes_its_names_groups_and_children_and_returns_as_a_new_lif
         .await;
         eprintln!("gamma back: {back:?}");
         registry_until("gamma's new echo is registered", &mut registry, || {
-            cluster.whereis("echo@gamma").is_some()
+            cluster.whereis_id("echo@gamma").is_some()
         })
         .await;
-        let new_gamma = cluster.lookup::<Echo>("echo@gamma").expect("new echo");
+        let new_gamma = cluster.whereis::<Echo>("echo@gamma").expect("new echo");
         assert!(new_gamma.id().node.incarnation > old_gamma.id().node.incarnation);
         assert_eq!(
             bounded("ask the new gamma", new_gamma.ask(Ping(5))).await,

@@ -71,22 +71,22 @@ async fn until(
 fn names_and_groups_are_seen_everywhere_and_go_with_their_node() {
     run_local(|| async {
         let (alpha, beta, gamma) = three([None; 3]).await;
-        let mut on_alpha = alpha.cluster().events().expect("events");
-        let mut on_beta = beta.cluster().events().expect("events");
+        let mut on_alpha = alpha.global().events().expect("events");
+        let mut on_beta = beta.global().events().expect("events");
         // an actor subscribed to alpha's membership and registry changes
         let (member_tx, mut member_rx) = tokio::sync::mpsc::unbounded_channel();
         let (registry_tx, mut registry_rx) = tokio::sync::mpsc::unbounded_channel();
         alpha.subscribe_members(actix::Actor::start(Forward(member_tx)).recipient());
         alpha
-            .cluster()
+            .global()
             .subscribe(actix::Actor::start(Forward(registry_tx)).recipient())
             .expect("subscribe");
         // a name on gamma, found from alpha and used
         let echo = gamma.spawn(Echo::default());
-        gamma.cluster().register("echo", &echo).expect("register");
+        gamma.global().register("echo", &echo).expect("register");
         let found = bounded(
             "alpha finds gamma's name",
-            alpha.cluster().wait_for::<Echo>("echo", LIMIT),
+            alpha.global().wait_for::<Echo>("echo", LIMIT),
         )
         .await
         .expect("found");
@@ -94,11 +94,11 @@ fn names_and_groups_are_seen_everywhere_and_go_with_their_node() {
         assert_eq!(bounded("ask", found.ask(Ping(41))).await, Ok(42));
         // the name is taken, for everyone
         until("beta sees the name", &mut on_beta, || {
-            beta.cluster().whereis("echo").is_some()
+            beta.global().whereis_id("echo").is_some()
         })
         .await;
         let other = beta.spawn(Echo::default());
-        match beta.cluster().register("echo", &other) {
+        match beta.global().register("echo", &other) {
             Err(RegistryError::HeldBy { holder, .. }) => {
                 assert_eq!(&holder, echo.id())
             }
@@ -108,21 +108,21 @@ fn names_and_groups_are_seen_everywhere_and_go_with_their_node() {
         let b1 = beta.spawn(Echo::default());
         let g1 = gamma.spawn(Echo::default());
         let g2 = gamma.spawn(Echo::default());
-        beta.cluster().join("workers", &b1).expect("join");
-        gamma.cluster().join("workers", &g1).expect("join");
-        gamma.cluster().join("workers", &g2).expect("join");
+        beta.global().join("workers", &b1).expect("join");
+        gamma.global().join("workers", &g1).expect("join");
+        gamma.global().join("workers", &g2).expect("join");
         until("alpha sees three workers", &mut on_alpha, || {
-            alpha.cluster().group_ids("workers").len() == 3
+            alpha.global().group_ids("workers").len() == 3
         })
         .await;
-        for w in alpha.cluster().group::<Echo>("workers") {
+        for w in alpha.global().group::<Echo>("workers") {
             assert_eq!(bounded("ask a worker", w.ask(Ping(1))).await, Ok(2));
         }
         // a member that leaves, and one that is gone for good
-        assert!(gamma.cluster().leave("workers", &g2));
+        assert!(gamma.global().leave("workers", &g2));
         b1.stop();
         until("alpha sees one worker", &mut on_alpha, || {
-            alpha.cluster().group_ids("workers") == vec![g1.id().clone()]
+            alpha.global().group_ids("workers") == vec![g1.id().clone()]
         })
         .await;
         // gamma crashes: once it is declared down, its name and members go
@@ -139,17 +139,17 @@ fn names_and_groups_are_seen_everywhere_and_go_with_their_node() {
         })
         .await;
         until("gamma's entries are gone on alpha", &mut on_alpha, || {
-            alpha.cluster().whereis("echo").is_none()
-                && alpha.cluster().group_ids("workers").is_empty()
+            alpha.global().whereis_id("echo").is_none()
+                && alpha.global().group_ids("workers").is_empty()
         })
         .await;
         until("and on beta", &mut on_beta, || {
-            beta.cluster().whereis("echo").is_none()
-                && beta.cluster().group_ids("workers").is_empty()
+            beta.global().whereis_id("echo").is_none()
+                && beta.global().group_ids("workers").is_empty()
         })
         .await;
         // the name is free again
-        beta.cluster().register("echo", &other).expect("free now");
+        beta.global().register("echo", &other).expect("free now");
         // the subscribed actor saw gamma go, and gamma's name registered
         bounded("the subscriber saw gamma down", async {
             while !matches!(member_rx.recv().await, Some(MemberEvent::Down(m)) if m.name == "gamma")
@@ -174,7 +174,7 @@ fn concurrent_registrations_have_one_winner_on_every_node_and_the_loser_is_told(
         let nodes = [&alpha, &beta, &gamma];
         let mut events: Vec<_> = nodes
             .iter()
-            .map(|n| n.cluster().events().expect("events"))
+            .map(|n| n.global().events().expect("events"))
             .collect();
         let mut wins = [0u32; 2];
         for round in 0..50 {
@@ -182,11 +182,11 @@ fn concurrent_registrations_have_one_winner_on_every_node_and_the_loser_is_told(
             let on_beta = beta.spawn(Echo::default());
             let on_gamma = gamma.spawn(Echo::default());
             // both register before either hears of the other
-            beta.cluster()
+            beta.global()
                 .register(&name, &on_beta)
                 .expect("beta registers");
             gamma
-                .cluster()
+                .global()
                 .register(&name, &on_gamma)
                 .expect("gamma registers");
             // one of the two is told it lost
@@ -223,7 +223,7 @@ fn concurrent_registrations_have_one_winner_on_every_node_and_the_loser_is_told(
             // every node resolves the name to the winner
             for (n, ev) in nodes.iter().zip(events.iter_mut()) {
                 until("the node resolves to the winner", ev, || {
-                    n.cluster().whereis(&name).as_ref() == Some(&winner)
+                    n.global().whereis_id(&name).as_ref() == Some(&winner)
                 })
                 .await;
             }
@@ -238,7 +238,7 @@ fn concurrent_registrations_have_one_winner_on_every_node_and_the_loser_is_told(
 fn kinds_spawn_by_node_role_or_any_and_bad_requests_get_clear_errors() {
     run_local(|| async {
         let (alpha, beta, gamma) = three([None, Some("gpu"), None]).await;
-        let mut on_alpha = alpha.cluster().events().expect("events");
+        let mut on_alpha = alpha.global().events().expect("events");
         beta.kind::<Echo>(ECHO_KIND).expect("kind");
         gamma.kind::<Echo>(ECHO_KIND).expect("kind");
         assert!(matches!(
@@ -246,7 +246,7 @@ fn kinds_spawn_by_node_role_or_any_and_bad_requests_get_clear_errors() {
             Err(NodeError::Spawn(SpawnError::Duplicate(_)))
         ));
         until("alpha knows who has the kind", &mut on_alpha, || {
-            alpha.cluster().nodes_with_kind(ECHO_KIND).len() == 2
+            alpha.global().nodes_with_kind(ECHO_KIND).len() == 2
         })
         .await;
         // by name

@@ -29,7 +29,7 @@ async fn cluster() -> (Node, Node, Node) {
     let seed = alpha.local_addr().expect("addr");
     let beta = member("beta", Some(seed)).await;
     let gamma = member("gamma", Some(seed)).await;
-    let mut kinds = alpha.cluster().events().expect("events");
+    let mut kinds = alpha.global().events().expect("events");
     beta.kind::<Echo>(ECHO_KIND).expect("kind");
     gamma.kind::<Echo>(ECHO_KIND).expect("kind");
     for n in [&alpha, &beta, &gamma] {
@@ -42,7 +42,7 @@ async fn cluster() -> (Node, Node, Node) {
         .await;
     }
     bounded("alpha knows who has the kind", async {
-        while alpha.cluster().nodes_with_kind(ECHO_KIND).len() < 2 {
+        while alpha.global().nodes_with_kind(ECHO_KIND).len() < 2 {
             let _ = kinds.recv().await;
         }
     })
@@ -111,11 +111,11 @@ fn remote_children_spread_and_move_to_a_live_node_when_theirs_crashes() {
         let before = refs(&sup, 4);
         assert_eq!(nodes_of(&before), ["beta", "beta", "gamma", "gamma"]);
         // each instance is in the group "pool", on its node
-        let mut pool = alpha.cluster().events().expect("events");
+        let mut pool = alpha.global().events().expect("events");
         let in_pool = |want: &[ActorRef<Echo>]| {
             let mut ids: Vec<_> = want.iter().map(|r| r.id().clone()).collect();
             ids.sort();
-            alpha.cluster().group_ids("pool") == ids
+            alpha.global().group_ids("pool") == ids
         };
         bounded("alpha sees the four instances in the pool", async {
             while !in_pool(&before) {

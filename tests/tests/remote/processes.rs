@@ -100,7 +100,7 @@ async fn connect_to_echo(alpha: SocketAddr) -> (Node, ActorRef<Echo>) {
 
 async fn beta(secret: &str) -> Node {
     Node::builder("beta")
-        .cluster("test")
+        .cluster_name("test")
         .secret(secret)
         .start()
         .await
@@ -323,7 +323,7 @@ impl Certs {
 
     async fn node(&self, node: &str) -> Result<Node, arbour::NodeError> {
         Node::builder(node)
-            .cluster("test")
+            .cluster_name("test")
             .tls_files(
                 self.file("ca.crt"),
                 self.file(&format!("{node}.crt")),
@@ -415,9 +415,10 @@ fn each_misconfiguration_is_told_by_lookup_as_its_own_error_in_under_two_seconds
     let skewed = serve_as("alpha", &["--secret", "s3cret", "--protocol-version", "9"]);
     let foreign = Certs::make("foreign", &["mallory"]);
     run_local(|| async {
-        let secret =
-            |cluster: &str, secret: &str| Node::builder("beta").cluster(cluster).secret(secret);
-        let foreign_ca = Node::builder("mallory").cluster("test").tls_files(
+        let secret = |cluster: &str, secret: &str| {
+            Node::builder("beta").cluster_name(cluster).secret(secret)
+        };
+        let foreign_ca = Node::builder("mallory").cluster_name("test").tls_files(
             foreign.file("ca.crt"),
             foreign.file("mallory.crt"),
             foreign.file("mallory.key"),
@@ -479,7 +480,7 @@ fn each_misconfiguration_is_told_by_lookup_as_its_own_error_in_under_two_seconds
     let certs = Certs::make("other-cluster", &["beta"]);
     run_local(|| async {
         let r = Node::builder("beta")
-            .cluster("prod")
+            .cluster_name("prod")
             .tls_files(
                 certs.file("ca.crt"),
                 certs.file("beta.crt"),
