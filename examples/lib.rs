@@ -4,7 +4,7 @@
 //! library holds what they share: a few nodes of one cluster in one
 //! process, on loopback.
 
-use arbour::{MembershipConfig, Node};
+use arbour::{cluster::MembershipConfig, Node};
 use std::time::Duration;
 
 /// How long an example waits for anything before it gives up.
@@ -29,9 +29,9 @@ pub async fn cluster(cluster: &str, names: &[(&str, &[&str])]) -> Vec<Node> {
         nodes.push(b.start().await.expect("a node starts"));
     }
     for n in &nodes {
-        let mut ev = n.member_events().expect("membership");
+        let mut ev = n.membership().events().expect("membership");
         tokio::time::timeout(WAIT, async {
-            while n.members().len() < nodes.len() - 1 {
+            while n.membership().members().len() < nodes.len() - 1 {
                 let _ = ev.recv().await;
             }
         })

@@ -8,7 +8,7 @@
 //! `cargo run -p arbour-examples --example fib_pool`
 
 use actix::prelude::*;
-use arbour::{ChildSpec, Placement, SupervisorSpec};
+use arbour::{cluster::Placement, ChildSpec, SupervisorSpec};
 use arbour_examples::{cluster, run, WAIT};
 use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
@@ -30,7 +30,7 @@ impl Handler<Fib> for FibWorker {
 
 #[derive(Clone, Serialize, Deserialize)]
 struct NoArgs;
-impl arbour::Kind for FibWorker {
+impl arbour::cluster::Kind for FibWorker {
     type Args = NoArgs;
     fn from_args(_: NoArgs) -> Self {
         FibWorker

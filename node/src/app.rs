@@ -7,7 +7,7 @@
 //! # struct MyWorker;
 //! # impl Actor for MyWorker { type Context = Context<Self>; }
 //! # arbour::remote_actor!(MyWorker {});
-//! # impl arbour::Kind for MyWorker { type Args = (); fn from_args(_: ()) -> Self { MyWorker } }
+//! # impl arbour::cluster::Kind for MyWorker { type Args = (); fn from_args(_: ()) -> Self { MyWorker } }
 //! fn main() {
 //!     arbour_node::App::new()
 //!         .kind::<MyWorker>("my_worker")
@@ -16,15 +16,16 @@
 //! ```
 
 use anyhow::Context as _;
-use arbour::{ChildSpec, Kind, Node, SupervisorSpec, WorkerPlacement};
+use arbour::{cluster::Kind, ChildSpec, Node, SupervisorSpec, WorkerPlacement};
 use arbour_config::{ClusterFile, Deploy};
 use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
 type Register = Arc<dyn Fn(&Node) -> Result<(), arbour::NodeError> + Send + Sync>;
-type MakeChild =
-    Arc<dyn Fn(&Deploy, usize, arbour::Placement) -> anyhow::Result<ChildSpec> + Send + Sync>;
+type MakeChild = Arc<
+    dyn Fn(&Deploy, usize, arbour::cluster::Placement) -> anyhow::Result<ChildSpec> + Send + Sync,
+>;
 
 /// One kind compiled into the binary.
 #[derive(Clone)]
@@ -74,7 +75,7 @@ impl App {
     {
         let n = name.to_owned();
         let register: Register = Arc::new(move |node: &Node| node.kind::<A>(&n));
-        let child: MakeChild = Arc::new(|d: &Deploy, i: usize, at: arbour::Placement| {
+        let child: MakeChild = Arc::new(|d: &Deploy, i: usize, at: arbour::cluster::Placement| {
             let value = d
                 .args
                 .clone()
@@ -133,7 +134,7 @@ impl App {
                     self.kind_names().join(", ")
                 )),
                 Some(k) => {
-                    if let Err(e) = (k.child)(d, 0, arbour::Placement::Any) {
+                    if let Err(e) = (k.child)(d, 0, arbour::cluster::Placement::Any) {
                         problems.push(format!("{}: {e}", file.path.display()));
                     }
                 }
@@ -247,13 +248,13 @@ impl App {
             .map(|n| n.name.as_str())
             .collect();
         let mut events = node.global().events()?;
-        let mut members = node.member_events().context("membership")?;
+        let mut members = node.membership().events().context("membership")?;
         // the node's clock (virtual under the simulator), not the OS's
         let started = tokio::time::Instant::now();
         loop {
             // a node counts once it is a member and has the kind
             let have = node.global().nodes_with_kind(&d.kind);
-            let live = node.members();
+            let live = node.membership().members();
             let ready = fits
                 .iter()
                 .filter(|f| have.iter().any(|n| &*n.name == **f))
@@ -274,9 +275,9 @@ impl App {
             .await;
         }
         let at = match &d.on {
-            arbour_config::Placement::Node(n) => arbour::Placement::Node(n.clone()),
-            arbour_config::Placement::Role(r) => arbour::Placement::Role(r.clone()),
-            arbour_config::Placement::Any => arbour::Placement::Any,
+            arbour_config::Placement::Node(n) => arbour::cluster::Placement::Node(n.clone()),
+            arbour_config::Placement::Role(r) => arbour::cluster::Placement::Role(r.clone()),
+            arbour_config::Placement::Any => arbour::cluster::Placement::Any,
         };
         let strategy = match d.strategy {
             arbour_config::Strategy::OneForOne => arbour::Strategy::OneForOne,
@@ -288,7 +289,7 @@ impl App {
             .intensity(d.intensity)
             .period(d.period);
         if let Some((initial, max)) = d.backoff {
-            spec = spec.backoff(arbour::Backoff::exponential(initial, max));
+            spec = spec.backoff(arbour::supervision::Backoff::exponential(initial, max));
         }
         for i in 0..d.instances {
             spec = spec.child((kind.child)(d, i, at.clone())?);
@@ -359,9 +360,9 @@ pub fn configure(
 }
 
 /// The file's failure-detection tuning over arbour's defaults.
-pub fn membership(m: &arbour_config::Membership) -> arbour::MembershipConfig {
-    let d = arbour::MembershipConfig::default();
-    arbour::MembershipConfig {
+pub fn membership(m: &arbour_config::Membership) -> arbour::cluster::MembershipConfig {
+    let d = arbour::cluster::MembershipConfig::default();
+    arbour::cluster::MembershipConfig {
         probe_period: m.probe_period.unwrap_or(d.probe_period),
         probe_rtt: m.probe_rtt.unwrap_or(d.probe_rtt),
         suspect_to_down_after: m.suspect_to_down_after.unwrap_or(d.suspect_to_down_after),
@@ -379,7 +380,7 @@ pub(crate) fn say(line: String) {
 /// Prints `member up|suspect|down|left|replaced|forgotten NAME INCARNATION`
 /// for each membership change of `node`.
 pub(crate) fn print_member_events(node: &Node) {
-    if let Some(mut events) = node.member_events() {
+    if let Some(mut events) = node.membership().events() {
         tokio::task::spawn_local(async move {
             while let Ok(e) = events.recv().await {
                 let m = e.member();

@@ -7,7 +7,7 @@
 //! Run again with the same directory to add nodes to the same CA.
 
 use anyhow::{bail, Context as _};
-use arbour::tls::ClusterCa;
+use arbour::net::ClusterCa;
 use std::path::{Path, PathBuf};
 
 /// What [`make`] wrote.

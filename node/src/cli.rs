@@ -4,7 +4,7 @@
 //! probe node, certificates.
 
 use anyhow::Context as _;
-use arbour::Security;
+use arbour::net::Security;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;

@@ -11,7 +11,7 @@
 use crate::fib::{Fib, FibWorker};
 use crate::up::{Local, Report};
 use anyhow::Context as _;
-use arbour::{AskError, MemberEvent, Node};
+use arbour::{cluster::MemberEvent, AskError, Node};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -310,7 +310,7 @@ async fn demo(
     say(format!("pool {pool}: {instances} instances ({})", r.before));
     let before_on_survivor = on_node(&client, &pool, "beta");
     // 3. the job, with the victim killed a third of the way through
-    let mut members = client.member_events().context("membership")?;
+    let mut members = client.membership().events().context("membership")?;
     let (kill_tx, mut kill_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     let job = run_job(&client, &pool, tasks, kill_tx);
     tokio::pin!(job);

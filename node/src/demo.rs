@@ -111,15 +111,15 @@ pub fn run(cfg: &DemoConfig) -> anyhow::Result<Report> {
         .workers(cfg.workers)
         .run(move |node| async move {
             let report = serve(&node, &cfg).await;
-            (report, node.host().clone())
+            (report, node.clone())
         })?;
-    let Some((report, host)) = out else {
+    let Some((report, node)) = out else {
         anyhow::bail!("interrupted");
     };
     let mut report = report?;
     // the node is shut down: every supervisor's pending work is over, so the
     // counter read now is final
-    report.restarts = host.stats().restarts;
+    report.restarts = node.stats().restarts;
     Ok(report)
 }
 
@@ -155,7 +155,7 @@ async fn serve(node: &Node, cfg: &DemoConfig) -> anyhow::Result<Report> {
     let mut i: u64 = 0;
     while start.elapsed() < cfg.duration {
         let target = &refs[(i as usize) % refs.len()];
-        if cfg.crash_every > 0 && node.rng().next_u64().is_multiple_of(cfg.crash_every) {
+        if cfg.crash_every > 0 && node.random_u64().is_multiple_of(cfg.crash_every) {
             target.tell(Crash);
             r.crashes_injected += 1;
         }

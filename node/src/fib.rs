@@ -49,7 +49,7 @@ impl Handler<Done> for FibWorker {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct FibArgs {}
 
-impl arbour::Kind for FibWorker {
+impl arbour::cluster::Kind for FibWorker {
     type Args = FibArgs;
     fn from_args(_: FibArgs) -> Self {
         FibWorker::default()

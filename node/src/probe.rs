@@ -303,7 +303,7 @@ impl Handler<WrongShape> for SkewedEcho {
 }
 
 /// Other nodes may start an `Echo` by kind name ([`ECHO_KIND`]).
-impl arbour::Kind for Echo {
+impl arbour::cluster::Kind for Echo {
     type Args = ();
     fn from_args((): ()) -> Self {
         Echo::default()

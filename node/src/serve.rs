@@ -6,7 +6,7 @@
 
 use crate::probe::Echo;
 use anyhow::Context as _;
-use arbour::{Node, Security};
+use arbour::{net::Security, Node};
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -64,7 +64,7 @@ pub fn run(opts: ServeOptions) -> anyhow::Result<()> {
     }
     let opts_membership = opts.membership || !opts.seeds.is_empty();
     if opts.membership {
-        builder = builder.membership(arbour::MembershipConfig::default());
+        builder = builder.membership(arbour::cluster::MembershipConfig::default());
     }
     for (seed, addr) in opts.seeds {
         builder = builder.seed_node(seed, addr);

@@ -23,7 +23,7 @@
 //! `cargo bench -p arbour --bench cluster`
 
 mod support;
-use arbour::{Placement, RegistryEvent};
+use arbour::cluster::{Placement, RegistryEvent};
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -36,7 +36,7 @@ const KILLS: usize = 20;
 const NAMES: usize = 50;
 const WAIT: Duration = Duration::from_secs(30);
 
-impl arbour::Kind for Echo {
+impl arbour::cluster::Kind for Echo {
     type Args = ();
     fn from_args((): ()) -> Self {
         Echo
@@ -74,7 +74,7 @@ fn member(name: &str, seed: Option<&str>) {
     });
     let mut b = builder(name)
         .workers(1)
-        .membership(arbour::MembershipConfig::default());
+        .membership(arbour::cluster::MembershipConfig::default());
     if let Some(seed) = seed {
         b = b.seed_node("n0", seed.parse().expect("seed address"));
     }
@@ -97,7 +97,7 @@ fn member(name: &str, seed: Option<&str>) {
             let _ = writeln!(o, "{line}");
             let _ = o.flush();
         };
-        let mut members = node.member_events().expect("membership");
+        let mut members = node.membership().events().expect("membership");
         tokio::task::spawn_local(async move {
             while let Ok(e) = members.recv().await {
                 // a new life counts as up

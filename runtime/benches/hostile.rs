@@ -21,7 +21,7 @@
 //! `cargo bench -p arbour --bench hostile`
 
 mod support;
-use arbour::PeerLimits;
+use arbour::net::PeerLimits;
 use arbour_tests::attack::HalfOpen;
 use arbour_tests::DownForwarder;
 use std::io::{BufRead, BufReader, Write};

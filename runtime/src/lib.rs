@@ -55,20 +55,30 @@
 //! - A node started with [`NodeBuilder::secret`] (or certificate files)
 //!   listens on QUIC with mutual TLS: [`Node::expose`] names an actor,
 //!   [`Node::lookup`] finds one on another node. A node that refuses us says
-//!   why ([`NodeError::Refused`], [`Misconfiguration`]).
+//!   why ([`NodeError::Refused`], [`net::Misconfiguration`]).
 //! - Watching: [`ActorRef::monitor`], [`ActorRef::exited`],
-//!   [`ActorRef::exits`] (every exit of a supervised child).
+//!   [`ActorRef::exits`] (every exit of a supervised child);
+//!   [`ActorRef::recipient`] turns any ref into the actix `Recipient`
+//!   that monitors and event subscriptions deliver to.
 //!
 //! ## As a cluster
 //!
 //! - Membership: [`NodeBuilder::seed_node`] joins a SWIM cluster over the
-//!   nodes' own connections; [`Node::members`], [`Node::member_events`]
-//!   ([`MemberEvent`]); tuning in [`MembershipConfig`].
-//! - Names and process groups on every node: [`Node::cluster`]
-//!   ([`GlobalRegistry`], [`RegistryEvent`]).
-//! - Remote spawn: [`Kind`], [`Node::kind`], [`Node::spawn_kind`]
-//!   ([`Placement`], [`SpawnError`]).
+//!   nodes' own connections; [`Node::membership`]
+//!   ([`cluster::Membership`], [`cluster::MemberEvent`]); tuning in
+//!   [`cluster::MembershipConfig`].
+//! - Names and process groups on every node: [`Node::global`]
+//!   ([`cluster::GlobalRegistry`], [`cluster::RegistryEvent`]).
+//! - Remote spawn: [`cluster::Kind`], [`Node::kind`], [`Node::spawn_kind`]
+//!   ([`cluster::Placement`], [`cluster::SpawnError`]).
 //! - Supervisors with children on other nodes: [`ChildSpec::remote`].
+//!
+//! ## Where things are
+//!
+//! Every item has one path: everyday ones at the crate root, the rest in
+//! [`cluster`], [`net`] and [`supervision`]. The crate's rooms (see
+//! ARCHITECTURE.md) are public only with the `internals` feature, for the
+//! simulator, the tests, the benchmarks and the fuzzer: not a stable API.
 
 /// Declares a module that is part of the user API only with the
 /// `internals` feature (for the simulator, the tests, the benchmarks and
@@ -95,16 +105,26 @@ pub mod __private {
     pub use serde;
 }
 
-pub mod actor;
-pub mod monitor;
-pub mod node;
-pub mod registry;
-pub mod supervision;
-pub mod tls;
-
 internal_mod!(
-    /// Cluster membership: the SWIM machine and its driver.
-    cluster
+    /// Actors, their ids, refs, hosts, remote messages and watches.
+    actor
+);
+internal_mod!(
+    /// Monitors and `Down`, and the monitors across a peer connection.
+    monitor
+);
+internal_mod!(
+    /// The `Node` handle, its builder and the wiring of its rooms.
+    node
+);
+internal_mod!(
+    /// Local names, and the cluster-wide registry (machine, driver, handle).
+    registry
+);
+pub mod supervision;
+internal_mod!(
+    /// Cluster membership: the SWIM machine, its driver, the user handle.
+    membership
 );
 internal_mod!(
     /// Talking to other nodes above the transport: connections, sessions,
@@ -128,23 +148,40 @@ internal_mod!(
     wire
 );
 
-pub use actor::Stats;
+/// The cluster: who is in it ([`Membership`](cluster::Membership), from
+/// [`Node::membership`]), names and process groups every node sees
+/// ([`GlobalRegistry`](cluster::GlobalRegistry), from [`Node::global`]),
+/// actor kinds started on any node ([`Node::kind`], [`Node::spawn_kind`]),
+/// and how one node sees it all ([`Node::status_of`]).
+pub mod cluster {
+    pub use crate::membership::{MemberEvent, MemberId, Membership, MembershipConfig};
+    pub use crate::node::{NodeStatus, SpawnKind};
+    pub use crate::registry::{GlobalRegistry, RegistryEvent};
+    pub use crate::spawn::{Kind, Placement, SpawnError, SPAWN_TIMEOUT};
+}
+
+/// The network: how a node proves it belongs ([`Security`](net::Security),
+/// mutual TLS from a cluster secret or certificate files), the bounds peers
+/// are held to ([`PeerLimits`](net::PeerLimits)), the network's counters
+/// ([`NetStats`](net::NetStats)), and why a peer could not be joined
+/// ([`Misconfiguration`](net::Misconfiguration)).
+pub mod net {
+    pub use crate::node::{NetStats, Security};
+    pub use crate::remote::Misconfiguration;
+    pub use crate::transport::{
+        server_name, ClusterCa, NodeIdentity, PeerLimits, TlsError, TransportError, Trust, ALPN,
+    };
+}
+
+pub use actor::watch::Monitor;
 pub use actor::{
-    Accepts, ActorId, ActorRef, Ask, AskError, ContextExt, ExitReason, Host, MessageTable, NodeId,
-    Protocol, Remote, RemoteActor, RemoteMessage, Service, SpawnOptions, StartError, StatsSnapshot,
-    TellError,
+    Accepts, ActorId, ActorRef, Ask, AskError, AskFuture, ContextExt, DispatchError, ExitReason,
+    MessageTable, NodeId, Protocol, Remote, RemoteActor, RemoteMessage, Service, SpawnOptions,
+    StartError, StatsSnapshot, TellError, WorkerPlacement, DEFAULT_ASK_TIMEOUT, DEFAULT_MAILBOX,
 };
-pub use actor::{Kind, Placement, WorkerPlacement};
-pub use cluster::{MemberEvent, MemberId, MembershipConfig};
-pub use monitor::{Down, Exits, Monitor};
-pub use node::{NetStats, Node, NodeBuilder, NodeError, NodeStatus, Security};
+pub use monitor::{Down, Exits};
+pub use node::{Node, NodeBuilder, NodeError};
 pub use platform::{termination, WorkersError};
-pub use registry::{GlobalRegistry, Registry, RegistryError, RegistryEvent};
-pub use remote::Misconfiguration;
-pub use spawn::{SpawnError, SPAWN_TIMEOUT};
-pub use supervision::{
-    AutoShutdown, Backoff, ChildCounts, ChildInfo, ChildSelector, ChildShutdown, ChildSpec,
-    ChildSpecInfo, ChildStatus, ChildType, RemoteChild, Restart, Strategy, SupervisorError,
-    SupervisorRef, SupervisorSpec,
-};
-pub use transport::{PeerLimits, TlsError, TransportError};
+pub use registry::{Registry, RegistryError};
+pub use supervision::handle::SupervisorRef;
+pub use supervision::spec::{ChildSpec, Restart, Strategy, SupervisorError, SupervisorSpec};

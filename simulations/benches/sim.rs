@@ -53,8 +53,10 @@ fn speedup(nodes: usize, virtual_secs: u64) -> Speed {
             others.push(n);
         }
         let formed = || {
-            first.members().len() == nodes - 1
-                && others.iter().all(|n| n.members().len() == nodes - 1)
+            first.membership().members().len() == nodes - 1
+                && others
+                    .iter()
+                    .all(|n| n.membership().members().len() == nodes - 1)
         };
         let mut shown = 0;
         while !formed() {
@@ -66,8 +68,11 @@ fn speedup(nodes: usize, virtual_secs: u64) -> Speed {
             let secs = begun.elapsed().as_secs();
             if std::env::var_os("SIM_BENCH_PROGRESS").is_some() && secs >= shown + 5 {
                 shown = secs;
-                let seen: Vec<usize> = others.iter().map(|n| n.members().len()).collect();
-                let down: usize = others.iter().map(|n| n.members_down().len()).sum();
+                let seen: Vec<usize> = others
+                    .iter()
+                    .map(|n| n.membership().members().len())
+                    .collect();
+                let down: usize = others.iter().map(|n| n.membership().down().len()).sum();
                 eprintln!(
                     "  {secs} s: members seen min {} max {}, {} full, {down} down entries, {:.1} s wall",
                     seen.iter().min().unwrap_or(&0),

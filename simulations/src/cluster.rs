@@ -60,7 +60,7 @@ impl SimCluster {
     ) -> Result<(Node, SocketAddr), NodeError> {
         let seed = seed.map(|(n, a)| (n.to_owned(), a));
         self.start_with(name, move |b| {
-            let b = b.membership(arbour::MembershipConfig::default());
+            let b = b.membership(arbour::cluster::MembershipConfig::default());
             match seed {
                 Some((n, a)) => b.seed_node(n, a),
                 None => b,

@@ -59,7 +59,7 @@ impl SimDeployment {
             .await?;
         self.app.register_kinds(&node)?;
         self.trace.record(format!("start {}", node.node_id()));
-        let mut events = node.member_events().context("membership")?;
+        let mut events = node.membership().events().context("membership")?;
         let (trace, me) = (self.trace.clone(), node.node_id().to_string());
         tokio::task::spawn_local(async move {
             while let Ok(e) = events.recv().await {

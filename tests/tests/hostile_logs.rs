@@ -3,7 +3,7 @@
 //! per call site whether anyone listens; tests on other threads without a
 //! subscriber would race that cache).
 
-use arbour::{Node, PeerLimits};
+use arbour::{net::PeerLimits, Node};
 use arbour_node::probe::{dial_echo, serve_echo, Ping, SkewedEcho, Unknown, ECHO};
 use arbour_tests::attack::HalfOpen;
 use arbour_tests::{bounded, run_local, test_node, LIMIT};
@@ -179,7 +179,7 @@ fn a_node_with_the_wrong_secret_cannot_join_and_is_named_in_the_log() {
     let (log, _guard) = CapturedLog::install();
     run_local(|| async {
         let alpha = test_node("alpha")
-            .membership(arbour::MembershipConfig::default())
+            .membership(arbour::cluster::MembershipConfig::default())
             .start()
             .await
             .expect("alpha starts");
@@ -227,8 +227,11 @@ fn a_node_with_the_wrong_secret_cannot_join_and_is_named_in_the_log() {
         })
         .await;
         eprintln!("seed: {seed}\nmallory: {own}");
-        assert!(alpha.members().is_empty(), "mallory did not join");
-        assert!(mallory.members().is_empty());
+        assert!(
+            alpha.membership().members().is_empty(),
+            "mallory did not join"
+        );
+        assert!(mallory.membership().members().is_empty());
         assert!(alpha.connected_peers().is_empty());
     });
 }

@@ -15,7 +15,7 @@
 //!   actor it is queued on the connection up to the node's outbound cap
 //!   ([`NodeBuilder::outbound_cap`](crate::NodeBuilder::outbound_cap), 64 MiB
 //!   by default); only past that cap is it dropped, logged and counted
-//!   ([`Stats::outbound_drops`](crate::Stats));
+//!   ([`StatsSnapshot::outbound_drops`](crate::StatsSnapshot));
 //! - [`ActorRef::try_tell`] hands the message back in [`TellError::MailboxFull`]
 //!   when the mailbox (or, remotely, the recipient's lane) is at capacity;
 //! - [`ActorRef::tell_when_room`] waits (asynchronously) until there is room;
@@ -291,7 +291,7 @@ impl<A: Actor<Context = Context<A>>> ActorRef<A> {
     /// mailbox's capacity (as Erlang's `!` does); if no instance is running
     /// it is counted as a dead letter. To a remote actor the message is
     /// queued on the connection up to the node's outbound cap, past which it
-    /// is dropped, logged and counted ([`Stats::outbound_drops`]). Order is
+    /// is dropped, logged and counted ([`StatsSnapshot::outbound_drops`](crate::StatsSnapshot::outbound_drops)). Order is
     /// FIFO per sender→receiver pair.
     ///
     /// ```

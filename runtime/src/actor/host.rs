@@ -31,18 +31,19 @@ pub struct Stats {
     pub panics: AtomicU64,
 }
 
-/// A point-in-time copy of [`Stats`].
+/// A node's counters at one moment ([`Node::stats`](crate::Node::stats)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StatsSnapshot {
-    /// See [`Stats::dead_letters`].
+    /// Tells to a ref with no running instance.
     pub dead_letters: u64,
-    /// See [`Stats::mailbox_full_drops`].
+    /// Messages from the wire dropped because the recipient's mailbox was
+    /// full.
     pub mailbox_full_drops: u64,
-    /// See [`Stats::outbound_drops`].
+    /// Plain tells to another node dropped past the peer's outbound cap.
     pub outbound_drops: u64,
-    /// See [`Stats::restarts`].
+    /// Child restarts performed by supervisors on this node.
     pub restarts: u64,
-    /// See [`Stats::panics`].
+    /// Actor instances that ended in a panic.
     pub panics: u64,
 }
 
@@ -88,7 +89,9 @@ impl Default for SpawnOptions {
     }
 }
 
-/// The actor layer's view of a node. Cheap to clone.
+/// The actor layer's view of a node: what a supervisor is started on
+/// (`SupervisorSpec::start(&node)` takes any `AsRef<Host>`, which a
+/// [`Node`](crate::Node) is). Cheap to clone; its workings are the node's.
 #[derive(Clone, Debug)]
 pub struct Host {
     inner: Arc<HostInner>,
@@ -129,7 +132,7 @@ pub(crate) struct Root {
 
 impl Host {
     /// A host for node `name` in its `incarnation`, with RNG seeded by `seed`.
-    pub fn new(name: &str, incarnation: u64, seed: u64) -> Self {
+    pub(crate) fn new(name: &str, incarnation: u64, seed: u64) -> Self {
         install_panic_hook();
         Self {
             inner: Arc::new(HostInner {
@@ -155,17 +158,17 @@ impl Host {
     }
 
     /// This node's id.
-    pub fn node_id(&self) -> &NodeId {
+    pub(crate) fn node_id(&self) -> &NodeId {
         &self.inner.id
     }
 
     /// This node's seeded RNG.
-    pub fn rng(&self) -> &NodeRng {
+    pub(crate) fn rng(&self) -> &NodeRng {
         &self.inner.rng
     }
 
     /// The node's counters now.
-    pub fn stats(&self) -> StatsSnapshot {
+    pub(crate) fn stats(&self) -> StatsSnapshot {
         let s = &self.inner.stats;
         StatsSnapshot {
             dead_letters: s.dead_letters.load(Ordering::Relaxed),
@@ -192,12 +195,13 @@ impl Host {
 
     /// How many workers the node has (1 for a node without its own, which
     /// runs on its caller's thread).
-    pub fn worker_count(&self) -> usize {
+    pub(crate) fn worker_count(&self) -> usize {
         self.workers().map_or(1, |w| w.len())
     }
 
     /// The index of the node's worker this code runs on, if it runs on one.
-    pub fn current_worker(&self) -> Option<usize> {
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
+    pub(crate) fn current_worker(&self) -> Option<usize> {
         self.workers().and_then(|w| w.current())
     }
 
@@ -242,7 +246,7 @@ impl Host {
     }
 
     /// A fresh actor id on this node.
-    pub fn next_actor_id(&self) -> ActorId {
+    pub(crate) fn next_actor_id(&self) -> ActorId {
         ActorId {
             node: self.inner.id.clone(),
             local: self.inner.next_local.fetch_add(1, Ordering::Relaxed),
@@ -263,12 +267,12 @@ impl Host {
     /// give a factory to `Node::spawn_on_worker`. Called on a thread with no
     /// worker of the node, it spawns on that thread's own tokio `LocalSet`
     /// (and panics if there is none).
-    pub fn spawn<A: Actor<Context = Context<A>>>(&self, actor: A) -> ActorRef<A> {
+    pub(crate) fn spawn<A: Actor<Context = Context<A>>>(&self, actor: A) -> ActorRef<A> {
         self.spawn_with(SpawnOptions::default(), actor)
     }
 
     /// [`Host::spawn`] with options.
-    pub fn spawn_with<A: Actor<Context = Context<A>>>(
+    pub(crate) fn spawn_with<A: Actor<Context = Context<A>>>(
         &self,
         opts: SpawnOptions,
         actor: A,
@@ -289,6 +293,12 @@ impl Host {
             }
         }
         ActorRef::from_slot(slot)
+    }
+}
+
+impl AsRef<Host> for Host {
+    fn as_ref(&self) -> &Host {
+        self
     }
 }
 

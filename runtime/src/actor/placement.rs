@@ -107,7 +107,7 @@ impl std::fmt::Display for Placement {
 /// arbour::remote_actor!(FibWorker { Fib });
 /// #[derive(Clone, Serialize, Deserialize)]
 /// struct FibArgs { max: u32 }
-/// impl arbour::Kind for FibWorker {
+/// impl arbour::cluster::Kind for FibWorker {
 ///     type Args = FibArgs;
 ///     fn from_args(args: FibArgs) -> Self { FibWorker { max: args.max } }
 /// }

@@ -38,8 +38,8 @@ impl<A: Actor<Context = Context<A>>> ActorRef<A> {
     /// to this ref (so it follows a supervised child through its restarts,
     /// and reaches a remote actor over the wire). For notifications (`M`
     /// answers `()`), such as [`Down`](crate::Down) for
-    /// [`ActorRef::monitor`], [`MemberEvent`](crate::MemberEvent) or
-    /// [`RegistryEvent`](crate::RegistryEvent).
+    /// [`ActorRef::monitor`], [`MemberEvent`](crate::cluster::MemberEvent) or
+    /// [`RegistryEvent`](crate::cluster::RegistryEvent).
     ///
     /// A small forwarding actor on this thread's worker does it, for as
     /// long as the `Recipient` (or a clone of it) exists. Call it on a

@@ -118,7 +118,7 @@ pub struct NodeBuilder {
     /// member gets [`Liveness::for_members`]).
     liveness_set: bool,
     protocol_version: Option<u16>,
-    membership: Option<crate::cluster::MembershipConfig>,
+    membership: Option<crate::membership::MembershipConfig>,
     clock: platform::WallClock,
     seeds: Vec<(String, SocketAddr)>,
     roles: Vec<String>,
@@ -207,7 +207,7 @@ impl NodeBuilder {
 
     /// Bytes that may wait on one peer connection before plain tells to that
     /// peer are dropped (logged and counted in
-    /// [`Stats::outbound_drops`](crate::Stats)). Default 64 MiB: an ordinary
+    /// [`StatsSnapshot::outbound_drops`](crate::StatsSnapshot::outbound_drops)). Default 64 MiB: an ordinary
     /// burst is queued, not lost; the cap only bounds memory when a peer or
     /// the network stays slower than the senders for long.
     pub fn outbound_cap(mut self, bytes: usize) -> Self {
@@ -260,8 +260,8 @@ impl NodeBuilder {
     /// settings: the node learns every member through any one it reaches,
     /// and a member that stops answering is declared down everywhere
     /// (its connections close: asks to it fail with `NodeDown`, monitors
-    /// fire). See [`Node::members`] and [`Node::member_events`].
-    pub fn membership(mut self, config: crate::cluster::MembershipConfig) -> Self {
+    /// fire). See [`Node::membership`].
+    pub fn membership(mut self, config: crate::membership::MembershipConfig) -> Self {
         self.membership = Some(config);
         self
     }
@@ -285,7 +285,7 @@ impl NodeBuilder {
     }
 
     /// A role of this node (repeatable), which members see:
-    /// [`Placement::Role`](crate::Placement::Role) picks among the nodes that have it.
+    /// [`Placement::Role`](crate::cluster::Placement::Role) picks among the nodes that have it.
     pub fn role(mut self, role: impl Into<String>) -> Self {
         self.roles.push(role.into());
         self
@@ -307,7 +307,7 @@ impl NodeBuilder {
 
     /// Redial backoff after a lost connection (default: 100 ms doubling to
     /// 10 s, 20 % jitter; a successful connection starts it over).
-    pub fn redial(mut self, r: crate::Backoff) -> Self {
+    pub fn redial(mut self, r: crate::platform::Backoff) -> Self {
         self.redial = r;
         self
     }

@@ -13,7 +13,7 @@ pub use error::NodeError;
 pub use status::NodeStatus;
 
 use crate::actor::{
-    export, forward, remote_ref, run_placed, ActorRef, Host, Kind, NodeId, Placement,
+    export, remote_ref, run_placed, ActorRef, Host, Kind, NodeId, Placement,
     WorkerPlacement,
 };
 use crate::platform::{self, Workers};
@@ -28,8 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use wiring::Services;
 
-/// One arbour node. Cheap to clone. Dereferences to its [`Host`] (spawning,
-/// ids, RNG, counters).
+/// One arbour node. Cheap to clone.
 ///
 /// ```
 /// let node = arbour::Node::builder("alpha").rng_seed(42).incarnation(1).build();
@@ -89,13 +88,6 @@ impl Drop for NodeInner {
     }
 }
 
-impl std::ops::Deref for Node {
-    type Target = Host;
-    fn deref(&self) -> &Host {
-        &self.inner.host
-    }
-}
-
 impl AsRef<Host> for Node {
     fn as_ref(&self) -> &Host {
         &self.inner.host
@@ -134,7 +126,7 @@ pub struct SpawnKind<'a, A: Kind> {
 
 impl<A: Kind> SpawnKind<'_, A> {
     /// Waits up to `d` for a connection to the chosen node and its answer
-    /// (default [`SPAWN_TIMEOUT`](crate::SPAWN_TIMEOUT)).
+    /// (default [`SPAWN_TIMEOUT`](crate::spawn::SPAWN_TIMEOUT)).
     pub fn timeout(mut self, d: Duration) -> Self {
         self.timeout = d;
         self
@@ -171,24 +163,24 @@ pub struct NetStats {
     /// Monitors that peers hold on this node's actors now.
     pub peer_monitors: u64,
     /// Peers' monitors refused because the peer held its maximum
-    /// ([`PeerLimits::peer_monitors`](crate::PeerLimits::peer_monitors)).
+    /// ([`PeerLimits::peer_monitors`](crate::net::PeerLimits::peer_monitors)).
     pub monitors_refused: u64,
-    /// Incoming handshakes in flight now ([`PeerLimits::handshakes_in_flight`](crate::PeerLimits::handshakes_in_flight)).
+    /// Incoming handshakes in flight now ([`PeerLimits::handshakes_in_flight`](crate::net::PeerLimits::handshakes_in_flight)).
     pub handshakes_in_flight: u64,
     /// Connection attempts refused at the handshake cap.
     pub handshakes_refused: u64,
     /// Connection attempts asked to validate their address first (QUIC
-    /// Retry), past [`PeerLimits::unvalidated_handshakes`](crate::PeerLimits::unvalidated_handshakes).
+    /// Retry), past [`PeerLimits::unvalidated_handshakes`](crate::net::PeerLimits::unvalidated_handshakes).
     pub handshakes_retried: u64,
-    /// Handshakes dropped at [`PeerLimits::handshake_timeout`](crate::PeerLimits::handshake_timeout).
+    /// Handshakes dropped at [`PeerLimits::handshake_timeout`](crate::net::PeerLimits::handshake_timeout).
     pub handshakes_timed_out: u64,
     /// Connections closed for holding more unfinished frame bytes than
-    /// [`PeerLimits::unfinished_frame_bytes`](crate::PeerLimits::unfinished_frame_bytes), or a frame unfinished past
-    /// [`PeerLimits::frame_deadline`](crate::PeerLimits::frame_deadline).
+    /// [`PeerLimits::unfinished_frame_bytes`](crate::net::PeerLimits::unfinished_frame_bytes), or a frame unfinished past
+    /// [`PeerLimits::frame_deadline`](crate::net::PeerLimits::frame_deadline).
     pub unfinished_frames_refused: u64,
     /// Peers' asks being served now.
     pub served_asks_in_flight: u64,
-    /// Peers' asks answered `Overloaded` at [`PeerLimits::served_asks`](crate::PeerLimits::served_asks).
+    /// Peers' asks answered `Overloaded` at [`PeerLimits::served_asks`](crate::net::PeerLimits::served_asks).
     pub served_asks_refused: u64,
     /// Membership packets that did not decode (dropped).
     pub membership_malformed: u64,
@@ -200,9 +192,72 @@ impl Node {
         &self.inner.registry
     }
 
-    /// The node's actor host.
+    /// The node's actor host (what supervisors are started on; a `&Node`
+    /// is one too, through `AsRef`).
+    #[cfg(feature = "internals")]
     pub fn host(&self) -> &Host {
         &self.inner.host
+    }
+
+    /// This node's id: its name and this life's incarnation.
+    pub fn node_id(&self) -> &NodeId {
+        self.inner.host.node_id()
+    }
+
+    /// The node's counters now (dead letters, drops, restarts, panics).
+    pub fn stats(&self) -> crate::actor::StatsSnapshot {
+        self.inner.host.stats()
+    }
+
+    /// How many worker threads the node has.
+    pub fn worker_count(&self) -> usize {
+        self.inner.host.worker_count()
+    }
+
+    /// The next 64 bits of the node's seeded RNG ([`NodeBuilder::rng_seed`]):
+    /// randomness an actor can replay, as the simulator does.
+    pub fn random_u64(&self) -> u64 {
+        self.inner.host.rng().next_u64()
+    }
+
+    /// The node's RNG, to derive a generator of one's own from.
+    #[cfg(feature = "internals")]
+    pub fn rng(&self) -> &crate::platform::NodeRng {
+        self.inner.host.rng()
+    }
+
+    /// The worker this code runs on, if it is one of the node's.
+    #[cfg(feature = "internals")]
+    pub fn current_worker(&self) -> Option<usize> {
+        self.inner.host.current_worker()
+    }
+
+    /// Starts `actor` on the current worker and returns its ref (a bare,
+    /// unsupervised actor; supervise it with a [`SupervisorSpec`]
+    /// instead to have it restarted). The actor runs until it stops, is
+    /// stopped ([`ActorRef::stop`], [`ActorRef::kill`]) or its worker
+    /// ends; dropping every ref does not stop it (unlike a bare actix
+    /// `Addr`). If its `started` panics, the returned ref is already dead
+    /// (`Panic`).
+    ///
+    /// "The current worker" is the node's worker this code runs on (inside
+    /// [`NodeBuilder::run`]'s main, or an actor of the node), or the node's
+    /// embedded worker on the thread that started it. The actor is not
+    /// `Send`, so it cannot move to another thread: to place one elsewhere,
+    /// give a factory to [`Node::spawn_on_worker`]. Called on a thread with
+    /// no worker of the node, it spawns on that thread's own tokio
+    /// `LocalSet` (and panics if there is none).
+    pub fn spawn<A: actix::Actor<Context = actix::Context<A>>>(&self, actor: A) -> ActorRef<A> {
+        self.inner.host.spawn(actor)
+    }
+
+    /// [`Node::spawn`] with options (a mailbox of another size).
+    pub fn spawn_with<A: actix::Actor<Context = actix::Context<A>>>(
+        &self,
+        opts: crate::actor::SpawnOptions,
+        actor: A,
+    ) -> ActorRef<A> {
+        self.inner.host.spawn_with(opts, actor)
     }
 
     fn services(&self) -> Result<Arc<Services>, NodeError> {
@@ -296,7 +351,7 @@ impl Node {
 
     /// Starts an actor of kind `kind` (registered there with
     /// [`Node::kind`]) on a node chosen by `at`, from `args`, and returns
-    /// a ref to it once it runs; waits up to [`SPAWN_TIMEOUT`](crate::SPAWN_TIMEOUT)
+    /// a ref to it once it runs; waits up to [`SPAWN_TIMEOUT`](crate::spawn::SPAWN_TIMEOUT)
     /// for a connection and the answer unless told otherwise
     /// (`.timeout(d)`). The actor is not supervised (place it under a
     /// supervisor with [`ChildSpec::remote`](crate::ChildSpec::remote)).
@@ -311,7 +366,7 @@ impl Node {
             at,
             kind,
             args,
-            timeout: crate::SPAWN_TIMEOUT,
+            timeout: crate::spawn::SPAWN_TIMEOUT,
         }
     }
 
@@ -347,7 +402,7 @@ impl Node {
         at: WorkerPlacement,
         spec: SupervisorSpec,
     ) -> Result<SupervisorRef, SupervisorError> {
-        let Some(workers) = self.workers() else {
+        let Some(workers) = self.inner.host.workers() else {
             at.only_here()
                 .map_err(|e| SupervisorError::Placement(e.to_string()))?;
             return spec.start(&self.inner.host).await;
@@ -461,45 +516,12 @@ impl Node {
         }
     }
 
-    /// The cluster's members alive as far as this node knows (itself
-    /// excluded); empty without membership ([`NodeBuilder::seed_node`]).
-    pub fn members(&self) -> Vec<crate::cluster::MemberId> {
-        self.inner
-            .net
-            .load()
-            .as_ref()
-            .and_then(|n| n.members.as_ref().map(|m| m.members()))
-            .unwrap_or_default()
-    }
-
-    /// The members that went down and are still remembered (each until
-    /// [`MembershipConfig::remove_down_after`](crate::MembershipConfig::remove_down_after)
-    /// has passed; then it is [`MemberEvent::Forgotten`](crate::MemberEvent::Forgotten)).
-    pub fn members_down(&self) -> Vec<crate::cluster::MemberId> {
-        self.inner
-            .net
-            .load()
-            .as_ref()
-            .and_then(|n| n.members.as_ref().map(|m| m.down()))
-            .unwrap_or_default()
-    }
-
-    /// Membership changes from now on (`Up`, `Suspect`, `Down`, `Left`,
-    /// `Replaced`, `Forgotten`); `None` without membership.
-    pub fn member_events(
-        &self,
-    ) -> Option<tokio::sync::broadcast::Receiver<crate::cluster::MemberEvent>> {
-        let net = self.inner.net.load();
-        net.as_ref()?.members.as_ref().map(|m| m.subscribe())
-    }
-
-    /// Sends every membership change from now on to actor `to`, until it
-    /// is gone. Events a slow subscriber falls 1,024 behind on are dropped
-    /// for it, and the drop is logged with its count.
-    pub fn subscribe_members(&self, to: actix::Recipient<crate::cluster::MemberEvent>) {
-        if let Some(events) = self.member_events() {
-            platform::spawn_local(forward(events, to, self.node_id().clone()));
-        }
+    /// The cluster's membership as this node sees it: members alive and
+    /// down, and their changes (empty without membership:
+    /// [`NodeBuilder::seed_node`]).
+    pub fn membership(&self) -> crate::membership::Membership {
+        let s = self.inner.net.load();
+        crate::membership::Membership::new(s.as_ref().and_then(|s| s.members.as_ref()))
     }
 
     /// The peer nodes connected now.
@@ -555,7 +577,9 @@ impl Node {
 
     /// Closes every connection and stops listening at once, without a
     /// goodbye (peers see a lost connection: `NodeDown`). The actors keep
-    /// running; [`Node::shutdown`] is the graceful way to stop a node.
+    /// running; [`Node::shutdown`] is the graceful way to stop a node. For
+    /// tests of what a lost network does.
+    #[cfg(feature = "internals")]
     pub fn shutdown_network(&self) {
         if let Some(s) = self.inner.net.load().as_ref() {
             s.net.shutdown();

@@ -32,7 +32,8 @@ impl Node {
         let conn = net.connected_for(&link, deadline, timeout).await?;
         let left = deadline.saturating_duration_since(platform::now());
         let (_, reply) = self
-            .host()
+            .inner
+            .host
             .in_node(link.control_ask(&conn, &Control::Status, left))
             .await?;
         crate::wire::decode(&reply)

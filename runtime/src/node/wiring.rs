@@ -14,7 +14,7 @@
 
 use super::status::NodeStatus;
 use crate::actor::{Exported, Host};
-use crate::cluster::{MemberEvent, MemberId, Members, Membership, MembershipConfig};
+use crate::membership::{MemberEvent, MemberId, Members, MembershipMachine, MembershipConfig};
 use crate::registry::Replica;
 use crate::remote::{Caller, Control, Network, PeerEvent};
 use crate::spawn::{Spawner, View};
@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-/// Membership settings for a node that takes part in a cluster.
+/// MembershipMachine settings for a node that takes part in a cluster.
 #[derive(Clone, Debug)]
 pub(crate) struct ClusterTuning {
     pub(crate) config: MembershipConfig,
@@ -59,7 +59,7 @@ impl Services {
                     .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0))),
                 roles: c.roles.clone(),
             };
-            let machine = Membership::new(me, &c.config, c.expected_size, rng);
+            let machine = MembershipMachine::new(me, &c.config, c.expected_size, rng);
             Members::new(machine, c.seeds, &net)
         });
         let replica = Replica::new(&net);
@@ -205,7 +205,7 @@ impl View for ClusterView {
             return Vec::new();
         };
         let members = s.members.as_ref().map(|m| m.members()).unwrap_or_default();
-        let my_roles = s.members.as_ref().map(|m| m.me().roles).unwrap_or_default();
+        let my_roles = s.members.as_ref().map(|m| m.me_as_member().roles).unwrap_or_default();
         let me = &s.net.me;
         s.replica
             .read(|m| m.nodes_with_kind(kind))

@@ -102,7 +102,7 @@ pub enum Update {
 }
 
 /// A change in what the registry resolves to, as subscribers see it (also
-/// an actix message, for [`GlobalRegistry::subscribe`](crate::GlobalRegistry::subscribe)).
+/// an actix message, for [`GlobalRegistry::subscribe`](crate::cluster::GlobalRegistry::subscribe)).
 #[derive(Clone, Debug, PartialEq, Eq, actix::Message)]
 #[rtype(result = "()")]
 pub enum RegistryEvent {

@@ -33,7 +33,8 @@ impl SupervisorSpec {
     /// The supervisor and its children run on the node's workers (on this
     /// thread's one if it has one). The node stops it with its tree when it
     /// shuts down, after any supervisor started later (OTP's order).
-    pub async fn start(self, host: &Host) -> Result<SupervisorRef, SupervisorError> {
+    pub async fn start(self, node: &impl AsRef<Host>) -> Result<SupervisorRef, SupervisorError> {
+        let host = node.as_ref();
         self.validate()?;
         let slot = SupervisorSlot::new(host, Arc::new(self));
         host.in_node(slot.start_supervisor(host)).await?;
@@ -51,7 +52,7 @@ impl SupervisorSpec {
     /// is caught: `SupervisorError::Init("init panicked: …")`, with the
     /// panic's text and location; the caller goes on.
     pub async fn start_init<E, F>(
-        host: &Host,
+        node: &impl AsRef<Host>,
         init: F,
     ) -> Result<Option<SupervisorRef>, SupervisorError>
     where
@@ -61,7 +62,7 @@ impl SupervisorSpec {
         // OTP's start_link returns {error, {Reason, Stack}} when init
         // crashes, and the caller lives on
         match crate::actor::catch_panic(init) {
-            Ok(Ok(Some(spec))) => spec.start(host).await.map(Some),
+            Ok(Ok(Some(spec))) => spec.start(node).await.map(Some),
             Ok(Ok(None)) => Ok(None),
             Ok(Err(e)) => Err(SupervisorError::Init(e.to_string())),
             Err(panic) => Err(SupervisorError::Init(format!("init panicked: {panic}"))),

@@ -224,7 +224,7 @@ impl ChildSpec {
 
     /// [`ChildSpec::remote`] whose every instance joins process group
     /// `group` on its node (so clients find the instances running now with
-    /// [`GlobalRegistry::group`](crate::GlobalRegistry::group)).
+    /// [`GlobalRegistry::group`](crate::cluster::GlobalRegistry::group)).
     pub fn remote_in_group<A>(
         group: impl Into<String>,
         id: impl Into<String>,

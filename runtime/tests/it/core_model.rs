@@ -10,7 +10,7 @@
 //! order, and when the supervisor gives up.
 
 use arbour::supervision::decision::{Core, CoreFlags, Plan, ShutdownCause};
-use arbour::{AutoShutdown, ExitReason, Restart, Strategy};
+use arbour::{supervision::AutoShutdown, ExitReason, Restart, Strategy};
 use proptest::prelude::*;
 use std::time::Duration;
 

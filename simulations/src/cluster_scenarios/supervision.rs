@@ -14,7 +14,7 @@
 use super::plan::millis;
 use super::world::World;
 use arbour::platform::NodeRng;
-use arbour::{ChildSpec, Placement, SupervisorRef, SupervisorSpec};
+use arbour::{cluster::Placement, ChildSpec, SupervisorRef, SupervisorSpec};
 use arbour_node::probe::{Crash, Echo, Fail, Ping};
 use std::time::Duration;
 

@@ -44,7 +44,8 @@ struct Tallies {
 }
 
 /// How long a spawn may take: its control ask's timeout and a bound.
-const SPAWN_BOUND: Duration = arbour::SPAWN_TIMEOUT.saturating_add(Duration::from_millis(50));
+const SPAWN_BOUND: Duration =
+    arbour::cluster::SPAWN_TIMEOUT.saturating_add(Duration::from_millis(50));
 
 /// Counts `Down` notices.
 struct Watch(Rc<RefCell<Tallies>>);
@@ -204,12 +205,12 @@ async fn churn(client: Node, tallies: Rc<RefCell<Tallies>>, stop: Rc<Cell<bool>>
     while !stop.get() {
         tokio::time::sleep(Duration::from_millis(250)).await;
         i += 1;
-        let spawn = client.spawn_kind::<Echo>(arbour::Placement::Any, "echo", &());
+        let spawn = client.spawn_kind::<Echo>(arbour::cluster::Placement::Any, "echo", &());
         let started = tokio::time::Instant::now();
         let echo = match tokio::time::timeout(SPAWN_BOUND, spawn).await {
             Ok(Ok(echo)) => echo,
             Ok(Err(
-                arbour::NodeError::Spawn(arbour::SpawnError::NoNode { .. })
+                arbour::NodeError::Spawn(arbour::cluster::SpawnError::NoNode { .. })
                 | arbour::NodeError::Ask(
                     AskError::NodeDown(_) | AskError::NodeShutdown(_) | AskError::Timeout(_),
                 ),

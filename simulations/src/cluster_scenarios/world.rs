@@ -70,7 +70,7 @@ impl World {
             .cluster
             .start_with(name, move |b| {
                 let b = b
-                    .membership(arbour::MembershipConfig::default())
+                    .membership(arbour::cluster::MembershipConfig::default())
                     .clock_skew_ms(skew);
                 match seed {
                     Some((n, a)) => b.seed_node(n, a),
@@ -90,7 +90,7 @@ impl World {
             .unwrap_or_else(|e| panic!("group echoes on {name}: {e}"));
         self.trace
             .record(format!("start {} (clock {skew:+} ms)", node.node_id()));
-        let mut events = node.member_events().expect("membership");
+        let mut events = node.membership().events().expect("membership");
         let (trace, me) = (self.trace.clone(), node.node_id().to_string());
         tokio::task::spawn_local(async move {
             while let Ok(e) = events.recv().await {
@@ -107,7 +107,7 @@ impl World {
         );
         tokio::task::spawn_local(async move {
             while let Ok(e) = registry.recv().await {
-                if let arbour::RegistryEvent::NameLost { name, winner, .. } = e {
+                if let arbour::cluster::RegistryEvent::NameLost { name, winner, .. } = e {
                     trace.record(format!("{me} lost {name} to {winner}"));
                     *lost.borrow_mut().entry((me.clone(), name)).or_insert(0) += 1;
                 }
@@ -127,6 +127,7 @@ impl World {
         let life = m.node.node_id().incarnation;
         let known = self.members.values().any(|o| {
             o.node
+                .membership()
                 .members()
                 .iter()
                 .any(|x| x.name == name && x.incarnation == life)
@@ -191,7 +192,8 @@ impl World {
                     .filter(|(other, o)| {
                         other != name
                             && o.node
-                                .members_down()
+                                .membership()
+                                .down()
                                 .iter()
                                 .any(|x| x.name == **name && x.incarnation == me)
                     })
@@ -236,6 +238,7 @@ impl World {
     fn seen_by(&self, m: &Member) -> Vec<(String, u64)> {
         let mut seen: Vec<(String, u64)> = m
             .node
+            .membership()
             .members()
             .into_iter()
             .map(|x| (x.name, x.incarnation))
@@ -311,7 +314,7 @@ impl World {
             let seen = self
                 .members
                 .values()
-                .any(|m| m.node.members().iter().any(|x| x.name == name));
+                .any(|m| m.node.membership().members().iter().any(|x| x.name == name));
             if seen {
                 Err(format!(
                     "{name} was not declared down everywhere within 10 s"

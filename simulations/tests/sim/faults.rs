@@ -126,7 +126,7 @@ fn a_member_that_hears_but_cannot_speak_is_declared_down() {
         bounded("members converge", async {
             while [&alpha, &beta, &gamma]
                 .iter()
-                .any(|n| n.members().len() < 2)
+                .any(|n| n.membership().members().len() < 2)
             {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
@@ -139,7 +139,7 @@ fn a_member_that_hears_but_cannot_speak_is_declared_down() {
         bounded("gamma is declared down by the others", async {
             while [&alpha, &beta]
                 .iter()
-                .any(|n| n.members().iter().any(|m| m.name == "gamma"))
+                .any(|n| n.membership().members().iter().any(|m| m.name == "gamma"))
             {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
@@ -147,7 +147,11 @@ fn a_member_that_hears_but_cannot_speak_is_declared_down() {
         .await;
         eprintln!("gamma down after {:?} of virtual time", t.elapsed());
         assert!(
-            alpha.members().iter().any(|m| m.name == "beta"),
+            alpha
+                .membership()
+                .members()
+                .iter()
+                .any(|m| m.name == "beta"),
             "beta stays"
         );
     });

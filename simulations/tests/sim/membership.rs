@@ -26,7 +26,7 @@ fn membership_run(seed: u64) -> Vec<(u128, String, String)> {
         // each node's events, stamped with the virtual time they arrive
         let trace = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
         for (name, n) in &nodes {
-            let mut rx = n.member_events().expect("membership");
+            let mut rx = n.membership().events().expect("membership");
             let (name, trace) = (name.clone(), trace.clone());
             tokio::task::spawn_local(async move {
                 while let Ok(e) = rx.recv().await {
@@ -38,7 +38,10 @@ fn membership_run(seed: u64) -> Vec<(u128, String, String)> {
             });
         }
         arbour_tests::bounded_for(LIMIT, "members converge", async {
-            while nodes.iter().any(|(_, n)| n.members().len() < 3) {
+            while nodes
+                .iter()
+                .any(|(_, n)| n.membership().members().len() < 3)
+            {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         })
@@ -51,16 +54,16 @@ fn membership_run(seed: u64) -> Vec<(u128, String, String)> {
             tokio::task::spawn_local(async move {
                 while let Ok(e) = rx.recv().await {
                     let what = match e {
-                        arbour::RegistryEvent::Registered { name, .. } => {
+                        arbour::cluster::RegistryEvent::Registered { name, .. } => {
                             format!("registered {name}")
                         }
-                        arbour::RegistryEvent::Unregistered { name, .. } => {
+                        arbour::cluster::RegistryEvent::Unregistered { name, .. } => {
                             format!("unregistered {name}")
                         }
-                        arbour::RegistryEvent::Joined { group, actor } => {
+                        arbour::cluster::RegistryEvent::Joined { group, actor } => {
                             format!("joined {group} {}", actor.node.name)
                         }
-                        arbour::RegistryEvent::Left { group, actor } => {
+                        arbour::cluster::RegistryEvent::Left { group, actor } => {
                             format!("left {group} {}", actor.node.name)
                         }
                         other => format!("{other:?}"),
@@ -88,7 +91,7 @@ fn membership_run(seed: u64) -> Vec<(u128, String, String)> {
         arbour_tests::bounded_for(LIMIT, "delta declared down", async {
             while nodes
                 .iter()
-                .any(|(_, n)| n.members().iter().any(|m| m.name == "delta"))
+                .any(|(_, n)| n.membership().members().iter().any(|m| m.name == "delta"))
             {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }

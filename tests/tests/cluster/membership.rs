@@ -2,7 +2,10 @@
 //! one process on real sockets: joining through one seed, and a crashed
 //! node declared down by every survivor. Every wait is bounded.
 
-use arbour::{MemberEvent, MembershipConfig, Node};
+use arbour::{
+    cluster::{MemberEvent, MembershipConfig},
+    Node,
+};
 use arbour_tests::{bounded, run_local, test_node};
 use std::future::IntoFuture;
 use std::time::{Duration, Instant};
@@ -23,7 +26,11 @@ async fn member(name: &str, seed: Option<std::net::SocketAddr>) -> Node {
 }
 
 fn names(node: &Node) -> Vec<String> {
-    node.members().into_iter().map(|m| m.name).collect()
+    node.membership()
+        .members()
+        .into_iter()
+        .map(|m| m.name)
+        .collect()
 }
 
 #[test]
@@ -36,7 +43,7 @@ fn nodes_join_through_one_seed_a_crashed_one_is_down_everywhere_and_a_leaving_on
         let delta = member("delta", Some(seed)).await;
         let all = [&alpha, &beta, &gamma, &delta];
         bounded("every node knows the three others", async {
-            while all.iter().any(|n| n.members().len() < 3) {
+            while all.iter().any(|n| n.membership().members().len() < 3) {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         })
@@ -45,7 +52,7 @@ fn nodes_join_through_one_seed_a_crashed_one_is_down_everywhere_and_a_leaving_on
         assert_eq!(names(&beta), ["alpha", "delta", "gamma"]);
         let mut events: Vec<_> = [&alpha, &beta, &gamma]
             .iter()
-            .map(|n| n.member_events().expect("membership"))
+            .map(|n| n.membership().events().expect("membership"))
             .collect();
         // alpha watches an actor on delta and has an ask pending there
         let echo = delta.spawn(arbour_node::probe::Echo::default());
@@ -108,7 +115,8 @@ fn nodes_join_through_one_seed_a_crashed_one_is_down_everywhere_and_a_leaving_on
             .expect("delta again");
         bounded("delta back everywhere", async {
             while [&alpha, &beta, &gamma].iter().any(|n| {
-                !n.members()
+                !n.membership()
+                    .members()
                     .iter()
                     .any(|m| m.name == "delta" && m.incarnation > old_incarnation)
             }) {
@@ -120,7 +128,7 @@ fn nodes_join_through_one_seed_a_crashed_one_is_down_everywhere_and_a_leaving_on
         // gamma leaves gracefully: left, not down
         let mut events: Vec<_> = [&alpha, &beta]
             .iter()
-            .map(|n| n.member_events().expect("membership"))
+            .map(|n| n.membership().events().expect("membership"))
             .collect();
         gamma.shutdown().await;
         for rx in &mut events {
@@ -173,7 +181,7 @@ fn a_seed_that_is_down_does_not_stop_the_others() {
             .start()
             .await
             .expect("beta starts");
-        let mut events = beta.member_events().expect("membership");
+        let mut events = beta.membership().events().expect("membership");
         bounded("beta joins through alpha", async {
             loop {
                 if let MemberEvent::Up(m) = events.recv().await.expect("events") {
@@ -208,7 +216,7 @@ fn a_down_member_is_forgotten_after_the_configured_time() {
             async move { b.start().await.expect("starts") }
         };
         let alpha = start("alpha", None).await;
-        let mut events = alpha.member_events().expect("membership");
+        let mut events = alpha.membership().events().expect("membership");
         let beta = start("beta", Some(alpha.local_addr().expect("addr"))).await;
         next(
             &mut events,
@@ -226,7 +234,8 @@ fn a_down_member_is_forgotten_after_the_configured_time() {
         let down = Instant::now();
         assert_eq!(
             alpha
-                .members_down()
+                .membership()
+                .down()
                 .iter()
                 .map(|m| m.name.as_str())
                 .collect::<Vec<_>>(),
@@ -239,7 +248,7 @@ fn a_down_member_is_forgotten_after_the_configured_time() {
         )
         .await;
         eprintln!("forgotten {:?} after down", down.elapsed());
-        assert!(alpha.members_down().is_empty());
+        assert!(alpha.membership().down().is_empty());
     });
 }
 

@@ -143,9 +143,9 @@ async fn observer(seed: &str) -> arbour::Node {
 /// Waits (bounded) for `node`'s member event matching `f`.
 async fn member_event(
     what: &str,
-    events: &mut tokio::sync::broadcast::Receiver<arbour::MemberEvent>,
-    f: impl Fn(&arbour::MemberEvent) -> bool,
-) -> arbour::MemberEvent {
+    events: &mut tokio::sync::broadcast::Receiver<arbour::cluster::MemberEvent>,
+    f: impl Fn(&arbour::cluster::MemberEvent) -> bool,
+) -> arbour::cluster::MemberEvent {
     arbour_tests::bounded(what, async {
         loop {
             match events.recv().await {
@@ -161,7 +161,7 @@ async fn member_event(
 /// Waits (bounded) until `cond` holds, re-checking on each registry event.
 async fn registry_until(
     what: &str,
-    events: &mut tokio::sync::broadcast::Receiver<arbour::RegistryEvent>,
+    events: &mut tokio::sync::broadcast::Receiver<arbour::cluster::RegistryEvent>,
     cond: impl Fn() -> bool,
 ) {
     arbour_tests::bounded(what, async {
@@ -175,7 +175,10 @@ async fn registry_until(
 #[test]
 fn a_killed_process_takes_its_names_groups_and_children_and_returns_as_a_new_life() {
     let _one = arbour_tests::one_cluster_at_a_time();
-    use arbour::{ChildSpec, MemberEvent, Placement, SupervisorSpec};
+    use arbour::{
+        cluster::{MemberEvent, Placement},
+        ChildSpec, SupervisorSpec,
+    };
     use arbour_node::probe::{Delay, Echo, Ping, ECHOES, ECHO_KIND};
     use arbour_tests::bounded;
     use std::future::IntoFuture;
@@ -188,7 +191,7 @@ fn a_killed_process_takes_its_names_groups_and_children_and_returns_as_a_new_lif
         let me = observer(&seed).await;
         let cluster = me.global();
         let mut registry = cluster.events().expect("events");
-        let mut members = me.member_events().expect("membership");
+        let mut members = me.membership().events().expect("membership");
         registry_until(
             "every process's echo, group entry and kind",
             &mut registry,

@@ -5,8 +5,8 @@
 //! waits on events, not on time.
 
 use arbour::{
-    MemberEvent, MembershipConfig, Node, NodeError, Placement, RegistryError, RegistryEvent,
-    SpawnError,
+    cluster::{MemberEvent, MembershipConfig, Placement, RegistryEvent, SpawnError},
+    Node, NodeError, RegistryError,
 };
 use arbour_node::probe::{Echo, Ping, ECHO_KIND};
 use arbour_tests::{bounded, run_local, test_node, LIMIT};
@@ -31,19 +31,19 @@ async fn member(name: &str, seed: Option<std::net::SocketAddr>, role: Option<&st
 async fn three(roles: [Option<&str>; 3]) -> (Node, Node, Node) {
     let alpha = member("alpha", None, roles[0]).await;
     let seed = alpha.local_addr().expect("addr");
-    let mut ev = alpha.member_events().expect("membership");
+    let mut ev = alpha.membership().events().expect("membership");
     let beta = member("beta", Some(seed), roles[1]).await;
     let gamma = member("gamma", Some(seed), roles[2]).await;
     bounded("alpha sees beta and gamma", async {
-        while alpha.members().len() < 2 {
+        while alpha.membership().members().len() < 2 {
             let _ = ev.recv().await;
         }
     })
     .await;
     for n in [&beta, &gamma] {
-        let mut ev = n.member_events().expect("membership");
+        let mut ev = n.membership().events().expect("membership");
         bounded("every node knows the two others", async {
-            while n.members().len() < 2 {
+            while n.membership().members().len() < 2 {
                 let _ = ev.recv().await;
             }
         })
@@ -76,7 +76,9 @@ fn names_and_groups_are_seen_everywhere_and_go_with_their_node() {
         // an actor subscribed to alpha's membership and registry changes
         let (member_tx, mut member_rx) = tokio::sync::mpsc::unbounded_channel();
         let (registry_tx, mut registry_rx) = tokio::sync::mpsc::unbounded_channel();
-        alpha.subscribe_members(actix::Actor::start(Forward(member_tx)).recipient());
+        alpha
+            .membership()
+            .subscribe(actix::Actor::start(Forward(member_tx)).recipient());
         alpha
             .global()
             .subscribe(actix::Actor::start(Forward(registry_tx)).recipient())
@@ -126,7 +128,7 @@ fn names_and_groups_are_seen_everywhere_and_go_with_their_node() {
         })
         .await;
         // gamma crashes: once it is declared down, its name and members go
-        let mut members = alpha.member_events().expect("membership");
+        let mut members = alpha.membership().events().expect("membership");
         gamma.crash().await;
         bounded("gamma is down", async {
             loop {
@@ -354,7 +356,7 @@ impl actix::Actor for Picky {
     type Context = actix::Context<Self>;
 }
 arbour::remote_actor!(Picky {});
-impl arbour::Kind for Picky {
+impl arbour::cluster::Kind for Picky {
     type Args = (String, Vec<u64>);
     fn from_args(_: Self::Args) -> Self {
         panic!("Picky refuses to start")

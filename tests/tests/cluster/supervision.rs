@@ -4,8 +4,8 @@
 //! bounded.
 
 use arbour::{
-    ActorRef, ChildSpec, ExitReason, MemberEvent, MembershipConfig, Node, Placement, SupervisorRef,
-    SupervisorSpec,
+    cluster::{MemberEvent, MembershipConfig, Placement},
+    ActorRef, ChildSpec, ExitReason, Node, SupervisorRef, SupervisorSpec,
 };
 use arbour_node::probe::{Echo, Ping, ECHO_KIND};
 use arbour_tests::{bounded, run_local, test_node};
@@ -33,9 +33,9 @@ async fn cluster() -> (Node, Node, Node) {
     beta.kind::<Echo>(ECHO_KIND).expect("kind");
     gamma.kind::<Echo>(ECHO_KIND).expect("kind");
     for n in [&alpha, &beta, &gamma] {
-        let mut ev = n.member_events().expect("membership");
+        let mut ev = n.membership().events().expect("membership");
         bounded("every node knows the two others", async {
-            while n.members().len() < 2 {
+            while n.membership().members().len() < 2 {
                 let _ = ev.recv().await;
             }
         })
@@ -126,7 +126,7 @@ fn remote_children_spread_and_move_to_a_live_node_when_theirs_crashes() {
         for r in &before {
             assert_eq!(bounded("ask", r.ask(Ping(1))).await, Ok(2));
         }
-        let mut members = beta.member_events().expect("membership");
+        let mut members = beta.membership().events().expect("membership");
         gamma.crash().await;
         // gamma's children exit with NodeDown once gamma is declared down
         for r in before.iter().filter(|r| &*r.id().node.name == "gamma") {
@@ -180,8 +180,8 @@ fn a_leaving_node_is_left_everywhere_and_its_children_move() {
             .await
             .expect("starts");
         assert_eq!(nodes_of(&refs(&sup, 2)), ["beta", "gamma"]);
-        let mut on_alpha = alpha.member_events().expect("membership");
-        let mut on_beta = beta.member_events().expect("membership");
+        let mut on_alpha = alpha.membership().events().expect("membership");
+        let mut on_beta = beta.membership().events().expect("membership");
         bounded("gamma leaves", gamma.shutdown()).await;
         for ev in [&mut on_alpha, &mut on_beta] {
             bounded("gamma is seen as left, not down", async {

@@ -3,7 +3,7 @@
 //! its well-behaved peers throughout. The attackers do not use arbour's
 //! connection code past what they need to get in (`arbour_tests::attack`).
 
-use arbour::{AskError, Node, PeerLimits};
+use arbour::{net::PeerLimits, AskError, Node};
 use arbour_node::probe::{dial_echo, serve_echo, Delay, Echo, Ping, ECHO};
 use arbour_tests::attack::{partial_frame, HalfOpen};
 use arbour_tests::{bounded, bounded_for, run_local, test_node, LIMIT};
@@ -506,7 +506,7 @@ fn garbage_control(alpha: &Node, tag: &str) -> Vec<u8> {
 fn membership_packets_and_registry_updates_that_do_not_decode_are_dropped_and_counted() {
     run_local(|| async {
         let alpha = test_node("alpha")
-            .membership(arbour::MembershipConfig::default())
+            .membership(arbour::cluster::MembershipConfig::default())
             .start()
             .await
             .expect("alpha starts");
@@ -535,7 +535,10 @@ fn membership_packets_and_registry_updates_that_do_not_decode_are_dropped_and_co
         })
         .await;
         assert!(conn.close_reason().is_none(), "the connection stays up");
-        assert!(alpha.members().is_empty(), "no member came of it");
+        assert!(
+            alpha.membership().members().is_empty(),
+            "no member came of it"
+        );
         // and the node still serves a real peer
         let (_beta, remote) = good_peer(&alpha, "beta").await;
         assert_eq!(bounded("ask", remote.ask(Ping(1))).await, Ok(2));

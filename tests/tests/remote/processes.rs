@@ -2,7 +2,7 @@
 //! probe `Echo` as "echo"); this test process runs beta and talks to it over
 //! real QUIC on 127.0.0.1 (port 0). Every wait is bounded.
 
-use arbour::{ActorRef, AskError, ExitReason, Misconfiguration, Node, NodeError};
+use arbour::{net::Misconfiguration, ActorRef, AskError, ExitReason, Node, NodeError};
 use arbour_node::probe::{dial_echo, send_tallies, Crash, Echo, Hold, Ping, PingHeld, Report};
 use arbour_tests::{arbour_bin, bounded, run_arbour, run_local, test_node, DownForwarder, LIMIT};
 use std::ffi::OsStr;

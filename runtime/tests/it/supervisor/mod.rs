@@ -19,8 +19,8 @@ mod sup_stop;
 pub(crate) use crate::common::*;
 pub(crate) use arbour::supervision::decision::ChildStatus;
 pub(crate) use arbour::{
-    AutoShutdown, Backoff, ChildShutdown, ChildSpec, ExitReason, Restart, StartError, Strategy,
-    SupervisorError, SupervisorSpec,
+    supervision::{AutoShutdown, Backoff, ChildShutdown},
+    ChildSpec, ExitReason, Restart, StartError, Strategy, SupervisorError, SupervisorSpec,
 };
 pub(crate) use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 pub(crate) use std::sync::Arc;

@@ -119,7 +119,7 @@ impl MembershipConfig {
 }
 
 /// A change of the cluster's membership (also an actix message, for
-/// [`Node::subscribe_members`](crate::Node::subscribe_members)).
+/// [`Membership::subscribe`](crate::cluster::Membership::subscribe)).
 #[derive(Clone, Debug, PartialEq, Eq, actix::Message)]
 #[rtype(result = "()")]
 pub enum MemberEvent {
@@ -173,7 +173,7 @@ impl MemberEvent {
 }
 
 /// One node's membership state machine.
-pub struct Membership {
+pub struct MembershipMachine {
     foca: Foca<MemberId, PostcardCodec, ChaCha8Rng, NoCustomBroadcast>,
     out: foca::AccumulatingRuntime<MemberId>,
     /// Members suspected now (each reported once per suspicion).
@@ -218,16 +218,16 @@ const PUT_OFF_AT_MOST: u32 = 3;
 /// are the ones lost.)
 const REFUTED_ROUNDS: u32 = 5;
 
-impl std::fmt::Debug for Membership {
+impl std::fmt::Debug for MembershipMachine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Membership")
+        f.debug_struct("MembershipMachine")
             .field("me", self.foca.identity())
             .field("members", &self.foca.num_members())
             .finish()
     }
 }
 
-impl Membership {
+impl MembershipMachine {
     /// A machine for member `me`, sized for about `cluster_size` members,
     /// drawing its randomness from `rng` (the node's, derived).
     pub fn new(me: MemberId, config: &MembershipConfig, cluster_size: u32, rng: ChaCha8Rng) -> Self {
@@ -440,7 +440,7 @@ mod tests {
     /// Members on an in-memory network under virtual time: packets arrive
     /// after 1 ms, timers fire in due order.
     struct Net {
-        nodes: BTreeMap<String, Membership>,
+        nodes: BTreeMap<String, MembershipMachine>,
         now: Duration,
         queue: BinaryHeap<Reverse<(Duration, u64, String, Work)>>,
         seq: u64,
@@ -468,7 +468,7 @@ mod tests {
                     addr: format!("127.0.0.1:{}", 7000 + i).parse().expect("addr"),
                     roles: Vec::new(),
                 };
-                let m = Membership::new(
+                let m = MembershipMachine::new(
                     id,
                     &MembershipConfig::default(),
                     names.len() as u32,

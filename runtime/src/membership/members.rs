@@ -1,12 +1,12 @@
 //! The node's membership driver: runs the SWIM machine
-//! ([`Membership`](crate::cluster::Membership)) over the node's
+//! ([`MembershipMachine`](crate::membership::MembershipMachine)) over the node's
 //! authenticated connections (its packets travel as `arbour.swim.v1`
 //! control messages; no second socket), fires its timers in due order
 //! from one task, and tells what it decides as [`MemberEvent`]s: to the
 //! node, which routes them (a member declared down has its connection
 //! closed and its registry part dropped), and to subscribers.
 
-use super::{MemberEvent, MemberId, Membership};
+use super::{MemberEvent, MemberId, MembershipMachine};
 use crate::actor::NodeId;
 use crate::platform::{self, Instant};
 use crate::remote::{Caller, Control, Network};
@@ -43,7 +43,7 @@ pub(crate) struct Members {
     /// The network its packets travel on (the node owns it).
     net: Weak<Network>,
     route: std::sync::OnceLock<MemberSink>,
-    machine: Mutex<Membership>,
+    machine: Mutex<MembershipMachine>,
     timers: Mutex<Timers>,
     wake: Notify,
     events: broadcast::Sender<MemberEvent>,
@@ -65,7 +65,7 @@ impl Members {
     /// The driver of `machine` over `net`, which it registers its control
     /// messages with (membership packets, a member's leaving).
     pub(crate) fn new(
-        machine: Membership,
+        machine: MembershipMachine,
         seeds: Vec<(String, SocketAddr)>,
         net: &Arc<Network>,
     ) -> Arc<Self> {
@@ -123,12 +123,17 @@ impl Members {
         lock(&self.machine).remembered_down()
     }
 
+    /// This node's id.
+    pub(crate) fn me(&self) -> NodeId {
+        self.me.clone()
+    }
+
     /// This node as a member.
-    pub(crate) fn me(&self) -> MemberId {
+    pub(crate) fn me_as_member(&self) -> MemberId {
         lock(&self.machine).me().clone()
     }
 
-    /// Membership changes from now on.
+    /// MembershipMachine changes from now on.
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<MemberEvent> {
         self.events.subscribe()
     }

@@ -2,8 +2,10 @@
 //! over `foca`) and its driver, which runs it over the nodes' connections
 //! and tells what it decides as [`MemberEvent`]s.
 
+mod handle;
 mod members;
-mod membership;
+mod machine;
 
+pub use handle::Membership;
 pub(crate) use members::Members;
-pub use membership::{MemberEvent, MemberId, Membership, MembershipConfig};
+pub use machine::{MemberEvent, MemberId, MembershipMachine, MembershipConfig};

@@ -1,0 +1,59 @@
+//! Membership as a user sees it: the members alive and down as this node
+//! knows them, and their changes ([`Membership`], from
+//! [`Node::membership`](crate::Node::membership)).
+
+use super::{MemberEvent, MemberId, Members};
+use std::sync::{Arc, Weak};
+use tokio::sync::broadcast;
+
+/// The cluster's membership as one node sees it (SWIM over the nodes' own
+/// connections). Empty, with no events, for a node that takes no part in
+/// membership ([`NodeBuilder::seed_node`](crate::NodeBuilder::seed_node),
+/// [`NodeBuilder::membership`](crate::NodeBuilder::membership)) or that
+/// was shut down. Cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub struct Membership {
+    members: Option<Weak<Members>>,
+}
+
+impl Membership {
+    pub(crate) fn new(members: Option<&Arc<Members>>) -> Self {
+        Self {
+            members: members.map(Arc::downgrade),
+        }
+    }
+
+    fn driver(&self) -> Option<Arc<Members>> {
+        self.members.as_ref().and_then(Weak::upgrade)
+    }
+
+    /// The members alive as far as this node knows (itself excluded).
+    pub fn members(&self) -> Vec<MemberId> {
+        self.driver().map(|m| m.members()).unwrap_or_default()
+    }
+
+    /// The members that went down and are still remembered (each until
+    /// [`MembershipConfig::remove_down_after`](crate::cluster::MembershipConfig::remove_down_after)
+    /// has passed; then it is [`MemberEvent::Forgotten`]).
+    pub fn down(&self) -> Vec<MemberId> {
+        self.driver().map(|m| m.down()).unwrap_or_default()
+    }
+
+    /// Changes from now on (`Up`, `Suspect`, `Down`, `Left`, `Replaced`,
+    /// `Forgotten`); `None` without membership. A receiver 1,024 events
+    /// behind misses the oldest (`Lagged`).
+    pub fn events(&self) -> Option<broadcast::Receiver<MemberEvent>> {
+        self.driver().map(|m| m.subscribe())
+    }
+
+    /// Sends every change from now on to `to` (an actor's
+    /// [`ActorRef::recipient`](crate::ActorRef::recipient), or an actix
+    /// `Addr`'s), until it is gone. Events a slow subscriber falls 1,024
+    /// behind on are dropped for it, and the drop is logged with its
+    /// count. Call it on one of the node's workers.
+    pub fn subscribe(&self, to: actix::Recipient<MemberEvent>) {
+        if let Some(m) = self.driver() {
+            crate::platform::spawn_local(crate::actor::forward(m.subscribe(), to, m.me()));
+        }
+    }
+}
