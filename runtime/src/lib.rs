@@ -96,6 +96,29 @@ macro_rules! internal_mod {
     };
 }
 
+/// Declares a method that is public only with the `internals` feature, and
+/// crate-private otherwise (what the simulator and the tests reach into).
+macro_rules! internal_fn {
+    ($(#[$meta:meta])* fn $name:ident $($rest:tt)*) => {
+        #[cfg(feature = "internals")]
+        $(#[$meta])*
+        pub fn $name $($rest)*
+        #[cfg(not(feature = "internals"))]
+        $(#[$meta])*
+        #[allow(dead_code)]
+        pub(crate) fn $name $($rest)*
+    };
+    ($(#[$meta:meta])* async fn $name:ident $($rest:tt)*) => {
+        #[cfg(feature = "internals")]
+        $(#[$meta])*
+        pub async fn $name $($rest)*
+        #[cfg(not(feature = "internals"))]
+        $(#[$meta])*
+        #[allow(dead_code)]
+        pub(crate) async fn $name $($rest)*
+    };
+}
+
 pub use arbour_macros::message;
 
 /// What the macros expand to refers to (not an API).

@@ -248,59 +248,69 @@ impl<A: Actor<Context = Context<A>>> MessageTable<A> {
             .ok_or_else(|| AskError::UnknownMessage(std::any::type_name::<M>().to_owned()))
     }
 
-    /// Encodes `msg` for the wire: its tag and payload. Fails with
-    /// `UnknownMessage` if the actor does not accept `M` from the wire.
-    pub fn encode<M: 'static + Send>(&self, msg: M) -> Result<(&'static str, Vec<u8>), AskError> {
-        let out = self.outgoing_or_unknown::<M>()?;
-        let mut bytes = Vec::new();
-        (out.encode)(&msg, &mut bytes).map_err(AskError::Encode)?;
-        Ok((out.tag, bytes))
+    internal_fn! {
+        /// Encodes `msg` for the wire: its tag and payload. Fails with
+        /// `UnknownMessage` if the actor does not accept `M` from the wire.
+        fn encode<M: 'static + Send>(&self, msg: M) -> Result<(&'static str, Vec<u8>), AskError> {
+            let out = self.outgoing_or_unknown::<M>()?;
+            let mut bytes = Vec::new();
+            (out.encode)(&msg, &mut bytes).map_err(AskError::Encode)?;
+            Ok((out.tag, bytes))
+        }
     }
 
-    /// Decodes the reply to an ask of `M`.
-    pub fn decode_reply<M: Message + 'static>(&self, bytes: &[u8]) -> Result<M::Result, AskError>
-    where
-        M::Result: 'static,
-    {
-        let out = self.outgoing_or_unknown::<M>()?;
-        (out.decode_reply)(bytes)?
-            .downcast::<M::Result>()
-            .map(|b| *b)
-            .map_err(|_| AskError::Decode("reply of another type".into()))
+    internal_fn! {
+        /// Decodes the reply to an ask of `M`.
+        fn decode_reply<M: Message + 'static>(&self, bytes: &[u8]) -> Result<M::Result, AskError>
+        where
+            M::Result: 'static,
+        {
+            let out = self.outgoing_or_unknown::<M>()?;
+            (out.decode_reply)(bytes)?
+                .downcast::<M::Result>()
+                .map(|b| *b)
+                .map_err(|_| AskError::Decode("reply of another type".into()))
+        }
     }
 
-    /// The accepted tags.
-    pub fn tags(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.entries.keys().copied()
+    internal_fn! {
+        /// The accepted tags.
+        fn tags(&self) -> impl Iterator<Item = &'static str> + '_ {
+            self.entries.keys().copied()
+        }
     }
 
-    /// Decodes `payload` as the message for `tag` and asks `to` with it; the
-    /// future yields the encoded reply.
-    pub fn dispatch_ask(
-        &self,
-        to: &ActorRef<A>,
-        tag: &str,
-        payload: &[u8],
-        timeout: Duration,
-    ) -> Result<ReplyFuture, DispatchError> {
-        let e = self
-            .entries
-            .get(tag)
-            .ok_or_else(|| DispatchError::UnknownTag(tag.to_owned()))?;
-        (e.ask)(to, payload, timeout)
+    internal_fn! {
+        /// Decodes `payload` as the message for `tag` and asks `to` with it; the
+        /// future yields the encoded reply.
+        fn dispatch_ask(
+            &self,
+            to: &ActorRef<A>,
+            tag: &str,
+            payload: &[u8],
+            timeout: Duration,
+        ) -> Result<ReplyFuture, DispatchError> {
+            let e = self
+                .entries
+                .get(tag)
+                .ok_or_else(|| DispatchError::UnknownTag(tag.to_owned()))?;
+            (e.ask)(to, payload, timeout)
+        }
     }
 
-    /// Decodes `payload` as the message for `tag` and tells `to`.
-    pub fn dispatch_tell(
-        &self,
-        to: &ActorRef<A>,
-        tag: &str,
-        payload: &[u8],
-    ) -> Result<(), DispatchError> {
-        let e = self
-            .entries
-            .get(tag)
-            .ok_or_else(|| DispatchError::UnknownTag(tag.to_owned()))?;
-        (e.tell)(to, payload)
+    internal_fn! {
+        /// Decodes `payload` as the message for `tag` and tells `to`.
+        fn dispatch_tell(
+            &self,
+            to: &ActorRef<A>,
+            tag: &str,
+            payload: &[u8],
+        ) -> Result<(), DispatchError> {
+            let e = self
+                .entries
+                .get(tag)
+                .ok_or_else(|| DispatchError::UnknownTag(tag.to_owned()))?;
+            (e.tell)(to, payload)
+        }
     }
 }

@@ -312,15 +312,17 @@ impl NodeBuilder {
         self
     }
 
-    /// Uses a socket and runtime supplied by the platform instead of an OS
-    /// socket (the simulator's in-memory network).
-    pub fn socket(
-        mut self,
-        socket: Arc<dyn quinn::AsyncUdpSocket>,
-        runtime: Arc<dyn quinn::Runtime>,
-    ) -> Self {
-        self.socket = Some((socket, runtime));
-        self
+    internal_fn! {
+        /// Uses a socket and runtime supplied by the platform instead of an OS
+        /// socket (the simulator's in-memory network).
+        fn socket(
+            mut self,
+            socket: Arc<dyn quinn::AsyncUdpSocket>,
+            runtime: Arc<dyn quinn::Runtime>,
+        ) -> Self {
+            self.socket = Some((socket, runtime));
+            self
+        }
     }
 
     /// Worker threads of a node started with [`NodeBuilder::run`] (default:

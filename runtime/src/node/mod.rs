@@ -294,18 +294,20 @@ impl Node {
         }
     }
 
-    /// Ends the node at once, as a crash would: every task and actor of it
-    /// is dropped with its workers, no stopping hook runs, no peer is told
-    /// (peers notice through the idle timeout). For the simulator and for
-    /// tests of what survives a crash. Resolves once nothing of it runs.
-    pub async fn crash(&self) {
-        self.inner.closing.store(true, Ordering::Release);
-        let net = self.inner.net.swap(None);
-        if let Some(w) = &self.inner.workers {
-            w.stop();
-            w.stopped().await;
+    internal_fn! {
+        /// Ends the node at once, as a crash would: every task and actor of it
+        /// is dropped with its workers, no stopping hook runs, no peer is told
+        /// (peers notice through the idle timeout). For the simulator and for
+        /// tests of what survives a crash. Resolves once nothing of it runs.
+        async fn crash(&self) {
+            self.inner.closing.store(true, Ordering::Release);
+            let net = self.inner.net.swap(None);
+            if let Some(w) = &self.inner.workers {
+                w.stop();
+                w.stopped().await;
+            }
+            drop(net);
         }
-        drop(net);
     }
 
     /// The time on this node's wall clock (the host's, shifted by
