@@ -234,12 +234,12 @@ fn run(app: &crate::App, cli: Cli) -> anyhow::Result<i32> {
             figures,
         } => {
             if print_config {
-                print!("{}", crate::cluster_demo::DEFAULT_FILE);
+                print!("{}", crate::demo::DEFAULT_FILE);
                 return Ok(0);
             }
             anyhow::ensure!(tasks > 0, "--tasks must be at least 1");
             let exe = std::env::current_exe().context("finding this binary")?;
-            let r = crate::cluster_demo::run(&exe, tasks)?;
+            let r = crate::demo::run(&exe, tasks)?;
             r.summary();
             if figures {
                 println!();
@@ -318,7 +318,7 @@ fn run(app: &crate::App, cli: Cli) -> anyhow::Result<i32> {
             if pool == 0 {
                 anyhow::bail!("--pool must be at least 1");
             }
-            let mut cfg = crate::demo::DemoConfig {
+            let mut cfg = crate::chaos::DemoConfig {
                 pool,
                 duration: Duration::from_secs_f64(seconds),
                 crash_every,
@@ -331,7 +331,7 @@ fn run(app: &crate::App, cli: Cli) -> anyhow::Result<i32> {
                 }
                 cfg.workers = w;
             }
-            let r = crate::demo::run(&cfg).context("the chaos run failed")?;
+            let r = crate::chaos::run(&cfg).context("the chaos run failed")?;
             println!("chaos.tasks_ok {} tasks", r.ok);
             println!("chaos.tasks_lost_to_crash {} tasks", r.crashed + r.gone);
             println!("chaos.crashes_injected {} crashes", r.crashes_injected);

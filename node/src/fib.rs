@@ -1,6 +1,7 @@
-//! The Fibonacci worker as an actor kind (`fib_worker`): what the demo's
-//! cluster deploys, and the reference book's `concurrent.futures` example
-//! done with actors on several nodes.
+//! The Fibonacci worker, the one both demos use: an actor kind
+//! (`fib_worker`) the demo's cluster deploys (the reference book's
+//! `concurrent.futures` example done with actors on several nodes), and
+//! the pool `arbour chaos` crashes at random.
 
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -34,8 +35,30 @@ impl Handler<Fib> for FibWorker {
     type Result = u64;
     fn handle(&mut self, Fib(n): Fib, _: &mut Context<Self>) -> u64 {
         self.done += 1;
-        crate::demo::fib(n)
+        fib(n)
     }
+}
+
+/// Makes the worker panic (the chaos monkey's tool; local only).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Crash;
+
+impl Handler<Crash> for FibWorker {
+    type Result = ();
+    fn handle(&mut self, _: Crash, _: &mut Context<Self>) {
+        panic!(
+            "chaos monkey crashed a fib worker after {} tasks",
+            self.done
+        );
+    }
+}
+
+/// Iterative Fibonacci, wrapping on overflow.
+pub fn fib(n: u32) -> u64 {
+    (0..n)
+        .fold((0u64, 1u64), |(a, b), _| (b, a.wrapping_add(b)))
+        .0
 }
 
 impl Handler<Done> for FibWorker {

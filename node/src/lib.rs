@@ -1,18 +1,26 @@
-//! `arbour-node`: what the `arbour` binary runs, as a library, so a user's own
-//! node binary (with its own actor kinds compiled in) can call the same code.
+//! `arbour-node`: what the `arbour` binary runs, as a library, so a user's
+//! own node binary (with its own actor kinds compiled in) is the same
+//! program: `App::new().kind::<MyWorker>("my_worker").main()`.
+//!
+//! The library's face is [`App`], [`configure`] (a node builder set up as
+//! one node of a cluster file, as `arbour run` makes it), [`init_logging`],
+//! the Fibonacci worker the demos use ([`fib`]) and the demo's cluster
+//! file ([`DEMO_FILE`]). The subcommands live in files of their names.
 
-pub mod app;
-pub mod certs;
-pub mod cli;
-pub mod cluster_demo;
-pub mod demo;
+mod app;
+mod certs;
+mod chaos;
+mod cli;
+mod demo;
 pub mod fib;
-pub mod probe;
-pub mod serve;
-pub mod status;
-pub mod up;
+mod run;
+mod serve;
+mod status;
+mod up;
 
 pub use app::App;
+pub use demo::DEFAULT_FILE as DEMO_FILE;
+pub use run::configure;
 
 /// Installs the default log subscriber: `tracing` to stderr, UTC RFC 3339
 /// timestamps, filter from `RUST_LOG` (default `info`). Safe to call twice.

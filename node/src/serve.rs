@@ -4,9 +4,9 @@
 //! process that dies takes it along) or it gets SIGINT/SIGTERM; either way
 //! it shuts down gracefully, telling its peers goodbye.
 
-use crate::probe::Echo;
 use anyhow::Context as _;
 use arbour::{net::Security, Node};
+use arbour_testkit::Echo;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -72,21 +72,21 @@ pub fn run(opts: ServeOptions) -> anyhow::Result<()> {
     let served = builder
         .run(move |node| async move {
             let echo = node.spawn(Echo::default());
-            node.expose(crate::probe::ECHO, &echo)
+            node.expose(arbour_testkit::ECHO, &echo)
                 .context("exposing echo")?;
             if opts_membership {
                 // the cluster finds it too: by name, in a group, and as a kind
-                node.kind::<Echo>(crate::probe::ECHO_KIND)?;
+                node.kind::<Echo>(arbour_testkit::ECHO_KIND)?;
                 node.global().register(
-                    &format!("{}@{}", crate::probe::ECHO, node.node_id().name),
+                    &format!("{}@{}", arbour_testkit::ECHO, node.node_id().name),
                     &echo,
                 )?;
-                node.global().join(crate::probe::ECHOES, &echo)?;
+                node.global().join(arbour_testkit::ECHOES, &echo)?;
             }
             println!("listening {}", node.local_addr()?);
             std::io::stdout().flush()?;
             // membership changes, a line each (as `arbour run` prints them)
-            crate::app::print_member_events(&node);
+            crate::run::print_member_events(&node);
             let _ = eof_rx.await;
             Ok::<_, anyhow::Error>(())
         })

@@ -355,8 +355,12 @@ pub fn up(exe: &Path, file: &ClusterFile) -> anyhow::Result<()> {
                 Some(Report::Started { node, pid }) => {
                     println!("up: node {node} started, pid {pid}")
                 }
-                Some(Report::Exited { node, status, .. }) => {
-                    println!("up: node {node} exited ({status}); restarting it with backoff")
+                Some(Report::Exited {
+                    node,
+                    generation,
+                    status,
+                }) => {
+                    println!("up: node {node} (start {generation}) exited ({status}); restarting it with backoff")
                 }
                 None => break,
             }

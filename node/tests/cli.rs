@@ -16,8 +16,8 @@ fn help_lists_the_demo() {
 
 #[test]
 fn fib_is_right() {
-    assert_eq!(arbour_node::demo::fib(0), 0);
-    assert_eq!(arbour_node::demo::fib(1), 1);
-    assert_eq!(arbour_node::demo::fib(10), 55);
-    assert_eq!(arbour_node::demo::fib(90), 2_880_067_194_370_816_120);
+    assert_eq!(arbour_node::fib::fib(0), 0);
+    assert_eq!(arbour_node::fib::fib(1), 1);
+    assert_eq!(arbour_node::fib::fib(10), 55);
+    assert_eq!(arbour_node::fib::fib(90), 2_880_067_194_370_816_120);
 }

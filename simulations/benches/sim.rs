@@ -12,9 +12,9 @@
 //!
 //! `cargo bench -p arbour-sim --bench sim`
 
-use arbour_node::probe::{Echo, Ping};
 use arbour_sim::cluster_scenarios::{run, Scenario};
 use arbour_sim::{run_paused, SimCluster};
+use arbour_testkit::{Echo, Ping};
 use std::time::{Duration, Instant};
 
 /// One run: how the cluster formed, and how fast it then ran.

@@ -37,7 +37,7 @@ struct Outcome {
 
 /// The demo's cluster file, at fixed simulated addresses.
 fn cluster_file() -> arbour_config::ClusterFile {
-    let text = arbour_node::cluster_demo::DEFAULT_FILE
+    let text = arbour_node::DEMO_FILE
         .replace("127.0.0.1:{PORT_ALPHA}", "10.0.0.1:7000")
         .replace("127.0.0.1:{PORT_BETA}", "10.0.0.2:7000")
         .replace("127.0.0.1:{PORT_GAMMA}", "10.0.0.3:7000");
@@ -46,7 +46,7 @@ fn cluster_file() -> arbour_config::ClusterFile {
 }
 
 fn fib(n: u32) -> u64 {
-    arbour_node::demo::fib(n)
+    arbour_node::fib::fib(n)
 }
 
 fn run(seed: u64) -> Outcome {

@@ -48,12 +48,12 @@ impl SimDeployment {
             .clone();
         // the file's settings, on the simulator's builder (its socket, seed
         // and life); checked first, so the closure cannot fail
-        arbour_node::app::configure(&self.file, name, Node::builder(name))?;
+        arbour_node::configure(&self.file, name, Node::builder(name))?;
         let file = self.file.clone();
         let (node, _) = self
             .cluster
             .start_at(name, Some(me.listen), move |b| {
-                arbour_node::app::configure(&file, &me.name, b)
+                arbour_node::configure(&file, &me.name, b)
                     .unwrap_or_else(|e| unreachable!("checked above: {e}"))
             })
             .await?;

@@ -4,7 +4,7 @@
 //! subscriber would race that cache).
 
 use arbour::{net::PeerLimits, Node};
-use arbour_node::probe::{dial_echo, serve_echo, Ping, SkewedEcho, Unknown, ECHO};
+use arbour_testkit::{dial_echo, serve_echo, Ping, SkewedEcho, Unknown, ECHO};
 use arbour_tests::attack::HalfOpen;
 use arbour_tests::{bounded, run_local, test_node, LIMIT};
 use std::time::Duration;

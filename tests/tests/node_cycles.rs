@@ -6,7 +6,7 @@
 
 use arbour::platform::{live_workers, live_workers_at_most};
 use arbour::Node;
-use arbour_node::probe::{dial_echo, Echo, Ping, ECHO};
+use arbour_testkit::{dial_echo, Echo, Ping, ECHO};
 use arbour_tests::{bounded, rss_bytes, run_local, LIMIT};
 
 const CYCLES: usize = 1_000;

@@ -2,7 +2,7 @@
 //! process's RSS is this test's alone.
 
 use arbour::Node;
-use arbour_node::probe::{dial_echo, Echo, Report, Tally, ECHO};
+use arbour_testkit::{dial_echo, Echo, Report, Tally, ECHO};
 use arbour_tests::{bounded, run_local, test_node, LIMIT};
 
 async fn node(name: &str) -> Node {

@@ -15,7 +15,7 @@ use super::plan::millis;
 use super::world::World;
 use arbour::platform::NodeRng;
 use arbour::{cluster::Placement, ChildSpec, SupervisorRef, SupervisorSpec};
-use arbour_node::probe::{Crash, Echo, Fail, Ping};
+use arbour_testkit::{Crash, Echo, Fail, Ping};
 use std::time::Duration;
 
 const CHILDREN: usize = 4;

@@ -17,7 +17,7 @@
 use super::world::World;
 use actix::prelude::*;
 use arbour::{ActorId, AskError, Down, Node};
-use arbour_node::probe::{Echo, Ping, Report, Tally};
+use arbour_testkit::{Echo, Ping, Report, Tally};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;

@@ -5,7 +5,7 @@
 use crate::{Faults, SimCluster, Trace};
 use arbour::platform::NodeRng;
 use arbour::Node;
-use arbour_node::probe::Echo;
+use arbour_testkit::Echo;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

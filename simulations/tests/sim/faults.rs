@@ -5,8 +5,8 @@
 //! not speak (a one-way cut) is declared down; the same seed replays the
 //! same deliveries. Every wait is bounded.
 
-use arbour_node::probe::{Blob, Echo, Ping, Report, Tally};
 use arbour_sim::{run_paused, Faults, SimCluster};
+use arbour_testkit::{Blob, Echo, Ping, Report, Tally};
 use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(300);

@@ -75,7 +75,7 @@ fn membership_run(seed: u64) -> Vec<(u128, String, String)> {
             });
         }
         let (_, delta) = nodes.pop().expect("delta");
-        let echo = delta.spawn(arbour_node::probe::Echo::default());
+        let echo = delta.spawn(arbour_testkit::Echo::default());
         delta.global().register("svc", &echo).expect("register");
         delta.global().join("g", &echo).expect("join");
         let alpha = nodes[0].1.clone();

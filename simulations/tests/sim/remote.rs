@@ -3,8 +3,8 @@
 //! ends in `NodeDown`, all in virtual time.
 
 use arbour::{AskError, ExitReason};
-use arbour_node::probe::{Crash, Echo, Ping, Report, Tally};
 use arbour_sim::{run_paused, SimCluster};
+use arbour_testkit::{Crash, Echo, Ping, Report, Tally};
 use arbour_tests::DownForwarder;
 use std::time::Duration;
 

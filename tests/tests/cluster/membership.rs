@@ -55,11 +55,11 @@ fn nodes_join_through_one_seed_a_crashed_one_is_down_everywhere_and_a_leaving_on
             .map(|n| n.membership().events().expect("membership"))
             .collect();
         // alpha watches an actor on delta and has an ask pending there
-        let echo = delta.spawn(arbour_node::probe::Echo::default());
+        let echo = delta.spawn(arbour_testkit::Echo::default());
         delta.expose("echo", &echo).expect("expose");
         let remote = bounded(
             "lookup",
-            alpha.lookup::<arbour_node::probe::Echo>("delta", "echo", arbour_tests::LIMIT),
+            alpha.lookup::<arbour_testkit::Echo>("delta", "echo", arbour_tests::LIMIT),
         )
         .await
         .expect("lookup");
@@ -67,7 +67,7 @@ fn nodes_join_through_one_seed_a_crashed_one_is_down_everywhere_and_a_leaving_on
         let _monitor = remote.monitor(watcher.recipient());
         let pending = tokio::task::spawn_local(
             remote
-                .ask(arbour_node::probe::Delay(60_000))
+                .ask(arbour_testkit::Delay(60_000))
                 .timeout(Duration::from_secs(60))
                 .into_future(),
         );

@@ -179,7 +179,7 @@ fn a_killed_process_takes_its_names_groups_and_children_and_returns_as_a_new_lif
         cluster::{MemberEvent, Placement},
         ChildSpec, SupervisorSpec,
     };
-    use arbour_node::probe::{Delay, Echo, Ping, ECHOES, ECHO_KIND};
+    use arbour_testkit::{Delay, Echo, Ping, ECHOES, ECHO_KIND};
     use arbour_tests::bounded;
     use std::future::IntoFuture;
     use std::time::Duration;

@@ -8,7 +8,7 @@ use arbour::{
     cluster::{MemberEvent, MembershipConfig, Placement, RegistryEvent, SpawnError},
     Node, NodeError, RegistryError,
 };
-use arbour_node::probe::{Echo, Ping, ECHO_KIND};
+use arbour_testkit::{Echo, Ping, ECHO_KIND};
 use arbour_tests::{bounded, run_local, test_node, LIMIT};
 use std::time::Duration;
 use tokio::sync::broadcast;

@@ -7,7 +7,7 @@ use arbour::{
     cluster::{MemberEvent, MembershipConfig, Placement},
     ActorRef, ChildSpec, ExitReason, Node, SupervisorRef, SupervisorSpec,
 };
-use arbour_node::probe::{Echo, Ping, ECHO_KIND};
+use arbour_testkit::{Echo, Ping, ECHO_KIND};
 use arbour_tests::{bounded, run_local, test_node};
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! Real QUIC on 127.0.0.1, port 0; every wait is bounded.
 
 use arbour::{AskError, ChildSpec, ExitReason, Node, SupervisorSpec, WorkerPlacement};
-use arbour_node::probe::{dial_echo, Delay, Echo, Ping, WhereAreYou, ECHO};
+use arbour_testkit::{dial_echo, Delay, Echo, Ping, WhereAreYou, ECHO};
 use arbour_tests::{bounded, run_local, test_node, DownForwarder, LIMIT};
 use std::future::IntoFuture;
 use std::time::Duration;

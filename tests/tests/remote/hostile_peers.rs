@@ -4,7 +4,7 @@
 //! connection code past what they need to get in (`arbour_tests::attack`).
 
 use arbour::{net::PeerLimits, AskError, Node};
-use arbour_node::probe::{dial_echo, serve_echo, Delay, Echo, Ping, ECHO};
+use arbour_testkit::{dial_echo, serve_echo, Delay, Echo, Ping, ECHO};
 use arbour_tests::attack::{partial_frame, HalfOpen};
 use arbour_tests::{bounded, bounded_for, run_local, test_node, LIMIT};
 use futures_util::FutureExt;
@@ -191,7 +191,7 @@ fn an_honest_burst_of_large_messages_stays_within_the_receivers_budget() {
         let (_beta, echo) = good_peer(&alpha, "beta").await;
         let big = "x".repeat(1024 * 1024);
         let asks: Vec<_> = (0..60)
-            .map(|i| echo.ask(arbour_node::probe::Blob(big.clone(), i)))
+            .map(|i| echo.ask(arbour_testkit::Blob(big.clone(), i)))
             .collect();
         for (i, ask) in asks.into_iter().enumerate() {
             assert_eq!(bounded("large ask", ask).await, Ok(i as u64));
@@ -329,7 +329,7 @@ fn every_one_of_many_monitors_of_one_actor_gets_its_down() {
             let pong = bounded("ping", remote.ask(Ping(0)).wait_if_full()).await;
             assert_eq!(pong, Ok(1));
         }
-        remote.tell(arbour_node::probe::Crash("boom".into()));
+        remote.tell(arbour_testkit::Crash("boom".into()));
         for _ in 0..10_000 {
             let down = bounded("down", downs.recv()).await.expect("Down");
             assert!(

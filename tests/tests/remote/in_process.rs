@@ -4,7 +4,7 @@
 
 use actix::prelude::*;
 use arbour::{ActorRef, AskError, ExitReason, Node, TellError};
-use arbour_node::probe::{
+use arbour_testkit::{
     dial_echo, send_tallies, serve_echo, Crash, Delay, Echo, Fail, Hold, Ping, PingHeld, Report,
     SkewedEcho, Tally, Unknown, WrongShape, ECHO,
 };

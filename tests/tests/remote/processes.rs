@@ -3,7 +3,7 @@
 //! real QUIC on 127.0.0.1 (port 0). Every wait is bounded.
 
 use arbour::{net::Misconfiguration, ActorRef, AskError, ExitReason, Node, NodeError};
-use arbour_node::probe::{dial_echo, send_tallies, Crash, Echo, Hold, Ping, PingHeld, Report};
+use arbour_testkit::{dial_echo, send_tallies, Crash, Echo, Hold, Ping, PingHeld, Report};
 use arbour_tests::{arbour_bin, bounded, run_arbour, run_local, test_node, DownForwarder, LIMIT};
 use std::ffi::OsStr;
 use std::future::IntoFuture;
@@ -168,7 +168,7 @@ fn a_killed_process_fails_pending_asks_and_monitors_with_node_down() {
         assert_eq!(bounded("ping", echo.ask(Ping(0))).await, Ok(1));
         // an ask that will never be answered: the process is killed meanwhile
         let pending = echo
-            .ask(arbour_node::probe::Delay(60_000))
+            .ask(arbour_testkit::Delay(60_000))
             .timeout(Duration::from_secs(60));
         alpha.child.kill().expect("kill alpha");
         let r = bounded("pending ask", pending).await;
@@ -223,7 +223,7 @@ fn a_sigterm_is_a_graceful_shutdown_that_peers_see_at_once() {
     run_local(|| async {
         let (_beta, echo, mut downs) = watch_echo(alpha.addr, Duration::from_secs(120)).await;
         let pending = echo
-            .ask(arbour_node::probe::Delay(60_000))
+            .ask(arbour_testkit::Delay(60_000))
             .timeout(Duration::from_secs(60))
             .into_future();
         let sent = Instant::now();

@@ -1,6 +1,8 @@
-//! Small remote actors that exercise the network: the `arbour serve`
-//! command exposes them, and the integration tests talk to them from another
-//! node (in the same process or another one).
+//! `arbour-testkit`: small remote actors that exercise a deployment's
+//! network. The `arbour serve` command exposes them, and the integration
+//! tests, the simulator and the benchmarks talk to them from another node
+//! (in the same process or another one). Not the CLI's: nothing here needs
+//! `arbour-node`.
 
 use actix::prelude::*;
 use arbour::{ActorRef, ContextExt, ExitReason};
