@@ -9,6 +9,23 @@
 //! [`ChildCounts`], ...). The everyday items are at the crate root; this
 //! face holds the rest. The decisions are made by a pure core (`decision`);
 //! the [`SupervisorActor`] carries them out.
+//!
+//! ## Where arbour differs from OTP, on purpose
+//!
+//! - A static child may be named by its ref as well as its id
+//!   (`terminate_child(&child)`): an Erlang pid changes at every restart, so
+//!   OTP names static children by id only; an arbour ref survives restarts.
+//!   A `simple_one_for_one` supervisor's children are named by ref, as in
+//!   OTP (an id is `WrongStrategy`), or by the `TEMPLATE-N` id arbour gives
+//!   each.
+//! - A start function returns the actor, or `ignore`
+//!   (`ChildSpec::worker_or_ignore`, `ChildSpec::template_or_ignore`), or an
+//!   error; OTP's third form, `{ok, Pid, Info}`, has no counterpart: what
+//!   the caller wants to know of a new child is an ask of the ref it gets.
+//! - A child cannot unlink from its supervisor (OTP's `child_unlink` case):
+//!   arbour has no links to drop; the supervisor watches each instance's
+//!   lifecycle, so it always sees the child's exit and waits for it within
+//!   the child's shutdown.
 
 #[cfg(feature = "internals")]
 pub mod decision;

@@ -244,6 +244,36 @@ impl ChildSpec {
         spec
     }
 
+    /// [`ChildSpec::template`] whose start function may decline to start a
+    /// child: `Ok(None)` is OTP's `ignore`. `start_dynamic` then succeeds
+    /// (OTP's `{ok, undefined}`) with a ref to no actor (`is_alive()` is
+    /// false; it is no child of the supervisor); a restart that is ignored
+    /// removes the child, as OTP does.
+    pub fn template_or_ignore<A, Args, E, F>(id: impl Into<String>, start: F) -> Self
+    where
+        A: Actor<Context = Context<A>>,
+        Args: Clone + Send + Sync + 'static,
+        E: fmt::Display,
+        F: Fn(Args) -> Result<Option<A>, E> + Send + Sync + 'static,
+    {
+        let start = Arc::new(start);
+        let id = id.into();
+        let mut spec = Self::try_worker::<A, String, _>(id, || {
+            Err("a template child is started with start_dynamic".to_owned())
+        });
+        spec.template = Some(Arc::new(super::slots::TypedTemplate::new(
+            move |args: Args| {
+                let start = start.clone();
+                move || match start(args.clone()) {
+                    Ok(Some(actor)) => Ok(actor),
+                    Ok(None) => Err(StartError::Ignored),
+                    Err(e) => Err(StartError::Failed(e.to_string())),
+                }
+            },
+        )));
+        spec
+    }
+
     /// The template of a `simple_one_for_one` supervisor whose children are
     /// supervisors: each is built by `build(args)` from the arguments given
     /// to [`SupervisorRef::start_dynamic_supervisor`](super::SupervisorRef::start_dynamic_supervisor)

@@ -524,8 +524,15 @@ async fn start_list(st: &Shared, keys: Vec<ChildKey>) {
             }
             Err(crate::actor::StartError::Ignored) => {
                 let mut s = st.borrow_mut();
-                tracing::info!(supervisor = %s.id, child = %id, "restart ignored: the child stays stopped");
-                s.core.mark_ignored_at(seq);
+                if s.spec.strategy == Strategy::SimpleOneForOne {
+                    // OTP: a dynamic child whose restart is ignored is gone
+                    tracing::info!(supervisor = %s.id, child = %id, "restart ignored: the dynamic child is removed");
+                    s.core.mark_ignored_at(seq);
+                    remove_record(&mut s, &ChildKey { seq, id });
+                } else {
+                    tracing::info!(supervisor = %s.id, child = %id, "restart ignored: the child stays stopped");
+                    s.core.mark_ignored_at(seq);
+                }
                 collect_removed(&mut s);
             }
             Err(e) => {
@@ -860,6 +867,10 @@ async fn start_added(
             let mut s = st.borrow_mut();
             let handle = s.core.child_at(seq).map(|c| c.data.slot.clone());
             s.core.mark_ignored_at(seq);
+            if s.spec.strategy == Strategy::SimpleOneForOne {
+                // OTP keeps nothing of a dynamic child that was ignored
+                remove_record(&mut s, &ChildKey { seq, id });
+            }
             collect_removed(&mut s);
             Ok(handle.map_or_else(
                 || Box::new(()) as Box<dyn Any + Send + Sync>,

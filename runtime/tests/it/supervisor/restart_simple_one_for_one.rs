@@ -199,3 +199,69 @@ fn simple_one_for_one_children_are_named_by_ref_not_by_id() {
         assert!(!one.is_alive());
     });
 }
+
+#[test]
+fn a_template_that_returns_ignore_starts_no_child_and_the_start_succeeds() {
+    // OTP's sup_start_ignore_*_child_start_child_simple: start_child
+    // returns {ok, undefined}, and nothing is added
+    run(|node| async move {
+        let log = Log::default();
+        let l = log.clone();
+        let sup = SupervisorSpec::simple_one_for_one(ChildSpec::template_or_ignore(
+            "w",
+            move |n: u32| {
+                Ok::<_, String>((n % 2 == 0).then(|| Worker::factory(&format!("w{n}"), &l)()))
+            },
+        ))
+        .start(&node)
+        .await
+        .expect("start");
+        let ignored = sup
+            .start_dynamic::<Worker, u32>(1)
+            .await
+            .expect("ignore is ok");
+        assert!(
+            !ignored.is_alive(),
+            "an ignored start gives a ref to no actor"
+        );
+        let two = sup.start_dynamic::<Worker, u32>(2).await.expect("two");
+        assert!(two.is_alive());
+        let counts = sup.count_children().await.expect("count");
+        assert_eq!((counts.specs, counts.active), (1, 1));
+        assert_eq!(ids(&sup).await.len(), 1, "only the started child is listed");
+        assert_eq!(log.take(), ["start:w2"]);
+    });
+}
+
+#[test]
+fn a_dynamic_child_whose_restart_is_ignored_is_removed() {
+    // OTP's simple_one_for_one_restart_ignore
+    run(|node| async move {
+        let log = Log::default();
+        let (l, starts) = (log.clone(), Arc::new(AtomicU32::new(0)));
+        let sup = SupervisorSpec::simple_one_for_one(ChildSpec::template_or_ignore(
+            "w",
+            move |n: u32| {
+                let first = starts.fetch_add(1, Ordering::SeqCst) == 0;
+                Ok::<_, String>(first.then(|| Worker::factory(&format!("w{n}"), &l)()))
+            },
+        ))
+        .intensity(5)
+        .start(&node)
+        .await
+        .expect("start");
+        let w = sup.start_dynamic::<Worker, u32>(1).await.expect("one");
+        let exited = w.exited();
+        w.tell(Crash);
+        within("crash", exited).await;
+        within("the restart is ignored and the child removed", async {
+            while !ids(&sup).await.is_empty() {
+                settle().await;
+            }
+        })
+        .await;
+        let counts = sup.count_children().await.expect("count");
+        assert_eq!((counts.specs, counts.active), (1, 0));
+        assert!(sup.is_alive(), "an ignored restart is no failure");
+    });
+}
