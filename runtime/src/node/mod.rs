@@ -38,7 +38,7 @@ use wiring::Services;
 /// A started node owns its workers and everything on them (actors,
 /// supervisors, connections). [`Node::shutdown`] stops it gracefully;
 /// dropping the last handle does the same in the background; the simulator
-/// may [`Node::crash`] it. Either way nothing of it remains afterwards.
+/// may crash it (`Node::crash`, with the `internals` feature). Either way nothing of it remains afterwards.
 #[derive(Clone, Debug)]
 pub struct Node {
     inner: Arc<NodeInner>,

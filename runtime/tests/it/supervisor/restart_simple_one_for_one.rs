@@ -210,7 +210,10 @@ fn a_template_that_returns_ignore_starts_no_child_and_the_start_succeeds() {
         let sup = SupervisorSpec::simple_one_for_one(ChildSpec::template_or_ignore(
             "w",
             move |n: u32| {
-                Ok::<_, String>((n % 2 == 0).then(|| Worker::factory(&format!("w{n}"), &l)()))
+                Ok::<_, String>(
+                    n.is_multiple_of(2)
+                        .then(|| Worker::factory(&format!("w{n}"), &l)()),
+                )
             },
         ))
         .start(&node)
