@@ -86,9 +86,6 @@ pub fn figure(stdout: &str, name: &str) -> Option<u64> {
     })
 }
 
-/// Bound on every wait in the network tests (real time).
-pub const LIMIT: Duration = Duration::from_secs(30);
-
 /// Runs `f` on a current-thread runtime inside a `LocalSet`, with real time
 /// (QUIC over OS sockets).
 pub fn run_local<Fut: std::future::Future>(f: impl FnOnce() -> Fut) -> Fut::Output {
@@ -99,23 +96,8 @@ pub fn run_local<Fut: std::future::Future>(f: impl FnOnce() -> Fut) -> Fut::Outp
     tokio::task::LocalSet::new().block_on(&rt, f())
 }
 
-/// Awaits `f` within [`LIMIT`], or fails the test naming `what`.
-pub async fn bounded<T>(what: &str, f: impl std::future::IntoFuture<Output = T>) -> T {
-    bounded_for(LIMIT, what, f).await
-}
-
-/// Awaits `f` within `limit` (of tokio time: virtual under a paused
-/// runtime), or fails the test naming `what`.
-pub async fn bounded_for<T>(
-    limit: Duration,
-    what: &str,
-    f: impl std::future::IntoFuture<Output = T>,
-) -> T {
-    match tokio::time::timeout(limit, f).await {
-        Ok(v) => v,
-        Err(_) => panic!("timed out after {limit:?}: {what}"),
-    }
-}
+mod waits;
+pub use waits::{bounded, bounded_for, eventually, eventually_for, LIMIT, VIRTUAL_LIMIT};
 
 use actix::prelude::*;
 

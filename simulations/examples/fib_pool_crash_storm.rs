@@ -195,7 +195,7 @@ fn tally(r: Result<(u64, u64), String>, ok: &mut u64, retries: &mut u64, wrong: 
 /// Waits until `done()` (checked every 50 ms of virtual time), `limit` at most.
 async fn wait(limit: Duration, done: impl Fn() -> bool) -> bool {
     let every = Duration::from_millis(50);
-    arbour_sim::within(limit, every, || if done() { Ok(()) } else { Err(()) })
+    arbour_sim::eventually(limit, every, || if done() { Ok(()) } else { Err(()) })
         .await
         .is_ok()
 }

@@ -41,7 +41,7 @@ pub fn run_paused<Fut: Future>(f: impl FnOnce() -> Fut) -> Fut::Output {
 /// Asks `check` now and then every `every` of virtual time until it holds
 /// (`Ok`) or `limit` has passed; its last answer. The scenarios' bounded
 /// waits for a cluster to settle.
-pub async fn within<T, E>(
+pub async fn eventually<T, E>(
     limit: Duration,
     every: Duration,
     mut check: impl FnMut() -> Result<T, E>,

@@ -8,9 +8,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Bound on every wait in these tests (virtual time: costs nothing).
-pub const WAIT: Duration = Duration::from_secs(60);
-
 /// Runs a test on a current-thread runtime with paused tokio time inside a
 /// `LocalSet`: no actix `System`, no OS clock.
 pub fn run<F, Fut>(f: F) -> Fut::Output
@@ -27,10 +24,10 @@ where
     tokio::task::LocalSet::new().block_on(&rt, f(node))
 }
 
-/// Awaits `f` within [`WAIT`] of virtual time, or fails the test (the
-/// shared helper of `arbour-tests`, with this suite's bound).
+/// Awaits `f` within [`VIRTUAL_LIMIT`](arbour_tests::VIRTUAL_LIMIT) of
+/// virtual time (these tests run under paused time), or fails the test.
 pub async fn within<T>(what: &str, f: impl std::future::IntoFuture<Output = T>) -> T {
-    arbour_tests::bounded_for(WAIT, what, f).await
+    arbour_tests::bounded_for(arbour_tests::VIRTUAL_LIMIT, what, f).await
 }
 
 /// Returns once nothing else can run: under paused time a timer fires only

@@ -7,8 +7,6 @@ use arbour::wire::{Hello, PROTOCOL_VERSION};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-const LIMIT: Duration = Duration::from_secs(20);
-
 fn localhost() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
@@ -21,7 +19,7 @@ fn endpoint(cluster: &str, secret: &str, node: &str, seed: u8, hello: Option<Hel
 }
 
 async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
-    arbour_tests::bounded_for(LIMIT, "a transport step", f).await
+    arbour_tests::bounded("a transport step", f).await
 }
 
 #[tokio::test]

@@ -58,7 +58,7 @@ pub async fn run(w: &mut World, rng: &NodeRng, violations: &mut Vec<String>) {
     if let Some(v) = w.settle("after the races").await {
         violations.push(v);
     }
-    let settled = crate::within(Duration::from_secs(10), Duration::from_millis(50), || {
+    let settled = crate::eventually(Duration::from_secs(10), Duration::from_millis(50), || {
         let problems = check(w, &registrants);
         if problems.is_empty() {
             Ok(())

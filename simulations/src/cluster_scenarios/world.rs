@@ -293,7 +293,7 @@ impl World {
 
     /// Waits (10 s at most) until the registry problems are gone.
     pub async fn registry_settled(&self) -> Vec<String> {
-        let settled = crate::within(Duration::from_secs(10), Duration::from_millis(50), || {
+        let settled = crate::eventually(Duration::from_secs(10), Duration::from_millis(50), || {
             let problems = self.registry_problems();
             if problems.is_empty() {
                 Ok(())
@@ -310,7 +310,7 @@ impl World {
     /// and a second; the problem, if either does not happen.
     pub async fn gone_everywhere(&self, name: &str, known: bool) -> Option<String> {
         let every = Duration::from_millis(20);
-        let declared = crate::within(Duration::from_secs(10), every, || {
+        let declared = crate::eventually(Duration::from_secs(10), every, || {
             let seen = self
                 .members
                 .values()
@@ -332,7 +332,7 @@ impl World {
         } else {
             arbour::transport::Liveness::for_members().idle_timeout + Duration::from_secs(1)
         };
-        let vanished = crate::within(within, every, || {
+        let vanished = crate::eventually(within, every, || {
             let holders: Vec<&String> = self
                 .members
                 .iter()

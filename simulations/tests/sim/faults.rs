@@ -9,7 +9,8 @@ use arbour_sim::{run_paused, Faults, SimCluster};
 use arbour_testkit::{Blob, Echo, Ping, Report, Tally};
 use std::time::Duration;
 
-const LIMIT: Duration = Duration::from_secs(300);
+/// Whole simulated runs: 5 times the virtual bound of one wait.
+const LIMIT: Duration = arbour_tests::VIRTUAL_LIMIT.saturating_mul(5);
 
 async fn bounded<T>(what: &str, f: impl std::future::IntoFuture<Output = T>) -> T {
     arbour_tests::bounded_for(LIMIT, what, f).await

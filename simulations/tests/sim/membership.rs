@@ -6,7 +6,8 @@
 use arbour_sim::{run_paused, SimCluster};
 use std::time::Duration;
 
-const LIMIT: Duration = Duration::from_secs(120);
+/// Whole simulated runs: 2 times the virtual bound of one wait.
+const LIMIT: Duration = arbour_tests::VIRTUAL_LIMIT.saturating_mul(2);
 
 /// Four members join through one seed; one crashes. What each survivor
 /// saw, in virtual time since the start: `(ms, node, event)`.

@@ -8,7 +8,8 @@ use arbour_testkit::{Crash, Echo, Ping, Report, Tally};
 use arbour_tests::DownForwarder;
 use std::time::Duration;
 
-const LIMIT: Duration = Duration::from_secs(120);
+/// Whole simulated runs: 2 times the virtual bound of one wait.
+const LIMIT: Duration = arbour_tests::VIRTUAL_LIMIT.saturating_mul(2);
 
 async fn bounded<T>(what: &str, f: impl std::future::IntoFuture<Output = T>) -> T {
     arbour_tests::bounded_for(LIMIT, what, f).await

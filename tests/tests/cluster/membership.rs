@@ -6,7 +6,7 @@ use arbour::{
     cluster::{MemberEvent, MembershipConfig},
     Node,
 };
-use arbour_tests::{bounded, run_local, test_node};
+use arbour_tests::{bounded, eventually, run_local, test_node};
 use std::future::IntoFuture;
 use std::time::{Duration, Instant};
 
@@ -42,12 +42,9 @@ fn nodes_join_through_one_seed_a_crashed_one_is_down_everywhere_and_a_leaving_on
         let gamma = member("gamma", Some(seed)).await;
         let delta = member("delta", Some(seed)).await;
         let all = [&alpha, &beta, &gamma, &delta];
-        bounded("every node knows the three others", async {
-            while all.iter().any(|n| n.membership().members().len() < 3) {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-        .await;
+        let knows_all = || all.iter().all(|n| n.membership().members().len() == 3);
+        let every = Duration::from_millis(20);
+        eventually("every node knows the three others", every, knows_all).await;
         // beta learned of gamma and delta without being given them
         assert_eq!(names(&beta), ["alpha", "delta", "gamma"]);
         let mut events: Vec<_> = [&alpha, &beta, &gamma]

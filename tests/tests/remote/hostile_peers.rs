@@ -6,7 +6,7 @@
 use arbour::{net::PeerLimits, AskError, Node};
 use arbour_testkit::{dial_echo, serve_echo, Delay, Echo, Ping, ECHO};
 use arbour_tests::attack::{partial_frame, HalfOpen};
-use arbour_tests::{bounded, bounded_for, run_local, test_node, LIMIT};
+use arbour_tests::{bounded, eventually, eventually_for, run_local, test_node, LIMIT};
 use futures_util::FutureExt;
 use std::future::IntoFuture;
 use std::time::Duration;
@@ -100,14 +100,11 @@ fn half_open_handshakes_are_capped_and_dropped_at_their_deadline() {
             "the held attempts were dropped at their deadline: {stats:?}"
         );
         // the flood stops: nothing stays in flight past the deadline
-        bounded_for(
+        eventually_for(
             Duration::from_secs(5),
             "half-open attempts dropped",
-            async {
-                while alpha.net_stats().handshakes_in_flight > 0 {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            },
+            Duration::from_millis(20),
+            || alpha.net_stats().handshakes_in_flight == 0,
         )
         .await;
         drop(flood);
@@ -245,11 +242,12 @@ fn served_asks_are_capped_per_peer_and_abandoned_with_their_connection() {
         // the asker goes away: its served asks are released by their deadline
         drop(slow);
         beta.shutdown_network();
-        bounded_for(2 * deadline, "served asks released", async {
-            while alpha.net_stats().served_asks_in_flight > 0 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
+        eventually_for(
+            2 * deadline,
+            "served asks released",
+            Duration::from_millis(5),
+            || alpha.net_stats().served_asks_in_flight == 0,
+        )
         .await;
         assert_eq!(alpha.net_stats().served_asks_refused, 50);
     });
@@ -383,12 +381,8 @@ fn a_peers_watches_of_many_actors_are_all_dropped_in_steps() {
         })
         .await;
         beta.shutdown_network();
-        bounded("all dropped", async {
-            while alpha.net_stats().peer_monitors > 0 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-        .await;
+        let none_held = || alpha.net_stats().peer_monitors == 0;
+        eventually("all dropped", Duration::from_millis(5), none_held).await;
         // the actors are well, and watchable afresh
         let (local, mut downs) = arbour_tests::DownForwarder::start_new();
         let _m = actors[0].monitor(local.recipient());
