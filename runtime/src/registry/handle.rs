@@ -1,7 +1,7 @@
 //! The cluster registry as a user sees it: names and process groups
 //! visible on every node ([`GlobalRegistry`]).
 
-use super::global::{Refused, RegistryEvent, MAX_OWN_ENTRIES};
+use super::global::{ClusterRegistry, Refused, RegistryEvent, Update, MAX_OWN_ENTRIES};
 use super::replica::Replica;
 use super::RegistryError;
 use crate::actor::RemoteActor;
@@ -60,6 +60,32 @@ impl GlobalRegistry {
         }
     }
 
+    /// Publishes an entry of local actor `actor` (`change` makes it on the
+    /// machine): the actor is exported to the wire, and its entries go
+    /// when it is gone for good. Another node's actor is `NotLocal`.
+    fn publish<A: RemoteActor>(
+        &self,
+        actor: &ActorRef<A>,
+        elsewhere: &'static str,
+        change: impl FnOnce(&mut ClusterRegistry, u64) -> Result<Option<Update>, RegistryError>,
+    ) -> Result<(), RegistryError> {
+        let Parts { replica, net } = self.parts()?;
+        if actor.id().node != net.me {
+            return Err(RegistryError::NotLocal {
+                actor: actor.id().clone(),
+                what: elsewhere,
+            });
+        }
+        net.export_entry(crate::actor::export(actor)?);
+        let local = actor.id().local;
+        replica.with(|m| match change(m, local) {
+            Ok(u) => (Ok(()), u.into_iter().collect()),
+            Err(e) => (Err(e), Vec::new()),
+        })?;
+        replica.watch_end(actor);
+        Ok(())
+    }
+
     /// The registry of a node that was shut down.
     pub(crate) fn shut_down() -> Self {
         Self {
@@ -90,22 +116,9 @@ impl GlobalRegistry {
         name: &str,
         actor: &ActorRef<A>,
     ) -> Result<(), RegistryError> {
-        let Parts { replica, net } = self.parts()?;
-        if actor.id().node != net.me {
-            return Err(RegistryError::NotLocal {
-                actor: actor.id().clone(),
-                what: "register it on its own node",
-            });
-        }
-        let exported = crate::actor::export(actor)?;
-        net.export_entry(exported);
-        let local = actor.id().local;
-        replica.with(|m| match m.register(name, local) {
-            Ok(u) => (Ok(()), u.into_iter().collect()),
-            Err(r) => (Err(refused(name, r)), Vec::new()),
-        })?;
-        replica.watch_end(actor);
-        Ok(())
+        self.publish(actor, "register it on its own node", |m, local| {
+            m.register(name, local).map_err(|r| refused(name, r))
+        })
     }
 
     /// Frees `name`, if this node registered it; true if it did.
@@ -173,21 +186,9 @@ impl GlobalRegistry {
         group: &str,
         actor: &ActorRef<A>,
     ) -> Result<(), RegistryError> {
-        let Parts { replica, net } = self.parts()?;
-        if actor.id().node != net.me {
-            return Err(RegistryError::NotLocal {
-                actor: actor.id().clone(),
-                what: "it joins groups from its own node",
-            });
-        }
-        net.export_entry(crate::actor::export(actor)?);
-        let local = actor.id().local;
-        replica.with(|m| match m.join(group, local) {
-            Ok(u) => (Ok(()), u.into_iter().collect()),
-            Err(r) => (Err(refused(group, r)), Vec::new()),
-        })?;
-        replica.watch_end(actor);
-        Ok(())
+        self.publish(actor, "it joins groups from its own node", |m, local| {
+            m.join(group, local).map_err(|r| refused(group, r))
+        })
     }
 
     /// Removes local actor `actor` from `group`; true if it was in it.

@@ -230,18 +230,7 @@ impl ChildSpec {
         E: fmt::Display,
         F: Fn(Args) -> Result<A, E> + Send + Sync + 'static,
     {
-        let start = Arc::new(start);
-        let id = id.into();
-        let mut spec = Self::try_worker::<A, String, _>(id, || {
-            Err("a template child is started with start_dynamic".to_owned())
-        });
-        spec.template = Some(Arc::new(super::slots::TypedTemplate::new(
-            move |args: Args| {
-                let start = start.clone();
-                move || start(args.clone()).map_err(|e| StartError::Failed(e.to_string()))
-            },
-        )));
-        spec
+        Self::template_or_ignore(id, move |args| start(args).map(Some))
     }
 
     /// [`ChildSpec::template`] whose start function may decline to start a
