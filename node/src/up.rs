@@ -360,7 +360,7 @@ pub fn up(exe: &Path, file: &ClusterFile) -> anyhow::Result<()> {
                     generation,
                     status,
                 }) => {
-                    println!("up: node {node} (start {generation}) exited ({status}); restarting it with backoff")
+                    println!("up: node {node} exited ({status}; start {generation}); restarting it with backoff")
                 }
                 None => break,
             }
