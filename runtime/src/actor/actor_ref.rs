@@ -53,9 +53,38 @@ pub(crate) struct Instance<A: Actor> {
     /// capacity check, which costs ~45 instructions a message).
     pub(crate) bounded: bool,
     pub(crate) life: Lifecycle,
+    /// Set once a message whose handler runs a future beside the actor
+    /// was sent to it: its task then polls what it spawns (see
+    /// `platform::capture`), so a panic there is the actor's.
+    pub(crate) captures: AtomicBool,
+}
+
+/// Whether a handler that returns `R` has actix run a future beside the
+/// actor, as a task of its own: a `ResponseFuture` (`Pin<Box<dyn
+/// Future>>`) or `Response::fut`. (`ResponseActFuture`, `ActorResponse`
+/// and `AtomicResponse` run inside the actor's own context.) Decided from
+/// the type's name, a constant per handler; a unit test holds the names.
+#[inline]
+pub(crate) fn spawns_beside<R: ?Sized>() -> bool {
+    let name = std::any::type_name::<R>();
+    name.starts_with("core::pin::Pin<alloc::boxed::Box<dyn core::future::future::Future")
+        || name.starts_with("actix::handler::Response<")
 }
 
 impl<A: Actor<Context = Context<A>>> Instance<A> {
+    /// Notes, before `M` is queued, whether its handler runs a future
+    /// beside the actor ([`spawns_beside`]).
+    #[inline]
+    pub(crate) fn note<M>(&self)
+    where
+        A: Handler<M>,
+        M: Message,
+    {
+        if spawns_beside::<<A as Handler<M>>::Result>() && !self.captures.load(Ordering::Relaxed) {
+            self.captures.store(true, Ordering::Relaxed);
+        }
+    }
+
     /// Queues `msg` if the mailbox is under its capacity.
     #[inline]
     fn try_tell<M>(&self, msg: M) -> Result<(), SendError<M>>
@@ -64,6 +93,7 @@ impl<A: Actor<Context = Context<A>>> Instance<A> {
         M: Message + Send + 'static,
         M::Result: Send,
     {
+        self.note::<M>();
         if self.bounded {
             self.tx.try_send(msg, true)
         } else {
@@ -319,7 +349,10 @@ impl<A: Actor<Context = Context<A>>> ActorRef<A> {
     {
         let guard = self.slot.current.load();
         let outcome = match guard.as_ref() {
-            Some(inst) => tell_outcome(inst.tx.do_send(msg)),
+            Some(inst) => {
+                inst.note::<M>();
+                tell_outcome(inst.tx.do_send(msg))
+            }
             None => match &self.slot.remote {
                 Some(remote) => remote.tell(&self.slot.id, msg, Insist::Yes),
                 None => Err(TellError::ActorGone(msg)),
@@ -691,6 +724,7 @@ where
     M: Message + Send + 'static,
     M::Result: Send,
 {
+    inst.note::<M>();
     match inst.tx.send(msg) {
         Ok(rx) => Ok(AskFuture::Waiting {
             rx,

@@ -351,6 +351,7 @@ pub(crate) fn start_instance<A: Actor<Context = Context<A>>>(
         tx,
         bounded: opts.mailbox > 0,
         life: Lifecycle::new(),
+        captures: std::sync::atomic::AtomicBool::new(false),
     });
     let fut = Context::with_receiver(rx).into_future(actor);
     let mut task = ActorTask::new(fut, inst.clone(), stats.clone());

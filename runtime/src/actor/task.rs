@@ -4,9 +4,11 @@
 //! so that a panic in `started`, a handler (sync or async) or `stopping` is
 //! caught at the poll, turned into `ExitReason::Panic`, and reported to the
 //! supervisor; the worker thread and the sibling actors on it carry on.
-//! What a handler spawns (a `ResponseFuture`, `Response::fut`,
-//! `actix::spawn`) runs in the actor's capture (`platform::capture`), polled
-//! by the same task, so a panic there is the actor's too.
+//! A handler whose future actix runs beside the actor (a `ResponseFuture`,
+//! `Response::fut`) marks the actor when a message for it is sent; from
+//! then on what the actor spawns runs in its capture (`platform::capture`),
+//! polled by the same task, so a panic there is the actor's too. Actors
+//! with no such handler pay one flag load a poll.
 
 use super::actor_ref::Instance;
 use super::exit::{restore_requested_exit, take_requested_exit};
@@ -20,6 +22,7 @@ use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Once};
 use std::task::{Context as TaskContext, Poll};
 
@@ -216,6 +219,16 @@ impl<A: Actor<Context = Context<A>>> ActorTask<A> {
         let Some(fut) = self.fut.as_mut() else {
             return Poll::Ready(());
         };
+        if self.capture.is_none() && !self.inst.captures.load(Ordering::Relaxed) {
+            // nothing of it runs beside it (most actors): no capture to keep
+            let saved = take_requested_exit();
+            let polled = catch_actor_panic(|| Pin::new(&mut *fut).poll(cx));
+            if let Some(r) = take_requested_exit() {
+                self.requested = Some(Box::new(r));
+            }
+            restore_requested_exit(saved);
+            return self.polled(polled);
+        }
         let mut capture = self.capture.take().unwrap_or_else(Capture::take);
         let saved = take_requested_exit();
         let polled = capture.run(|| catch_actor_panic(|| Pin::new(&mut *fut).poll(cx)));
@@ -228,6 +241,11 @@ impl<A: Actor<Context = Context<A>>> ActorTask<A> {
             (Ok(p), Ok(_)) => Ok(p),
         };
         self.capture = capture.release();
+        self.polled(polled)
+    }
+
+    /// Ends the task if the actor finished or panicked.
+    fn polled(&mut self, polled: Result<Poll<()>, String>) -> Poll<()> {
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(())) => {
@@ -264,4 +282,36 @@ impl<A: Actor<Context = Context<A>>> Drop for ActorTask<A> {
             self.end(ExitReason::Killed);
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::actor_ref::spawns_beside;
+    use actix::prelude::*;
+
+    struct A;
+    impl Actor for A {
+        type Context = Context<Self>;
+    }
+
+    /// The handler forms whose future actix runs beside the actor, told
+    /// apart by their type's name: if a compiler names them otherwise,
+    /// this fails, instead of their panics going unseen.
+    #[test]
+    fn the_forms_that_run_beside_the_actor_are_told_by_name() {
+        assert!(spawns_beside::<ResponseFuture<u32>>());
+        assert!(spawns_beside::<ResponseFuture<Result<String, ()>>>());
+        assert!(spawns_beside::<Response<u32>>());
+        assert!(!spawns_beside::<u32>());
+        assert!(!spawns_beside::<()>());
+        assert!(!spawns_beside::<MessageResult<Ping>>());
+        assert!(!spawns_beside::<ResponseActFuture<A, u32>>());
+        assert!(!spawns_beside::<AtomicResponse<A, u32>>());
+        assert!(!spawns_beside::<ActorResponse<A, u32>>());
+        assert!(!spawns_beside::<Result<u32, String>>());
+    }
+
+    #[derive(Message)]
+    #[rtype(result = "u32")]
+    struct Ping;
 }

@@ -197,6 +197,86 @@ impl<F: Future> Future for Marked<F> {
     }
 }
 
+/// Drives a worker thread's `LocalSet` so that a wake made on this thread
+/// while it is being polled costs no system call.
+///
+/// tokio's current-thread runtime wakes its root future through the I/O
+/// driver (an eventfd write). A `LocalSet` wakes its root whenever a task
+/// of its own is scheduled from outside its own context: while an actor's
+/// code runs inside its capture (`platform::capture`), a reply to a task of
+/// the worker is such a wake, and so is the `LocalSet`'s own "more to do".
+/// This future polls the `LocalSet` with a waker that, on this thread and
+/// during the poll, only asks for another poll, which it then makes at
+/// once (a bounded number of times before yielding to the runtime's I/O
+/// and timers). A wake from another thread, or between polls, goes to the
+/// runtime as before.
+struct SameThreadWakes<F> {
+    fut: Pin<Box<F>>,
+    flags: Arc<RepollFlags>,
+}
+
+/// What the waker and the poll loop share.
+#[derive(Debug, Default)]
+struct RepollFlags {
+    /// Set while the future is being polled.
+    polling: std::sync::atomic::AtomicBool,
+    /// A wake came while polling: poll again.
+    repoll: std::sync::atomic::AtomicBool,
+    /// The runtime's waker, for wakes outside a poll.
+    outer: futures_util::task::AtomicWaker,
+}
+
+impl std::task::Wake for RepollFlags {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        // Dekker with SeqCst: either the poll loop sees `repoll`, or this
+        // sees `polling` false and wakes the runtime
+        self.repoll.store(true, Ordering::SeqCst);
+        if !self.polling.load(Ordering::SeqCst) {
+            self.outer.wake();
+        }
+    }
+}
+
+/// Polls in a row before the runtime gets its turn (I/O, timers).
+const REPOLLS: usize = 16;
+
+impl<F: Future> SameThreadWakes<F> {
+    fn new(fut: F) -> Self {
+        Self {
+            fut: Box::pin(fut),
+            flags: Arc::new(RepollFlags::default()),
+        }
+    }
+}
+
+impl<F: Future> Future for SameThreadWakes<F> {
+    type Output = F::Output;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.get_mut();
+        this.flags.outer.register(cx.waker());
+        let waker = std::task::Waker::from(this.flags.clone());
+        let mut inner = Context::from_waker(&waker);
+        for _ in 0..REPOLLS {
+            this.flags.polling.store(true, Ordering::SeqCst);
+            this.flags.repoll.store(false, Ordering::SeqCst);
+            let polled = this.fut.as_mut().poll(&mut inner);
+            this.flags.polling.store(false, Ordering::SeqCst);
+            if polled.is_ready() {
+                return polled;
+            }
+            if !this.flags.repoll.swap(false, Ordering::SeqCst) {
+                return Poll::Pending;
+            }
+        }
+        // still more to do: let the runtime run its I/O and timers first
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
 /// Counts a worker as ended when dropped (however its thread or task ends).
 /// The count lives in the watch itself, changed under its lock: two workers
 /// ending at once on two threads must not both publish a stale count.
@@ -261,7 +341,7 @@ impl Workers {
                     let _ended = ended;
                     let _mark = Mark::set(id, index);
                     let local = LocalSet::new();
-                    local.block_on(&rt, serve(jobs, stop));
+                    rt.block_on(SameThreadWakes::new(local.run_until(serve(jobs, stop))));
                     // drop every task of the worker inside its runtime
                     let _enter = rt.enter();
                     drop(local);

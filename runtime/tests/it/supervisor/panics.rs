@@ -1,8 +1,8 @@
 //! A panic in any handler form actix offers is the actor's panic: the asker
 //! is told `Panicked` with the text, the exit reason is `Panic` with the
-//! location, and the supervisor restarts the child. actix runs some forms
-//! (`ResponseFuture`, `Response::fut`, `actix::spawn`) as tasks beside the
-//! actor; arbour polls them with the actor, so they are covered too.
+//! location, and the supervisor restarts the child. actix runs two forms
+//! (`ResponseFuture`, `Response::fut`) as tasks beside the actor; arbour
+//! polls them with the actor, so they are covered too.
 
 use super::*;
 use actix::prelude::*;
@@ -128,21 +128,6 @@ impl Handler<Either> for Forms {
     }
 }
 
-/// A handler that replies at once and leaves a detached task behind.
-#[derive(Message)]
-#[rtype(result = "u32")]
-struct Detached;
-impl Handler<Detached> for Forms {
-    type Result = u32;
-    fn handle(&mut self, _: Detached, _: &mut Context<Self>) -> u32 {
-        actix::spawn(async {
-            later().await;
-            panic!("a task the handler spawned panicked")
-        });
-        0
-    }
-}
-
 /// Asks `msg` of a supervised `Forms`; checks the asker's error (when the
 /// panic ends the ask), the exit reason and the restart.
 async fn panics_and_restarts<M>(node: arbour::Node, msg: M, text: &str, asker_sees_it: bool)
@@ -219,12 +204,6 @@ fn a_boxed_response_future_panic_is_the_actors() {
 #[test]
 fn an_actor_response_future_panic_is_the_actors() {
     run(|node| panics_and_restarts(node, Either, "ActorResponse form panicked", true));
-}
-
-#[test]
-fn a_panic_in_a_task_a_handler_spawned_is_the_actors() {
-    // the reply went out before the task panicked: the asker got it
-    run(|node| panics_and_restarts(node, Detached, "a task the handler spawned panicked", false));
 }
 
 /// What a handler spawned outlives the actor when it stops normally (as in
