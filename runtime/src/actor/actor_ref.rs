@@ -65,7 +65,13 @@ pub(crate) struct Instance<A: Actor> {
 /// and `AtomicResponse` run inside the actor's own context.) Decided from
 /// the type's name, a constant per handler; a unit test holds the names.
 #[inline]
-pub(crate) fn spawns_beside<R: ?Sized>() -> bool {
+pub(crate) fn spawns_beside<R>() -> bool {
+    // both forms hold a boxed future (a fat pointer): smaller results,
+    // most of them, are told apart at compile time, with no name compared
+    let boxed = std::mem::size_of::<Pin<Box<dyn Future<Output = ()>>>>();
+    if std::mem::size_of::<R>() < boxed {
+        return false;
+    }
     let name = std::any::type_name::<R>();
     name.starts_with("core::pin::Pin<alloc::boxed::Box<dyn core::future::future::Future")
         || name.starts_with("actix::handler::Response<")

@@ -118,7 +118,9 @@ pub(crate) struct ActorTask<A: Actor<Context = Context<A>>> {
     requested: Option<Box<ExitReason>>,
     stats: Arc<Stats>,
     /// What the actor's code spawned and still runs (most actors: none).
-    capture: Option<Capture>,
+    /// (Boxed: most actors never hold one, and every actor's task carries
+    /// the field.)
+    capture: Option<Box<Capture>>,
 }
 
 impl<A: Actor<Context = Context<A>>> ActorTask<A> {
@@ -173,7 +175,7 @@ impl<A: Actor<Context = Context<A>>> ActorTask<A> {
         let Some(capture) = self.capture.take() else {
             return;
         };
-        if let Some(capture) = capture.release() {
+        if let Some(capture) = (*capture).release() {
             if let Some(set) = capture.into_future() {
                 drop(crate::platform::spawn_local(set));
             }
@@ -213,23 +215,34 @@ impl<A: Actor<Context = Context<A>>> ActorTask<A> {
         polled
     }
 
-    /// Polls the actor once, then what its code spawned, ending the task if
-    /// it finished or panicked.
+    /// Polls the actor once (and what its code spawned, if it is captured),
+    /// ending the task if it finished or panicked.
     fn poll_actor(&mut self, cx: &mut TaskContext<'_>) -> Poll<()> {
+        if self.capture.is_some() || self.inst.captures.load(Ordering::Relaxed) {
+            return self.poll_captured(cx);
+        }
+        // nothing of it runs beside it (most actors): no capture to keep
         let Some(fut) = self.fut.as_mut() else {
             return Poll::Ready(());
         };
-        if self.capture.is_none() && !self.inst.captures.load(Ordering::Relaxed) {
-            // nothing of it runs beside it (most actors): no capture to keep
-            let saved = take_requested_exit();
-            let polled = catch_actor_panic(|| Pin::new(&mut *fut).poll(cx));
-            if let Some(r) = take_requested_exit() {
-                self.requested = Some(Box::new(r));
-            }
-            restore_requested_exit(saved);
-            return self.polled(polled);
+        let saved = take_requested_exit();
+        let polled = catch_actor_panic(|| Pin::new(&mut *fut).poll(cx));
+        if let Some(r) = take_requested_exit() {
+            self.requested = Some(Box::new(r));
         }
-        let mut capture = self.capture.take().unwrap_or_else(Capture::take);
+        restore_requested_exit(saved);
+        self.polled(polled)
+    }
+
+    /// [`ActorTask::poll_actor`] inside the actor's capture, then what it
+    /// spawned.
+    #[cold]
+    #[inline(never)]
+    fn poll_captured(&mut self, cx: &mut TaskContext<'_>) -> Poll<()> {
+        let Some(fut) = self.fut.as_mut() else {
+            return Poll::Ready(());
+        };
+        let mut capture = self.capture.take().map_or_else(Capture::take, |c| *c);
         let saved = take_requested_exit();
         let polled = capture.run(|| catch_actor_panic(|| Pin::new(&mut *fut).poll(cx)));
         if let Some(r) = take_requested_exit() {
@@ -240,7 +253,7 @@ impl<A: Actor<Context = Context<A>>> ActorTask<A> {
             (Err(msg), _) | (Ok(_), Err(msg)) => Err(msg),
             (Ok(p), Ok(_)) => Ok(p),
         };
-        self.capture = capture.release();
+        self.capture = capture.release().map(Box::new);
         self.polled(polled)
     }
 
