@@ -189,10 +189,10 @@ pub mod cluster {
 /// ([`NetStats`](net::NetStats)), and why a peer could not be joined
 /// ([`Misconfiguration`](net::Misconfiguration)).
 pub mod net {
-    pub use crate::node::{NetStats, Security};
-    pub use crate::remote::Misconfiguration;
+    pub use crate::remote::{Misconfiguration, NetStats};
     pub use crate::transport::{
-        server_name, ClusterCa, NodeIdentity, PeerLimits, TlsError, TransportError, Trust, ALPN,
+        server_name, ClusterCa, NodeIdentity, PeerLimits, Security, TlsError, TransportError,
+        Trust, ALPN,
     };
 }
 

@@ -10,9 +10,7 @@ use crate::actor::Host;
 use crate::platform::{self, OnWorkers, Workers};
 use crate::registry::Registry;
 use crate::remote::{Network, Tuning};
-use crate::transport::{
-    ClusterCa, Endpoint, Liveness, NodeIdentity, PeerLimits, Redial, TlsError, Trust,
-};
+use crate::transport::{Endpoint, Liveness, PeerLimits, Redial, Security};
 use crate::wire::Hello;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -44,59 +42,6 @@ impl Node {
             redial: crate::transport::default_redial(),
             socket: None,
             workers: None,
-        }
-    }
-}
-
-/// How a node proves it belongs to the cluster (mutual TLS, always).
-#[derive(Clone, Debug)]
-pub enum Security {
-    /// Every node derives the same CA from the cluster name and this secret,
-    /// and mints its own certificate from it.
-    Secret(String),
-    /// PEM files, as `arbour certs` makes them: the cluster's CA certificate,
-    /// and this node's certificate (naming the node) and private key.
-    Files {
-        /// The CA certificate(s) whose members this node accepts.
-        ca: PathBuf,
-        /// This node's certificate, issued by that CA.
-        cert: PathBuf,
-        /// This node's private key.
-        key: PathBuf,
-    },
-}
-
-impl Security {
-    /// The CA a node trusts and the identity it presents. `rng` mints the
-    /// key of a secret-mode identity (so a simulated run is reproducible).
-    fn load(
-        &self,
-        cluster: &str,
-        node: &str,
-        rng: &platform::NodeRng,
-        clock: platform::WallClock,
-    ) -> Result<(Trust, NodeIdentity), TlsError> {
-        match self {
-            Security::Secret(secret) => {
-                let ca = ClusterCa::from_secret(cluster, secret)?;
-                let mut key_seed = [0u8; 32];
-                rng.derive("tls identity").fill_bytes(&mut key_seed);
-                Ok((ca.trust()?.with_clock(clock), ca.issue(node, key_seed)?))
-            }
-            Security::Files { ca, cert, key } => {
-                let trust = Trust::from_pem_file(ca)?.with_clock(clock);
-                let clusters = trust.arbour_clusters();
-                if !clusters.is_empty() && !clusters.iter().any(|c| c == cluster) {
-                    return Err(TlsError::WrongCluster {
-                        path: ca.clone(),
-                        theirs: clusters.join(", "),
-                        ours: cluster.to_owned(),
-                    });
-                }
-                let identity = NodeIdentity::from_pem_files(node, cert, key)?;
-                trust.check(&identity)?;
-                Ok((trust, identity))
-            }
         }
     }
 }

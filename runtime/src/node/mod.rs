@@ -8,7 +8,7 @@ mod error;
 mod status;
 mod wiring;
 
-pub use builder::{NodeBuilder, Security};
+pub use builder::NodeBuilder;
 pub use error::NodeError;
 pub use status::NodeStatus;
 
@@ -18,7 +18,7 @@ use crate::actor::{
 };
 use crate::platform::{self, Workers};
 use crate::registry::{GlobalRegistry, Registry};
-use crate::remote::Misconfiguration;
+use crate::remote::{Misconfiguration, NetStats};
 use crate::spawn::SpawnError;
 use crate::supervision::{SupervisorError, SupervisorRef, SupervisorSpec};
 use crate::RemoteActor;
@@ -153,38 +153,6 @@ impl<'a, A: Kind> std::future::IntoFuture for SpawnKind<'a, A> {
     }
 }
 
-/// Counters of the node's network side.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct NetStats {
-    /// Replies that arrived after their ask stopped waiting (dropped).
-    pub late_replies: u64,
-    /// Messages from the wire with an unknown tag or an undecodable payload.
-    pub undeliverable: u64,
-    /// Monitors that peers hold on this node's actors now.
-    pub peer_monitors: u64,
-    /// Peers' monitors refused because the peer held its maximum
-    /// ([`PeerLimits::peer_monitors`](crate::net::PeerLimits::peer_monitors)).
-    pub monitors_refused: u64,
-    /// Incoming handshakes in flight now ([`PeerLimits::handshakes_in_flight`](crate::net::PeerLimits::handshakes_in_flight)).
-    pub handshakes_in_flight: u64,
-    /// Connection attempts refused at the handshake cap.
-    pub handshakes_refused: u64,
-    /// Connection attempts asked to validate their address first (QUIC
-    /// Retry), past [`PeerLimits::unvalidated_handshakes`](crate::net::PeerLimits::unvalidated_handshakes).
-    pub handshakes_retried: u64,
-    /// Handshakes dropped at [`PeerLimits::handshake_timeout`](crate::net::PeerLimits::handshake_timeout).
-    pub handshakes_timed_out: u64,
-    /// Connections closed for holding more unfinished frame bytes than
-    /// [`PeerLimits::unfinished_frame_bytes`](crate::net::PeerLimits::unfinished_frame_bytes), or a frame unfinished past
-    /// [`PeerLimits::frame_deadline`](crate::net::PeerLimits::frame_deadline).
-    pub unfinished_frames_refused: u64,
-    /// Peers' asks being served now.
-    pub served_asks_in_flight: u64,
-    /// Peers' asks answered `Overloaded` at [`PeerLimits::served_asks`](crate::net::PeerLimits::served_asks).
-    pub served_asks_refused: u64,
-    /// Membership packets that did not decode (dropped).
-    pub membership_malformed: u64,
-}
 
 impl Node {
     /// The node's local name registry.
@@ -550,29 +518,13 @@ impl Node {
 
     /// The network side's counters.
     pub fn net_stats(&self) -> NetStats {
-        use std::sync::atomic::Ordering::Relaxed;
         self.inner
             .net
             .load()
             .as_ref()
-            .map(|s| {
-                let n = &s.net;
-                let (peer_monitors, monitors_refused) = n.peer_monitors();
-                let c = n.endpoint.counters();
-                NetStats {
-                    late_replies: n.late_replies(),
-                    undeliverable: n.undeliverable.load(Relaxed),
-                    peer_monitors,
-                    monitors_refused,
-                    handshakes_in_flight: n.endpoint.handshakes_in_flight() as u64,
-                    handshakes_refused: c.handshakes_refused.load(Relaxed),
-                    handshakes_retried: c.handshakes_retried.load(Relaxed),
-                    handshakes_timed_out: c.handshakes_timed_out.load(Relaxed),
-                    unfinished_frames_refused: c.unfinished_frames_refused.load(Relaxed),
-                    served_asks_in_flight: n.served_asks_in_flight(),
-                    served_asks_refused: c.served_asks_refused.load(Relaxed),
-                    membership_malformed: s.members.as_ref().map_or(0, |m| m.malformed()),
-                }
+            .map(|s| NetStats {
+                membership_malformed: s.members.as_ref().map_or(0, |m| m.malformed()),
+                ..s.net.stats()
             })
             .unwrap_or_default()
     }

@@ -16,6 +16,7 @@ mod network;
 mod router;
 
 pub use misconfig::Misconfiguration;
+pub use network::NetStats;
 
 pub(crate) use inbound::{send_reply, Control};
 pub(crate) use network::{Network, PeerEvent, Session, Tuning, Unreachable};

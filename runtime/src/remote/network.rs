@@ -586,6 +586,27 @@ impl Network {
         self.served_asks.load(Ordering::Relaxed)
     }
 
+    /// The network's counters (membership's are the node's to add).
+    pub(crate) fn stats(&self) -> NetStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        let (peer_monitors, monitors_refused) = self.peer_monitors();
+        let c = self.endpoint.counters();
+        NetStats {
+            late_replies: self.late_replies(),
+            undeliverable: self.undeliverable.load(Relaxed),
+            peer_monitors,
+            monitors_refused,
+            handshakes_in_flight: self.endpoint.handshakes_in_flight() as u64,
+            handshakes_refused: c.handshakes_refused.load(Relaxed),
+            handshakes_retried: c.handshakes_retried.load(Relaxed),
+            handshakes_timed_out: c.handshakes_timed_out.load(Relaxed),
+            unfinished_frames_refused: c.unfinished_frames_refused.load(Relaxed),
+            served_asks_in_flight: self.served_asks_in_flight(),
+            served_asks_refused: c.served_asks_refused.load(Relaxed),
+            membership_malformed: 0,
+        }
+    }
+
     pub(crate) fn late_replies(&self) -> u64 {
         lock(&self.links).values().map(|l| l.late_replies()).sum()
     }
@@ -686,10 +707,45 @@ impl Drop for Network {
     }
 }
 
-/// Why no connection to a node could be had for one of the node's own asks.
-#[derive(Debug)]
+/// Counters of the node's network side.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetStats {
+    /// Replies that arrived after their ask stopped waiting (dropped).
+    pub late_replies: u64,
+    /// Messages from the wire with an unknown tag or an undecodable payload.
+    pub undeliverable: u64,
+    /// Monitors that peers hold on this node's actors now.
+    pub peer_monitors: u64,
+    /// Peers' monitors refused because the peer held its maximum
+    /// ([`PeerLimits::peer_monitors`](crate::net::PeerLimits::peer_monitors)).
+    pub monitors_refused: u64,
+    /// Incoming handshakes in flight now ([`PeerLimits::handshakes_in_flight`](crate::net::PeerLimits::handshakes_in_flight)).
+    pub handshakes_in_flight: u64,
+    /// Connection attempts refused at the handshake cap.
+    pub handshakes_refused: u64,
+    /// Connection attempts asked to validate their address first (QUIC
+    /// Retry), past [`PeerLimits::unvalidated_handshakes`](crate::net::PeerLimits::unvalidated_handshakes).
+    pub handshakes_retried: u64,
+    /// Handshakes dropped at [`PeerLimits::handshake_timeout`](crate::net::PeerLimits::handshake_timeout).
+    pub handshakes_timed_out: u64,
+    /// Connections closed for holding more unfinished frame bytes than
+    /// [`PeerLimits::unfinished_frame_bytes`](crate::net::PeerLimits::unfinished_frame_bytes), or a frame unfinished past
+    /// [`PeerLimits::frame_deadline`](crate::net::PeerLimits::frame_deadline).
+    pub unfinished_frames_refused: u64,
+    /// Peers' asks being served now.
+    pub served_asks_in_flight: u64,
+    /// Peers' asks answered `Overloaded` at [`PeerLimits::served_asks`](crate::net::PeerLimits::served_asks).
+    pub served_asks_refused: u64,
+    /// Membership packets that did not decode (dropped).
+    pub membership_malformed: u64,
+}
+
+/// Why no connection to a node could be had for one of the node's own asks
+/// (said as `NodeError` says it, for callers that cannot name that).
+#[derive(Debug, thiserror::Error)]
 pub(crate) enum Unreachable {
     /// The node refuses us, or we it, for a reason of configuration.
+    #[error("cannot join node {node}: {cause}")]
     Refused {
         /// The node.
         node: String,
@@ -697,6 +753,10 @@ pub(crate) enum Unreachable {
         cause: super::Misconfiguration,
     },
     /// No connection came up in time.
+    #[error(
+        "no connection to node {node} within {waited:?}: check that it runs, \
+         with the same cluster name and secret, and that its address is reachable"
+    )]
     NotConnected {
         /// The node.
         node: String,

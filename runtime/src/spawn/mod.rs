@@ -101,12 +101,7 @@ impl std::fmt::Display for SpawnFailure {
         match self {
             SpawnFailure::ShutDown => f.write_str("the node is shut down"),
             SpawnFailure::Spawn(e) => e.fmt(f),
-            SpawnFailure::Unreachable(Unreachable::Refused { node, cause }) => {
-                write!(f, "cannot join node {node}: {cause}")
-            }
-            SpawnFailure::Unreachable(Unreachable::NotConnected { node, waited }) => {
-                write!(f, "no connection to node {node} within {waited:?}")
-            }
+            SpawnFailure::Unreachable(u) => u.fmt(f),
             SpawnFailure::Ask(e) => e.fmt(f),
             SpawnFailure::Dispatch(e) => e.fmt(f),
         }
@@ -194,13 +189,14 @@ impl Spawner {
         args: &A::Args,
         timeout: Duration,
     ) -> Result<ActorRef<A>, SpawnFailure> {
+        let target = self.choose(&*self.net()?, at, kind)?;
         let bytes = crate::wire::encode(args).map_err(|e| SpawnError::BadArgs {
-            node: format!("{at}"),
+            node: target.clone(),
             kind: kind.to_owned(),
             reason: format!("the arguments did not encode: {e}"),
         })?;
-        let (target, spawned) = self
-            .spawn_bytes(host, at, kind, bytes, None, timeout)
+        let spawned = self
+            .spawn_at(host, &target, kind, bytes, None, timeout)
             .await?;
         let actor = spawned
             .into_ref::<A>(host)
@@ -214,26 +210,25 @@ impl Spawner {
         })
     }
 
-    /// [`Spawner::spawn`] with encoded arguments, in `group` if given;
-    /// also names the node that started it.
-    async fn spawn_bytes(
+    /// [`Spawner::spawn`] on node `target` (chosen already), with encoded
+    /// arguments, in `group` if given.
+    async fn spawn_at(
         &self,
         host: &Host,
-        at: &Placement,
+        target: &str,
         kind: &str,
         bytes: Vec<u8>,
         group: Option<String>,
         timeout: Duration,
-    ) -> Result<(String, Spawned), SpawnFailure> {
+    ) -> Result<Spawned, SpawnFailure> {
         let net = self.net()?;
-        let target = self.choose(&net, at, kind)?;
-        if target == *net.me.name {
+        if *target == *net.me.name {
             let actor = self.start_here(host, kind, &bytes, group).await;
-            let actor = actor.map_err(|r| SpawnError::from_refusal(r, &target, kind))?;
-            return Ok((target, Spawned::Here(actor)));
+            let actor = actor.map_err(|r| SpawnError::from_refusal(r, target, kind))?;
+            return Ok(Spawned::Here(actor));
         }
         let deadline = platform::deadline(timeout);
-        let link = net.link_named(&target);
+        let link = net.link_named(target);
         let conn = net
             .connected_for(&link, deadline, timeout)
             .await
@@ -250,12 +245,12 @@ impl Spawner {
             .map_err(SpawnFailure::Ask)?;
         let outcome: Result<u64, Refusal> = crate::wire::decode(&reply)
             .map_err(|e| SpawnFailure::Ask(AskError::Decode(e.to_string())))?;
-        let local = outcome.map_err(|r| SpawnError::from_refusal(r, &target, kind))?;
+        let local = outcome.map_err(|r| SpawnError::from_refusal(r, target, kind))?;
         let id = crate::actor::ActorId {
             node: node_id,
             local,
         };
-        Ok((target, Spawned::There(id, link)))
+        Ok(Spawned::There(id, link))
     }
 
     /// Starts an actor of `kind` on this node, exported to the wire, in
@@ -365,10 +360,12 @@ impl RemoteSpawn for Spawner {
             let this = this
                 .upgrade()
                 .ok_or_else(|| "the node is shut down".to_owned())?;
-            this.spawn_bytes(&host, &at, &kind, args, group, SPAWN_TIMEOUT)
-                .await
-                .map(|(_, spawned)| spawned)
-                .map_err(|e| e.to_string())
+            let spawn = async {
+                let target = this.choose(&*this.net()?, &at, &kind)?;
+                this.spawn_at(&host, &target, &kind, args, group, SPAWN_TIMEOUT)
+                    .await
+            };
+            spawn.await.map_err(|e: SpawnFailure| e.to_string())
         })
     }
 }

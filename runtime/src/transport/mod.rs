@@ -24,5 +24,5 @@ pub use limits::{
 };
 pub use peers::{default_redial, Lost, Offer, PeerTable, Redial, Timer};
 pub use pending::{lane_for, PendingAsks};
-pub use tls::{server_name, ClusterCa, NodeIdentity, TlsError, Trust, ALPN};
+pub use tls::{server_name, ClusterCa, NodeIdentity, Security, TlsError, Trust, ALPN};
 pub(crate) use tls::CLUSTER_DIFFERS;
