@@ -2,19 +2,21 @@
 //! current instance exits, for local and remote actors alike.
 //!
 //! Locally a monitor is a watcher on the instance's lifecycle. Across nodes
-//! the monitoring node keeps the watcher and sends the watched node a
+//! the monitoring node keeps the watcher (in its session's
+//! [`PeerMonitors`](peer::PeerMonitors)) and sends the watched node a
 //! `monitor` signal on the actor's data lane (so it is in place before
-//! anything sent after it); the watched node keeps a watch on behalf of the
-//! peer (bounded per peer, one watch per watched actor) and sends `down` back. A lost
-//! connection fires every monitor across it with `NodeDown`, a peer's
-//! goodbye with `Shutdown`.
+//! anything sent after it); the watched node's [`RemoteMonitors`] keeps a
+//! watch on behalf of the peer (bounded per peer, one watch per watched
+//! actor) and sends `down` back. A lost connection fires every monitor
+//! across it with `NodeDown`, a peer's goodbye with `Shutdown`.
 
 mod exits;
 mod peer;
+mod remote;
 
 pub use exits::Exits;
 
-pub(crate) use peer::PeerMonitors;
+pub(crate) use remote::RemoteMonitors;
 
 pub use crate::actor::watch::Monitor;
 use crate::actor::{ActorId, ActorRef, ExitReason};

@@ -8,6 +8,7 @@ use super::wiring::{ClusterTuning, Services};
 use super::{Node, NodeError, NodeInner};
 use crate::actor::Host;
 use crate::platform::{self, OnWorkers, Workers};
+use crate::monitor::RemoteMonitors;
 use crate::registry::Registry;
 use crate::remote::{Network, Tuning};
 use crate::transport::{Endpoint, Liveness, PeerLimits, Redial, Security};
@@ -467,6 +468,7 @@ impl NodeBuilder {
                     };
                     (tuning, net_rng.owned("membership"))
                 });
+                let monitors = RemoteMonitors::new(self.limits.peer_monitors);
                 let net = Network::new(
                     host.node_id().clone(),
                     host.counters().clone(),
@@ -477,7 +479,9 @@ impl NodeBuilder {
                         limits: self.limits,
                         redial: self.redial,
                     },
+                    monitors.clone(),
                 );
+                monitors.attach(&net);
                 let services = Services::wire(&host, net.clone(), cluster);
                 if let Some(members) = &services.members {
                     platform::spawn_local(members.clone().run());

@@ -19,5 +19,7 @@ pub use misconfig::Misconfiguration;
 pub use network::NetStats;
 
 pub(crate) use inbound::{send_reply, Control};
-pub(crate) use network::{Network, PeerEvent, Session, Tuning, Unreachable};
+pub(crate) use network::{
+    MonitorsFor, Network, PeerEvent, Session, SessionMonitors, Tuning, Unreachable,
+};
 pub(crate) use router::Caller;

@@ -15,7 +15,6 @@ use crate::actor::{
     with_context, ActorId, AskError, ExitReason, Exported, Insist, NodeId, Outbound, OutboundError,
     PayloadWriter, PendingReply, RefContext, RemoteReply, Stats, Watcher,
 };
-use crate::monitor::PeerMonitors;
 use crate::platform::{self, NodeRng};
 use super::exposed::Exposed;
 use crate::transport::{
@@ -33,10 +32,6 @@ use tokio::sync::watch;
 /// How long a connection replaced by one to the same peer life keeps
 /// delivering what was in flight on it before it closes.
 const REPLACED_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Monitor keys per `Downs` control message (a frame of about 40 KB, so
-/// it stays on the control lane).
-pub(crate) const DOWNS_PER_FRAME: usize = 4096;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -73,6 +68,30 @@ pub(crate) enum PeerEvent<'a> {
 /// Where a node's peer events go (installed once, by the node).
 pub(crate) type PeerSink = Box<dyn Fn(PeerEvent<'_>) + Send + Sync>;
 
+/// The monitors across one session, both ways, as far as the session
+/// itself needs them: ours of the peer's actors are registered when a
+/// remote ref is monitored and fire when the connection goes. The monitor
+/// room keeps them and handles the peer's `monitor`, `demonitor`, `down`
+/// and `downs` messages; `remote` does not name it.
+pub(crate) trait SessionMonitors: Send + Sync {
+    /// Registers our watcher of one of the peer's actors; returns its key.
+    fn watch(&self, w: Watcher) -> u64;
+    /// Cancels our watcher `key`; true if it had not fired.
+    fn unwatch(&self, key: u64) -> bool;
+    /// The connection is gone: our watchers fire with `reason`, the
+    /// peer's watches of our actors are dropped.
+    fn connection_lost(&self, reason: &ExitReason);
+    /// The peer's monitors of our actors held now, and refused so far.
+    fn held_and_refused(&self) -> (u64, u64);
+}
+
+/// Makes the monitors of each new session (the monitor room's, given to
+/// the network when it is built).
+pub(crate) trait MonitorsFor: Send + Sync {
+    /// The monitors of the session with node `node`.
+    fn session(&self, node: &Arc<str>) -> Arc<dyn SessionMonitors>;
+}
+
 /// The network state of one node.
 pub(crate) struct Network {
     pub(crate) me: NodeId,
@@ -103,6 +122,8 @@ pub(crate) struct Network {
     pub(crate) router: Router,
     /// Where peer events go.
     peer_events: std::sync::OnceLock<PeerSink>,
+    /// Makes each session's monitors.
+    monitors_for: Arc<dyn MonitorsFor>,
 }
 
 impl std::fmt::Debug for Network {
@@ -128,6 +149,7 @@ impl Network {
         endpoint: Endpoint,
         rng: NodeRng,
         tuning: Tuning,
+        monitors_for: Arc<dyn MonitorsFor>,
     ) -> Arc<Self> {
         let Tuning {
             data_lanes,
@@ -139,14 +161,6 @@ impl Network {
             router.route(crate::wire::tags::WHEREIS, this.clone(), Network::on_whereis);
             router.route(crate::wire::tags::EXIT, this.clone(), Network::on_exit);
             router.route(crate::wire::tags::GOODBYE, this.clone(), Network::on_goodbye);
-            for tag in [
-                crate::wire::tags::MONITOR,
-                crate::wire::tags::DEMONITOR,
-                crate::wire::tags::DOWN,
-                crate::wire::tags::DOWNS,
-            ] {
-                router.route(tag, this.clone(), Network::on_monitor_signal);
-            }
             Self {
                 ctx: Arc::new(NetworkContext {
                     me: me.clone(),
@@ -169,6 +183,7 @@ impl Network {
                 served_asks: AtomicU64::new(0),
                 router,
                 peer_events: std::sync::OnceLock::new(),
+                monitors_for,
             }
         })
     }
@@ -203,29 +218,6 @@ impl Network {
         Ok(())
     }
 
-    /// A peer monitors our actors, or tells us one it watched exited.
-    fn on_monitor_signal(self: &Arc<Self>, caller: &Caller<'_>, msg: Control) -> Result<(), String> {
-        let session = caller.session;
-        match msg {
-            Control::Monitor { actor, key } => session.watched_by_peer(caller.conn, actor, key),
-            Control::Demonitor { key, .. } => session.unwatched_by_peer(key),
-            Control::Down { key, reason } => session.down(key, &reason),
-            Control::Downs { keys, reason } => {
-                if keys.len() > DOWNS_PER_FRAME {
-                    return Err(format!(
-                        "a downs message with {} keys, more than {DOWNS_PER_FRAME}",
-                        keys.len()
-                    ));
-                }
-                for key in keys {
-                    session.down(key, &reason);
-                }
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
     /// The peer shuts down: nothing follows on this connection.
     fn on_goodbye(self: &Arc<Self>, caller: &Caller<'_>, _: Control) -> Result<(), String> {
         self.tell(PeerEvent::Left {
@@ -243,13 +235,14 @@ impl Network {
         if let Some(l) = links.get(name) {
             return l.clone();
         }
+        let node: Arc<str> = name.into();
         let link = Arc::new(Session {
-            node: name.into(),
+            monitors: self.monitors_for.session(&node),
+            node,
             net: Arc::downgrade(self),
             ctx: self.ctx.clone(),
             conn: ArcSwapOption::empty(),
             pending: Mutex::default(),
-            monitors: PeerMonitors::new(self.limits.peer_monitors),
             served: Arc::default(),
             refused: Mutex::default(),
             waiting: Mutex::default(),
@@ -581,7 +574,7 @@ impl Network {
             .fold((0, 0), |(a, b), (x, y)| (a + x, b + y))
     }
 
-    /// Replies that arrived after their ask stopped waiting, over all peers.
+    /// Peers' asks being served now, over all peers.
     pub(crate) fn served_asks_in_flight(&self) -> u64 {
         self.served_asks.load(Ordering::Relaxed)
     }
@@ -607,6 +600,7 @@ impl Network {
         }
     }
 
+    /// Replies that arrived after their ask stopped waiting, over all peers.
     pub(crate) fn late_replies(&self) -> u64 {
         lock(&self.links).values().map(|l| l.late_replies()).sum()
     }
@@ -852,7 +846,7 @@ pub(crate) struct Session {
     pub(crate) conn: ArcSwapOption<Connection>,
     pending: Mutex<PendingAsks<RemoteReply>>,
     /// Monitors across this peer connection, both ways.
-    monitors: PeerMonitors,
+    monitors: Arc<dyn SessionMonitors>,
     /// Why the last dial of the node was refused, if for a reason of
     /// configuration (cleared when a connection comes up).
     pub(crate) refused: Mutex<Option<super::Misconfiguration>>,
@@ -1001,81 +995,9 @@ impl Session {
         lock(&self.pending).late_replies()
     }
 
-    /// The peer monitors our actor `local` under its `key`. All its
-    /// monitors of one actor share one watch on it; when it fires, their
-    /// `Down`s go in batches of [`DOWNS_PER_FRAME`].
-    pub(crate) fn watched_by_peer(self: &Arc<Self>, conn: &Arc<Connection>, local: u64, key: u64) {
-        let Some(actor) = self.net.upgrade().and_then(|net| net.exported(local)) else {
-            self.system(
-                conn,
-                &Control::Down {
-                    key,
-                    reason: ExitReason::NoActor,
-                },
-            );
-            return;
-        };
-        let (session, weak) = (self.clone(), Arc::downgrade(conn));
-        let install = move |actor: &Arc<dyn Exported>, generation| {
-            actor.watch(Box::new(move |reason| {
-                let keys = session.monitors.peer_watch_fired(local, generation);
-                if let Some(conn) = weak.upgrade() {
-                    session.send_downs(&conn, &keys, reason);
-                }
-            }))
-        };
-        if let Err(refused) = self.monitors.add_peer_watch(key, local, actor, install) {
-            if refused.count.is_power_of_two() {
-                tracing::warn!(
-                    peer = %self.node, max = refused.max, refused = refused.count,
-                    "monitor refused: the peer holds the most monitors a peer may hold here"
-                );
-            }
-            let why = format!(
-                "monitor refused: the peer already holds {} monitors on this node",
-                refused.max
-            );
-            let reason = ExitReason::Error(why);
-            self.system(conn, &Control::Down { key, reason });
-        }
-    }
-
-    /// Tells the peer its monitors `keys` fired with `reason`.
-    fn send_downs(&self, conn: &Connection, keys: &[u64], reason: &ExitReason) {
-        match keys {
-            [] => {}
-            [key] => self.system(
-                conn,
-                &Control::Down {
-                    key: *key,
-                    reason: reason.clone(),
-                },
-            ),
-            _ => {
-                for batch in keys.chunks(DOWNS_PER_FRAME) {
-                    let msg = Control::Downs {
-                        keys: batch.to_vec(),
-                        reason: reason.clone(),
-                    };
-                    self.system(conn, &msg);
-                }
-            }
-        }
-    }
-
-    /// The peer cancelled its monitor `key`.
-    pub(crate) fn unwatched_by_peer(&self, key: u64) {
-        self.monitors.remove_peer_watch(key);
-    }
-
-    /// A monitored remote actor exited.
-    pub(crate) fn down(&self, key: u64, reason: &ExitReason) {
-        self.monitors.down(key, reason);
-    }
-
     /// The peer's monitors of our actors held now, and refused so far.
     pub(crate) fn peer_monitors(&self) -> (u64, u64) {
-        (self.monitors.peer_watches() as u64, self.monitors.refused())
+        self.monitors.held_and_refused()
     }
 
     /// The connection `conn` is gone: asks fail, monitors fire, the peer's

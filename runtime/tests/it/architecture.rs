@@ -12,13 +12,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("platform", &[]),
     ("wire", &[]),
     ("actor", &["wire", "platform"]),
-    ("monitor", &["actor"]),
+    ("monitor", &["remote", "actor", "wire"]),
     ("supervision", &["actor", "monitor", "wire", "platform"]),
     ("transport", &["wire", "platform"]),
-    (
-        "remote",
-        &["transport", "monitor", "actor", "wire", "platform"],
-    ),
+    ("remote", &["transport", "actor", "wire", "platform"]),
     ("membership", &["remote", "actor", "wire", "platform"]),
     (
         "registry",
