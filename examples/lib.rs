@@ -24,7 +24,10 @@ pub async fn cluster(cluster: &str, names: &[(&str, &[&str])]) -> Vec<Node> {
             b = b.role(*r);
         }
         if let Some(seed) = nodes.first() {
-            b = b.seed_node(&*seed.node_id().name, seed.local_addr().expect("addr"));
+            b = b.seed_node(
+                &*seed.node_id().name,
+                seed.net().local_addr().expect("addr"),
+            );
         }
         nodes.push(b.start().await.expect("a node starts"));
     }

@@ -39,7 +39,7 @@ impl App {
                 say(format!(
                     "node {} listening {}",
                     node.node_id().name,
-                    node.local_addr()?
+                    node.net().local_addr()?
                 ));
                 print_member_events(&node);
                 app.start_deployments(&node, &file, say);

@@ -83,7 +83,7 @@ pub fn run(opts: ServeOptions) -> anyhow::Result<()> {
                 )?;
                 node.global().join(arbour_testkit::ECHOES, &echo)?;
             }
-            println!("listening {}", node.local_addr()?);
+            println!("listening {}", node.net().local_addr()?);
             std::io::stdout().flush()?;
             // membership changes, a line each (as `arbour run` prints them)
             crate::run::print_member_events(&node);

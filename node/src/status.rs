@@ -42,7 +42,7 @@ pub fn report(file: &ClusterFile) -> anyhow::Result<String> {
         let asks = file.nodes.iter().map(|n| {
             let node = node.clone();
             async move {
-                let _ = tokio::time::timeout(ASK, node.connect(&n.name, n.listen)).await;
+                let _ = tokio::time::timeout(ASK, node.net().connect(&n.name, n.listen)).await;
                 (n.name.clone(), node.status_of(&n.name, ASK).await)
             }
         });

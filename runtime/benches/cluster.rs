@@ -89,7 +89,7 @@ fn member(name: &str, seed: Option<&str>) {
         node.expose("echo", &echo).expect("expose");
         println!(
             "listening {} {}",
-            node.local_addr().expect("addr"),
+            node.net().local_addr().expect("addr"),
             node.node_id().incarnation
         );
         let out = |line: String| {
@@ -500,7 +500,7 @@ fn spawn_profile() {
                 node.kind::<Echo>("echo").expect("kind");
                 node.expose("echo", &node.spawn(Echo)).expect("expose");
                 addr_tx
-                    .send(node.local_addr().expect("addr"))
+                    .send(node.net().local_addr().expect("addr"))
                     .expect("send");
                 std::future::pending::<()>().await
             })

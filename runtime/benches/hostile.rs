@@ -62,7 +62,7 @@ fn monitors_drop() {
             .expect("alpha");
         let echo = alpha.spawn(Echo);
         alpha.expose("echo", &echo).expect("expose");
-        let addr = alpha.local_addr().expect("addr");
+        let addr = alpha.net().local_addr().expect("addr");
         // mallory on a thread of its own: firing its own 200k watchers
         // when it disconnects is its cost, not the node's
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
@@ -71,7 +71,7 @@ fn monitors_drop() {
             builder("mallory")
                 .workers(1)
                 .run(move |node| async move {
-                    node.connect("alpha", addr).await.expect("connect");
+                    node.net().connect("alpha", addr).await.expect("connect");
                     let remote = node
                         .lookup::<Echo>("alpha", "echo", Duration::from_secs(10))
                         .await
@@ -90,13 +90,13 @@ fn monitors_drop() {
                 .expect("mallory");
         });
         let gamma = builder("gamma").start().await.expect("gamma");
-        gamma.connect("alpha", addr).await.expect("connect");
+        gamma.net().connect("alpha", addr).await.expect("connect");
         let legit = gamma
             .lookup::<Echo>("alpha", "echo", Duration::from_secs(10))
             .await
             .expect("lookup");
         ready_rx.await.expect("mallory's monitors are in place");
-        assert_eq!(alpha.net_stats().peer_monitors, MONITORS);
+        assert_eq!(alpha.net().stats().peer_monitors, MONITORS);
         let start = Instant::now();
         let _ = go_tx.send(());
         let (mut noticed, mut dropped) = (None, None);
@@ -107,10 +107,10 @@ fn monitors_drop() {
             assert_eq!(legit.ask(Ping(i)).await, Ok(i + 1));
             latencies.push(sent.elapsed());
             i += 1;
-            if noticed.is_none() && alpha.connected_peers().len() < 2 {
+            if noticed.is_none() && alpha.net().peers().len() < 2 {
                 noticed = Some(Instant::now());
             }
-            if dropped.is_none() && alpha.net_stats().peer_monitors == 0 {
+            if dropped.is_none() && alpha.net().stats().peer_monitors == 0 {
                 dropped = Some(Instant::now());
             }
         }
@@ -145,10 +145,10 @@ fn victim() {
         .run(|node| async move {
             let echo = node.spawn(Echo);
             node.expose("echo", &echo).expect("expose");
-            println!("listening {}", node.local_addr().expect("addr"));
+            println!("listening {}", node.net().local_addr().expect("addr"));
             std::io::stdout().flush().expect("flush");
             loop {
-                let s = node.net_stats();
+                let s = node.net().stats();
                 println!(
                     "stats {} {} {} {}",
                     s.handshakes_in_flight,
@@ -216,7 +216,7 @@ fn handshake_flood() {
         .workers(1)
         .run(move |node| async move {
             let started = Instant::now();
-            node.connect("alpha", addr).await.expect("connect");
+            node.net().connect("alpha", addr).await.expect("connect");
             let remote = node
                 .lookup::<Echo>("alpha", "echo", Duration::from_secs(10))
                 .await

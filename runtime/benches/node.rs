@@ -56,7 +56,7 @@ fn serve() {
         .run(|node| async move {
             let echo = node.spawn(Echo);
             node.expose("echo", &echo).expect("expose");
-            println!("listening {}", node.local_addr().expect("addr"));
+            println!("listening {}", node.net().local_addr().expect("addr"));
             std::io::stdout().flush().expect("flush");
             std::future::pending::<()>().await
         })
@@ -72,20 +72,23 @@ fn lifecycle() {
         let anchor = builder("anchor").start().await.expect("anchor");
         let echo = anchor.spawn(Echo);
         anchor.expose("echo", &echo).expect("expose");
-        let anchor_addr = anchor.local_addr().expect("addr");
+        let anchor_addr = anchor.net().local_addr().expect("addr");
         let (mut rss_warm, mut rss_half) = (0, 0);
         let mut trace = Vec::new();
         let start = Instant::now();
         for cycle in 0..CYCLES {
             let node = builder("cycler").start().await.expect("cycler");
-            node.connect("anchor", anchor_addr).await.expect("connect");
+            node.net()
+                .connect("anchor", anchor_addr)
+                .await
+                .expect("connect");
             let remote = node
                 .lookup::<Echo>("anchor", "echo", Duration::from_secs(10))
                 .await
                 .expect("lookup");
             assert_eq!(remote.ask(Ping(1)).await, Ok(2));
             node.shutdown().await;
-            while !anchor.connected_peers().is_empty() {
+            while !anchor.net().peers().is_empty() {
                 tokio::task::yield_now().await;
             }
             if cycle + 1 == WARM_UP {
@@ -144,7 +147,7 @@ fn peer_notice() {
         let notice = builder("watcher")
             .workers(1)
             .run(move |node| async move {
-                node.connect("leaver", addr).await.expect("connect");
+                node.net().connect("leaver", addr).await.expect("connect");
                 let echo = node
                     .lookup::<Echo>("leaver", "echo", Duration::from_secs(10))
                     .await

@@ -159,7 +159,7 @@ async fn serve(node: Node) {
         .expect("spawn");
     node.expose("sink_far", &far).expect("expose");
     println!("floor {}", floor.local_addr().expect("addr"));
-    println!("node {}", node.local_addr().expect("addr"));
+    println!("node {}", node.net().local_addr().expect("addr"));
     std::io::stdout().flush().expect("flush");
     while let Some(Ok(peer)) = floor.accept().await {
         tokio::task::spawn_local(floor_server(peer));
@@ -348,7 +348,10 @@ async fn measure(node: Node, floor_addr: SocketAddr, node_addr: SocketAddr) {
         .connect(floor_addr, "floor-server")
         .await
         .expect("floor connect");
-    node.connect("server", node_addr).await.expect("connect");
+    node.net()
+        .connect("server", node_addr)
+        .await
+        .expect("connect");
     let sink: ActorRef<Sink> = node
         .lookup("server", "sink", Duration::from_secs(10))
         .await
@@ -487,8 +490,8 @@ async fn measure(node: Node, floor_addr: SocketAddr, node_addr: SocketAddr) {
     println!("remote.tell.burst_sender_rss_growth_bytes {queued_rss} bytes");
     println!(
         "remote.stats late_replies={} undeliverable={} dead_letters={} full_drops={} outbound_drops={}",
-        node.net_stats().late_replies,
-        node.net_stats().undeliverable,
+        node.net().stats().late_replies,
+        node.net().stats().undeliverable,
         node.stats().dead_letters,
         node.stats().mailbox_full_drops,
         node.stats().outbound_drops

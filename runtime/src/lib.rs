@@ -183,12 +183,14 @@ pub mod cluster {
     pub use crate::spawn::{Kind, Placement, SpawnError, SPAWN_TIMEOUT};
 }
 
-/// The network: how a node proves it belongs ([`Security`](net::Security),
+/// The network: a node's own ([`Net`](net::Net), from [`Node::net`]: its
+/// address, dialing, the peers connected, the counters), how a node proves it belongs ([`Security`](net::Security),
 /// mutual TLS from a cluster secret or certificate files), the bounds peers
 /// are held to ([`PeerLimits`](net::PeerLimits)), the network's counters
 /// ([`NetStats`](net::NetStats)), and why a peer could not be joined
 /// ([`Misconfiguration`](net::Misconfiguration)).
 pub mod net {
+    pub use crate::node::Net;
     pub use crate::remote::{Misconfiguration, NetStats};
     pub use crate::transport::{
         server_name, ClusterCa, NodeIdentity, PeerLimits, Security, TlsError, TransportError,

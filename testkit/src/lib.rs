@@ -237,7 +237,7 @@ pub async fn dial_echo(
     addr: std::net::SocketAddr,
     timeout: std::time::Duration,
 ) -> Result<ActorRef<Echo>, arbour::NodeError> {
-    node.connect(peer, addr).await?;
+    node.net().connect(peer, addr).await?;
     node.lookup(peer, ECHO, timeout).await
 }
 

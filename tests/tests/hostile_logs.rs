@@ -37,7 +37,7 @@ async fn refusal(alpha: &Node, bytes: &[u8]) -> String {
     let conn = client
         .connect_with(
             quinn::ClientConfig::new(std::sync::Arc::new(quic)),
-            alpha.local_addr().expect("addr"),
+            alpha.net().local_addr().expect("addr"),
             "alpha",
         )
         .expect("connect");
@@ -110,7 +110,7 @@ fn lines_a_peer_can_provoke_are_throttled_and_every_case_counted() {
         })
         .await;
         let beta = test_node("beta").start().await.expect("beta");
-        let addr = alpha.local_addr().expect("addr");
+        let addr = alpha.net().local_addr().expect("addr");
         let echo = bounded("dial echo", dial_echo(&beta, "alpha", addr, LIMIT))
             .await
             .expect("dial echo");
@@ -125,17 +125,17 @@ fn lines_a_peer_can_provoke_are_throttled_and_every_case_counted() {
             bounded("ask", echo.ask(Ping(1)).wait_if_full()).await,
             Ok(2)
         );
-        assert_eq!(alpha.net_stats().undeliverable, 10_000);
+        assert_eq!(alpha.net().stats().undeliverable, 10_000);
         assert_eq!(log.lines_with("message from the wire not delivered"), 1);
         // 200 abandoned handshakes: a few held to their deadline, the rest
         // sent a Retry (at debug)
-        let mut flood = HalfOpen::start(alpha.local_addr().expect("addr"), 200);
+        let mut flood = HalfOpen::start(alpha.net().local_addr().expect("addr"), 200);
         for _ in 0..4 {
             tokio::time::sleep(Duration::from_millis(200)).await;
             flood.ping();
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let stats = alpha.net_stats();
+        let stats = alpha.net().stats();
         assert!(stats.handshakes_timed_out >= 4, "{stats:?}");
         assert!(stats.handshakes_retried >= 100, "{stats:?}");
         assert_eq!(log.lines_with("handshake timed out"), 1);
@@ -183,7 +183,7 @@ fn a_node_with_the_wrong_secret_cannot_join_and_is_named_in_the_log() {
             .start()
             .await
             .expect("alpha starts");
-        let addr = alpha.local_addr().expect("addr");
+        let addr = alpha.net().local_addr().expect("addr");
         let mallory = Node::builder("mallory")
             .cluster_name("test")
             .secret("not-the-secret")
@@ -192,7 +192,7 @@ fn a_node_with_the_wrong_secret_cannot_join_and_is_named_in_the_log() {
             .await
             .expect("mallory starts");
         // a dial of its own gets the answer the seed gives its announces
-        match bounded("mallory dials", mallory.connect("alpha", addr)).await {
+        match bounded("mallory dials", mallory.net().connect("alpha", addr)).await {
             Err(arbour::NodeError::Refused { node, cause }) => {
                 assert_eq!(node, "alpha");
                 eprintln!("mallory is told: {cause}");
@@ -209,7 +209,7 @@ fn a_node_with_the_wrong_secret_cannot_join_and_is_named_in_the_log() {
         // the seed names where the refused node is (TLS 1.3: a client that
         // distrusts the seed aborts before presenting its certificate, so
         // the address is what the seed can know)
-        let port = format!(":{}", mallory.local_addr().expect("addr").port());
+        let port = format!(":{}", mallory.net().local_addr().expect("addr").port());
         let seed_line = || {
             let text = String::from_utf8_lossy(&log.0.lock().expect("log")).to_string();
             text.lines()
@@ -232,6 +232,6 @@ fn a_node_with_the_wrong_secret_cannot_join_and_is_named_in_the_log() {
             "mallory did not join"
         );
         assert!(mallory.membership().members().is_empty());
-        assert!(alpha.connected_peers().is_empty());
+        assert!(alpha.net().peers().is_empty());
     });
 }

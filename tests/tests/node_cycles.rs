@@ -27,12 +27,12 @@ fn a_thousand_start_shutdown_cycles_leave_nothing_behind() {
         let anchor = node("anchor").await;
         let echo = anchor.spawn(Echo::default());
         anchor.expose(ECHO, &echo).expect("expose");
-        let anchor_addr = anchor.local_addr().expect("addr");
+        let anchor_addr = anchor.net().local_addr().expect("addr");
         let baseline_workers = live_workers();
         let mut rss_after_warm_up = 0;
         for cycle in 0..CYCLES {
             let n = node("cycler").await;
-            let addr = n.local_addr().expect("addr");
+            let addr = n.net().local_addr().expect("addr");
             let remote = bounded("dial", dial_echo(&n, "anchor", anchor_addr, LIMIT))
                 .await
                 .expect("dial");
@@ -52,7 +52,7 @@ fn a_thousand_start_shutdown_cycles_leave_nothing_behind() {
                 .unwrap_or_else(|e| panic!("cycle {cycle}: port {addr} still held: {e}"));
             // the peer saw the goodbye: the anchor holds no connection to it
             bounded("anchor forgets the cycler", async {
-                while !anchor.connected_peers().is_empty() {
+                while !anchor.net().peers().is_empty() {
                     tokio::task::yield_now().await;
                 }
             })

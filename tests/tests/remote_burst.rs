@@ -19,7 +19,7 @@ fn a_burst_of_a_million_remote_tells_arrives_complete_and_in_order() {
         let echo = alpha.spawn(Echo::default());
         alpha.expose(ECHO, &echo).expect("expose");
         let beta = node("beta").await;
-        let addr = alpha.local_addr().expect("addr");
+        let addr = alpha.net().local_addr().expect("addr");
         let remote = bounded("dial echo", dial_echo(&beta, "alpha", addr, LIMIT))
             .await
             .expect("dial echo");

@@ -39,6 +39,23 @@ impl WorkerPlacement {
     }
 }
 
+/// The worker `at` chooses on `host` and its index, or `None` if that is
+/// this thread (or the host has no workers and `at` allows that).
+fn chosen_worker(
+    host: &Host,
+    at: WorkerPlacement,
+) -> Result<Option<(crate::platform::Workers, usize)>, WorkersError> {
+    let Some(workers) = host.workers() else {
+        at.only_here()?;
+        return Ok(None);
+    };
+    let index = at.index(&workers)?;
+    if workers.current() == Some(index) || (index == 0 && workers.reachable_here()) {
+        return Ok(None);
+    }
+    Ok(Some((workers, index)))
+}
+
 /// Runs `f` on a worker of `host` chosen by `at` (at once if that is this
 /// thread) and returns what it returned.
 pub(crate) async fn run_placed<R, F>(
@@ -50,17 +67,37 @@ where
     R: Send + 'static,
     F: FnOnce() -> R + Send + 'static,
 {
-    let Some(workers) = host.workers() else {
-        at.only_here()?;
+    let Some((workers, index)) = chosen_worker(host, at)? else {
         return Ok(f());
     };
-    let index = at.index(&workers)?;
-    if workers.current() == Some(index) || (index == 0 && workers.reachable_here()) {
-        return Ok(f());
-    }
     let (tx, rx) = tokio::sync::oneshot::channel();
     workers.run_on(index, move || {
         let _ = tx.send(f());
+    })?;
+    rx.await.map_err(|_| WorkersError::Closed)
+}
+
+/// [`run_placed`] for work that waits: the future `f` makes runs to its
+/// end as a task of the chosen worker (in the caller's task if that is
+/// this thread).
+pub(crate) async fn run_placed_async<R, F, Fut>(
+    host: &Host,
+    at: WorkerPlacement,
+    f: F,
+) -> Result<R, WorkersError>
+where
+    R: Send + 'static,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = R> + 'static,
+{
+    let Some((workers, index)) = chosen_worker(host, at)? else {
+        return Ok(f().await);
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    workers.run_on(index, move || {
+        crate::platform::spawn_local(async move {
+            let _ = tx.send(f().await);
+        });
     })?;
     rx.await.map_err(|_| WorkersError::Closed)
 }

@@ -333,7 +333,7 @@ impl NodeBuilder {
     ///     arbour::Node::builder("alpha")
     ///         .secret("change-me")
     ///         .run(|node| async move {
-    ///             println!("{} listening on {:?}", node.node_id(), node.local_addr());
+    ///             println!("{} listening on {:?}", node.node_id(), node.net().local_addr());
     ///             std::future::pending::<()>().await // serve until a signal
     ///         })?;
     ///     Ok(())

@@ -37,7 +37,7 @@ pub enum NodeError {
     },
     /// No connection to the node came up in time.
     #[error(
-        "no connection to node {node} within {waited:?}: dial it with Node::connect \
+        "no connection to node {node} within {waited:?}: dial it with node.net().connect() \
          or list it with NodeBuilder::peer, and check that it runs with the same \
          cluster name and secret"
     )]

@@ -5,20 +5,21 @@
 
 mod builder;
 mod error;
+mod net;
 mod status;
 mod wiring;
 
 pub use builder::NodeBuilder;
 pub use error::NodeError;
+pub use net::Net;
 pub use status::NodeStatus;
 
 use crate::actor::{
-    export, remote_ref, run_placed, ActorRef, Host, Kind, NodeId, Placement,
+    export, remote_ref, run_placed, run_placed_async, ActorRef, Host, Kind, NodeId, Placement,
     WorkerPlacement,
 };
 use crate::platform::{self, Workers};
 use crate::registry::{GlobalRegistry, Registry};
-use crate::remote::{Misconfiguration, NetStats};
 use crate::spawn::SpawnError;
 use crate::supervision::{SupervisorError, SupervisorRef, SupervisorSpec};
 use crate::RemoteActor;
@@ -372,34 +373,10 @@ impl Node {
         at: WorkerPlacement,
         spec: SupervisorSpec,
     ) -> Result<SupervisorRef, SupervisorError> {
-        let Some(workers) = self.inner.host.workers() else {
-            at.only_here()
-                .map_err(|e| SupervisorError::Placement(e.to_string()))?;
-            return spec.start(&self.inner.host).await;
-        };
-        let index = at
-            .index(&workers)
-            .map_err(|e| SupervisorError::Placement(e.to_string()))?;
-        if workers.current() == Some(index) || (index == 0 && workers.reachable_here()) {
-            return spec.start(&self.inner.host).await;
-        }
-        let (tx, rx) = tokio::sync::oneshot::channel();
         let host = self.inner.host.clone();
-        workers
-            .run_on(index, move || {
-                platform::spawn_local(async move {
-                    let _ = tx.send(spec.start(&host).await);
-                });
-            })
-            .map_err(|e| SupervisorError::Placement(e.to_string()))?;
-        rx.await.map_err(|_| {
-            SupervisorError::Placement(format!("worker {index} stopped before the start"))
-        })?
-    }
-
-    /// The address the node listens on.
-    pub fn local_addr(&self) -> Result<SocketAddr, NodeError> {
-        Ok(self.services()?.net.endpoint.local_addr()?)
+        run_placed_async(&self.inner.host, at, move || async move { spec.start(&host).await })
+            .await
+            .map_err(|e| SupervisorError::Placement(e.to_string()))?
     }
 
     /// Registers `actor` under `name` in the local registry and makes it
@@ -423,7 +400,7 @@ impl Node {
     /// alpha.expose("echo", &alpha.spawn(Echo))?;
     /// let beta = Node::builder("beta")
     ///     .secret("s3cret")
-    ///     .peer("alpha", alpha.local_addr()?)
+    ///     .peer("alpha", alpha.net().local_addr()?)
     ///     .start()
     ///     .await?;
     /// let echo = beta.lookup::<Echo>("alpha", "echo", Duration::from_secs(5)).await?;
@@ -469,64 +446,12 @@ impl Node {
         Ok(remote_ref(id, link, self.inner.host.counters().clone())?)
     }
 
-    /// Dials node `node` at `addr` and waits for the handshake. The address
-    /// is remembered: a lost connection is redialed with backoff.
-    pub async fn connect(&self, node: &str, addr: SocketAddr) -> Result<(), NodeError> {
-        let net = &self.services()?.net;
-        net.remember(node, addr);
-        match self.inner.host.in_node(net.dial(node, addr)).await {
-            Ok(()) => Ok(()),
-            Err(e) => Err(match Misconfiguration::of(&e) {
-                Some(cause) => NodeError::Refused {
-                    node: node.to_owned(),
-                    cause,
-                },
-                None => NodeError::Transport(e),
-            }),
-        }
-    }
-
     /// The cluster's membership as this node sees it: members alive and
     /// down, and their changes (empty without membership:
     /// [`NodeBuilder::seed_node`]).
     pub fn membership(&self) -> crate::membership::Membership {
         let s = self.inner.net.load();
         crate::membership::Membership::new(s.as_ref().and_then(|s| s.members.as_ref()))
-    }
-
-    /// The peer nodes connected now.
-    pub fn connected_peers(&self) -> Vec<NodeId> {
-        self.inner
-            .net
-            .load()
-            .as_ref()
-            .map(|s| s.net.connected())
-            .unwrap_or_default()
-    }
-
-    /// Waits until `node` is connected, up to `timeout`; false if it is not.
-    pub async fn wait_for_peer(&self, node: &str, timeout: Duration) -> bool {
-        let Ok(services) = self.services() else {
-            return false;
-        };
-        let net = &services.net;
-        let link = net.link_named(node);
-        net.connected_to(&link, platform::deadline(timeout))
-            .await
-            .is_ok()
-    }
-
-    /// The network side's counters.
-    pub fn net_stats(&self) -> NetStats {
-        self.inner
-            .net
-            .load()
-            .as_ref()
-            .map(|s| NetStats {
-                membership_malformed: s.members.as_ref().map_or(0, |m| m.malformed()),
-                ..s.net.stats()
-            })
-            .unwrap_or_default()
     }
 
     /// Closes every connection and stops listening at once, without a

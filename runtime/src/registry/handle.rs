@@ -33,7 +33,7 @@ use tokio::sync::broadcast;
 /// # tokio::task::LocalSet::new().run_until(async {
 /// let alpha = arbour::Node::builder("alpha").secret("s3cret").start().await?;
 /// let beta = arbour::Node::builder("beta").secret("s3cret")
-///     .seed_node("alpha", alpha.local_addr()?).start().await?;
+///     .seed_node("alpha", alpha.net().local_addr()?).start().await?;
 /// alpha.global().register("echo", &alpha.spawn(Echo))?;
 /// let echo = beta.global().wait_for::<Echo>("echo", Duration::from_secs(5)).await?;
 /// assert_eq!(echo.ask(Ping(1)).await, Ok(2));

@@ -59,7 +59,7 @@ fn a_message_declared_once_has_its_tag_reply_and_encoding() {
                 .expect("expose");
             let beta = Node::builder("beta")
                 .secret("s")
-                .peer("alpha", alpha.local_addr().expect("addr"))
+                .peer("alpha", alpha.net().local_addr().expect("addr"))
                 .start()
                 .await
                 .expect("beta");

@@ -25,7 +25,7 @@ async fn echo_pair(
     let (beta, _) = cluster.start("beta").await.expect("beta");
     let echo = alpha.spawn(Echo::default());
     alpha.expose("echo", &echo).expect("expose");
-    bounded("connect", beta.connect("alpha", alpha_addr))
+    bounded("connect", beta.net().connect("alpha", alpha_addr))
         .await
         .expect("the handshake completes");
     let remote = bounded("lookup", beta.lookup::<Echo>("alpha", "echo", LIMIT))

@@ -25,7 +25,7 @@ fn tell_ask_monitor_and_a_dropped_link_in_virtual_time() {
         alpha.expose("echo", &echo).expect("expose");
 
         let t0 = tokio::time::Instant::now();
-        bounded("connect", beta.connect("alpha", alpha_addr))
+        bounded("connect", beta.net().connect("alpha", alpha_addr))
             .await
             .expect("handshake");
         assert!(
@@ -69,7 +69,7 @@ fn tell_ask_monitor_and_a_dropped_link_in_virtual_time() {
         let down = bounded("down", downs.recv()).await.expect("Down");
         assert_eq!(down.reason, ExitReason::NodeDown);
         assert!(t2.elapsed() >= Duration::from_secs(1), "{:?}", t2.elapsed());
-        assert!(beta.connected_peers().is_empty());
+        assert!(beta.net().peers().is_empty());
     });
 }
 
@@ -87,10 +87,10 @@ fn one_node_of_three_crashes_alone() {
         alpha.expose("echo", &on_alpha).expect("expose");
         let on_beta = beta.spawn(Echo::default());
         beta.expose("echo", &on_beta).expect("expose");
-        bounded("connect", gamma.connect("alpha", alpha_addr))
+        bounded("connect", gamma.net().connect("alpha", alpha_addr))
             .await
             .expect("to alpha");
-        bounded("connect", gamma.connect("beta", beta_addr))
+        bounded("connect", gamma.net().connect("beta", beta_addr))
             .await
             .expect("to beta");
         let to_alpha = bounded("lookup", gamma.lookup::<Echo>("alpha", "echo", LIMIT))
@@ -115,7 +115,8 @@ fn one_node_of_three_crashes_alone() {
         assert_eq!(down.reason, ExitReason::NodeDown);
         assert_eq!(
             gamma
-                .connected_peers()
+                .net()
+                .peers()
                 .iter()
                 .map(|p| p.name.to_string())
                 .collect::<Vec<_>>(),

@@ -37,7 +37,7 @@ fn names(node: &Node) -> Vec<String> {
 fn nodes_join_through_one_seed_a_crashed_one_is_down_everywhere_and_a_leaving_one_left() {
     run_local(|| async {
         let alpha = member("alpha", None).await;
-        let seed = alpha.local_addr().expect("addr");
+        let seed = alpha.net().local_addr().expect("addr");
         let beta = member("beta", Some(seed)).await;
         let gamma = member("gamma", Some(seed)).await;
         let delta = member("delta", Some(seed)).await;
@@ -89,7 +89,7 @@ fn nodes_join_through_one_seed_a_crashed_one_is_down_everywhere_and_a_leaving_on
         }
         for n in [&alpha, &beta, &gamma] {
             assert!(!names(n).contains(&"delta".to_string()));
-            assert_eq!(n.net_stats().membership_malformed, 0);
+            assert_eq!(n.net().stats().membership_malformed, 0);
         }
         // declared down: the monitor fired and the ask failed, both with
         // NodeDown (the connection itself would have waited a minute)
@@ -174,7 +174,7 @@ fn a_seed_that_is_down_does_not_stop_the_others() {
         let beta = test_node("beta")
             .membership(MembershipConfig::default())
             .seed_node("ghost", dead)
-            .seed_node("alpha", alpha.local_addr().expect("addr"))
+            .seed_node("alpha", alpha.net().local_addr().expect("addr"))
             .start()
             .await
             .expect("beta starts");
@@ -214,7 +214,7 @@ fn a_down_member_is_forgotten_after_the_configured_time() {
         };
         let alpha = start("alpha", None).await;
         let mut events = alpha.membership().events().expect("membership");
-        let beta = start("beta", Some(alpha.local_addr().expect("addr"))).await;
+        let beta = start("beta", Some(alpha.net().local_addr().expect("addr"))).await;
         next(
             &mut events,
             "beta up",

@@ -30,7 +30,7 @@ async fn member(name: &str, seed: Option<std::net::SocketAddr>, role: Option<&st
 /// alpha (the seed), beta and gamma, every one knowing the two others.
 async fn three(roles: [Option<&str>; 3]) -> (Node, Node, Node) {
     let alpha = member("alpha", None, roles[0]).await;
-    let seed = alpha.local_addr().expect("addr");
+    let seed = alpha.net().local_addr().expect("addr");
     let mut ev = alpha.membership().events().expect("membership");
     let beta = member("beta", Some(seed), roles[1]).await;
     let gamma = member("gamma", Some(seed), roles[2]).await;

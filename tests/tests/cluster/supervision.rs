@@ -26,7 +26,7 @@ async fn member(name: &str, seed: Option<std::net::SocketAddr>) -> Node {
 /// knowing the others and who has the kind.
 async fn cluster() -> (Node, Node, Node) {
     let alpha = member("alpha", None).await;
-    let seed = alpha.local_addr().expect("addr");
+    let seed = alpha.net().local_addr().expect("addr");
     let beta = member("beta", Some(seed)).await;
     let gamma = member("gamma", Some(seed)).await;
     let mut kinds = alpha.global().events().expect("events");

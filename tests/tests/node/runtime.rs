@@ -51,7 +51,7 @@ fn a_node_run_through_the_entry_point_uses_all_its_workers() {
                 let child = sup.child::<Echo>("e").expect("child");
                 threads.push(child.ask(WhereAreYou).await.expect("ask"));
                 addr_tx
-                    .send(node.local_addr().expect("addr"))
+                    .send(node.net().local_addr().expect("addr"))
                     .expect("send addr");
                 let _ = done_rx.await;
                 threads
@@ -60,7 +60,7 @@ fn a_node_run_through_the_entry_point_uses_all_its_workers() {
     let addr = addr_rx.recv_timeout(LIMIT).expect("alpha started");
     run_local(|| async move {
         let beta = node("beta").await;
-        bounded("connect", beta.connect("alpha", addr))
+        bounded("connect", beta.net().connect("alpha", addr))
             .await
             .expect("connect");
         for w in 0..2 {
@@ -122,7 +122,7 @@ fn a_graceful_shutdown_is_seen_by_peers_at_once() {
             .start()
             .await
             .expect("beta");
-        let addr = alpha.local_addr().expect("addr");
+        let addr = alpha.net().local_addr().expect("addr");
         let plain = bounded("dial", dial_echo(&beta, "alpha", addr, LIMIT))
             .await
             .expect("dial");
@@ -158,10 +158,10 @@ fn a_graceful_shutdown_is_seen_by_peers_at_once() {
         ];
         expected.sort_by_key(|(local, _)| *local);
         assert_eq!(downs_seen, expected);
-        assert!(beta.connected_peers().is_empty());
+        assert!(beta.net().peers().is_empty());
         // after the shutdown the node answers with a precise error
         assert!(matches!(
-            alpha.local_addr(),
+            alpha.net().local_addr(),
             Err(arbour::NodeError::ShutDown)
         ));
         assert!(alpha.is_shut_down());
@@ -192,7 +192,7 @@ fn a_crashed_node_is_noticed_through_the_idle_timeout() {
             .start()
             .await
             .expect("beta");
-        let addr = alpha.local_addr().expect("addr");
+        let addr = alpha.net().local_addr().expect("addr");
         let remote = bounded("dial", dial_echo(&beta, "alpha", addr, LIMIT))
             .await
             .expect("dial");

@@ -24,7 +24,7 @@ async fn victim(limits: PeerLimits) -> Node {
 /// A well-behaved peer of `alpha`, with its ref to alpha's echo.
 async fn good_peer(alpha: &Node, name: &str) -> (Node, arbour::ActorRef<Echo>) {
     let node = test_node(name).start().await.expect("peer starts");
-    let addr = alpha.local_addr().expect("addr");
+    let addr = alpha.net().local_addr().expect("addr");
     let echo = bounded("dial echo", dial_echo(&node, "alpha", addr, LIMIT))
         .await
         .expect("dial echo");
@@ -46,7 +46,7 @@ async fn member(alpha: &Node) -> quinn::Connection {
     .expect("bind");
     let peer = bounded(
         "mallory connects",
-        ep.connect(alpha.local_addr().expect("addr"), "alpha"),
+        ep.connect(alpha.net().local_addr().expect("addr"), "alpha"),
     )
     .await
     .expect("handshake passes");
@@ -70,7 +70,7 @@ fn half_open_handshakes_are_capped_and_dropped_at_their_deadline() {
             ..PeerLimits::default()
         };
         let alpha = victim(limits).await;
-        let addr = alpha.local_addr().expect("addr");
+        let addr = alpha.net().local_addr().expect("addr");
         let mut flood = HalfOpen::start(addr, 300);
         let mut most = 0;
         let mut served = None;
@@ -79,7 +79,7 @@ fn half_open_handshakes_are_capped_and_dropped_at_their_deadline() {
         for tick in 0..12 {
             tokio::time::sleep(Duration::from_millis(250)).await;
             flood.ping();
-            most = most.max(alpha.net_stats().handshakes_in_flight);
+            most = most.max(alpha.net().stats().handshakes_in_flight);
             if tick == 4 {
                 // a real peer in the middle of the flood: it answers the
                 // Retry and gets one of the validated slots
@@ -91,7 +91,7 @@ fn half_open_handshakes_are_capped_and_dropped_at_their_deadline() {
             bounded("ask during the flood", echo.ask(Ping(1))).await,
             Ok(2)
         );
-        let stats = alpha.net_stats();
+        let stats = alpha.net().stats();
         eprintln!("half-open: most in flight {most}, {stats:?}, {flood:?}");
         assert!(most <= 32, "at most the cap in flight, saw {most}");
         assert!(stats.handshakes_retried > 0, "{stats:?}");
@@ -104,7 +104,7 @@ fn half_open_handshakes_are_capped_and_dropped_at_their_deadline() {
             Duration::from_secs(5),
             "half-open attempts dropped",
             Duration::from_millis(20),
-            || alpha.net_stats().handshakes_in_flight == 0,
+            || alpha.net().stats().handshakes_in_flight == 0,
         )
         .await;
         drop(flood);
@@ -168,7 +168,7 @@ fn unfinished_frames_are_bounded_in_bytes_and_in_time() {
             "{:?}",
             started.elapsed()
         );
-        assert_eq!(alpha.net_stats().unfinished_frames_refused, 3);
+        assert_eq!(alpha.net().stats().unfinished_frames_refused, 3);
         // beta was served throughout
         assert_eq!(bounded("ask", echo.ask(Ping(1))).await, Ok(2));
     });
@@ -193,7 +193,7 @@ fn an_honest_burst_of_large_messages_stays_within_the_receivers_budget() {
         for (i, ask) in asks.into_iter().enumerate() {
             assert_eq!(bounded("large ask", ask).await, Ok(i as u64));
         }
-        assert_eq!(alpha.net_stats().unfinished_frames_refused, 0);
+        assert_eq!(alpha.net().stats().unfinished_frames_refused, 0);
     });
 }
 
@@ -232,7 +232,7 @@ fn served_asks_are_capped_per_peer_and_abandoned_with_their_connection() {
             }
         })
         .await;
-        let stats = alpha.net_stats();
+        let stats = alpha.net().stats();
         assert_eq!(
             (stats.served_asks_in_flight, stats.served_asks_refused),
             (100, 50)
@@ -246,10 +246,10 @@ fn served_asks_are_capped_per_peer_and_abandoned_with_their_connection() {
             2 * deadline,
             "served asks released",
             Duration::from_millis(5),
-            || alpha.net_stats().served_asks_in_flight == 0,
+            || alpha.net().stats().served_asks_in_flight == 0,
         )
         .await;
-        assert_eq!(alpha.net_stats().served_asks_refused, 50);
+        assert_eq!(alpha.net().stats().served_asks_refused, 50);
     });
 }
 
@@ -273,7 +273,7 @@ fn a_member_dropping_200k_monitors_does_not_freeze_the_node() {
             .map(|_| remote.monitor(watcher.clone().recipient()))
             .collect();
         bounded("200k monitors in place", async {
-            while alpha.net_stats().peer_monitors < MONITORS {
+            while alpha.net().stats().peer_monitors < MONITORS {
                 assert_eq!(remote.ask(Ping(0)).wait_if_full().await, Ok(1));
             }
         })
@@ -289,7 +289,7 @@ fn a_member_dropping_200k_monitors_does_not_freeze_the_node() {
                 let sent = std::time::Instant::now();
                 assert_eq!(echo.ask(Ping(i)).await, Ok(i + 1));
                 latencies.push(sent.elapsed());
-                if dropped_at.is_none() && i > 100 && alpha.net_stats().peer_monitors == 0 {
+                if dropped_at.is_none() && i > 100 && alpha.net().stats().peer_monitors == 0 {
                     dropped_at = Some(i);
                 }
             }
@@ -323,7 +323,7 @@ fn every_one_of_many_monitors_of_one_actor_gets_its_down() {
         // one cancelled before the crash gets nothing
         let cancelled = remote.monitor(watcher.clone().recipient());
         assert!(remote.demonitor(cancelled));
-        while alpha.net_stats().peer_monitors < 10_000 {
+        while alpha.net().stats().peer_monitors < 10_000 {
             let pong = bounded("ping", remote.ask(Ping(0)).wait_if_full()).await;
             assert_eq!(pong, Ok(1));
         }
@@ -335,7 +335,7 @@ fn every_one_of_many_monitors_of_one_actor_gets_its_down() {
                 "{down:?}"
             );
         }
-        assert_eq!(alpha.net_stats().peer_monitors, 0);
+        assert_eq!(alpha.net().stats().peer_monitors, 0);
         // and no more than one each
         assert!(
             tokio::time::timeout(Duration::from_millis(200), downs.recv())
@@ -375,13 +375,13 @@ fn a_peers_watches_of_many_actors_are_all_dropped_in_steps() {
         }
         let last = last.expect("a ref");
         bounded("3,000 watches in place", async {
-            while alpha.net_stats().peer_monitors < 3_000 {
+            while alpha.net().stats().peer_monitors < 3_000 {
                 let _ = last.ask(Ping(0)).wait_if_full().await;
             }
         })
         .await;
         beta.shutdown_network();
-        let none_held = || alpha.net_stats().peer_monitors == 0;
+        let none_held = || alpha.net().stats().peer_monitors == 0;
         eventually("all dropped", Duration::from_millis(5), none_held).await;
         // the actors are well, and watchable afresh
         let (local, mut downs) = arbour_tests::DownForwarder::start_new();
@@ -410,7 +410,7 @@ fn a_client_without_arbours_alpn_is_refused_in_tls() {
             let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls).expect("quic tls");
             let config = quinn::ClientConfig::new(std::sync::Arc::new(quic));
             client
-                .connect_with(config, alpha.local_addr().expect("addr"), "alpha")
+                .connect_with(config, alpha.net().local_addr().expect("addr"), "alpha")
                 .expect("connect")
         };
         for alpn in [vec![], vec![b"h3".to_vec()]] {
@@ -469,7 +469,7 @@ fn a_busy_stream_outlasting_the_frame_deadline_is_not_cut_off() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         assert!(conn.close_reason().is_none(), "{:?}", conn.close_reason());
-        assert_eq!(alpha.net_stats().unfinished_frames_refused, 0);
+        assert_eq!(alpha.net().stats().unfinished_frames_refused, 0);
     });
 }
 
@@ -519,7 +519,7 @@ fn membership_packets_and_registry_updates_that_do_not_decode_are_dropped_and_co
         lane.finish().expect("finish");
         bounded("the node counts what it dropped", async {
             loop {
-                let s = alpha.net_stats();
+                let s = alpha.net().stats();
                 if s.membership_malformed == 3 && s.undeliverable == 1 {
                     return;
                 }

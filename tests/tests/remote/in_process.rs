@@ -30,7 +30,7 @@ async fn pair() -> (Node, Node, ActorRef<Echo>, ActorRef<Echo>) {
 /// A new node beta, connected to alpha, with its ref to alpha's "echo".
 async fn beta_with_echo(alpha: &Node) -> (Node, ActorRef<Echo>) {
     let beta = node("beta").await;
-    let addr = alpha.local_addr().expect("addr");
+    let addr = alpha.net().local_addr().expect("addr");
     let remote = bounded("dial echo", dial_echo(&beta, "alpha", addr, LIMIT))
         .await
         .expect("dial echo");
@@ -90,7 +90,7 @@ fn past_the_outbound_cap_a_tell_is_dropped_and_counted() {
             .start()
             .await
             .expect("beta");
-        let addr = alpha.local_addr().expect("addr");
+        let addr = alpha.net().local_addr().expect("addr");
         let remote = bounded("dial echo", dial_echo(&beta, "alpha", addr, LIMIT))
             .await
             .expect("dial echo");
@@ -209,7 +209,7 @@ fn a_peers_monitors_are_bounded() {
             );
         }
         assert_eq!(bounded("ping", remote.ask(Ping(0))).await, Ok(1));
-        let stats = alpha.net_stats();
+        let stats = alpha.net().stats();
         assert_eq!((stats.peer_monitors, stats.monitors_refused), (3, 2));
         // the three held ones still work
         remote.tell(Crash("boom".into()));
@@ -217,7 +217,7 @@ fn a_peers_monitors_are_bounded() {
             let down = bounded("down", downs.recv()).await.expect("Down");
             assert!(matches!(&down.reason, ExitReason::Panic(_)), "{down:?}");
         }
-        assert_eq!(alpha.net_stats().peer_monitors, 0);
+        assert_eq!(alpha.net().stats().peer_monitors, 0);
         drop(beta);
     });
 }
@@ -328,7 +328,7 @@ fn an_unknown_tag_and_an_undecodable_payload_get_precise_errors_and_the_node_kee
         skewed.tell(Unknown(2));
         // still serving, on the same connection
         assert_eq!(bounded("ask", remote.ask(Ping(5))).await, Ok(6));
-        assert_eq!(alpha.net_stats().undeliverable, 3);
+        assert_eq!(alpha.net().stats().undeliverable, 3);
         // a message type the actor does not declare cannot even be sent
         #[derive(Message)]
         #[rtype(result = "()")]
@@ -355,7 +355,12 @@ fn an_ask_past_its_deadline_times_out_and_its_late_reply_is_counted() {
         // the reply still arrives, finds nobody waiting, and is counted;
         // meanwhile the connection serves other asks
         until_a_late_reply(&beta, &remote).await;
-        assert_eq!(beta.net_stats().late_replies, 1, "{:?}", beta.net_stats());
+        assert_eq!(
+            beta.net().stats().late_replies,
+            1,
+            "{:?}",
+            beta.net().stats()
+        );
     });
 }
 
@@ -363,7 +368,7 @@ fn an_ask_past_its_deadline_times_out_and_its_late_reply_is_counted() {
 /// meanwhile (which also shows the connection keeps serving).
 async fn until_a_late_reply(node: &Node, remote: &ActorRef<Echo>) {
     bounded("a late reply is counted", async {
-        while node.net_stats().late_replies == 0 {
+        while node.net().stats().late_replies == 0 {
             assert_eq!(bounded("ask", remote.ask(Ping(2))).await, Ok(3));
         }
     })
@@ -412,7 +417,7 @@ fn a_duration_max_timeout_saturates() {
             bounded("ask", again.ask(Ping(3)).timeout(forever)).await,
             Ok(4)
         );
-        assert!(bounded("wait", beta.wait_for_peer("alpha", forever)).await);
+        assert!(bounded("wait", beta.net().wait_for("alpha", forever)).await);
         drop(alpha);
     });
 }
@@ -483,7 +488,7 @@ fn an_encode_failure_is_not_a_decode_failure() {
             picky.try_tell(Unencodable),
             Err(TellError::Encode(_, _))
         ));
-        assert_eq!(alpha.net_stats().undeliverable, 0, "nothing was sent");
+        assert_eq!(alpha.net().stats().undeliverable, 0, "nothing was sent");
     });
 }
 
@@ -510,7 +515,7 @@ async fn misbehave(alpha: &Node, bytes: &[u8]) -> quinn::ConnectionError {
     let ep = raw_member("mallory");
     let peer = bounded(
         "mallory connects",
-        ep.connect(alpha.local_addr().expect("addr"), "alpha"),
+        ep.connect(alpha.net().local_addr().expect("addr"), "alpha"),
     )
     .await
     .expect("handshake passes");
@@ -532,7 +537,7 @@ fn a_member_cannot_open_streams_arbour_does_not_use() {
         let ep = raw_member("mallory");
         let peer = bounded(
             "mallory connects",
-            ep.connect(alpha.local_addr().expect("addr"), "alpha"),
+            ep.connect(alpha.net().local_addr().expect("addr"), "alpha"),
         )
         .await
         .expect("handshake passes");
@@ -561,7 +566,7 @@ fn a_member_claiming_another_nodes_name_is_refused() {
         let ep = raw_member("beta");
         let r = bounded(
             "mallory connects as beta",
-            ep.connect(alpha.local_addr().expect("addr"), "alpha"),
+            ep.connect(alpha.net().local_addr().expect("addr"), "alpha"),
         )
         .await;
         match r {
@@ -588,7 +593,7 @@ fn a_peer_that_connects_and_says_nothing_is_dropped_after_the_handshake_timeout(
             .await
             .expect("alpha starts");
         serve_echo(&alpha);
-        let addr = alpha.local_addr().expect("addr");
+        let addr = alpha.net().local_addr().expect("addr");
         // QUIC and TLS complete, then silence: no control stream, no hello
         let silent = raw_member("mallory");
         let conn = bounded("TLS", silent.quic().connect(addr, "alpha").expect("dial"))
@@ -604,10 +609,10 @@ fn a_peer_that_connects_and_says_nothing_is_dropped_after_the_handshake_timeout(
             other => panic!("{other:?}"),
         }
         assert_eq!(
-            alpha.connected_peers().len(),
+            alpha.net().peers().len(),
             1,
             "only beta: {:?}",
-            alpha.connected_peers()
+            alpha.net().peers()
         );
     });
 }

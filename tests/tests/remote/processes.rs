@@ -263,7 +263,7 @@ fn a_node_with_the_wrong_secret_is_refused_with_the_reason_logged_on_both_sides(
     let alpha = serve(&["--secret", "s3cret"]);
     run_local(|| async {
         let mallory = beta("guess").await;
-        let r = bounded("connect", mallory.connect("alpha", alpha.addr)).await;
+        let r = bounded("connect", mallory.net().connect("alpha", alpha.addr)).await;
         assert!(
             matches!(
                 &r,
@@ -274,7 +274,7 @@ fn a_node_with_the_wrong_secret_is_refused_with_the_reason_logged_on_both_sides(
             ),
             "{r:?}"
         );
-        assert!(mallory.connected_peers().is_empty());
+        assert!(mallory.net().peers().is_empty());
     });
     // the same from a process, whose log shows the dialing side's view
     let peer = format!("alpha={}", alpha.addr);
@@ -353,14 +353,17 @@ fn nodes_with_certificate_files_talk_and_a_member_of_another_ca_is_refused_on_bo
         assert_eq!(bounded("ask", echo.ask(Ping(1))).await, Ok(2));
 
         let mallory = theirs.node("mallory").await.expect("mallory starts");
-        let refused = bounded("mallory connects", mallory.connect("alpha", alpha.addr))
-            .await
-            .expect_err("refused");
+        let refused = bounded(
+            "mallory connects",
+            mallory.net().connect("alpha", alpha.addr),
+        )
+        .await
+        .expect_err("refused");
         assert!(
             refused.to_string().contains("not from our CA"),
             "mallory's side names the reason: {refused}"
         );
-        assert!(mallory.connected_peers().is_empty());
+        assert!(mallory.net().peers().is_empty());
         // beta is still served
         assert_eq!(bounded("ask", echo.ask(Ping(2))).await, Ok(3));
     });
@@ -472,7 +475,7 @@ fn each_misconfiguration_is_told_by_lookup_as_its_own_error_in_under_two_seconds
             }
             assert!(took < Duration::from_secs(2), "{what}: told after {took:?}");
             // connect says the same
-            let r = bounded(what, node.connect("alpha", addr)).await;
+            let r = bounded(what, node.net().connect("alpha", addr)).await;
             assert!(matches!(r, Err(NodeError::Refused { .. })), "{what}: {r:?}");
         }
     });

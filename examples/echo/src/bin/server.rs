@@ -47,7 +47,7 @@ fn main() -> Result<(), arbour::NodeError> {
         .run(|node| async move {
             let echo = node.spawn(EchoServer::default());
             node.expose(NAME, &echo).expect("expose");
-            println!("listening {}", node.local_addr().expect("address"));
+            println!("listening {}", node.net().local_addr().expect("address"));
             // serve until stdin closes (or a signal stops the node)
             let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
             std::thread::spawn(move || {
