@@ -23,7 +23,6 @@ use crate::registry::{GlobalRegistry, Registry};
 use crate::spawn::SpawnError;
 use crate::supervision::{SupervisorError, SupervisorRef, SupervisorSpec};
 use crate::RemoteActor;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

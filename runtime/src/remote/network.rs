@@ -239,7 +239,6 @@ impl Network {
         let link = Arc::new(Session {
             monitors: self.monitors_for.session(&node),
             node,
-            net: Arc::downgrade(self),
             ctx: self.ctx.clone(),
             conn: ArcSwapOption::empty(),
             pending: Mutex::default(),
@@ -838,8 +837,6 @@ fn push_system(ctx: &Arc<dyn RefContext>, conn: &Connection, lane: LaneId, msg: 
 /// session is the per-peer state of the node's connection.)
 pub(crate) struct Session {
     pub(crate) node: Arc<str>,
-    /// The node, while it exists (links outlive it in users' remote refs).
-    net: std::sync::Weak<Network>,
     /// The node as the ref context messages are encoded in.
     pub(crate) ctx: Arc<dyn RefContext>,
     /// The live connection, if any.
