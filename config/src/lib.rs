@@ -98,6 +98,24 @@ pub struct Membership {
     pub suspect_to_down_after: Option<Duration>,
     /// `remove_down_after`.
     pub remove_down_after: Option<Duration>,
+    /// `on_downed`: what a node does once the cluster declared it down.
+    pub on_downed: OnDowned,
+}
+
+/// What a node does once the cluster declared it down (`on_downed`; it
+/// was paused, starved or cut off long enough for the others to give up
+/// on it). Either way its life in the cluster is over: its actors stop
+/// and it leaves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnDowned {
+    /// `"rejoin"` (the default): `arbour run` starts the node again in
+    /// the same process, as a new life, which joins the cluster as any
+    /// restarted node does.
+    #[default]
+    Rejoin,
+    /// `"exit"`: the process exits with code 75 (`EX_TEMPFAIL`), for a
+    /// service manager to restart (or not) as it is told.
+    Exit,
 }
 
 /// One node of the cluster.
@@ -229,6 +247,7 @@ struct RawMembership {
     probe_rtt: Option<S<String>>,
     suspect_to_down_after: Option<S<String>>,
     remove_down_after: Option<S<String>>,
+    on_downed: Option<S<String>>,
 }
 
 #[derive(Deserialize)]
@@ -438,6 +457,20 @@ impl ClusterFile {
                 probe_rtt: c.duration(m.probe_rtt, "cluster.membership.probe_rtt"),
                 suspect_to_down_after: c.duration(m.suspect_to_down_after, "cluster.membership.suspect_to_down_after"),
                 remove_down_after: c.duration(m.remove_down_after, "cluster.membership.remove_down_after"),
+                on_downed: match m.on_downed {
+                    None => OnDowned::Rejoin,
+                    Some(v) => match v.get_ref().as_str() {
+                        "rejoin" => OnDowned::Rejoin,
+                        "exit" => OnDowned::Exit,
+                        other => {
+                            c.fail(
+                                v.span().start,
+                                format!("cluster.membership.on_downed: {other:?} (expected \"rejoin\" or \"exit\")"),
+                            );
+                            OnDowned::Rejoin
+                        }
+                    },
+                },
             };
             if let (Some(p), Some(r), Some(at)) = (out.probe_period, out.probe_rtt, pr.or(pp)) {
                 if r >= p {

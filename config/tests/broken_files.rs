@@ -43,6 +43,13 @@ fn a_good_file_is_accepted_with_its_defaults() {
     assert_eq!(d.supervise_on, "alpha");
     assert_eq!(d.intensity, 3);
     assert_eq!(d.period, std::time::Duration::from_secs(5));
+    assert_eq!(f.membership.on_downed, arbour_config::OnDowned::Rejoin);
+    let exit = ClusterFile::parse(
+        "c.toml",
+        &format!("[cluster]\nname = \"demo\"\nsecret = \"s\"\n[cluster.membership]\non_downed = \"exit\"\n{GOOD_NODES}"),
+    )
+    .expect("valid");
+    assert_eq!(exit.membership.on_downed, arbour_config::OnDowned::Exit);
 }
 
 #[test]
@@ -140,6 +147,10 @@ fn each_broken_file_says_exactly_what_is_wrong() {
         (
             format!("[cluster]\nname = \"demo\"\nsecret = \"s\"\n[cluster.membership]\nprobe_period = \"100ms\"\nprobe_rtt = \"200ms\"\n{GOOD_NODES}"),
             "c.toml: cluster.membership.probe_rtt: 200ms is not shorter than probe_period 100ms (expected a shorter one)",
+        ),
+        (
+            format!("[cluster]\nname = \"demo\"\nsecret = \"s\"\n[cluster.membership]\non_downed = \"restart\"\n{GOOD_NODES}"),
+            "c.toml: cluster.membership.on_downed: \"restart\" (expected \"rejoin\" or \"exit\")",
         ),
         (
             with_cluster("[[deploy]]\nname = \"fib\"\nkind = \"k\"\nsupervise_on = \"zeta\"\n"),

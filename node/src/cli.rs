@@ -166,7 +166,9 @@ fn parse_peer(s: &str) -> Result<(String, std::net::SocketAddr), String> {
 }
 
 /// Parses the command line and runs it with `app`'s kinds; exits the
-/// process with 0, 1 (`check` found problems) or 2 (an error).
+/// process with 0, 1 (`check` found problems), 2 (an error) or 75 (`run`:
+/// the cluster declared the node down and the file says `on_downed =
+/// "exit"`).
 pub fn main(app: &crate::App) -> ! {
     let cli = Cli::parse();
     // the demo is for a person: its logs (and its nodes') go to a file
@@ -190,8 +192,7 @@ fn run(app: &crate::App, cli: Cli) -> anyhow::Result<i32> {
             stdin_eof,
         } => {
             let file = arbour_config::ClusterFile::load(&config)?;
-            app.run_node(&file, &node, stdin_eof)?;
-            Ok(0)
+            app.run_node(&file, &node, stdin_eof)
         }
         Command::Up { config } => {
             let file = load_checked(app, &config)?;

@@ -8,33 +8,52 @@ use arbour::Node;
 use arbour_config::ClusterFile;
 use std::io::Write as _;
 
+/// The exit code of `arbour run` for a node the cluster declared down
+/// when its file says `on_downed = "exit"` (`EX_TEMPFAIL`: a service
+/// manager may start it again, and it then rejoins as a new life).
+pub const EXIT_DOWNED: i32 = 75;
+
 impl App {
     /// Runs node `name` of `file` until SIGINT/SIGTERM (or, with
     /// `stdin_eof`, until its standard input closes), then leaves the
-    /// cluster gracefully. Prints `node NAME listening ADDR`, a line per
-    /// membership change and one per deployment started.
-    pub fn run_node(&self, file: &ClusterFile, name: &str, stdin_eof: bool) -> anyhow::Result<()> {
+    /// cluster gracefully; returns the process's exit code. Prints `node
+    /// NAME listening ADDR`, a line per membership change and one per
+    /// deployment started.
+    ///
+    /// If the cluster declares the node down (it was paused, starved or
+    /// cut off), the node shuts down and, as the file's `on_downed` says,
+    /// starts again in this process as a new life (`"rejoin"`, the
+    /// default; it prints `node NAME downed: rejoining as a new life`) or
+    /// returns [`EXIT_DOWNED`] (`"exit"`).
+    pub fn run_node(&self, file: &ClusterFile, name: &str, stdin_eof: bool) -> anyhow::Result<i32> {
         let problems = self.check(file);
         anyhow::ensure!(problems.is_empty(), "{}", problems.join("\n"));
         let mut b = configure(file, name, Node::builder(name))?;
         if let Some(w) = file.node(name).and_then(|me| me.workers) {
             b = b.workers(w);
         }
-        let (eof_tx, eof_rx) = tokio::sync::oneshot::channel::<()>();
+        let (eof_tx, eof_rx) = tokio::sync::watch::channel(false);
         if stdin_eof {
             std::thread::spawn(move || {
                 let mut line = String::new();
                 while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
                     line.clear();
                 }
-                let _ = eof_tx.send(());
+                let _ = eof_tx.send(true);
             });
         } else {
             std::mem::forget(eof_tx);
         }
-        let (app, file) = (self.clone(), file.clone());
-        let ran = b
-            .run(move |node| async move {
+        let mut last_life = 0;
+        loop {
+            // a new life is always a larger incarnation than the last
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            let life = now_ms.max(last_life + 1);
+            last_life = life;
+            let (app, this_file, mut eof) = (self.clone(), file.clone(), eof_rx.clone());
+            let ran = b.clone().incarnation(life).run(move |node| async move {
                 app.register_kinds(&node)?;
                 say(format!(
                     "node {} listening {}",
@@ -42,12 +61,24 @@ impl App {
                     node.net().local_addr()?
                 ));
                 print_member_events(&node);
-                app.start_deployments(&node, &file, say);
-                let _ = eof_rx.await;
+                app.start_deployments(&node, &this_file, say);
+                let _ = eof.wait_for(|closed| *closed).await;
                 Ok::<_, anyhow::Error>(())
-            })
-            .context("starting the node")?;
-        ran.unwrap_or(Ok(()))
+            });
+            match ran {
+                Ok(out) => return out.unwrap_or(Ok(())).map(|()| 0),
+                Err(arbour::NodeError::Downed) => match file.membership.on_downed {
+                    arbour_config::OnDowned::Rejoin => {
+                        say(format!("node {name} downed: rejoining as a new life"));
+                    }
+                    arbour_config::OnDowned::Exit => {
+                        say(format!("node {name} downed: exiting ({EXIT_DOWNED})"));
+                        return Ok(EXIT_DOWNED);
+                    }
+                },
+                Err(e) => return Err(anyhow::Error::new(e).context("starting the node")),
+            }
+        }
     }
 }
 

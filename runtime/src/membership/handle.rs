@@ -14,12 +14,35 @@ use tokio::sync::broadcast;
 #[derive(Clone, Debug, Default)]
 pub struct Membership {
     members: Option<Weak<Members>>,
+    /// Turns true if the cluster declares this node down (kept after the
+    /// node shut down).
+    downed: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl Membership {
     pub(crate) fn new(members: Option<&Arc<Members>>) -> Self {
         Self {
             members: members.map(Arc::downgrade),
+            downed: members.map(|m| m.downed()),
+        }
+    }
+
+    /// Whether the cluster declared this node down: members that speak for
+    /// the cluster (more than half of it, or half holding its lowest name)
+    /// closed their connections to it saying they hold it down. Such a
+    /// node shuts itself down at once; started again (`arbour run` does it
+    /// by itself), it rejoins as a new life.
+    pub fn is_downed(&self) -> bool {
+        self.downed.as_ref().is_some_and(|d| *d.borrow())
+    }
+
+    /// Waits until the cluster declares this node down (true), or the node
+    /// shuts down for another reason (false). False at once without
+    /// membership.
+    pub async fn downed(&self) -> bool {
+        match self.downed.clone() {
+            Some(mut d) => d.wait_for(|d| *d).await.is_ok(),
+            None => false,
         }
     }
 

@@ -7,6 +7,7 @@
 use foca::{Config, Foca, NoCustomBroadcast, Notification, PostcardCodec, Timer};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -430,8 +431,62 @@ impl MembershipMachine {
     }
 }
 
+/// Whether the members that told this one it is down (`notifiers`, by
+/// name) speak for the cluster as it knows it (`known`: names, itself,
+/// the members alive and down it remembers, the notifiers): more than
+/// half of it, or exactly half holding its lowest name (keep-majority,
+/// ties going to the side with the lowest name, as Akka's split-brain
+/// resolver breaks them).
+///
+/// One member's word is not enough: after a partition heals, each side
+/// holds the other down and says so, and only the minority must go. A
+/// member paused long enough to be declared down hears it from every
+/// other member at once when it resumes.
+pub fn downed_by(me: &str, known: &BTreeSet<&str>, notifiers: &BTreeSet<&str>) -> bool {
+    let mut cluster: BTreeSet<&str> = known.iter().chain(notifiers).copied().collect();
+    cluster.insert(me);
+    let said = notifiers.iter().filter(|n| **n != me).count();
+    let (said, of) = (said * 2, cluster.len());
+    if said != of {
+        return said > of;
+    }
+    let lowest_of_notifiers = notifiers.iter().filter(|n| **n != me).min();
+    let lowest_of_rest = cluster.iter().filter(|n| !notifiers.contains(*n)).min();
+    matches!((lowest_of_notifiers, lowest_of_rest), (Some(a), Some(b)) if a < b)
+}
+
 #[cfg(test)]
 mod tests {
+
+    fn set<'a>(names: &[&'a str]) -> BTreeSet<&'a str> {
+        names.iter().copied().collect()
+    }
+
+    #[test]
+    fn a_member_is_downed_only_by_the_word_of_a_majority_or_of_the_half_with_the_lowest_name() {
+        let three = set(&["alpha", "beta", "gamma"]);
+        // paused gamma hears it from both others
+        assert!(downed_by("gamma", &three, &set(&["alpha", "beta"])));
+        // one of three is not enough (the cut-off one says so of each)
+        assert!(!downed_by("alpha", &three, &set(&["gamma"])));
+        // 2|3 healed: the two hear it from three, the three from two
+        let five = set(&["n1", "n2", "n3", "n4", "n5"]);
+        assert!(downed_by("n4", &five, &set(&["n1", "n2", "n3"])));
+        assert!(!downed_by("n1", &five, &set(&["n4", "n5"])));
+        // 2|2: the side without the lowest name goes
+        let four = set(&["a", "b", "c", "d"]);
+        assert!(downed_by("c", &four, &set(&["a", "b"])));
+        assert!(!downed_by("a", &four, &set(&["c", "d"])));
+        // two members: the one with the higher name goes
+        assert!(downed_by("beta", &set(&["alpha"]), &set(&["alpha"])));
+        assert!(!downed_by("alpha", &set(&["beta"]), &set(&["beta"])));
+        // its own word, or none, downs nobody
+        assert!(!downed_by("alpha", &three, &set(&["alpha"])));
+        assert!(!downed_by("alpha", &three, &set(&[])));
+        // notifiers it never knew of count as members
+        assert!(downed_by("alpha", &set(&[]), &set(&["x", "y"])));
+    }
+
     use super::*;
     use rand::SeedableRng;
     use std::collections::{BTreeMap, BinaryHeap};

@@ -21,8 +21,18 @@ use tokio::sync::{broadcast, Notify};
 /// (the first announce usually finds no connection yet: it dials).
 const ANNOUNCE_EVERY: Duration = Duration::from_millis(200);
 
+/// How long a member's word that it holds this node down counts toward
+/// the verdict ([`downed_by`](super::machine::downed_by)): the others'
+/// words about one pause or one partition arrive within seconds of each
+/// other; older ones are about a situation that has passed.
+const NOTICE_WINDOW: Duration = Duration::from_secs(30);
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn names(set: &BTreeSet<String>) -> BTreeSet<&str> {
+    set.iter().map(String::as_str).collect()
 }
 
 /// Timers the machine set, by due time (then in the order set).
@@ -51,6 +61,10 @@ pub(crate) struct Members {
     /// Members that said goodbye: their `Down` is reported as `Left`,
     /// once.
     left: Mutex<BTreeSet<(String, u64)>>,
+    /// Members that said they hold this node's life down, and when.
+    notices: Mutex<BTreeMap<String, Instant>>,
+    /// Set once the cluster declared this node's life down.
+    downed: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for Members {
@@ -79,6 +93,8 @@ impl Members {
             events: broadcast::channel(1024).0,
             seeds,
             left: Mutex::default(),
+            notices: Mutex::default(),
+            downed: tokio::sync::watch::Sender::new(false),
         });
         let weak = Arc::downgrade(&members);
         net.router
@@ -101,11 +117,76 @@ impl Members {
         }
     }
 
-    fn on_swim(self: &Arc<Self>, _: &Caller<'_>, msg: Control) -> Result<(), String> {
+    fn on_swim(self: &Arc<Self>, caller: &Caller<'_>, msg: Control) -> Result<(), String> {
+        if self.tell_if_held_down(caller.node(), caller.incarnation()) {
+            return Ok(());
+        }
         if let Control::Swim { packet } = msg {
             self.on_packet(&packet);
         }
         Ok(())
+    }
+
+    /// If this member holds node `name`'s life `incarnation` down, closes
+    /// its connection saying so (the close code is the notice, which that
+    /// node counts toward its verdict) and returns true. A downed life
+    /// that is heard from again learns it at once, instead of being
+    /// ignored until it is forgotten.
+    pub(crate) fn tell_if_held_down(&self, name: &str, incarnation: u64) -> bool {
+        let held = lock(&self.machine)
+            .remembered_down()
+            .iter()
+            .any(|m| m.name == name && m.incarnation == incarnation);
+        if held {
+            if let Some(net) = self.net.upgrade() {
+                net.close_life(name, incarnation, "declared down by the cluster");
+            }
+        }
+        held
+    }
+
+    /// Node `by` closed its connection because it holds this node's life
+    /// down. When the members that said so within [`NOTICE_WINDOW`] speak
+    /// for the cluster ([`downed_by`](super::machine::downed_by)), this
+    /// life is over: [`Members::downed`] turns true.
+    pub(crate) fn declared_down_by(&self, by: &str) {
+        if *self.downed.borrow() {
+            return;
+        }
+        let now = platform::now();
+        let notifiers: BTreeSet<String> = {
+            let mut n = lock(&self.notices);
+            n.insert(by.to_owned(), now);
+            n.retain(|_, at| now.saturating_duration_since(*at) <= NOTICE_WINDOW);
+            n.keys().cloned().collect()
+        };
+        let (me, known): (String, BTreeSet<String>) = {
+            let m = lock(&self.machine);
+            let known = m
+                .members()
+                .into_iter()
+                .chain(m.remembered_down())
+                .map(|x| x.name)
+                .collect();
+            (m.me().name.clone(), known)
+        };
+        if super::machine::downed_by(&me, &names(&known), &names(&notifiers)) {
+            tracing::error!(
+                node = %self.me, by = ?notifiers, cluster = known.len() + 1,
+                "the cluster declared this node down: this life of it is over"
+            );
+            self.downed.send_replace(true);
+        } else {
+            tracing::warn!(
+                node = %self.me, by, said_so = ?notifiers, cluster = known.len() + 1,
+                "member {by} holds this node down (not yet the cluster's verdict)"
+            );
+        }
+    }
+
+    /// Turns true once the cluster declared this node's life down.
+    pub(crate) fn downed(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.downed.subscribe()
     }
 
     fn on_leaving(self: &Arc<Self>, caller: &Caller<'_>, _: Control) -> Result<(), String> {

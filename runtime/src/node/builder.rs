@@ -303,6 +303,7 @@ impl NodeBuilder {
             networked: false,
             workers,
             closing: AtomicBool::new(false),
+            downed: AtomicBool::new(false),
             clock: self.clock,
         }
     }
@@ -384,6 +385,11 @@ impl NodeBuilder {
                 }
             };
             node.shutdown().await;
+            // a node the cluster declared down shut itself down, and
+            // `main` with it
+            if out.is_none() && node.inner.downed.load(std::sync::atomic::Ordering::Acquire) {
+                return Err(NodeError::Downed);
+            }
             Ok(out)
         });
         workers.join();
@@ -425,6 +431,7 @@ impl NodeBuilder {
             }
         };
         let host = inner.host.clone();
+        let this_node = Arc::new(std::sync::OnceLock::new());
         let liveness = if self.membership.is_some() && !self.liveness_set {
             Liveness::for_members()
         } else {
@@ -485,6 +492,10 @@ impl NodeBuilder {
                 let services = Services::wire(&host, net.clone(), cluster);
                 if let Some(members) = &services.members {
                     platform::spawn_local(members.clone().run());
+                    platform::spawn_local(shut_down_when_downed(
+                        members.downed(),
+                        this_node.clone(),
+                    ));
                 }
                 platform::spawn_local(net.clone().accept_loop());
                 for (peer, addr) in self.peers {
@@ -496,10 +507,31 @@ impl NodeBuilder {
             .await?;
         inner.net = arc_swap::ArcSwapOption::from(Some(net));
         inner.networked = true;
-        Ok(Node {
+        let node = Node {
             inner: Arc::new(inner),
-        })
+        };
+        let _ = this_node.set(Arc::downgrade(&node.inner));
+        Ok(node)
     }
+}
+
+/// Shuts the node down once membership says the cluster declared it down
+/// (Orleans' rule: a silo told it is dead terminates; Akka's
+/// `run-coordinated-shutdown-when-down`). Its actors stop, what waits on
+/// other nodes fails, and its supervisors' trees stop in order; a member
+/// the cluster holds down must not go on acting as one.
+async fn shut_down_when_downed(
+    mut downed: tokio::sync::watch::Receiver<bool>,
+    node: Arc<std::sync::OnceLock<std::sync::Weak<NodeInner>>>,
+) {
+    if downed.wait_for(|d| *d).await.is_err() {
+        return;
+    }
+    let Some(inner) = node.get().and_then(std::sync::Weak::upgrade) else {
+        return;
+    };
+    inner.downed.store(true, std::sync::atomic::Ordering::Release);
+    Node { inner }.shutdown().await;
 }
 
 /// The cores this process may use (at least one).

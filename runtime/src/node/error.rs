@@ -26,6 +26,15 @@ pub enum NodeError {
     /// The node was shut down (or crashed).
     #[error("the node is shut down")]
     ShutDown,
+    /// The cluster declared this node down (it was paused, starved or cut
+    /// off long enough for the others to give up on it): the node shut
+    /// itself down, as a member the cluster holds down must. Start it
+    /// again to rejoin as a new life (`arbour run` does so by itself).
+    #[error(
+        "the cluster declared this node down, so it shut down; start it again to \
+         rejoin the cluster as a new life"
+    )]
+    Downed,
     /// The node was reached and the connection refused, by it or by us,
     /// for a reason of configuration (told from this node's side).
     #[error("cannot join node {node}: {cause}")]

@@ -57,6 +57,8 @@ struct NodeInner {
     workers: Option<Workers>,
     /// Set once a shutdown (or crash) began.
     closing: AtomicBool,
+    /// Set if the node shut down because the cluster declared it down.
+    downed: AtomicBool,
     /// The node's wall clock (perhaps skewed).
     clock: platform::WallClock,
 }

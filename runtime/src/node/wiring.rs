@@ -9,6 +9,8 @@
 //! | a peer's connection is up | remote | registry (sends this node's part) |
 //! | a peer's connection is gone | remote | registry (drops the part of a life membership does not track) |
 //! | a peer said goodbye | remote | membership (reports it left) |
+//! | a peer's connection is up, of a life membership holds down | remote | membership (closes it, saying so) |
+//! | a peer closed a connection saying it holds this node down | remote | membership (counts toward the verdict) |
 //! | a member is down | membership | remote (its connection closes), registry (its part goes) |
 //! | a member left, or restarted | membership | registry (the old life's part goes) |
 
@@ -106,7 +108,16 @@ impl Services {
 
     fn peer_event(&self, event: PeerEvent<'_>) {
         match event {
-            PeerEvent::Up { session, conn } => self.replica.connected(session, conn),
+            PeerEvent::Up { session, conn } => {
+                let incarnation = conn.peer().incarnation;
+                let held_down = self
+                    .members
+                    .as_ref()
+                    .is_some_and(|m| m.tell_if_held_down(&session.node, incarnation));
+                if !held_down {
+                    self.replica.connected(session, conn);
+                }
+            }
             PeerEvent::Down { node, incarnation } => {
                 // membership decides when a member's life is over (a
                 // connection may drop while it lives)
@@ -117,6 +128,11 @@ impl Services {
             PeerEvent::Left { node, incarnation } => {
                 if let Some(m) = &self.members {
                     m.left(node, incarnation);
+                }
+            }
+            PeerEvent::DeclaredUsDown { by } => {
+                if let Some(m) = &self.members {
+                    m.declared_down_by(by);
                 }
             }
         }

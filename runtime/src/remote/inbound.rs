@@ -13,7 +13,9 @@ use super::network::{Loss, Network, Session};
 use super::router::Caller;
 use crate::actor::{with_context, AskError, DispatchError, ExitReason, Exported, RefContext};
 use crate::platform;
-use crate::transport::{Admit, Connection, FrameSink, LaneId, Stall};
+use crate::transport::{
+    Admit, Connection, FrameSink, LaneId, Stall, CLOSE_DOWN, CLOSE_DUPLICATE,
+};
 use crate::wire::{self, encode_frame, EnvelopeRef, FrameDecoder, FrameKind, RemoteError, Reply};
 use std::future::Future;
 use std::pin::Pin;
@@ -233,13 +235,13 @@ impl FrameSink for Inbound {
         })
     }
 
-    fn closed(&self, reason: &str, duplicate: bool) {
+    fn closed(&self, reason: &str, peer_code: Option<u32>) {
         self.served.gone.send_replace(true);
         if let Some(conn) = self.conn() {
-            let loss = if duplicate {
-                Loss::Duplicate
-            } else {
-                Loss::Lost
+            let loss = match peer_code {
+                Some(CLOSE_DUPLICATE) => Loss::Duplicate,
+                Some(CLOSE_DOWN) => Loss::DeclaredDown,
+                _ => Loss::Lost,
             };
             self.net.closed(&self.link, &conn, reason, loss);
         }

@@ -63,6 +63,12 @@ pub(crate) enum PeerEvent<'a> {
         /// Its life.
         incarnation: u64,
     },
+    /// Node `by` closed its connection because its view of the cluster
+    /// holds this node's life down (its `Down` follows).
+    DeclaredUsDown {
+        /// The node that said so.
+        by: &'a str,
+    },
 }
 
 /// Where a node's peer events go (installed once, by the node).
@@ -391,6 +397,11 @@ impl Network {
         reason: &str,
         loss: Loss,
     ) {
+        if loss == Loss::DeclaredDown {
+            // told even if this was not the live connection: the verdict is
+            // about this node's life, not the connection
+            self.tell(PeerEvent::DeclaredUsDown { by: &link.node });
+        }
         let addr = lock(&self.addresses).get(&*link.node).copied();
         let lost = {
             let mut peers = lock(&self.peers);
@@ -411,7 +422,7 @@ impl Network {
             incarnation: conn.peer().incarnation,
         });
         match loss {
-            Loss::Lost if !self.is_closed() => {
+            Loss::Lost | Loss::DeclaredDown if !self.is_closed() => {
                 tracing::warn!(node = %self.me, peer = %link.node, "connection lost: {reason}")
             }
             _ => tracing::info!(node = %self.me, peer = %link.node, "disconnected: {reason}"),
@@ -766,6 +777,10 @@ pub(crate) enum Loss {
     /// Closed by the peer as the loser of a simultaneous dial: as `Lost`
     /// for what waited on it, but routine (not logged as a failure).
     Duplicate,
+    /// Closed by the peer because its cluster declared this node down: as
+    /// `Lost` for what waited on it, and told as
+    /// [`PeerEvent::DeclaredUsDown`].
+    DeclaredDown,
     /// The peer said goodbye: it shut down, so asks fail with
     /// `NodeShutdown` and monitors fire with `Shutdown`.
     Left,
@@ -1002,7 +1017,7 @@ impl Session {
     fn connection_lost(&self, conn: &Arc<Connection>, loss: Loss) {
         let node = NodeId::new(self.node.clone(), conn.peer().incarnation);
         let (error, reason) = match loss {
-            Loss::Lost | Loss::Duplicate => {
+            Loss::Lost | Loss::Duplicate | Loss::DeclaredDown => {
                 (AskError::NodeDown(node.clone()), ExitReason::NodeDown)
             }
             Loss::Left => (AskError::NodeShutdown(node.clone()), ExitReason::Shutdown),

@@ -17,7 +17,7 @@
 //! budget ([`PeerLimits::unfinished_frame_bytes`]) and must be finished
 //! within [`PeerLimits::frame_deadline`]: a peer cannot park memory here.
 
-use super::endpoint::{Peer, CLOSE_DUPLICATE, CLOSE_PROTOCOL};
+use super::endpoint::{Peer, CLOSE_PROTOCOL};
 use super::limits::{LimitCounters, PeerLimits};
 use crate::platform;
 use crate::wire::{FrameDecoder, Hello, Limits};
@@ -70,9 +70,11 @@ pub trait FrameSink: Send + Sync + 'static {
     /// with that reason.
     fn frames(&self, frames: &mut FrameDecoder) -> Result<Option<Stall>, String>;
     /// The connection is gone (closed by either side, timed out, or lost);
-    /// `duplicate` if the peer closed it as the loser of a simultaneous
-    /// dial (routine, not a failure).
-    fn closed(&self, reason: &str, duplicate: bool);
+    /// `peer_code` is the code the peer closed it with, if it did
+    /// ([`CLOSE_DUPLICATE`](super::CLOSE_DUPLICATE): the loser of a simultaneous dial, routine;
+    /// [`CLOSE_DOWN`](super::CLOSE_DOWN): the peer's cluster declared this
+    /// node down).
+    fn closed(&self, reason: &str, peer_code: Option<u32>);
 }
 
 /// Why a frame was not queued.
@@ -234,9 +236,13 @@ impl Connection {
             for lane in &lanes {
                 lane.close();
             }
-            let duplicate = matches!(&reason, quinn::ConnectionError::ApplicationClosed(c)
-                if c.error_code == CLOSE_DUPLICATE.into());
-            sink.closed(&reason.to_string(), duplicate);
+            let peer_code = match &reason {
+                quinn::ConnectionError::ApplicationClosed(c) => {
+                    u32::try_from(c.error_code.into_inner()).ok()
+                }
+                _ => None,
+            };
+            sink.closed(&reason.to_string(), peer_code);
         });
         this
     }

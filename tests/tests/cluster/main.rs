@@ -5,6 +5,7 @@
 
 mod hosts;
 mod membership;
+mod paused;
 mod processes;
 mod registry;
 mod supervision;

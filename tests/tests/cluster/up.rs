@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::Instant;
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0")
         .and_then(|s| s.local_addr())
         .expect("a free port")
@@ -17,7 +17,7 @@ fn free_port() -> u16 {
 }
 
 /// Waits (bounded) for a line containing `text`; returns it.
-fn wait_for(lines: &Receiver<String>, text: &str) -> String {
+pub(crate) fn wait_for(lines: &Receiver<String>, text: &str) -> String {
     let deadline = Instant::now() + LIMIT;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -30,7 +30,7 @@ fn wait_for(lines: &Receiver<String>, text: &str) -> String {
 }
 
 /// `arbour up FILE`, its stdout lines on a channel.
-fn start_up(path: &std::path::Path) -> (std::process::Child, Receiver<String>) {
+pub(crate) fn start_up(path: &std::path::Path) -> (std::process::Child, Receiver<String>) {
     let mut up = Command::new(arbour_bin())
         .arg("up")
         .arg(path)
@@ -52,7 +52,7 @@ fn start_up(path: &std::path::Path) -> (std::process::Child, Receiver<String>) {
     (up, lines)
 }
 
-fn alive(pid: u32) -> bool {
+pub(crate) fn alive(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
         && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .is_ok_and(|s| s.split(' ').nth(2) == Some("Z"))
