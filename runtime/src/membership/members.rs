@@ -21,6 +21,13 @@ use tokio::sync::{broadcast, Notify};
 /// (the first announce usually finds no connection yet: it dials).
 const ANNOUNCE_EVERY: Duration = Duration::from_millis(200);
 
+/// How long this member remembers a life it saw declared down, to tell it
+/// so if it is heard from again (after the machine forgot it), and how
+/// many such lives at most (the oldest go first). A life declared down
+/// never comes back as itself: only as a new life.
+const TOMBSTONE_FOR: Duration = Duration::from_secs(3600);
+const TOMBSTONES_AT_MOST: usize = 4096;
+
 /// How long a member's word that it holds this node down counts toward
 /// the verdict ([`downed_by`](super::machine::downed_by)): the others'
 /// words about one pause or one partition arrive within seconds of each
@@ -63,6 +70,9 @@ pub(crate) struct Members {
     left: Mutex<BTreeSet<(String, u64)>>,
     /// Members that said they hold this node's life down, and when.
     notices: Mutex<BTreeMap<String, Instant>>,
+    /// Lives this member saw declared down, and when (bounded:
+    /// [`TOMBSTONES_AT_MOST`], for [`TOMBSTONE_FOR`]).
+    tombstones: Mutex<BTreeMap<(String, u64), Instant>>,
     /// Set once the cluster declared this node's life down.
     downed: tokio::sync::watch::Sender<bool>,
 }
@@ -94,6 +104,7 @@ impl Members {
             seeds,
             left: Mutex::default(),
             notices: Mutex::default(),
+            tombstones: Mutex::default(),
             downed: tokio::sync::watch::Sender::new(false),
         });
         let weak = Arc::downgrade(&members);
@@ -127,16 +138,14 @@ impl Members {
         Ok(())
     }
 
-    /// If this member holds node `name`'s life `incarnation` down, closes
+    /// If this member saw node `name`'s life `incarnation` declared down
+    /// (within [`TOMBSTONE_FOR`], even if the machine forgot it), closes
     /// its connection saying so (the close code is the notice, which that
     /// node counts toward its verdict) and returns true. A downed life
     /// that is heard from again learns it at once, instead of being
     /// ignored until it is forgotten.
     pub(crate) fn tell_if_held_down(&self, name: &str, incarnation: u64) -> bool {
-        let held = lock(&self.machine)
-            .remembered_down()
-            .iter()
-            .any(|m| m.name == name && m.incarnation == incarnation);
+        let held = lock(&self.tombstones).contains_key(&(name.to_owned(), incarnation));
         if held {
             if let Some(net) = self.net.upgrade() {
                 net.close_life(name, incarnation, "declared down by the cluster");
@@ -182,6 +191,24 @@ impl Members {
                 "member {by} holds this node down (not yet the cluster's verdict)"
             );
         }
+    }
+
+    /// Remembers that `m`'s life was declared down.
+    fn bury(&self, m: &MemberId) {
+        let now = platform::now();
+        let mut t = lock(&self.tombstones);
+        t.retain(|_, at| now.saturating_duration_since(*at) <= TOMBSTONE_FOR);
+        if t.len() >= TOMBSTONES_AT_MOST {
+            let oldest = t.iter().min_by_key(|(_, at)| **at).map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                t.remove(&oldest);
+                tracing::warn!(
+                    node = %self.me, forgotten = %oldest.0, incarnation = oldest.1,
+                    "remembering {TOMBSTONES_AT_MOST} lives declared down, the most it keeps: the oldest is forgotten (if it is heard from again, it is taken back as a member)"
+                );
+            }
+        }
+        t.insert((m.name.clone(), m.incarnation), now);
     }
 
     /// Turns true once the cluster declared this node's life down.
@@ -298,7 +325,8 @@ impl Members {
                     to_subscribers = false;
                 }
                 MemberEvent::Down(m) => {
-                    tracing::warn!(node = %self.me, member = %m.name, incarnation = m.incarnation, "member down")
+                    tracing::warn!(node = %self.me, member = %m.name, incarnation = m.incarnation, "member down");
+                    self.bury(m);
                 }
                 MemberEvent::Left(_) => {}
                 MemberEvent::Forgotten(m) => {

@@ -3,11 +3,31 @@
 //! moment it resumes: the others' connections were closed saying so. It
 //! shuts that life down and, as `on_downed = "rejoin"` (the default) says,
 //! starts again in the same process as a new life, which the others take
-//! back as the same node restarted. No operator restarts anything.
+//! back as the same node restarted. No operator restarts anything. A life
+//! declared down never comes back as itself: the others tell it so (they
+//! remember lives declared down longer than membership remembers members).
 
 use super::up::{alive, free_port, start_up, wait_for};
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+/// Waits (bounded) until each of `wanted` has matched a line, in any
+/// order; returns each one's line and when it came.
+fn wait_for_each(
+    lines: &std::sync::mpsc::Receiver<String>,
+    wanted: &[&dyn Fn(&str) -> bool],
+) -> Vec<(String, Instant)> {
+    let mut seen: Vec<Option<(String, Instant)>> = vec![None; wanted.len()];
+    while seen.iter().any(Option::is_none) {
+        let line = wait_for(lines, "");
+        for (i, w) in wanted.iter().enumerate() {
+            if seen[i].is_none() && w(&line) {
+                seen[i] = Some((line.clone(), Instant::now()));
+            }
+        }
+    }
+    seen.into_iter().flatten().collect()
+}
 
 fn signal(sig: &str, pid: u32) {
     let sent = Command::new("kill")
@@ -30,6 +50,9 @@ fn a_member_paused_until_declared_down_rejoins_as_a_new_life_on_its_own() {
             r#"[cluster]
 name = "pausetest"
 secret = "s3cret"
+
+[cluster.membership]
+remove_down_after = "5s"
 
 [[node]]
 name = "alpha"
@@ -61,24 +84,47 @@ workers = 1
         }
     }
     let gamma = gamma.expect("gamma's pid");
-    for pause in [Duration::from_secs(2), Duration::from_secs(10)] {
+    // 20 s outlasts both the members' idle timeout (15 s: the others'
+    // closing words may be gone) and `remove_down_after` (5 s here: the
+    // others' machines forgot the life), as a 60 s pause would with the
+    // defaults; the others still remember the life was declared down
+    for pause in [Duration::from_secs(2), Duration::from_secs(20)] {
         signal("-STOP", gamma);
         let stopped = Instant::now();
         // the others declare it down while it cannot answer
-        wait_for(&lines, "[alpha] member down gamma");
-        wait_for(&lines, "[beta] member down gamma");
+        wait_for_each(
+            &lines,
+            &[&|l| l.starts_with("[alpha] member down gamma"), &|l| {
+                l.starts_with("[beta] member down gamma")
+            }],
+        );
         let declared = stopped.elapsed();
         // the rest of the pause is the fault itself, not a wait for an event
         std::thread::sleep(pause.saturating_sub(declared));
         signal("-CONT", gamma);
         let resumed = Instant::now();
-        wait_for(&lines, "[gamma] node gamma downed: rejoining as a new life");
-        let told = resumed.elapsed();
-        let mut back = Vec::new();
-        for n in ["alpha", "beta"] {
-            let line = wait_for(&lines, &format!("[{n}] member replaced gamma"));
-            back.push((n, resumed.elapsed(), line));
-        }
+        // `replaced` if a member still remembered the old life, else `up`
+        let back_at = |n: &'static str| {
+            move |l: &str| {
+                l.starts_with(&format!("[{n}] member replaced gamma"))
+                    || l.starts_with(&format!("[{n}] member up gamma"))
+            }
+        };
+        let (alpha_back, beta_back) = (back_at("alpha"), back_at("beta"));
+        let seen = wait_for_each(
+            &lines,
+            &[
+                &|l| l.starts_with("[gamma] node gamma downed: rejoining as a new life"),
+                &alpha_back,
+                &beta_back,
+            ],
+        );
+        let told = seen[0].1 - resumed;
+        let back: Vec<(&str, Duration, String)> = ["alpha", "beta"]
+            .iter()
+            .zip(&seen[1..])
+            .map(|(n, (line, at))| (*n, *at - resumed, line.clone()))
+            .collect();
         eprintln!(
             "paused {pause:?}: declared down after {declared:?}; after SIGCONT, told in {told:?}, a member again at {:?} ({:?})",
             back.iter().map(|(n, t, _)| (*n, *t)).collect::<Vec<_>>(),
