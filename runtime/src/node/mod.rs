@@ -251,7 +251,15 @@ impl Node {
     pub async fn shutdown(&self) {
         if !self.inner.closing.swap(true, Ordering::AcqRel) {
             let net = self.inner.net.swap(None);
-            graceful(&self.inner.host, net.as_ref()).await;
+            // on the node's first worker (where its network lives), not on
+            // the caller's thread: the goodbye may dial a member
+            let (host, on_worker) = (self.inner.host.clone(), net.clone());
+            let done = run_placed_async(&self.inner.host, WorkerPlacement::Worker(0), move || {
+                async move { graceful(&host, on_worker.as_ref()).await }
+            });
+            if let Err(e) = done.await {
+                tracing::warn!(node = %self.node_id(), "shutdown: the graceful part could not run ({e})");
+            }
             if let Some(w) = &self.inner.workers {
                 w.stop();
             }

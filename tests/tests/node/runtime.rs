@@ -225,3 +225,71 @@ fn a_panic_in_main_reaches_the_caller_after_the_node_shut_down() {
         .unwrap_or_default();
     assert_eq!(msg, "main failed on purpose");
 }
+
+/// A node run through the entry point shuts down from the thread that
+/// called `run` (not one of its workers) while a member it lists alive
+/// has no connection: the goodbye it dials that member for runs on the
+/// node's worker, and the shutdown completes (it used to panic with
+/// "spawn_local called from outside of a task::LocalSet", exit code 101).
+#[test]
+fn a_shutdown_with_a_member_listed_alive_but_unconnected_completes() {
+    let _one = arbour_tests::one_cluster_at_a_time();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (cut_tx, cut_rx) = tokio::sync::oneshot::channel::<()>();
+    let (beta_tx, beta_rx) = std::sync::mpsc::channel::<std::net::SocketAddr>();
+    let alpha = std::thread::spawn(move || {
+        let beta_addr = beta_rx.recv_timeout(LIMIT).expect("beta's address");
+        test_node("alpha")
+            .listen("127.0.0.1:0".parse().expect("addr"))
+            .workers(2)
+            .seed_node("beta", beta_addr)
+            .run(move |node| async move {
+                let m = node.membership();
+                arbour_tests::eventually("beta a member", Duration::from_millis(10), || {
+                    m.members().iter().any(|x| x.name == "beta")
+                })
+                .await;
+                addr_tx.send(()).expect("tell the test");
+                let _ = cut_rx.await;
+                // beta's connection is gone; membership still lists it
+                let net = node.net();
+                arbour_tests::eventually("beta unconnected", Duration::from_millis(5), || {
+                    net.peers().is_empty()
+                })
+                .await;
+                assert!(
+                    m.members().iter().any(|x| x.name == "beta"),
+                    "beta still listed alive when main ends"
+                );
+            })
+    });
+    run_local(|| async {
+        let beta = test_node("beta")
+            .listen("127.0.0.1:0".parse().expect("addr"))
+            .membership(Default::default())
+            .start()
+            .await
+            .expect("beta starts");
+        beta_tx
+            .send(beta.net().local_addr().expect("addr"))
+            .expect("send");
+        bounded(
+            "alpha joined",
+            tokio::task::spawn_blocking(move || addr_rx.recv_timeout(LIMIT)),
+        )
+        .await
+        .expect("join")
+        .expect("alpha saw beta");
+        beta.shutdown_network();
+        let _ = cut_tx.send(());
+        let joined = bounded(
+            "alpha's run returns",
+            tokio::task::spawn_blocking(move || alpha.join()),
+        )
+        .await
+        .expect("join");
+        let ran = joined.expect("alpha's thread did not panic");
+        assert!(matches!(ran, Ok(Some(()))), "{ran:?}");
+        beta.shutdown().await;
+    });
+}
