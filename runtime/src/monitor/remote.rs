@@ -88,8 +88,9 @@ impl RemoteMonitors {
 
     /// The peer monitors our actor `local` under its `key`. All its
     /// monitors of one actor share one watch on it; when it fires, their
-    /// `Down`s go in batches of [`DOWNS_PER_FRAME`] on the connection the
-    /// monitor came on.
+    /// `Down`s go in batches of [`DOWNS_PER_FRAME`] on the peer's live
+    /// connection to the life that asked (the one the monitor came on, if
+    /// there is no other).
     fn watched_by_peer(
         &self,
         monitors: &Arc<PeerMonitors>,
@@ -97,7 +98,7 @@ impl RemoteMonitors {
         local: u64,
         key: u64,
     ) {
-        let (session, conn) = (caller.session, caller.conn);
+        let (session, conn, incarnation) = (caller.session, caller.conn, caller.incarnation());
         let exported = self.net.get().and_then(Weak::upgrade);
         let Some(actor) = exported.and_then(|net| net.exported(local)) else {
             let reason = ExitReason::NoActor;
@@ -112,9 +113,16 @@ impl RemoteMonitors {
         let install = move |actor: &Arc<dyn Exported>, generation| {
             actor.watch(Box::new(move |reason| {
                 let keys = watches.peer_watch_fired(local, generation);
-                if let Some(conn) = weak.upgrade() {
-                    send_downs(&keys, reason, |msg| session_on_fire.system(&conn, msg));
-                }
+                // on the peer's live connection to this life: the one the
+                // monitor came on may have been replaced since (and then
+                // closed), which lost exits of remote children
+                send_downs(&keys, reason, |msg| {
+                    if !session_on_fire.system_to_life(incarnation, msg) {
+                        if let Some(conn) = weak.upgrade() {
+                            session_on_fire.system(&conn, msg);
+                        }
+                    }
+                });
             }))
         };
         if let Err(refused) = monitors.add_peer_watch(key, local, actor, install) {

@@ -599,6 +599,7 @@ impl Network {
             undeliverable: self.undeliverable.load(Relaxed),
             peer_monitors,
             monitors_refused,
+            connections_open: self.endpoint.quic().open_connections() as u64,
             handshakes_in_flight: self.endpoint.handshakes_in_flight() as u64,
             handshakes_refused: c.handshakes_refused.load(Relaxed),
             handshakes_retried: c.handshakes_retried.load(Relaxed),
@@ -718,6 +719,10 @@ pub struct NetStats {
     pub late_replies: u64,
     /// Messages from the wire with an unknown tag or an undecodable payload.
     pub undeliverable: u64,
+    /// QUIC connections open now: the live one to each peer, and any
+    /// being replaced by a newer one to the same peer (they drain for 2 s)
+    /// or still closing.
+    pub connections_open: u64,
     /// Monitors that peers hold on this node's actors now.
     pub peer_monitors: u64,
     /// Peers' monitors refused because the peer held its maximum
@@ -987,6 +992,14 @@ impl Session {
     /// Queues a system message on the control lane.
     pub(crate) fn system(&self, conn: &Connection, msg: &Control) {
         push_system(&self.ctx, conn, LaneId::Control, msg);
+    }
+
+    /// Queues a system message on the control lane of the live connection
+    /// to the peer's life `incarnation`; false if there is none. For what
+    /// must follow the peer rather than one connection: a connection
+    /// replaced by a newer one to the same life drains and closes.
+    pub(crate) fn system_to_life(&self, incarnation: u64, msg: &Control) -> bool {
+        self.with_conn(incarnation, |c| self.system(c, msg)).is_some()
     }
 
     /// Queues a signal for the peer's actor `to` on that actor's data lane,

@@ -283,6 +283,45 @@ fn a_monitor_of_a_remote_actor_reports_its_panic_and_its_exit_reason() {
     });
 }
 
+/// A monitor outlives the connection it was set on when a newer
+/// connection to the same life replaces it (a simultaneous dial decided
+/// late): the `Down` follows the peer, not the connection. (It went out on
+/// the replaced connection, closed 2 s after the replacement, and was lost:
+/// a supervisor missed its remote children's exits.)
+#[test]
+fn a_monitor_fires_after_its_connection_was_replaced_by_one_to_the_same_life() {
+    run_local(|| async {
+        // beta dials alpha first; alpha's later dial replaces it on both
+        // sides (within one life, the smaller name's dial wins)
+        let (alpha, beta, _echo, remote) = pair().await;
+        let (watcher, mut downs) = DownForwarder::start_new();
+        let _m = remote.monitor(watcher.recipient());
+        // the ask follows the monitor on its lane: alpha holds the watch
+        assert_eq!(bounded("ping", remote.ask(Ping(0))).await, Ok(1));
+        let beta_addr = beta.net().local_addr().expect("addr");
+        bounded("alpha dials beta", alpha.net().connect("beta", beta_addr))
+            .await
+            .expect("a second connection");
+        // the replaced connection drains, then closes on both sides
+        arbour_tests::eventually(
+            "the old connection closed",
+            Duration::from_millis(20),
+            || {
+                alpha.net().stats().connections_open == 1
+                    && beta.net().stats().connections_open == 1
+            },
+        )
+        .await;
+        remote.tell(Fail("after the replacement".into()));
+        let down = bounded("down", downs.recv()).await.expect("a Down");
+        assert_eq!(&down.id, remote.id());
+        assert_eq!(
+            down.reason,
+            ExitReason::Error("after the replacement".into())
+        );
+    });
+}
+
 #[test]
 fn a_lost_connection_fails_pending_asks_and_fires_monitors_with_node_down() {
     run_local(|| async {
