@@ -36,7 +36,7 @@ enum Command {
         figures: bool,
     },
     /// Run one node of a cluster file, with the deployments it supervises,
-    /// until SIGINT/SIGTERM; then it leaves the cluster gracefully.
+    /// until SIGINT/SIGTERM/SIGHUP; then it leaves the cluster gracefully.
     Run {
         /// The cluster file.
         #[arg(long)]
@@ -89,7 +89,7 @@ enum Command {
     },
     /// Run one node that exposes a probe actor as "echo" (for trying the
     /// network and for the integration tests). Prints `listening <addr>`,
-    /// then serves until stdin closes or SIGINT/SIGTERM, and shuts down
+    /// then serves until stdin closes or SIGINT/SIGTERM/SIGHUP, and shuts down
     /// gracefully (its peers are told goodbye).
     Serve {
         /// The node's name.

@@ -1,5 +1,5 @@
 //! `arbour run`: one node of a cluster file, with the deployments it
-//! supervises, until SIGINT/SIGTERM; and how a node builder is set up as
+//! supervises, until SIGINT/SIGTERM/SIGHUP; and how a node builder is set up as
 //! one node of a file ([`configure`], which the simulator uses too).
 
 use crate::App;
@@ -14,7 +14,7 @@ use std::io::Write as _;
 pub const EXIT_DOWNED: i32 = 75;
 
 impl App {
-    /// Runs node `name` of `file` until SIGINT/SIGTERM (or, with
+    /// Runs node `name` of `file` until SIGINT/SIGTERM/SIGHUP (or, with
     /// `stdin_eof`, until its standard input closes), then leaves the
     /// cluster gracefully; returns the process's exit code. Prints `node
     /// NAME listening ADDR`, a line per membership change and one per

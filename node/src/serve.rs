@@ -1,7 +1,7 @@
 //! `arbour serve`: one node exposing a probe [`Echo`] as "echo" (and dialing
 //! any peers it is given; as a cluster member, also registering it as
 //! "echo@NAME", in the group "echoes", and Echo as the kind "echo"), until its standard input closes (so a parent
-//! process that dies takes it along) or it gets SIGINT/SIGTERM; either way
+//! process that dies takes it along) or it gets SIGINT/SIGTERM/SIGHUP; either way
 //! it shuts down gracefully, telling its peers goodbye.
 
 use anyhow::Context as _;

@@ -75,6 +75,9 @@ pub(crate) struct Members {
     tombstones: Mutex<BTreeMap<(String, u64), Instant>>,
     /// Set once the cluster declared this node's life down.
     downed: tokio::sync::watch::Sender<bool>,
+    /// Set once this node began to leave (what members say of it after
+    /// that is about a node that left).
+    leaving: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Members {
@@ -106,6 +109,7 @@ impl Members {
             notices: Mutex::default(),
             tombstones: Mutex::default(),
             downed: tokio::sync::watch::Sender::new(false),
+            leaving: std::sync::atomic::AtomicBool::new(false),
         });
         let weak = Arc::downgrade(&members);
         net.router
@@ -119,13 +123,11 @@ impl Members {
         let _ = self.route.set(sink);
     }
 
-    fn emit(&self, event: MemberEvent, to_subscribers: bool) {
+    fn emit(&self, event: MemberEvent) {
         if let Some(route) = self.route.get() {
             route(&event);
         }
-        if to_subscribers {
-            let _ = self.events.send(event);
-        }
+        let _ = self.events.send(event);
     }
 
     fn on_swim(self: &Arc<Self>, caller: &Caller<'_>, msg: Control) -> Result<(), String> {
@@ -159,7 +161,11 @@ impl Members {
     /// for the cluster ([`downed_by`](super::machine::downed_by)), this
     /// life is over: [`Members::downed`] turns true.
     pub(crate) fn declared_down_by(&self, by: &str) {
-        if *self.downed.borrow() {
+        // a node that is leaving is told so by members closing on it; it
+        // left, it was not declared down
+        let leaving = self.leaving.load(std::sync::atomic::Ordering::Acquire)
+            || self.net.upgrade().is_none_or(|n| n.is_closed());
+        if leaving || *self.downed.borrow() {
             return;
         }
         let now = platform::now();
@@ -270,12 +276,19 @@ impl Members {
         };
         if lock(&self.left).insert((member.name.clone(), member.incarnation)) {
             tracing::info!(node = %self.me, member = %member.name, incarnation, "member left");
-            self.emit(MemberEvent::Left(member), true);
+            self.emit(MemberEvent::Left(member));
         }
+    }
+
+    /// From now on, members closing on this node are about a node that
+    /// leaves: they are not counted as its being declared down.
+    pub(crate) fn mark_leaving(&self) {
+        self.leaving.store(true, std::sync::atomic::Ordering::Release);
     }
 
     /// Tells the cluster this node leaves.
     pub(crate) fn leave(&self) {
+        self.mark_leaving();
         lock(&self.machine).leave();
         self.drain();
     }
@@ -313,7 +326,6 @@ impl Members {
             self.wake.notify_one();
         }
         for event in events {
-            let mut to_subscribers = true;
             match &event {
                 MemberEvent::Up(m) => {
                     tracing::info!(node = %self.me, member = %m.name, incarnation = m.incarnation, "member up")
@@ -321,8 +333,9 @@ impl Members {
                 MemberEvent::Down(m)
                     if lock(&self.left).remove(&(m.name.clone(), m.incarnation)) =>
                 {
-                    // it said goodbye: already reported as left
-                    to_subscribers = false;
+                    // it said goodbye: already reported (and routed) as left;
+                    // its connection is its own to close
+                    continue;
                 }
                 MemberEvent::Down(m) => {
                     tracing::warn!(node = %self.me, member = %m.name, incarnation = m.incarnation, "member down");
@@ -342,7 +355,7 @@ impl Members {
                     );
                 }
             }
-            self.emit(event, to_subscribers);
+            self.emit(event);
         }
     }
 

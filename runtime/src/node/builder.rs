@@ -324,7 +324,7 @@ impl NodeBuilder {
     }
 
     /// Runs a node on its own worker threads until `main`'s future ends, or
-    /// the process gets SIGINT or SIGTERM; then shuts it down gracefully
+    /// the process gets SIGINT, SIGTERM or SIGHUP; then shuts it down gracefully
     /// ([`Node::shutdown`]) and returns. `main` runs on the node's first
     /// worker. The whole program of a node binary is `fn main` plus this
     /// call; no runtime to build by hand:
@@ -530,6 +530,9 @@ async fn shut_down_when_downed(
     let Some(inner) = node.get().and_then(std::sync::Weak::upgrade) else {
         return;
     };
+    if inner.closing.load(std::sync::atomic::Ordering::Acquire) {
+        return; // it was shutting down already: it left, it was not downed
+    }
     inner.downed.store(true, std::sync::atomic::Ordering::Release);
     Node { inner }.shutdown().await;
 }

@@ -191,6 +191,7 @@ impl Services {
     /// then every peer gets the goodbye and the endpoint closes.
     pub(crate) async fn leave(&self, wait: Duration) {
         if let Some(members) = &self.members {
+            members.mark_leaving();
             let peers = members
                 .members()
                 .into_iter()

@@ -111,7 +111,8 @@ pub fn deadline(timeout: std::time::Duration) -> Instant {
         .unwrap_or_else(|| now + std::time::Duration::from_secs(30 * 365 * 24 * 3600))
 }
 
-/// Resolves when the process is asked to terminate (SIGINT or SIGTERM),
+/// Resolves when the process is asked to terminate (SIGINT, SIGTERM or
+/// SIGHUP: a closed terminal ends a node as gracefully as a kill does),
 /// naming the signal. Needs a runtime with IO enabled.
 pub async fn termination() -> &'static str {
     #[cfg(unix)]
@@ -120,10 +121,12 @@ pub async fn termination() -> &'static str {
         match (
             signal(SignalKind::interrupt()),
             signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
         ) {
-            (Ok(mut int), Ok(mut term)) => tokio::select! {
+            (Ok(mut int), Ok(mut term), Ok(mut hup)) => tokio::select! {
                 _ = int.recv() => "SIGINT",
                 _ = term.recv() => "SIGTERM",
+                _ = hup.recv() => "SIGHUP",
             },
             _ => {
                 let _ = tokio::signal::ctrl_c().await;

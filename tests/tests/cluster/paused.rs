@@ -6,18 +6,20 @@
 //! back as the same node restarted. No operator restarts anything. A life
 //! declared down never comes back as itself: the others tell it so (they
 //! remember lives declared down longer than membership remembers members).
+//! SIGTERM, by contrast, is leaving: the others see it left, and it exits.
 
 use super::up::{alive, free_port, start_up, wait_for};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Waits (bounded) until each of `wanted` has matched a line, in any
-/// order; returns each one's line and when it came.
+/// order; returns each one's line and when it came, and every line read.
 fn wait_for_each(
     lines: &std::sync::mpsc::Receiver<String>,
     wanted: &[&dyn Fn(&str) -> bool],
-) -> Vec<(String, Instant)> {
+) -> (Vec<(String, Instant)>, Vec<String>) {
     let mut seen: Vec<Option<(String, Instant)>> = vec![None; wanted.len()];
+    let mut read = Vec::new();
     while seen.iter().any(Option::is_none) {
         let line = wait_for(lines, "");
         for (i, w) in wanted.iter().enumerate() {
@@ -25,8 +27,9 @@ fn wait_for_each(
                 seen[i] = Some((line.clone(), Instant::now()));
             }
         }
+        read.push(line);
     }
-    seen.into_iter().flatten().collect()
+    (seen.into_iter().flatten().collect(), read)
 }
 
 fn signal(sig: &str, pid: u32) {
@@ -38,7 +41,7 @@ fn signal(sig: &str, pid: u32) {
 }
 
 #[test]
-fn a_member_paused_until_declared_down_rejoins_as_a_new_life_on_its_own() {
+fn a_member_paused_until_declared_down_rejoins_as_a_new_life_and_one_sigtermed_leaves() {
     let _one = arbour_tests::one_cluster_at_a_time();
     let dir = std::env::temp_dir().join(format!("arbour-paused-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
@@ -111,7 +114,7 @@ workers = 1
             }
         };
         let (alpha_back, beta_back) = (back_at("alpha"), back_at("beta"));
-        let seen = wait_for_each(
+        let (seen, _) = wait_for_each(
             &lines,
             &[
                 &|l| l.starts_with("[gamma] node gamma downed: rejoining as a new life"),
@@ -132,6 +135,38 @@ workers = 1
         );
         assert!(alive(gamma), "gamma rejoined in its own process");
     }
+    // SIGTERM is leaving, not being declared down: gamma says goodbye, the
+    // others see it left, and it exits (0) instead of rejoining
+    signal("-TERM", gamma);
+    let (ended, read) = wait_for_each(
+        &lines,
+        &[
+            &|l| l.starts_with("up: node gamma exited"),
+            &|l| l.starts_with("[alpha] member left gamma"),
+            &|l| l.starts_with("[beta] member left gamma"),
+        ],
+    );
+    assert!(ended[0].0.contains("exit status: 0"), "{}", ended[0].0);
+    for line in &read {
+        assert!(
+            !line.contains("downed") && !line.contains("member down gamma"),
+            "a node that left was taken for one declared down: {line}"
+        );
+    }
+    // up starts it again; it joins as a new life
+    wait_for_each(
+        &lines,
+        &[
+            &|l| {
+                l.starts_with("[alpha] member up gamma")
+                    || l.starts_with("[alpha] member replaced gamma")
+            },
+            &|l| {
+                l.starts_with("[beta] member up gamma")
+                    || l.starts_with("[beta] member replaced gamma")
+            },
+        ],
+    );
     // from outside: three members up, gamma among them as a new life
     let status = arbour_tests::run_arbour(
         &["status", "--config", path.to_str().expect("path")],
