@@ -11,6 +11,10 @@
 //!   at least `ARBOUR_BENCH_CLUSTER_SECS`, default 180 s, of load in all).
 //!   `cluster.false_suspicions` counts the suspicions of live members that
 //!   were refuted in time (no harm done, but a measure of the margin).
+//! - `cluster.rejoin_ms.p50` / `p99`: a member SIGSTOPped until every other
+//!   one declared it down (2 s or 10 s in all, 10 pauses), then SIGCONT →
+//!   every other member reports its new life up (it learns it was declared
+//!   down and starts again in its process, as `arbour run` does).
 //! - `cluster.registry.converge_p99_ms`: a name registered on one member →
 //!   every other member reports it (p50 and p99 over 50 names).
 //! - `cluster.spawn.ratio`: the observer's remote spawn p50 ÷ its remote ask
@@ -34,6 +38,8 @@ use support::{builder, percentile, Echo, Ping};
 const MEMBERS: usize = 5;
 const KILLS: usize = 20;
 const NAMES: usize = 50;
+const PAUSES: usize = 10;
+const REJOIN_WAIT: Duration = Duration::from_secs(120);
 const WAIT: Duration = Duration::from_secs(30);
 
 impl arbour::cluster::Kind for Echo {
@@ -63,7 +69,7 @@ fn main() {
 /// One member process: echo kind, name and group entry, background asks,
 /// a line per membership and registry event, commands on stdin.
 fn member(name: &str, seed: Option<&str>) {
-    let (cmd_tx, mut cmd_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let (cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines().map_while(Result::ok) {
             if cmd_tx.send(line).is_err() {
@@ -78,6 +84,25 @@ fn member(name: &str, seed: Option<&str>) {
     if let Some(seed) = seed {
         b = b.seed_node("n0", seed.parse().expect("seed address"));
     }
+    // every life of the member reads the same commands
+    let cmds = std::sync::Arc::new(tokio::sync::Mutex::new(cmd_rx));
+    // a member the cluster declared down (paused) starts again as a new
+    // life, as `arbour run` does
+    loop {
+        match life(b.clone(), name, cmds.clone()) {
+            Err(arbour::NodeError::Downed) => continue,
+            ended => break ended.expect("member node"),
+        }
+    }
+}
+
+/// One life of a member process: runs until the process ends, or the
+/// cluster declares it down (`Err(Downed)`).
+fn life(
+    b: arbour::NodeBuilder,
+    name: &str,
+    cmds: std::sync::Arc<tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<String>>>,
+) -> Result<(), arbour::NodeError> {
     let me = name.to_owned();
     b.run(move |node| async move {
         node.kind::<Echo>("echo").expect("kind");
@@ -148,7 +173,8 @@ fn member(name: &str, seed: Option<&str>) {
                 });
             }
         });
-        while let Some(cmd) = cmd_rx.recv().await {
+        let mut cmds = cmds.lock().await;
+        while let Some(cmd) = cmds.recv().await {
             if let Some(name) = cmd.strip_prefix("reg ") {
                 let actor = node.spawn(Echo);
                 node.global()
@@ -157,7 +183,7 @@ fn member(name: &str, seed: Option<&str>) {
             }
         }
     })
-    .expect("member node");
+    .map(|_| ())
 }
 
 /// A running member process.
@@ -266,7 +292,17 @@ impl Bench {
     /// Waits until every process in `from` printed a line `want` accepts;
     /// the wall-clock ms each gave.
     fn each(&mut self, from: &[String], want: impl Fn(&[String]) -> bool) -> Vec<f64> {
-        let until = Instant::now() + WAIT;
+        self.each_within(WAIT, from, want)
+    }
+
+    /// [`Bench::each`], waiting up to `wait`.
+    fn each_within(
+        &mut self,
+        wait: Duration,
+        from: &[String],
+        want: impl Fn(&[String]) -> bool,
+    ) -> Vec<f64> {
+        let until = Instant::now() + wait;
         let mut got: HashMap<String, f64> = HashMap::new();
         while got.len() < from.len() {
             let (who, f) = self.next(until);
@@ -282,6 +318,14 @@ impl Bench {
         v.sort();
         v
     }
+}
+
+fn signal(sig: &str, pid: u32) {
+    let sent = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success(), "kill {sig} {pid}");
 }
 
 fn ms_max(v: &[f64], from: f64) -> f64 {
@@ -432,6 +476,53 @@ fn orchestrate() {
         });
         joins.push(ms_max(&seen, started));
     }
+    // pauses: SIGSTOP a member until every other one declared it down
+    // (then 2 s or 10 s in all), SIGCONT: it learns it was declared down,
+    // and rejoins as a new life
+    let mut rejoin = Vec::new();
+    for i in 0..PAUSES {
+        let victim = format!("n{}", 1 + i % (MEMBERS - 1));
+        let pause = if i % 2 == 0 { 2_000.0 } else { 10_000.0 };
+        let others: Vec<String> = b.names().into_iter().filter(|n| *n != victim).collect();
+        let (pid, inc) = {
+            let p = &b.procs[&victim];
+            (p.child.id(), p.incarnation)
+        };
+        // declared down while it cannot answer: no false alarm
+        b.dead.insert((victim.clone(), inc));
+        let stopped = wall_ms();
+        signal("-STOP", pid);
+        let inc_s = inc.to_string();
+        b.each(&others, |f| {
+            f[0] == "ev" && f[1] == "down" && f[2] == victim && f[3] == inc_s
+        });
+        let held = wall_ms() - stopped;
+        // the rest of the pause is the fault itself
+        std::thread::sleep(Duration::from_secs_f64((pause - held).max(0.0) / 1000.0));
+        let resumed = wall_ms();
+        signal("-CONT", pid);
+        // its new life, then every other member sees it up (bounded by
+        // REJOIN_WAIT: today a 10 s pause can take tens of seconds)
+        let until = Instant::now() + REJOIN_WAIT;
+        let new_inc = loop {
+            let (who, f) = b.next(until);
+            if who == victim && f[0] == "listening" {
+                break f[2].clone();
+            }
+        };
+        let seen = b.each_within(REJOIN_WAIT, &others, |f| {
+            f[0] == "ev" && f[1] == "up" && f[2] == victim && f[3] == new_inc
+        });
+        let back = ms_max(&seen, resumed);
+        eprintln!(
+            "pause {i} {victim} {:.0} ms: a member again {back:.0} ms after SIGCONT",
+            pause
+        );
+        rejoin.push(back);
+        if let Some(p) = b.procs.get_mut(&victim) {
+            p.incarnation = new_inc.parse().expect("incarnation");
+        }
+    }
     // the rest of the loaded run: watch for false alarms
     let until = began + Duration::from_secs(load_secs);
     while Instant::now() < until {
@@ -483,6 +574,16 @@ fn orchestrate() {
         "cluster.registry.converge_p99_ms {:.2} ms (of {})",
         percentile(&converge, 0.99),
         converge.len()
+    );
+    let rejoin = sorted(rejoin);
+    println!(
+        "cluster.rejoin_ms.p50 {:.0} ms (SIGCONT -> a member again, as a new life)",
+        percentile(&rejoin, 0.5)
+    );
+    println!(
+        "cluster.rejoin_ms.p99 {:.0} ms (of {} pauses, 2 s and 10 s)",
+        percentile(&rejoin, 0.99),
+        rejoin.len()
     );
     println!("cluster.ask_rtt_p50_ms {:.3} ms", ms(rtt));
     println!("cluster.spawn_p50_ms {:.3} ms", ms(spawn));

@@ -148,12 +148,34 @@ impl Members {
     /// ignored until it is forgotten.
     pub(crate) fn tell_if_held_down(&self, name: &str, incarnation: u64) -> bool {
         let held = lock(&self.tombstones).contains_key(&(name.to_owned(), incarnation));
-        if held {
+        if held && self.speaks_for_the_cluster() {
             if let Some(net) = self.net.upgrade() {
                 net.close_life(name, incarnation, "declared down by the cluster");
             }
         }
         held
+    }
+
+    /// Whether this member and those it sees alive are the part of the
+    /// cluster whose word counts ([`downed_by`](super::machine::downed_by)
+    /// from the other side: more than half of the cluster it knows, or
+    /// half holding its lowest name). A member that resumed from a pause,
+    /// or sits on a partition's small side, holds the others down too; it
+    /// must not close on them (it would close first, and never hear that
+    /// it is the one they declared down).
+    fn speaks_for_the_cluster(&self) -> bool {
+        let m = lock(&self.machine);
+        let alive: BTreeSet<String> = m
+            .members()
+            .into_iter()
+            .map(|x| x.name)
+            .chain([m.me().name.clone()])
+            .collect();
+        let down: BTreeSet<String> = m.remembered_down().into_iter().map(|x| x.name).collect();
+        drop(m);
+        let down: BTreeSet<String> = down.difference(&alive).cloned().collect();
+        let (side, of) = (alive.len() * 2, alive.len() + down.len());
+        side > of || (side == of && alive.iter().next() < down.iter().next())
     }
 
     /// Node `by` closed its connection because it holds this node's life
@@ -404,6 +426,16 @@ impl Members {
                             roles: Vec::new(),
                         };
                         lock(&self.machine).join(seed);
+                    }
+                    // and to the members it declared down itself: if it was
+                    // the one cut off (paused, partitioned), they hold it
+                    // down and say so, and it needs most of them to say so
+                    // to know it (a seed alone is not the cluster)
+                    let down = lock(&self.machine).remembered_down();
+                    for m in down {
+                        if !self.seeds.iter().any(|(n, _)| *n == m.name) {
+                            lock(&self.machine).join(m);
+                        }
                     }
                 }
                 announce_at = now + ANNOUNCE_EVERY;
