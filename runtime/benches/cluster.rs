@@ -24,6 +24,9 @@
 //!
 //! Timestamps cross processes as UTC wall-clock milliseconds (one machine,
 //! one clock). Prints `<figure> <value> <unit>` lines (DESIGN.md §10).
+//! `ARBOUR_BENCH_CLUSTER_LOGS=<dir>` keeps each member's log (info level)
+//! in `<dir>/<name>.log`; `ARBOUR_BENCH_CLUSTER_KILLS=<n>` (default 20)
+//! shortens the kill phase when looking into another one.
 //! `cargo bench -p arbour --bench cluster`
 
 mod support;
@@ -69,6 +72,11 @@ fn main() {
 /// One member process: echo kind, name and group entry, background asks,
 /// a line per membership and registry event, commands on stdin.
 fn member(name: &str, seed: Option<&str>) {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
     let (cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines().map_while(Result::ok) {
@@ -215,11 +223,28 @@ impl Bench {
             cmd.arg(s);
         }
         let started = wall_ms();
+        // ARBOUR_BENCH_CLUSTER_LOGS=<dir>: each member's log (info) in
+        // <dir>/<name>.log, for looking into a slow figure
+        let stderr = match std::env::var_os("ARBOUR_BENCH_CLUSTER_LOGS") {
+            Some(dir) => {
+                cmd.env("RUST_LOG", "info");
+                let path = std::path::Path::new(&dir).join(format!("{name}.log"));
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .expect("a member log file");
+                Stdio::from(file)
+            }
+            None => {
+                cmd.env("RUST_LOG", "error");
+                Stdio::null()
+            }
+        };
         let mut child = cmd
-            .env("RUST_LOG", "error")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("spawn a member");
         let stdin = child.stdin.take().expect("stdin");
@@ -440,7 +465,11 @@ fn orchestrate() {
     }
     // kills: SIGKILL a member, every survivor reports it down; it rejoins
     let mut detect = Vec::new();
-    for i in 0..KILLS {
+    let kills: usize = std::env::var("ARBOUR_BENCH_CLUSTER_KILLS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(KILLS);
+    for i in 0..kills {
         let victim = format!("n{}", 1 + i % (MEMBERS - 1));
         let survivors: Vec<String> = b.names().into_iter().filter(|n| *n != victim).collect();
         let mut p = b.procs.remove(&victim).expect("victim");

@@ -218,6 +218,8 @@ impl Members {
                 node = %self.me, by, said_so = ?notifiers, cluster = known.len() + 1,
                 "member {by} holds this node down (not yet the cluster's verdict)"
             );
+            // the others' word is asked for at the next announce
+            // ([`Members::announce`], within ANNOUNCE_EVERY)
         }
     }
 
@@ -381,6 +383,53 @@ impl Members {
         }
     }
 
+    /// Announces this node to its seeds while it knows no member; and,
+    /// while it knows no member or some member said it holds this node
+    /// down (not yet the verdict), to every member it knows or declared
+    /// down itself that has not said so. A node that was the one cut off
+    /// (paused, partitioned) holds the others down too and stopped talking
+    /// to them; it needs most of them to say so to know it was declared
+    /// down (a seed alone, or one member, is not the cluster), and they
+    /// say so only when they hear from it.
+    fn announce(&self, now: Instant) {
+        let alone = lock(&self.machine).members().is_empty();
+        let said_so: BTreeSet<String> = {
+            let n = lock(&self.notices);
+            n.iter()
+                .filter(|(_, at)| now.saturating_duration_since(**at) <= NOTICE_WINDOW)
+                .map(|(name, _)| name.clone())
+                .collect()
+        };
+        if !alone && said_so.is_empty() {
+            return;
+        }
+        if alone {
+            for (name, addr) in &self.seeds {
+                let seed = MemberId {
+                    name: name.clone(),
+                    incarnation: 0,
+                    addr: *addr,
+                    roles: Vec::new(),
+                };
+                lock(&self.machine).join(seed);
+            }
+        }
+        let known = {
+            let m = lock(&self.machine);
+            let mut known = m.remembered_down();
+            if !said_so.is_empty() {
+                known.extend(m.members());
+            }
+            known
+        };
+        for m in known {
+            let seeded = alone && self.seeds.iter().any(|(n, _)| *n == m.name);
+            if !seeded && !said_so.contains(&m.name) {
+                lock(&self.machine).join(m);
+            }
+        }
+    }
+
     /// Runs the machine's timers in due order, and announces this node to
     /// its seeds while it knows no member, until the node closes.
     pub(crate) async fn run(self: Arc<Self>) {
@@ -416,28 +465,7 @@ impl Members {
                 }
             }
             if now >= announce_at {
-                let alone = lock(&self.machine).members().is_empty();
-                if alone {
-                    for (name, addr) in &self.seeds {
-                        let seed = MemberId {
-                            name: name.clone(),
-                            incarnation: 0,
-                            addr: *addr,
-                            roles: Vec::new(),
-                        };
-                        lock(&self.machine).join(seed);
-                    }
-                    // and to the members it declared down itself: if it was
-                    // the one cut off (paused, partitioned), they hold it
-                    // down and say so, and it needs most of them to say so
-                    // to know it (a seed alone is not the cluster)
-                    let down = lock(&self.machine).remembered_down();
-                    for m in down {
-                        if !self.seeds.iter().any(|(n, _)| *n == m.name) {
-                            lock(&self.machine).join(m);
-                        }
-                    }
-                }
+                self.announce(now);
                 announce_at = now + ANNOUNCE_EVERY;
             }
             self.drain();

@@ -298,6 +298,12 @@ impl Network {
                 Ok(())
             }
             Err(e) => {
+                if e.peer_close_code() == Some(CLOSE_DOWN) {
+                    // it admitted this node, then closed at once: it holds
+                    // this node's life down (the dial named it and TLS
+                    // checked its certificate, so the word is its own)
+                    self.tell(PeerEvent::DeclaredUsDown { by: peer });
+                }
                 if let Some(cause) = super::Misconfiguration::of(&e) {
                     // said loudly, once per interval: this node cannot be
                     // part of the cluster until its configuration changes

@@ -113,6 +113,20 @@ pub enum TransportError {
     Protocol(String),
 }
 
+impl TransportError {
+    /// The code the peer closed the connection with, if it closed it
+    /// (during the handshake or the TLS handshake).
+    #[must_use]
+    pub fn peer_close_code(&self) -> Option<u32> {
+        match self {
+            TransportError::Connection(quinn::ConnectionError::ApplicationClosed(c)) => {
+                u32::try_from(u64::from(c.error_code)).ok()
+            }
+            _ => None,
+        }
+    }
+}
+
 /// A connected, authenticated peer node.
 #[derive(Debug)]
 pub struct Peer {
@@ -578,6 +592,12 @@ impl Endpoint {
                             "stream ended before the handshake did".into(),
                         ))
                     }
+                    // closed by the peer, with its code: a peer that holds
+                    // this node's life down closes as soon as it admitted
+                    // the dialer, often before the welcome is read
+                    Err(quinn::ReadError::ConnectionLost(
+                        e @ quinn::ConnectionError::ApplicationClosed(_),
+                    )) => return Step::Failed(TransportError::Connection(e)),
                     Err(e) => return Step::Failed(TransportError::Protocol(format!("reading: {e}"))),
                 };
                 match hs.on_bytes(&buf[..n], |node| certificate_names(&conn, node)) {
