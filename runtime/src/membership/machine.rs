@@ -199,6 +199,10 @@ pub struct MembershipMachine {
     /// raised a suspicion (its probe failed), the last few kept.
     round: u64,
     raised_in: std::collections::VecDeque<u64>,
+    /// Whether some member said lately that it holds this node's life
+    /// down (not yet the cluster's verdict): the third sign of poor health
+    /// (this node is probably the one that was paused or cut off).
+    held_down_by_some: bool,
     /// Suspicions whose end was put off because this member heard nothing
     /// at all (it is more likely cut off itself), with how often.
     put_off: std::collections::BTreeMap<MemberId, u32>,
@@ -243,6 +247,7 @@ impl MembershipMachine {
             malformed: 0,
             heard_this_round: true,
             quiet_rounds: 0,
+            held_down_by_some: false,
             rounds_since_refuted: REFUTED_ROUNDS + 1,
             round: 0,
             raised_in: Default::default(),
@@ -383,6 +388,7 @@ impl MembershipMachine {
             Timer::ChangeSuspectToDown { member_id, .. } => {
                 let times = self.put_off.get(member_id).copied().unwrap_or(0);
                 let poor_health = self.quiet_rounds > 0
+                    || self.held_down_by_some
                     || (self.rounds_since_refuted <= REFUTED_ROUNDS && self.raised_in.len() >= 2);
                 if poor_health && times < PUT_OFF_AT_MOST {
                     if times == 0 {
@@ -390,7 +396,8 @@ impl MembershipMachine {
                             suspect = %member_id.name,
                             quiet_rounds = self.quiet_rounds,
                             rounds_since_refuted = self.rounds_since_refuted,
-                            "heard from no member for a probe round, or had to refute a suspicion of itself: this node may be cut off, so it puts off declaring {} down",
+                            held_down_by_some = self.held_down_by_some,
+                            "heard from no member for a probe round, had to refute a suspicion of itself, or was told a member holds it down: this node may be cut off, so it puts off declaring {} down",
                             member_id.name
                         );
                     }
@@ -410,6 +417,13 @@ impl MembershipMachine {
         }
     }
 
+
+    /// Some member said lately that it holds this node's life down (or no
+    /// longer, when `yes` is false): until the verdict, this member puts off
+    /// declaring its suspects down, as in poor health ([`Self::on_timer`]).
+    pub fn set_held_down_by_some(&mut self, yes: bool) {
+        self.held_down_by_some = yes;
+    }
 
     /// Leaves the cluster, telling the others.
     pub fn leave(&mut self) {

@@ -218,8 +218,10 @@ impl Members {
                 node = %self.me, by, said_so = ?notifiers, cluster = known.len() + 1,
                 "member {by} holds this node down (not yet the cluster's verdict)"
             );
-            // the others' word is asked for at the next announce
+            // this node is probably the one cut off: it puts off its own
+            // verdicts, and asks the others' word at the next announce
             // ([`Members::announce`], within ANNOUNCE_EVERY)
+            lock(&self.machine).set_held_down_by_some(true);
         }
     }
 
@@ -400,6 +402,7 @@ impl Members {
                 .map(|(name, _)| name.clone())
                 .collect()
         };
+        lock(&self.machine).set_held_down_by_some(!said_so.is_empty());
         if !alone && said_so.is_empty() {
             return;
         }
