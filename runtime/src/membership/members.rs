@@ -191,12 +191,8 @@ impl Members {
             return;
         }
         let now = platform::now();
-        let notifiers: BTreeSet<String> = {
-            let mut n = lock(&self.notices);
-            n.insert(by.to_owned(), now);
-            n.retain(|_, at| now.saturating_duration_since(*at) <= NOTICE_WINDOW);
-            n.keys().cloned().collect()
-        };
+        lock(&self.notices).insert(by.to_owned(), now);
+        let notifiers = self.said_so(now);
         let (me, known): (String, BTreeSet<String>) = {
             let m = lock(&self.machine);
             let known = m
@@ -223,6 +219,14 @@ impl Members {
             // ([`Members::announce`], within ANNOUNCE_EVERY)
             lock(&self.machine).set_held_down_by_some(true);
         }
+    }
+
+    /// The members that said within [`NOTICE_WINDOW`] that they hold this
+    /// node's life down (older words are forgotten here).
+    fn said_so(&self, now: Instant) -> BTreeSet<String> {
+        let mut n = lock(&self.notices);
+        n.retain(|_, at| now.saturating_duration_since(*at) <= NOTICE_WINDOW);
+        n.keys().cloned().collect()
     }
 
     /// Remembers that `m`'s life was declared down.
@@ -395,13 +399,7 @@ impl Members {
     /// say so only when they hear from it.
     fn announce(&self, now: Instant) {
         let alone = lock(&self.machine).members().is_empty();
-        let said_so: BTreeSet<String> = {
-            let n = lock(&self.notices);
-            n.iter()
-                .filter(|(_, at)| now.saturating_duration_since(**at) <= NOTICE_WINDOW)
-                .map(|(name, _)| name.clone())
-                .collect()
-        };
+        let said_so = self.said_so(now);
         lock(&self.machine).set_held_down_by_some(!said_so.is_empty());
         if !alone && said_so.is_empty() {
             return;

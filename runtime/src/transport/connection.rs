@@ -236,13 +236,7 @@ impl Connection {
             for lane in &lanes {
                 lane.close();
             }
-            let peer_code = match &reason {
-                quinn::ConnectionError::ApplicationClosed(c) => {
-                    u32::try_from(c.error_code.into_inner()).ok()
-                }
-                _ => None,
-            };
-            sink.closed(&reason.to_string(), peer_code);
+            sink.closed(&reason.to_string(), super::endpoint::peer_close_code(&reason));
         });
         this
     }

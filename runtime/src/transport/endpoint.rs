@@ -119,11 +119,18 @@ impl TransportError {
     #[must_use]
     pub fn peer_close_code(&self) -> Option<u32> {
         match self {
-            TransportError::Connection(quinn::ConnectionError::ApplicationClosed(c)) => {
-                u32::try_from(u64::from(c.error_code)).ok()
-            }
+            TransportError::Connection(e) => peer_close_code(e),
             _ => None,
         }
+    }
+}
+
+/// The application code the peer closed a connection with (`CLOSE_*`), if
+/// the peer closed it.
+pub(crate) fn peer_close_code(e: &quinn::ConnectionError) -> Option<u32> {
+    match e {
+        quinn::ConnectionError::ApplicationClosed(c) => u32::try_from(u64::from(c.error_code)).ok(),
+        _ => None,
     }
 }
 
@@ -646,7 +653,13 @@ impl Endpoint {
                 })
             }
             Step::Failed(e) => {
-                throttled_warn!(self.throttle, "handshake failed", peer = %addr, "handshake failed: {e}");
+                if e.peer_close_code() == Some(CLOSE_DOWN) {
+                    // the peer's cluster holds this node down: membership
+                    // says so (a warning per attempt here would be noise)
+                    tracing::debug!(peer = %addr, "handshake ended: {e}");
+                } else {
+                    throttled_warn!(self.throttle, "handshake failed", peer = %addr, "handshake failed: {e}");
+                }
                 conn.close(CLOSE_PROTOCOL.into(), e.to_string().as_bytes());
                 Err(e)
             }
