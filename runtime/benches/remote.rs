@@ -13,10 +13,14 @@
 //!   outbound cap).
 //!
 //! Both nodes run with the default number of workers (one per core), as a
-//! node binary does (`NodeBuilder::run`). The main receiving actor lives on
-//! the first worker, with the transport (where `node.spawn` in a node's
-//! main puts it); a second one on the last worker measures delivery that
-//! crosses threads (`remote.tell.cross_worker_*`).
+//! node binary does (`NodeBuilder::run`), and by default with the network
+//! on a thread of its own (`NodeBuilder::network_thread`): every remote
+//! message then crosses from the network's thread to the actor's. The main
+//! receiving actor lives on the first worker (where `node.spawn` in a
+//! node's main puts it); a second one on the last worker
+//! (`remote.tell.cross_worker_*`). `ARBOUR_BENCH_NETWORK_THREAD=0` runs
+//! both nodes with the network on the first worker instead, where the
+//! first actor then shares its thread (`remote.network_thread` says which).
 //!
 //! Prints `<figure> <value> <unit>` lines (DESIGN.md §10).
 //! `cargo bench -p arbour --bench remote`
@@ -119,11 +123,17 @@ fn raw_endpoint(node: &str) -> Endpoint {
     .expect("bind")
 }
 
+/// Whether the nodes run their network on a thread of its own.
+fn network_thread() -> bool {
+    std::env::var("ARBOUR_BENCH_NETWORK_THREAD").map_or(true, |v| v != "0")
+}
+
 fn node(name: &str) -> arbour::NodeBuilder {
     Node::builder(name)
         .cluster_name("bench")
         .secret("bench")
         .listen(localhost())
+        .network_thread(network_thread())
 }
 
 fn main() {
@@ -343,6 +353,8 @@ async fn alternate_rounds(
 async fn measure(node: Node, floor_addr: SocketAddr, node_addr: SocketAddr) {
     let workers = node.worker_count();
     println!("remote.workers {workers} workers");
+    // 1: on a thread of its own; 0: on the first worker, with actors
+    println!("remote.network_thread {} flag", u8::from(network_thread()));
     let floor = raw_endpoint("floor-client");
     let mut peer = floor
         .connect(floor_addr, "floor-server")

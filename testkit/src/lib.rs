@@ -94,6 +94,14 @@ arbour::remote_message!(PingHeld => "probe.ping_held.v1");
 pub struct Delay(pub u64);
 arbour::remote_message!(Delay => "probe.delay.v1");
 
+/// Ask: keeps the actor's worker thread busy computing for this many
+/// milliseconds, as a CPU-bound handler does (nothing else runs on that
+/// worker meanwhile); answers with the rounds computed.
+#[derive(Clone, Debug, Message, Serialize, Deserialize)]
+#[rtype(result = "u64")]
+pub struct Spin(pub u64);
+arbour::remote_message!(Spin => "probe.spin.v1");
+
 /// Ask: a large payload (sent on a stream of its own when over 64 KiB);
 /// answers with the number, having checked nothing but its arrival.
 #[derive(Clone, Debug, Message, Serialize, Deserialize)]
@@ -110,6 +118,7 @@ arbour::remote_message!(WhereAreYou => "probe.where.v1");
 arbour::remote_actor!(Echo {
     Ping,
     Delay,
+    Spin,
     Blob,
     WhereAreYou,
     Tally,
@@ -151,6 +160,21 @@ impl Handler<Delay> for Echo {
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
             ms
         })
+    }
+}
+
+impl Handler<Spin> for Echo {
+    type Result = u64;
+    fn handle(&mut self, Spin(ms): Spin, _: &mut Context<Self>) -> u64 {
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+        let (mut rounds, mut x) = (0u64, 1u64);
+        while std::time::Instant::now() < until {
+            for _ in 0..1_000 {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
+            rounds += 1;
+        }
+        rounds
     }
 }
 

@@ -41,19 +41,21 @@ impl WorkerPlacement {
 
 /// The worker `at` chooses on `host` and its index, or `None` if that is
 /// this thread (or the host has no workers and `at` allows that).
-fn chosen_worker(
-    host: &Host,
-    at: WorkerPlacement,
-) -> Result<Option<(crate::platform::Workers, usize)>, WorkersError> {
+fn chosen_worker(host: &Host, at: WorkerPlacement) -> Result<Option<(Workers, usize)>, WorkersError> {
     let Some(workers) = host.workers() else {
         at.only_here()?;
         return Ok(None);
     };
     let index = at.index(&workers)?;
-    if workers.current() == Some(index) || (index == 0 && workers.reachable_here()) {
-        return Ok(None);
+    Ok(unless_here(workers, index))
+}
+
+/// `workers` and `index`, or `None` if that worker is this thread's.
+fn unless_here(workers: Workers, index: usize) -> Option<(Workers, usize)> {
+    if workers.is_here(index) {
+        return None;
     }
-    Ok(Some((workers, index)))
+    Some((workers, index))
 }
 
 /// Runs `f` on a worker of `host` chosen by `at` (at once if that is this
@@ -90,7 +92,33 @@ where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = R> + 'static,
 {
-    let Some((workers, index)) = chosen_worker(host, at)? else {
+    let worker = chosen_worker(host, at)?;
+    run_async_on(worker, f).await
+}
+
+/// [`run_placed_async`] on the node's I/O worker, where its network lives
+/// (see [`Workers::io`]): a dial, a goodbye, anything that spawns tasks of
+/// the network, whatever thread asks for it.
+pub(crate) async fn run_on_io<R, F, Fut>(host: &Host, f: F) -> Result<R, WorkersError>
+where
+    R: Send + 'static,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = R> + 'static,
+{
+    let worker = host.workers().and_then(|w| {
+        let io = w.io();
+        unless_here(w, io)
+    });
+    run_async_on(worker, f).await
+}
+
+async fn run_async_on<R, F, Fut>(worker: Option<(Workers, usize)>, f: F) -> Result<R, WorkersError>
+where
+    R: Send + 'static,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = R> + 'static,
+{
+    let Some((workers, index)) = worker else {
         return Ok(f().await);
     };
     let (tx, rx) = tokio::sync::oneshot::channel();

@@ -43,6 +43,7 @@ impl Node {
             redial: crate::transport::default_redial(),
             socket: None,
             workers: None,
+            network_thread: true,
         }
     }
 }
@@ -71,6 +72,7 @@ pub struct NodeBuilder {
     redial: Redial,
     socket: Option<(Arc<dyn quinn::AsyncUdpSocket>, Arc<dyn quinn::Runtime>)>,
     workers: Option<usize>,
+    network_thread: bool,
 }
 
 impl std::fmt::Debug for NodeBuilder {
@@ -271,13 +273,32 @@ impl NodeBuilder {
         }
     }
 
-    /// Worker threads of a node started with [`NodeBuilder::run`] (default:
-    /// one per available core). Each is an OS thread with a current-thread
-    /// runtime and a `LocalSet`; the transport lives on the first. A node
-    /// started inside a caller's `LocalSet` ([`NodeBuilder::start`]) has one
-    /// worker, embedded there.
+    /// Worker threads for the actors of a node started with
+    /// [`NodeBuilder::run`] (default: one per available core). Each is an
+    /// OS thread with a current-thread runtime and a `LocalSet`. A networked
+    /// node has one more thread for its network (see
+    /// [`NodeBuilder::network_thread`]). A node started inside a caller's
+    /// `LocalSet` ([`NodeBuilder::start`]) has one worker, embedded there,
+    /// which runs everything.
     pub fn workers(mut self, n: usize) -> Self {
         self.workers = Some(n.max(1));
+        self
+    }
+
+    /// Whether a node started with [`NodeBuilder::run`] runs its network
+    /// (QUIC, membership, the registry, spawn and monitor services) on a
+    /// thread of its own where no actor runs (default: true). Actors that
+    /// keep every worker busy for seconds then delay no probe's answer, and
+    /// the cluster never declares their node down for it (Akka and Orleans
+    /// keep their cluster machinery off the user's threads for the same
+    /// reason). The price is a thread hop each way: a remote message or
+    /// ask reply is handed between the network's thread and the actor's.
+    /// With `false` the network shares the first worker with the actors
+    /// placed there: a remote ask round trip to an actor on that worker
+    /// costs no hop, but a handler that computes for a second there holds
+    /// up the failure detector for that second.
+    pub fn network_thread(mut self, own: bool) -> Self {
+        self.network_thread = own;
         self
     }
 
@@ -350,18 +371,32 @@ impl NodeBuilder {
         Fut::Output: Send + 'static,
     {
         let n = self.workers.unwrap_or_else(available_cores);
-        let workers = Workers::threads(&self.name, n)?;
+        // a networked node's network gets a thread no user actor runs on
+        let workers = if self.network_thread && self.wants_network() {
+            Workers::threads_with_io(&self.name, n)?
+        } else {
+            Workers::threads(&self.name, n)?
+        };
         let (node_tx, node_rx) = tokio::sync::oneshot::channel();
         let (out_tx, out_rx) = tokio::sync::oneshot::channel();
         let on_worker = workers.clone();
-        workers.run_on(0, move || {
+        workers.run_on(workers.io(), move || {
             platform::spawn_local(async move {
+                let workers = on_worker.clone();
                 match self.start_on(on_worker).await {
                     Ok(node) => {
                         let _ = node_tx.send(Ok(node.clone()));
-                        // its own task, so a panic in `main` reaches the caller
-                        let ran = platform::spawn_local(main(node)).await;
-                        let _ = out_tx.send(ran);
+                        // `main` is user code: on the first user worker, in
+                        // a task of its own so that a panic reaches the caller
+                        let ran = workers.run_on(0, move || {
+                            let ran = platform::spawn_local(main(node));
+                            platform::spawn_local(async move {
+                                let _ = out_tx.send(ran.await);
+                            });
+                        });
+                        if let Err(e) = ran {
+                            tracing::warn!("the node's main could not start: {e}");
+                        }
                     }
                     Err(e) => {
                         let _ = node_tx.send(Err(e));
@@ -404,20 +439,26 @@ impl NodeBuilder {
         }
     }
 
-    /// Starts the node's network with `workers` as its workers; everything it
-    /// spawns lands there.
+    /// True if the node is to have a network (without a security setting,
+    /// that is a configuration error).
+    fn wants_network(&self) -> bool {
+        self.listen.is_some()
+            || !self.peers.is_empty()
+            || self.socket.is_some()
+            || self.membership.is_some()
+            || self.security.is_some()
+    }
+
+    /// Starts the node's network with `workers` as its workers, on their I/O
+    /// worker; everything it spawns lands there.
     ///
     /// A builder with no security setting, no listen address, no peers and
     /// no socket makes a node without a network (a local program).
     async fn start_on(self, workers: Workers) -> Result<Node, NodeError> {
         let mut inner = self.node_inner(Some(workers.clone()));
-        let wants_network = self.listen.is_some()
-            || !self.peers.is_empty()
-            || self.socket.is_some()
-            || self.membership.is_some();
         let security = match self.security.clone() {
             Some(security) => security,
-            None if !wants_network => {
+            None if !self.wants_network() => {
                 return Ok(Node {
                     inner: Arc::new(inner),
                 })
@@ -487,6 +528,7 @@ impl NodeBuilder {
                         redial: self.redial,
                     },
                     monitors.clone(),
+                    workers.downgrade(),
                 );
                 monitors.attach(&net);
                 let services = Services::wire(&host, net.clone(), cluster);

@@ -15,7 +15,7 @@ pub use net::Net;
 pub use status::NodeStatus;
 
 use crate::actor::{
-    export, remote_ref, run_placed, run_placed_async, ActorRef, Host, Kind, NodeId, Placement,
+    export, remote_ref, run_on_io, run_placed, run_placed_async, ActorRef, Host, Kind, NodeId, Placement,
     WorkerPlacement,
 };
 use crate::platform::{self, Workers};
@@ -65,7 +65,7 @@ struct NodeInner {
 
 impl Drop for NodeInner {
     /// The last handle is gone: shut down gracefully in the background, on
-    /// the node's first worker, then stop the workers.
+    /// the node's I/O worker, then stop the workers.
     fn drop(&mut self) {
         if self.closing.swap(true, Ordering::AcqRel) {
             return;
@@ -84,7 +84,7 @@ impl Drop for NodeInner {
                 w.stop();
             });
         };
-        if workers.run_on(0, job).is_err() {
+        if workers.run_on(workers.io(), job).is_err() {
             workers.stop();
         }
     }
@@ -251,11 +251,11 @@ impl Node {
     pub async fn shutdown(&self) {
         if !self.inner.closing.swap(true, Ordering::AcqRel) {
             let net = self.inner.net.swap(None);
-            // on the node's first worker (where its network lives), not on
+            // on the node's I/O worker (where its network lives), not on
             // the caller's thread: the goodbye may dial a member
             let (host, on_worker) = (self.inner.host.clone(), net.clone());
-            let done = run_placed_async(&self.inner.host, WorkerPlacement::Worker(0), move || {
-                async move { graceful(&host, on_worker.as_ref()).await }
+            let done = run_on_io(&self.inner.host, move || async move {
+                graceful(&host, on_worker.as_ref()).await
             });
             if let Err(e) = done.await {
                 tracing::warn!(node = %self.node_id(), "shutdown: the graceful part could not run ({e})");

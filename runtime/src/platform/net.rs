@@ -39,7 +39,7 @@ impl Runtime for TokioTimeRuntime {
 }
 
 /// A quinn runtime whose tasks (the endpoint's and each connection's driver)
-/// run on a node's first worker, so they end with the node, whatever thread
+/// run on a node's I/O worker, so they end with the node, whatever thread
 /// quinn happens to spawn them from. Clock, timers and sockets come from the
 /// wrapped runtime.
 #[derive(Debug)]
@@ -49,7 +49,7 @@ pub struct OnWorkers {
 }
 
 impl OnWorkers {
-    /// `inner`'s clock and sockets, with tasks on `workers`' first worker.
+    /// `inner`'s clock and sockets, with tasks on `workers`' I/O worker.
     pub fn new(inner: Arc<dyn Runtime>, workers: super::WeakWorkers) -> Self {
         Self { inner, workers }
     }
@@ -63,7 +63,7 @@ impl Runtime for OnWorkers {
     fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send>>) {
         // a stopped node drops the task: its endpoint is gone with it
         if let Some(workers) = self.workers.upgrade() {
-            let _ = workers.spawn_on(0, future);
+            let _ = workers.spawn_on(workers.io(), future);
         }
     }
 

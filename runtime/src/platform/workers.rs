@@ -13,6 +13,14 @@
 //! Work reaches a worker as a `Send` closure that runs inside its `LocalSet`
 //! (where it may `spawn_local` actors). `Addr`s and `ActorRef`s cross
 //! workers freely.
+//!
+//! A networked node on threads of its own has one more worker, the *I/O
+//! worker* ([`Workers::io`]), where its network lives: the quinn drivers,
+//! the connections' tasks, SWIM and the control services. No user actor is
+//! placed there (round-robin and [`Workers::len`] count the user workers
+//! only), so actors that keep every user worker busy never delay a probe's
+//! answer and never get their node declared down. An embedded node has one
+//! worker, which is both.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -108,7 +116,11 @@ impl WeakWorkers {
 #[derive(Debug)]
 struct Inner {
     id: u64,
+    /// One per worker: the user workers, then the I/O worker if it has one
+    /// of its own.
     senders: Vec<mpsc::UnboundedSender<Job>>,
+    /// How many of `senders` are user workers.
+    user: usize,
     next: AtomicUsize,
     stop: watch::Sender<bool>,
     /// Workers still running.
@@ -301,10 +313,12 @@ impl Drop for Ended {
 }
 
 impl Workers {
-    fn inner(n: usize, senders: Vec<mpsc::UnboundedSender<Job>>) -> Inner {
+    fn inner(user: usize, senders: Vec<mpsc::UnboundedSender<Job>>) -> Inner {
+        let n = senders.len();
         Inner {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             senders,
+            user,
             next: AtomicUsize::new(0),
             stop: watch::Sender::new(false),
             running: watch::Sender::new(n),
@@ -316,9 +330,19 @@ impl Workers {
 
     /// Starts `n` workers (at least one), each on an OS thread of its own
     /// named `<node>-w<i>`, with a current-thread runtime that has IO and
-    /// time enabled (quinn needs both).
+    /// time enabled (quinn needs both). The first is also the I/O worker.
     pub fn threads(node: &str, n: usize) -> Result<Self, WorkersError> {
-        let n = n.max(1);
+        Self::start_threads(node, n.max(1), false)
+    }
+
+    /// [`Workers::threads`] plus an I/O worker of its own, on a thread named
+    /// `<node>-io`: `n` user workers and one for the network.
+    pub fn threads_with_io(node: &str, n: usize) -> Result<Self, WorkersError> {
+        Self::start_threads(node, n.max(1), true)
+    }
+
+    fn start_threads(node: &str, user: usize, own_io: bool) -> Result<Self, WorkersError> {
+        let n = user + usize::from(own_io);
         let mut receivers = Vec::with_capacity(n);
         let mut senders = Vec::with_capacity(n);
         for _ in 0..n {
@@ -326,9 +350,14 @@ impl Workers {
             senders.push(tx);
             receivers.push(rx);
         }
-        let inner = Self::inner(n, senders);
+        let inner = Self::inner(user, senders);
         let mut threads = Vec::with_capacity(n);
         for (index, jobs) in receivers.into_iter().enumerate() {
+            let name = if index == user {
+                format!("{node}-io")
+            } else {
+                format!("{node}-w{index}")
+            };
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -336,7 +365,7 @@ impl Workers {
             let (id, stop) = (inner.id, inner.stop.subscribe());
             let ended = Ended::new(&inner);
             let handle = std::thread::Builder::new()
-                .name(format!("{node}-w{index}"))
+                .name(name)
                 .spawn(move || {
                     let _ended = ended;
                     let _mark = Mark::set(id, index);
@@ -397,9 +426,20 @@ impl Workers {
         }
     }
 
-    /// Number of workers.
+    /// Number of user workers (the I/O worker, if it has a thread of its
+    /// own, is not one).
     pub fn len(&self) -> usize {
-        self.inner.senders.len()
+        self.inner.user
+    }
+
+    /// The index of the I/O worker, where the node's network runs: past the
+    /// user workers if it has a thread of its own, else the first worker.
+    pub fn io(&self) -> usize {
+        if self.inner.senders.len() > self.inner.user {
+            self.inner.user
+        } else {
+            0
+        }
     }
 
     /// Always false: there is at least one worker.
@@ -430,7 +470,7 @@ impl Workers {
             .inner
             .senders
             .get(index)
-            .ok_or(WorkersError::NoSuchWorker(index, self.len()))?;
+            .ok_or(WorkersError::NoSuchWorker(index, self.inner.senders.len()))?;
         if self.is_stopped() {
             return Err(WorkersError::Closed);
         }
@@ -479,13 +519,22 @@ impl Workers {
             })
     }
 
-    /// Spawns `fut` on worker `index` (or, reachable here, on this thread's
-    /// one).
+    /// True if worker `index` runs on this thread: it is the current
+    /// worker, or the embedded one that lives here (with no other worker of
+    /// these current).
+    pub fn is_here(&self, index: usize) -> bool {
+        match self.current() {
+            Some(current) => current == index,
+            None => index == 0 && self.reachable_here(),
+        }
+    }
+
+    /// Spawns `fut` on worker `index` (at once if it is this thread's).
     pub fn spawn_on<F>(&self, index: usize, fut: F) -> Result<(), WorkersError>
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        if self.current() == Some(index) || (index == 0 && self.reachable_here()) {
+        if self.is_here(index) {
             self.enter(|| drop(super::spawn_local(fut)));
             return Ok(());
         }
@@ -600,6 +649,37 @@ mod tests {
             workers.run_on(0, || {}),
             Err(WorkersError::Closed)
         ));
+    }
+
+    /// The I/O worker has a thread of its own that round-robin never
+    /// picks, and from which no user worker counts as here.
+    #[test]
+    fn the_io_worker_is_a_thread_of_its_own_that_round_robin_skips() {
+        let workers = Workers::threads_with_io("t", 2).expect("start");
+        assert_eq!((workers.len(), workers.io()), (2, 2));
+        let picked: std::collections::BTreeSet<usize> =
+            (0..10).map(|_| workers.next_index()).collect();
+        assert_eq!(picked, [0, 1].into(), "round-robin over the user workers");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let w = workers.clone();
+        workers
+            .run_on(workers.io(), move || {
+                let name = std::thread::current().name().map(str::to_owned);
+                let _ = tx.send((name, w.current(), w.is_here(0), w.is_here(2)));
+            })
+            .expect("run");
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(5)).expect("job ran"),
+            (Some("t-io".into()), Some(2), false, true)
+        );
+        assert!(matches!(
+            workers.run_on(3, || {}),
+            Err(WorkersError::NoSuchWorker(3, 3))
+        ));
+        let single = Workers::threads("s", 1).expect("start");
+        assert_eq!((single.len(), single.io()), (1, 0), "the first is the I/O worker");
+        workers.join();
+        single.join();
     }
 
     /// Dropped when the task holding it is dropped.

@@ -130,6 +130,9 @@ pub(crate) struct Network {
     peer_events: std::sync::OnceLock<PeerSink>,
     /// Makes each session's monitors.
     monitors_for: Arc<dyn MonitorsFor>,
+    /// The node's workers: the network's tasks go to their I/O worker,
+    /// whichever thread starts them (a user actor's send, a goodbye).
+    workers: platform::WeakWorkers,
 }
 
 impl std::fmt::Debug for Network {
@@ -156,6 +159,7 @@ impl Network {
         rng: NodeRng,
         tuning: Tuning,
         monitors_for: Arc<dyn MonitorsFor>,
+        workers: platform::WeakWorkers,
     ) -> Arc<Self> {
         let Tuning {
             data_lanes,
@@ -190,6 +194,7 @@ impl Network {
                 router,
                 peer_events: std::sync::OnceLock::new(),
                 monitors_for,
+                workers,
             }
         })
     }
@@ -288,6 +293,33 @@ impl Network {
     /// Dials `peer` at `addr` and brings the connection up. A refusal for a
     /// reason of configuration is kept on the peer's session, for waiters.
     pub(crate) async fn dial(
+        self: &Arc<Self>,
+        peer: &str,
+        addr: SocketAddr,
+    ) -> Result<(), TransportError> {
+        let Some(workers) = self.workers.upgrade() else {
+            return self.dial_here(peer, addr).await;
+        };
+        if workers.is_here(workers.io()) {
+            return self.dial_here(peer, addr).await;
+        }
+        // the connection's tasks go where the network lives, not to the
+        // user worker whose actor happened to need the peer
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (this, peer) = (self.clone(), peer.to_owned());
+        let stopping = || TransportError::Connect(quinn::ConnectError::EndpointStopping);
+        workers
+            .run_on(workers.io(), move || {
+                drop(platform::spawn_local(async move {
+                    let _ = tx.send(this.dial_here(&peer, addr).await);
+                }));
+            })
+            .map_err(|_| stopping())?;
+        rx.await.unwrap_or_else(|_| Err(stopping()))
+    }
+
+    /// [`Network::dial`] on this thread.
+    async fn dial_here(
         self: &Arc<Self>,
         peer: &str,
         addr: SocketAddr,
@@ -435,7 +467,19 @@ impl Network {
         }
         self.changed.send_modify(|v| *v += 1);
         if let (Some(timer), Some(addr)) = (redial, addr) {
-            platform::spawn_local(self.clone().redial(link.node.to_string(), addr, timer));
+            self.on_io(self.clone().redial(link.node.to_string(), addr, timer));
+        }
+    }
+
+    /// Spawns one of the network's tasks on the node's I/O worker (on this
+    /// thread if that is it, or if the node has no workers of its own).
+    fn on_io(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        match self.workers.upgrade() {
+            Some(w) => {
+                // stopped workers drop the task: the network is gone too
+                let _ = w.spawn_on(w.io(), task);
+            }
+            None => drop(platform::spawn_local(task)),
         }
     }
 
@@ -491,7 +535,7 @@ impl Network {
                         waiting.push_back(msg);
                     }
                     self.remember(node, addr);
-                    platform::spawn_local(self.clone().keep_dialing(node.to_owned(), addr));
+                    self.on_io(self.clone().keep_dialing(node.to_owned(), addr));
                 }
             }
         }
@@ -547,7 +591,7 @@ impl Network {
             self.remember(&name, addr);
             async move {
                 if link.conn.load().is_none() {
-                    platform::spawn_local(self.clone().keep_dialing(name, addr));
+                    self.on_io(self.clone().keep_dialing(name, addr));
                 }
                 if let Ok(conn) = self.connected_to(&link, deadline).await {
                     push_system(&self.ctx, &conn, LaneId::Control, msg);

@@ -27,6 +27,11 @@ impl Drop for Member {
 
 impl Member {
     fn start(name: &str, join: Option<&str>) -> Self {
+        Self::start_with(name, join, &[])
+    }
+
+    /// [`Member::start`] with more `arbour serve` arguments.
+    fn start_with(name: &str, join: Option<&str>, more: &[&str]) -> Self {
         let mut cmd = Command::new(arbour_bin());
         cmd.args([
             "serve",
@@ -45,6 +50,7 @@ impl Member {
         if let Some(seed) = join {
             cmd.args(["--join", &format!("alpha={seed}")]);
         }
+        cmd.args(more);
         let mut child = cmd.spawn().expect("spawn arbour serve");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, lines) = channel();
@@ -304,5 +310,108 @@ fn a_killed_process_takes_its_names_groups_and_children_and_returns_as_a_new_lif
         );
         drop(gamma);
     });
+    drop(beta);
+}
+
+/// Actors that keep every worker of a node busy (CPU-bound handlers, as a
+/// user's inline tasks) never get that node suspected: its network, SWIM
+/// and control services run on a thread of their own where no actor runs
+/// (`NodeBuilder::network_thread`, on by default), so probes are answered
+/// on time however long the handlers compute.
+#[test]
+fn a_member_whose_every_worker_computes_for_ten_seconds_is_never_suspected() {
+    let _one = arbour_tests::one_cluster_at_a_time();
+    use arbour::cluster::{MemberEvent, Placement};
+    use arbour_testkit::{Echo, Ping, Spin, WhereAreYou, ECHO_KIND};
+    use arbour_tests::bounded;
+    use std::collections::BTreeSet;
+    use std::future::IntoFuture;
+    use std::time::Duration;
+    const BUSY_MS: u64 = 10_000;
+    let alpha = Member::start("alpha", None);
+    let beta = Member::start_with("beta", Some(&alpha.addr), &["--workers", "2"]);
+    let gamma = Member::start("gamma", Some(&alpha.addr));
+    for node in [&alpha, &gamma] {
+        node.wait_for("member up beta");
+    }
+    let seed = alpha.addr.clone();
+    let (threads, rounds, suspicions) = arbour_tests::run_local(|| async move {
+        let me = observer(&seed).await;
+        let mut members = me.membership().events().expect("membership");
+        member_event(
+            "beta is up here",
+            &mut members,
+            |e| matches!(e, MemberEvent::Up(m) if m.name == "beta"),
+        )
+        .await;
+        // actors on each of beta's workers (remote spawns go round-robin)
+        let mut busy = Vec::new();
+        let mut threads = BTreeSet::new();
+        while threads.len() < 2 {
+            let echo = bounded(
+                "spawn on beta",
+                me.spawn_kind::<Echo>(Placement::Node("beta".into()), ECHO_KIND, &())
+                    .into_future(),
+            )
+            .await
+            .expect("spawned");
+            threads.insert(bounded("where", echo.ask(WhereAreYou)).await.expect("ask"));
+            busy.push(echo);
+            assert!(busy.len() <= 8, "round-robin reached only {threads:?}");
+        }
+        eprintln!("actors on {threads:?}");
+        // every worker of beta computes for ten seconds
+        let spins: Vec<_> = busy
+            .iter()
+            .map(|echo| {
+                tokio::task::spawn_local(
+                    echo.ask(Spin(BUSY_MS))
+                        .timeout(Duration::from_millis(BUSY_MS * 4))
+                        .into_future(),
+                )
+            })
+            .collect();
+        let mut rounds = Vec::new();
+        for spin in spins {
+            rounds.push(
+                bounded("a spin ends", spin)
+                    .await
+                    .expect("task")
+                    .expect("spin"),
+            );
+        }
+        // beta answers again, and nothing here ever doubted it
+        let echo = busy.first().expect("an echo");
+        assert_eq!(bounded("ping beta", echo.ask(Ping(1))).await, Ok(2));
+        let mut suspicions = Vec::new();
+        while let Ok(e) = members.try_recv() {
+            if e.member().name == "beta"
+                && matches!(e, MemberEvent::Suspect(_) | MemberEvent::Down(_))
+            {
+                suspicions.push(format!("observer: {}", e.name()));
+            }
+        }
+        me.shutdown().await;
+        (threads, rounds, suspicions)
+    });
+    let mut suspicions = suspicions;
+    for (name, node) in [("alpha", &alpha), ("gamma", &gamma)] {
+        while let Ok(line) = node.lines.try_recv() {
+            if line.starts_with("member suspect beta") || line.starts_with("member down beta") {
+                suspicions.push(format!("{name}: {line}"));
+            }
+        }
+    }
+    eprintln!("beta's workers {threads:?} computed {rounds:?} rounds");
+    assert_eq!(
+        threads,
+        BTreeSet::from(["beta-w0".to_owned(), "beta-w1".to_owned()]),
+        "an actor on each of beta's workers"
+    );
+    assert!(
+        rounds.iter().all(|r| *r > 0),
+        "every handler computed: {rounds:?}"
+    );
+    assert!(suspicions.is_empty(), "beta was suspected: {suspicions:?}");
     drop(beta);
 }
