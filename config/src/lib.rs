@@ -33,6 +33,11 @@
 //! assert_eq!(file.deploy[0].supervise_on, "alpha");
 //! ```
 
+mod split_brain;
+pub use split_brain::{
+    defaults as split_brain_defaults, detection, SplitBrain, SplitBrainStrategy,
+};
+
 use serde::Deserialize;
 use std::collections::BTreeSet;
 use std::fmt;
@@ -205,6 +210,8 @@ pub struct ClusterFile {
     pub security: Security,
     /// Failure detection tuning.
     pub membership: Membership,
+    /// Which side of a partition goes on (`[cluster.split_brain]`).
+    pub split_brain: SplitBrain,
     /// The nodes, in file order.
     pub nodes: Vec<NodeEntry>,
     /// The deployments, in file order.
@@ -231,6 +238,7 @@ struct RawCluster {
     secret: Option<S<String>>,
     tls: Option<S<RawTls>>,
     membership: Option<RawMembership>,
+    split_brain: Option<S<split_brain::RawSplitBrain>>,
 }
 
 #[derive(Deserialize)]
@@ -505,12 +513,14 @@ impl ClusterFile {
             }
         }
         let nodes: Vec<NodeEntry> = nodes.into_iter().map(|(n, _)| n).collect();
+        let split_brain = SplitBrain::check(cl.split_brain, nodes.len(), &membership, c);
         let deploy = Self::check_deploys(raw.deploy, &nodes, c);
         Some(Self {
             path: path.to_path_buf(),
             name: name?.into_inner(),
             security: security?,
             membership,
+            split_brain,
             nodes,
             deploy,
         })

@@ -19,6 +19,11 @@ fn with_cluster(rest: &str) -> String {
     format!("[cluster]\nname = \"demo\"\nsecret = \"s\"\n{GOOD_NODES}{rest}")
 }
 
+/// A file whose `[cluster.split_brain]` table holds `body`.
+fn sbr(body: &str) -> String {
+    format!("[cluster]\nname = \"demo\"\nsecret = \"s\"\n[cluster.split_brain]\n{body}{GOOD_NODES}")
+}
+
 fn problems(text: &str) -> Vec<String> {
     match ClusterFile::parse("c.toml", text) {
         Ok(f) => panic!("accepted a broken file: {f:?}"),
@@ -50,6 +55,26 @@ fn a_good_file_is_accepted_with_its_defaults() {
     )
     .expect("valid");
     assert_eq!(exit.membership.on_downed, arbour_config::OnDowned::Exit);
+    assert_eq!(f.split_brain, arbour_config::SplitBrain::default());
+    let quorum = ClusterFile::parse(
+        "c.toml",
+        &sbr("strategy = \"static-quorum\"\nquorum = 2\nstable_after = \"3s\"\n"),
+    )
+    .expect("valid");
+    assert_eq!(
+        quorum.split_brain,
+        arbour_config::SplitBrain {
+            strategy: arbour_config::SplitBrainStrategy::StaticQuorum(2),
+            stable_after: Some(std::time::Duration::from_secs(3)),
+        }
+    );
+    let oldest = ClusterFile::parse("c.toml", &sbr("strategy = \"keep-oldest\"\n")).expect("valid");
+    assert_eq!(
+        oldest.split_brain.strategy,
+        arbour_config::SplitBrainStrategy::KeepOldest {
+            down_if_alone: true
+        }
+    );
 }
 
 #[test]
@@ -151,6 +176,30 @@ fn each_broken_file_says_exactly_what_is_wrong() {
         (
             format!("[cluster]\nname = \"demo\"\nsecret = \"s\"\n[cluster.membership]\non_downed = \"restart\"\n{GOOD_NODES}"),
             "c.toml: cluster.membership.on_downed: \"restart\" (expected \"rejoin\" or \"exit\")",
+        ),
+        (
+            sbr("strategy = \"static-quorum\"\nquorum = 3\n"),
+            "c.toml: cluster.split_brain.quorum: 3 cannot work with 2 nodes in the file (expected more than half of them and at most all: 2 to 2)",
+        ),
+        (
+            sbr("strategy = \"static-quorum\"\nquorum = 1\n"),
+            "c.toml: cluster.split_brain.quorum: 1 is not more than half of the 2 nodes (two sides of a partition could both hold it; expected 2 to 2)",
+        ),
+        (
+            sbr("strategy = \"static-quorum\"\n"),
+            "c.toml: cluster.split_brain.quorum: missing (expected the members a side needs to go on, with strategy \"static-quorum\")",
+        ),
+        (
+            sbr("stable_after = \"500ms\"\n"),
+            "c.toml: cluster.split_brain.stable_after: 500ms is not longer than failure detection (800ms: probe_period + probe_rtt + suspect_to_down_after)",
+        ),
+        (
+            sbr("strategy = \"keep-majority\"\nquorum = 2\n"),
+            "c.toml: cluster.split_brain.quorum: only for strategy \"static-quorum\" (the strategy is \"keep-majority\")",
+        ),
+        (
+            sbr("strategy = \"keep-the-big-one\"\n"),
+            "c.toml: cluster.split_brain.strategy: \"keep-the-big-one\" (expected \"keep-majority\", \"static-quorum\", \"keep-oldest\" or \"down-all\")",
         ),
         (
             with_cluster("[[deploy]]\nname = \"fib\"\nkind = \"k\"\nsupervise_on = \"zeta\"\n"),

@@ -45,6 +45,7 @@ impl App {
             std::mem::forget(eof_tx);
         }
         let mut last_life = 0;
+        let mut rejoining = false;
         loop {
             // a new life is always a larger incarnation than the last
             let now_ms = std::time::SystemTime::now()
@@ -61,6 +62,16 @@ impl App {
                     node.net().local_addr()?
                 ));
                 print_member_events(&node);
+                if rejoining {
+                    // a life that follows one the cluster downed joins the
+                    // cluster before it serves: on a partition's losing
+                    // side it must not start a second copy of what the
+                    // other side runs
+                    let me = node.node_id().name.to_string();
+                    say(format!("node {me} waiting for {} of the file's nodes before starting its deployments", admitted_at(&this_file)));
+                    wait_until_admitted(&node, &this_file).await;
+                    say(format!("node {me} admitted"));
+                }
                 app.start_deployments(&node, &this_file, say);
                 let _ = eof.wait_for(|closed| *closed).await;
                 Ok::<_, anyhow::Error>(())
@@ -70,6 +81,7 @@ impl App {
                 Err(arbour::NodeError::Downed) => match file.membership.on_downed {
                     arbour_config::OnDowned::Rejoin => {
                         say(format!("node {name} downed: rejoining as a new life"));
+                        rejoining = true;
                     }
                     arbour_config::OnDowned::Exit => {
                         say(format!("node {name} downed: exiting ({EXIT_DOWNED})"));
@@ -97,7 +109,7 @@ pub fn configure(
     let mut b = b
         .cluster_name(&file.name)
         .listen(me.listen)
-        .membership(membership(&file.membership));
+        .membership(membership(file));
     b = match &file.security {
         arbour_config::Security::Secret(s) => b.secret(s),
         arbour_config::Security::Tls { ca, cert_dir } => b.tls_files(
@@ -115,14 +127,75 @@ pub fn configure(
     Ok(b)
 }
 
-/// The file's failure-detection tuning over arbour's defaults.
-pub fn membership(m: &arbour_config::Membership) -> arbour::cluster::MembershipConfig {
-    let d = arbour::cluster::MembershipConfig::default();
+/// How many of the file's nodes a rejoining life must see alive (itself
+/// included) before it serves: what the split-brain resolver would keep
+/// with the rest unreachable. Keep-majority: more than half (half, if the
+/// lowest name is among them: see [`wait_until_admitted`]); static quorum:
+/// the quorum; keep-oldest, whose oldest member a new life cannot know:
+/// more than half; down-all: every node.
+pub fn admitted_at(file: &ClusterFile) -> usize {
+    let n = file.nodes.len();
+    match file.split_brain.strategy {
+        arbour_config::SplitBrainStrategy::KeepMajority
+        | arbour_config::SplitBrainStrategy::KeepOldest { .. } => n / 2 + 1,
+        arbour_config::SplitBrainStrategy::StaticQuorum(q) => q,
+        arbour_config::SplitBrainStrategy::DownAll => n,
+    }
+}
+
+/// Waits until `node` sees [`admitted_at`] of the file's nodes alive
+/// (itself included), or, under keep-majority, exactly half of them with
+/// the file's lowest node name among them.
+async fn wait_until_admitted(node: &Node, file: &ClusterFile) {
+    let membership = node.membership();
+    let Some(mut events) = membership.events() else {
+        return;
+    };
+    let lowest = file.nodes.iter().map(|n| n.name.as_str()).min();
+    let enough = || {
+        let me = node.node_id().name.to_string();
+        let alive: std::collections::BTreeSet<String> = membership
+            .members()
+            .into_iter()
+            .map(|m| m.name)
+            .chain([me])
+            .filter(|n| file.node(n).is_some())
+            .collect();
+        let tie = file.split_brain.strategy == arbour_config::SplitBrainStrategy::KeepMajority
+            && alive.len() * 2 == file.nodes.len()
+            && lowest.is_some_and(|l| alive.contains(l));
+        alive.len() >= admitted_at(file) || tie
+    };
+    while !enough() {
+        if events.recv().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The file's failure-detection tuning and split-brain resolver over
+/// arbour's defaults.
+pub fn membership(file: &ClusterFile) -> arbour::cluster::MembershipConfig {
+    let (m, d) = (
+        &file.membership,
+        arbour::cluster::MembershipConfig::default(),
+    );
+    use arbour::cluster::Strategy;
+    use arbour_config::SplitBrainStrategy as S;
     arbour::cluster::MembershipConfig {
         probe_period: m.probe_period.unwrap_or(d.probe_period),
         probe_rtt: m.probe_rtt.unwrap_or(d.probe_rtt),
         suspect_to_down_after: m.suspect_to_down_after.unwrap_or(d.suspect_to_down_after),
         remove_down_after: m.remove_down_after.unwrap_or(d.remove_down_after),
+        split_brain: arbour::cluster::SplitBrain {
+            strategy: match file.split_brain.strategy {
+                S::KeepMajority => Strategy::KeepMajority,
+                S::StaticQuorum(q) => Strategy::StaticQuorum(q),
+                S::KeepOldest { down_if_alone } => Strategy::KeepOldest { down_if_alone },
+                S::DownAll => Strategy::DownAll,
+            },
+            stable_after: file.split_brain.stable_after,
+        },
     }
 }
 
@@ -143,5 +216,25 @@ pub(crate) fn print_member_events(node: &Node) {
                 say(format!("member {} {} {}", e.name(), m.name, m.incarnation));
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// `arbour check` judges `stable_after` against failure detection with
+    /// the runtime's defaults, which the config crate cannot read: they
+    /// must be the same.
+    #[test]
+    fn the_checker_knows_the_runtime_failure_detection_defaults() {
+        let d = arbour::cluster::MembershipConfig::default();
+        assert_eq!(
+            d.probe_period,
+            arbour_config::split_brain_defaults::PROBE_PERIOD
+        );
+        assert_eq!(d.probe_rtt, arbour_config::split_brain_defaults::PROBE_RTT);
+        assert_eq!(
+            d.suspect_to_down_after,
+            arbour_config::split_brain_defaults::SUSPECT_TO_DOWN_AFTER
+        );
     }
 }

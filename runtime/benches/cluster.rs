@@ -15,6 +15,10 @@
 //!   one declared it down (2 s or 10 s in all, 10 pauses), then SIGCONT →
 //!   every other member reports its new life up (it learns it was declared
 //!   down and starts again in its process, as `arbour run` does).
+//! - `cluster.cpu_busy.false_suspicions`: every worker of a member computing
+//!   for 10 s (a CPU-bound handler on each), twice over two members: the
+//!   suspicions and downs of that member any other member reports from the
+//!   start of the computing until it answers again (target 0).
 //! - `cluster.registry.converge_p99_ms`: a name registered on one member →
 //!   every other member reports it (p50 and p99 over 50 names).
 //! - `cluster.spawn.ratio`: the observer's remote spawn p50 ÷ its remote ask
@@ -51,6 +55,35 @@ impl arbour::cluster::Kind for Echo {
         Echo
     }
 }
+
+/// Keeps its worker busy computing (a CPU-bound handler).
+struct Spinner;
+impl actix::Actor for Spinner {
+    type Context = actix::Context<Self>;
+}
+
+/// Ask: compute for this long; answers when done.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+struct SpinFor(Duration);
+
+impl actix::Handler<SpinFor> for Spinner {
+    type Result = ();
+    fn handle(&mut self, SpinFor(d): SpinFor, _: &mut actix::Context<Self>) {
+        let until = Instant::now() + d;
+        let mut x = 1u64;
+        while Instant::now() < until {
+            for _ in 0..1_000 {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
+        }
+    }
+}
+
+/// How long each busy member computes.
+const BUSY: Duration = Duration::from_secs(10);
+/// How many members are made busy, one after the other.
+const BUSY_MEMBERS: usize = 2;
 
 fn wall_ms() -> f64 {
     SystemTime::now()
@@ -188,6 +221,21 @@ fn life(
                 node.global()
                     .register(name, &actor)
                     .expect("register a probe name");
+            } else if cmd == "busy" {
+                // a spinner on every worker, all computing at once
+                let mut spins = Vec::new();
+                for w in 0..node.worker_count() {
+                    let spinner = node
+                        .spawn_on_worker(arbour::WorkerPlacement::Worker(w), || Spinner)
+                        .await
+                        .expect("spinner");
+                    spins.push(async move {
+                        let _ = spinner.ask(SpinFor(BUSY)).timeout(BUSY * 3).await;
+                        spinner.stop();
+                    });
+                }
+                futures_util::future::join_all(spins).await;
+                out(format!("busy done {:.3}", wall_ms()));
             }
         }
     })
@@ -463,6 +511,26 @@ fn orchestrate() {
         let t0 = times[&origin];
         converge.push(times.values().fold(0.0f64, |m, t| m.max(t - t0)));
     }
+    // busy: every worker of a member computes for BUSY; no other member
+    // may doubt it meanwhile
+    let mut busy_suspicions = 0u64;
+    for i in 0..BUSY_MEMBERS {
+        let victim = format!("n{}", 1 + i % (MEMBERS - 1));
+        let p = b.procs.get_mut(&victim).expect("busy member");
+        writeln!(p.stdin, "busy").expect("command");
+        p.stdin.flush().expect("flush");
+        let until = Instant::now() + BUSY * 3;
+        loop {
+            let (who, f) = b.next(until);
+            if who == victim && f[0] == "busy" {
+                break;
+            }
+            if f[0] == "ev" && (f[1] == "suspect" || f[1] == "down") && f[2] == victim {
+                eprintln!("busy {victim}: {who} says {}", f.join(" "));
+                busy_suspicions += 1;
+            }
+        }
+    }
     // kills: SIGKILL a member, every survivor reports it down; it rejoins
     let mut detect = Vec::new();
     let kills: usize = std::env::var("ARBOUR_BENCH_CLUSTER_KILLS")
@@ -595,6 +663,10 @@ fn orchestrate() {
         b.false_downs
     );
     println!("cluster.false_suspicions {} (refuted)", b.false_suspicions);
+    println!(
+        "cluster.cpu_busy.false_suspicions {busy_suspicions} (every worker of a member busy {} s, {BUSY_MEMBERS} times)",
+        BUSY.as_secs()
+    );
     println!(
         "cluster.registry.converge_p50_ms {:.2} ms",
         percentile(&converge, 0.5)

@@ -177,7 +177,9 @@ internal_mod!(
 /// actor kinds started on any node ([`Node::kind`], [`Node::spawn_kind`]),
 /// and how one node sees it all ([`Node::status_of`]).
 pub mod cluster {
-    pub use crate::membership::{MemberEvent, MemberId, Membership, MembershipConfig};
+    pub use crate::membership::{
+        MemberEvent, MemberId, Membership, MembershipConfig, SplitBrain, Strategy,
+    };
     pub use crate::node::{NodeStatus, SpawnKind};
     pub use crate::registry::{GlobalRegistry, RegistryEvent};
     pub use crate::spawn::{Kind, Placement, SpawnError, SPAWN_TIMEOUT};

@@ -70,6 +70,8 @@ pub struct MembershipConfig {
     pub suspect_to_down_after: Duration,
     /// How long a member that went down is remembered.
     pub remove_down_after: Duration,
+    /// Which side of a partition goes on (the split-brain resolver).
+    pub split_brain: super::SplitBrain,
 }
 
 impl Default for MembershipConfig {
@@ -85,6 +87,7 @@ impl Default for MembershipConfig {
             probe_rtt: Duration::from_millis(100),
             suspect_to_down_after: Duration::from_millis(500),
             remove_down_after: Duration::from_secs(60),
+            split_brain: super::SplitBrain::default(),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! node, which routes them (a member declared down has its connection
 //! closed and its registry part dropped), and to subscribers.
 
+use super::resolver::{self, Counted, Resolver, SplitBrain, Verdict};
 use super::{MemberEvent, MemberId, MembershipMachine};
 use crate::actor::NodeId;
 use crate::platform::{self, Instant};
@@ -20,6 +21,13 @@ use tokio::sync::{broadcast, Notify};
 /// How often a node that knows no member yet announces itself to its seeds
 /// (the first announce usually finds no connection yet: it dials).
 const ANNOUNCE_EVERY: Duration = Duration::from_millis(200);
+
+/// How often a member that does not see one of its seeds alive announces
+/// itself there: after a partition heals, the two sides know nothing of
+/// each other's new lives (each side downed the other's, and a side that
+/// downed itself came back as new lives), and only a call to a known
+/// address brings them together.
+const CALL_MISSING_SEEDS_EVERY: Duration = Duration::from_secs(1);
 
 /// How long this member remembers a life it saw declared down, to tell it
 /// so if it is heard from again (after the machine forgot it), and how
@@ -36,6 +44,13 @@ const NOTICE_WINDOW: Duration = Duration::from_secs(30);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn counted(m: &MemberId) -> Counted {
+    Counted {
+        name: m.name.clone(),
+        incarnation: m.incarnation,
+    }
 }
 
 fn names(set: &BTreeSet<String>) -> BTreeSet<&str> {
@@ -78,6 +93,10 @@ pub(crate) struct Members {
     /// Set once this node began to leave (what members say of it after
     /// that is about a node that left).
     leaving: std::sync::atomic::AtomicBool,
+    /// Which side of a partition goes on.
+    resolver: Mutex<Resolver>,
+    /// When this member last called the seeds it does not see alive.
+    seeds_called_at: Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for Members {
@@ -93,6 +112,7 @@ impl Members {
     /// messages with (membership packets, a member's leaving).
     pub(crate) fn new(
         machine: MembershipMachine,
+        split_brain: SplitBrain,
         seeds: Vec<(String, SocketAddr)>,
         net: &Arc<Network>,
     ) -> Arc<Self> {
@@ -110,6 +130,8 @@ impl Members {
             tombstones: Mutex::default(),
             downed: tokio::sync::watch::Sender::new(false),
             leaving: std::sync::atomic::AtomicBool::new(false),
+            resolver: Mutex::new(Resolver::new(split_brain)),
+            seeds_called_at: Mutex::new(None),
         });
         let weak = Arc::downgrade(&members);
         net.router
@@ -165,17 +187,50 @@ impl Members {
     /// it is the one they declared down).
     fn speaks_for_the_cluster(&self) -> bool {
         let m = lock(&self.machine);
-        let alive: BTreeSet<String> = m
-            .members()
-            .into_iter()
-            .map(|x| x.name)
-            .chain([m.me().name.clone()])
+        let alive: Vec<Counted> = m.members().iter().chain([m.me()]).map(counted).collect();
+        let down: Vec<Counted> = m
+            .remembered_down()
+            .iter()
+            .filter(|d| !alive.iter().any(|a| a.name == d.name))
+            .map(counted)
             .collect();
-        let down: BTreeSet<String> = m.remembered_down().into_iter().map(|x| x.name).collect();
         drop(m);
-        let down: BTreeSet<String> = down.difference(&alive).cloned().collect();
-        let (side, of) = (alive.len() * 2, alive.len() + down.len());
-        side > of || (side == of && alive.iter().next() < down.iter().next())
+        let strategy = lock(&self.resolver).settings().strategy;
+        resolver::survives(strategy, &alive, &down)
+    }
+
+    /// Asks the split-brain resolver whether this side goes on; a side
+    /// that loses downs itself (it then leaves, or rejoins as a new life
+    /// once the partition heals, as `on_downed` says).
+    fn resolve(&self, now: Instant) {
+        if self.leaving.load(std::sync::atomic::Ordering::Acquire) || *self.downed.borrow() {
+            return;
+        }
+        let reachable: Vec<Counted> = {
+            let m = lock(&self.machine);
+            m.members().iter().chain([m.me()]).map(counted).collect()
+        };
+        let verdict = lock(&self.resolver).tick(&reachable, now);
+        let strategy = lock(&self.resolver).settings().strategy.name();
+        match verdict {
+            Verdict::Wait => {}
+            Verdict::Survive(out) => tracing::info!(
+                node = %self.me, strategy, reachable = reachable.len(),
+                unreachable = ?out.iter().map(|m| &m.name).collect::<Vec<_>>(),
+                "split-brain resolver: this side goes on as the cluster"
+            ),
+            Verdict::DownSelf {
+                reachable,
+                unreachable,
+            } => {
+                tracing::error!(
+                    node = %self.me, strategy, reachable,
+                    unreachable = ?unreachable.iter().map(|m| &m.name).collect::<Vec<_>>(),
+                    "split-brain resolver: this side is not the one that goes on: this life of the node downs itself"
+                );
+                self.downed.send_replace(true);
+            }
+        }
     }
 
     /// Node `by` closed its connection because it holds this node's life
@@ -355,9 +410,11 @@ impl Members {
             drop(t);
             self.wake.notify_one();
         }
+        let now = platform::now();
         for event in events {
             match &event {
                 MemberEvent::Up(m) => {
+                    lock(&self.resolver).back(&m.name, now);
                     tracing::info!(node = %self.me, member = %m.name, incarnation = m.incarnation, "member up")
                 }
                 MemberEvent::Down(m)
@@ -370,8 +427,9 @@ impl Members {
                 MemberEvent::Down(m) => {
                     tracing::warn!(node = %self.me, member = %m.name, incarnation = m.incarnation, "member down");
                     self.bury(m);
+                    lock(&self.resolver).down(counted(m), now);
                 }
-                MemberEvent::Left(_) => {}
+                MemberEvent::Left(m) => lock(&self.resolver).back(&m.name, now),
                 MemberEvent::Forgotten(m) => {
                     tracing::debug!(node = %self.me, member = %m.name, incarnation = m.incarnation, "down member forgotten")
                 }
@@ -379,6 +437,7 @@ impl Members {
                     tracing::info!(node = %self.me, member = %m.name, incarnation = m.incarnation, "member suspected")
                 }
                 MemberEvent::Replaced { old, new } => {
+                    lock(&self.resolver).back(&new.name, now);
                     tracing::info!(
                         node = %self.me, member = %new.name, old = old.incarnation, new = new.incarnation,
                         "member restarted"
@@ -401,6 +460,9 @@ impl Members {
         let alone = lock(&self.machine).members().is_empty();
         let said_so = self.said_so(now);
         lock(&self.machine).set_held_down_by_some(!said_so.is_empty());
+        if !alone {
+            self.call_missing_seeds(now);
+        }
         if !alone && said_so.is_empty() {
             return;
         }
@@ -427,6 +489,31 @@ impl Members {
             let seeded = alone && self.seeds.iter().any(|(n, _)| *n == m.name);
             if !seeded && !said_so.contains(&m.name) {
                 lock(&self.machine).join(m);
+            }
+        }
+    }
+
+    /// Announces this node, every [`CALL_MISSING_SEEDS_EVERY`], to each
+    /// seed it does not see alive (two sides of a healed partition find
+    /// each other so).
+    fn call_missing_seeds(&self, now: Instant) {
+        {
+            let mut at = lock(&self.seeds_called_at);
+            if at.is_some_and(|at| now.saturating_duration_since(at) < CALL_MISSING_SEEDS_EVERY) {
+                return;
+            }
+            *at = Some(now);
+        }
+        let mut m = lock(&self.machine);
+        let alive: BTreeSet<String> = m.members().into_iter().map(|x| x.name).collect();
+        for (name, addr) in &self.seeds {
+            if !alive.contains(name) && *name != m.me().name {
+                m.join(MemberId {
+                    name: name.clone(),
+                    incarnation: 0,
+                    addr: *addr,
+                    roles: Vec::new(),
+                });
             }
         }
     }
@@ -467,6 +554,7 @@ impl Members {
             }
             if now >= announce_at {
                 self.announce(now);
+                self.resolve(now);
                 announce_at = now + ANNOUNCE_EVERY;
             }
             self.drain();

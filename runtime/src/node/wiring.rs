@@ -62,7 +62,7 @@ impl Services {
                 roles: c.roles.clone(),
             };
             let machine = MembershipMachine::new(me, &c.config, c.expected_size, rng);
-            Members::new(machine, c.seeds, &net)
+            Members::new(machine, c.config.split_brain, c.seeds, &net)
         });
         let replica = Replica::new(&net);
         let spawner = Spawner::new(host, &net);

@@ -19,14 +19,15 @@ fn ip(args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Three namespaces on one bridge, removed on drop.
-struct Hosts {
+/// `n` namespaces (hosts `10.231.0.1` …) on one bridge, removed on drop;
+/// a partition moves some of them to a second bridge.
+pub(super) struct Hosts {
     tag: String,
-    names: Vec<String>,
+    pub(super) names: Vec<String>,
 }
 
 impl Hosts {
-    fn make() -> Option<Self> {
+    pub(super) fn make(n: usize) -> Option<Self> {
         let tag = format!("arb{}", std::process::id() % 100_000);
         let bridge = format!("{tag}br");
         if !ip(&["link", "add", &bridge, "type", "bridge"]) {
@@ -36,8 +37,10 @@ impl Hosts {
             tag: tag.clone(),
             names: Vec::new(),
         };
-        let ok = ip(&["link", "set", &bridge, "up"]);
-        for i in 1..=3 {
+        let ok = ip(&["link", "set", &bridge, "up"])
+            && ip(&["link", "add", &format!("{tag}b2"), "type", "bridge"])
+            && ip(&["link", "set", &format!("{tag}b2"), "up"]);
+        for i in 1..=n {
             let ns = format!("{tag}n{i}");
             let (host_end, ns_end) = (format!("{tag}h{i}"), format!("{tag}v{i}"));
             let addr = format!("10.231.{}.{}/24", 0, i);
@@ -63,19 +66,45 @@ impl Hosts {
     }
 }
 
+impl Hosts {
+    /// Cuts hosts `side` (1-based) off from the others: they are moved to
+    /// a bridge of their own, where they still reach each other.
+    pub(super) fn partition(&self, side: &[usize]) {
+        for i in side {
+            let end = format!("{}h{i}", self.tag);
+            assert!(
+                ip(&["link", "set", &end, "master", &format!("{}b2", self.tag)]),
+                "partition: moving {end}"
+            );
+        }
+    }
+
+    /// Puts every host back on the one bridge.
+    pub(super) fn heal(&self) {
+        for i in 1..=self.names.len() {
+            let end = format!("{}h{i}", self.tag);
+            assert!(
+                ip(&["link", "set", &end, "master", &format!("{}br", self.tag)]),
+                "heal: moving {end}"
+            );
+        }
+    }
+}
+
 impl Drop for Hosts {
     fn drop(&mut self) {
         for ns in &self.names {
             ip(&["netns", "del", ns]);
         }
-        for i in 1..=3 {
+        for i in 1..=self.names.len() {
             ip(&["link", "del", &format!("{}h{i}", self.tag)]);
         }
         ip(&["link", "del", &format!("{}br", self.tag)]);
+        ip(&["link", "del", &format!("{}b2", self.tag)]);
     }
 }
 
-struct Run(Child);
+pub(super) struct Run(pub(super) Child);
 impl Drop for Run {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -102,7 +131,7 @@ fn wait_all(lines: &Receiver<(usize, String)>, want: usize, text: impl Fn(usize,
 #[test]
 fn three_hosts_in_network_namespaces_form_one_cluster_from_one_file() {
     let _one = arbour_tests::one_cluster_at_a_time();
-    let Some(hosts) = Hosts::make() else {
+    let Some(hosts) = Hosts::make(3) else {
         eprintln!(
             "skipped: cannot make network namespaces here (needs root and `ip netns`); \
              nothing was checked"

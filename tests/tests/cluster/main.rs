@@ -5,6 +5,7 @@
 
 mod hosts;
 mod membership;
+mod partition;
 mod paused;
 mod processes;
 mod registry;

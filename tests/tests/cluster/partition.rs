@@ -1,0 +1,236 @@
+//! A partition between real hosts (network namespaces joined by veth links
+//! to a bridge; the small side's links are moved to a bridge of their
+//! own): five `arbour run` processes from one file, cut 2|3 for 30 s, then
+//! healed. The split-brain resolver (keep-majority) has the two-node side
+//! down itself within `stable_after` + 2 s, and only that side; its new
+//! lives wait for more than half of the file's nodes before they start
+//! their deployments (none on the small side); after the heal they are
+//! members again within 10 s, no operator. Skipped (saying so) where the
+//! namespaces cannot be made.
+
+use super::hosts::{Hosts, Run};
+use arbour_tests::{arbour_bin, LIMIT};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+const STABLE_AFTER: Duration = Duration::from_secs(3);
+const PARTITION: Duration = Duration::from_secs(30);
+
+/// Every node's stdout lines (node 1-based), with when each came; all
+/// lines read so far are kept.
+struct Watch {
+    lines: Receiver<(usize, String, Instant)>,
+    seen: Vec<(usize, String, Instant)>,
+}
+
+impl Watch {
+    /// Reads lines until `done` holds of those seen (bounded by `within`).
+    fn until(
+        &mut self,
+        what: &str,
+        within: Duration,
+        done: impl Fn(&[(usize, String, Instant)]) -> bool,
+    ) {
+        let deadline = Instant::now() + within;
+        while !done(&self.seen) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => self.seen.push(l),
+                Err(e) => panic!(
+                    "{what}: not within {within:?} ({e}); lines:\n{}",
+                    self.log()
+                ),
+            }
+        }
+    }
+
+    /// Reads whatever has arrived, without waiting.
+    fn drain(&mut self) {
+        while let Ok(l) = self.lines.try_recv() {
+            self.seen.push(l);
+        }
+    }
+
+    fn log(&self) -> String {
+        self.seen
+            .iter()
+            .map(|(i, l, _)| format!("n{i}: {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// When node `i` first printed a line starting with `prefix`, after `from`.
+fn first(
+    seen: &[(usize, String, Instant)],
+    i: usize,
+    prefix: &str,
+    from: Instant,
+) -> Option<Instant> {
+    seen.iter()
+        .find(|(n, l, at)| *n == i && l.starts_with(prefix) && *at >= from)
+        .map(|(_, _, at)| *at)
+}
+
+/// Whether node `i` sees every node of `others` up (a line `member up X`
+/// or `member replaced X` after `from`).
+fn sees_up(seen: &[(usize, String, Instant)], i: usize, others: &[usize], from: Instant) -> bool {
+    others.iter().filter(|o| **o != i).all(|o| {
+        first(seen, i, &format!("member up n{o} "), from).is_some()
+            || first(seen, i, &format!("member replaced n{o} "), from).is_some()
+    })
+}
+
+#[test]
+fn a_partition_2_3_downs_the_small_side_which_rejoins_after_the_heal() {
+    let _one = arbour_tests::one_cluster_at_a_time();
+    let Some(hosts) = Hosts::make(5) else {
+        eprintln!(
+            "skipped: cannot make network namespaces here (needs root and `ip netns`); \
+             nothing was checked"
+        );
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("arbour-partition-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("cluster.toml");
+    let mut file = format!(
+        "[cluster]\nname = \"split\"\nsecret = \"s3cret\"\n\n\
+         [cluster.split_brain]\nstrategy = \"keep-majority\"\nstable_after = \"{}s\"\n",
+        STABLE_AFTER.as_secs()
+    );
+    for i in 1..=5 {
+        file +=
+            &format!("\n[[node]]\nname = \"n{i}\"\nlisten = \"10.231.0.{i}:7100\"\nworkers = 1\n");
+    }
+    // a deployment supervised on the small side: its new lives must not
+    // start it again while they are cut off
+    file += "\n[[deploy]]\nname = \"pool\"\nkind = \"fib_worker\"\ninstances = 2\n\
+             on = { node = \"n1\" }\nsupervise_on = \"n1\"\n";
+    std::fs::write(&path, file).expect("write");
+    let (tx, lines) = channel();
+    let mut runs = Vec::new();
+    for (i, ns) in hosts.names.iter().enumerate() {
+        let node = format!("n{}", i + 1);
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", ns])
+            .arg(arbour_bin())
+            .args(["run", "--config"])
+            .arg(&path)
+            .args(["--node", &node, "--stdin-eof"])
+            .env("RUST_LOG", "error")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ip netns exec arbour run");
+        let out = child.stdout.take().expect("stdout");
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send((i + 1, line, Instant::now())).is_err() {
+                    return;
+                }
+            }
+        });
+        runs.push(Run(child));
+    }
+    let mut w = Watch {
+        lines,
+        seen: Vec::new(),
+    };
+    let (all, small, big) = ([1, 2, 3, 4, 5], [1, 2], [3, 4, 5]);
+    let began = Instant::now();
+    w.until("the cluster forms", LIMIT, |seen| {
+        all.iter().all(|i| sees_up(seen, *i, &all, began))
+            && first(seen, 1, "deploy pool started", began).is_some()
+    });
+
+    // cut 2|3
+    let cut = Instant::now();
+    hosts.partition(&small);
+    w.until("the small side downs itself", LIMIT, |seen| {
+        small
+            .iter()
+            .all(|i| first(seen, *i, &format!("node n{i} downed"), cut).is_some())
+    });
+    let bound = STABLE_AFTER + Duration::from_secs(2);
+    for i in small {
+        let at = first(&w.seen, i, &format!("node n{i} downed"), cut).expect("downed");
+        eprintln!("n{i} downed itself {:?} after the cut", at - cut);
+        assert!(
+            at - cut <= bound + Duration::from_millis(1500),
+            "n{i} downed itself {:?} after the cut (stable_after + 2 s + detection: {bound:?} + 1.5 s)",
+            at - cut
+        );
+    }
+    // the rest of the partition: the big side never downs itself, and the
+    // small side's new lives wait, starting nothing
+    std::thread::sleep(PARTITION.saturating_sub(cut.elapsed()));
+    w.drain();
+    for i in big {
+        assert!(
+            first(&w.seen, i, &format!("node n{i} downed"), cut).is_none(),
+            "n{i}, on the big side, downed itself:\n{}",
+            w.log()
+        );
+    }
+    for i in small {
+        assert!(
+            first(
+                &w.seen,
+                i,
+                &format!("node n{i} waiting for 3 of the file's nodes"),
+                cut
+            )
+            .is_some(),
+            "n{i}'s new life does not wait for the cluster:\n{}",
+            w.log()
+        );
+        assert!(
+            first(&w.seen, i, &format!("node n{i} admitted"), cut).is_none(),
+            "n{i}'s new life was admitted on the small side:\n{}",
+            w.log()
+        );
+    }
+    assert!(
+        first(&w.seen, 1, "deploy pool started", cut).is_none(),
+        "the small side started its deployment again:\n{}",
+        w.log()
+    );
+
+    // heal: the small side's new lives are members again, and admitted
+    let healed = Instant::now();
+    hosts.heal();
+    let within = Duration::from_secs(10);
+    w.until(
+        "the two sides see each other's lives",
+        within,
+        // (the small side's new lives saw each other during the partition)
+        |seen| {
+            big.iter().all(|i| sees_up(seen, *i, &small, healed))
+                && small.iter().all(|i| sees_up(seen, *i, &big, healed))
+                && small
+                    .iter()
+                    .all(|i| first(seen, *i, &format!("node n{i} admitted"), healed).is_some())
+        },
+    );
+    let seen = &w.seen;
+    let mut back = healed;
+    for i in small {
+        for o in big {
+            let at = first(seen, o, &format!("member up n{i} "), healed)
+                .or_else(|| first(seen, o, &format!("member replaced n{i} "), healed))
+                .expect("seen up");
+            back = back.max(at);
+        }
+    }
+    eprintln!("the small side is back {:?} after the heal", back - healed);
+    w.until("the deployment starts again on n1", within, |seen| {
+        first(seen, 1, "deploy pool started", healed).is_some()
+    });
+    drop(runs);
+    let _ = std::fs::remove_dir_all(&dir);
+}
