@@ -103,7 +103,7 @@ impl SplitBrain {
                 }
             },
             Some("keep-oldest") => SplitBrainStrategy::KeepOldest {
-                down_if_alone: raw.down_if_alone.map_or(true, S::into_inner),
+                down_if_alone: raw.down_if_alone.is_none_or(S::into_inner),
             },
             Some("down-all") => SplitBrainStrategy::DownAll,
             Some(other) => {

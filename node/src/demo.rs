@@ -293,7 +293,7 @@ async fn demo(
             arbour_config::Security::Secret(s) => s.clone(),
             arbour_config::Security::Tls { .. } => anyhow::bail!("the demo file uses a secret"),
         })
-        .membership(crate::run::membership(&file))
+        .membership(crate::run::membership(file))
         .seed_node(&file.nodes[0].name, seed)
         .start()
         .await?;

@@ -212,6 +212,8 @@ pub struct MembershipMachine {
     suspect_to_down_after: Duration,
     /// foca's timer token, as last seen on a timer it set.
     token: Option<foca::TimerToken>,
+    /// The probe timing stretched to the links' round trips.
+    link: super::link::LinkTiming,
 }
 
 /// How many times a member in poor health puts off declaring a suspect
@@ -258,6 +260,11 @@ impl MembershipMachine {
             put_off: Default::default(),
             suspect_to_down_after: config.suspect_to_down_after,
             token: None,
+            link: super::link::LinkTiming::new(
+                config.probe_period,
+                config.probe_rtt,
+                config.suspect_to_down_after,
+            ),
         }
     }
 
@@ -428,6 +435,13 @@ impl MembershipMachine {
         self.held_down_by_some = yes;
     }
 
+    /// The round trips measured now on the connections to members, by
+    /// name: probe timeouts, the probe period and the time a suspect has
+    /// to refute follow the slowest link (see `membership::link`).
+    pub fn set_link_rtts(&mut self, rtts: std::collections::BTreeMap<String, Duration>) {
+        self.link.set_rtts(rtts);
+    }
+
     /// Leaves the cluster, telling the others.
     pub fn leave(&mut self) {
         let _ = self.foca.leave_cluster(&mut self.out);
@@ -456,7 +470,10 @@ impl MembershipMachine {
 
     /// The next timer to set: due after the duration.
     pub fn next_timer(&mut self) -> Option<(Duration, Timer<MemberId>)> {
-        let next = self.out.to_schedule();
+        let next = self
+            .out
+            .to_schedule()
+            .map(|(after, timer)| (self.link.stretch(after, &timer), timer));
         // foca honours a timer only with its current token: read it from
         // the timers it sets (this member's own count to a verdict carries it)
         match &next {

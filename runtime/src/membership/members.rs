@@ -518,6 +518,20 @@ impl Members {
         }
     }
 
+    /// Tells the machine the round trips QUIC measures to each member (its
+    /// probe timing follows them).
+    fn measure_links(&self) {
+        let Some(net) = self.net.upgrade() else {
+            return;
+        };
+        let members = lock(&self.machine).members();
+        let rtts = members
+            .into_iter()
+            .filter_map(|m| net.rtt_to(&m.name).map(|rtt| (m.name, rtt)))
+            .collect();
+        lock(&self.machine).set_link_rtts(rtts);
+    }
+
     /// Runs the machine's timers in due order, and announces this node to
     /// its seeds while it knows no member, until the node closes.
     pub(crate) async fn run(self: Arc<Self>) {
@@ -555,6 +569,7 @@ impl Members {
             if now >= announce_at {
                 self.announce(now);
                 self.resolve(now);
+                self.measure_links();
                 announce_at = now + ANNOUNCE_EVERY;
             }
             self.drain();

@@ -4,6 +4,7 @@
 //! (sans-IO too), which decides which side of a partition goes on.
 
 mod handle;
+mod link;
 mod members;
 mod machine;
 mod resolver;

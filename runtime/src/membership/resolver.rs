@@ -11,7 +11,7 @@
 //!
 //! Sans-IO: told the time and the events, it answers with a verdict.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::platform::Instant;

@@ -731,6 +731,15 @@ impl Network {
         }
     }
 
+    /// The smoothed round trip QUIC measures on the connection to `node`,
+    /// if it has one.
+    pub(crate) fn rtt_to(&self, node: &str) -> Option<std::time::Duration> {
+        lock(&self.links)
+            .get(node)
+            .and_then(|l| l.conn.load_full())
+            .map(|c| c.rtt())
+    }
+
     /// Every peer's session with its live connection.
     pub(crate) fn live_links(&self) -> Vec<(Arc<Session>, Arc<Connection>)> {
         lock(&self.links)
