@@ -15,16 +15,27 @@
 //! }
 //! ```
 
+use crate::hosting::{Orphans, Started};
 use anyhow::Context as _;
-use arbour::{cluster::Kind, ChildSpec, Node, SupervisorSpec, WorkerPlacement};
+use arbour::{cluster::Kind, ActorId, ChildSpec, Node, SupervisorSpec, WorkerPlacement};
 use arbour_config::{ClusterFile, Deploy};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 type Register = Arc<dyn Fn(&Node) -> Result<(), arbour::NodeError> + Send + Sync>;
 type MakeChild = Arc<
-    dyn Fn(&Deploy, usize, arbour::cluster::Placement) -> anyhow::Result<ChildSpec> + Send + Sync,
+    dyn Fn(
+            &Deploy,
+            usize,
+            arbour::cluster::Placement,
+            Option<&Orphans>,
+        ) -> anyhow::Result<ChildSpec>
+        + Send
+        + Sync,
 >;
+/// Stops the members of a group with the given ids; returns how many.
+type StopSome = Arc<dyn Fn(&Node, &str, &[ActorId]) -> usize + Send + Sync>;
 
 /// One kind compiled into the binary.
 #[derive(Clone)]
@@ -32,6 +43,7 @@ struct KindEntry {
     name: String,
     register: Register,
     child: MakeChild,
+    stop_some: StopSome,
 }
 
 /// The actor kinds a node binary offers, and what it does with a cluster
@@ -74,36 +86,63 @@ impl App {
     {
         let n = name.to_owned();
         let register: Register = Arc::new(move |node: &Node| node.kind::<A>(&n));
-        let child: MakeChild = Arc::new(|d: &Deploy, i: usize, at: arbour::cluster::Placement| {
-            let value = d
-                .args
-                .clone()
-                .unwrap_or_else(|| toml::Value::Table(Default::default()));
-            let args: A::Args = value.try_into().map_err(|e| {
-                anyhow::anyhow!(
-                    "deploy {:?}: args do not fit kind {:?}: {e}",
-                    d.name,
-                    d.kind
-                )
-            })?;
-            let restart = match d.restart {
-                arbour_config::Restart::Permanent => arbour::Restart::Permanent,
-                arbour_config::Restart::Transient => arbour::Restart::Transient,
-                arbour_config::Restart::Temporary => arbour::Restart::Temporary,
-            };
-            Ok(ChildSpec::remote_in_group::<A>(
-                d.name.clone(),
-                format!("{}-{i}", d.name),
-                at,
-                d.kind.clone(),
-                args,
-            )
-            .restart(restart))
+        let child: MakeChild = Arc::new(
+            |d: &Deploy, i: usize, at: arbour::cluster::Placement, orphans: Option<&Orphans>| {
+                let value = d
+                    .args
+                    .clone()
+                    .unwrap_or_else(|| toml::Value::Table(Default::default()));
+                let args: A::Args = value.try_into().map_err(|e| {
+                    anyhow::anyhow!(
+                        "deploy {:?}: args do not fit kind {:?}: {e}",
+                        d.name,
+                        d.kind
+                    )
+                })?;
+                let restart = match d.restart {
+                    arbour_config::Restart::Permanent => arbour::Restart::Permanent,
+                    arbour_config::Restart::Transient => arbour::Restart::Transient,
+                    arbour_config::Restart::Temporary => arbour::Restart::Temporary,
+                };
+                let (group, id) = (d.name.clone(), format!("{}-{i}", d.name));
+                let spec = match orphans {
+                    None => ChildSpec::remote_in_group::<A>(group, id, at, d.kind.clone(), args),
+                    Some(o) => {
+                        // the child's first start adopts an orphan if one is
+                        // left; its later starts spawn
+                        let (o, first) = (o.clone(), Arc::new(AtomicBool::new(true)));
+                        let adopt: arbour::supervision::Adopt<A> = Arc::new(move || {
+                            if !first.swap(false, Ordering::AcqRel) {
+                                return None;
+                            }
+                            let id = o.take()?;
+                            o.node()
+                                .global()
+                                .group::<A>(o.group())
+                                .into_iter()
+                                .find(|r| *r.id() == id)
+                        });
+                        ChildSpec::adopting::<A>(group, id, at, d.kind.clone(), args, adopt)
+                    }
+                };
+                Ok(spec.restart(restart))
+            },
+        );
+        let stop_some: StopSome = Arc::new(|node: &Node, group: &str, ids: &[ActorId]| {
+            let mut stopped = 0;
+            for r in node.global().group::<A>(group) {
+                if ids.contains(r.id()) {
+                    r.stop();
+                    stopped += 1;
+                }
+            }
+            stopped
         });
         self.kinds.push(KindEntry {
             name: name.to_owned(),
             register,
             child,
+            stop_some,
         });
         self
     }
@@ -133,7 +172,7 @@ impl App {
                     self.kind_names().join(", ")
                 )),
                 Some(k) => {
-                    if let Err(e) = (k.child)(d, 0, arbour::cluster::Placement::Any) {
+                    if let Err(e) = (k.child)(d, 0, arbour::cluster::Placement::Any, None) {
                         problems.push(format!("{}: {e}", file.path.display()));
                     }
                 }
@@ -150,51 +189,91 @@ impl App {
         Ok(())
     }
 
-    /// Starts, in the background, the deployments of `file` that `node`
-    /// supervises; each says what happened through `report` (`arbour run`
-    /// prints it; the simulator traces it). Call inside the node's
-    /// `LocalSet`.
+    /// Starts, in the background, a host for each deployment of `file` on
+    /// `node` (see `hosting`): the node the rule picks supervises it, and
+    /// another takes over when that node goes. Each says what happened
+    /// through `report` (`arbour run` prints it; the simulator traces it).
+    /// Call inside the node's `LocalSet`.
     pub fn start_deployments(
         &self,
         node: &Node,
         file: &ClusterFile,
         report: impl Fn(String) + Clone + 'static,
     ) {
-        for d in file
-            .deploy
-            .iter()
-            .filter(|d| d.supervise_on == *node.node_id().name)
-        {
-            let (app, node, d, file, report) = (
+        for d in &file.deploy {
+            tokio::task::spawn_local(crate::hosting::host(
                 self.clone(),
                 node.clone(),
-                d.clone(),
                 file.clone(),
+                d.clone(),
                 report.clone(),
-            );
-            tokio::task::spawn_local(async move {
-                if let Err(e) = app.deploy(&node, &file, &d, &report).await {
-                    tracing::error!(deploy = %d.name, "deployment failed: {e:#}");
-                    report(format!("deploy {} failed: {e:#}", d.name));
-                }
-            });
+            ));
         }
     }
 
-    /// Starts deployment `d`'s supervisor on `node`, once the nodes its
-    /// placement allows have come up (or [`GATHER`] has passed).
-    async fn deploy(
+    /// Starts deployment `d`'s supervisor on `node`: with `gather`, once
+    /// the nodes its placement allows have come up (or [`GATHER`] has
+    /// passed); its children adopt what runs of `orphans` first. Returns
+    /// the supervisor, how many instances it adopted, and how many of the
+    /// orphans beyond its count it stopped.
+    pub(crate) async fn start_supervisor(
         &self,
         node: &Node,
         file: &ClusterFile,
         d: &Deploy,
-        report: &impl Fn(String),
-    ) -> anyhow::Result<()> {
+        gather: bool,
+        orphans: Vec<ActorId>,
+    ) -> anyhow::Result<Started> {
         let kind = self
             .kinds
             .iter()
             .find(|k| k.name == d.kind)
             .with_context(|| format!("no kind {:?}", d.kind))?;
+        if gather {
+            self.gather(node, file, d).await?;
+        }
+        let at = match &d.on {
+            arbour_config::Placement::Node(n) => arbour::cluster::Placement::Node(n.clone()),
+            arbour_config::Placement::Role(r) => arbour::cluster::Placement::Role(r.clone()),
+            arbour_config::Placement::Any => arbour::cluster::Placement::Any,
+        };
+        let strategy = match d.strategy {
+            arbour_config::Strategy::OneForOne => arbour::Strategy::OneForOne,
+            arbour_config::Strategy::OneForAll => arbour::Strategy::OneForAll,
+            arbour_config::Strategy::RestForOne => arbour::Strategy::RestForOne,
+        };
+        let mut spec = SupervisorSpec::new(strategy)
+            .name(d.name.clone())
+            .intensity(d.intensity)
+            .period(d.period);
+        if let Some((initial, max)) = d.backoff {
+            spec = spec.backoff(arbour::supervision::Backoff::exponential(initial, max));
+        }
+        let orphans = Orphans::new(node, &d.name, orphans);
+        for i in 0..d.instances {
+            spec = spec.child((kind.child)(d, i, at.clone(), Some(&orphans))?);
+        }
+        let sup = node
+            .start_supervisor(WorkerPlacement::RoundRobin, spec)
+            .await?;
+        let surplus = (kind.stop_some)(node, &d.name, &orphans.rest());
+        // the instances join the group on their nodes: wait (briefly) to
+        // see them all, to say where they run
+        let mut events = node.global().events()?;
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            while node.global().group_ids(&d.name).len() < d.instances {
+                if events.recv().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
+        Ok((sup, orphans.adopted(), surplus))
+    }
+
+    /// Waits until the nodes `d`'s placement allows are members with its
+    /// kind, or [`GATHER`] has passed with at least one.
+    async fn gather(&self, node: &Node, file: &ClusterFile, d: &Deploy) -> anyhow::Result<()> {
         let fits: Vec<&str> = file
             .nodes
             .iter()
@@ -219,7 +298,7 @@ impl App {
                 .filter(|f| **f == &*node.node_id().name || live.iter().any(|m| m.name == **f))
                 .count();
             if ready == fits.len() || (ready > 0 && started.elapsed() >= GATHER) {
-                break;
+                return Ok(());
             }
             let left = GATHER
                 .saturating_sub(started.elapsed())
@@ -232,54 +311,5 @@ impl App {
             })
             .await;
         }
-        let at = match &d.on {
-            arbour_config::Placement::Node(n) => arbour::cluster::Placement::Node(n.clone()),
-            arbour_config::Placement::Role(r) => arbour::cluster::Placement::Role(r.clone()),
-            arbour_config::Placement::Any => arbour::cluster::Placement::Any,
-        };
-        let strategy = match d.strategy {
-            arbour_config::Strategy::OneForOne => arbour::Strategy::OneForOne,
-            arbour_config::Strategy::OneForAll => arbour::Strategy::OneForAll,
-            arbour_config::Strategy::RestForOne => arbour::Strategy::RestForOne,
-        };
-        let mut spec = SupervisorSpec::new(strategy)
-            .name(d.name.clone())
-            .intensity(d.intensity)
-            .period(d.period);
-        if let Some((initial, max)) = d.backoff {
-            spec = spec.backoff(arbour::supervision::Backoff::exponential(initial, max));
-        }
-        for i in 0..d.instances {
-            spec = spec.child((kind.child)(d, i, at.clone())?);
-        }
-        let sup = node
-            .start_supervisor(WorkerPlacement::RoundRobin, spec)
-            .await?;
-        // the instances join the group on their nodes: wait (briefly) to
-        // see them all, to say where they run
-        let _ = tokio::time::timeout(Duration::from_secs(5), async {
-            while node.global().group_ids(&d.name).len() < d.instances {
-                if events.recv().await.is_err() {
-                    return;
-                }
-            }
-        })
-        .await;
-        let mut spread: std::collections::BTreeMap<String, usize> = Default::default();
-        for id in node.global().group_ids(&d.name) {
-            *spread.entry(id.node.name.to_string()).or_default() += 1;
-        }
-        let spread: Vec<String> = spread.iter().map(|(n, c)| format!("{n}={c}")).collect();
-        report(format!(
-            "deploy {} started: {} instances of {} ({})",
-            d.name,
-            d.instances,
-            d.kind,
-            spread.join(" ")
-        ));
-        // the supervisor runs until the node shuts down; say if it gives up
-        let reason = sup.exited().await;
-        report(format!("deploy {} supervisor exited: {reason}", d.name));
-        Ok(())
     }
 }

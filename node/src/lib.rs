@@ -13,6 +13,7 @@ mod chaos;
 mod cli;
 mod demo;
 pub mod fib;
+mod hosting;
 mod run;
 mod serve;
 mod status;

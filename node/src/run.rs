@@ -147,30 +147,34 @@ pub fn admitted_at(file: &ClusterFile) -> usize {
 /// (itself included), or, under keep-majority, exactly half of them with
 /// the file's lowest node name among them.
 async fn wait_until_admitted(node: &Node, file: &ClusterFile) {
-    let membership = node.membership();
-    let Some(mut events) = membership.events() else {
+    let Some(mut events) = node.membership().events() else {
         return;
     };
-    let lowest = file.nodes.iter().map(|n| n.name.as_str()).min();
-    let enough = || {
-        let me = node.node_id().name.to_string();
-        let alive: std::collections::BTreeSet<String> = membership
-            .members()
-            .into_iter()
-            .map(|m| m.name)
-            .chain([me])
-            .filter(|n| file.node(n).is_some())
-            .collect();
-        let tie = file.split_brain.strategy == arbour_config::SplitBrainStrategy::KeepMajority
-            && alive.len() * 2 == file.nodes.len()
-            && lowest.is_some_and(|l| alive.contains(l));
-        alive.len() >= admitted_at(file) || tie
-    };
-    while !enough() {
+    while !sees_quorum(node, file) {
         if events.recv().await.is_err() {
             return;
         }
     }
+}
+
+/// Whether `node` sees [`admitted_at`] of the file's nodes alive (itself
+/// included), or, under keep-majority, exactly half of them with the
+/// file's lowest node name among them.
+pub(crate) fn sees_quorum(node: &Node, file: &ClusterFile) -> bool {
+    let lowest = file.nodes.iter().map(|n| n.name.as_str()).min();
+    let me = node.node_id().name.to_string();
+    let alive: std::collections::BTreeSet<String> = node
+        .membership()
+        .members()
+        .into_iter()
+        .map(|m| m.name)
+        .chain([me])
+        .filter(|n| file.node(n).is_some())
+        .collect();
+    let tie = file.split_brain.strategy == arbour_config::SplitBrainStrategy::KeepMajority
+        && alive.len() * 2 == file.nodes.len()
+        && lowest.is_some_and(|l| alive.contains(l));
+    alive.len() >= admitted_at(file) || tie
 }
 
 /// The file's failure-detection tuning and split-brain resolver over

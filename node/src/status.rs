@@ -80,6 +80,12 @@ pub fn report(file: &ClusterFile) -> anyhow::Result<String> {
                 *by.entry(id.node.name.to_string()).or_default() += 1;
             }
             let spread: Vec<String> = by.iter().map(|(n, c)| format!("{n}={c}")).collect();
+            // the node holding the deployment's fence supervises it now
+            let fence = crate::hosting::fence_name(&d.name);
+            let holder = node
+                .global()
+                .whereis_id(&fence)
+                .map_or_else(|| "no node".to_owned(), |id| id.node.name.to_string());
             let _ = writeln!(
                 out,
                 "deploy {} ({}): {} of {} instances ({}), supervised on {}",
@@ -88,7 +94,7 @@ pub fn report(file: &ClusterFile) -> anyhow::Result<String> {
                 ids.len(),
                 d.instances,
                 spread.join(" "),
-                d.supervise_on
+                holder
             );
         }
         node.shutdown().await;

@@ -41,6 +41,7 @@ mod supervisor;
 
 pub use decision::ChildStatus;
 pub(crate) use handle::SupervisorRef;
+pub use remote_child::Adopt;
 #[cfg(feature = "internals")]
 pub use remote_child::RemoteChild;
 pub use spec::{AutoShutdown, Backoff, ChildShutdown, ChildType, DEFAULT_WORKER_SHUTDOWN};

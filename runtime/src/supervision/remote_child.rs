@@ -117,11 +117,16 @@ impl<A: Actor<Context = Context<A>>> ChildSlot for RemoteSlot<A> {
     }
 }
 
+/// Finds an instance of a remote child's kind already running, for a start
+/// to adopt instead of spawning another (see [`ChildSpec::adopting`]).
+pub type Adopt<A> = Arc<dyn Fn() -> Option<ActorRef<A>> + Send + Sync>;
+
 struct RemoteFactory<A: Kind> {
     placement: Placement,
     kind: String,
     args: A::Args,
     group: Option<String>,
+    adopt: Option<Adopt<A>>,
 }
 
 impl<A> ChildFactory for RemoteFactory<A>
@@ -160,7 +165,12 @@ where
             self.args.clone(),
             self.group.clone(),
         );
+        let adopted = self.adopt.as_ref().and_then(|find| find());
         Box::pin(async move {
+            if let Some(remote) = adopted {
+                tracing::info!(child = %remote.id(), %kind, "a remote child adopted: it runs on, now under this supervisor");
+                return start_shim(&shim, &current, remote, opts, &host);
+            }
             let spawner = host.spawner().ok_or_else(|| {
                 StartError::Failed("a remote child needs a node with a network".into())
             })?;
@@ -182,22 +192,33 @@ where
                         std::any::type_name::<A>()
                     ))
                 })?;
-            *current.lock().unwrap_or_else(|p| p.into_inner()) = Some(remote.clone());
-            let inst = start_instance(
-                &shim,
-                opts.unwrap_or_default(),
-                move || {
-                    Ok(RemoteChild {
-                        remote,
-                        monitor: None,
-                        exited: None,
-                    })
-                },
-                host.counters(),
-            )?;
-            Ok(inst.life_ref())
+            start_shim(&shim, &current, remote, opts, &host)
         })
     }
+}
+
+/// Starts the shim that stands for `remote` in `shim`'s slot.
+fn start_shim<A: Actor<Context = Context<A>>>(
+    shim: &Arc<Slot<RemoteChild<A>>>,
+    current: &Mutex<Option<ActorRef<A>>>,
+    remote: ActorRef<A>,
+    opts: Option<SpawnOptions>,
+    host: &Host,
+) -> Result<crate::actor::LifeRef, StartError> {
+    *current.lock().unwrap_or_else(|p| p.into_inner()) = Some(remote.clone());
+    let inst = start_instance(
+        shim,
+        opts.unwrap_or_default(),
+        move || {
+            Ok(RemoteChild {
+                remote,
+                monitor: None,
+                exited: None,
+            })
+        },
+        host.counters(),
+    )?;
+    Ok(inst.life_ref())
 }
 
 impl ChildSpec {
@@ -219,7 +240,7 @@ impl ChildSpec {
         A: Kind,
         A::Args: Clone + Sync,
     {
-        Self::remote_factory::<A>(id.into(), placement, kind.into(), args, None)
+        Self::remote_factory::<A>(id.into(), placement, kind.into(), args, None, None)
     }
 
     /// [`ChildSpec::remote`] whose every instance joins process group
@@ -236,7 +257,41 @@ impl ChildSpec {
         A: Kind,
         A::Args: Clone + Sync,
     {
-        Self::remote_factory::<A>(id.into(), placement, kind.into(), args, Some(group.into()))
+        Self::remote_factory::<A>(
+            id.into(),
+            placement,
+            kind.into(),
+            args,
+            Some(group.into()),
+            None,
+        )
+    }
+
+    /// [`ChildSpec::remote_in_group`] that, at each start, first asks
+    /// `adopt` for an instance already running (left by a supervisor that
+    /// is gone: its node crashed, or was cut off) and, given one, watches
+    /// it instead of spawning another. A supervisor taking a deployment
+    /// over so keeps what runs: no needless restart, the same actors.
+    pub fn adopting<A>(
+        group: impl Into<String>,
+        id: impl Into<String>,
+        placement: Placement,
+        kind: impl Into<String>,
+        args: A::Args,
+        adopt: Adopt<A>,
+    ) -> Self
+    where
+        A: Kind,
+        A::Args: Clone + Sync,
+    {
+        Self::remote_factory::<A>(
+            id.into(),
+            placement,
+            kind.into(),
+            args,
+            Some(group.into()),
+            Some(adopt),
+        )
     }
 
     fn remote_factory<A>(
@@ -245,6 +300,7 @@ impl ChildSpec {
         kind: String,
         args: A::Args,
         group: Option<String>,
+        adopt: Option<Adopt<A>>,
     ) -> Self
     where
         A: Kind,
@@ -257,6 +313,7 @@ impl ChildSpec {
                 kind,
                 args,
                 group,
+                adopt,
             }),
             ChildType::Worker,
         )

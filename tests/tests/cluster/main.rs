@@ -9,5 +9,6 @@ mod partition;
 mod paused;
 mod processes;
 mod registry;
+mod singleton;
 mod supervision;
 mod up;

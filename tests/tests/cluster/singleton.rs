@@ -1,0 +1,165 @@
+//! A deployment outlives its supervisor's node: `arbour up` on three nodes,
+//! a pool of four on the two workers supervised on alpha; alpha SIGKILLed.
+//! The oldest member left takes the supervisor over within a second of
+//! alpha's being declared down, adopting the four instances that still run
+//! (the same actors, none restarted); alpha, restarted by `up`, does not
+//! take it back, and the pool stays at exactly four.
+
+use super::up::{free_port, wait_for};
+use arbour_tests::{arbour_bin, LIMIT};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Sender};
+use std::time::{Duration, Instant};
+
+/// `arbour run` of node `name`, its lines on `tx` as `[name] line`.
+fn run_node(path: &std::path::Path, name: &str, tx: &Sender<String>) -> Child {
+    let mut child = Command::new(arbour_bin())
+        .args(["run", "--config"])
+        .arg(path)
+        .args(["--node", name, "--stdin-eof"])
+        .env("RUST_LOG", "error")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("arbour run");
+    let out = child.stdout.take().expect("stdout");
+    let (tx, name) = (tx.clone(), name.to_owned());
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(format!("[{name}] {line}")).is_err() {
+                return;
+            }
+        }
+    });
+    child
+}
+
+struct Killed(Vec<Child>);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[test]
+fn a_deployment_is_taken_over_when_its_supervisors_node_dies_and_its_instances_adopted() {
+    let _one = arbour_tests::one_cluster_at_a_time();
+    let dir = std::env::temp_dir().join(format!("arbour-singleton-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("cluster.toml");
+    let (a, b, c) = (free_port(), free_port(), free_port());
+    std::fs::write(
+        &path,
+        format!(
+            r#"[cluster]
+name = "singleton"
+secret = "s3cret"
+
+[[node]]
+name = "alpha"
+listen = "127.0.0.1:{a}"
+workers = 1
+
+[[node]]
+name = "beta"
+listen = "127.0.0.1:{b}"
+roles = ["worker"]
+workers = 1
+
+[[node]]
+name = "gamma"
+listen = "127.0.0.1:{c}"
+roles = ["worker"]
+workers = 1
+
+[[deploy]]
+name = "fib"
+kind = "fib_worker"
+on = {{ role = "worker" }}
+instances = 4
+"#
+        ),
+    )
+    .expect("write the file");
+    let (tx, lines) = channel();
+    let mut nodes = Killed(
+        ["alpha", "beta", "gamma"]
+            .iter()
+            .map(|n| run_node(&path, n, &tx))
+            .collect(),
+    );
+    let started = wait_for(&lines, "deploy fib started");
+    assert!(
+        started.starts_with("[alpha] ") && started.contains("(beta=2 gamma=2)"),
+        "{started}"
+    );
+    let status = |what: &str| {
+        let s =
+            arbour_tests::run_arbour(&["status", "--config", path.to_str().expect("path")], LIMIT);
+        assert!(s.status.success(), "{what}: {}", s.stderr);
+        s.stdout
+    };
+    let before = status("before");
+    eprintln!("{before}");
+    // SIGKILL the supervising node (nothing restarts it)
+    let killed = Instant::now();
+    nodes.0[0].kill().expect("SIGKILL alpha");
+    let _ = nodes.0[0].wait();
+    let (mut down_at, mut taken) = (None, None);
+    let deadline = Instant::now() + LIMIT;
+    while taken.is_none() || down_at.is_none() {
+        assert!(Instant::now() < deadline, "no takeover within {LIMIT:?}");
+        let line = wait_for(&lines, "");
+        if line.contains("] member down alpha") && down_at.is_none() {
+            down_at = Some(Instant::now());
+        }
+        if line.contains("deploy fib taken over by") {
+            taken = Some((line, Instant::now()));
+        }
+    }
+    let (line, taken_at) = taken.expect("taken over");
+    let down_at = down_at.expect("alpha declared down");
+    let after_down = taken_at.saturating_duration_since(down_at);
+    eprintln!(
+        "{line}\nalpha down {:?} after the kill, the deployment taken over {after_down:?} after that",
+        down_at - killed
+    );
+    assert!(
+        line.contains("4 instances of fib_worker (beta=2 gamma=2), 4 adopted, 0 surplus stopped"),
+        "every instance that ran is adopted: {line}"
+    );
+    assert!(
+        after_down <= Duration::from_secs(1),
+        "taken over {after_down:?} after alpha was declared down"
+    );
+    let taker = if line.starts_with("[beta]") {
+        "beta"
+    } else {
+        "gamma"
+    };
+    let taken = status("taken over");
+    assert!(
+        taken.contains(&format!(
+            "deploy fib (fib_worker): 4 of 4 instances (beta=2 gamma=2), supervised on {taker}"
+        )),
+        "{taken}"
+    );
+    // alpha comes back as a new life and leaves the supervisor where it is
+    nodes.0[0] = run_node(&path, "alpha", &tx);
+    wait_for(&lines, &format!("[{taker}] member up alpha"));
+    let after = status("after");
+    eprintln!("{after}");
+    assert!(
+        after.contains(&format!(
+            "deploy fib (fib_worker): 4 of 4 instances (beta=2 gamma=2), supervised on {taker}"
+        )),
+        "{after}"
+    );
+    drop(nodes);
+    let _ = std::fs::remove_dir_all(&dir);
+}
