@@ -193,7 +193,8 @@ pub struct Deploy {
     /// The supervisor's restart backoff (initial, max), if any: restarts
     /// after the first wait exponentially longer, up to max.
     pub backoff: Option<(Duration, Duration)>,
-    /// The node the supervisor runs on (default: the first node).
+    /// The node the supervisor runs on while it is a member (default: the
+    /// first node); otherwise the oldest member runs it.
     pub supervise_on: String,
     /// The start arguments, as TOML (the kind decodes them).
     pub args: Option<toml::Value>,
