@@ -6,7 +6,8 @@
 //!
 //! - `cluster.singleton.failover_ms.p50` / `p99`: SIGKILL → another node
 //!   printed `deploy pool taken over by …` (its supervisor runs, having
-//!   adopted the instances still running).
+//!   adopted the instances still running) or, when none was left to adopt
+//!   (the supervising node held them all), `deploy pool started`.
 //! - `cluster.singleton.detect_ms.p50` / `p99`: SIGKILL → the first survivor
 //!   reports the node down (the floor the failover is measured against);
 //!   `cluster.singleton.after_detect_ms.p99`: failover minus detection,
@@ -61,6 +62,9 @@ fn next(
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let (who, line, at) = lines.recv_timeout(left).expect("a line in time");
+        if line.starts_with("deploy") || line.starts_with("node") {
+            eprintln!("[{who}] {line}");
+        }
         if want(&who, &line) {
             return (who, line, at);
         }
@@ -111,6 +115,8 @@ fn main() {
             let (who, line, at) = next(&lines, |_, l| {
                 l.starts_with(&format!("member down {victim} "))
                     || l.starts_with("deploy pool taken over by")
+                    // (a node's first supervisor, with nothing left to adopt)
+                    || l.starts_with("deploy pool started")
             });
             if line.starts_with("member down") {
                 down.get_or_insert(at);

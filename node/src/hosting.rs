@@ -186,12 +186,16 @@ pub(crate) async fn host(
     // once this life has seen every node of the file, it has heard from
     // (and has the registry part of) whoever may hold the fence
     let mut seen_every_node = false;
+    // whether another node held the fence in this life: starting then is
+    // a takeover (no waiting for the placement's nodes to gather)
+    let mut seen_held = false;
     loop {
         // this node's turn: the fence is free and the rule picks it
         loop {
             // a node that does not see a quorum of the file (still forming,
             // or on a partition's small side) elects no one
             let free = node.global().whereis_id(&fence).is_none();
+            seen_held |= !free;
             seen_every_node |= sees_every_node(&node, &file);
             if free
                 && crate::run::sees_quorum(&node, &file)
@@ -215,9 +219,9 @@ pub(crate) async fn host(
             continue;
         }
         let orphans: Vec<ActorId> = node.global().group_ids(&d.name);
-        let taking_over = !orphans.is_empty() || !first;
+        let taking_over = !orphans.is_empty() || !first || seen_held;
         let started = app
-            .start_supervisor(&node, &file, &d, first && orphans.is_empty(), orphans)
+            .start_supervisor(&node, &file, &d, !taking_over, orphans)
             .await;
         first = false;
         let (sup, adopted, surplus) = match started {
