@@ -110,6 +110,7 @@ impl App {
                     Some(o) => {
                         // the child's first start adopts an orphan if one is
                         // left; its later starts spawn
+                        let release = o.release().clone();
                         let (o, first) = (o.clone(), Arc::new(AtomicBool::new(true)));
                         let adopt: arbour::supervision::Adopt<A> = Arc::new(move || {
                             if !first.swap(false, Ordering::AcqRel) {
@@ -122,7 +123,15 @@ impl App {
                                 .into_iter()
                                 .find(|r| *r.id() == id)
                         });
-                        ChildSpec::adopting::<A>(group, id, at, d.kind.clone(), args, adopt)
+                        ChildSpec::adopting::<A>(
+                            group,
+                            id,
+                            at,
+                            d.kind.clone(),
+                            args,
+                            adopt,
+                            release,
+                        )
                     }
                 };
                 Ok(spec.restart(restart))
@@ -268,7 +277,7 @@ impl App {
             }
         })
         .await;
-        Ok((sup, orphans.adopted(), surplus))
+        Ok((sup, orphans.adopted(), surplus, orphans.release().clone()))
     }
 
     /// Waits until the nodes `d`'s placement allows are members with its

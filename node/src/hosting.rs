@@ -24,11 +24,15 @@
 //! A supervisor taking over adopts the instances still running (the
 //! members of the deployment's process group that its predecessor left:
 //! the same actors, not restarted) and starts only the missing ones; what
-//! runs beyond the configured count is stopped.
+//! runs beyond the configured count is stopped. A node leaving gracefully
+//! hands its deployments over the same way: before its supervisors stop it
+//! releases their children (they run on) and gives up the fences, and the
+//! next node in line adopts them.
 
 use crate::App;
 use actix::prelude::*;
 use arbour::cluster::RegistryEvent;
+use arbour::supervision::Release;
 use arbour::{ActorId, Node, SupervisorRef};
 use arbour_config::{ClusterFile, Deploy};
 use std::collections::BTreeSet;
@@ -103,12 +107,15 @@ const GATHER_FIRST: Duration = Duration::from_secs(10);
 
 /// The instances a supervisor taking over may adopt: the running members
 /// of the deployment's group when it started, each adopted at most once.
+/// Also what lets this supervisor's children outlive it when its node
+/// hands the deployment over ([`Release`]).
 #[derive(Clone)]
 pub(crate) struct Orphans {
     node: Node,
     group: String,
     left: Arc<Mutex<Vec<ActorId>>>,
     adopted: Arc<AtomicUsize>,
+    release: Release,
 }
 
 impl Orphans {
@@ -118,7 +125,14 @@ impl Orphans {
             group: group.to_owned(),
             left: Arc::new(Mutex::new(ids)),
             adopted: Arc::default(),
+            release: Release::default(),
         }
+    }
+
+    /// What the children of this supervisor start share: released, they
+    /// outlive it.
+    pub(crate) fn release(&self) -> &Release {
+        &self.release
     }
 
     /// Takes one orphan still running, if any is left.
@@ -224,7 +238,7 @@ pub(crate) async fn host(
             .start_supervisor(&node, &file, &d, !taking_over, orphans)
             .await;
         first = false;
-        let (sup, adopted, surplus) = match started {
+        let (sup, adopted, surplus, release) = match started {
             Ok(s) => s,
             Err(e) => {
                 // no node it may use is up, say: the next change may help
@@ -240,6 +254,14 @@ pub(crate) async fn host(
             }
         };
         failed_at = None;
+        // leaving gracefully, this node hands the deployment over: its
+        // children outlive the supervisor and the fence is given up, for
+        // the next node in line to adopt them at once
+        let (global, fence_name) = (node.global(), fence.clone());
+        node.before_shutdown(move || {
+            release.release();
+            global.unregister(&fence_name);
+        });
         let spread = spread(&node, &d);
         if taking_over {
             report(format!(
@@ -319,5 +341,5 @@ fn spread(node: &Node, d: &Deploy) -> String {
 }
 
 /// A supervisor and what it did on starting: instances adopted, surplus
-/// stopped.
-pub(crate) type Started = (SupervisorRef, usize, usize);
+/// stopped; and what releases its children.
+pub(crate) type Started = (SupervisorRef, usize, usize, Release);

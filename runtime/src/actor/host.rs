@@ -107,6 +107,8 @@ struct HostInner {
     /// The supervisors started on this node directly, in start order; a
     /// shutdown stops them in reverse.
     roots: Mutex<Vec<Root>>,
+    /// What runs when a graceful shutdown begins, before the roots stop.
+    before_shutdown: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
     /// The node's spawn service, once started with a network (for
     /// children that run on other nodes).
     spawner: OnceLock<std::sync::Weak<dyn super::placement::RemoteSpawn>>,
@@ -142,6 +144,7 @@ impl Host {
                 stats: Arc::new(Stats::default()),
                 workers: OnceLock::new(),
                 roots: Mutex::new(Vec::new()),
+                before_shutdown: Mutex::new(Vec::new()),
                 spawner: OnceLock::new(),
             }),
         }
@@ -233,6 +236,17 @@ impl Host {
     /// Forgets a root supervisor (it exited).
     pub(crate) fn remove_root(&self, id: &ActorId) {
         lock(&self.inner.roots).retain(|r| &r.id != id);
+    }
+
+    /// Runs `hook` when a graceful shutdown begins, before the root
+    /// supervisors stop.
+    pub(crate) fn before_shutdown(&self, hook: Box<dyn FnOnce() + Send>) {
+        lock(&self.inner.before_shutdown).push(hook);
+    }
+
+    /// Takes the hooks to run as a graceful shutdown begins, in order.
+    pub(crate) fn take_before_shutdown(&self) -> Vec<Box<dyn FnOnce() + Send>> {
+        std::mem::take(&mut *lock(&self.inner.before_shutdown))
     }
 
     /// Takes every root supervisor, in start order.

@@ -105,6 +105,9 @@ const GOODBYE_WAIT: Duration = Duration::from_secs(1);
 /// then every peer is told goodbye and the endpoint closes.
 async fn graceful(host: &Host, net: Option<&Arc<Services>>) {
     host.in_node(async {
+        for hook in host.take_before_shutdown() {
+            hook();
+        }
         for root in host.take_roots().into_iter().rev() {
             (root.shutdown)().await;
         }
@@ -386,6 +389,14 @@ impl Node {
         run_placed_async(&self.inner.host, at, move || async move { spec.start(&host).await })
             .await
             .map_err(|e| SupervisorError::Placement(e.to_string()))?
+    }
+
+    /// Runs `hook` when the node begins a graceful shutdown (a signal,
+    /// [`Node::shutdown`], the last handle dropped), before its supervisors
+    /// stop: the moment to hand over what should outlive this node (see
+    /// [`supervision::Release`](crate::supervision::Release)).
+    pub fn before_shutdown(&self, hook: impl FnOnce() + Send + 'static) {
+        self.inner.host.before_shutdown(Box::new(hook));
     }
 
     /// Registers `actor` under `name` in the local registry and makes it

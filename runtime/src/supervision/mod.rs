@@ -41,9 +41,9 @@ mod supervisor;
 
 pub use decision::ChildStatus;
 pub(crate) use handle::SupervisorRef;
-pub use remote_child::Adopt;
 #[cfg(feature = "internals")]
 pub use remote_child::RemoteChild;
+pub use remote_child::{Adopt, Release};
 pub use spec::{AutoShutdown, Backoff, ChildShutdown, ChildType, DEFAULT_WORKER_SHUTDOWN};
 pub(crate) use spec::{ChildSpec, SupervisorError, SupervisorSpec};
 pub use supervisor::{ChildCounts, ChildInfo, ChildSelector, ChildSpecInfo, SupervisorActor};

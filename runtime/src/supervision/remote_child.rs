@@ -22,12 +22,34 @@ use actix::{Actor, AsyncContext, Context, Handler, Message, Running};
 use std::any::Any;
 use std::sync::{Arc, Mutex};
 
+/// Lets remote children outlive their supervisor: once released, a
+/// child's shim that stops (its supervisor stopping, its node shutting
+/// down) leaves the remote actor running, for a successor to adopt
+/// ([`ChildSpec::adopting`]). A node handing a deployment over releases its
+/// children before its supervisors stop ([`Node::before_shutdown`](crate::Node::before_shutdown)).
+#[derive(Clone, Debug, Default)]
+pub struct Release(Arc<std::sync::atomic::AtomicBool>);
+
+impl Release {
+    /// From now on, stopping the children leaves their actors running.
+    pub fn release(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether [`Release::release`] was called.
+    pub fn is_released(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
 /// The local stand-in of a child running on another node.
 pub struct RemoteChild<A: Actor<Context = Context<A>>> {
     remote: ActorRef<A>,
     monitor: Option<Monitor>,
     /// The remote actor's exit, once known.
     exited: Option<ExitReason>,
+    /// Set once the child is handed over: stopping leaves the actor be.
+    release: Release,
 }
 
 impl<A: Actor<Context = Context<A>>> std::fmt::Debug for RemoteChild<A> {
@@ -55,7 +77,7 @@ impl<A: Actor<Context = Context<A>>> Actor for RemoteChild<A> {
     /// Asked to stop: the remote actor is stopped first, and the shim
     /// exits once it has (the supervisor's shutdown timeout bounds that).
     fn stopping(&mut self, _: &mut Context<Self>) -> Running {
-        if self.exited.is_some() {
+        if self.exited.is_some() || self.release.is_released() {
             return Running::Stop;
         }
         self.remote.stop();
@@ -76,7 +98,7 @@ impl<A: Actor<Context = Context<A>>> Drop for RemoteChild<A> {
     /// Killed (or dropped with its node) before the remote actor ended:
     /// the remote actor is killed too, so no orphan runs on.
     fn drop(&mut self) {
-        if self.exited.is_none() {
+        if self.exited.is_none() && !self.release.is_released() {
             self.remote.kill();
         }
     }
@@ -127,6 +149,7 @@ struct RemoteFactory<A: Kind> {
     args: A::Args,
     group: Option<String>,
     adopt: Option<Adopt<A>>,
+    release: Release,
 }
 
 impl<A> ChildFactory for RemoteFactory<A>
@@ -166,10 +189,11 @@ where
             self.group.clone(),
         );
         let adopted = self.adopt.as_ref().and_then(|find| find());
+        let release = self.release.clone();
         Box::pin(async move {
             if let Some(remote) = adopted {
                 tracing::info!(child = %remote.id(), %kind, "a remote child adopted: it runs on, now under this supervisor");
-                return start_shim(&shim, &current, remote, opts, &host);
+                return start_shim(&shim, &current, remote, opts, &host, release);
             }
             let spawner = host.spawner().ok_or_else(|| {
                 StartError::Failed("a remote child needs a node with a network".into())
@@ -192,7 +216,7 @@ where
                         std::any::type_name::<A>()
                     ))
                 })?;
-            start_shim(&shim, &current, remote, opts, &host)
+            start_shim(&shim, &current, remote, opts, &host, release)
         })
     }
 }
@@ -204,6 +228,7 @@ fn start_shim<A: Actor<Context = Context<A>>>(
     remote: ActorRef<A>,
     opts: Option<SpawnOptions>,
     host: &Host,
+    release: Release,
 ) -> Result<crate::actor::LifeRef, StartError> {
     *current.lock().unwrap_or_else(|p| p.into_inner()) = Some(remote.clone());
     let inst = start_instance(
@@ -214,6 +239,7 @@ fn start_shim<A: Actor<Context = Context<A>>>(
                 remote,
                 monitor: None,
                 exited: None,
+                release,
             })
         },
         host.counters(),
@@ -269,9 +295,11 @@ impl ChildSpec {
 
     /// [`ChildSpec::remote_in_group`] that, at each start, first asks
     /// `adopt` for an instance already running (left by a supervisor that
-    /// is gone: its node crashed, or was cut off) and, given one, watches
-    /// it instead of spawning another. A supervisor taking a deployment
-    /// over so keeps what runs: no needless restart, the same actors.
+    /// is gone: its node crashed, was cut off, or handed it over) and,
+    /// given one, watches it instead of spawning another. A supervisor
+    /// taking a deployment over so keeps what runs: no needless restart,
+    /// the same actors. Once `release` is released, stopping the child
+    /// leaves its actor running, for the next supervisor to adopt.
     pub fn adopting<A>(
         group: impl Into<String>,
         id: impl Into<String>,
@@ -279,6 +307,7 @@ impl ChildSpec {
         kind: impl Into<String>,
         args: A::Args,
         adopt: Adopt<A>,
+        release: Release,
     ) -> Self
     where
         A: Kind,
@@ -290,7 +319,7 @@ impl ChildSpec {
             kind.into(),
             args,
             Some(group.into()),
-            Some(adopt),
+            Some((adopt, release)),
         )
     }
 
@@ -300,7 +329,7 @@ impl ChildSpec {
         kind: String,
         args: A::Args,
         group: Option<String>,
-        adopt: Option<Adopt<A>>,
+        adopt: Option<(Adopt<A>, Release)>,
     ) -> Self
     where
         A: Kind,
@@ -313,7 +342,8 @@ impl ChildSpec {
                 kind,
                 args,
                 group,
-                adopt,
+                release: adopt.as_ref().map(|(_, r)| r.clone()).unwrap_or_default(),
+                adopt: adopt.map(|(a, _)| a),
             }),
             ChildType::Worker,
         )

@@ -46,10 +46,10 @@ impl Drop for Killed {
     }
 }
 
-#[test]
-fn a_deployment_is_taken_over_when_its_supervisors_node_dies_and_its_instances_adopted() {
-    let _one = arbour_tests::one_cluster_at_a_time();
-    let dir = std::env::temp_dir().join(format!("arbour-singleton-{}", std::process::id()));
+/// The file: alpha supervises a pool of four on the workers beta and
+/// gamma; each test writes its own (distinct ports).
+fn cluster_file(test: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("arbour-{test}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join("cluster.toml");
     let (a, b, c) = (free_port(), free_port(), free_port());
@@ -86,6 +86,13 @@ instances = 4
         ),
     )
     .expect("write the file");
+    (dir, path)
+}
+
+#[test]
+fn a_deployment_is_taken_over_when_its_supervisors_node_dies_and_its_instances_adopted() {
+    let _one = arbour_tests::one_cluster_at_a_time();
+    let (dir, path) = cluster_file("singleton");
     let (tx, lines) = channel();
     let mut nodes = Killed(
         ["alpha", "beta", "gamma"]
@@ -160,6 +167,67 @@ instances = 4
         )),
         "{after}"
     );
+    drop(nodes);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// SIGTERM on the supervising node is a handover: before its supervisor
+/// stops it releases the instances (they run on) and gives up the fence;
+/// the others see it left (not down), and the next node in line adopts all
+/// four at once.
+#[test]
+fn a_supervising_node_that_leaves_hands_its_deployment_over() {
+    let _one = arbour_tests::one_cluster_at_a_time();
+    let (dir, path) = cluster_file("handover");
+    let (tx, lines) = channel();
+    let mut nodes = Killed(
+        ["alpha", "beta", "gamma"]
+            .iter()
+            .map(|n| run_node(&path, n, &tx))
+            .collect(),
+    );
+    let started = wait_for(&lines, "deploy fib started");
+    assert!(started.starts_with("[alpha] "), "{started}");
+    let sent = Command::new("kill")
+        .args(["-TERM", &nodes.0[0].id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let (mut left, mut taken, mut downs) = (false, None, Vec::new());
+    let deadline = Instant::now() + LIMIT;
+    while !left || taken.is_none() {
+        assert!(Instant::now() < deadline, "no handover within {LIMIT:?}");
+        let line = wait_for(&lines, "");
+        left |= line.contains("] member left alpha");
+        if line.contains("] member down alpha") {
+            downs.push(line.clone());
+        }
+        if line.contains("deploy fib taken over by") {
+            taken = Some(line);
+        }
+    }
+    let taken = taken.expect("taken over");
+    eprintln!("{taken}");
+    assert!(
+        taken.contains("4 instances of fib_worker (beta=2 gamma=2), 4 adopted, 0 surplus stopped"),
+        "every instance is handed over: {taken}"
+    );
+    assert!(downs.is_empty(), "alpha left, it was not downed: {downs:?}");
+    let status =
+        arbour_tests::run_arbour(&["status", "--config", path.to_str().expect("path")], LIMIT);
+    let taker = if taken.starts_with("[beta]") {
+        "beta"
+    } else {
+        "gamma"
+    };
+    assert!(
+        status.stdout.contains(&format!(
+            "deploy fib (fib_worker): 4 of 4 instances (beta=2 gamma=2), supervised on {taker}"
+        )),
+        "{}",
+        status.stdout
+    );
+    let _ = nodes.0[0].wait();
     drop(nodes);
     let _ = std::fs::remove_dir_all(&dir);
 }
