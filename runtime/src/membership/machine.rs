@@ -369,6 +369,11 @@ impl MembershipMachine {
         raised
     }
 
+    /// The members suspected now (still members until declared down).
+    pub fn suspects(&self) -> Vec<MemberId> {
+        self.suspected.iter().cloned().collect()
+    }
+
     /// The members that went down and are still remembered.
     pub fn remembered_down(&self) -> Vec<MemberId> {
         self.down.iter().cloned().collect()

@@ -206,11 +206,33 @@ impl Members {
         if self.leaving.load(std::sync::atomic::Ordering::Acquire) || *self.downed.borrow() {
             return;
         }
-        let reachable: Vec<Counted> = {
+        // a suspect counts as unreachable (until refuted), as a member
+        // Akka's failure detector flags does: a node cut off alone, which
+        // puts off declaring the others down, decides as soon as the rest
+        let (reachable, suspects): (Vec<Counted>, Vec<Counted>) = {
             let m = lock(&self.machine);
-            m.members().iter().chain([m.me()]).map(counted).collect()
+            let suspects: Vec<Counted> = m.suspects().iter().map(counted).collect();
+            let reachable = m
+                .members()
+                .iter()
+                .chain([m.me()])
+                .map(counted)
+                .filter(|c| !suspects.contains(c))
+                .collect();
+            (reachable, suspects)
         };
-        let verdict = lock(&self.resolver).tick(&reachable, now);
+        let verdict = {
+            let mut r = lock(&self.resolver);
+            for s in suspects {
+                r.down(s, now);
+            }
+            for name in r.unreachable_names() {
+                if reachable.iter().any(|c| c.name == name) {
+                    r.back(&name, now);
+                }
+            }
+            r.tick(&reachable, now)
+        };
         let strategy = lock(&self.resolver).settings().strategy.name();
         match verdict {
             Verdict::Wait => {}

@@ -175,18 +175,28 @@ impl Resolver {
         self.settings
     }
 
-    /// Member `m` was declared down.
+    /// Member `m` is unreachable: suspected (as Akka's resolver counts a
+    /// member its failure detector flags) or declared down. Telling it
+    /// again changes nothing.
     pub fn down(&mut self, m: Counted, now: Instant) {
+        if self.unreachable.get(&m.name) == Some(&m) {
+            return;
+        }
         self.unreachable.insert(m.name.clone(), m);
         self.changed_at = Some(now);
     }
 
-    /// Node `name` is a member again (a new life) or left: it is not
-    /// unreachable.
+    /// Node `name` is reachable again (a suspicion refuted, a new life) or
+    /// left: it is not unreachable.
     pub fn back(&mut self, name: &str, now: Instant) {
         if self.unreachable.remove(name).is_some() {
             self.changed_at = Some(now);
         }
+    }
+
+    /// The names counted as unreachable now.
+    pub fn unreachable_names(&self) -> Vec<String> {
+        self.unreachable.keys().cloned().collect()
     }
 
     /// The members counted as unreachable now.
@@ -319,6 +329,8 @@ mod tests {
         let two = side(&["n1", "n2"]);
         assert_eq!(r.tick(&two, t0), Verdict::Wait);
         r.down(m("n3", 3), t0);
+        // told again (suspected, then declared down): the clock runs on
+        r.down(m("n3", 3), t0 + Duration::from_secs(1));
         r.down(m("n4", 4), t0 + Duration::from_secs(1));
         // news of the third arrives late: the clock starts again
         r.down(m("n5", 5), t0 + Duration::from_secs(3));

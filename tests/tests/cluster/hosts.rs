@@ -39,7 +39,9 @@ impl Hosts {
         };
         let ok = ip(&["link", "set", &bridge, "up"])
             && ip(&["link", "add", &format!("{tag}b2"), "type", "bridge"])
-            && ip(&["link", "set", &format!("{tag}b2"), "up"]);
+            && ip(&["link", "set", &format!("{tag}b2"), "up"])
+            && ip(&["link", "add", &format!("{tag}b3"), "type", "bridge"])
+            && ip(&["link", "set", &format!("{tag}b3"), "up"]);
         for i in 1..=n {
             let ns = format!("{tag}n{i}");
             let (host_end, ns_end) = (format!("{tag}h{i}"), format!("{tag}v{i}"));
@@ -67,15 +69,20 @@ impl Hosts {
 }
 
 impl Hosts {
-    /// Cuts hosts `side` (1-based) off from the others: they are moved to
-    /// a bridge of their own, where they still reach each other.
-    pub(super) fn partition(&self, side: &[usize]) {
-        for i in side {
-            let end = format!("{}h{i}", self.tag);
-            assert!(
-                ip(&["link", "set", &end, "master", &format!("{}b2", self.tag)]),
-                "partition: moving {end}"
-            );
+    /// Cuts each group of hosts (1-based; at most two groups) off from
+    /// the rest and from each other: each group is moved to a bridge of its
+    /// own, where its hosts still reach each other.
+    pub(super) fn partition(&self, groups: &[&[usize]]) {
+        assert!(groups.len() <= 2, "two bridges to cut to");
+        for (g, side) in groups.iter().enumerate() {
+            for i in *side {
+                let end = format!("{}h{i}", self.tag);
+                let bridge = format!("{}b{}", self.tag, g + 2);
+                assert!(
+                    ip(&["link", "set", &end, "master", &bridge]),
+                    "partition: moving {end}"
+                );
+            }
         }
     }
 
@@ -101,6 +108,7 @@ impl Drop for Hosts {
         }
         ip(&["link", "del", &format!("{}br", self.tag)]);
         ip(&["link", "del", &format!("{}b2", self.tag)]);
+        ip(&["link", "del", &format!("{}b3", self.tag)]);
     }
 }
 
