@@ -40,28 +40,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Holds a deployment's fence in the cluster registry.
-pub(crate) struct Fence {
-    node: String,
-}
+/// Holds a deployment's fence in the cluster registry (its registration
+/// is the fence; it answers nothing).
+pub(crate) struct Fence;
 
 impl Actor for Fence {
     type Context = Context<Self>;
 }
 
-/// Ask: the node whose host holds the fence.
-#[derive(Debug)]
-#[arbour::message(tag = "arbour.deploy.holder.v1", reply = String)]
-pub struct Holder;
-
-arbour::remote_actor!(Fence { Holder });
-
-impl Handler<Holder> for Fence {
-    type Result = String;
-    fn handle(&mut self, _: Holder, _: &mut Context<Self>) -> String {
-        self.node.clone()
-    }
-}
+arbour::remote_actor!(Fence {});
 
 /// The fence of deployment `name` in the cluster registry.
 pub fn fence_name(name: &str) -> String {
@@ -226,7 +213,7 @@ pub(crate) async fn host(
                 () = tokio::time::sleep(RECHECK) => {}
             }
         }
-        let holder = node.spawn(Fence { node: me.clone() });
+        let holder = node.spawn(Fence);
         if node.global().register(&fence, &holder).is_err() {
             holder.stop();
             tokio::time::sleep(RECHECK).await;

@@ -122,79 +122,21 @@ fn speedup(nodes: usize, virtual_secs: u64) -> Speed {
     })
 }
 
-/// Five members over a slow, lossy WAN for five virtual minutes: their
-/// suspicions, downs, and asks answered and failed.
+/// Five members over a slow, lossy WAN for five virtual minutes
+/// (`arbour_sim::wan`).
 fn wan() {
-    const NODES: usize = 5;
     const MINUTES: u64 = 5;
-    let (suspicions, downs, ok, failed) = run_paused(|| async move {
-        let faults = arbour_sim::Faults {
-            latency: Duration::from_millis(80),
-            jitter: Duration::from_millis(40),
-            loss: 0.03,
-            ..arbour_sim::Faults::latency(Duration::ZERO)
-        };
-        let mut cluster = SimCluster::with_faults(7, faults);
-        let (first, seed) = cluster.start_member("m0", None).await.expect("m0");
-        let mut nodes = vec![first];
-        for i in 1..NODES {
-            let (n, _) = cluster
-                .start_member(&format!("m{i}"), Some(("m0", seed)))
-                .await
-                .expect("member");
-            nodes.push(n);
-        }
-        for n in &nodes {
-            let echo = n.spawn(Echo::default());
-            n.expose("echo", &echo).expect("expose");
-        }
-        while nodes
-            .iter()
-            .any(|n| n.membership().members().len() < NODES - 1)
-        {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let counts = std::rc::Rc::new(std::cell::Cell::new((0u64, 0u64)));
-        for n in &nodes {
-            let mut rx = n.membership().events().expect("membership");
-            let counts = counts.clone();
-            tokio::task::spawn_local(async move {
-                while let Ok(e) = rx.recv().await {
-                    let (s, d) = counts.get();
-                    match e {
-                        arbour::cluster::MemberEvent::Suspect(_) => counts.set((s + 1, d)),
-                        arbour::cluster::MemberEvent::Down(_) => counts.set((s, d + 1)),
-                        _ => {}
-                    }
-                }
-            });
-        }
-        let mut refs = Vec::new();
-        for (i, n) in nodes.iter().enumerate() {
-            let to = format!("m{}", (i + 1) % NODES);
-            refs.push(
-                n.lookup::<Echo>(&to, "echo", Duration::from_secs(30))
-                    .await
-                    .expect("lookup"),
-            );
-        }
-        let (mut ok, mut failed) = (0u64, 0u64);
-        for second in 0..MINUTES * 60 {
-            for r in &refs {
-                match r.ask(Ping(second)).timeout(Duration::from_secs(5)).await {
-                    Ok(_) => ok += 1,
-                    Err(_) => failed += 1,
-                }
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-        let (s, d) = counts.get();
-        (s, d, ok, failed)
-    });
-    let per = suspicions as f64 / (NODES as u64 * MINUTES) as f64;
-    println!("cluster.wan.suspicions_per_node_min {per:.2} (5 members, 200 ms round trips, 3% loss, {MINUTES} virtual min; {suspicions} suspicions)");
-    println!("cluster.wan.downs {downs}");
-    println!("cluster.wan.asks {ok} answered, {failed} failed");
+    let run = arbour_sim::wan::wan(7, MINUTES);
+    let per = run.suspicions as f64 / (arbour_sim::wan::WAN_MEMBERS as u64 * MINUTES) as f64;
+    println!(
+        "cluster.wan.suspicions_per_node_min {per:.2} (5 members, 200 ms round trips, 3% loss, {MINUTES} virtual min; {} suspicions)",
+        run.suspicions
+    );
+    println!("cluster.wan.downs {}", run.downs);
+    println!(
+        "cluster.wan.asks {} answered, {} failed",
+        run.asks_ok, run.asks_failed
+    );
 }
 
 fn report(nodes: usize, s: &Speed) {

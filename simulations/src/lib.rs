@@ -18,6 +18,7 @@ pub mod deployment;
 pub mod net;
 pub mod scenarios;
 mod trace;
+pub mod wan;
 
 pub use cluster::SimCluster;
 pub use deployment::SimDeployment;

@@ -221,7 +221,7 @@ impl Members {
                 .collect();
             (reachable, suspects)
         };
-        let verdict = {
+        let (verdict, strategy) = {
             let mut r = lock(&self.resolver);
             for s in suspects {
                 r.down(s, now);
@@ -231,9 +231,8 @@ impl Members {
                     r.back(&name, now);
                 }
             }
-            r.tick(&reachable, now)
+            (r.tick(&reachable, now), r.settings().strategy.name())
         };
-        let strategy = lock(&self.resolver).settings().strategy.name();
         match verdict {
             Verdict::Wait => {}
             Verdict::Survive(out) => tracing::info!(

@@ -86,6 +86,37 @@ impl Hosts {
         }
     }
 
+    /// `arbour run --config path --node nI --stdin-eof` on host `i`
+    /// (1-based), each stdout line given to `line` until it returns false.
+    pub(super) fn run_node(
+        &self,
+        i: usize,
+        path: &std::path::Path,
+        mut line: impl FnMut(String) -> bool + Send + 'static,
+    ) -> Run {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.names[i - 1]])
+            .arg(arbour_bin())
+            .args(["run", "--config"])
+            .arg(path)
+            .args(["--node", &format!("n{i}"), "--stdin-eof"])
+            .env("RUST_LOG", "error")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ip netns exec arbour run");
+        let out = child.stdout.take().expect("stdout");
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                if !line(l) {
+                    return;
+                }
+            }
+        });
+        Run(child)
+    }
+
     /// Puts every host back on the one bridge.
     pub(super) fn heal(&self) {
         for i in 1..=self.names.len() {
@@ -174,30 +205,9 @@ workers = 1
     .expect("write");
     let (tx, lines) = channel();
     let mut runs = Vec::new();
-    for (i, ns) in hosts.names.iter().enumerate() {
-        let node = format!("n{}", i + 1);
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", ns])
-            .arg(arbour_bin())
-            .args(["run", "--config"])
-            .arg(&path)
-            .args(["--node", &node, "--stdin-eof"])
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("ip netns exec arbour run");
-        let out = child.stdout.take().expect("stdout");
+    for i in 0..hosts.names.len() {
         let tx = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send((i, line)).is_err() {
-                    return;
-                }
-            }
-        });
-        runs.push(Run(child));
+        runs.push(hosts.run_node(i + 1, &path, move |line| tx.send((i, line)).is_ok()));
     }
     // each node listens on its own host's address, and sees the two others up
     wait_all(&lines, 3 * 2, |i, line| {

@@ -10,10 +10,8 @@
 //! and the deployment runs again. Skipped (saying so) where the namespaces
 //! cannot be made.
 
-use super::hosts::{Hosts, Run};
-use arbour_tests::{arbour_bin, LIMIT};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use super::hosts::Hosts;
+use arbour_tests::LIMIT;
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
@@ -135,30 +133,11 @@ fn partition(groups: &[&[usize]], losers: &[usize], hold: Duration) {
     std::fs::write(&path, file).expect("write");
     let (tx, lines) = channel();
     let mut runs = Vec::new();
-    for (i, ns) in hosts.names.iter().enumerate() {
-        let node = format!("n{}", i + 1);
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", ns])
-            .arg(arbour_bin())
-            .args(["run", "--config"])
-            .arg(&path)
-            .args(["--node", &node, "--stdin-eof"])
-            .env("RUST_LOG", "error")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("ip netns exec arbour run");
-        let out = child.stdout.take().expect("stdout");
+    for i in 1..=hosts.names.len() {
         let tx = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send((i + 1, line, Instant::now())).is_err() {
-                    return;
-                }
-            }
-        });
-        runs.push(Run(child));
+        runs.push(hosts.run_node(i, &path, move |line| {
+            tx.send((i, line, Instant::now())).is_ok()
+        }));
     }
     let mut w = Watch {
         lines,

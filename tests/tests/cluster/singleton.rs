@@ -5,11 +5,11 @@
 //! (the same actors, none restarted); alpha, restarted by `up`, does not
 //! take it back, and the pool stays at exactly four.
 
-use super::up::{free_port, wait_for};
+use super::up::{fib_cluster_file, wait_for};
 use arbour_tests::{arbour_bin, LIMIT};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{channel, Sender};
+use std::sync::mpsc::{channel, Receiver, Sender};
 use std::time::{Duration, Instant};
 
 /// `arbour run` of node `name`, its lines on `tx` as `[name] line`.
@@ -46,65 +46,29 @@ impl Drop for Killed {
     }
 }
 
-/// The file: alpha supervises a pool of four on the workers beta and
-/// gamma; each test writes its own (distinct ports).
-fn cluster_file(test: &str) -> (std::path::PathBuf, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("arbour-{test}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let path = dir.join("cluster.toml");
-    let (a, b, c) = (free_port(), free_port(), free_port());
-    std::fs::write(
-        &path,
-        format!(
-            r#"[cluster]
-name = "singleton"
-secret = "s3cret"
-
-[[node]]
-name = "alpha"
-listen = "127.0.0.1:{a}"
-workers = 1
-
-[[node]]
-name = "beta"
-listen = "127.0.0.1:{b}"
-roles = ["worker"]
-workers = 1
-
-[[node]]
-name = "gamma"
-listen = "127.0.0.1:{c}"
-roles = ["worker"]
-workers = 1
-
-[[deploy]]
-name = "fib"
-kind = "fib_worker"
-on = {{ role = "worker" }}
-instances = 4
-"#
-        ),
-    )
-    .expect("write the file");
-    (dir, path)
+/// Runs the file's three nodes and waits until alpha has started the pool
+/// on the two workers.
+fn start_all(path: &std::path::Path, tx: &Sender<String>, lines: &Receiver<String>) -> Killed {
+    let nodes = Killed(
+        ["alpha", "beta", "gamma"]
+            .iter()
+            .map(|n| run_node(path, n, tx))
+            .collect(),
+    );
+    let started = wait_for(lines, "deploy fib started");
+    assert!(
+        started.starts_with("[alpha] ") && started.contains("(beta=2 gamma=2)"),
+        "{started}"
+    );
+    nodes
 }
 
 #[test]
 fn a_deployment_is_taken_over_when_its_supervisors_node_dies_and_its_instances_adopted() {
     let _one = arbour_tests::one_cluster_at_a_time();
-    let (dir, path) = cluster_file("singleton");
+    let (dir, path) = fib_cluster_file("singleton");
     let (tx, lines) = channel();
-    let mut nodes = Killed(
-        ["alpha", "beta", "gamma"]
-            .iter()
-            .map(|n| run_node(&path, n, &tx))
-            .collect(),
-    );
-    let started = wait_for(&lines, "deploy fib started");
-    assert!(
-        started.starts_with("[alpha] ") && started.contains("(beta=2 gamma=2)"),
-        "{started}"
-    );
+    let mut nodes = start_all(&path, &tx, &lines);
     let status = |what: &str| {
         let s =
             arbour_tests::run_arbour(&["status", "--config", path.to_str().expect("path")], LIMIT);
@@ -178,16 +142,9 @@ fn a_deployment_is_taken_over_when_its_supervisors_node_dies_and_its_instances_a
 #[test]
 fn a_supervising_node_that_leaves_hands_its_deployment_over() {
     let _one = arbour_tests::one_cluster_at_a_time();
-    let (dir, path) = cluster_file("handover");
+    let (dir, path) = fib_cluster_file("handover");
     let (tx, lines) = channel();
-    let mut nodes = Killed(
-        ["alpha", "beta", "gamma"]
-            .iter()
-            .map(|n| run_node(&path, n, &tx))
-            .collect(),
-    );
-    let started = wait_for(&lines, "deploy fib started");
-    assert!(started.starts_with("[alpha] "), "{started}");
+    let mut nodes = start_all(&path, &tx, &lines);
     let sent = Command::new("kill")
         .args(["-TERM", &nodes.0[0].id().to_string()])
         .status()

@@ -52,16 +52,11 @@ pub(crate) fn start_up(path: &std::path::Path) -> (std::process::Child, Receiver
     (up, lines)
 }
 
-pub(crate) fn alive(pid: u32) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|s| s.split(' ').nth(2) == Some("Z"))
-}
-
-#[test]
-fn up_forms_the_cluster_restarts_a_killed_node_and_stops_every_child() {
-    let _one = arbour_tests::one_cluster_at_a_time();
-    let dir = std::env::temp_dir().join(format!("arbour-up-{}", std::process::id()));
+/// A cluster file, in a directory of its own for `test`: alpha, and the
+/// workers beta and gamma (free ports), with a pool of four `fib_worker`
+/// on the workers supervised on alpha (the first node).
+pub(crate) fn fib_cluster_file(test: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("arbour-{test}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join("cluster.toml");
     let (a, b, c) = (free_port(), free_port(), free_port());
@@ -69,7 +64,7 @@ fn up_forms_the_cluster_restarts_a_killed_node_and_stops_every_child() {
         &path,
         format!(
             r#"[cluster]
-name = "uptest"
+name = "{test}"
 secret = "s3cret"
 
 [[node]]
@@ -98,6 +93,19 @@ instances = 4
         ),
     )
     .expect("write the file");
+    (dir, path)
+}
+
+pub(crate) fn alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| s.split(' ').nth(2) == Some("Z"))
+}
+
+#[test]
+fn up_forms_the_cluster_restarts_a_killed_node_and_stops_every_child() {
+    let _one = arbour_tests::one_cluster_at_a_time();
+    let (dir, path) = fib_cluster_file("uptest");
     let (mut up, lines) = start_up(&path);
     let mut pids = std::collections::BTreeMap::new();
     let mut started = Vec::new();
