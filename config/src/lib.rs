@@ -105,6 +105,10 @@ pub struct Membership {
     pub remove_down_after: Option<Duration>,
     /// `on_downed`: what a node does once the cluster declared it down.
     pub on_downed: OnDowned,
+    /// `drain_timeout`: how long a leaving node waits for what it runs for
+
+    /// `"0s"` leaves at once).
+    pub drain_timeout: Option<Duration>,
 }
 
 /// What a node does once the cluster declared it down (`on_downed`; it
@@ -257,6 +261,7 @@ struct RawMembership {
     suspect_to_down_after: Option<S<String>>,
     remove_down_after: Option<S<String>>,
     on_downed: Option<S<String>>,
+    drain_timeout: Option<S<String>>,
 }
 
 #[derive(Deserialize)]
@@ -466,6 +471,7 @@ impl ClusterFile {
                 probe_rtt: c.duration(m.probe_rtt, "cluster.membership.probe_rtt"),
                 suspect_to_down_after: c.duration(m.suspect_to_down_after, "cluster.membership.suspect_to_down_after"),
                 remove_down_after: c.duration(m.remove_down_after, "cluster.membership.remove_down_after"),
+                drain_timeout: c.duration(m.drain_timeout, "cluster.membership.drain_timeout"),
                 on_downed: match m.on_downed {
                     None => OnDowned::Rejoin,
                     Some(v) => match v.get_ref().as_str() {

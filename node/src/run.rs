@@ -121,6 +121,9 @@ pub fn configure(
     for r in &me.roles {
         b = b.role(r);
     }
+    if let Some(d) = file.membership.drain_timeout {
+        b = b.drain_timeout(d);
+    }
     for other in file.nodes.iter().filter(|n| n.name != me.name) {
         b = b.seed_node(&other.name, other.listen);
     }

@@ -272,10 +272,12 @@ impl Bench {
         }
         let started = wall_ms();
         // ARBOUR_BENCH_CLUSTER_LOGS=<dir>: each member's log (info) in
-        // <dir>/<name>.log, for looking into a slow figure
+        // <dir>/<name>.log, for looking into a slow figure (the filter:
+        // ARBOUR_BENCH_CLUSTER_LOG_FILTER, as RUST_LOG)
         let stderr = match std::env::var_os("ARBOUR_BENCH_CLUSTER_LOGS") {
             Some(dir) => {
-                cmd.env("RUST_LOG", "info");
+                let filter = std::env::var("ARBOUR_BENCH_CLUSTER_LOG_FILTER");
+                cmd.env("RUST_LOG", filter.as_deref().unwrap_or("info"));
                 let path = std::path::Path::new(&dir).join(format!("{name}.log"));
                 let file = std::fs::OpenOptions::new()
                     .create(true)

@@ -180,7 +180,7 @@ pub mod cluster {
     pub use crate::membership::{
         MemberEvent, MemberId, Membership, MembershipConfig, SplitBrain, Strategy,
     };
-    pub use crate::node::{NodeStatus, SpawnKind};
+    pub use crate::node::{NodeStatus, SpawnKind, DEFAULT_DRAIN_TIMEOUT};
     pub use crate::registry::{GlobalRegistry, RegistryEvent};
     pub use crate::spawn::{Kind, Placement, SpawnError, SPAWN_TIMEOUT};
 }

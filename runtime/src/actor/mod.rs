@@ -29,7 +29,7 @@ pub(crate) use forward::forward;
 pub(crate) use host::{start_instance, Root, WeakHost};
 pub(crate) use lifecycle::{ExitSink, LifeRef, Lifecycle, Watcher, WeakLife};
 pub(crate) use placement::{
-    run_on_io, run_placed, run_placed_async, RemoteSpawn, SpawnFuture, Spawned,
+    run_on_io, run_placed, run_placed_async, Mover, RemoteSpawn, SpawnFuture, Spawned,
 };
 pub(crate) use remote_ref::{
     dead_ref, export, remote_ref, resolve_ref, with_context, Exported, Insist, Outbound,

@@ -224,4 +224,17 @@ pub(crate) trait RemoteSpawn: Send + Sync {
         args: Vec<u8>,
         group: Option<String>,
     ) -> SpawnFuture;
+
+    /// Calls `mover` if `actor`'s node drains (it is leaving, and asks
+    /// that what runs there for others be started elsewhere first), until
+    /// [`RemoteSpawn::forget_mover`] with the number returned.
+    fn on_drain(&self, actor: &ActorId, mover: Mover) -> u64;
+
+    /// Stops calling the mover registered as `key`.
+    fn forget_mover(&self, key: u64);
 }
+
+/// What a node that drains calls for an actor it runs for another
+/// (a supervisor's remote child): start a replacement elsewhere, then stop
+/// the original ([`RemoteSpawn::on_drain`]).
+pub(crate) type Mover = Box<dyn Fn() + Send + Sync>;

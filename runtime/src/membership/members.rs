@@ -22,6 +22,10 @@ use tokio::sync::{broadcast, Notify};
 /// (the first announce usually finds no connection yet: it dials).
 const ANNOUNCE_EVERY: Duration = Duration::from_millis(200);
 
+/// How often a node told it may be held down dials the others anew for
+/// their word ([`Members::ask_their_word`]).
+const ASK_WORD_EVERY: Duration = Duration::from_secs(1);
+
 /// How often a member that does not see one of its seeds alive announces
 /// itself there: after a partition heals, the two sides know nothing of
 /// each other's new lives (each side downed the other's, and a side that
@@ -97,6 +101,9 @@ pub(crate) struct Members {
     resolver: Mutex<Resolver>,
     /// When this member last called the seeds it does not see alive.
     seeds_called_at: Mutex<Option<Instant>>,
+    /// When this member, told it may be held down, last asked the word
+    /// of the members that had not said so ([`Members::ask_their_word`]).
+    word_asked_at: Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for Members {
@@ -132,6 +139,7 @@ impl Members {
             leaving: std::sync::atomic::AtomicBool::new(false),
             resolver: Mutex::new(Resolver::new(split_brain)),
             seeds_called_at: Mutex::new(None),
+            word_asked_at: Mutex::new(None),
         });
         let weak = Arc::downgrade(&members);
         net.router
@@ -292,8 +300,32 @@ impl Members {
             );
             // this node is probably the one cut off: it puts off its own
             // verdicts, and asks the others' word at the next announce
-            // ([`Members::announce`], within ANNOUNCE_EVERY)
+            // ([`Members::announce`], within ANNOUNCE_EVERY) and over fresh
+            // handshakes
             lock(&self.machine).set_held_down_by_some(true);
+            self.ask_their_word(&notifiers, now);
+        }
+    }
+
+    /// Dials anew, at most once per [`ASK_WORD_EVERY`], each member that
+    /// has not said it holds this node down. After a pause, the others'
+    /// closes were likely lost (the socket's buffer filled with their
+    /// traffic while it slept), and a connection a member dropped looks
+    /// live here until its idle timeout; a fresh handshake gets the
+    /// verdict at once from a member that holds this life down.
+    fn ask_their_word(&self, notifiers: &BTreeSet<String>, now: Instant) {
+        {
+            let mut at = lock(&self.word_asked_at);
+            if at.is_some_and(|t| now.saturating_duration_since(t) < ASK_WORD_EVERY) {
+                return;
+            }
+            *at = Some(now);
+        }
+        let (Some(net), members) = (self.net.upgrade(), lock(&self.machine).members()) else {
+            return;
+        };
+        for m in members.iter().filter(|m| !notifiers.contains(&m.name)) {
+            net.dial_anew(&m.name, m.addr);
         }
     }
 

@@ -44,6 +44,7 @@ impl Node {
             socket: None,
             workers: None,
             network_thread: true,
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
         }
     }
 }
@@ -73,7 +74,13 @@ pub struct NodeBuilder {
     socket: Option<(Arc<dyn quinn::AsyncUdpSocket>, Arc<dyn quinn::Runtime>)>,
     workers: Option<usize>,
     network_thread: bool,
+    drain_timeout: Duration,
 }
+
+/// How long a leaving node waits, unless told otherwise, for what it runs
+/// for other nodes' supervisors to start elsewhere
+/// ([`NodeBuilder::drain_timeout`]).
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl std::fmt::Debug for NodeBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -302,6 +309,17 @@ impl NodeBuilder {
         self
     }
 
+    /// How long a graceful shutdown (a signal, [`Node::shutdown`]) waits
+    /// for the node's drain (default 10 s): each actor it runs for a
+    /// supervisor elsewhere is first started on another node, then stopped
+    /// here, and no placement picks the node meanwhile. Whatever has not
+    /// moved when the bound passes stops with the node and is restarted by
+    /// its supervisor, as after any exit. `Duration::ZERO` leaves at once.
+    pub fn drain_timeout(mut self, d: Duration) -> Self {
+        self.drain_timeout = d;
+        self
+    }
+
     /// Builds a node without a network or workers of its own (actors,
     /// supervisors, names), which spawns on its caller's `LocalSet`.
     pub fn build(self) -> Node {
@@ -325,6 +343,7 @@ impl NodeBuilder {
             workers,
             closing: AtomicBool::new(false),
             downed: AtomicBool::new(false),
+            drain_timeout: self.drain_timeout,
             clock: self.clock,
         }
     }

@@ -9,7 +9,7 @@ mod net;
 mod status;
 mod wiring;
 
-pub use builder::NodeBuilder;
+pub use builder::{NodeBuilder, DEFAULT_DRAIN_TIMEOUT};
 pub use error::NodeError;
 pub use net::Net;
 pub use status::NodeStatus;
@@ -59,6 +59,9 @@ struct NodeInner {
     closing: AtomicBool,
     /// Set if the node shut down because the cluster declared it down.
     downed: AtomicBool,
+    /// How long a graceful shutdown waits for what runs here for other
+    /// nodes to move elsewhere ([`NodeBuilder::drain_timeout`]).
+    drain_timeout: Duration,
     /// The node's wall clock (perhaps skewed).
     clock: platform::WallClock,
 }
@@ -71,6 +74,7 @@ impl Drop for NodeInner {
             return;
         }
         let (net, host) = (self.net.swap(None), self.host.clone());
+        let leaving = self.leaving();
         let Some(workers) = self.workers.take() else {
             if let Some(net) = net {
                 net.net.shutdown();
@@ -80,7 +84,7 @@ impl Drop for NodeInner {
         let w = workers.clone();
         let job = move || {
             platform::spawn_local(async move {
-                graceful(&host, net.as_ref()).await;
+                graceful(&host, net.as_ref(), leaving).await;
                 w.stop();
             });
         };
@@ -100,19 +104,47 @@ impl AsRef<Host> for Node {
 /// then for its connections to close.
 const GOODBYE_WAIT: Duration = Duration::from_secs(1);
 
-/// The graceful part of a shutdown: root supervisors stop their trees, last
+/// How a node's life ends, as its shutdown sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Leaving {
+    /// It leaves, draining first for up to this long.
+    Drain(Duration),
+    /// The cluster declared it down: no drain, no goodbye.
+    Downed,
+}
+
+impl NodeInner {
+    fn leaving(&self) -> Leaving {
+        if self.downed.load(Ordering::Acquire) {
+            Leaving::Downed
+        } else {
+            Leaving::Drain(self.drain_timeout)
+        }
+    }
+}
+
+/// The graceful part of a shutdown: what other nodes supervise here is
+/// moved elsewhere (a drain, bounded); root supervisors stop their trees, last
 /// started first (each child with its own shutdown timeout, as in OTP);
-/// then every peer is told goodbye and the endpoint closes.
-async fn graceful(host: &Host, net: Option<&Arc<Services>>) {
+/// then every peer is told goodbye and the endpoint closes. A life the
+/// cluster declared `downed` says no goodbye: every member holds it down
+/// already, and waiting on them would only put off the next life.
+async fn graceful(host: &Host, net: Option<&Arc<Services>>, leaving: Leaving) {
+    let downed = leaving == Leaving::Downed;
     host.in_node(async {
+        if let (Some(net), Leaving::Drain(within)) = (net, leaving) {
+            net.drain(host, within).await;
+        }
         for hook in host.take_before_shutdown() {
             hook();
         }
         for root in host.take_roots().into_iter().rev() {
             (root.shutdown)().await;
         }
-        if let Some(net) = net {
-            net.leave(GOODBYE_WAIT).await;
+        match net {
+            Some(net) if downed => net.net.shutdown(),
+            Some(net) => net.leave(GOODBYE_WAIT).await,
+            None => {}
         }
     })
     .await
@@ -257,8 +289,9 @@ impl Node {
             // on the node's I/O worker (where its network lives), not on
             // the caller's thread: the goodbye may dial a member
             let (host, on_worker) = (self.inner.host.clone(), net.clone());
+            let leaving = self.inner.leaving();
             let done = run_on_io(&self.inner.host, move || async move {
-                graceful(&host, on_worker.as_ref()).await
+                graceful(&host, on_worker.as_ref(), leaving).await
             });
             if let Err(e) = done.await {
                 tracing::warn!(node = %self.node_id(), "shutdown: the graceful part could not run ({e})");

@@ -12,7 +12,8 @@
 //! | a peer's connection is up, of a life membership holds down | remote | membership (closes it, saying so) |
 //! | a peer closed a connection saying it holds this node down | remote | membership (counts toward the verdict) |
 //! | a member is down | membership | remote (its connection closes), registry (its part goes) |
-//! | a member left, or restarted | membership | registry (the old life's part goes) |
+//! | a member left, or restarted | membership | registry (the old life's part goes), spawn (it no longer drains) |
+//! | a member is down | membership | spawn (it no longer drains) |
 
 use super::status::NodeStatus;
 use crate::actor::{Exported, Host};
@@ -144,14 +145,21 @@ impl Services {
                 self.net
                     .close_life(&m.name, m.incarnation, "declared down by the cluster");
                 self.replica.owner_gone(&m.name, m.incarnation);
+                self.spawner.peer_gone(&m.name);
             }
-            MemberEvent::Left(m) => self.replica.owner_gone(&m.name, m.incarnation),
+            MemberEvent::Left(m) => {
+                self.replica.owner_gone(&m.name, m.incarnation);
+                self.spawner.peer_gone(&m.name);
+            }
             // every life before the new one is over (one may have come and
             // gone unseen by membership)
-            MemberEvent::Replaced { old, new } => self.replica.owner_gone(
-                &new.name,
-                new.incarnation.saturating_sub(1).max(old.incarnation),
-            ),
+            MemberEvent::Replaced { old, new } => {
+                self.replica.owner_gone(
+                    &new.name,
+                    new.incarnation.saturating_sub(1).max(old.incarnation),
+                );
+                self.spawner.peer_gone(&new.name);
+            }
             MemberEvent::Up(_) | MemberEvent::Suspect(_) | MemberEvent::Forgotten(_) => {}
         }
     }
@@ -183,6 +191,26 @@ impl Services {
 
     fn on_status(self: &Arc<Self>, caller: &Caller<'_>, _: Control) -> Result<(), String> {
         caller.reply(crate::wire::encode(&self.status()).map_err(|e| e.to_string())?)
+    }
+
+    /// Drains this node before it leaves (see [`Spawner::drain`]): what
+    /// runs here for the members' supervisors is started elsewhere, then
+    /// stopped here, within `within`.
+    pub(crate) async fn drain(&self, host: &Host, within: Duration) {
+        let members: Vec<String> = self
+            .members
+            .as_ref()
+            .map(|m| m.members().into_iter().map(|x| x.name).collect())
+            .unwrap_or_default();
+        let began = crate::platform::now();
+        let drained = self.spawner.drain(host, members, within).await;
+        let took = began.elapsed();
+        if drained.left_behind > 0 {
+            tracing::warn!(node = %self.net.me, moved = drained.moved, left_behind = drained.left_behind, ?took,
+                "drained for the whole bound: the actors still here stop with the node (their supervisors restart them elsewhere)");
+        } else if drained.moved > 0 {
+            tracing::info!(node = %self.net.me, moved = drained.moved, ?took, "drained: every actor supervised from elsewhere runs elsewhere now");
+        }
     }
 
     /// Leaves the cluster gracefully: every member is told first (the

@@ -483,6 +483,20 @@ impl Network {
         }
     }
 
+    /// Dials `peer` once more even if a connection to it looks live (a
+    /// handshake the peer refuses with a verdict is heard at once; a
+    /// connection the peer dropped goes unanswered until its idle
+    /// timeout). A connection made so is offered like any other: the
+    /// duplicate of a live one is closed.
+    pub(crate) fn dial_anew(self: &Arc<Self>, peer: &str, addr: SocketAddr) {
+        let (this, peer) = (self.clone(), peer.to_owned());
+        self.on_io(async move {
+            if let Err(e) = this.dial(&peer, addr).await {
+                tracing::debug!(node = %this.me, %peer, "dialed anew: {e}");
+            }
+        });
+    }
+
     /// Dials `peer` now and, while it cannot be reached, again with backoff
     /// (unless it is connected, or being redialed already).
     pub(crate) async fn keep_dialing(self: Arc<Self>, peer: String, addr: SocketAddr) {

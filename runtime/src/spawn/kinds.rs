@@ -14,6 +14,8 @@ pub(crate) enum Refusal {
     UnknownKind,
     BadArgs(String),
     Failed(String),
+    /// The node drains: it is leaving the cluster.
+    Leaving,
 }
 
 pub(crate) type Started = Pin<Box<dyn Future<Output = Result<Arc<dyn Exported>, Refusal>>>>;

@@ -9,6 +9,7 @@
 //! installs; a new actor joining a process group is the node's to do
 //! ([`Joiner`]). It knows neither membership nor the registry.
 
+mod drain;
 mod kinds;
 
 pub use crate::actor::{Kind, Placement};
@@ -19,6 +20,7 @@ use crate::actor::{
 };
 use crate::platform;
 use crate::remote::{send_reply, Caller, Control, Network, Unreachable};
+use drain::Drains;
 use kinds::Kinds;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -72,6 +74,12 @@ pub enum SpawnError {
     /// A kind of that name is registered here already.
     #[error("actor kind {0:?} is registered already")]
     Duplicate(String),
+    /// The node is leaving the cluster: it drains, and takes no new actor.
+    #[error("node {node} is leaving the cluster (it drains: nothing new is placed there)")]
+    Leaving {
+        /// The node.
+        node: String,
+    },
 }
 
 impl SpawnError {
@@ -81,6 +89,7 @@ impl SpawnError {
             Refusal::UnknownKind => SpawnError::UnknownKind { node, kind },
             Refusal::BadArgs(reason) => SpawnError::BadArgs { node, kind, reason },
             Refusal::Failed(reason) => SpawnError::Failed { node, kind, reason },
+            Refusal::Leaving => SpawnError::Leaving { node },
         }
     }
 }
@@ -126,6 +135,16 @@ pub(crate) trait View: Send + Sync {
 /// Adds a new local actor to a process group (the node's registry).
 pub(crate) type Joiner = Box<dyn Fn(&str, &Arc<dyn Exported>) -> Result<(), String> + Send + Sync>;
 
+/// What a drain did ([`Spawner::drain`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Drained {
+    /// Actors that moved (started elsewhere, then stopped here).
+    pub(crate) moved: usize,
+    /// Actors still here when the bound passed (stopped with the node;
+    /// their supervisors restart them as after any exit).
+    pub(crate) left_behind: usize,
+}
+
 /// One node's spawn service.
 pub(crate) struct Spawner {
     /// Itself (for the futures it hands out).
@@ -138,6 +157,8 @@ pub(crate) struct Spawner {
     next: AtomicUsize,
     view: OnceLock<Box<dyn View>>,
     joiner: OnceLock<Joiner>,
+    /// Who drains, and what to move when a node does.
+    drains: Drains,
 }
 
 impl std::fmt::Debug for Spawner {
@@ -157,9 +178,15 @@ impl Spawner {
             next: AtomicUsize::new(0),
             view: OnceLock::new(),
             joiner: OnceLock::new(),
+            drains: Drains::default(),
         });
         net.router
             .route(crate::wire::tags::SPAWN, Arc::downgrade(&spawner), Spawner::on_spawn);
+        net.router.route(
+            crate::wire::tags::DRAINING,
+            Arc::downgrade(&spawner),
+            Spawner::on_draining,
+        );
         spawner
     }
 
@@ -262,6 +289,9 @@ impl Spawner {
         bytes: &[u8],
         group: Option<String>,
     ) -> Result<Arc<dyn Exported>, Refusal> {
+        if self.drains.here() {
+            return Err(Refusal::Leaving);
+        }
         let actor = self.kinds.start(host, kind, bytes).await?;
         if let Ok(net) = self.net() {
             net.export_entry(actor.clone());
@@ -315,6 +345,84 @@ impl Spawner {
         Ok(())
     }
 
+    /// A peer's word that it drains: nothing more is placed there, and
+    /// this node's remote children running there move (each starts a
+    /// replacement elsewhere, then stops the original). Answered with the
+    /// local numbers of the actors that move, for the peer to wait on.
+    fn on_draining(self: &Arc<Self>, caller: &Caller<'_>, _: Control) -> Result<(), String> {
+        let node = caller.node().to_owned();
+        self.drains.peer_began(&node);
+        let moving = self.drains.move_off(&node, Some(caller.incarnation()));
+        tracing::info!(peer = %node, moving = moving.len(), "a peer drains: its actors supervised here move elsewhere");
+        caller.reply(crate::wire::encode(&moving).map_err(|e| e.to_string())?)
+    }
+
+    /// Node `node`'s life is over (it left, was declared down, or
+    /// restarted): a new life of it takes actors again.
+    pub(crate) fn peer_gone(&self, node: &str) {
+        self.drains.peer_gone(node);
+    }
+
+    /// Drains this node before it leaves: from now on it takes no new
+    /// actor and no placement picks it; each of `members` is asked to move
+    /// what its supervisors run here, and this node's own remote children
+    /// running here move too. Waits until every actor that moves has
+    /// stopped here, or `within` has passed; returns how many moved and
+    /// how many were still here at the bound.
+    pub(crate) async fn drain(&self, host: &Host, members: Vec<String>, within: Duration) -> Drained {
+        self.drains.begin_here();
+        let Ok(net) = self.net() else {
+            return Drained::default();
+        };
+        let deadline = platform::deadline(within);
+        let asks = members.into_iter().map(|peer| {
+            let net = net.clone();
+            async move {
+                let link = net.link_named(&peer);
+                let conn = link.conn.load_full()?;
+                let left = deadline.saturating_duration_since(platform::now());
+                match host.in_node(link.control_ask(&conn, &Control::Draining, left)).await {
+                    Ok((_, reply)) => crate::wire::decode::<Vec<u64>>(&reply).ok(),
+                    Err(e) => {
+                        tracing::warn!(node = %net.me, %peer, "draining: the peer did not answer ({e}); what it supervises here is restarted once this node is gone");
+                        None
+                    }
+                }
+            }
+        });
+        let mut moving: Vec<u64> = futures_util::future::join_all(asks)
+            .await
+            .into_iter()
+            .flatten()
+            .flatten()
+            .collect();
+        moving.extend(self.drains.move_off(&net.me.name, Some(net.me.incarnation)));
+        let gone = moving.iter().filter_map(|local| net.exported(*local)).map(|actor| {
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            let watch = actor.watch(Box::new(move |_| {
+                let _ = tx.send(());
+            }));
+            async move {
+                let _ = rx.await;
+                drop(watch);
+            }
+        });
+        let waits: Vec<_> = gone.collect();
+        let mut pending = futures_util::stream::FuturesUnordered::from_iter(waits);
+        let mut moved = moving.len() - pending.len();
+        loop {
+            use futures_util::StreamExt;
+            match tokio::time::timeout_at(deadline, pending.next()).await {
+                Ok(Some(())) => moved += 1,
+                Ok(None) | Err(_) => break,
+            }
+        }
+        Drained {
+            moved,
+            left_behind: pending.len(),
+        }
+    }
+
     /// Picks the node `at` names for `kind`.
     fn choose(&self, net: &Network, at: &Placement, kind: &str) -> Result<String, SpawnError> {
         let no_node = || SpawnError::NoNode {
@@ -328,6 +436,8 @@ impl Spawner {
                 let known_down = *n != *net.me.name && view.is_some_and(|v| v.known_down(n));
                 return if known_down {
                     Err(no_node())
+                } else if self.drains.is_draining(n, &net.me.name) {
+                    Err(SpawnError::Leaving { node: n.clone() })
                 } else {
                     Ok(n.clone())
                 };
@@ -335,9 +445,10 @@ impl Spawner {
             Placement::Role(r) => Some(r.as_str()),
             Placement::Any => None,
         };
-        let candidates = view
+        let mut candidates = view
             .map(|v| v.candidates(kind, role))
             .unwrap_or_default();
+        candidates.retain(|n| !self.drains.is_draining(n, &net.me.name));
         if candidates.is_empty() {
             return Err(no_node());
         }
@@ -367,5 +478,13 @@ impl RemoteSpawn for Spawner {
             };
             spawn.await.map_err(|e: SpawnFailure| e.to_string())
         })
+    }
+
+    fn on_drain(&self, actor: &crate::actor::ActorId, mover: crate::actor::Mover) -> u64 {
+        self.drains.add_mover(actor, mover)
+    }
+
+    fn forget_mover(&self, key: u64) {
+        self.drains.forget_mover(key);
     }
 }

@@ -10,6 +10,11 @@
 //! node (a member declared down is not one). Stopping the shim stops the
 //! actor and waits for its exit, within the child's shutdown timeout;
 //! killing the shim kills the actor.
+//!
+//! When the actor's node drains (it is leaving), the shim moves it: it
+//! starts a replacement on a node the placement picks (never a draining
+//! one), watches that, and only then stops the original. The supervisor
+//! sees no exit, and counts no restart.
 
 use crate::actor::watch::Monitor;
 use crate::actor::{
@@ -18,7 +23,7 @@ use crate::actor::{
 };
 use crate::supervision::slots::{ChildFactory, ChildSlot, StartFuture};
 use crate::supervision::{ChildSpec, ChildType};
-use actix::{Actor, AsyncContext, Context, Handler, Message, Running};
+use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, Running};
 use std::any::Any;
 use std::sync::{Arc, Mutex};
 
@@ -42,6 +47,17 @@ impl Release {
     }
 }
 
+/// Starts one instance of a remote child's kind where its placement says
+/// (each start, and each move off a draining node).
+type Respawn<A> = Arc<
+    dyn Fn(
+            &Host,
+        )
+            -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<ActorRef<A>, StartError>>>>
+        + Send
+        + Sync,
+>;
+
 /// The local stand-in of a child running on another node.
 pub struct RemoteChild<A: Actor<Context = Context<A>>> {
     remote: ActorRef<A>,
@@ -50,6 +66,15 @@ pub struct RemoteChild<A: Actor<Context = Context<A>>> {
     exited: Option<ExitReason>,
     /// Set once the child is handed over: stopping leaves the actor be.
     release: Release,
+    /// What `SupervisorRef::child` hands out: the actor it stands for now.
+    current: Arc<Mutex<Option<ActorRef<A>>>>,
+    host: Host,
+    /// Starts a replacement when the actor's node drains.
+    respawn: Respawn<A>,
+    /// The mover registered with the node's spawn service, for `remote`.
+    mover: Option<u64>,
+    /// A replacement is being started.
+    moving: bool,
 }
 
 impl<A: Actor<Context = Context<A>>> std::fmt::Debug for RemoteChild<A> {
@@ -60,18 +85,67 @@ impl<A: Actor<Context = Context<A>>> std::fmt::Debug for RemoteChild<A> {
     }
 }
 
+/// The actor `0` stands for exited.
 #[derive(Message)]
 #[rtype(result = "()")]
-struct RemoteExited(ExitReason);
+struct RemoteExited(ActorId, ExitReason);
+
+/// The actor's node drains: move it.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Move;
+
+impl<A: Actor<Context = Context<A>>> RemoteChild<A> {
+    /// Watches the actor it stands for now, and registers its mover.
+    fn watch_remote(&mut self, ctx: &mut Context<Self>) {
+        let (me, id) = (ctx.address(), self.remote.id().clone());
+        self.monitor = Some(self.remote.watch(Box::new(move |reason| {
+            me.do_send(RemoteExited(id, reason.clone()))
+        })));
+        self.forget_mover();
+        if let Some(spawner) = self.host.spawner() {
+            let me = ctx.address();
+            self.mover =
+                Some(spawner.on_drain(self.remote.id(), Box::new(move || me.do_send(Move))));
+        }
+    }
+
+    fn forget_mover(&mut self) {
+        if let (Some(key), Some(spawner)) = (self.mover.take(), self.host.spawner()) {
+            spawner.forget_mover(key);
+        }
+    }
+
+    /// A replacement started (or could not): it takes the original's place,
+    /// which then stops.
+    fn moved(&mut self, started: Result<ActorRef<A>, StartError>, ctx: &mut Context<Self>) {
+        self.moving = false;
+        match started {
+            // the original exited meanwhile: the supervisor restarts it
+            Ok(new) if self.exited.is_some() => new.stop(),
+            Ok(new) => {
+                let old = std::mem::replace(&mut self.remote, new.clone());
+                if let Some(m) = self.monitor.take() {
+                    old.demonitor(m);
+                }
+                *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(new);
+                self.watch_remote(ctx);
+                old.stop();
+                tracing::info!(from = %old.id(), to = %self.remote.id(), "a remote child moved off a draining node: started anew, then stopped there");
+            }
+            Err(e) => tracing::warn!(
+                child = %self.remote.id(),
+                "a remote child could not move off its draining node ({e}): it runs there until the node goes, then is restarted"
+            ),
+        }
+    }
+}
 
 impl<A: Actor<Context = Context<A>>> Actor for RemoteChild<A> {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let me = ctx.address();
-        self.monitor = Some(self.remote.watch(Box::new(move |reason| {
-            me.do_send(RemoteExited(reason.clone()))
-        })));
+        self.watch_remote(ctx);
     }
 
     /// Asked to stop: the remote actor is stopped first, and the shim
@@ -87,10 +161,28 @@ impl<A: Actor<Context = Context<A>>> Actor for RemoteChild<A> {
 
 impl<A: Actor<Context = Context<A>>> Handler<RemoteExited> for RemoteChild<A> {
     type Result = ();
-    fn handle(&mut self, RemoteExited(reason): RemoteExited, ctx: &mut Context<Self>) {
+    fn handle(&mut self, RemoteExited(id, reason): RemoteExited, ctx: &mut Context<Self>) {
+        if id != *self.remote.id() {
+            return; // the original of a move, stopped on purpose
+        }
         tracing::debug!(child = %self.remote.id(), %reason, "remote child exited");
         self.exited = Some(reason.clone());
         ctx.stop_with(reason);
+    }
+}
+
+impl<A: Actor<Context = Context<A>>> Handler<Move> for RemoteChild<A> {
+    type Result = ();
+    fn handle(&mut self, _: Move, ctx: &mut Context<Self>) {
+        if self.moving || self.exited.is_some() {
+            return;
+        }
+        self.moving = true;
+        let start = (self.respawn)(&self.host);
+        ctx.spawn(
+            actix::fut::wrap_future::<_, Self>(start)
+                .map(|started, this, ctx| this.moved(started, ctx)),
+        );
     }
 }
 
@@ -98,6 +190,7 @@ impl<A: Actor<Context = Context<A>>> Drop for RemoteChild<A> {
     /// Killed (or dropped with its node) before the remote actor ended:
     /// the remote actor is killed too, so no orphan runs on.
     fn drop(&mut self) {
+        self.forget_mover();
         if self.exited.is_none() && !self.release.is_released() {
             self.remote.kill();
         }
@@ -181,42 +274,63 @@ where
             ))));
         };
         let (shim, current) = (slot.shim.clone(), slot.current.clone());
-        let (host, placement, kind, args, group) = (
-            host.clone(),
+        let respawn = self.respawn();
+        let adopted = self.adopt.as_ref().and_then(|find| find());
+        let (host, kind, release) = (host.clone(), self.kind.clone(), self.release.clone());
+        Box::pin(async move {
+            let remote = match adopted {
+                Some(remote) => {
+                    tracing::info!(child = %remote.id(), %kind, "a remote child adopted: it runs on, now under this supervisor");
+                    remote
+                }
+                None => respawn(&host).await?,
+            };
+            start_shim(&shim, current, remote, opts, &host, release, respawn)
+        })
+    }
+}
+
+impl<A> RemoteFactory<A>
+where
+    A: Kind,
+    A::Args: Clone + Sync,
+{
+    /// Spawns an instance where the placement says (through the node's
+    /// spawn service, which its host carries).
+    fn respawn(&self) -> Respawn<A> {
+        let (placement, kind, args, group) = (
             self.placement.clone(),
             self.kind.clone(),
             self.args.clone(),
             self.group.clone(),
         );
-        let adopted = self.adopt.as_ref().and_then(|find| find());
-        let release = self.release.clone();
-        Box::pin(async move {
-            if let Some(remote) = adopted {
-                tracing::info!(child = %remote.id(), %kind, "a remote child adopted: it runs on, now under this supervisor");
-                return start_shim(&shim, &current, remote, opts, &host, release);
-            }
-            let spawner = host.spawner().ok_or_else(|| {
-                StartError::Failed("a remote child needs a node with a network".into())
-            })?;
-            let bytes = crate::wire::encode(&args).map_err(|e| {
-                StartError::Failed(format!(
-                    "the arguments of kind {kind:?} did not encode: {e}"
-                ))
-            })?;
-            let spawned = spawner
-                .spawn(&host, &placement, &kind, bytes, group)
-                .await
-                .map_err(StartError::Failed)?;
-            let remote = spawned
-                .into_ref::<A>(&host)
-                .map_err(|e| StartError::Failed(e.to_string()))?
-                .ok_or_else(|| {
+        Arc::new(move |host: &Host| {
+            let (host, placement, kind, group) =
+                (host.clone(), placement.clone(), kind.clone(), group.clone());
+            let bytes = crate::wire::encode(&args);
+            Box::pin(async move {
+                let spawner = host.spawner().ok_or_else(|| {
+                    StartError::Failed("a remote child needs a node with a network".into())
+                })?;
+                let bytes = bytes.map_err(|e| {
                     StartError::Failed(format!(
-                        "kind {kind:?} is not a {}",
-                        std::any::type_name::<A>()
+                        "the arguments of kind {kind:?} did not encode: {e}"
                     ))
                 })?;
-            start_shim(&shim, &current, remote, opts, &host, release)
+                let spawned = spawner
+                    .spawn(&host, &placement, &kind, bytes, group)
+                    .await
+                    .map_err(StartError::Failed)?;
+                spawned
+                    .into_ref::<A>(&host)
+                    .map_err(|e| StartError::Failed(e.to_string()))?
+                    .ok_or_else(|| {
+                        StartError::Failed(format!(
+                            "kind {kind:?} is not a {}",
+                            std::any::type_name::<A>()
+                        ))
+                    })
+            })
         })
     }
 }
@@ -224,13 +338,15 @@ where
 /// Starts the shim that stands for `remote` in `shim`'s slot.
 fn start_shim<A: Actor<Context = Context<A>>>(
     shim: &Arc<Slot<RemoteChild<A>>>,
-    current: &Mutex<Option<ActorRef<A>>>,
+    current: Arc<Mutex<Option<ActorRef<A>>>>,
     remote: ActorRef<A>,
     opts: Option<SpawnOptions>,
     host: &Host,
     release: Release,
+    respawn: Respawn<A>,
 ) -> Result<crate::actor::LifeRef, StartError> {
     *current.lock().unwrap_or_else(|p| p.into_inner()) = Some(remote.clone());
+    let child_host = host.clone();
     let inst = start_instance(
         shim,
         opts.unwrap_or_default(),
@@ -240,6 +356,11 @@ fn start_shim<A: Actor<Context = Context<A>>>(
                 monitor: None,
                 exited: None,
                 release,
+                current,
+                host: child_host,
+                respawn,
+                mover: None,
+                moving: false,
             })
         },
         host.counters(),

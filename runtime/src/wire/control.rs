@@ -46,6 +46,8 @@ pub mod tags {
     pub const SPAWN: &str = "arbour.spawn.v1";
     /// [`Control::Status`](super::Control::Status).
     pub const STATUS: &str = "arbour.status.v2";
+    /// [`Control::Draining`](super::Control::Draining).
+    pub const DRAINING: &str = "arbour.draining.v1";
 }
 
 use tags::*;
@@ -126,6 +128,10 @@ pub enum Control<R> {
     /// An ask: how do you see the cluster? The reply is the node layer's
     /// encoded status.
     Status,
+    /// An ask: I am leaving. Place nothing more here, and start elsewhere
+    /// what runs here for you (your supervisors' children), then stop it
+    /// here. The reply is the local numbers of my actors you will move.
+    Draining,
 }
 
 impl<R: Serialize + DeserializeOwned> Control<R> {
@@ -145,6 +151,7 @@ impl<R: Serialize + DeserializeOwned> Control<R> {
             Control::RegistryResync => REGISTRY_RESYNC,
             Control::Spawn { .. } => SPAWN,
             Control::Status => STATUS,
+            Control::Draining => DRAINING,
         }
     }
 
@@ -159,7 +166,9 @@ impl<R: Serialize + DeserializeOwned> Control<R> {
             Control::Downs { keys, reason } => encode_into(out, &(keys, reason)),
             Control::Exit { actor, kill } => encode_into(out, &(actor, kill)),
             Control::Goodbye => encode_into(out, &()),
-            Control::Leaving | Control::RegistryResync | Control::Status => encode_into(out, &()),
+            Control::Leaving | Control::RegistryResync | Control::Status | Control::Draining => {
+                encode_into(out, &())
+            }
             // the packet is the payload, as is: foca encodes it
             Control::Swim { packet: bytes } | Control::Registry { update: bytes } => {
                 out.extend_from_slice(bytes);
@@ -221,6 +230,10 @@ impl<R: Serialize + DeserializeOwned> Control<R> {
                 let () = decode(payload)?;
                 Control::Status
             }
+            DRAINING => {
+                let () = decode(payload)?;
+                Control::Draining
+            }
             SPAWN => {
                 let (kind, args, group): (String, serde_bytes::ByteBuf, Option<String>) =
                     decode(payload)?;
@@ -256,6 +269,7 @@ mod tests {
                 .prop_map(|update| Control::Registry { update }),
             Just(Control::RegistryResync),
             Just(Control::Status),
+            Just(Control::Draining),
             (".{0,20}", proptest::collection::vec(any::<u8>(), 0..40), proptest::option::of(".{0,10}"))
                 .prop_map(|(kind, args, group)| Control::Spawn { kind, args, group }),
         ]

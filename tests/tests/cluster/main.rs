@@ -3,6 +3,7 @@
 //! (Tests that hold the whole process, its RSS or its log subscriber, stay in
 //! binaries of their own: `hostile_logs`, `node_cycles`, `remote_burst`.)
 
+mod drain;
 mod hosts;
 mod membership;
 mod partition;

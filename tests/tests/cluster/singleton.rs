@@ -13,7 +13,7 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::time::{Duration, Instant};
 
 /// `arbour run` of node `name`, its lines on `tx` as `[name] line`.
-fn run_node(path: &std::path::Path, name: &str, tx: &Sender<String>) -> Child {
+pub(crate) fn run_node(path: &std::path::Path, name: &str, tx: &Sender<String>) -> Child {
     let mut child = Command::new(arbour_bin())
         .args(["run", "--config"])
         .arg(path)
@@ -36,7 +36,7 @@ fn run_node(path: &std::path::Path, name: &str, tx: &Sender<String>) -> Child {
     child
 }
 
-struct Killed(Vec<Child>);
+pub(crate) struct Killed(pub(crate) Vec<Child>);
 impl Drop for Killed {
     fn drop(&mut self) {
         for c in &mut self.0 {
@@ -48,7 +48,11 @@ impl Drop for Killed {
 
 /// Runs the file's three nodes and waits until alpha has started the pool
 /// on the two workers.
-fn start_all(path: &std::path::Path, tx: &Sender<String>, lines: &Receiver<String>) -> Killed {
+pub(crate) fn start_all(
+    path: &std::path::Path,
+    tx: &Sender<String>,
+    lines: &Receiver<String>,
+) -> Killed {
     let nodes = Killed(
         ["alpha", "beta", "gamma"]
             .iter()
