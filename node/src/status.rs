@@ -53,11 +53,18 @@ pub fn report(file: &ClusterFile) -> anyhow::Result<String> {
         let reachable = answers.iter().filter(|(_, a)| a.is_ok()).count();
         let _ = writeln!(out, "cluster {}: {reachable} of {} nodes answer", file.name, file.nodes.len());
         let _ = writeln!(out, "{:<12} {:<12} {:<16} restarts", "node", "state", "incarnation");
-        let down: BTreeMap<String, u64> = answers
-            .iter()
-            .filter_map(|(_, a)| a.as_ref().ok())
-            .flat_map(|s| s.down.iter().map(|n| (n.name.to_string(), n.incarnation)))
-            .collect();
+        // what the members that answer remember of one that does not: the
+        // latest life wins (a left life followed by a downed one is down)
+        let mut gone: BTreeMap<String, (u64, &str)> = BTreeMap::new();
+        for s in answers.iter().filter_map(|(_, a)| a.as_ref().ok()) {
+            let lives = s.down.iter().map(|n| (n, "down")).chain(s.left.iter().map(|n| (n, "left")));
+            for (n, state) in lives {
+                let e = gone.entry(n.name.to_string()).or_insert((n.incarnation, state));
+                if n.incarnation > e.0 {
+                    *e = (n.incarnation, state);
+                }
+            }
+        }
         for (name, answer) in &answers {
             let line = match answer {
                 Ok(s) => format!(
@@ -66,8 +73,9 @@ pub fn report(file: &ClusterFile) -> anyhow::Result<String> {
                     s.node.incarnation,
                     s.restarts
                 ),
-                Err(e) => match down.get(name) {
-                    Some(inc) => format!("{name:<12} {:<12} {:<16} -   ({e})", "down", inc),
+                Err(e) => match gone.get(name) {
+                    Some((inc, "left")) => format!("{name:<12} {:<12} {inc:<16} -   (it left the cluster)", "left"),
+                    Some((inc, state)) => format!("{name:<12} {state:<12} {inc:<16} -   ({e})"),
                     None => format!("{name:<12} {:<12} {:<16} -   ({e})", "unreachable", "-"),
                 },
             };

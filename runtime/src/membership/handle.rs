@@ -55,11 +55,18 @@ impl Membership {
         self.driver().map(|m| m.members()).unwrap_or_default()
     }
 
-    /// The members that went down and are still remembered (each until
+    /// The members declared down that are still remembered (each until
     /// [`MembershipConfig::remove_down_after`](crate::cluster::MembershipConfig::remove_down_after)
-    /// has passed; then it is [`MemberEvent::Forgotten`]).
+    /// has passed; then it is [`MemberEvent::Forgotten`]). Members that
+    /// left on their own are in [`Membership::left`].
     pub fn down(&self) -> Vec<MemberId> {
         self.driver().map(|m| m.down()).unwrap_or_default()
+    }
+
+    /// The members that left (said goodbye) and are still remembered, as
+    /// long as [`Membership::down`] remembers the downed.
+    pub fn left(&self) -> Vec<MemberId> {
+        self.driver().map(|m| m.departed()).unwrap_or_default()
     }
 
     /// Changes from now on (`Up`, `Suspect`, `Down`, `Left`, `Replaced`,

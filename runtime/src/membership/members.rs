@@ -87,6 +87,9 @@ pub(crate) struct Members {
     /// Members that said goodbye: their `Down` is reported as `Left`,
     /// once.
     left: Mutex<BTreeSet<(String, u64)>>,
+    /// Lives that left (rather than being declared down), for as long as
+    /// the machine remembers them down ([`Members::departed`]).
+    departed: Mutex<BTreeSet<(String, u64)>>,
     /// Members that said they hold this node's life down, and when.
     notices: Mutex<BTreeMap<String, Instant>>,
     /// Lives this member saw declared down, and when (bounded:
@@ -133,6 +136,7 @@ impl Members {
             events: broadcast::channel(1024).0,
             seeds,
             left: Mutex::default(),
+            departed: Mutex::default(),
             notices: Mutex::default(),
             tombstones: Mutex::default(),
             downed: tokio::sync::watch::Sender::new(false),
@@ -372,7 +376,23 @@ impl Members {
 
     /// Members that went down and are still remembered.
     pub(crate) fn down(&self) -> Vec<MemberId> {
-        lock(&self.machine).remembered_down()
+        let departed = lock(&self.departed);
+        lock(&self.machine)
+            .remembered_down()
+            .into_iter()
+            .filter(|m| !departed.contains(&(m.name.clone(), m.incarnation)))
+            .collect()
+    }
+
+    /// The members remembered as gone that left on their own (said
+    /// goodbye), rather than being declared down.
+    pub(crate) fn departed(&self) -> Vec<MemberId> {
+        let gone = lock(&self.machine).remembered_down();
+        let mut departed = lock(&self.departed);
+        departed.retain(|(n, i)| gone.iter().any(|m| m.name == *n && m.incarnation == *i));
+        gone.into_iter()
+            .filter(|m| departed.contains(&(m.name.clone(), m.incarnation)))
+            .collect()
     }
 
     /// This node's id.
@@ -475,6 +495,7 @@ impl Members {
                 {
                     // it said goodbye: already reported (and routed) as left;
                     // its connection is its own to close
+                    lock(&self.departed).insert((m.name.clone(), m.incarnation));
                     continue;
                 }
                 MemberEvent::Down(m) => {

@@ -1,5 +1,6 @@
 //! How one node sees the cluster, asked of any node ([`Node::status_of`]):
-//! `arbour.status.v2` (v1 named members by (name, incarnation) pairs), answered by the node's wiring.
+//! `arbour.status.v3` (v2 had no `left`; v1 named members by (name,
+//! incarnation) pairs), answered by the node's wiring.
 
 use super::{Node, NodeError};
 use crate::actor::NodeId;
@@ -14,8 +15,10 @@ pub struct NodeStatus {
     pub node: NodeId,
     /// The members it sees alive (itself excluded).
     pub up: Vec<NodeId>,
-    /// The members it remembers as down.
+    /// The members it remembers as declared down.
     pub down: Vec<NodeId>,
+    /// The members it remembers as left (they said goodbye).
+    pub left: Vec<NodeId>,
     /// Restarts its supervisors have made since it started.
     pub restarts: u64,
 }

@@ -174,17 +174,19 @@ impl Services {
 
     /// This node's [`NodeStatus`].
     pub(crate) fn status(&self) -> NodeStatus {
-        let (up, down) = match &self.members {
+        let (up, down, left) = match &self.members {
             Some(m) => (
                 m.members().iter().map(MemberId::node_id).collect(),
                 m.down().iter().map(MemberId::node_id).collect(),
+                m.departed().iter().map(MemberId::node_id).collect(),
             ),
-            None => (Vec::new(), Vec::new()),
+            None => (Vec::new(), Vec::new(), Vec::new()),
         };
         NodeStatus {
             node: self.net.me.clone(),
             up,
             down,
+            left,
             restarts: self.host.upgrade().map_or(0, |h| h.stats().restarts),
         }
     }

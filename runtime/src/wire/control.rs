@@ -45,7 +45,7 @@ pub mod tags {
     /// [`Control::Spawn`](super::Control::Spawn).
     pub const SPAWN: &str = "arbour.spawn.v1";
     /// [`Control::Status`](super::Control::Status).
-    pub const STATUS: &str = "arbour.status.v2";
+    pub const STATUS: &str = "arbour.status.v3";
     /// [`Control::Draining`](super::Control::Draining).
     pub const DRAINING: &str = "arbour.draining.v1";
 }

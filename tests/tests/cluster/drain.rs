@@ -62,6 +62,12 @@ fn a_worker_node_that_leaves_has_its_instances_started_elsewhere_before_they_sto
         after.contains("deploy fib (fib_worker): 4 of 4 instances (beta=4), supervised on alpha"),
         "{after}"
     );
+    assert!(
+        after
+            .lines()
+            .any(|l| l.starts_with("gamma ") && l.contains(" left ")),
+        "status calls gamma left: {after}"
+    );
     let alpha = after
         .lines()
         .find(|l| l.starts_with("alpha "))
