@@ -10,6 +10,7 @@ mod partition;
 mod paused;
 mod processes;
 mod registry;
+mod rolling;
 mod singleton;
 mod supervision;
 mod up;
