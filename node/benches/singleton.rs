@@ -13,6 +13,13 @@
 //!   `cluster.singleton.after_detect_ms.p99`: failover minus detection,
 //!   per kill (target: at most 1,000 ms).
 //!
+//! - `cluster.drain_ms.p50` / `p99`: SIGTERM of a worker node → its
+//!   process exited, having drained: each of its instances was started
+//!   on the other worker, then stopped on it (ten SIGTERMs, beta and gamma
+//!   in turn, each started again after); `cluster.drain.floor_ms.p50`:
+//!   SIGTERM → exit of a node with nothing to move (delta), the floor;
+//!   `cluster.drain.ratio`: the two p50s.
+//!
 //! `cargo bench -p arbour-node --bench singleton`
 
 use std::io::{BufRead, BufReader};
@@ -21,6 +28,7 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::time::{Duration, Instant};
 
 const KILLS: usize = 10;
+const DRAINS: usize = 10;
 const WAIT: Duration = Duration::from_secs(60);
 
 fn free_port() -> u16 {
@@ -142,12 +150,68 @@ fn main() {
         });
         holder = who;
     }
+    // drains: a worker node leaves (its instances move to the other one);
+    // and the floor: a node with nothing to move leaves
+    let (mut drain, mut floor) = (Vec::new(), Vec::new());
+    for i in 0..DRAINS * 2 {
+        let victim = match i % 4 {
+            0 => "beta",
+            2 => "gamma",
+            _ => "delta",
+        };
+        let mut p = procs.remove(victim).expect("victim");
+        let began = Instant::now();
+        let sent = Command::new("kill")
+            .args(["-TERM", &p.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        let code = p.wait().expect("wait");
+        let ms = began.elapsed().as_secs_f64() * 1000.0;
+        assert!(code.success(), "{victim} exited with {code:?}");
+        if victim == "delta" {
+            floor.push(ms);
+        } else {
+            drain.push(ms);
+        }
+        eprintln!("drain {i} {victim}: exited {ms:.1} ms after SIGTERM");
+        next(&lines, |_, l| {
+            l.starts_with(&format!("member left {victim} "))
+        });
+        procs.insert(victim.to_owned(), run_node(&path, victim, &tx));
+        let others: Vec<&str> = names.iter().copied().filter(|n| *n != victim).collect();
+        let mut up = std::collections::BTreeSet::new();
+        while up.len() < others.len() {
+            let (who, _, _) = next(&lines, |w, l| {
+                others.contains(&w) && l.starts_with(&format!("member up {victim} "))
+            });
+            up.insert(who);
+        }
+    }
+    let status = Command::new(env!("CARGO_BIN_EXE_arbour"))
+        .args(["status", "--config"])
+        .arg(&path)
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("arbour status");
+    let status = String::from_utf8_lossy(&status.stdout).to_string();
+    eprintln!("{status}");
+    assert!(
+        status.contains("deploy pool (fib_worker): 4 of 4 instances"),
+        "the pool has its four after the drains: {status}"
+    );
     for (_, mut p) in procs {
         let _ = p.kill();
         let _ = p.wait();
     }
     let _ = std::fs::remove_dir_all(&dir);
-    for v in [&mut failover, &mut detect, &mut after] {
+    for v in [
+        &mut failover,
+        &mut detect,
+        &mut after,
+        &mut drain,
+        &mut floor,
+    ] {
         v.sort_by(f64::total_cmp);
     }
     println!(
@@ -169,5 +233,18 @@ fn main() {
     println!(
         "cluster.singleton.after_detect_ms.p99 {:.0} ms (target: at most 1000)",
         percentile(&after, 0.99)
+    );
+    println!("cluster.drain_ms.p50 {:.1} ms", percentile(&drain, 0.5));
+    println!(
+        "cluster.drain_ms.p99 {:.1} ms (of {DRAINS} SIGTERMs of a worker node holding the pool's instances)",
+        percentile(&drain, 0.99)
+    );
+    println!(
+        "cluster.drain.floor_ms.p50 {:.1} ms (SIGTERM of a node with nothing to move)",
+        percentile(&floor, 0.5)
+    );
+    println!(
+        "cluster.drain.ratio {:.2}",
+        percentile(&drain, 0.5) / percentile(&floor, 0.5)
     );
 }
