@@ -13,9 +13,10 @@
 //!   deadline plus a bound, per-pair order, monitors fired exactly once.
 //!
 //! Each node's wall clock is skewed by up to two minutes either way
-//! (seeded): nothing may depend on it. A member declared down (a crash,
-//! the minority of a partition, a long pause) rejoins only as a new life,
-//! as in Akka: the run restarts it, as an operator (or `arbour up`) would.
+//! (seeded): nothing may depend on it. A member declared down (the
+//! minority of a partition, downed by the split-brain resolver; a long
+//! pause) learns it and rejoins as a new life, as `arbour run` does with
+//! `on_downed = "rejoin"`: no operator restarts anything.
 
 mod plan;
 mod registry_race;

@@ -103,9 +103,10 @@ impl Plan {
     }
 
     /// Carries the plan out on `w`, adding what did not hold to
-    /// `violations`. Members declared down by a pause or a partition are
-    /// restarted (by [`World::settle`]) 2 s after it ends, as a process
-    /// supervisor would.
+    /// `violations`. Members declared down by a pause or a partition
+    /// learn it and start again as new lives on their own (what
+    /// [`World::settle`] does for them, as `arbour run` would); the run
+    /// waits for membership to converge from 2 s after the fault ends.
     pub async fn run(&self, w: &mut World, rng: &NodeRng, violations: &mut Vec<String>) {
         for step in &self.0 {
             tokio::time::sleep(step.after).await;

@@ -26,6 +26,9 @@ pub struct Member {
     pub node: Node,
     /// Its echo, registered as `svc@NAME` (and a member of group `echoes`).
     pub echo: arbour::ActorRef<Echo>,
+    /// Set once this life learns the cluster declared it down (its node
+    /// then shuts itself down), as `arbour run` learns it.
+    pub downed: Rc<std::cell::Cell<bool>>,
 }
 
 /// A scenario's cluster: `m0` (never faulted: the workload's client) and
@@ -113,7 +116,21 @@ impl World {
                 }
             }
         });
-        self.members.insert(name.to_owned(), Member { node, echo });
+        let downed = Rc::new(std::cell::Cell::new(false));
+        let (membership, flag, trace, me) = (
+            node.membership(),
+            downed.clone(),
+            self.trace.clone(),
+            node.node_id().to_string(),
+        );
+        tokio::task::spawn_local(async move {
+            if membership.downed().await {
+                trace.record(format!("{me} learns it was declared down"));
+                flag.set(true);
+            }
+        });
+        self.members
+            .insert(name.to_owned(), Member { node, echo, downed });
     }
 
     /// Crashes member `name`: every task of its node dropped at once.
@@ -178,9 +195,8 @@ impl World {
     }
 
     /// Members a majority of the others have declared down in their
-    /// current life. (A member cut off alone sees everyone down; its view
-    /// is one of many.) Such a member rejoins only as a new life (as in
-    /// Akka): the caller restarts it, as an operator (or `arbour up`) would.
+    /// current life (a check's view: a member cut off alone sees everyone
+    /// down, and its view is one of many).
     pub fn declared_down(&self) -> Vec<String> {
         self.members
             .iter()
@@ -204,14 +220,28 @@ impl World {
             .collect()
     }
 
-    /// Restarts, as new lives, the members others declared down, until none
-    /// is and membership converges (within [`CONVERGE_WITHIN`]); the
-    /// problem otherwise.
+    /// Members that know their life is over: the cluster declared them
+    /// down and they heard it (a notice on a connection, the members'
+    /// word asked over a fresh handshake, or the split-brain resolver
+    /// downing their side). Each shut its node down on its own.
+    pub fn downed(&self) -> Vec<String> {
+        self.members
+            .iter()
+            .filter(|(_, m)| m.downed.get())
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    /// Starts again, as new lives, the members that learned they were
+    /// declared down, as `arbour run` does (`on_downed = "rejoin"`, the
+    /// default; no operator), until membership converges (within
+    /// [`CONVERGE_WITHIN`]); the problem otherwise.
     pub async fn settle(&mut self, what: &str) -> Option<String> {
         let deadline = tokio::time::Instant::now() + CONVERGE_WITHIN;
         loop {
-            for name in self.declared_down() {
-                self.trace.record(format!("operator restarts {name}"));
+            for name in self.downed() {
+                self.trace
+                    .record(format!("{name} downed: rejoins as a new life"));
                 let _ = self.crash(&name).await;
                 self.start(&name).await;
             }
