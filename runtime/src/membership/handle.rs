@@ -27,6 +27,16 @@ impl Membership {
         }
     }
 
+    /// The handle of a node that shut down because the cluster declared
+    /// it down: no members, and the verdict kept.
+    pub(crate) fn downed_and_gone() -> Self {
+        let (_, downed) = tokio::sync::watch::channel(true);
+        Self {
+            members: None,
+            downed: Some(downed),
+        }
+    }
+
     /// Whether the cluster declared this node down: members that speak for
     /// the cluster (more than half of it, or half holding its lowest name)
     /// closed their connections to it saying they hold it down. Such a

@@ -504,7 +504,14 @@ impl Node {
     /// [`NodeBuilder::seed_node`]).
     pub fn membership(&self) -> crate::membership::Membership {
         let s = self.inner.net.load();
-        crate::membership::Membership::new(s.as_ref().and_then(|s| s.members.as_ref()))
+        match s.as_ref().and_then(|s| s.members.as_ref()) {
+            Some(m) => crate::membership::Membership::new(Some(m)),
+            // shut down by the verdict: the handle still says so
+            None if self.inner.downed.load(Ordering::Acquire) => {
+                crate::membership::Membership::downed_and_gone()
+            }
+            None => crate::membership::Membership::default(),
+        }
     }
 
     /// Closes every connection and stops listening at once, without a

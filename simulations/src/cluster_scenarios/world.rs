@@ -240,6 +240,12 @@ impl World {
         let deadline = tokio::time::Instant::now() + CONVERGE_WITHIN;
         loop {
             for name in self.downed() {
+                // what a user asks of the node, shut down or not yet
+                if !self.members[&name].node.membership().is_downed() {
+                    return Some(format!(
+                        "{name} learned it was declared down, but its node's membership() says it is not"
+                    ));
+                }
                 self.trace
                     .record(format!("{name} downed: rejoins as a new life"));
                 let _ = self.crash(&name).await;
