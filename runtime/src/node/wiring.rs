@@ -11,9 +11,8 @@
 //! | a peer said goodbye | remote | membership (reports it left) |
 //! | a peer's connection is up, of a life membership holds down | remote | membership (closes it, saying so) |
 //! | a peer closed a connection saying it holds this node down | remote | membership (counts toward the verdict) |
-//! | a member is down | membership | remote (its connection closes), registry (its part goes) |
+//! | a member is down | membership | remote (its connection closes), registry (its part goes), spawn (it no longer drains) |
 //! | a member left, or restarted | membership | registry (the old life's part goes), spawn (it no longer drains) |
-//! | a member is down | membership | spawn (it no longer drains) |
 
 use super::status::NodeStatus;
 use crate::actor::{Exported, Host};

@@ -5,7 +5,8 @@
 //! supervisor sees no exit (0 restarts); gamma then leaves (seen `left`,
 //! never `down`) and exits 0; the pool is four on beta.
 
-use super::singleton::start_all;
+use super::paused::signal;
+use super::singleton::{cluster_status, start_all};
 use super::up::{fib_cluster_file, wait_for};
 use arbour_tests::LIMIT;
 use std::sync::mpsc::channel;
@@ -17,18 +18,8 @@ fn a_worker_node_that_leaves_has_its_instances_started_elsewhere_before_they_sto
     let (dir, path) = fib_cluster_file("drain");
     let (tx, lines) = channel();
     let mut nodes = start_all(&path, &tx, &lines);
-    let status = || {
-        let s =
-            arbour_tests::run_arbour(&["status", "--config", path.to_str().expect("path")], LIMIT);
-        assert!(s.status.success(), "{}", s.stderr);
-        s.stdout
-    };
     let gamma = &mut nodes.0[2];
-    let sent = std::process::Command::new("kill")
-        .args(["-TERM", &gamma.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(sent.success());
+    signal("-TERM", gamma.id());
     let began = Instant::now();
     let mut seen = Vec::new();
     let exited = loop {
@@ -56,7 +47,7 @@ fn a_worker_node_that_leaves_has_its_instances_started_elsewhere_before_they_sto
         !seen.iter().any(|l| l.contains("member down gamma")),
         "gamma left, it was not downed: {seen:?}"
     );
-    let after = status();
+    let after = cluster_status(&path, "after gamma left");
     eprintln!("SIGTERM -> gamma gone: {drained:?}\n{after}");
     assert!(
         after.contains("deploy fib (fib_worker): 4 of 4 instances (beta=4), supervised on alpha"),

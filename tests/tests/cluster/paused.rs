@@ -32,7 +32,8 @@ fn wait_for_each(
     (seen.into_iter().flatten().collect(), read)
 }
 
-fn signal(sig: &str, pid: u32) {
+/// Sends `sig` (`-TERM`, `-STOP`, …) to process `pid`.
+pub(crate) fn signal(sig: &str, pid: u32) {
     let sent = Command::new("kill")
         .args([sig, &pid.to_string()])
         .status()

@@ -7,6 +7,7 @@
 //! (none waits out its timeout); no member is ever reported `down` (each
 //! left); the pool ends with its five instances.
 
+use super::paused::signal;
 use super::singleton::{run_node, Killed};
 use super::up::{free_port, wait_for};
 use arbour::AskError;
@@ -125,11 +126,7 @@ fn a_rolling_restart_under_load_loses_no_ask_and_downs_no_member() {
         }
     }
     for (i, name) in NODES.iter().enumerate() {
-        let sent = std::process::Command::new("kill")
-            .args(["-TERM", &nodes.0[i].id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(sent.success());
+        signal("-TERM", nodes.0[i].id());
         let began = Instant::now();
         let exited = loop {
             if let Some(code) = nodes.0[i].try_wait().expect("wait") {

@@ -5,6 +5,7 @@
 //! (the same actors, none restarted); alpha, restarted by `up`, does not
 //! take it back, and the pool stays at exactly four.
 
+use super::paused::signal;
 use super::up::{fib_cluster_file, wait_for};
 use arbour_tests::{arbour_bin, LIMIT};
 use std::io::{BufRead, BufReader};
@@ -48,6 +49,14 @@ impl Drop for Killed {
 
 /// Runs the file's three nodes and waits until alpha has started the pool
 /// on the two workers.
+/// `arbour status` of the cluster in `path`, which must succeed (`what`
+/// names the moment, for the failure's text).
+pub(crate) fn cluster_status(path: &std::path::Path, what: &str) -> String {
+    let s = arbour_tests::run_arbour(&["status", "--config", path.to_str().expect("path")], LIMIT);
+    assert!(s.status.success(), "{what}: {}", s.stderr);
+    s.stdout
+}
+
 pub(crate) fn start_all(
     path: &std::path::Path,
     tx: &Sender<String>,
@@ -73,12 +82,7 @@ fn a_deployment_is_taken_over_when_its_supervisors_node_dies_and_its_instances_a
     let (dir, path) = fib_cluster_file("singleton");
     let (tx, lines) = channel();
     let mut nodes = start_all(&path, &tx, &lines);
-    let status = |what: &str| {
-        let s =
-            arbour_tests::run_arbour(&["status", "--config", path.to_str().expect("path")], LIMIT);
-        assert!(s.status.success(), "{what}: {}", s.stderr);
-        s.stdout
-    };
+    let status = |what: &str| cluster_status(&path, what);
     let before = status("before");
     eprintln!("{before}");
     // SIGKILL the supervising node (nothing restarts it)
@@ -149,11 +153,7 @@ fn a_supervising_node_that_leaves_hands_its_deployment_over() {
     let (dir, path) = fib_cluster_file("handover");
     let (tx, lines) = channel();
     let mut nodes = start_all(&path, &tx, &lines);
-    let sent = Command::new("kill")
-        .args(["-TERM", &nodes.0[0].id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(sent.success());
+    signal("-TERM", nodes.0[0].id());
     let (mut left, mut taken, mut downs) = (false, None, Vec::new());
     let deadline = Instant::now() + LIMIT;
     while !left || taken.is_none() {
