@@ -4,6 +4,7 @@
 //! ([`DownForwarder`]).
 
 pub mod attack;
+pub mod netns;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

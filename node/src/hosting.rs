@@ -31,7 +31,7 @@
 
 use crate::App;
 use actix::prelude::*;
-use arbour::cluster::RegistryEvent;
+use arbour::cluster::{MemberEvent, RegistryEvent, HANDOVER_MARGIN};
 use arbour::supervision::Release;
 use arbour::{ActorId, Node, SupervisorRef};
 use arbour_config::{ClusterFile, Deploy};
@@ -39,6 +39,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
 
 /// Holds a deployment's fence in the cluster registry (its registration
 /// is the fence; it answers nothing).
@@ -190,6 +191,10 @@ pub(crate) async fn host(
     // whether another node held the fence in this life: starting then is
     // a takeover (no waiting for the placement's nodes to gather)
     let mut seen_held = false;
+    // when this node last declared a member down: a fence that member
+    // held is taken only HANDOVER_MARGIN later, for a partition's other
+    // side to have stopped its supervisor first
+    let mut last_down: Option<tokio::time::Instant> = None;
     loop {
         // this node's turn: the fence is free and the rule picks it
         loop {
@@ -198,8 +203,11 @@ pub(crate) async fn host(
             let free = node.global().whereis_id(&fence).is_none();
             seen_held |= !free;
             seen_every_node |= sees_every_node(&node, &file);
+            let margin_left = last_down
+                .map_or(Duration::ZERO, |t| HANDOVER_MARGIN.saturating_sub(t.elapsed()));
             if free
-                && crate::run::sees_quorum(&node, &file)
+                && margin_left.is_zero()
+                && acts_for_the_cluster(&node, &file)
                 && (seen_every_node || began.elapsed() >= SETTLE)
                 && registry_synced(&node, &d)
                 && preferred(&node, &file, &d, began.elapsed() >= GATHER_FIRST).as_deref()
@@ -207,10 +215,15 @@ pub(crate) async fn host(
             {
                 break;
             }
+            let wait = if margin_left.is_zero() { RECHECK } else { margin_left };
             tokio::select! {
-                r = registry.recv() => if matches!(r, Err(tokio::sync::broadcast::error::RecvError::Closed)) { return },
-                m = members.recv() => if matches!(m, Err(tokio::sync::broadcast::error::RecvError::Closed)) { return },
-                () = tokio::time::sleep(RECHECK) => {}
+                r = registry.recv() => if matches!(r, Err(RecvError::Closed)) { return },
+                m = members.recv() => match m {
+                    Err(RecvError::Closed) => return,
+                    Ok(MemberEvent::Down(_)) => last_down = Some(tokio::time::Instant::now()),
+                    _ => {}
+                },
+                () = tokio::time::sleep(wait) => {}
             }
         }
         let holder = node.spawn(Fence);
@@ -261,34 +274,70 @@ pub(crate) async fn host(
                 d.name, d.instances, d.kind
             ));
         }
-        // supervise until the supervisor gives up or the fence is lost
+        // supervise until the supervisor gives up, the fence is lost, or
+        // this node no longer reaches a quorum
         let exited = sup.exited();
         tokio::pin!(exited);
-        let lost = loop {
+        let ended = loop {
             tokio::select! {
-                reason = &mut exited => break Err(reason),
+                reason = &mut exited => break Ended::Exited(reason),
                 e = registry.recv() => match e {
-                    Ok(RegistryEvent::NameLost { name, .. }) if name == fence => break Ok(()),
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break Ok(()),
+                    Ok(RegistryEvent::NameLost { name, .. }) if name == fence => break Ended::FenceLost,
+                    Err(RecvError::Closed) => break Ended::FenceLost,
+                    _ => {}
+                },
+                m = members.recv() => match m {
+                    Err(RecvError::Closed) => break Ended::FenceLost,
+                    _ if !acts_for_the_cluster(&node, &file) => break Ended::NoQuorum,
+                    Ok(MemberEvent::Down(_)) => last_down = Some(tokio::time::Instant::now()),
                     _ => {}
                 },
             }
         };
         holder.stop();
-        match lost {
-            Ok(()) => {
+        match ended {
+            Ended::FenceLost => {
                 report(format!(
                     "deploy {}: another node holds it now; this supervisor stops",
                     d.name
                 ));
                 let _ = sup.stop(arbour::ExitReason::Shutdown).await;
             }
-            Err(reason) => {
+            Ended::NoQuorum => {
+                // a partition's losing side (or this node cut off): the
+                // side that goes on takes the deployment over, after its
+                // handover margin; by then this one stopped it here
+                node.global().unregister(&fence);
+                report(format!(
+                    "deploy {} stopped on {me}: this node does not reach a quorum of the cluster",
+                    d.name
+                ));
+                let _ = sup.stop(arbour::ExitReason::Shutdown).await;
+            }
+            Ended::Exited(reason) => {
                 report(format!("deploy {} supervisor exited: {reason}", d.name));
                 return;
             }
         }
     }
+}
+
+/// Why a node stopped supervising a deployment.
+enum Ended {
+    /// The supervisor gave up (or was stopped).
+    Exited(arbour::ExitReason),
+    /// Another node holds the fence (or the node shuts down).
+    FenceLost,
+    /// This node no longer reaches a quorum.
+    NoQuorum,
+}
+
+/// Whether `node` may act for the cluster: it sees a quorum of the file's
+/// nodes, and reaches a quorum of the members it knows (suspects not
+/// counted: on a partition's losing side this turns false at the first
+/// suspicions, before either side declares the other down).
+fn acts_for_the_cluster(node: &Node, file: &ClusterFile) -> bool {
+    crate::run::sees_quorum(node, file) && node.membership().has_quorum()
 }
 
 /// How long a node that has not yet seen every node of the file waits,

@@ -21,6 +21,7 @@ mod up;
 
 pub use app::App;
 pub use demo::DEFAULT_FILE as DEMO_FILE;
+pub use hosting::fence_name;
 pub use run::configure;
 
 /// Installs the default log subscriber: `tracing` to stderr, UTC RFC 3339

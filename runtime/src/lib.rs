@@ -179,6 +179,7 @@ internal_mod!(
 pub mod cluster {
     pub use crate::membership::{
         MemberEvent, MemberId, Membership, MembershipConfig, SplitBrain, Strategy,
+        HANDOVER_MARGIN,
     };
     pub use crate::node::{NodeStatus, SpawnKind, DEFAULT_DRAIN_TIMEOUT};
     pub use crate::registry::{GlobalRegistry, RegistryEvent};

@@ -232,6 +232,9 @@ pub(crate) trait RemoteSpawn: Send + Sync {
 
     /// Stops calling the mover registered as `key`.
     fn forget_mover(&self, key: u64);
+    /// Whether node `name` is one this node reaches now (a member alive
+    /// and not suspected; any node without membership).
+    fn reaches(&self, name: &str) -> bool;
 }
 
 /// What a node that drains calls for an actor it runs for another

@@ -79,6 +79,21 @@ impl Membership {
         self.driver().map(|m| m.departed()).unwrap_or_default()
     }
 
+    /// Whether this node reaches enough of the cluster to act for it, by
+    /// the split-brain resolver's rule (keep-majority: more than half of
+    /// the members, or half holding the lowest name), counting suspects
+    /// as not reached. False on a partition's losing side from the first
+    /// suspicions on (before `stable_after`, when it downs itself), and
+    /// once the node is downed; true without membership. Work that must
+    /// run on one side only (a singleton, a deployment's supervisor)
+    /// stops when it turns false.
+    pub fn has_quorum(&self) -> bool {
+        match self.driver() {
+            Some(m) => m.reaches_quorum(),
+            None => !self.is_downed(),
+        }
+    }
+
     /// Changes from now on (`Up`, `Suspect`, `Down`, `Left`, `Replaced`,
     /// `Forgotten`); `None` without membership. A receiver 1,024 events
     /// behind misses the oldest (`Lagged`).

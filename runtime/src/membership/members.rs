@@ -211,6 +211,49 @@ impl Members {
         resolver::survives(strategy, &alive, &down)
     }
 
+    /// Whether node `name` is a member this node sees alive and does not
+    /// suspect.
+    pub(crate) fn reaches(&self, name: &str) -> bool {
+        let m = lock(&self.machine);
+        let suspects = m.suspects();
+        m.members()
+            .iter()
+            .any(|x| x.name == name && !suspects.contains(x))
+    }
+
+    /// Whether this node reaches enough of the cluster to act for it: the
+    /// split-brain resolver's rule over the members it reaches, where a
+    /// suspect counts as not reached, like one declared down. On a
+    /// partition's losing side this turns false at the first suspicions,
+    /// before either side declares the other down (and long before
+    /// `stable_after`), so the work a deployment does there can stop
+    /// before the winning side starts it again ([`HANDOVER_MARGIN`]).
+    ///
+    /// [`HANDOVER_MARGIN`]: crate::cluster::HANDOVER_MARGIN
+    pub(crate) fn reaches_quorum(&self) -> bool {
+        if *self.downed.borrow() {
+            return false;
+        }
+        let m = lock(&self.machine);
+        let suspects = m.suspects();
+        let reached: Vec<Counted> = m
+            .members()
+            .iter()
+            .filter(|x| !suspects.contains(x))
+            .chain([m.me()])
+            .map(counted)
+            .collect();
+        let missed: Vec<Counted> = suspects
+            .iter()
+            .chain(m.remembered_down().iter())
+            .filter(|d| !reached.iter().any(|a| a.name == d.name))
+            .map(counted)
+            .collect();
+        drop(m);
+        let strategy = lock(&self.resolver).settings().strategy;
+        resolver::survives(strategy, &reached, &missed)
+    }
+
     /// Asks the split-brain resolver whether this side goes on; a side
     /// that loses downs itself (it then leaves, or rejoins as a new life
     /// once the partition heals, as `on_downed` says).

@@ -161,6 +161,9 @@ impl Services {
             }
             MemberEvent::Up(_) | MemberEvent::Suspect(_) | MemberEvent::Forgotten(_) => {}
         }
+        if matches!(event, MemberEvent::Down(_) | MemberEvent::Suspect(_)) {
+            self.spawner.reach_changed();
+        }
     }
 
     fn is_member(&self, name: &str, incarnation: u64) -> bool {
@@ -244,6 +247,18 @@ impl View for ClusterView {
         s.members
             .as_ref()
             .is_some_and(|m| !m.members().iter().any(|x| x.name == name))
+    }
+
+    fn reaches(&self, name: &str) -> bool {
+        self.0
+            .upgrade()
+            .is_some_and(|s| s.members.as_ref().is_none_or(|m| m.reaches(name)))
+    }
+
+    fn has_quorum(&self) -> bool {
+        self.0
+            .upgrade()
+            .is_some_and(|s| s.members.as_ref().is_none_or(|m| m.reaches_quorum()))
     }
 
     fn candidates(&self, kind: &str, role: Option<&str>) -> Vec<String> {

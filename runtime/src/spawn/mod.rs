@@ -11,6 +11,7 @@
 
 mod drain;
 mod kinds;
+mod quorum;
 
 pub use crate::actor::{Kind, Placement};
 pub(crate) use kinds::Refusal;
@@ -22,6 +23,7 @@ use crate::platform;
 use crate::remote::{send_reply, Caller, Control, Network, Unreachable};
 use drain::Drains;
 use kinds::Kinds;
+use quorum::Served;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
@@ -80,6 +82,15 @@ pub enum SpawnError {
         /// The node.
         node: String,
     },
+    /// This node does not reach a quorum of the cluster (it may be on a
+    /// partition's losing side): it places nothing, so that no actor
+    /// starts on a side that is about to down itself
+    /// ([`Membership::has_quorum`](crate::cluster::Membership::has_quorum)).
+    #[error("node {node} does not reach a quorum of the cluster: it places nothing until it does")]
+    NoQuorum {
+        /// This node.
+        node: String,
+    },
 }
 
 impl SpawnError {
@@ -127,6 +138,11 @@ impl From<SpawnError> for SpawnFailure {
 pub(crate) trait View: Send + Sync {
     /// Whether node `name` is known to be down (a member once, not now).
     fn known_down(&self, name: &str) -> bool;
+    /// Whether node `name` is a member this node reaches (alive and not
+    /// suspected).
+    fn reaches(&self, name: &str) -> bool;
+    /// Whether this node reaches a quorum of the cluster.
+    fn has_quorum(&self) -> bool;
     /// The nodes alive that have `kind`, with `role` if given (this node
     /// included if it fits), in name order.
     fn candidates(&self, kind: &str, role: Option<&str>) -> Vec<String>;
@@ -159,6 +175,8 @@ pub(crate) struct Spawner {
     joiner: OnceLock<Joiner>,
     /// Who drains, and what to move when a node does.
     drains: Drains,
+    /// The actors started here for other nodes.
+    served: Served,
 }
 
 impl std::fmt::Debug for Spawner {
@@ -179,6 +197,7 @@ impl Spawner {
             view: OnceLock::new(),
             joiner: OnceLock::new(),
             drains: Drains::default(),
+            served: Served::default(),
         });
         net.router
             .route(crate::wire::tags::SPAWN, Arc::downgrade(&spawner), Spawner::on_spawn);
@@ -292,6 +311,11 @@ impl Spawner {
         if self.drains.here() {
             return Err(Refusal::Leaving);
         }
+        if !self.view.get().is_none_or(|v| v.has_quorum()) {
+            return Err(Refusal::Failed(
+                "this node does not reach a quorum of the cluster (it may be on a partition's losing side)".into(),
+            ));
+        }
         let actor = self.kinds.start(host, kind, bytes).await?;
         if let Ok(net) = self.net() {
             net.export_entry(actor.clone());
@@ -320,8 +344,12 @@ impl Spawner {
         };
         let conn = caller.conn.clone();
         let me = net.me.clone();
-        let (this, wanted) = (self.clone(), kind.clone());
-        let started = async move { this.start_here(&host, &wanted, &args, group).await };
+        let (this, wanted, asker) = (self.clone(), kind.clone(), caller.node().to_owned());
+        let started = async move {
+            let actor = this.start_here(&host, &wanted, &args, group).await?;
+            this.served.record(&asker, actor.clone());
+            Ok(actor)
+        };
         let reply = move |outcome: Result<Arc<dyn Exported>, Refusal>| {
             let outcome: Result<u64, Refusal> = outcome.map(|actor| actor.id().local);
             if let Err(why) = &outcome {
@@ -355,6 +383,25 @@ impl Spawner {
         let moving = self.drains.move_off(&node, Some(caller.incarnation()));
         tracing::info!(peer = %node, moving = moving.len(), "a peer drains: its actors supervised here move elsewhere");
         caller.reply(crate::wire::encode(&moving).map_err(|e| e.to_string())?)
+    }
+
+    /// Membership changed (a member suspected or declared down): if this
+    /// node no longer reaches a quorum, the actors it started for nodes
+    /// it cannot reach stop (see [`quorum`]).
+    pub(crate) fn reach_changed(&self) {
+        let Some(view) = self.view.get() else {
+            return;
+        };
+        if view.has_quorum() {
+            return;
+        }
+        let stopped = self.served.stop_for(|peer| !view.reaches(peer));
+        if stopped > 0 {
+            tracing::warn!(
+                stopped,
+                "this node reaches no quorum of the cluster: the actors it started for nodes it cannot reach stop (their supervisors restart them on the side that goes on)"
+            );
+        }
     }
 
     /// Node `node`'s life is over (it left, was declared down, or
@@ -430,6 +477,11 @@ impl Spawner {
             kind: kind.to_owned(),
         };
         let view = self.view.get();
+        if !view.is_none_or(|v| v.has_quorum()) {
+            return Err(SpawnError::NoQuorum {
+                node: net.me.name.to_string(),
+            });
+        }
         let role = match at {
             // a member declared down is not dialed for a minute: refused now
             Placement::Node(n) => {
@@ -486,5 +538,9 @@ impl RemoteSpawn for Spawner {
 
     fn forget_mover(&self, key: u64) {
         self.drains.forget_mover(key);
+    }
+
+    fn reaches(&self, name: &str) -> bool {
+        self.view.get().is_none_or(|v| v.reaches(name))
     }
 }

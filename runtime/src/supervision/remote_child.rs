@@ -5,8 +5,10 @@
 //! spawn service, which its host carries) and
 //! starts a shim that monitors it. The shim exits when the actor does,
 //! with the actor's reason (`NodeDown` when its node is declared down or
-//! the connection is lost), so the supervisor restarts it per its strategy
-//! and intensity like any child; the next start places it again, on a live
+//! the connection is lost; that exit is told
+//! [`HANDOVER_MARGIN`](crate::cluster::HANDOVER_MARGIN) late, for
+//! a partition's other side to stop the actor first), so the supervisor
+//! restarts it per its strategy and intensity like any child; the next start places it again, on a live
 //! node (a member declared down is not one). Stopping the shim stops the
 //! actor and waits for its exit, within the child's shutdown timeout;
 //! killing the shim kills the actor.
@@ -155,6 +157,14 @@ impl<A: Actor<Context = Context<A>>> Actor for RemoteChild<A> {
             return Running::Stop;
         }
         self.remote.stop();
+        // a node this one does not reach would not say when the actor
+        // ended: waiting out the shutdown timeout for it would hold up the
+        // supervisor's other children (the kill on drop still goes out,
+        // and the actor's side stops it if it lost its quorum)
+        let node = &self.remote.id().node.name;
+        if self.host.spawner().is_some_and(|s| !s.reaches(node)) {
+            return Running::Stop;
+        }
         Running::Continue
     }
 }
@@ -167,7 +177,15 @@ impl<A: Actor<Context = Context<A>>> Handler<RemoteExited> for RemoteChild<A> {
         }
         tracing::debug!(child = %self.remote.id(), %reason, "remote child exited");
         self.exited = Some(reason.clone());
-        ctx.stop_with(reason);
+        if reason == ExitReason::NodeDown {
+            // its node may sit across a partition, where it still runs
+            // until that side stops it: the restart waits that long
+            ctx.run_later(crate::cluster::HANDOVER_MARGIN, move |_, ctx| {
+                ctx.stop_with(reason)
+            });
+        } else {
+            ctx.stop_with(reason);
+        }
     }
 }
 

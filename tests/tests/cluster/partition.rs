@@ -1,17 +1,28 @@
 //! Partitions between real hosts (network namespaces joined by veth links
 //! to a bridge; a side's links are moved to a bridge of its own): five
-//! `arbour run` processes from one file, cut 2|3 for 30 s, 1|4 and 2|2|1
-//! for 15 s, then healed. The split-brain resolver (keep-majority) has
-//! every side without a majority down itself within `stable_after` + 2 s
-//! (2|2|1: every side, the documented rule when no side has a majority),
-//! and no other side; the new lives wait for more than half of the file's
-//! nodes before they start their deployments (so none runs on a losing
-//! side); after the heal they are members again within 10 s, no operator,
-//! and the deployment runs again. Skipped (saying so) where the namespaces
-//! cannot be made.
+//! `arbour run` processes from one file, a pool of 5 supervised on n1,
+//! cut 2|3 for 30 s, 1|4 and 2|2|1 for 15 s, and one-way (n5's packets to
+//! the others dropped, theirs to it delivered) for 15 s, then healed. The
+//! split-brain resolver (keep-majority) has every side without a majority
+//! down itself within `stable_after` + 2 s (2|2|1: every side, the
+//! documented rule when no side has a majority), and no other side; the
+//! new lives wait for more than half of the file's nodes before they start
+//! their deployments (so none runs on a losing side); after the heal they
+//! are members again within 10 s, no operator, and the deployment runs
+//! again.
+//!
+//! A watcher on each side (a client in one of its hosts' namespaces) sees
+//! throughout: the pool never runs more than 5 instances over all sides
+//! at once, the deployment's fence (a name registered on n1) is never held
+//! on two sides at once, and after `stable_after` + 2 s a losing side runs
+//! none and holds nothing; every ask the watchers make through the pool's
+//! group is answered or fails with a precise error, none waits out its
+//! timeout. Skipped (saying so) where the namespaces cannot be made.
 
-use super::hosts::Hosts;
-use arbour_tests::LIMIT;
+use arbour::Node;
+use arbour_node::fib::{fib, Fib, FibWorker};
+use arbour_tests::netns::{overlap, AskFuture, Asker, Hosts, Side, Watched, ASK_TIMEOUT};
+use arbour_tests::{arbour_bin, LIMIT};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
@@ -84,28 +95,58 @@ fn sees_up(seen: &[(usize, String, Instant)], i: usize, others: &[usize], from: 
 
 #[test]
 fn a_partition_2_3_downs_the_small_side_which_rejoins_after_the_heal() {
-    partition(&[&[1, 2]], &[1, 2], Duration::from_secs(30));
+    partition(Cut::Groups(&[&[1, 2]]), &[1, 2], Duration::from_secs(30));
 }
 
 #[test]
 fn a_partition_1_4_downs_the_lone_node() {
-    partition(&[&[1]], &[1], Duration::from_secs(15));
+    partition(Cut::Groups(&[&[1]]), &[1], Duration::from_secs(15));
 }
 
-/// No side holds a majority: every side downs itself, and the cluster
-/// forms again from their new lives once the partition heals.
 #[test]
 fn a_partition_2_2_1_with_no_majority_downs_every_side() {
+    // no side holds more than half: keep-majority's tie rule (half of the
+    // cluster holding its lowest name) needs an even split, so every side
+    // downs itself and the cluster forms again after the heal
     partition(
-        &[&[1, 2], &[3, 4]],
+        Cut::Groups(&[&[1, 2], &[3, 4]]),
         &[1, 2, 3, 4, 5],
         Duration::from_secs(15),
     );
 }
 
-/// Cuts the five hosts into `groups` (the hosts in none stay together) for
-/// `hold`; the nodes `losers` must down themselves, the others not.
-fn partition(groups: &[&[usize]], losers: &[usize], hold: Duration) {
+#[test]
+fn a_one_way_partition_downs_the_node_that_cannot_send() {
+    partition(Cut::OneWay(5), &[5], Duration::from_secs(15));
+}
+
+/// How the hosts are cut.
+#[derive(Clone, Copy)]
+enum Cut {
+    /// Each group cut off from the rest and from each other (the hosts in
+    /// none stay together).
+    Groups(&'static [&'static [usize]]),
+    /// What this host sends to the others is dropped; what they send to
+    /// it arrives.
+    OneWay(usize),
+}
+
+const PORT: u16 = 7100;
+
+/// The watchers' ask: a Fibonacci number, checked.
+fn ask_fib(node: &Node, group: &str, n: u64) -> Option<AskFuture> {
+    let pool = node.global().group::<FibWorker>(group);
+    let worker = pool.get(n as usize % pool.len().max(1))?.clone();
+    let k = 15 + (n % 10) as u32;
+    Some(Box::pin(async move {
+        let v = worker.ask(Fib(k)).timeout(ASK_TIMEOUT).await?;
+        Ok(v == fib(k))
+    }))
+}
+
+/// Cuts the five hosts as `cut` says for `hold`; the nodes `losers` must
+/// down themselves, the others not.
+fn partition(cut: Cut, losers: &[usize], hold: Duration) {
     let _one = arbour_tests::one_cluster_at_a_time();
     let Some(hosts) = Hosts::make(5) else {
         eprintln!(
@@ -123,19 +164,20 @@ fn partition(groups: &[&[usize]], losers: &[usize], hold: Duration) {
         STABLE_AFTER.as_secs()
     );
     for i in 1..=5 {
-        file +=
-            &format!("\n[[node]]\nname = \"n{i}\"\nlisten = \"10.231.0.{i}:7100\"\nworkers = 1\n");
+        file += &format!(
+            "\n[[node]]\nname = \"n{i}\"\nlisten = \"10.231.0.{i}:{PORT}\"\nworkers = 1\n"
+        );
     }
-    // a deployment supervised on the small side: its new lives must not
-    // start it again while they are cut off
-    file += "\n[[deploy]]\nname = \"pool\"\nkind = \"fib_worker\"\ninstances = 2\n\
-             on = { node = \"n1\" }\nsupervise_on = \"n1\"\n";
+    // a pool over every node, supervised on n1 (on the small side of the
+    // cuts that have one)
+    file += "\n[[deploy]]\nname = \"pool\"\nkind = \"fib_worker\"\ninstances = 5\n\
+             supervise_on = \"n1\"\n";
     std::fs::write(&path, file).expect("write");
     let (tx, lines) = channel();
     let mut runs = Vec::new();
     for i in 1..=hosts.names.len() {
         let tx = tx.clone();
-        runs.push(hosts.run_node(i, &path, move |line| {
+        runs.push(hosts.run_node(&arbour_bin(), i, &path, move |line| {
             tx.send((i, line, Instant::now())).is_ok()
         }));
     }
@@ -152,31 +194,72 @@ fn partition(groups: &[&[usize]], losers: &[usize], hold: Duration) {
             && first(seen, 1, "deploy pool started", began).is_some()
     });
 
-    // cut 2|3
-    let cut = Instant::now();
-    hosts.partition(groups);
+    // a watcher on each side of the cut, asking through the pool's group
+    let sides: Vec<Vec<usize>> = match cut {
+        Cut::Groups(groups) => {
+            let mut v: Vec<Vec<usize>> = groups.iter().map(|g| g.to_vec()).collect();
+            let rest: Vec<usize> = all.into_iter().filter(|i| !groups.iter().any(|g| g.contains(i))).collect();
+            v.push(rest);
+            v
+        }
+        Cut::OneWay(from) => vec![vec![from], all.into_iter().filter(|i| *i != from).collect()],
+    };
+    let what = Watched {
+        cluster: "split".into(),
+        secret: "s3cret".into(),
+        port: PORT,
+        group: "pool".into(),
+        name: arbour_node::fence_name("pool"),
+    };
+    let asker: Asker = ask_fib;
+    // a watcher of each side's own nodes counts what runs there; another
+    // on each side, connected to every node, asks across the cut
+    let mut watchers: Vec<Side> = sides
+        .iter()
+        .map(|s| Side::watch(&hosts, s, s, what.clone(), None))
+        .collect();
+    let mut askers: Vec<Side> = sides
+        .iter()
+        .map(|s| Side::watch(&hosts, s, &all, what.clone(), Some(asker)))
+        .collect();
+    // every watcher sees its side's instances before the cut
+    let deadline = Instant::now() + LIMIT;
+    while overlap(&watchers.iter().collect::<Vec<_>>(), Instant::now() - Duration::from_millis(100)).0 < 5 {
+        assert!(Instant::now() < deadline, "the watchers never saw the pool's 5 instances");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let cut_at = Instant::now();
+    match cut {
+        Cut::Groups(groups) => hosts.partition(groups),
+        Cut::OneWay(from) => {
+            for to in all.into_iter().filter(|i| *i != from) {
+                hosts.drop_from(from, to);
+            }
+        }
+    }
     w.until("the small side downs itself", LIMIT, |seen| {
         small
             .iter()
-            .all(|i| first(seen, *i, &format!("node n{i} downed"), cut).is_some())
+            .all(|i| first(seen, *i, &format!("node n{i} downed"), cut_at).is_some())
     });
     let bound = STABLE_AFTER + Duration::from_secs(2);
     for &i in &small {
-        let at = first(&w.seen, i, &format!("node n{i} downed"), cut).expect("downed");
-        eprintln!("n{i} downed itself {:?} after the cut", at - cut);
+        let at = first(&w.seen, i, &format!("node n{i} downed"), cut_at).expect("downed");
+        eprintln!("n{i} downed itself {:?} after the cut", at - cut_at);
         assert!(
-            at - cut <= bound + Duration::from_millis(1500),
+            at - cut_at <= bound + Duration::from_millis(1500),
             "n{i} downed itself {:?} after the cut (stable_after + 2 s + detection: {bound:?} + 1.5 s)",
-            at - cut
+            at - cut_at
         );
     }
     // the rest of the partition: the big side never downs itself, and the
     // small side's new lives wait, starting nothing
-    std::thread::sleep(hold.saturating_sub(cut.elapsed()));
+    std::thread::sleep(hold.saturating_sub(cut_at.elapsed()));
     w.drain();
     for &i in &big {
         assert!(
-            first(&w.seen, i, &format!("node n{i} downed"), cut).is_none(),
+            first(&w.seen, i, &format!("node n{i} downed"), cut_at).is_none(),
             "n{i}, on the big side, downed itself:\n{}",
             w.log()
         );
@@ -187,23 +270,56 @@ fn partition(groups: &[&[usize]], losers: &[usize], hold: Duration) {
                 &w.seen,
                 i,
                 &format!("node n{i} waiting for 3 of the file's nodes"),
-                cut
+                cut_at
             )
             .is_some(),
             "n{i}'s new life does not wait for the cluster:\n{}",
             w.log()
         );
         assert!(
-            first(&w.seen, i, &format!("node n{i} admitted"), cut).is_none(),
+            first(&w.seen, i, &format!("node n{i} admitted"), cut_at).is_none(),
             "n{i}'s new life was admitted on the small side:\n{}",
             w.log()
         );
-    }
-    for &i in &small {
         assert!(
-            first(&w.seen, i, "deploy pool started", cut).is_none()
-                && first(&w.seen, i, "deploy pool taken over", cut).is_none(),
+            first(&w.seen, i, "deploy pool started", cut_at).is_none()
+                && first(&w.seen, i, "deploy pool taken over", cut_at).is_none(),
             "the small side started its deployment again:\n{}",
+            w.log()
+        );
+    }
+    // what the watchers saw: never more than 5 instances, never the fence
+    // on two sides; after the bound, nothing on a losing side
+    let watching: Vec<&Side> = watchers.iter().collect();
+    let (most, holders) = overlap(&watching, cut_at);
+    eprintln!("during the partition: at most {most} instances at once, the fence on at most {holders} side(s) at once");
+    assert!(most <= 5, "{most} instances ran at once over the sides (5 configured):\n{}", w.log());
+    assert!(holders <= 1, "the deployment's fence was held on {holders} sides at once:\n{}", w.log());
+    for side in &watchers {
+        if !side.nodes.iter().all(|i| small.contains(i)) {
+            continue;
+        }
+        let late: Vec<_> = side
+            .samples()
+            .into_iter()
+            .filter(|x| x.at >= cut_at + bound && (x.instances > 0 || x.holds_name))
+            .collect();
+        assert!(
+            late.is_empty(),
+            "the losing side {:?} still ran instances or held the fence {:?} after the cut: {:?}",
+            side.nodes,
+            late[0].at - cut_at,
+            late[0]
+        );
+    }
+    if let Some(winner) = watchers.iter().find(|s| s.nodes.iter().all(|i| big.contains(i)) && !big.is_empty()) {
+        let last = winner.samples().last().cloned().expect("samples");
+        assert!(
+            last.instances == 5 && last.holds_name,
+            "the side that goes on ({:?}) ends the partition with {} instances, fence held: {}:\n{}",
+            winner.nodes,
+            last.instances,
+            last.holds_name,
             w.log()
         );
     }
@@ -233,15 +349,29 @@ fn partition(groups: &[&[usize]], losers: &[usize], hold: Duration) {
         "the downed side's new lives are admitted {:?} after the heal",
         back - healed
     );
-    // the pool runs again (on n1, where its placement puts it), supervised
-    // by whichever node holds it now
-    w.until("the deployment runs again", within, |seen| {
-        all.iter().any(|i| {
-            first(seen, *i, "deploy pool started", healed)
-                .or_else(|| first(seen, *i, "deploy pool taken over", healed))
-                .is_some()
-        })
-    });
+    if big.is_empty() {
+        // every side downed itself: the cluster forms anew and starts it
+        w.until("the deployment runs again", within, |seen| {
+            all.iter().any(|i| first(seen, *i, "deploy pool started", healed).is_some())
+        });
+    }
+    for side in &mut askers {
+        side.stop();
+        let asks = side.asks();
+        eprintln!("asks from side {:?}: {asks:?}", side.nodes);
+        assert_eq!(asks.timed_out, 0, "asks from side {:?} waited out their timeout: {asks:?}", side.nodes);
+        assert_eq!(asks.wrong, 0, "wrong answers on side {:?}", side.nodes);
+        assert!(asks.ok > 0, "no ask answered on side {:?}: {asks:?}", side.nodes);
+        // a client's connection to a node cut off counts as lost after
+        // 3 s of silence: the asks to it fail then, with NodeDown
+        assert!(
+            asks.slowest_failure <= Duration::from_millis(3500),
+            "an ask from side {:?} took {:?} to fail",
+            side.nodes,
+            asks.slowest_failure
+        );
+    }
+    drop(watchers);
     drop(runs);
     let _ = std::fs::remove_dir_all(&dir);
 }
