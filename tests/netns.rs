@@ -103,7 +103,14 @@ impl Hosts {
     pub fn drop_from(&self, from: usize, to: usize) {
         let dst = format!("10.231.0.{to}/32");
         assert!(
-            ip(&["-n", &self.names[from - 1], "route", "add", "blackhole", &dst]),
+            ip(&[
+                "-n",
+                &self.names[from - 1],
+                "route",
+                "add",
+                "blackhole",
+                &dst
+            ]),
             "blackhole route in {}",
             self.names[from - 1]
         );
@@ -149,7 +156,14 @@ impl Hosts {
                 ip(&["link", "set", &end, "master", &format!("{}br", self.tag)]),
                 "heal: moving {end}"
             );
-            ip(&["-n", &self.names[i - 1], "route", "flush", "type", "blackhole"]);
+            ip(&[
+                "-n",
+                &self.names[i - 1],
+                "route",
+                "flush",
+                "type",
+                "blackhole",
+            ]);
         }
     }
 }
@@ -279,7 +293,10 @@ impl Side {
 
     /// The samples so far.
     pub fn samples(&self) -> Vec<Sample> {
-        self.samples.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.samples
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The asks so far.
@@ -348,14 +365,20 @@ fn watch(
             let ids = node.global().group_ids(&what.group);
             let on_side = |id: &ActorId| names.iter().any(|n| **n == *id.node.name);
             let instances = ids.iter().filter(|id| on_side(id)).count();
-            let holds_name = node.global().whereis_id(&what.name).is_some_and(|id| on_side(&id));
+            let holds_name = node
+                .global()
+                .whereis_id(&what.name)
+                .is_some_and(|id| on_side(&id));
             n += 1;
             if n % 2 == 0 {
-                samples.lock().unwrap_or_else(|p| p.into_inner()).push(Sample {
-                    at: Instant::now(),
-                    instances,
-                    holds_name,
-                });
+                samples
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(Sample {
+                        at: Instant::now(),
+                        instances,
+                        holds_name,
+                    });
             }
             let Some(ask) = asker.and_then(|a| a(&node, &what.group, n)) else {
                 continue;
@@ -385,9 +408,9 @@ fn watch(
 }
 
 /// The most instances running at once over all sides (each side's latest
-/// sample at every sample of any side), and the most sides holding the
-/// name at once, from `from` on.
-pub fn overlap(sides: &[&Side], from: Instant) -> (usize, usize) {
+/// sample at every sample of any side), the most sides holding the name
+/// at once, from `from` on; and when the most instances ran.
+pub fn overlap(sides: &[&Side], from: Instant) -> (usize, usize, Instant) {
     let mut all: Vec<(Instant, usize, Sample)> = sides
         .iter()
         .enumerate()
@@ -396,12 +419,15 @@ pub fn overlap(sides: &[&Side], from: Instant) -> (usize, usize) {
         .collect();
     all.sort_by_key(|(at, _, _)| *at);
     let mut latest: Vec<Option<Sample>> = vec![None; sides.len()];
-    let (mut most, mut holders) = (0, 0);
-    for (_, k, x) in all {
+    let (mut most, mut holders, mut when) = (0, 0, from);
+    for (at, k, x) in all {
         latest[k] = Some(x);
         let now: Vec<&Sample> = latest.iter().flatten().collect();
-        most = most.max(now.iter().map(|s| s.instances).sum());
+        let running = now.iter().map(|s| s.instances).sum();
+        if running > most {
+            (most, when) = (running, at);
+        }
         holders = holders.max(now.iter().filter(|s| s.holds_name).count());
     }
-    (most, holders)
+    (most, holders, when)
 }

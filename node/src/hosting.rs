@@ -31,7 +31,7 @@
 
 use crate::App;
 use actix::prelude::*;
-use arbour::cluster::{MemberEvent, RegistryEvent, HANDOVER_MARGIN};
+use arbour::cluster::{RegistryEvent, HANDOVER_MARGIN};
 use arbour::supervision::Release;
 use arbour::{ActorId, Node, SupervisorRef};
 use arbour_config::{ClusterFile, Deploy};
@@ -195,6 +195,7 @@ pub(crate) async fn host(
     // held is taken only HANDOVER_MARGIN later, for a partition's other
     // side to have stopped its supervisor first
     let mut last_down: Option<tokio::time::Instant> = None;
+    let mut known_down: BTreeSet<(String, u64)> = BTreeSet::new();
     loop {
         // this node's turn: the fence is free and the rule picks it
         loop {
@@ -203,8 +204,21 @@ pub(crate) async fn host(
             let free = node.global().whereis_id(&fence).is_none();
             seen_held |= !free;
             seen_every_node |= sees_every_node(&node, &file);
-            let margin_left = last_down
-                .map_or(Duration::ZERO, |t| HANDOVER_MARGIN.saturating_sub(t.elapsed()));
+            // (the verdict's event may come after the registry change it
+            // caused, from another thread: membership's state is read)
+            let down: BTreeSet<(String, u64)> = node
+                .membership()
+                .down()
+                .into_iter()
+                .map(|m| (m.name, m.incarnation))
+                .collect();
+            if down.iter().any(|m| !known_down.contains(m)) {
+                last_down = Some(tokio::time::Instant::now());
+            }
+            known_down = down;
+            let margin_left = last_down.map_or(Duration::ZERO, |t| {
+                HANDOVER_MARGIN.saturating_sub(t.elapsed())
+            });
             if free
                 && margin_left.is_zero()
                 && acts_for_the_cluster(&node, &file)
@@ -215,14 +229,14 @@ pub(crate) async fn host(
             {
                 break;
             }
-            let wait = if margin_left.is_zero() { RECHECK } else { margin_left };
+            let wait = if margin_left.is_zero() {
+                RECHECK
+            } else {
+                margin_left
+            };
             tokio::select! {
                 r = registry.recv() => if matches!(r, Err(RecvError::Closed)) { return },
-                m = members.recv() => match m {
-                    Err(RecvError::Closed) => return,
-                    Ok(MemberEvent::Down(_)) => last_down = Some(tokio::time::Instant::now()),
-                    _ => {}
-                },
+                m = members.recv() => if matches!(m, Err(RecvError::Closed)) { return },
                 () = tokio::time::sleep(wait) => {}
             }
         }
@@ -289,7 +303,6 @@ pub(crate) async fn host(
                 m = members.recv() => match m {
                     Err(RecvError::Closed) => break Ended::FenceLost,
                     _ if !acts_for_the_cluster(&node, &file) => break Ended::NoQuorum,
-                    Ok(MemberEvent::Down(_)) => last_down = Some(tokio::time::Instant::now()),
                     _ => {}
                 },
             }

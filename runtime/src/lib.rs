@@ -178,8 +178,7 @@ internal_mod!(
 /// and how one node sees it all ([`Node::status_of`]).
 pub mod cluster {
     pub use crate::membership::{
-        MemberEvent, MemberId, Membership, MembershipConfig, SplitBrain, Strategy,
-        HANDOVER_MARGIN,
+        MemberEvent, MemberId, Membership, MembershipConfig, SplitBrain, Strategy, HANDOVER_MARGIN,
     };
     pub use crate::node::{NodeStatus, SpawnKind, DEFAULT_DRAIN_TIMEOUT};
     pub use crate::registry::{GlobalRegistry, RegistryEvent};

@@ -175,7 +175,7 @@ pub(crate) struct Spawner {
     joiner: OnceLock<Joiner>,
     /// Who drains, and what to move when a node does.
     drains: Drains,
-    /// The actors started here for other nodes.
+    /// The actors placed on this node.
     served: Served,
 }
 
@@ -317,6 +317,7 @@ impl Spawner {
             ));
         }
         let actor = self.kinds.start(host, kind, bytes).await?;
+        self.served.record(actor.clone());
         if let Ok(net) = self.net() {
             net.export_entry(actor.clone());
         }
@@ -344,12 +345,8 @@ impl Spawner {
         };
         let conn = caller.conn.clone();
         let me = net.me.clone();
-        let (this, wanted, asker) = (self.clone(), kind.clone(), caller.node().to_owned());
-        let started = async move {
-            let actor = this.start_here(&host, &wanted, &args, group).await?;
-            this.served.record(&asker, actor.clone());
-            Ok(actor)
-        };
+        let (this, wanted) = (self.clone(), kind.clone());
+        let started = async move { this.start_here(&host, &wanted, &args, group).await };
         let reply = move |outcome: Result<Arc<dyn Exported>, Refusal>| {
             let outcome: Result<u64, Refusal> = outcome.map(|actor| actor.id().local);
             if let Err(why) = &outcome {
@@ -386,20 +383,17 @@ impl Spawner {
     }
 
     /// Membership changed (a member suspected or declared down): if this
-    /// node no longer reaches a quorum, the actors it started for nodes
-    /// it cannot reach stop (see [`quorum`]).
+    /// node no longer reaches a quorum, the actors placed on it stop (see
+    /// [`quorum`]).
     pub(crate) fn reach_changed(&self) {
-        let Some(view) = self.view.get() else {
-            return;
-        };
-        if view.has_quorum() {
+        if self.view.get().is_none_or(|v| v.has_quorum()) {
             return;
         }
-        let stopped = self.served.stop_for(|peer| !view.reaches(peer));
+        let stopped = self.served.stop_all();
         if stopped > 0 {
             tracing::warn!(
                 stopped,
-                "this node reaches no quorum of the cluster: the actors it started for nodes it cannot reach stop (their supervisors restart them on the side that goes on)"
+                "this node reaches no quorum of the cluster: the actors placed on it stop (their supervisors restart them on the side that goes on)"
             );
         }
     }

@@ -65,7 +65,9 @@ workers = 1
     let mut runs = Vec::new();
     for i in 0..hosts.names.len() {
         let tx = tx.clone();
-        runs.push(hosts.run_node(&arbour_bin(), i + 1, &path, move |line| tx.send((i, line)).is_ok()));
+        runs.push(hosts.run_node(&arbour_bin(), i + 1, &path, move |line| {
+            tx.send((i, line)).is_ok()
+        }));
     }
     // each node listens on its own host's address, and sees the two others up
     wait_all(&lines, 3 * 2, |i, line| {
