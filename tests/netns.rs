@@ -370,7 +370,7 @@ fn watch(
                 .whereis_id(&what.name)
                 .is_some_and(|id| on_side(&id));
             n += 1;
-            if n % 2 == 0 {
+            if n.is_multiple_of(2) {
                 samples
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())

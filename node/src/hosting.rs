@@ -6,8 +6,13 @@
 //! cluster singleton lives on the oldest node.
 //!
 //! A node acts only while it sees a quorum of the file's nodes (as the
-//! split-brain resolver counts: more than half under keep-majority), so a
-//! cluster still forming, or a partition's losing side, elects no one.
+//! split-brain resolver counts: more than half under keep-majority) and
+//! reaches a quorum of the members (`Membership::has_quorum`), so a
+//! cluster still forming, or a partition's losing side, elects no one; a
+//! supervising node that loses its quorum stops its supervisor at once
+//! (at its first suspicions). A fence whose holder was declared down is
+//! taken only `HANDOVER_MARGIN` after the verdict, by which time the
+//! holder, if it sits across a partition rather than dead, has stopped.
 //!
 //! It also waits until its registry replica holds every live member's
 //! part, and, unless it has seen every node of the file in this life,

@@ -223,7 +223,7 @@ fn partition(cut: Cut, losers: &[usize], hold: Duration) {
     let asker: Asker = ask_fib;
     // a watcher of each side's own nodes counts what runs there; another
     // on each side, connected to every node, asks across the cut
-    let mut watchers: Vec<Side> = sides
+    let watchers: Vec<Side> = sides
         .iter()
         .map(|s| Side::watch(&hosts, s, s, what.clone(), None))
         .collect();
