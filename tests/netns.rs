@@ -11,6 +11,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -430,4 +431,213 @@ pub fn overlap(sides: &[&Side], from: Instant) -> (usize, usize, Instant) {
         holders = holders.max(now.iter().filter(|s| s.holds_name).count());
     }
     (most, holders, when)
+}
+
+/// Every node's stdout lines (node 1-based), with when each came; all
+/// lines read so far are kept.
+#[derive(Debug)]
+pub struct Lines {
+    /// The lines as they come.
+    lines: Receiver<(usize, String, Instant)>,
+    /// Every line read so far.
+    pub seen: Vec<(usize, String, Instant)>,
+}
+
+impl Lines {
+    /// Reads lines until `done` holds of those seen (bounded by `within`).
+    pub fn until(
+        &mut self,
+        what: &str,
+        within: Duration,
+        done: impl Fn(&[(usize, String, Instant)]) -> bool,
+    ) {
+        let deadline = Instant::now() + within;
+        while !done(&self.seen) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => self.seen.push(l),
+                Err(e) => panic!(
+                    "{what}: not within {within:?} ({e}); lines:\n{}",
+                    self.log()
+                ),
+            }
+        }
+    }
+
+    /// Reads whatever has arrived, without waiting.
+    pub fn drain(&mut self) {
+        while let Ok(l) = self.lines.try_recv() {
+            self.seen.push(l);
+        }
+    }
+
+    /// The lines read so far, with seconds from the first.
+    pub fn log(&self) -> String {
+        let t0 = self.seen.first().map(|(_, _, at)| *at);
+        self.seen
+            .iter()
+            .map(|(i, l, at)| {
+                format!(
+                    "{:>7.3} n{i}: {l}",
+                    t0.map_or(0.0, |t| (*at - t).as_secs_f64())
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// When node `i` first printed a line starting with `prefix`, after `from`.
+pub fn first(
+    seen: &[(usize, String, Instant)],
+    i: usize,
+    prefix: &str,
+    from: Instant,
+) -> Option<Instant> {
+    seen.iter()
+        .find(|(n, l, at)| *n == i && l.starts_with(prefix) && *at >= from)
+        .map(|(_, _, at)| *at)
+}
+
+/// Whether node `i` sees every node of `others` up (a line `member up X`
+/// or `member replaced X` after `from`).
+pub fn sees_up(
+    seen: &[(usize, String, Instant)],
+    i: usize,
+    others: &[usize],
+    from: Instant,
+) -> bool {
+    others.iter().filter(|o| **o != i).all(|o| {
+        first(seen, i, &format!("member up n{o} "), from).is_some()
+            || first(seen, i, &format!("member replaced n{o} "), from).is_some()
+    })
+}
+
+/// How the hosts are cut.
+#[derive(Clone, Copy, Debug)]
+pub enum Cut {
+    /// Each group cut off from the rest and from each other (the hosts in
+    /// none stay together).
+    Groups(&'static [&'static [usize]]),
+    /// What this host sends to the others is dropped; what they send to
+    /// it arrives.
+    OneWay(usize),
+}
+
+/// The port every node of a [`Split`] listens on.
+pub const PORT: u16 = 7100;
+
+/// Five `arbour run` processes, one per host, from one file (cluster
+/// `split`, secret `s3cret`), with a pool of 5 `fib_worker`s over every
+/// node supervised on n1; killed and removed on drop.
+#[derive(Debug)]
+pub struct Split {
+    /// The hosts.
+    pub hosts: Hosts,
+    /// The nodes' stdout lines.
+    pub lines: Lines,
+    runs: Vec<Run>,
+    dir: std::path::PathBuf,
+}
+
+/// All five hosts.
+pub const ALL: [usize; 5] = [1, 2, 3, 4, 5];
+
+impl Split {
+    /// Starts the nodes (`stable_after` for the resolver, else its
+    /// default) and waits until the cluster formed and the pool started;
+    /// `None` where the hosts cannot be made.
+    pub fn start(arbour: &std::path::Path, stable_after: Option<Duration>) -> Option<Self> {
+        let hosts = Hosts::make(5)?;
+        let dir = std::env::temp_dir().join(format!("arbour-split-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("cluster.toml");
+        let mut file = "[cluster]\nname = \"split\"\nsecret = \"s3cret\"\n\n\
+             [cluster.split_brain]\nstrategy = \"keep-majority\"\n"
+            .to_owned();
+        if let Some(d) = stable_after {
+            file += &format!("stable_after = \"{}ms\"\n", d.as_millis());
+        }
+        for i in ALL {
+            file += &format!(
+                "\n[[node]]\nname = \"n{i}\"\nlisten = \"10.231.0.{i}:{PORT}\"\nworkers = 1\n"
+            );
+        }
+        // a pool over every node, supervised on n1 (on the small side of
+        // the cuts that have one)
+        file += "\n[[deploy]]\nname = \"pool\"\nkind = \"fib_worker\"\ninstances = 5\n\
+                 supervise_on = \"n1\"\n";
+        std::fs::write(&path, file).expect("write");
+        let (tx, lines) = std::sync::mpsc::channel();
+        let runs = ALL
+            .iter()
+            .map(|&i| {
+                let tx = tx.clone();
+                hosts.run_node(arbour, i, &path, move |line| {
+                    tx.send((i, line, Instant::now())).is_ok()
+                })
+            })
+            .collect();
+        let mut lines = Lines {
+            lines,
+            seen: Vec::new(),
+        };
+        let began = Instant::now();
+        lines.until("the cluster forms", Duration::from_secs(60), |seen| {
+            ALL.iter().all(|i| sees_up(seen, *i, &ALL, began))
+                && first(seen, 1, "deploy pool started", began).is_some()
+        });
+        Some(Self {
+            hosts,
+            lines,
+            runs,
+            dir,
+        })
+    }
+
+    /// The sides `cut` makes (the hosts in no group are one more side).
+    pub fn sides(cut: Cut) -> Vec<Vec<usize>> {
+        match cut {
+            Cut::Groups(groups) => {
+                let mut v: Vec<Vec<usize>> = groups.iter().map(|g| g.to_vec()).collect();
+                v.push(
+                    ALL.into_iter()
+                        .filter(|i| !groups.iter().any(|g| g.contains(i)))
+                        .collect(),
+                );
+                v
+            }
+            Cut::OneWay(from) => vec![vec![from], ALL.into_iter().filter(|i| *i != from).collect()],
+        }
+    }
+
+    /// Cuts the hosts.
+    pub fn cut(&self, cut: Cut) {
+        match cut {
+            Cut::Groups(groups) => self.hosts.partition(groups),
+            Cut::OneWay(from) => {
+                for to in ALL.into_iter().filter(|i| *i != from) {
+                    self.hosts.drop_from(from, to);
+                }
+            }
+        }
+    }
+
+    /// What a [`Side`] of this cluster watches: the pool and its fence.
+    pub fn watched() -> Watched {
+        Watched {
+            cluster: "split".into(),
+            secret: "s3cret".into(),
+            port: PORT,
+            group: "pool".into(),
+            name: "arbour.deploy.pool".into(),
+        }
+    }
+}
+
+impl Drop for Split {
+    fn drop(&mut self) {
+        self.runs.clear();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

@@ -34,9 +34,10 @@
 //! releases their children (they run on) and gives up the fences, and the
 //! next node in line adopts them.
 
+use crate::rebalance::Rebalancer;
 use crate::App;
 use actix::prelude::*;
-use arbour::cluster::{RegistryEvent, HANDOVER_MARGIN};
+use arbour::cluster::{MemberEvent, RegistryEvent, HANDOVER_MARGIN};
 use arbour::supervision::Release;
 use arbour::{ActorId, Node, SupervisorRef};
 use arbour_config::{ClusterFile, Deploy};
@@ -297,9 +298,13 @@ pub(crate) async fn host(
         // this node no longer reaches a quorum
         let exited = sup.exited();
         tokio::pin!(exited);
+        // a node that joins or returns gets its share of the instances
+        let mut rebalancer = Rebalancer::default();
+        rebalancer.member_came();
         let ended = loop {
             tokio::select! {
                 reason = &mut exited => break Ended::Exited(reason),
+                () = rebalancer.wait() => rebalancer.step(&node, &file, &d, &report),
                 e = registry.recv() => match e {
                     Ok(RegistryEvent::NameLost { name, .. }) if name == fence => break Ended::FenceLost,
                     Err(RecvError::Closed) => break Ended::FenceLost,
@@ -308,6 +313,7 @@ pub(crate) async fn host(
                 m = members.recv() => match m {
                     Err(RecvError::Closed) => break Ended::FenceLost,
                     _ if !acts_for_the_cluster(&node, &file) => break Ended::NoQuorum,
+                    Ok(MemberEvent::Up(_) | MemberEvent::Replaced { .. }) => rebalancer.member_came(),
                     _ => {}
                 },
             }
@@ -388,10 +394,7 @@ fn spread(node: &Node, d: &Deploy) -> String {
     for id in node.global().group_ids(&d.name) {
         *by.entry(id.node.name.to_string()).or_default() += 1;
     }
-    by.iter()
-        .map(|(n, c)| format!("{n}={c}"))
-        .collect::<Vec<_>>()
-        .join(" ")
+    crate::rebalance::spread(&by)
 }
 
 /// A supervisor and what it did on starting: instances adopted, surplus

@@ -14,6 +14,7 @@ mod cli;
 mod demo;
 pub mod fib;
 mod hosting;
+mod rebalance;
 mod run;
 mod serve;
 mod status;

@@ -237,7 +237,8 @@ pub(crate) trait RemoteSpawn: Send + Sync {
     fn reaches(&self, name: &str) -> bool;
 }
 
-/// What a node that drains calls for an actor it runs for another
-/// (a supervisor's remote child): start a replacement elsewhere, then stop
-/// the original ([`RemoteSpawn::on_drain`]).
-pub(crate) type Mover = Box<dyn Fn() + Send + Sync>;
+/// What moves an actor a supervisor here runs on another node (its
+/// remote child): start a replacement on the node given (else where the
+/// placement picks), then stop the original. Called when the actor's node
+/// drains ([`RemoteSpawn::on_drain`]), or to even a deployment's spread.
+pub(crate) type Mover = Box<dyn Fn(Option<String>) + Send + Sync>;

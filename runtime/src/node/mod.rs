@@ -424,6 +424,16 @@ impl Node {
             .map_err(|e| SupervisorError::Placement(e.to_string()))?
     }
 
+    /// Moves `actor`, a remote child of a supervisor on this node
+    /// ([`ChildSpec::remote`](crate::supervision::ChildSpec::remote)), to
+    /// node `to`: a replacement starts there, then the original stops; the
+    /// supervisor sees no exit and counts no restart (stop-after-start, as
+    /// a draining node's children move). False if no supervisor here has
+    /// it. If the start fails, the original runs on (and it is logged).
+    pub fn move_child(&self, actor: &crate::ActorId, to: &str) -> bool {
+        self.services().is_ok_and(|s| s.spawner.move_to(actor, to))
+    }
+
     /// Runs `hook` when the node begins a graceful shutdown (a signal,
     /// [`Node::shutdown`], the last handle dropped), before its supervisors
     /// stop: the moment to hand over what should outlive this node (see

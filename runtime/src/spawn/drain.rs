@@ -87,10 +87,23 @@ impl Drains {
         chosen
             .into_iter()
             .map(|(local, mover)| {
-                mover();
+                mover(None);
                 local
             })
             .collect()
+    }
+
+    /// Calls the mover of `actor` with the node to move it to; false if
+    /// no supervisor here has it as a remote child.
+    pub(crate) fn move_to(&self, actor: &ActorId, node: &str) -> bool {
+        let mover = lock(&self.movers)
+            .values()
+            .find(|(a, _)| a == actor)
+            .map(|(_, m)| m.clone());
+        mover.is_some_and(|m| {
+            m(Some(node.to_owned()));
+            true
+        })
     }
 }
 
@@ -113,7 +126,7 @@ mod tests {
         let calls = Arc::new(AtomicUsize::new(0));
         let mover = || {
             let c = calls.clone();
-            Box::new(move || {
+            Box::new(move |_| {
                 c.fetch_add(1, Ordering::Relaxed);
             }) as Mover
         };

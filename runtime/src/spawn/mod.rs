@@ -398,6 +398,13 @@ impl Spawner {
         }
     }
 
+    /// Moves `actor`, a remote child of a supervisor on this node, to node
+    /// `to`: a replacement starts there, then the original stops (the
+    /// supervisor sees no exit). False if no supervisor here has it.
+    pub(crate) fn move_to(&self, actor: &crate::actor::ActorId, to: &str) -> bool {
+        self.drains.move_to(actor, to)
+    }
+
     /// Node `node`'s life is over (it left, was declared down, or
     /// restarted): a new life of it takes actors again.
     pub(crate) fn peer_gone(&self, node: &str) {

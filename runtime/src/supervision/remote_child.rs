@@ -16,7 +16,9 @@
 //! When the actor's node drains (it is leaving), the shim moves it: it
 //! starts a replacement on a node the placement picks (never a draining
 //! one), watches that, and only then stops the original. The supervisor
-//! sees no exit, and counts no restart.
+//! sees no exit, and counts no restart. A move to a given node
+//! ([`Node::move_child`](crate::Node::move_child), which evens a
+//! deployment's spread when a node joins) goes the same way.
 
 use crate::actor::watch::Monitor;
 use crate::actor::{
@@ -49,11 +51,12 @@ impl Release {
     }
 }
 
-/// Starts one instance of a remote child's kind where its placement says
-/// (each start, and each move off a draining node).
+/// Starts one instance of a remote child's kind where its placement says,
+/// or on the node given (each start, and each move).
 type Respawn<A> = Arc<
     dyn Fn(
             &Host,
+            Option<String>,
         )
             -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<ActorRef<A>, StartError>>>>
         + Send
@@ -92,10 +95,11 @@ impl<A: Actor<Context = Context<A>>> std::fmt::Debug for RemoteChild<A> {
 #[rtype(result = "()")]
 struct RemoteExited(ActorId, ExitReason);
 
-/// The actor's node drains: move it.
+/// Move the actor: its node drains (`None`: where the placement picks),
+/// or its deployment's spread is evened (to the node given).
 #[derive(Message)]
 #[rtype(result = "()")]
-struct Move;
+struct Move(Option<String>);
 
 impl<A: Actor<Context = Context<A>>> RemoteChild<A> {
     /// Watches the actor it stands for now, and registers its mover.
@@ -108,7 +112,7 @@ impl<A: Actor<Context = Context<A>>> RemoteChild<A> {
         if let Some(spawner) = self.host.spawner() {
             let me = ctx.address();
             self.mover =
-                Some(spawner.on_drain(self.remote.id(), Box::new(move || me.do_send(Move))));
+                Some(spawner.on_drain(self.remote.id(), Box::new(move |to| me.do_send(Move(to)))));
         }
     }
 
@@ -133,11 +137,11 @@ impl<A: Actor<Context = Context<A>>> RemoteChild<A> {
                 *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(new);
                 self.watch_remote(ctx);
                 old.stop();
-                tracing::info!(from = %old.id(), to = %self.remote.id(), "a remote child moved off a draining node: started anew, then stopped there");
+                tracing::info!(from = %old.id(), to = %self.remote.id(), "a remote child moved: started anew, then stopped where it ran");
             }
             Err(e) => tracing::warn!(
                 child = %self.remote.id(),
-                "a remote child could not move off its draining node ({e}): it runs there until the node goes, then is restarted"
+                "a remote child could not move ({e}): it runs where it is"
             ),
         }
     }
@@ -191,12 +195,12 @@ impl<A: Actor<Context = Context<A>>> Handler<RemoteExited> for RemoteChild<A> {
 
 impl<A: Actor<Context = Context<A>>> Handler<Move> for RemoteChild<A> {
     type Result = ();
-    fn handle(&mut self, _: Move, ctx: &mut Context<Self>) {
+    fn handle(&mut self, Move(to): Move, ctx: &mut Context<Self>) {
         if self.moving || self.exited.is_some() {
             return;
         }
         self.moving = true;
-        let start = (self.respawn)(&self.host);
+        let start = (self.respawn)(&self.host, to);
         ctx.spawn(
             actix::fut::wrap_future::<_, Self>(start)
                 .map(|started, this, ctx| this.moved(started, ctx)),
@@ -301,7 +305,7 @@ where
                     tracing::info!(child = %remote.id(), %kind, "a remote child adopted: it runs on, now under this supervisor");
                     remote
                 }
-                None => respawn(&host).await?,
+                None => respawn(&host, None).await?,
             };
             start_shim(&shim, current, remote, opts, &host, release, respawn)
         })
@@ -322,9 +326,9 @@ where
             self.args.clone(),
             self.group.clone(),
         );
-        Arc::new(move |host: &Host| {
-            let (host, placement, kind, group) =
-                (host.clone(), placement.clone(), kind.clone(), group.clone());
+        Arc::new(move |host: &Host, to: Option<String>| {
+            let (host, kind, group) = (host.clone(), kind.clone(), group.clone());
+            let placement = to.map_or_else(|| placement.clone(), Placement::Node);
             let bytes = crate::wire::encode(&args);
             Box::pin(async move {
                 let spawner = host.spawner().ok_or_else(|| {

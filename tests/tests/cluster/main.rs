@@ -9,6 +9,7 @@ mod membership;
 mod partition;
 mod paused;
 mod processes;
+mod rebalance;
 mod registry;
 mod rolling;
 mod singleton;

@@ -21,83 +21,13 @@
 
 use arbour::Node;
 use arbour_node::fib::{fib, Fib, FibWorker};
-use arbour_tests::netns::{overlap, AskFuture, Asker, Hosts, Side, Watched, ASK_TIMEOUT};
+use arbour_tests::netns::{
+    first, overlap, sees_up, AskFuture, Asker, Cut, Side, Split, ALL, ASK_TIMEOUT,
+};
 use arbour_tests::{arbour_bin, LIMIT};
-use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
 const STABLE_AFTER: Duration = Duration::from_secs(3);
-
-/// Every node's stdout lines (node 1-based), with when each came; all
-/// lines read so far are kept.
-struct Watch {
-    lines: Receiver<(usize, String, Instant)>,
-    seen: Vec<(usize, String, Instant)>,
-}
-
-impl Watch {
-    /// Reads lines until `done` holds of those seen (bounded by `within`).
-    fn until(
-        &mut self,
-        what: &str,
-        within: Duration,
-        done: impl Fn(&[(usize, String, Instant)]) -> bool,
-    ) {
-        let deadline = Instant::now() + within;
-        while !done(&self.seen) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) => self.seen.push(l),
-                Err(e) => panic!(
-                    "{what}: not within {within:?} ({e}); lines:\n{}",
-                    self.log()
-                ),
-            }
-        }
-    }
-
-    /// Reads whatever has arrived, without waiting.
-    fn drain(&mut self) {
-        while let Ok(l) = self.lines.try_recv() {
-            self.seen.push(l);
-        }
-    }
-
-    fn log(&self) -> String {
-        let t0 = self.seen.first().map(|(_, _, at)| *at);
-        self.seen
-            .iter()
-            .map(|(i, l, at)| {
-                format!(
-                    "{:>7.3} n{i}: {l}",
-                    t0.map_or(0.0, |t| (*at - t).as_secs_f64())
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-}
-
-/// When node `i` first printed a line starting with `prefix`, after `from`.
-fn first(
-    seen: &[(usize, String, Instant)],
-    i: usize,
-    prefix: &str,
-    from: Instant,
-) -> Option<Instant> {
-    seen.iter()
-        .find(|(n, l, at)| *n == i && l.starts_with(prefix) && *at >= from)
-        .map(|(_, _, at)| *at)
-}
-
-/// Whether node `i` sees every node of `others` up (a line `member up X`
-/// or `member replaced X` after `from`).
-fn sees_up(seen: &[(usize, String, Instant)], i: usize, others: &[usize], from: Instant) -> bool {
-    others.iter().filter(|o| **o != i).all(|o| {
-        first(seen, i, &format!("member up n{o} "), from).is_some()
-            || first(seen, i, &format!("member replaced n{o} "), from).is_some()
-    })
-}
 
 #[test]
 fn a_partition_2_3_downs_the_small_side_which_rejoins_after_the_heal() {
@@ -126,19 +56,6 @@ fn a_one_way_partition_downs_the_node_that_cannot_send() {
     partition(Cut::OneWay(5), &[5], Duration::from_secs(15));
 }
 
-/// How the hosts are cut.
-#[derive(Clone, Copy)]
-enum Cut {
-    /// Each group cut off from the rest and from each other (the hosts in
-    /// none stay together).
-    Groups(&'static [&'static [usize]]),
-    /// What this host sends to the others is dropped; what they send to
-    /// it arrives.
-    OneWay(usize),
-}
-
-const PORT: u16 = 7100;
-
 /// The watchers' ask: a Fibonacci number, checked.
 fn ask_fib(node: &Node, group: &str, n: u64) -> Option<AskFuture> {
     let pool = node.global().group::<FibWorker>(group);
@@ -154,72 +71,19 @@ fn ask_fib(node: &Node, group: &str, n: u64) -> Option<AskFuture> {
 /// down themselves, the others not.
 fn partition(cut: Cut, losers: &[usize], hold: Duration) {
     let _one = arbour_tests::one_cluster_at_a_time();
-    let Some(hosts) = Hosts::make(5) else {
+    let Some(mut split) = Split::start(&arbour_bin(), Some(STABLE_AFTER)) else {
         eprintln!(
             "skipped: cannot make network namespaces here (needs root and `ip netns`); \
              nothing was checked"
         );
         return;
     };
-    let dir = std::env::temp_dir().join(format!("arbour-partition-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let path = dir.join("cluster.toml");
-    let mut file = format!(
-        "[cluster]\nname = \"split\"\nsecret = \"s3cret\"\n\n\
-         [cluster.split_brain]\nstrategy = \"keep-majority\"\nstable_after = \"{}s\"\n",
-        STABLE_AFTER.as_secs()
-    );
-    for i in 1..=5 {
-        file += &format!(
-            "\n[[node]]\nname = \"n{i}\"\nlisten = \"10.231.0.{i}:{PORT}\"\nworkers = 1\n"
-        );
-    }
-    // a pool over every node, supervised on n1 (on the small side of the
-    // cuts that have one)
-    file += "\n[[deploy]]\nname = \"pool\"\nkind = \"fib_worker\"\ninstances = 5\n\
-             supervise_on = \"n1\"\n";
-    std::fs::write(&path, file).expect("write");
-    let (tx, lines) = channel();
-    let mut runs = Vec::new();
-    for i in 1..=hosts.names.len() {
-        let tx = tx.clone();
-        runs.push(hosts.run_node(&arbour_bin(), i, &path, move |line| {
-            tx.send((i, line, Instant::now())).is_ok()
-        }));
-    }
-    let mut w = Watch {
-        lines,
-        seen: Vec::new(),
-    };
-    let all = [1, 2, 3, 4, 5];
+    let all = ALL;
     let small: Vec<usize> = losers.to_vec();
     let big: Vec<usize> = all.into_iter().filter(|i| !small.contains(i)).collect();
-    let began = Instant::now();
-    w.until("the cluster forms", LIMIT, |seen| {
-        all.iter().all(|i| sees_up(seen, *i, &all, began))
-            && first(seen, 1, "deploy pool started", began).is_some()
-    });
-
-    // a watcher on each side of the cut, asking through the pool's group
-    let sides: Vec<Vec<usize>> = match cut {
-        Cut::Groups(groups) => {
-            let mut v: Vec<Vec<usize>> = groups.iter().map(|g| g.to_vec()).collect();
-            let rest: Vec<usize> = all
-                .into_iter()
-                .filter(|i| !groups.iter().any(|g| g.contains(i)))
-                .collect();
-            v.push(rest);
-            v
-        }
-        Cut::OneWay(from) => vec![vec![from], all.into_iter().filter(|i| *i != from).collect()],
-    };
-    let what = Watched {
-        cluster: "split".into(),
-        secret: "s3cret".into(),
-        port: PORT,
-        group: "pool".into(),
-        name: arbour_node::fence_name("pool"),
-    };
+    let sides = Split::sides(cut);
+    let hosts = &split.hosts;
+    let what = Split::watched();
     let asker: Asker = ask_fib;
     // a watcher of each side's own nodes counts what runs there; another
     // on each side, connected to every node, asks across the cut
@@ -251,14 +115,8 @@ fn partition(cut: Cut, losers: &[usize], hold: Duration) {
     }
 
     let cut_at = Instant::now();
-    match cut {
-        Cut::Groups(groups) => hosts.partition(groups),
-        Cut::OneWay(from) => {
-            for to in all.into_iter().filter(|i| *i != from) {
-                hosts.drop_from(from, to);
-            }
-        }
-    }
+    split.cut(cut);
+    let w = &mut split.lines;
     w.until("the small side downs itself", LIMIT, |seen| {
         small
             .iter()
@@ -415,6 +273,4 @@ fn partition(cut: Cut, losers: &[usize], hold: Duration) {
         );
     }
     drop(watchers);
-    drop(runs);
-    let _ = std::fs::remove_dir_all(&dir);
 }
