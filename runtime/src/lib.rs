@@ -159,6 +159,11 @@ internal_mod!(
     spawn
 );
 internal_mod!(
+    /// Cluster singletons: one instance on the oldest candidate, handed
+    /// over when it leaves or goes down.
+    singleton
+);
+internal_mod!(
     /// The node's view of the outside world (clock, RNG, workers, sockets).
     platform
 );
@@ -175,13 +180,14 @@ internal_mod!(
 /// [`Node::membership`]), names and process groups every node sees
 /// ([`GlobalRegistry`](cluster::GlobalRegistry), from [`Node::global`]),
 /// actor kinds started on any node ([`Node::kind`], [`Node::spawn_kind`]),
-/// and how one node sees it all ([`Node::status_of`]).
+/// singletons ([`Singleton`](cluster::Singleton)), and how one node sees it all ([`Node::status_of`]).
 pub mod cluster {
     pub use crate::membership::{
         MemberEvent, MemberId, Membership, MembershipConfig, SplitBrain, Strategy, HANDOVER_MARGIN,
     };
     pub use crate::node::{NodeStatus, SpawnKind, DEFAULT_DRAIN_TIMEOUT};
     pub use crate::registry::{GlobalRegistry, RegistryEvent};
+    pub use crate::singleton::{Singleton, SingletonRef};
     pub use crate::spawn::{Kind, Placement, SpawnError, SPAWN_TIMEOUT};
 }
 

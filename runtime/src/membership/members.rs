@@ -198,11 +198,13 @@ impl Members {
     /// must not close on them (it would close first, and never hear that
     /// it is the one they declared down).
     fn speaks_for_the_cluster(&self) -> bool {
+        let departed = lock(&self.departed).clone();
         let m = lock(&self.machine);
         let alive: Vec<Counted> = m.members().iter().chain([m.me()]).map(counted).collect();
         let down: Vec<Counted> = m
             .remembered_down()
             .iter()
+            .filter(|d| !departed.contains(&(d.name.clone(), d.incarnation)))
             .filter(|d| !alive.iter().any(|a| a.name == d.name))
             .map(counted)
             .collect();
@@ -234,6 +236,8 @@ impl Members {
         if *self.downed.borrow() {
             return false;
         }
+        // a member that left is out of the count, as the resolver has it
+        let departed = lock(&self.departed).clone();
         let m = lock(&self.machine);
         let suspects = m.suspects();
         let reached: Vec<Counted> = m
@@ -246,6 +250,7 @@ impl Members {
         let missed: Vec<Counted> = suspects
             .iter()
             .chain(m.remembered_down().iter())
+            .filter(|d| !departed.contains(&(d.name.clone(), d.incarnation)))
             .filter(|d| !reached.iter().any(|a| a.name == d.name))
             .map(counted)
             .collect();

@@ -13,5 +13,6 @@ mod rebalance;
 mod registry;
 mod rolling;
 mod singleton;
+mod singletons;
 mod supervision;
 mod up;
