@@ -183,8 +183,9 @@ internal_mod!(
 /// singletons ([`Singleton`](cluster::Singleton)), and how one node sees it all ([`Node::status_of`]).
 pub mod cluster {
     pub use crate::membership::{
-        MemberEvent, MemberId, Membership, MembershipConfig, SplitBrain, Strategy, HANDOVER_MARGIN,
+        MemberEvent, MemberId, Membership, MembershipConfig, SplitBrain, Strategy,
     };
+    pub use crate::actor::HANDOVER_MARGIN;
     pub use crate::node::{NodeStatus, SpawnKind, DEFAULT_DRAIN_TIMEOUT};
     pub use crate::registry::{GlobalRegistry, RegistryEvent};
     pub use crate::singleton::{Singleton, SingletonRef};

@@ -20,7 +20,7 @@ pub use actor_ref::{
 pub use exit::{ContextExt, ExitReason};
 pub use host::{Host, SpawnOptions, StartError, Stats, StatsSnapshot};
 pub use id::{ActorId, NodeId};
-pub use placement::{Kind, Placement, WorkerPlacement};
+pub use placement::{Kind, Placement, WorkerPlacement, HANDOVER_MARGIN};
 pub use protocol::{Accepts, Protocol, Remote, Service};
 pub use remote::{DispatchError, MessageTable, RemoteActor, RemoteMessage};
 

@@ -8,6 +8,7 @@ use crate::platform::{Workers, WorkersError};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Which of a node's workers an actor or supervisor goes to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -242,3 +243,14 @@ pub(crate) trait RemoteSpawn: Send + Sync {
 /// placement picks), then stop the original. Called when the actor's node
 /// drains ([`RemoteSpawn::on_drain`]), or to even a deployment's spread.
 pub(crate) type Mover = Box<dyn Fn(Option<String>) + Send + Sync>;
+
+/// How long the side that goes on waits, after declaring a member down,
+/// before it starts again the work that member did (restarting its remote
+/// children elsewhere, taking over the deployments it supervised). If the
+/// member sits on the other side of a partition rather than dead, that
+/// side stops the work when it loses its quorum
+/// ([`Membership::has_quorum`](crate::cluster::Membership::has_quorum)),
+/// at its first suspicions, which come before the down verdicts here; the
+/// margin covers the difference in timing between the two sides, so the
+/// work never runs on both (Akka's `down-removal-margin` plays this part).
+pub const HANDOVER_MARGIN: Duration = Duration::from_millis(500);

@@ -16,17 +16,6 @@ use std::time::Duration;
 
 use crate::platform::Instant;
 
-/// How long the side that goes on waits, after declaring a member down,
-/// before it starts again the work that member did (restarting its remote
-/// children elsewhere, taking over the deployments it supervised). If the
-/// member sits on the other side of a partition rather than dead, that
-/// side stops the work when it loses its quorum
-/// ([`Membership::has_quorum`](crate::cluster::Membership::has_quorum)),
-/// at its first suspicions, which come before the down verdicts here; the
-/// margin covers the difference in timing between the two sides, so the
-/// work never runs on both (Akka's `down-removal-margin` plays this part).
-pub const HANDOVER_MARGIN: Duration = Duration::from_millis(500);
-
 /// Which side of a partition survives.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]

@@ -184,7 +184,7 @@ impl<A: Actor<Context = Context<A>>> Handler<RemoteExited> for RemoteChild<A> {
         if reason == ExitReason::NodeDown {
             // its node may sit across a partition, where it still runs
             // until that side stops it: the restart waits that long
-            ctx.run_later(crate::cluster::HANDOVER_MARGIN, move |_, ctx| {
+            ctx.run_later(crate::actor::HANDOVER_MARGIN, move |_, ctx| {
                 ctx.stop_with(reason)
             });
         } else {

@@ -8,14 +8,14 @@
 //! name, `NAME`, is the fence: a manager starts the instance only while
 //! the name is free, this node is the oldest candidate alive (the lowest
 //! incarnation: the life started first; then the lowest name), and it
-//! reaches a quorum ([`Membership::has_quorum`]); it keeps it only while
+//! reaches a quorum ([`Membership::has_quorum`](crate::cluster::Membership::has_quorum)); it keeps it only while
 //! it holds the name and the quorum. Two managers that raced are told
 //! which lost (`NameLost`), and the loser stops its instance.
 //!
 //! Handover: a node leaving gracefully stops its instance and gives the
 //! name up before it goes, and the next oldest starts it at once. A node
 //! declared down takes the name with it, and the next oldest starts the
-//! instance [`HANDOVER_MARGIN`] after the verdict (by which time, if the
+//! instance [`HANDOVER_MARGIN`](crate::cluster::HANDOVER_MARGIN) after the verdict (by which time, if the
 //! node sits across a partition rather than dead, it has stopped the
 //! instance on losing its quorum). An instance that exits on its own is
 //! started again by the same rule, at most once a second. State is not
@@ -23,10 +23,10 @@
 //!
 //! This room uses the node's public face only; nothing below names it.
 
-use crate::actor::{ActorRef, Kind};
-use crate::cluster::{Membership, HANDOVER_MARGIN};
+use crate::actor::{ActorRef, ExitReason, Kind, RemoteActor, HANDOVER_MARGIN};
+use crate::membership::Membership;
+use crate::node::{Node, NodeError};
 use crate::registry::RegistryEvent;
-use crate::{Node, NodeError};
 use std::collections::BTreeSet;
 use std::marker::PhantomData;
 use std::time::Duration;
@@ -51,8 +51,8 @@ impl actix::Actor for Candidate {
     type Context = actix::Context<Self>;
 }
 
-impl crate::RemoteActor for Candidate {
-    fn accepts(_: &mut crate::MessageTable<Self>) {}
+impl RemoteActor for Candidate {
+    fn accepts(_: &mut crate::actor::MessageTable<Self>) {}
 }
 
 /// Starts cluster singletons ([`Singleton::start`]).
@@ -107,7 +107,7 @@ impl<A> Clone for SingletonRef<A> {
     }
 }
 
-impl<A: crate::RemoteActor> SingletonRef<A> {
+impl<A: RemoteActor> SingletonRef<A> {
     /// The instance now, if one runs (as this node's registry has it).
     pub fn current(&self) -> Option<ActorRef<A>> {
         self.node.global().whereis::<A>(&self.name)
@@ -163,7 +163,7 @@ fn oldest_candidate(node: &Node, name: &str) -> Option<String> {
 /// Why a node stopped running the instance.
 enum Ended {
     /// It exited on its own.
-    Exited(crate::ExitReason),
+    Exited(ExitReason),
     /// Another node holds the name.
     NameLost,
     /// This node lost its quorum.
