@@ -182,10 +182,10 @@ internal_mod!(
 /// actor kinds started on any node ([`Node::kind`], [`Node::spawn_kind`]),
 /// singletons ([`Singleton`](cluster::Singleton)), and how one node sees it all ([`Node::status_of`]).
 pub mod cluster {
+    pub use crate::actor::HANDOVER_MARGIN;
     pub use crate::membership::{
         MemberEvent, MemberId, Membership, MembershipConfig, SplitBrain, Strategy,
     };
-    pub use crate::actor::HANDOVER_MARGIN;
     pub use crate::node::{NodeStatus, SpawnKind, DEFAULT_DRAIN_TIMEOUT};
     pub use crate::registry::{GlobalRegistry, RegistryEvent};
     pub use crate::singleton::{Singleton, SingletonRef};

@@ -20,6 +20,7 @@
 
 mod plan;
 mod registry_race;
+mod split_brain;
 mod supervision;
 pub mod workload;
 pub mod world;
@@ -54,11 +55,15 @@ pub enum Scenario {
     Pause,
     /// A plan of eight faults of every kind, drawn from the seed.
     RandomFaults,
+    /// The singleton's member and one other cut off for longer than
+    /// `stable_after`: the minority downs itself, and no singleton or pool
+    /// instance runs twice.
+    SplitBrain,
 }
 
 impl Scenario {
     /// Every built-in scenario.
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::LossyNetwork,
         Scenario::CrashStorm,
         Scenario::RollingRestart,
@@ -67,6 +72,7 @@ impl Scenario {
         Scenario::SupervisorEscalation,
         Scenario::Pause,
         Scenario::RandomFaults,
+        Scenario::SplitBrain,
     ];
 
     /// Its name on the command line.
@@ -80,6 +86,7 @@ impl Scenario {
             Scenario::SupervisorEscalation => "supervisor-escalation",
             Scenario::Pause => "pause",
             Scenario::RandomFaults => "random-faults",
+            Scenario::SplitBrain => "split-brain",
         }
     }
 
@@ -176,6 +183,7 @@ pub fn run(scenario: Scenario, seed: u64) -> Run {
             }
             Scenario::RegistryRace => registry_race::run(&mut w, &rng, &mut violations).await,
             Scenario::SupervisorEscalation => supervision::run(&mut w, &rng, &mut violations).await,
+            Scenario::SplitBrain => split_brain::run(&mut w, &rng, &mut violations).await,
             Scenario::Pause => {
                 let steps = (0..6)
                     .map(|i| {

@@ -72,13 +72,14 @@ scenario_tests! {
     supervisor_escalation_passes_50_seeds, supervisor_escalation_replays_by_seed: Scenario::SupervisorEscalation;
     pause_passes_50_seeds, pause_replays_by_seed: Scenario::Pause;
     random_faults_passes_50_seeds, random_faults_replays_by_seed: Scenario::RandomFaults;
+    split_brain_passes_50_seeds, split_brain_replays_by_seed: Scenario::SplitBrain;
 }
 
 #[test]
 fn every_scenario_is_tested() {
     assert_eq!(
         Scenario::ALL.len(),
-        8,
+        9,
         "a new scenario needs its two tests above"
     );
 }

@@ -88,11 +88,12 @@ workers = 1
         }
     }
     let gamma = gamma.expect("gamma's pid");
-    // 20 s outlasts both the members' idle timeout (15 s: the others'
-    // closing words may be gone) and `remove_down_after` (5 s here: the
-    // others' machines forgot the life), as a 60 s pause would with the
-    // defaults; the others still remember the life was declared down
-    for pause in [Duration::from_secs(2), Duration::from_secs(20)] {
+    // the pauses: 2 s; 10 s; 60 s, which outlasts the members'
+    // idle timeout (15 s: the others' closing words may be gone) and
+    // `remove_down_after` (5 s here, so 10 s does too: the others'
+    // machines forgot the life); the others still remember the life was
+    // declared down
+    for pause in [2, 10, 60].map(Duration::from_secs) {
         signal("-STOP", gamma);
         let stopped = Instant::now();
         // the others declare it down while it cannot answer
@@ -135,6 +136,13 @@ workers = 1
             back.iter().map(|(_, _, l)| l.as_str()).collect::<Vec<_>>(),
         );
         assert!(alive(gamma), "gamma rejoined in its own process");
+        // back within detection (about 1 s) + 3 s of SIGCONT
+        for (n, t, _) in &back {
+            assert!(
+                *t <= Duration::from_secs(4),
+                "paused {pause:?}: {n} saw gamma back {t:?} after SIGCONT"
+            );
+        }
     }
     // SIGTERM is leaving, not being declared down: gamma says goodbye, the
     // others see it left, and it exits (0) instead of rejoining
