@@ -35,7 +35,7 @@
 
 mod split_brain;
 pub use split_brain::{
-    defaults as split_brain_defaults, detection, SplitBrain, SplitBrainStrategy,
+    defaults as split_brain_defaults, detection, SplitBrain, SplitBrainStrategy, UnstableAfter,
 };
 
 use serde::Deserialize;

@@ -28,13 +28,38 @@ pub enum SplitBrainStrategy {
 }
 
 /// The split-brain resolver's settings.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SplitBrain {
     /// `strategy`.
     pub strategy: SplitBrainStrategy,
     /// `stable_after`: how long a side's view must stay unchanged before
     /// it decides (default: 5 s up to 10 nodes, 1 s more per doubling).
     pub stable_after: Option<Duration>,
+    /// `down_all_when_unstable`: `"on"` (the default: every side downs
+    /// itself once members have been unreachable without a decision for
+    /// `stable_after` + 3/4 of it, at least 4 s more), a duration (that
+    /// long after `stable_after`), or `"off"` (`None`: wait for ever).
+    pub down_all_when_unstable: Option<UnstableAfter>,
+}
+
+impl Default for SplitBrain {
+    fn default() -> Self {
+        Self {
+            strategy: SplitBrainStrategy::default(),
+            stable_after: None,
+            down_all_when_unstable: Some(UnstableAfter::Default),
+        }
+    }
+}
+
+/// `down_all_when_unstable`'s value, when not `"off"`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UnstableAfter {
+    /// `"on"`: 3/4 of `stable_after`, at least 4 s.
+    #[default]
+    Default,
+    /// A duration.
+    After(Duration),
 }
 
 #[derive(Deserialize)]
@@ -44,6 +69,7 @@ pub(crate) struct RawSplitBrain {
     stable_after: Option<S<String>>,
     quorum: Option<S<i64>>,
     down_if_alone: Option<S<bool>>,
+    down_all_when_unstable: Option<S<String>>,
 }
 
 /// arbour's failure-detection defaults (`MembershipConfig::default`; the
@@ -127,9 +153,24 @@ impl SplitBrain {
                 c.fail(at, format!("cluster.split_brain.stable_after: {d:?} is not longer than failure detection ({detect:?}: probe_period + probe_rtt + suspect_to_down_after): a side would decide before it heard which members the other side holds (expected more, a few times more)"));
             }
         }
+        let down_all_when_unstable = match raw.down_all_when_unstable {
+            None => Some(UnstableAfter::Default),
+            Some(v) => match v.get_ref().as_str() {
+                "on" => Some(UnstableAfter::Default),
+                "off" => None,
+                other => match humantime::parse_duration(other) {
+                    Ok(d) if d > Duration::ZERO => Some(UnstableAfter::After(d)),
+                    _ => {
+                        c.fail(v.span().start, format!("cluster.split_brain.down_all_when_unstable: {other:?} (expected \"on\", \"off\" or a positive duration, like \"4s\")"));
+                        Some(UnstableAfter::Default)
+                    }
+                },
+            },
+        };
         Self {
             strategy,
             stable_after,
+            down_all_when_unstable,
         }
     }
 }

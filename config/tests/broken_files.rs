@@ -66,6 +66,7 @@ fn a_good_file_is_accepted_with_its_defaults() {
         arbour_config::SplitBrain {
             strategy: arbour_config::SplitBrainStrategy::StaticQuorum(2),
             stable_after: Some(std::time::Duration::from_secs(3)),
+            down_all_when_unstable: Some(arbour_config::UnstableAfter::Default),
         }
     );
     let oldest = ClusterFile::parse("c.toml", &sbr("strategy = \"keep-oldest\"\n")).expect("valid");
@@ -75,6 +76,23 @@ fn a_good_file_is_accepted_with_its_defaults() {
             down_if_alone: true
         }
     );
+    for (value, want) in [
+        ("\"on\"", Some(arbour_config::UnstableAfter::Default)),
+        ("\"off\"", None),
+        (
+            "\"7s\"",
+            Some(arbour_config::UnstableAfter::After(
+                std::time::Duration::from_secs(7),
+            )),
+        ),
+    ] {
+        let f = ClusterFile::parse(
+            "c.toml",
+            &sbr(&format!("down_all_when_unstable = {value}\n")),
+        )
+        .expect("valid");
+        assert_eq!(f.split_brain.down_all_when_unstable, want, "{value}");
+    }
 }
 
 #[test]
@@ -196,6 +214,10 @@ fn each_broken_file_says_exactly_what_is_wrong() {
         (
             sbr("strategy = \"keep-majority\"\nquorum = 2\n"),
             "c.toml: cluster.split_brain.quorum: only for strategy \"static-quorum\" (the strategy is \"keep-majority\")",
+        ),
+        (
+            sbr("down_all_when_unstable = \"sometimes\"\n"),
+            "c.toml: cluster.split_brain.down_all_when_unstable: \"sometimes\" (expected \"on\", \"off\" or a positive duration, like \"4s\")",
         ),
         (
             sbr("strategy = \"keep-the-big-one\"\n"),

@@ -187,7 +187,7 @@ pub fn membership(file: &ClusterFile) -> arbour::cluster::MembershipConfig {
         &file.membership,
         arbour::cluster::MembershipConfig::default(),
     );
-    use arbour::cluster::Strategy;
+    use arbour::cluster::{Strategy, WhenUnstable};
     use arbour_config::SplitBrainStrategy as S;
     arbour::cluster::MembershipConfig {
         probe_period: m.probe_period.unwrap_or(d.probe_period),
@@ -202,6 +202,11 @@ pub fn membership(file: &ClusterFile) -> arbour::cluster::MembershipConfig {
                 S::DownAll => Strategy::DownAll,
             },
             stable_after: file.split_brain.stable_after,
+            when_unstable: match file.split_brain.down_all_when_unstable {
+                Some(arbour_config::UnstableAfter::Default) => WhenUnstable::DownAll,
+                Some(arbour_config::UnstableAfter::After(d)) => WhenUnstable::DownAllAfter(d),
+                None => WhenUnstable::Wait,
+            },
         },
     }
 }

@@ -184,7 +184,7 @@ internal_mod!(
 pub mod cluster {
     pub use crate::actor::HANDOVER_MARGIN;
     pub use crate::membership::{
-        MemberEvent, MemberId, Membership, MembershipConfig, SplitBrain, Strategy,
+        MemberEvent, MemberId, Membership, MembershipConfig, SplitBrain, Strategy, WhenUnstable,
     };
     pub use crate::node::{NodeStatus, SpawnKind, DEFAULT_DRAIN_TIMEOUT};
     pub use crate::registry::{GlobalRegistry, RegistryEvent};

@@ -300,6 +300,14 @@ impl Members {
                 unreachable = ?out.iter().map(|m| &m.name).collect::<Vec<_>>(),
                 "split-brain resolver: this side goes on as the cluster"
             ),
+            Verdict::Unstable { lasted, unreachable } => {
+                tracing::error!(
+                    node = %self.me, strategy, ?lasted,
+                    unreachable = ?unreachable.iter().map(|m| &m.name).collect::<Vec<_>>(),
+                    "split-brain resolver: the view never held still (down-all-when-unstable): every side downs itself, this life of the node too"
+                );
+                self.downed.send_replace(true);
+            }
             Verdict::DownSelf {
                 reachable,
                 unreachable,

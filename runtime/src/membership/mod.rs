@@ -12,4 +12,4 @@ mod resolver;
 pub use handle::Membership;
 pub(crate) use members::Members;
 pub use machine::{MemberEvent, MemberId, MembershipMachine, MembershipConfig};
-pub use resolver::{survives, Counted, Resolver, SplitBrain, Strategy, Verdict};
+pub use resolver::{survives, Counted, Resolver, SplitBrain, Strategy, Verdict, WhenUnstable};

@@ -60,6 +60,41 @@ pub struct SplitBrain {
     /// (`None`: [`SplitBrain::default_stable_after`] for the cluster's
     /// size).
     pub stable_after: Option<Duration>,
+    /// What a side does when its view never holds still.
+    pub when_unstable: WhenUnstable,
+}
+
+/// What a side does when its view keeps changing (members going
+/// unreachable and coming back) so that it never stays unchanged for
+/// `stable_after`: Akka's `down-all-when-unstable`. Every side sees such
+/// churn alike, so every side downs itself and the cluster forms again,
+/// rather than running on undecided for ever.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WhenUnstable {
+    /// Down this side once members have been unreachable, without a
+    /// decision, for `stable_after` plus three quarters of it (at least
+    /// 4 s more) (the default, as Akka's `on`).
+    #[default]
+    DownAll,
+    /// The same, after `stable_after` plus this long.
+    DownAllAfter(Duration),
+    /// Wait for a stable view however long it takes.
+    Wait,
+}
+
+impl WhenUnstable {
+    /// How long members may stay unreachable without a decision before
+    /// every side downs itself, for a `stable_after`; `None`: for ever.
+    pub fn bound(self, stable_after: Duration) -> Option<Duration> {
+        match self {
+            WhenUnstable::DownAll => {
+                Some(stable_after + (stable_after * 3 / 4).max(Duration::from_secs(4)))
+            }
+            WhenUnstable::DownAllAfter(d) => Some(stable_after + d),
+            WhenUnstable::Wait => None,
+        }
+    }
 }
 
 impl SplitBrain {
@@ -140,6 +175,14 @@ pub enum Verdict {
     /// This side survives: the unreachable members are out of the cluster
     /// (they are no longer counted).
     Survive(Vec<Counted>),
+    /// Members stayed unreachable, the view never stable, past
+    /// [`WhenUnstable::bound`]: every side downs itself, this one too.
+    Unstable {
+        /// How long it lasted.
+        lasted: Duration,
+        /// Who it could not reach.
+        unreachable: Vec<Counted>,
+    },
     /// This side loses: this node downs itself.
     DownSelf {
         /// What it saw, for the log.
@@ -158,6 +201,8 @@ pub struct Resolver {
     unreachable: BTreeMap<String, Counted>,
     /// When a member last went down, came back or left.
     changed_at: Option<Instant>,
+    /// Since when some member has been unreachable without a decision.
+    unstable_since: Option<Instant>,
 }
 
 impl Resolver {
@@ -167,6 +212,7 @@ impl Resolver {
             settings,
             unreachable: BTreeMap::new(),
             changed_at: None,
+            unstable_since: None,
         }
     }
 
@@ -182,6 +228,9 @@ impl Resolver {
         if self.unreachable.get(&m.name) == Some(&m) {
             return;
         }
+        if self.unreachable.is_empty() {
+            self.unstable_since = Some(now);
+        }
         self.unreachable.insert(m.name.clone(), m);
         self.changed_at = Some(now);
     }
@@ -191,6 +240,9 @@ impl Resolver {
     pub fn back(&mut self, name: &str, now: Instant) {
         if self.unreachable.remove(name).is_some() {
             self.changed_at = Some(now);
+            if self.unreachable.is_empty() {
+                self.unstable_since = None;
+            }
         }
     }
 
@@ -217,12 +269,22 @@ impl Resolver {
         let size = reachable.len() + self.unreachable.len();
         let stable_after = self.settings.stable_after_for(size);
         if now.saturating_duration_since(changed_at) < stable_after {
-            return Verdict::Wait;
+            let lasted = self
+                .unstable_since
+                .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+            return match self.settings.when_unstable.bound(stable_after) {
+                Some(bound) if lasted >= bound => Verdict::Unstable {
+                    lasted,
+                    unreachable: self.unreachable(),
+                },
+                _ => Verdict::Wait,
+            };
         }
         let unreachable = self.unreachable();
         if survives(self.settings.strategy, reachable, &unreachable) {
             self.unreachable.clear();
             self.changed_at = None;
+            self.unstable_since = None;
             Verdict::Survive(unreachable)
         } else {
             Verdict::DownSelf {
@@ -325,6 +387,7 @@ mod tests {
         let mut r = Resolver::new(SplitBrain {
             strategy: Strategy::KeepMajority,
             stable_after: Some(s),
+            ..SplitBrain::default()
         });
         let two = side(&["n1", "n2"]);
         assert_eq!(r.tick(&two, t0), Verdict::Wait);
@@ -361,6 +424,53 @@ mod tests {
         r.down(m("n4", 4), t0 + Duration::from_secs(20));
         r.back("n4", t0 + Duration::from_secs(21));
         assert_eq!(r.tick(&side(&["n5"]), t0 + Duration::from_secs(30)), Verdict::Wait);
+    }
+
+    #[test]
+    fn a_view_that_never_holds_still_downs_every_side_after_the_bound() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs(5);
+        let churn = |when_unstable| {
+            let mut r = Resolver::new(SplitBrain {
+                strategy: Strategy::KeepMajority,
+                stable_after: Some(s),
+                when_unstable,
+            });
+            let three = side(&["n1", "n2", "n3"]);
+            r.down(m("n4", 4), t0);
+            // n5 flaps: unreachable, back, unreachable, every 2 s
+            let mut verdicts = Vec::new();
+            for k in 0..10u64 {
+                let at = t0 + Duration::from_secs(2 * k);
+                if k % 2 == 0 {
+                    r.down(m("n5", 5), at);
+                } else {
+                    r.back("n5", at);
+                }
+                verdicts.push((k, r.tick(&three, at + Duration::from_millis(1_900))));
+            }
+            verdicts
+        };
+        // default: stable_after 5 s + 4 s (3/4 of 5 s is less): at 9 s
+        let first = churn(WhenUnstable::DownAll)
+            .into_iter()
+            .find(|(_, v)| matches!(v, Verdict::Unstable { .. }))
+            .map(|(k, _)| k);
+        assert_eq!(first, Some(4), "the tick at 9.9 s is the first past 9 s");
+        let later = churn(WhenUnstable::DownAllAfter(Duration::from_secs(10)))
+            .into_iter()
+            .find(|(_, v)| matches!(v, Verdict::Unstable { .. }))
+            .map(|(k, _)| k);
+        assert_eq!(later, Some(7), "15 s: the tick at 15.9 s is the first");
+        assert!(churn(WhenUnstable::Wait)
+            .iter()
+            .all(|(_, v)| *v == Verdict::Wait));
+        // a member that is back leaves nobody unreachable: the churn ends
+        let mut r = Resolver::new(SplitBrain::default());
+        r.down(m("n5", 5), t0);
+        r.back("n5", t0 + Duration::from_secs(1));
+        r.down(m("n5", 5), t0 + Duration::from_secs(20));
+        assert_eq!(r.tick(&side(&["n1"]), t0 + Duration::from_secs(21)), Verdict::Wait);
     }
 
     #[test]
