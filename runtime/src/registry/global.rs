@@ -306,6 +306,17 @@ impl ClusterRegistry {
         v
     }
 
+    /// The lives whose part this replica holds, this node's own included.
+    pub fn parts(&self) -> Vec<NodeId> {
+        let mut v = vec![self.me.clone()];
+        v.extend(
+            self.replicas
+                .iter()
+                .map(|(node, rep)| NodeId::new(node.as_str(), rep.incarnation)),
+        );
+        v
+    }
+
     /// Whether this node itself registered `name` to `local`.
     pub fn owns(&self, name: &str, local: u64) -> bool {
         self.own.names.get(name).is_some_and(|r| r.local == local)

@@ -248,6 +248,16 @@ impl GlobalRegistry {
         Ok(())
     }
 
+    /// The node lives whose part of the registry this node holds (itself
+    /// included): a node just started can take a name it finds free for
+    /// free only once it holds the part of every member alive (one it has
+    /// not heard from may hold the name).
+    pub fn parts_held(&self) -> Vec<NodeId> {
+        self.parts()
+            .map(|p| p.replica.read(|m| m.parts()))
+            .unwrap_or_default()
+    }
+
     /// The nodes that can spawn `kind` (as far as this node knows).
     pub fn nodes_with_kind(&self, kind: &str) -> Vec<NodeId> {
         self.parts()

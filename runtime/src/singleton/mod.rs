@@ -33,10 +33,15 @@ use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
-/// How long a manager waits, from its start, before it may start the
-/// instance: a holder it has not heard from yet would make the name only
-/// look free.
+/// How long a manager waits at most, from its start, before it may start
+/// the instance while it does not yet hold every member's registry part:
+/// a holder it has not heard from yet would make the name only look free.
 const SETTLE: Duration = Duration::from_secs(3);
+
+/// How long a manager waits at least, from its start, before it may
+/// start the instance: the other candidates' markers (an older one that
+/// started about as it did, say) arrive meanwhile.
+const SETTLE_HEARD: Duration = Duration::from_secs(1);
 
 /// How often a manager looks again when nothing happened.
 const RECHECK: Duration = Duration::from_millis(500);
@@ -160,6 +165,16 @@ fn oldest_candidate(node: &Node, name: &str) -> Option<String> {
         .map(|(_, n)| n)
 }
 
+/// Whether `node`'s registry holds the part of every member alive: a
+/// name it finds free then is free (as far as anyone can know).
+fn holds_every_part(node: &Node) -> bool {
+    let held = node.global().parts_held();
+    node.membership()
+        .members()
+        .iter()
+        .all(|m| held.iter().any(|h| *h.name == m.name && h.incarnation == m.incarnation))
+}
+
 /// Why a node stopped running the instance.
 enum Ended {
     /// It exited on its own.
@@ -209,7 +224,9 @@ where
             let wait = [
                 last_down.map(|t| HANDOVER_MARGIN.saturating_sub(t.elapsed())),
                 last_start.map(|t| RESTART_AFTER.saturating_sub(t.elapsed())),
-                (!seen_held).then(|| SETTLE.saturating_sub(began.elapsed())),
+                Some(SETTLE_HEARD.saturating_sub(began.elapsed())),
+                (!seen_held && !holds_every_part(node))
+                    .then(|| SETTLE.saturating_sub(began.elapsed())),
             ]
             .into_iter()
             .flatten()

@@ -22,6 +22,7 @@ mod plan;
 mod registry_race;
 mod split_brain;
 mod supervision;
+mod tally;
 pub mod workload;
 pub mod world;
 
@@ -40,7 +41,8 @@ pub enum Scenario {
     /// Members crash (all their tasks dropped at once) and restart, one
     /// after another, at seeded moments.
     CrashStorm,
-    /// Every member but the first shuts down gracefully and restarts, in turn.
+    /// Every member but the first shuts down gracefully and restarts, in
+    /// turn; each is a candidate of a singleton, handed over as they go.
     RollingRestart,
     /// One member is cut off for a while, then healed: symmetrically, one
     /// way or the other, or link by link (healed in a random order).
@@ -151,18 +153,7 @@ pub fn run(scenario: Scenario, seed: u64) -> Run {
                     .collect();
                 Plan(steps).run(&mut w, &rng, &mut violations).await;
             }
-            Scenario::RollingRestart => {
-                for name in w.faultable() {
-                    let step = Step {
-                        after: Duration::ZERO,
-                        fault: Fault::Restart(name.clone()),
-                    };
-                    Plan(vec![step]).run(&mut w, &rng, &mut violations).await;
-                    if let Some(v) = w.settle(&format!("after restarting {name}")).await {
-                        violations.push(v);
-                    }
-                }
-            }
+            Scenario::RollingRestart => rolling_restart(&mut w, &rng, &mut violations).await,
             Scenario::PartitionHeal => {
                 let shape = plan::pick(
                     &rng,
@@ -238,4 +229,87 @@ pub fn run(scenario: Scenario, seed: u64) -> Run {
             virtual_time: started.elapsed(),
         }
     })
+}
+
+/// rolling-restart: every member but `m0` leaves gracefully and starts
+/// again as a new life, in turn. Each is a candidate of a singleton
+/// (its new life too), so the singleton is handed over whenever its
+/// member leaves: never two instances alive at once (checked every
+/// 10 ms), and one running again within 2 s of each restart.
+async fn rolling_restart(w: &mut World, rng: &NodeRng, violations: &mut Vec<String>) {
+    use arbour::cluster::Singleton;
+    use tally::{alive, Tally};
+    tally::reset();
+    let candidate = |w: &World, name: &str| {
+        let node = &w.members[name].node;
+        Singleton::start::<Tally>(node, "leader", "leader".into())
+            .map(|_| ())
+            .map_err(|e| format!("{name} as a candidate: {e}"))
+    };
+    for name in w.faultable() {
+        if let Err(e) = candidate(w, &name) {
+            return violations.push(e);
+        }
+    }
+    let twice = std::rc::Rc::new(std::cell::Cell::new(None));
+    let watch = {
+        let twice = twice.clone();
+        tokio::task::spawn_local(async move {
+            let start = tokio::time::Instant::now();
+            loop {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                if alive("leader") > 1 && twice.get().is_none() {
+                    twice.set(Some(start.elapsed()));
+                }
+            }
+        })
+    };
+    let one = || async {
+        crate::eventually(
+            Duration::from_secs(10),
+            Duration::from_millis(10),
+            || match alive("leader") {
+                1 => Ok(()),
+                n => Err(format!("{n} singleton instances")),
+            },
+        )
+        .await
+    };
+    if let Err(e) = one().await {
+        violations.push(format!("before the restarts: {e}"));
+    }
+    for name in w.faultable() {
+        let step = Step {
+            after: Duration::ZERO,
+            fault: Fault::Restart(name.clone()),
+        };
+        Plan(vec![step]).run(w, rng, violations).await;
+        if let Err(e) = candidate(w, &name) {
+            violations.push(e);
+        }
+        if let Some(v) = w.settle(&format!("after restarting {name}")).await {
+            violations.push(v);
+        }
+        let back =
+            crate::eventually(
+                Duration::from_secs(2),
+                Duration::from_millis(10),
+                || match alive("leader") {
+                    1 => Ok(()),
+                    n => Err(format!(
+                        "{n} singleton instances 2 s after restarting {name}"
+                    )),
+                },
+            )
+            .await;
+        if let Err(e) = back {
+            violations.push(e);
+        }
+    }
+    watch.abort();
+    if let Some(at) = twice.get() {
+        violations.push(format!(
+            "two singleton instances alive at once, {at:?} into the restarts"
+        ));
+    }
 }

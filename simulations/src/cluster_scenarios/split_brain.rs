@@ -13,11 +13,11 @@
 //!   no operator), and the singleton runs once and the pool has five.
 
 use super::plan::{millis, pick};
+use super::tally::{alive, Tally};
 use super::world::World;
-use arbour::cluster::{Kind, Placement, Singleton, SingletonRef};
+use arbour::cluster::{Placement, Singleton, SingletonRef};
 use arbour::platform::NodeRng;
 use arbour::{ChildSpec, SupervisorSpec};
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -25,53 +25,9 @@ use std::time::Duration;
 const STABLE_AFTER: Duration = Duration::from_secs(5);
 const POOL: usize = 5;
 
-thread_local! {
-    /// The instances alive now, by what they are (`leader`, `pool`).
-    static ALIVE: RefCell<BTreeMap<String, usize>> = RefCell::default();
-}
-
-fn alive(what: &str) -> usize {
-    ALIVE.with(|a| a.borrow().get(what).copied().unwrap_or(0))
-}
-
-/// An actor that counts its own life.
-struct Tally(String);
-
-impl Tally {
-    fn new(what: String) -> Self {
-        ALIVE.with(|a| *a.borrow_mut().entry(what.clone()).or_default() += 1);
-        Tally(what)
-    }
-}
-
-impl Drop for Tally {
-    fn drop(&mut self) {
-        ALIVE.with(|a| {
-            if let Some(n) = a.borrow_mut().get_mut(&self.0) {
-                *n = n.saturating_sub(1);
-            }
-        });
-    }
-}
-
-impl actix::Actor for Tally {
-    type Context = actix::Context<Self>;
-}
-
-impl arbour::RemoteActor for Tally {
-    fn accepts(_: &mut arbour::MessageTable<Self>) {}
-}
-
-impl Kind for Tally {
-    type Args = String;
-    fn from_args(what: String) -> Self {
-        Tally::new(what)
-    }
-}
-
 /// Runs the partition; what did not hold goes to `violations`.
 pub async fn run(w: &mut World, rng: &NodeRng, violations: &mut Vec<String>) {
-    ALIVE.with(|a| a.borrow_mut().clear());
+    super::tally::reset();
     for (name, m) in &w.members {
         if let Err(e) = m.node.kind::<Tally>("tally") {
             return violations.push(format!("the tally kind on {name}: {e}"));

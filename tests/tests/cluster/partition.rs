@@ -89,7 +89,7 @@ fn partition(cut: Cut, losers: &[usize], hold: Duration) {
     // on each side, connected to every node, asks across the cut
     let watchers: Vec<Side> = sides
         .iter()
-        .map(|s| Side::watch(&hosts, s, s, what.clone(), None))
+        .map(|s| Side::watch(hosts, s, s, what.clone(), None))
         .collect();
     // (not from a host that cannot send: a client there hears the others
     // and so never finds its connections lost; its asks wait out their
@@ -97,7 +97,7 @@ fn partition(cut: Cut, losers: &[usize], hold: Duration) {
     let mut askers: Vec<Side> = sides
         .iter()
         .filter(|s| !matches!(cut, Cut::OneWay(from) if s.contains(&from)))
-        .map(|s| Side::watch(&hosts, s, &all, what.clone(), Some(asker)))
+        .map(|s| Side::watch(hosts, s, &all, what.clone(), Some(asker)))
         .collect();
     // every watcher sees its side's instances before the cut
     let deadline = Instant::now() + LIMIT;

@@ -39,7 +39,7 @@ fn watch_group(
             let mut tick = tokio::time::interval(Duration::from_millis(10));
             let mut n = 0u32;
             while !stop.load(Ordering::Acquire) {
-                if n % 50 == 0 {
+                if n.is_multiple_of(50) {
                     // (re)connect: gamma's new life too
                     for (name, addr) in &nodes {
                         let _ = tokio::time::timeout(
