@@ -7,9 +7,13 @@
 //! declared down never comes back as itself: the others tell it so (they
 //! remember lives declared down longer than membership remembers members).
 //! SIGTERM, by contrast, is leaving: the others see it left, and it exits.
+//! Pauses of 2 s, 10 s and 60 s; gamma holds half of a pool of four, and
+//! `arbour status`, asked throughout, never counts the pool above four.
 
 use super::up::{alive, free_port, start_up, wait_for};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Waits (bounded) until each of `wanted` has matched a line, in any
@@ -30,6 +34,29 @@ fn wait_for_each(
         read.push(line);
     }
     (seen.into_iter().flatten().collect(), read)
+}
+
+/// Asks `arbour status` of the cluster in `path` over and over while
+/// `on`; returns the instance counts of deployment `pool` it printed.
+fn count_pool(path: &std::path::Path, on: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<usize>> {
+    let path = path.to_owned();
+    std::thread::spawn(move || {
+        let mut counts = Vec::new();
+        while on.load(Ordering::Acquire) {
+            let s = arbour_tests::run_arbour(
+                &["status", "--config", path.to_str().expect("path")],
+                arbour_tests::LIMIT,
+            );
+            let count = s
+                .stdout
+                .lines()
+                .find_map(|l| l.strip_prefix("deploy pool (fib_worker): "))
+                .and_then(|rest| rest.split(' ').next())
+                .and_then(|n| n.parse::<usize>().ok());
+            counts.extend(count);
+        }
+        counts
+    })
 }
 
 /// Sends `sig` (`-TERM`, `-STOP`, …) to process `pid`.
@@ -66,12 +93,20 @@ workers = 1
 [[node]]
 name = "beta"
 listen = "127.0.0.1:{b}"
+roles = ["worker"]
 workers = 1
 
 [[node]]
 name = "gamma"
 listen = "127.0.0.1:{c}"
+roles = ["worker"]
 workers = 1
+
+[[deploy]]
+name = "pool"
+kind = "fib_worker"
+on = {{ role = "worker" }}
+instances = 4
 "#
         ),
     )
@@ -94,6 +129,12 @@ workers = 1
     // machines forgot the life); the others still remember the life was
     // declared down
     for pause in [2, 10, 60].map(Duration::from_secs) {
+        // `arbour status` asked again and again from the pause until
+        // gamma is a member again: the pool is never counted more than
+        // its 4 instances (gamma's, restarted on beta, are not counted
+        // twice when gamma resumes)
+        let sampling = Arc::new(AtomicBool::new(true));
+        let sampler = count_pool(&path, sampling.clone());
         signal("-STOP", gamma);
         let stopped = Instant::now();
         // the others declare it down while it cannot answer
@@ -135,7 +176,17 @@ workers = 1
             back.iter().map(|(n, t, _)| (*n, *t)).collect::<Vec<_>>(),
             back.iter().map(|(_, _, l)| l.as_str()).collect::<Vec<_>>(),
         );
+        sampling.store(false, Ordering::Release);
+        let counts = sampler.join().expect("sampler");
+        eprintln!("paused {pause:?}: the pool counted {counts:?} in the status asked meanwhile");
+        assert!(
+            counts.iter().all(|n| *n <= 4),
+            "paused {pause:?}: the pool counted more than its 4 instances: {counts:?}"
+        );
         assert!(alive(gamma), "gamma rejoined in its own process");
+        // gamma's new life gets its share back before the next pause
+        let balanced = wait_for(&lines, "deploy pool rebalanced");
+        assert!(balanced.contains("(beta=2 gamma=2)"), "{balanced}");
         // back within detection (about 1 s) + 3 s of SIGCONT
         for (n, t, _) in &back {
             assert!(
