@@ -149,6 +149,38 @@ pub fn test_node(name: &str) -> arbour::NodeBuilder {
         .secret("s3cret")
 }
 
+/// Runs `f` in this thread with a client node: not a member (no
+/// membership), named `name`, of cluster `cluster` with secret `secret`,
+/// listening on `listen` (loopback port 0 if `None`), on a current-thread
+/// runtime; the node shuts down after. A client sees the registry of the
+/// nodes it connects to and asks their actors without joining.
+pub fn with_client<T, Fut: std::future::Future<Output = T>>(
+    name: &str,
+    (cluster, secret): (&str, &str),
+    listen: Option<std::net::SocketAddr>,
+    f: impl FnOnce(arbour::Node) -> Fut,
+) -> T {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    tokio::task::LocalSet::new().block_on(&rt, async move {
+        let mut b = arbour::Node::builder(name)
+            .cluster_name(cluster)
+            .secret(secret);
+        if let Some(addr) = listen {
+            b = b.listen(addr);
+        }
+        let node = b
+            .start()
+            .await
+            .unwrap_or_else(|e| panic!("client node {name}: {e}"));
+        let out = f(node.clone()).await;
+        node.shutdown().await;
+        out
+    })
+}
+
 /// Held by a test that starts a whole cluster of node processes, so that
 /// the tests of one binary start one such cluster at a time: on a 2-core
 /// machine several at once would load it enough for their failure

@@ -244,7 +244,7 @@ pub struct Side {
 /// What a [`Side`] watches.
 #[derive(Clone, Debug)]
 pub struct Watched {
-    /// The cluster's name and secret.
+    /// The cluster's name.
     pub cluster: String,
     /// Its secret.
     pub secret: String,
@@ -334,18 +334,10 @@ fn watch(
     asks: Arc<Mutex<Asks>>,
     stop: Arc<AtomicBool>,
 ) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    tokio::task::LocalSet::new().block_on(&rt, async move {
-        let node = Node::builder(format!("watch-n{}-{}", nodes[0], reach.len()))
-            .cluster_name(&what.cluster)
-            .secret(&what.secret)
-            .listen(SocketAddr::from(([0, 0, 0, 0], 0)))
-            .start()
-            .await
-            .expect("watcher node");
+    let name = format!("watch-n{}-{}", nodes[0], reach.len());
+    let cluster = (what.cluster.as_str(), what.secret.as_str());
+    let any = SocketAddr::from(([0, 0, 0, 0], 0));
+    crate::with_client(&name, cluster, Some(any), |node| async move {
         let names: Vec<String> = nodes.iter().map(|i| format!("n{i}")).collect();
         let mut tick = tokio::time::interval(Duration::from_millis(10));
         let mut last_dial = Instant::now() - Duration::from_secs(1);
@@ -404,8 +396,20 @@ fn watch(
         }
         // the asks in flight end within their timeout
         tokio::time::sleep(ASK_TIMEOUT + Duration::from_millis(200)).await;
-        node.shutdown().await;
     });
+}
+
+/// Waits (bounded by `within`) until the watchers of `sides` together see
+/// `count` instances in their samples of the last 100 ms.
+pub fn until_seen(sides: &[&Side], count: usize, within: Duration) {
+    let deadline = Instant::now() + within;
+    while overlap(sides, Instant::now() - Duration::from_millis(100)).0 < count {
+        assert!(
+            Instant::now() < deadline,
+            "the watchers never saw {count} instances within {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// The most instances running at once over all sides (each side's latest
@@ -471,6 +475,28 @@ impl Lines {
                 ),
             }
         }
+    }
+
+    /// Reads lines until each node of `nodes` has printed `node nI
+    /// <what>` after `from` (bounded by `within`); returns when each did,
+    /// in `nodes`' order.
+    pub fn until_each(
+        &mut self,
+        nodes: &[usize],
+        what: &str,
+        from: Instant,
+        within: Duration,
+    ) -> Vec<Instant> {
+        let line = |i: usize| format!("node n{i} {what}");
+        self.until(&format!("each of {nodes:?}: {what}"), within, |seen| {
+            nodes
+                .iter()
+                .all(|i| first(seen, *i, &line(*i), from).is_some())
+        });
+        nodes
+            .iter()
+            .filter_map(|i| first(&self.seen, *i, &line(*i), from))
+            .collect()
     }
 
     /// Reads whatever has arrived, without waiting.

@@ -28,7 +28,7 @@
 //! Needs root and `ip netns` (it says so and prints nothing else where
 //! they are missing). `cargo bench -p arbour-node --bench partition`
 
-use arbour_tests::netns::{first, overlap, overlap_between, Cut, Side, Split};
+use arbour_tests::netns::{overlap_between, until_seen, Cut, Side, Split};
 use std::time::{Duration, Instant};
 
 /// The resolver's default for five nodes.
@@ -63,39 +63,16 @@ fn main() {
             .collect();
         let watching: Vec<&Side> = watchers.iter().collect();
         // every side's watcher sees the pool before the cut
-        let deadline = Instant::now() + WAIT;
-        while overlap(&watching, Instant::now() - Duration::from_millis(100)).0 < 5 {
-            assert!(
-                Instant::now() < deadline,
-                "the watchers never saw the pool's 5 instances"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        until_seen(&watching, 5, WAIT);
         let cut_at = Instant::now();
         split.cut(cut);
-        split
-            .lines
-            .until("the losing side downs itself", WAIT, |seen| {
-                losers
-                    .iter()
-                    .all(|i| first(seen, *i, &format!("node n{i} downed"), cut_at).is_some())
-            });
-        let downed = losers
-            .iter()
-            .filter_map(|i| first(&split.lines.seen, *i, &format!("node n{i} downed"), cut_at))
-            .max()
-            .expect("downed");
+        let downed = split.lines.until_each(losers, "downed", cut_at, WAIT);
+        let downed = downed.into_iter().max().expect("downed");
         resolve.push((downed - cut_at).as_secs_f64() * 1e3);
         std::thread::sleep(Duration::from_secs(3));
         let healed = Instant::now();
         split.hosts.heal();
-        split
-            .lines
-            .until("the downed nodes are members again", WAIT, |seen| {
-                losers
-                    .iter()
-                    .all(|i| first(seen, *i, &format!("node n{i} admitted"), healed).is_some())
-            });
+        split.lines.until_each(losers, "admitted", healed, WAIT);
         let whole = Instant::now();
         std::thread::sleep(Duration::from_secs(5));
         let (most, holders, _) = overlap_between(&watching, cut_at, Some(whole));

@@ -71,16 +71,14 @@ const RECHECK: Duration = Duration::from_millis(500);
 /// (declared down, or left), or after `waited` [`GATHER_FIRST`] without
 /// its ever being seen, the oldest member of the file.
 pub fn preferred(node: &Node, file: &ClusterFile, d: &Deploy, waited: bool) -> Option<String> {
-    let me = node.node_id();
-    let alive: Vec<(u64, String)> = node
+    let alive: Vec<String> = node
         .membership()
-        .members()
+        .oldest_first()
         .into_iter()
-        .map(|m| (m.incarnation, m.name))
-        .chain([(me.incarnation, me.name.to_string())])
-        .filter(|(_, n)| file.node(n).is_some())
+        .map(|n| n.name.to_string())
+        .filter(|n| file.node(n).is_some())
         .collect();
-    if alive.iter().any(|(_, n)| *n == d.supervise_on) {
+    if alive.contains(&d.supervise_on) {
         return Some(d.supervise_on.clone());
     }
     let gone = node
@@ -92,7 +90,7 @@ pub fn preferred(node: &Node, file: &ClusterFile, d: &Deploy, waited: bool) -> O
         // still forming: it may only not have been seen yet
         return None;
     }
-    alive.into_iter().min().map(|(_, n)| n)
+    alive.into_iter().next()
 }
 
 /// How long a host waits, from its start, for `supervise_on` to be seen
@@ -202,6 +200,20 @@ pub(crate) async fn host(
     // side to have stopped its supervisor first
     let mut last_down: Option<tokio::time::Instant> = None;
     let mut known_down: BTreeSet<(String, u64)> = BTreeSet::new();
+    // leaving gracefully, this node hands the deployment over: its
+    // children outlive the supervisor and the fence is given up, for the
+    // next node in line to adopt them at once (one hook for the host's
+    // life; it acts on the supervisor running then, if any)
+    let running: Arc<Mutex<Option<Release>>> = Arc::default();
+    {
+        let (global, fence, running) = (node.global(), fence.clone(), running.clone());
+        node.before_shutdown(move || {
+            if let Some(release) = running.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                release.release();
+                global.unregister(&fence);
+            }
+        });
+    }
     loop {
         // this node's turn: the fence is free and the rule picks it
         loop {
@@ -274,14 +286,7 @@ pub(crate) async fn host(
             }
         };
         failed_at = None;
-        // leaving gracefully, this node hands the deployment over: its
-        // children outlive the supervisor and the fence is given up, for
-        // the next node in line to adopt them at once
-        let (global, fence_name) = (node.global(), fence.clone());
-        node.before_shutdown(move || {
-            release.release();
-            global.unregister(&fence_name);
-        });
+        *running.lock().unwrap_or_else(|p| p.into_inner()) = Some(release);
         let spread = spread(&node, &d);
         if taking_over {
             report(format!(
@@ -318,6 +323,7 @@ pub(crate) async fn host(
                 },
             }
         };
+        running.lock().unwrap_or_else(|p| p.into_inner()).take();
         holder.stop();
         match ended {
             Ended::FenceLost => {

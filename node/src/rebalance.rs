@@ -44,13 +44,11 @@ pub(crate) fn next_move(
 /// The nodes `d`'s placement allows that are alive (as `node` sees them)
 /// and have its kind, by name.
 fn allowed(node: &Node, file: &ClusterFile, d: &Deploy) -> Vec<String> {
-    let me = node.node_id().name.to_string();
     let alive: Vec<String> = node
         .membership()
-        .members()
+        .oldest_first()
         .into_iter()
-        .map(|m| m.name)
-        .chain([me])
+        .map(|n| n.name.to_string())
         .collect();
     let with_kind: Vec<String> = node
         .global()

@@ -79,6 +79,14 @@ impl Membership {
         self.driver().map(|m| m.departed()).unwrap_or_default()
     }
 
+    /// This node and the members alive as far as it knows, oldest first
+    /// (the lowest incarnation: the life started first; then the lowest
+    /// name), the order a singleton's home is chosen by. Empty without
+    /// membership.
+    pub fn oldest_first(&self) -> Vec<crate::actor::NodeId> {
+        self.driver().map(|m| m.oldest_first()).unwrap_or_default()
+    }
+
     /// Whether this node reaches enough of the cluster to act for it, by
     /// the split-brain resolver's rule (keep-majority: more than half of
     /// the members, or half holding the lowest name), counting suspects

@@ -198,19 +198,49 @@ impl Members {
     /// must not close on them (it would close first, and never hear that
     /// it is the one they declared down).
     fn speaks_for_the_cluster(&self) -> bool {
+        self.survives_as_seen(false)
+    }
+
+    /// Whether the resolver's rule keeps the side this node sees: the
+    /// members alive (with `suspects_missed`, only those not suspected)
+    /// against those declared down (and the suspects). A member that left
+    /// is out of the count, as the resolver has it.
+    fn survives_as_seen(&self, suspects_missed: bool) -> bool {
         let departed = lock(&self.departed).clone();
         let m = lock(&self.machine);
-        let alive: Vec<Counted> = m.members().iter().chain([m.me()]).map(counted).collect();
-        let down: Vec<Counted> = m
-            .remembered_down()
+        let suspects = if suspects_missed { m.suspects() } else { Vec::new() };
+        let reached: Vec<Counted> = m
+            .members()
             .iter()
+            .filter(|x| !suspects.contains(x))
+            .chain([m.me()])
+            .map(counted)
+            .collect();
+        let missed: Vec<Counted> = suspects
+            .iter()
+            .chain(m.remembered_down().iter())
             .filter(|d| !departed.contains(&(d.name.clone(), d.incarnation)))
-            .filter(|d| !alive.iter().any(|a| a.name == d.name))
+            .filter(|d| !reached.iter().any(|a| a.name == d.name))
             .map(counted)
             .collect();
         drop(m);
         let strategy = lock(&self.resolver).settings().strategy;
-        resolver::survives(strategy, &alive, &down)
+        resolver::survives(strategy, &reached, &missed)
+    }
+
+    /// This node and the members alive, oldest first: the lowest
+    /// incarnation (the life started first), then the lowest name.
+    pub(crate) fn oldest_first(&self) -> Vec<NodeId> {
+        let m = lock(&self.machine);
+        let mut v: Vec<NodeId> = m
+            .members()
+            .iter()
+            .chain([m.me()])
+            .map(MemberId::node_id)
+            .collect();
+        drop(m);
+        v.sort_by(|a, b| (a.incarnation, &a.name).cmp(&(b.incarnation, &b.name)));
+        v
     }
 
     /// Whether node `name` is a member this node sees alive and does not
@@ -233,30 +263,7 @@ impl Members {
     ///
     /// [`HANDOVER_MARGIN`]: crate::cluster::HANDOVER_MARGIN
     pub(crate) fn reaches_quorum(&self) -> bool {
-        if *self.downed.borrow() {
-            return false;
-        }
-        // a member that left is out of the count, as the resolver has it
-        let departed = lock(&self.departed).clone();
-        let m = lock(&self.machine);
-        let suspects = m.suspects();
-        let reached: Vec<Counted> = m
-            .members()
-            .iter()
-            .filter(|x| !suspects.contains(x))
-            .chain([m.me()])
-            .map(counted)
-            .collect();
-        let missed: Vec<Counted> = suspects
-            .iter()
-            .chain(m.remembered_down().iter())
-            .filter(|d| !departed.contains(&(d.name.clone(), d.incarnation)))
-            .filter(|d| !reached.iter().any(|a| a.name == d.name))
-            .map(counted)
-            .collect();
-        drop(m);
-        let strategy = lock(&self.resolver).settings().strategy;
-        resolver::survives(strategy, &reached, &missed)
+        !*self.downed.borrow() && self.survives_as_seen(true)
     }
 
     /// Asks the split-brain resolver whether this side goes on; a side

@@ -29,6 +29,7 @@ use crate::node::{Node, NodeError};
 use crate::registry::RegistryEvent;
 use std::collections::BTreeSet;
 use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
@@ -89,6 +90,10 @@ impl Singleton {
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// The group of a singleton's candidates.
 fn group(name: &str) -> String {
     format!("arbour.singleton.{name}")
@@ -144,25 +149,17 @@ impl<A: RemoteActor> SingletonRef<A> {
 /// cluster: the oldest alive member of the group (lowest incarnation,
 /// then lowest name).
 fn oldest_candidate(node: &Node, name: &str) -> Option<String> {
-    let me = node.node_id();
-    let alive: Vec<(u64, String)> = node
-        .membership()
-        .members()
-        .into_iter()
-        .map(|m| (m.incarnation, m.name))
-        .chain([(me.incarnation, me.name.to_string())])
-        .collect();
     let candidates: BTreeSet<String> = node
         .global()
         .group_ids(&group(name))
         .into_iter()
         .map(|id| id.node.name.to_string())
         .collect();
-    alive
+    node.membership()
+        .oldest_first()
         .into_iter()
-        .filter(|(_, n)| candidates.contains(n))
-        .min()
-        .map(|(_, n)| n)
+        .map(|n| n.name.to_string())
+        .find(|n| candidates.contains(n))
 }
 
 /// Whether `node`'s registry holds the part of every member alive: a
@@ -206,6 +203,19 @@ where
     let mut last_down: Option<Instant> = None;
     let mut last_start: Option<Instant> = None;
     let mut seen_held = false;
+    // leaving gracefully hands the instance over: stopped, and the name
+    // given up for the next oldest to start it at once (one hook for the
+    // manager's life; it acts on the instance running then, if any)
+    let running: Arc<Mutex<Option<ActorRef<A>>>> = Arc::default();
+    {
+        let (global, fence, running) = (node.global(), name.to_owned(), running.clone());
+        node.before_shutdown(move || {
+            if let Some(instance) = lock(&running).take() {
+                instance.stop();
+                global.unregister(&fence);
+            }
+        });
+    }
     loop {
         // this node's turn: the name is free, the rule picks it, and the
         // handover margin after a down verdict has passed
@@ -253,13 +263,7 @@ where
             continue;
         }
         tracing::info!(node = %me, singleton = name, instance = %instance.id(), "singleton started here");
-        // leaving gracefully hands it over: stopped, and the name given up
-        // for the next oldest to start it at once
-        let (global, fence, leaving) = (node.global(), name.to_owned(), instance.clone());
-        node.before_shutdown(move || {
-            leaving.stop();
-            global.unregister(&fence);
-        });
+        *lock(&running) = Some(instance.clone());
         let exited = instance.exited();
         tokio::pin!(exited);
         let ended = loop {
@@ -277,6 +281,7 @@ where
                 },
             }
         };
+        lock(&running).take();
         instance.stop();
         match ended {
             Ended::Exited(reason) => {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 /// A member whose connections would take a minute to notice a silent peer
 /// on their own: within the tests' 30 s bounds, only membership can declare
 /// a node down.
-async fn member(name: &str, seed: Option<std::net::SocketAddr>) -> Node {
+pub(crate) async fn member(name: &str, seed: Option<std::net::SocketAddr>) -> Node {
     let b = test_node(name)
         .idle_timeout(Duration::from_secs(60))
         .keep_alive(Duration::from_secs(1))
@@ -23,6 +23,32 @@ async fn member(name: &str, seed: Option<std::net::SocketAddr>) -> Node {
         None => b,
     };
     b.start().await.expect("starts")
+}
+
+/// Members named `names`, started in that order (so the first is the
+/// oldest), each joining through the first.
+pub(crate) async fn members(names: [&str; 4]) -> [Node; 4] {
+    let first = member(names[0], None).await;
+    let seed = first.net().local_addr().expect("addr");
+    let (b, c, d) = (
+        member(names[1], Some(seed)).await,
+        member(names[2], Some(seed)).await,
+        member(names[3], Some(seed)).await,
+    );
+    [first, b, c, d]
+}
+
+/// Waits (bounded) until each of `nodes` knows every other one.
+pub(crate) async fn until_all_know(nodes: &[&Node]) {
+    for n in nodes {
+        let mut ev = n.membership().events().expect("membership");
+        bounded("every node knows the others", async {
+            while n.membership().members().len() < nodes.len() - 1 {
+                let _ = ev.recv().await;
+            }
+        })
+        .await;
+    }
 }
 
 fn names(node: &Node) -> Vec<String> {
@@ -36,11 +62,8 @@ fn names(node: &Node) -> Vec<String> {
 #[test]
 fn nodes_join_through_one_seed_a_crashed_one_is_down_everywhere_and_a_leaving_one_left() {
     run_local(|| async {
-        let alpha = member("alpha", None).await;
+        let [alpha, beta, gamma, delta] = members(["alpha", "beta", "gamma", "delta"]).await;
         let seed = alpha.net().local_addr().expect("addr");
-        let beta = member("beta", Some(seed)).await;
-        let gamma = member("gamma", Some(seed)).await;
-        let delta = member("delta", Some(seed)).await;
         let all = [&alpha, &beta, &gamma, &delta];
         let knows_all = || all.iter().all(|n| n.membership().members().len() == 3);
         let every = Duration::from_millis(20);

@@ -22,7 +22,7 @@
 use arbour::Node;
 use arbour_node::fib::{fib, Fib, FibWorker};
 use arbour_tests::netns::{
-    first, overlap, sees_up, AskFuture, Asker, Cut, Side, Split, ALL, ASK_TIMEOUT,
+    first, overlap, sees_up, until_seen, AskFuture, Asker, Cut, Side, Split, ALL, ASK_TIMEOUT,
 };
 use arbour_tests::{arbour_bin, LIMIT};
 use std::time::{Duration, Instant};
@@ -100,31 +100,14 @@ fn partition(cut: Cut, losers: &[usize], hold: Duration) {
         .map(|s| Side::watch(hosts, s, &all, what.clone(), Some(asker)))
         .collect();
     // every watcher sees its side's instances before the cut
-    let deadline = Instant::now() + LIMIT;
-    while overlap(
-        &watchers.iter().collect::<Vec<_>>(),
-        Instant::now() - Duration::from_millis(100),
-    )
-    .0 < 5
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the watchers never saw the pool's 5 instances"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    until_seen(&watchers.iter().collect::<Vec<_>>(), 5, LIMIT);
 
     let cut_at = Instant::now();
     split.cut(cut);
     let w = &mut split.lines;
-    w.until("the small side downs itself", LIMIT, |seen| {
-        small
-            .iter()
-            .all(|i| first(seen, *i, &format!("node n{i} downed"), cut_at).is_some())
-    });
+    let downed = w.until_each(&small, "downed", cut_at, LIMIT);
     let bound = STABLE_AFTER + Duration::from_secs(2);
-    for &i in &small {
-        let at = first(&w.seen, i, &format!("node n{i} downed"), cut_at).expect("downed");
+    for (&i, at) in small.iter().zip(downed) {
         eprintln!("n{i} downed itself {:?} after the cut", at - cut_at);
         assert!(
             at - cut_at <= bound + Duration::from_millis(1500),

@@ -24,17 +24,7 @@ fn watch_group(
 ) -> std::thread::JoinHandle<Vec<usize>> {
     let cluster = cluster.to_owned();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        tokio::task::LocalSet::new().block_on(&rt, async move {
-            let node = arbour::Node::builder("watcher")
-                .cluster_name(&cluster)
-                .secret("s3cret")
-                .start()
-                .await
-                .expect("client node");
+        arbour_tests::with_client("watcher", (&cluster, "s3cret"), None, |node| async move {
             let mut sizes = Vec::new();
             let mut tick = tokio::time::interval(Duration::from_millis(10));
             let mut n = 0u32;
@@ -55,7 +45,6 @@ fn watch_group(
                 latest.store(size, Ordering::Release);
                 sizes.push(size);
             }
-            node.shutdown().await;
             sizes
         })
     })

@@ -42,17 +42,7 @@ fn client(
     tally: Arc<Mutex<Tally>>,
 ) -> std::thread::JoinHandle<usize> {
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        tokio::task::LocalSet::new().block_on(&rt, async move {
-            let node = arbour::Node::builder("client")
-                .cluster_name("rolling")
-                .secret("s3cret")
-                .start()
-                .await
-                .expect("client node");
+        arbour_tests::with_client("client", ("rolling", "s3cret"), None, |node| async move {
             for (name, port) in &ports {
                 let addr = format!("127.0.0.1:{port}").parse().expect("addr");
                 let _ = node.net().connect(name, addr).await;
@@ -87,9 +77,7 @@ fn client(
             }
             // the asks still in flight finish (each within its timeout)
             tokio::time::sleep(Duration::from_secs(6)).await;
-            let size = node.global().group_ids("fib").len();
-            node.shutdown().await;
-            size
+            node.global().group_ids("fib").len()
         })
     })
 }

@@ -2,25 +2,15 @@
 //! node is a candidate; the instance runs once, on the oldest; when that
 //! node leaves, the next oldest runs it (the old one stopped first); when
 //! that one crashes, the next runs it after the down verdict and the
-//! handover margin (two of the three left keep the quorum). Every node's handle finds the one instance, and it
-//! answers. Every wait is bounded.
+//! handover margin (two of the three left keep the quorum). Every node's
+//! handle finds the one instance, and it answers. Every wait is bounded.
 
-use arbour::cluster::{MembershipConfig, Singleton, SingletonRef, HANDOVER_MARGIN};
-use arbour::{ActorRef, Node};
+use super::membership::{members, until_all_know};
+use arbour::cluster::{Singleton, SingletonRef, HANDOVER_MARGIN};
+use arbour::ActorRef;
 use arbour_testkit::{Echo, Ping};
-use arbour_tests::{bounded, run_local, test_node};
+use arbour_tests::{bounded, run_local};
 use std::time::{Duration, Instant};
-
-async fn member(name: &str, seed: Option<std::net::SocketAddr>) -> Node {
-    let mut b = test_node(name)
-        .idle_timeout(Duration::from_secs(60))
-        .keep_alive(Duration::from_secs(1))
-        .membership(MembershipConfig::default());
-    if let Some(addr) = seed {
-        b = b.seed_node("alpha", addr);
-    }
-    b.start().await.expect("starts")
-}
 
 /// Waits until `handle` finds an instance on node `on`, and returns it.
 async fn runs_on(handle: &SingletonRef<Echo>, on: &str) -> ActorRef<Echo> {
@@ -41,20 +31,8 @@ async fn runs_on(handle: &SingletonRef<Echo>, on: &str) -> ActorRef<Echo> {
 fn a_singleton_runs_once_on_the_oldest_and_is_handed_over_when_it_leaves_or_crashes() {
     run_local(|| async {
         // started in this order: alpha is the oldest, then beta, gamma, delta
-        let alpha = member("alpha", None).await;
-        let seed = alpha.net().local_addr().expect("addr");
-        let beta = member("beta", Some(seed)).await;
-        let gamma = member("gamma", Some(seed)).await;
-        let delta = member("delta", Some(seed)).await;
-        for n in [&alpha, &beta, &gamma, &delta] {
-            let mut ev = n.membership().events().expect("membership");
-            bounded("every node knows the three others", async {
-                while n.membership().members().len() < 3 {
-                    let _ = ev.recv().await;
-                }
-            })
-            .await;
-        }
+        let [alpha, beta, gamma, delta] = members(["alpha", "beta", "gamma", "delta"]).await;
+        until_all_know(&[&alpha, &beta, &gamma, &delta]).await;
         let handles: Vec<SingletonRef<Echo>> = [&alpha, &beta, &gamma, &delta]
             .iter()
             .map(|n| Singleton::start::<Echo>(n, "leader", ()).expect("a candidate"))

@@ -3,24 +3,14 @@
 //! theirs crashes or leaves, stopped with their supervisor. Every wait is
 //! bounded.
 
+use super::membership::{member, until_all_know};
 use arbour::{
-    cluster::{MemberEvent, MembershipConfig, Placement},
+    cluster::{MemberEvent, Placement},
     ActorRef, ChildSpec, ExitReason, Node, SupervisorRef, SupervisorSpec,
 };
 use arbour_testkit::{Echo, Ping, ECHO_KIND};
-use arbour_tests::{bounded, run_local, test_node};
+use arbour_tests::{bounded, run_local};
 use std::time::Duration;
-
-async fn member(name: &str, seed: Option<std::net::SocketAddr>) -> Node {
-    let mut b = test_node(name)
-        .idle_timeout(Duration::from_secs(60))
-        .keep_alive(Duration::from_secs(1))
-        .membership(MembershipConfig::default());
-    if let Some(addr) = seed {
-        b = b.seed_node("alpha", addr);
-    }
-    b.start().await.expect("starts")
-}
 
 /// alpha (the seed, without the kind), beta and gamma (with it), every one
 /// knowing the others and who has the kind.
@@ -32,15 +22,7 @@ async fn cluster() -> (Node, Node, Node) {
     let mut kinds = alpha.global().events().expect("events");
     beta.kind::<Echo>(ECHO_KIND).expect("kind");
     gamma.kind::<Echo>(ECHO_KIND).expect("kind");
-    for n in [&alpha, &beta, &gamma] {
-        let mut ev = n.membership().events().expect("membership");
-        bounded("every node knows the two others", async {
-            while n.membership().members().len() < 2 {
-                let _ = ev.recv().await;
-            }
-        })
-        .await;
-    }
+    until_all_know(&[&alpha, &beta, &gamma]).await;
     bounded("alpha knows who has the kind", async {
         while alpha.global().nodes_with_kind(ECHO_KIND).len() < 2 {
             let _ = kinds.recv().await;
