@@ -4,6 +4,7 @@
 //! ([`DownForwarder`]).
 
 pub mod attack;
+pub mod mallory;
 pub mod netns;
 
 use std::path::PathBuf;

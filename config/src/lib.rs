@@ -109,6 +109,9 @@ pub struct Membership {
 
     /// `"0s"` leaves at once).
     pub drain_timeout: Option<Duration>,
+    /// `max_members`: the most members a node holds (news of more is
+    /// dropped, counted; it bounds what made-up members can cost).
+    pub max_members: Option<usize>,
 }
 
 /// What a node does once the cluster declared it down (`on_downed`; it
@@ -262,6 +265,7 @@ struct RawMembership {
     remove_down_after: Option<S<String>>,
     on_downed: Option<S<String>>,
     drain_timeout: Option<S<String>>,
+    max_members: Option<S<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -472,6 +476,17 @@ impl ClusterFile {
                 suspect_to_down_after: c.duration(m.suspect_to_down_after, "cluster.membership.suspect_to_down_after"),
                 remove_down_after: c.duration(m.remove_down_after, "cluster.membership.remove_down_after"),
                 drain_timeout: c.duration(m.drain_timeout, "cluster.membership.drain_timeout"),
+                max_members: match m.max_members {
+                    None => None,
+                    Some(v) if (3..=1_000_000).contains(v.get_ref()) => usize::try_from(*v.get_ref()).ok(),
+                    Some(v) => {
+                        c.fail(
+                            v.span().start,
+                            format!("cluster.membership.max_members: {} (expected 3 to 1000000)", v.get_ref()),
+                        );
+                        None
+                    }
+                },
                 on_downed: match m.on_downed {
                     None => OnDowned::Rejoin,
                     Some(v) => match v.get_ref().as_str() {

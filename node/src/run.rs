@@ -194,6 +194,7 @@ pub fn membership(file: &ClusterFile) -> arbour::cluster::MembershipConfig {
         probe_rtt: m.probe_rtt.unwrap_or(d.probe_rtt),
         suspect_to_down_after: m.suspect_to_down_after.unwrap_or(d.suspect_to_down_after),
         remove_down_after: m.remove_down_after.unwrap_or(d.remove_down_after),
+        max_members: m.max_members.unwrap_or(d.max_members),
         split_brain: arbour::cluster::SplitBrain {
             strategy: match file.split_brain.strategy {
                 S::KeepMajority => Strategy::KeepMajority,

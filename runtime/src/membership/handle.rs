@@ -60,6 +60,12 @@ impl Membership {
         self.members.as_ref().and_then(Weak::upgrade)
     }
 
+    /// This node as a member: its name, life, address and roles (`None`
+    /// without membership).
+    pub fn me(&self) -> Option<MemberId> {
+        self.driver().map(|m| m.me_as_member())
+    }
+
     /// The members alive as far as this node knows (itself excluded).
     pub fn members(&self) -> Vec<MemberId> {
         self.driver().map(|m| m.members()).unwrap_or_default()

@@ -72,7 +72,14 @@ pub struct MembershipConfig {
     pub remove_down_after: Duration,
     /// Which side of a partition goes on (the split-brain resolver).
     pub split_brain: super::SplitBrain,
+    /// The most members (alive, suspect or down) a node holds; news of
+    /// further ones is dropped, counted. Well above any real cluster: it
+    /// bounds what a peer that gossips made-up members can cost.
+    pub max_members: usize,
 }
+
+/// The default [`MembershipConfig::max_members`].
+pub const DEFAULT_MAX_MEMBERS: usize = 10_000;
 
 impl Default for MembershipConfig {
     /// Tuned for a LAN (round trips well under a millisecond; the bench
@@ -88,6 +95,7 @@ impl Default for MembershipConfig {
             suspect_to_down_after: Duration::from_millis(500),
             remove_down_after: Duration::from_secs(60),
             split_brain: super::SplitBrain::default(),
+            max_members: DEFAULT_MAX_MEMBERS,
         }
     }
 }
@@ -188,6 +196,16 @@ pub struct MembershipMachine {
     noticed: std::collections::VecDeque<MemberEvent>,
     /// Packets that could not be decoded (dropped, counted).
     pub malformed: u64,
+    /// Packets refused whole by [`vet`](super::vet): speaking for another
+    /// member, or probing one this node does not know.
+    pub refused: u64,
+    /// Updates dropped from packets by [`vet`](super::vet): lives ahead of
+    /// the clock, newer lives of nodes connected here, members past the cap.
+    pub updates_dropped: u64,
+    /// Bare `Down`s about members this node hears from, taken as
+    /// suspicions instead.
+    pub downs_doubted: u64,
+    max_members: usize,
     /// Local health (a simplified Lifeguard): whether any packet arrived
     /// since the last probe round, and how many rounds in a row were quiet.
     heard_this_round: bool,
@@ -250,6 +268,10 @@ impl MembershipMachine {
             down: Default::default(),
             noticed: Default::default(),
             malformed: 0,
+            refused: 0,
+            updates_dropped: 0,
+            downs_doubted: 0,
+            max_members: config.max_members.max(1),
             heard_this_round: true,
             quiet_rounds: 0,
             held_down_by_some: false,
@@ -279,8 +301,61 @@ impl MembershipMachine {
         let _ = self.foca.announce(seed, &mut self.out);
     }
 
-    /// A packet from another member. One that does not decode is dropped
-    /// and counted.
+    /// A packet from `speaker`, as its connection proves it, checked
+    /// ([`vet`](super::vet::vet)) against this node's clock (`latest_life`:
+    /// the latest life any member may have) and its connections
+    /// (`connected(name)`: the life of `name` connected here) before the
+    /// machine takes it. Returns why it was refused, if it was.
+    pub fn on_packet_from(
+        &mut self,
+        speaker: super::vet::Speaker<'_>,
+        bytes: &[u8],
+        latest_life: u64,
+        connected: &dyn Fn(&str) -> Option<u64>,
+    ) -> Option<&'static str> {
+        let verdict = {
+            let state_of = |m: &MemberId| {
+                self.foca
+                    .iter_membership_state()
+                    .find(|x| x.id() == m)
+                    .map(|x| x.state())
+            };
+            let knows_name = |n: &str| self.foca.iter_membership_state().any(|x| x.id().name == n);
+            let known = super::vet::Known {
+                me: self.foca.identity(),
+                own_incarnation: self.own_incarnation,
+                latest_life,
+                connected,
+                state_of: &state_of,
+                knows_name: &knows_name,
+                members: self.foca.iter_membership_state().len(),
+                max_members: self.max_members,
+            };
+            super::vet::vet(bytes, speaker, &known)
+        };
+        match verdict {
+            super::vet::Vetted::AsIs => self.on_packet(bytes),
+            super::vet::Vetted::Changed {
+                packet,
+                dropped,
+                doubted,
+            } => {
+                self.updates_dropped += u64::from(dropped);
+                self.downs_doubted += u64::from(doubted);
+                self.on_packet(&packet);
+            }
+            super::vet::Vetted::Refused(why) => {
+                self.refused += 1;
+                return Some(why);
+            }
+        }
+        None
+    }
+
+    /// A packet from another member, taken as it is (the simulator's and
+    /// the tests' way in; a node's packets go through
+    /// [`Self::on_packet_from`]). One that does not decode is dropped and
+    /// counted.
     pub fn on_packet(&mut self, bytes: &[u8]) {
         if self.foca.handle_data(bytes, &mut self.out).is_err() {
             self.malformed += 1;

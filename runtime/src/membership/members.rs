@@ -95,6 +95,12 @@ pub(crate) struct Members {
     /// Lives this member saw declared down, and when (bounded:
     /// [`TOMBSTONES_AT_MOST`], for [`TOMBSTONE_FOR`]).
     tombstones: Mutex<BTreeMap<(String, u64), Instant>>,
+    /// Lives this node has held a connection with (their certificates and
+    /// hellos checked): only these count against this side in the
+    /// split-brain rule. A member known only from gossip, that no
+    /// connection ever reached here (one made up by a peer, at an address
+    /// nothing answers on), would otherwise outvote the real cluster.
+    met: Mutex<BTreeSet<(String, u64)>>,
     /// Set once the cluster declared this node's life down.
     downed: tokio::sync::watch::Sender<bool>,
     /// Set once this node began to leave (what members say of it after
@@ -139,6 +145,7 @@ impl Members {
             departed: Mutex::default(),
             notices: Mutex::default(),
             tombstones: Mutex::default(),
+            met: Mutex::default(),
             downed: tokio::sync::watch::Sender::new(false),
             leaving: std::sync::atomic::AtomicBool::new(false),
             resolver: Mutex::new(Resolver::new(split_brain)),
@@ -168,9 +175,24 @@ impl Members {
         if self.tell_if_held_down(caller.node(), caller.incarnation()) {
             return Ok(());
         }
-        if let Control::Swim { packet } = msg {
-            self.on_packet(&packet);
+        let Control::Swim { packet } = msg else {
+            return Ok(());
+        };
+        let Some(net) = self.net.upgrade() else {
+            return Ok(());
+        };
+        let speaker = super::vet::Speaker {
+            name: caller.node(),
+            incarnation: caller.incarnation(),
+        };
+        let latest_life = net.endpoint.latest_life();
+        let connected = |name: &str| net.live_life(name);
+        let refused = lock(&self.machine).on_packet_from(speaker, &packet, latest_life, &connected);
+        if let Some(why) = refused {
+            crate::platform::throttled_warn!(net.endpoint.throttle(), "membership packet refused",
+                node = %self.me, peer = %caller.node(), "membership packet refused: {why}");
         }
+        self.drain();
         Ok(())
     }
 
@@ -216,13 +238,16 @@ impl Members {
             .chain([m.me()])
             .map(counted)
             .collect();
+        let met = lock(&self.met);
         let missed: Vec<Counted> = suspects
             .iter()
             .chain(m.remembered_down().iter())
+            .filter(|d| met.contains(&(d.name.clone(), d.incarnation)))
             .filter(|d| !departed.contains(&(d.name.clone(), d.incarnation)))
             .filter(|d| !reached.iter().any(|a| a.name == d.name))
             .map(counted)
             .collect();
+        drop(met);
         drop(m);
         let strategy = lock(&self.resolver).settings().strategy;
         resolver::survives(strategy, &reached, &missed)
@@ -278,7 +303,13 @@ impl Members {
         // puts off declaring the others down, decides as soon as the rest
         let (reachable, suspects): (Vec<Counted>, Vec<Counted>) = {
             let m = lock(&self.machine);
-            let suspects: Vec<Counted> = m.suspects().iter().map(counted).collect();
+            let met = lock(&self.met);
+            let suspects: Vec<Counted> = m
+                .suspects()
+                .iter()
+                .filter(|s| met.contains(&(s.name.clone(), s.incarnation)))
+                .map(counted)
+                .collect();
             let reachable = m
                 .members()
                 .iter()
@@ -458,6 +489,15 @@ impl Members {
             .collect()
     }
 
+    /// This node holds a connection with node `name`'s life `incarnation`
+    /// (its certificate and hello checked): that life counts in the
+    /// split-brain rule from now on. Older lives of the name are dropped.
+    pub(crate) fn met(&self, name: &str, incarnation: u64) {
+        let mut met = lock(&self.met);
+        met.retain(|(n, i)| n != name || *i >= incarnation);
+        met.insert((name.to_owned(), incarnation));
+    }
+
     /// This node's id.
     pub(crate) fn me(&self) -> NodeId {
         self.me.clone()
@@ -478,11 +518,13 @@ impl Members {
         lock(&self.machine).malformed
     }
 
-    /// A packet from a peer.
-    pub(crate) fn on_packet(&self, packet: &[u8]) {
-        lock(&self.machine).on_packet(packet);
-        self.drain();
+    /// What [`vet`](super::vet) held back so far: packets refused whole,
+    /// updates dropped, `Down`s taken as suspicions.
+    pub(crate) fn vetted(&self) -> (u64, u64, u64) {
+        let m = lock(&self.machine);
+        (m.refused, m.updates_dropped, m.downs_doubted)
     }
+
 
     /// Node `name` (life `incarnation`) said goodbye: it left on purpose.
     /// Reported as `Left` now; the `Down` SWIM brings later is not
@@ -564,10 +606,13 @@ impl Members {
                 MemberEvent::Down(m) => {
                     tracing::warn!(node = %self.me, member = %m.name, incarnation = m.incarnation, "member down");
                     self.bury(m);
-                    lock(&self.resolver).down(counted(m), now);
+                    if lock(&self.met).contains(&(m.name.clone(), m.incarnation)) {
+                        lock(&self.resolver).down(counted(m), now);
+                    }
                 }
                 MemberEvent::Left(m) => lock(&self.resolver).back(&m.name, now),
                 MemberEvent::Forgotten(m) => {
+                    lock(&self.met).retain(|(n, _)| *n != m.name);
                     tracing::debug!(node = %self.me, member = %m.name, incarnation = m.incarnation, "down member forgotten")
                 }
                 MemberEvent::Suspect(m) => {

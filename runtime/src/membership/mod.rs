@@ -8,6 +8,7 @@ mod link;
 mod members;
 mod machine;
 mod resolver;
+pub mod vet;
 
 pub use handle::Membership;
 pub(crate) use members::Members;

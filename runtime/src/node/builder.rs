@@ -524,7 +524,8 @@ impl NodeBuilder {
                         Endpoint::bind_with(addr, &trust, &identity, hello, liveness, runtime)?
                     }
                 }
-                .with_limits(self.limits);
+                .with_limits(self.limits)
+                .with_clock(self.clock);
                 let net_rng = host.rng().derive("net");
                 let cluster = self.membership.clone().map(|config| {
                     let tuning = ClusterTuning {

@@ -479,6 +479,20 @@ impl Node {
         Ok(())
     }
 
+    /// Lets any peer node stop `actor` from the wire (its ref's
+    /// [`ActorRef::stop`] and `kill` on another node). Off by default: a
+    /// peer may stop only the actors it spawned here, and the instances
+    /// placed here for the cluster's deployments; an `Exit` for any other
+    /// actor is refused and counted (`NetStats::exits_refused`).
+    pub fn allow_remote_stop<A: RemoteActor>(&self, actor: &ActorRef<A>) -> Result<(), NodeError> {
+        let net = &self.services()?.net;
+        let exported = export(actor)?;
+        let local = exported.id().local;
+        net.export_entry(exported);
+        net.grant_stop(local, crate::remote::Stopper::Any);
+        Ok(())
+    }
+
     /// A ref to the actor that node `node` exposes as `name`. Waits (up to
     /// `timeout`) for a connection to `node` if there is none yet; a node
     /// that refuses us (another secret, CA, cluster name or protocol

@@ -73,6 +73,17 @@ impl Net {
         }
     }
 
+    /// What this node keeps per peer it heard of: sessions, remembered
+    /// addresses, entries of the dial table (connected or redialing). A
+    /// member forgotten by membership, or declared down without ever being
+    /// reached, leaves all three.
+    pub fn peers_held(&self) -> (usize, usize, usize) {
+        self.services
+            .as_ref()
+            .map(|s| s.net.peers_held())
+            .unwrap_or_default()
+    }
+
     /// The peer nodes connected now.
     pub fn peers(&self) -> Vec<NodeId> {
         self.services
@@ -97,9 +108,16 @@ impl Net {
     pub fn stats(&self) -> NetStats {
         self.services
             .as_ref()
-            .map(|s| NetStats {
-                membership_malformed: s.members.as_ref().map_or(0, |m| m.malformed()),
-                ..s.net.stats()
+            .map(|s| {
+                let (refused, dropped, doubted) =
+                    s.members.as_ref().map_or((0, 0, 0), |m| m.vetted());
+                NetStats {
+                    membership_malformed: s.members.as_ref().map_or(0, |m| m.malformed()),
+                    membership_refused: refused,
+                    membership_updates_dropped: dropped,
+                    membership_downs_doubted: doubted,
+                    ..s.net.stats()
+                }
             })
             .unwrap_or_default()
     }

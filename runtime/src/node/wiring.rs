@@ -110,6 +110,9 @@ impl Services {
         match event {
             PeerEvent::Up { session, conn } => {
                 let incarnation = conn.peer().incarnation;
+                if let Some(m) = &self.members {
+                    m.met(&session.node, incarnation);
+                }
                 let held_down = self
                     .members
                     .as_ref()
@@ -143,6 +146,10 @@ impl Services {
             MemberEvent::Down(m) => {
                 self.net
                     .close_life(&m.name, m.incarnation, "declared down by the cluster");
+                // one never reached (made up, or gone before this node
+                // dialed it) is not redialed; a connected one is, until
+                // membership forgets it
+                self.net.forget(&m.name);
                 self.replica.owner_gone(&m.name, m.incarnation);
                 self.spawner.peer_gone(&m.name);
             }
@@ -159,7 +166,8 @@ impl Services {
                 );
                 self.spawner.peer_gone(&new.name);
             }
-            MemberEvent::Up(_) | MemberEvent::Suspect(_) | MemberEvent::Forgotten(_) => {}
+            MemberEvent::Forgotten(m) => self.net.forget(&m.name),
+            MemberEvent::Up(_) | MemberEvent::Suspect(_) => {}
         }
         if matches!(event, MemberEvent::Down(_) | MemberEvent::Suspect(_)) {
             self.spawner.reach_changed();

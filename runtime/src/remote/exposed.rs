@@ -14,11 +14,27 @@ struct ByNumber {
     swept_at: usize,
 }
 
+/// Who may stop a local actor from the wire (an `Exit`). Nobody unless
+/// granted: an actor a peer spawned may be stopped by that peer; one placed
+/// for the cluster (spawned into a group: a deployment's instance, which
+/// whichever member supervises the deployment may adopt) and one the user
+/// allowed ([`Node::allow_remote_stop`](crate::Node::allow_remote_stop))
+/// by any peer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Stopper {
+    /// The peer node of this name.
+    Peer(Arc<str>),
+    /// Any peer.
+    Any,
+}
+
 /// A node's actors reachable from the wire.
 #[derive(Default)]
 pub(crate) struct Exposed {
     by_number: RwLock<ByNumber>,
     by_name: Mutex<HashMap<String, Arc<dyn Exported>>>,
+    /// Who may stop which actor, by number (swept with the actors).
+    stoppers: Mutex<HashMap<u64, Stopper>>,
 }
 
 impl Exposed {
@@ -37,8 +53,32 @@ impl Exposed {
         if n.actors.len() >= 2 * n.swept_at.max(64) {
             n.actors.retain(|_, e| !e.is_closed());
             n.swept_at = n.actors.len();
+            let mut stoppers = self.stoppers.lock().unwrap_or_else(|p| p.into_inner());
+            stoppers.retain(|local, _| n.actors.contains_key(local));
         }
         n.actors.insert(actor.id().local, actor);
+    }
+
+    /// Lets `who` stop actor `local` from the wire.
+    pub(crate) fn grant_stop(&self, local: u64, who: Stopper) {
+        self.stoppers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(local, who);
+    }
+
+    /// Whether peer node `peer` may stop actor `local`.
+    pub(crate) fn may_stop(&self, local: u64, peer: &str) -> bool {
+        match self
+            .stoppers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&local)
+        {
+            Some(Stopper::Any) => true,
+            Some(Stopper::Peer(p)) => &**p == peer,
+            None => false,
+        }
     }
 
     /// The reachable local actor number `local`, if it still exists.
@@ -63,5 +103,9 @@ impl Exposed {
             .unwrap_or_else(|p| p.into_inner())
             .clear();
         *self.by_number.write().unwrap_or_else(|p| p.into_inner()) = ByNumber::default();
+        self.stoppers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 }

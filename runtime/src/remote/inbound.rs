@@ -25,9 +25,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// How long a served ask may take when its envelope does not say how long
-/// its asker waits (an ask says, and is served for exactly that long).
-const SERVE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The node's own messages to a peer node (wire-level, with our exit
 /// reason type).
@@ -45,10 +42,14 @@ pub(crate) struct Inbound {
 }
 
 /// The peer's asks this connection is serving: at most `max` at once per
-/// peer (counted in its session, over its connections), and abandoned when
-/// the connection goes: no one is left to reply to, so an ask still queued
-/// is skipped by its actor and its message freed. One whose handler has
-/// begun keeps its place until its deadline, as long as it may still run.
+/// peer (counted in its session, over its connections). Each holds its
+/// place until its handler is done, however short the asker's own timeout
+/// (it cannot free its place early), and at most
+/// [`PeerLimits::served_ask_timeout`](crate::net::PeerLimits::served_ask_timeout)
+/// (it cannot hold it for longer). Abandoned when the connection goes: no
+/// one is left to reply to, so an ask still queued is skipped by its actor
+/// and its message freed; one whose handler has begun keeps its place
+/// until that maximum, as long as it may still run.
 struct ServedAsks {
     in_flight: Arc<AtomicUsize>,
     max: usize,
@@ -148,9 +149,11 @@ impl Inbound {
             None
         };
         let (recipient, correlation) = (env.recipient, env.correlation);
-        let timeout = env
-            .timeout_ms
-            .map_or(SERVE_TIMEOUT, |ms| Duration::from_millis(ms.into()));
+        // however long the asker says it waits, a served ask holds its
+        // place until its handler is done, and at most this node's own
+        // maximum (an asker may choose neither to free its place early
+        // nor to hold it for weeks)
+        let timeout = self.net.limits.served_ask_timeout;
         let delivery = Handoff {
             timeout,
             net,
@@ -250,7 +253,7 @@ impl FrameSink for Inbound {
 
 /// One message from the wire on its way to a local actor.
 struct Handoff<'a> {
-    /// How long a served ask may take (its asker's timeout).
+    /// How long a served ask may take at most (this node's maximum).
     timeout: Duration,
     net: &'a Arc<Network>,
     served: &'a Arc<ServedAsks>,

@@ -22,4 +22,5 @@ pub(crate) use inbound::{send_reply, Control};
 pub(crate) use network::{
     MonitorsFor, Network, PeerEvent, Session, SessionMonitors, Tuning, Unreachable,
 };
+pub(crate) use exposed::Stopper;
 pub(crate) use router::Caller;

@@ -105,7 +105,7 @@ pub(crate) struct Network {
     pub(crate) endpoint: Endpoint,
     rng: NodeRng,
     data_lanes: usize,
-    limits: PeerLimits,
+    pub(crate) limits: PeerLimits,
     /// Local actors reachable from the wire, by number and exposed name.
     exposed: Exposed,
     links: Mutex<BTreeMap<Arc<str>, Arc<Session>>>,
@@ -124,6 +124,10 @@ pub(crate) struct Network {
     pub(crate) undeliverable: AtomicU64,
     /// Peers' asks being served now, over all connections.
     pub(crate) served_asks: AtomicU64,
+    /// Dials made (first dials and redials).
+    dials: AtomicU64,
+    /// Peers' exits refused (not theirs to stop).
+    exits_refused: AtomicU64,
     /// Control messages by tag, to the services that registered them.
     pub(crate) router: Router,
     /// Where peer events go.
@@ -191,6 +195,8 @@ impl Network {
                 changed: watch::Sender::new(0),
                 undeliverable: AtomicU64::new(0),
                 served_asks: AtomicU64::new(0),
+                dials: AtomicU64::new(0),
+                exits_refused: AtomicU64::new(0),
                 router,
                 peer_events: std::sync::OnceLock::new(),
                 monitors_for,
@@ -219,14 +225,30 @@ impl Network {
         caller.reply(crate::wire::encode(&found).map_err(|e| e.to_string())?)
     }
 
-    /// A peer stops (or kills) one of our actors.
-    fn on_exit(self: &Arc<Self>, _: &Caller<'_>, msg: Control) -> Result<(), String> {
-        if let Control::Exit { actor, kill } = msg {
-            if let Some(actor) = self.exported(actor) {
-                actor.stop(kill);
-            }
+    /// A peer stops (or kills) one of our actors, if it may
+    /// ([`Stopper`](super::exposed::Stopper)); a refusal is counted and
+    /// logged (throttled).
+    fn on_exit(self: &Arc<Self>, caller: &Caller<'_>, msg: Control) -> Result<(), String> {
+        let Control::Exit { actor, kill } = msg else {
+            return Ok(());
+        };
+        let Some(target) = self.exported(actor) else {
+            return Ok(());
+        };
+        if self.exposed.may_stop(actor, caller.node()) {
+            target.stop(kill);
+            return Ok(());
         }
+        self.exits_refused.fetch_add(1, Ordering::Relaxed);
+        platform::throttled_warn!(self.endpoint.throttle(), "exit refused",
+            node = %self.me, peer = %caller.node(), actor,
+            "refusing a peer's exit of actor {actor}: it did not spawn it, and the actor does not allow remote stops (Node::allow_remote_stop)");
         Ok(())
+    }
+
+    /// Lets `who` stop local actor `local` from the wire.
+    pub(crate) fn grant_stop(&self, local: u64, who: super::exposed::Stopper) {
+        self.exposed.grant_stop(local, who);
     }
 
     /// The peer shuts down: nothing follows on this connection.
@@ -324,6 +346,7 @@ impl Network {
         peer: &str,
         addr: SocketAddr,
     ) -> Result<(), TransportError> {
+        self.dials.fetch_add(1, Ordering::Relaxed);
         match self.endpoint.connect(addr, peer).await {
             Ok(p) => {
                 self.attach(p, true);
@@ -555,6 +578,40 @@ impl Network {
         }
     }
 
+    /// Forgets node `node` unless it is connected: it is not redialed any
+    /// more, its address goes, and so does its session unless something
+    /// still holds it (a ref, an ask); messages waiting for its connection
+    /// are dropped, counted undeliverable. Membership calls this when a
+    /// member it never reached is declared down, and when it forgets one:
+    /// a made-up member is not dialed for ever.
+    pub(crate) fn forget(&self, node: &str) {
+        if !lock(&self.peers).forget(node) {
+            return;
+        }
+        lock(&self.addresses).remove(node);
+        let mut links = lock(&self.links);
+        if let Some(link) = links.get(node) {
+            if link.conn.load().is_none() {
+                let dropped = std::mem::take(&mut *lock(&link.waiting)).len();
+                self.undeliverable
+                    .fetch_add(dropped as u64, Ordering::Relaxed);
+                // held only by the table: nothing waits on it
+                if Arc::strong_count(link) == 1 {
+                    links.remove(node);
+                }
+            }
+        }
+    }
+
+    /// Peers this node keeps state for: sessions, addresses, dial entries.
+    pub(crate) fn peers_held(&self) -> (usize, usize, usize) {
+        (
+            lock(&self.links).len(),
+            lock(&self.addresses).len(),
+            lock(&self.peers).len(),
+        )
+    }
+
     /// Node `node`'s life `incarnation` (or an older one) is over: its
     /// connection goes, which fails its asks and fires its monitors.
     pub(crate) fn close_life(&self, node: &str, incarnation: u64, why: &str) {
@@ -672,6 +729,13 @@ impl Network {
             served_asks_in_flight: self.served_asks_in_flight(),
             served_asks_refused: c.served_asks_refused.load(Relaxed),
             membership_malformed: 0,
+            membership_refused: 0,
+            membership_updates_dropped: 0,
+            membership_downs_doubted: 0,
+            handshakes_refused_per_source: c.handshakes_refused_per_source.load(Relaxed),
+            hellos_refused: c.hellos_refused.load(Relaxed),
+            dials: self.dials.load(Relaxed),
+            exits_refused: self.exits_refused.load(Relaxed),
         }
     }
 
@@ -762,6 +826,14 @@ impl Network {
             .collect()
     }
 
+    /// The life of node `name` this node holds a live connection with.
+    pub(crate) fn live_life(&self, name: &str) -> Option<u64> {
+        lock(&self.links)
+            .get(name)
+            .and_then(|l| l.conn.load_full())
+            .map(|c| c.peer().incarnation)
+    }
+
     /// The peers connected now.
     pub(crate) fn connected(&self) -> Vec<NodeId> {
         let links = lock(&self.links);
@@ -820,6 +892,30 @@ pub struct NetStats {
     pub served_asks_refused: u64,
     /// Membership packets that did not decode (dropped).
     pub membership_malformed: u64,
+    /// Membership packets refused whole: their sender spoke for another
+    /// member than its connection's node, or asked for a probe of a member
+    /// this node does not know.
+    pub membership_refused: u64,
+    /// Updates dropped from membership packets: lives ahead of this node's
+    /// clock, newer lives of nodes connected here (they say so
+    /// themselves), members past [`MembershipConfig::max_members`](crate::cluster::MembershipConfig::max_members).
+    pub membership_updates_dropped: u64,
+    /// `Down`s about members this node hears from, taken as suspicions
+    /// (the member refutes one that is false).
+    pub membership_downs_doubted: u64,
+    /// Connection attempts refused because their address had
+    /// [`PeerLimits::handshakes_per_source`](crate::net::PeerLimits::handshakes_per_source) in flight.
+    pub handshakes_refused_per_source: u64,
+    /// Hellos refused: another cluster or version, a certificate that does
+    /// not name the node, a life ahead of this node's clock, a malformed or
+    /// oversized frame before the hello.
+    pub hellos_refused: u64,
+    /// Dials this node made (first dials and redials): a peer that makes
+    /// it dial addresses of its choosing shows here.
+    pub dials: u64,
+    /// Peers' `Exit`s refused: the actor was not theirs to stop (they did
+    /// not spawn it, and it does not allow remote stops).
+    pub exits_refused: u64,
 }
 
 /// Why no connection to a node could be had for one of the node's own asks

@@ -269,7 +269,7 @@ impl Spawner {
     ) -> Result<Spawned, SpawnFailure> {
         let net = self.net()?;
         if *target == *net.me.name {
-            let actor = self.start_here(host, kind, &bytes, group).await;
+            let actor = self.start_here(host, kind, &bytes, group, None).await;
             let actor = actor.map_err(|r| SpawnError::from_refusal(r, target, kind))?;
             return Ok(Spawned::Here(actor));
         }
@@ -307,6 +307,7 @@ impl Spawner {
         kind: &str,
         bytes: &[u8],
         group: Option<String>,
+        spawner: Option<&str>,
     ) -> Result<Arc<dyn Exported>, Refusal> {
         if self.drains.here() {
             return Err(Refusal::Leaving);
@@ -317,16 +318,31 @@ impl Spawner {
             ));
         }
         let actor = self.kinds.start(host, kind, bytes).await?;
+        if let Some(group) = &group {
+            let joined = match self.joiner.get() {
+                Some(joiner) => joiner(group, &actor),
+                None => Err("this node has no registry".into()),
+            };
+            if let Err(why) = joined {
+                // refused: nothing of it stays behind
+                actor.stop(true);
+                return Err(Refusal::Failed(why));
+            }
+        }
         self.served.record(actor.clone());
         if let Ok(net) = self.net() {
             net.export_entry(actor.clone());
-        }
-        if let Some(group) = group {
-            let joiner = self
-                .joiner
-                .get()
-                .ok_or_else(|| Refusal::Failed("this node has no registry".into()))?;
-            joiner(&group, &actor).map_err(Refusal::Failed)?;
+            // its spawner may stop it; an instance placed for the cluster
+            // (in a group) any member that supervises it, as deployments
+            // move between members and adopt what runs
+            let who = match (&group, spawner) {
+                (Some(_), _) => Some(crate::remote::Stopper::Any),
+                (None, Some(peer)) => Some(crate::remote::Stopper::Peer(peer.into())),
+                (None, None) => None,
+            };
+            if let Some(who) = who {
+                net.grant_stop(actor.id().local, who);
+            }
         }
         Ok(actor)
     }
@@ -346,7 +362,9 @@ impl Spawner {
         let conn = caller.conn.clone();
         let me = net.me.clone();
         let (this, wanted) = (self.clone(), kind.clone());
-        let started = async move { this.start_here(&host, &wanted, &args, group).await };
+        let spawner = caller.node().to_owned();
+        let started =
+            async move { this.start_here(&host, &wanted, &args, group, Some(&spawner)).await };
         let reply = move |outcome: Result<Arc<dyn Exported>, Refusal>| {
             let outcome: Result<u64, Refusal> = outcome.map(|actor| actor.id().local);
             if let Err(why) = &outcome {

@@ -173,6 +173,9 @@ pub struct Endpoint {
     gate: HandshakeGate,
     counters: Arc<LimitCounters>,
     throttle: Arc<LogThrottle>,
+    /// This node's wall clock: a peer's life may not be ahead of it by
+    /// more than [`PeerLimits::incarnation_ahead`].
+    clock: crate::platform::WallClock,
 }
 
 /// A connection attempt the handshake gate took on: it holds its place
@@ -240,6 +243,38 @@ fn server_config(server: Arc<QuicServerConfig>, liveness: Liveness) -> quinn::Se
     let mut config = quinn::ServerConfig::with_crypto(server);
     config.transport_config(transport_config(liveness, true));
     config
+}
+
+impl Endpoint {
+    /// Whether the life `hello` claims (wall-clock milliseconds at its
+    /// start) is at most [`PeerLimits::incarnation_ahead`] ahead of this
+    /// node's clock.
+    fn life_not_ahead(&self, hello: &Hello) -> Result<(), Refusal> {
+        let latest = self.latest_life();
+        if hello.incarnation <= latest {
+            return Ok(());
+        }
+        Err(Refusal::Identity(format!(
+            "the hello's life {} is {} ms ahead of the latest this node allows ({latest}: its \
+             clock plus PeerLimits::incarnation_ahead, {:?}): are the hosts' clocks set?",
+            hello.incarnation,
+            hello.incarnation - latest,
+            self.peer_limits.incarnation_ahead,
+        )))
+    }
+
+    /// The latest life a peer may claim: this node's wall clock in
+    /// milliseconds plus [`PeerLimits::incarnation_ahead`] (lives are the
+    /// wall-clock milliseconds of a node's start).
+    pub fn latest_life(&self) -> u64 {
+        let now = self
+            .clock
+            .now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let ahead = u64::try_from(self.peer_limits.incarnation_ahead.as_millis()).unwrap_or(u64::MAX);
+        now.saturating_add(ahead)
+    }
 }
 
 /// Whether the peer's TLS certificate names `node`, the node its hello
@@ -388,6 +423,7 @@ impl Endpoint {
             peer_limits,
             counters: Arc::default(),
             throttle: Arc::default(),
+            clock: crate::platform::WallClock::default(),
         }
     }
 
@@ -402,6 +438,13 @@ impl Endpoint {
     pub fn with_limits(mut self, limits: PeerLimits) -> Self {
         self.gate = HandshakeGate::new(&limits);
         self.peer_limits = limits;
+        self
+    }
+
+    /// Reads `clock` for this node's time (a peer's hello may not claim a
+    /// life ahead of it by more than [`PeerLimits::incarnation_ahead`]).
+    pub fn with_clock(mut self, clock: crate::platform::WallClock) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -495,7 +538,7 @@ impl Endpoint {
     fn admit(&self, incoming: quinn::Incoming) -> Option<Admitted> {
         let peer = incoming.remote_address();
         let validated = incoming.remote_address_validated();
-        match self.gate.admit(validated, incoming.may_retry()) {
+        match self.gate.admit(peer.ip(), validated, incoming.may_retry()) {
             Admission::Accept(slot) => Some(Admitted {
                 incoming,
                 _slot: slot,
@@ -514,6 +557,16 @@ impl Endpoint {
                     "refusing a connection attempt: {} handshakes in flight, the cap{}",
                     self.gate.in_flight(),
                     if validated { "" } else { " for unvalidated addresses" });
+                incoming.refuse();
+                None
+            }
+            Admission::RefuseSource => {
+                self.counters
+                    .handshakes_refused_per_source
+                    .fetch_add(1, Ordering::Relaxed);
+                throttled_warn!(self.throttle, "handshakes at cap per source", %peer,
+                    "refusing a connection attempt: its address already has {} handshakes in flight (PeerLimits::handshakes_per_source)",
+                    self.peer_limits.handshakes_per_source);
                 incoming.refuse();
                 None
             }
@@ -607,7 +660,11 @@ impl Endpoint {
                     )) => return Step::Failed(TransportError::Connection(e)),
                     Err(e) => return Step::Failed(TransportError::Protocol(format!("reading: {e}"))),
                 };
-                match hs.on_bytes(&buf[..n], |node| certificate_names(&conn, node)) {
+                let vouch = |hello: &Hello| {
+                    certificate_names(&conn, &hello.node)?;
+                    self.life_not_ahead(hello)
+                };
+                match hs.on_bytes(&buf[..n], vouch) {
                     Step::NeedMore => continue,
                     step => return step,
                 }
@@ -630,6 +687,7 @@ impl Endpoint {
                 })
             }
             Step::Refuse { reject, refusal } => {
+                self.counters.hellos_refused.fetch_add(1, Ordering::Relaxed);
                 let reason = refusal.to_string();
                 throttled_warn!(self.throttle, refusal.kind(), peer = %addr, "refusing the peer: {reason}");
                 if send.write_all(&reject).await.is_ok() {

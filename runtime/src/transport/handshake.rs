@@ -11,7 +11,7 @@
 use super::endpoint::TransportError;
 use crate::wire::{
     decode_refusal, decode_reject, encode_frame, encode_reject, FrameDecoder, FrameKind, Hello,
-    Limits, Refusal,
+    Limits, Refusal, HANDSHAKE_FRAME_MAX,
 };
 
 /// Which side of the connection this node is.
@@ -66,12 +66,18 @@ pub(crate) struct Handshake {
 }
 
 impl Handshake {
+    /// Until the peer is admitted its frames are held to
+    /// [`HANDSHAKE_FRAME_MAX`]; the connection's `limits` apply after.
     pub(crate) fn new(role: Role, ours: Hello, limits: Limits) -> Self {
+        let before_hello = Limits {
+            max_frame: limits.max_frame.min(HANDSHAKE_FRAME_MAX),
+            ..limits
+        };
         Self {
             role,
             ours,
             limits,
-            decoder: FrameDecoder::new(limits),
+            decoder: FrameDecoder::new(before_hello),
             finished: false,
         }
     }
@@ -85,12 +91,13 @@ impl Handshake {
         }
     }
 
-    /// Takes bytes from the peer. `certificate_names(node)` says whether the
-    /// peer's TLS certificate names `node`.
+    /// Takes bytes from the peer. `vouch(hello)` says whether the peer may
+    /// be who its hello says: its TLS certificate names that node, and the
+    /// life it claims is not ahead of this node's clock.
     pub(crate) fn on_bytes(
         &mut self,
         bytes: &[u8],
-        certificate_names: impl FnOnce(&str) -> Result<(), Refusal>,
+        vouch: impl FnOnce(&Hello) -> Result<(), Refusal>,
     ) -> Step {
         if self.finished {
             return Step::Failed(TransportError::Protocol("handshake already over".into()));
@@ -131,7 +138,7 @@ impl Handshake {
         let admitted = self
             .ours
             .admit(&theirs)
-            .and_then(|()| certificate_names(&theirs.node));
+            .and_then(|()| vouch(&theirs));
         if let Err(refusal) = admitted {
             return match self.reject_frame(&refusal) {
                 Ok(reject) => Step::Refuse { reject, refusal },
@@ -149,7 +156,8 @@ impl Handshake {
     }
 
     /// The decoder, holding whatever followed the handshake.
-    pub(crate) fn into_decoder(self) -> FrameDecoder {
+    pub(crate) fn into_decoder(mut self) -> FrameDecoder {
+        self.decoder.set_limits(self.limits);
         self.decoder
     }
 
@@ -199,7 +207,7 @@ mod tests {
         )
     }
 
-    fn names_ok(_: &str) -> Result<(), Refusal> {
+    fn names_ok(_: &Hello) -> Result<(), Refusal> {
         Ok(())
     }
 
@@ -251,8 +259,8 @@ mod tests {
     fn a_hello_its_certificate_does_not_back_is_refused() {
         let (d, mut l) = pair(Hello::new("c", "mallory", 1), Hello::new("c", "beta", 2));
         let hello = d.opening().expect("opening").expect("hello");
-        let step = l.on_bytes(&hello, |node| {
-            Err(Refusal::Identity(format!("the hello says {node}, the certificate says eve")))
+        let step = l.on_bytes(&hello, |h| {
+            Err(Refusal::Identity(format!("the hello says {}, the certificate says eve", h.node)))
         });
         assert!(matches!(step, Step::Refuse { refusal: Refusal::Identity(_), .. }), "{step:?}");
     }
@@ -313,6 +321,31 @@ mod tests {
         assert!(why.contains("UTF-8"), "{why}");
         // nothing is taken once the handshake is over
         assert!(matches!(l.on_bytes(&welcome, names_ok), Step::Failed(_)));
+    }
+
+    /// Before its hello is admitted a peer may not announce a frame larger
+    /// than a hello can be: the listener refuses it at the length prefix,
+    /// holding none of it; once admitted, the connection's limits apply.
+    #[test]
+    fn a_frame_before_the_hello_is_held_to_the_size_of_a_hello() {
+        let limits = Limits::default();
+        let mut l = Handshake::new(Role::Listener, Hello::new("c", "beta", 2), limits);
+        let sixteen_mib = (16u32 * 1024 * 1024).to_be_bytes();
+        let why = refusal_of(l.on_bytes(&sixteen_mib, names_ok));
+        assert!(why.contains("exceeds the limit of 8192"), "{why}");
+        let (mut d, mut l) = pair(Hello::new("c", "alpha", 1), Hello::new("c", "beta", 2));
+        let mut hello = d.opening().expect("opening").expect("hello");
+        // a large frame right after the hello is the connection's business
+        let mut big = Vec::new();
+        encode_frame(FrameKind::Envelope, &vec![0; 1 << 20], &limits, &mut big).expect("frame");
+        hello.extend_from_slice(&big);
+        let Step::Admitted { reply, .. } = l.on_bytes(&hello, names_ok) else {
+            panic!("admitted");
+        };
+        let mut decoder = l.into_decoder();
+        let frame = decoder.next_frame().expect("decodes").expect("whole");
+        assert_eq!(frame.body.len(), 1 << 20);
+        assert!(matches!(d.on_bytes(&reply.expect("welcome"), names_ok), Step::Admitted { .. }));
     }
 
     #[test]

@@ -206,6 +206,30 @@ impl<C: Clone> PeerTable<C> {
         }
     }
 
+    /// Forgets `peer` unless it is connected: its redial timer stops (the
+    /// loop finds it is no longer the peer's) and its entry goes. Returns
+    /// whether it was forgotten.
+    pub fn forget(&mut self, peer: &str) -> bool {
+        match self.peers.get(peer) {
+            Some(State::Connected { .. }) => false,
+            Some(State::Down { .. }) => {
+                self.peers.remove(peer);
+                true
+            }
+            None => true,
+        }
+    }
+
+    /// Peers in the table (connected, or down with or without a timer).
+    pub fn len(&self) -> usize {
+        self.peers.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.peers.is_empty()
+    }
+
     /// Stops every timer and forgets every connection, returning them (the
     /// node is leaving).
     pub fn close_all(&mut self) -> Vec<C> {

@@ -114,6 +114,12 @@ pub struct FrameDecoder {
     failed: bool,
 }
 
+/// The largest frame a peer may send before its hello is admitted: a hello
+/// (two names of at most 255 bytes, a version, an incarnation, capability
+/// bits) or a reject with its reason fits many times over. A stranger that
+/// passed TLS must not make the node hold the 16 MiB of a frame after it.
+pub const HANDSHAKE_FRAME_MAX: usize = 8 * 1024;
+
 impl FrameDecoder {
     /// A decoder enforcing `limits`.
     pub fn new(limits: Limits) -> Self {
@@ -124,6 +130,12 @@ impl FrameDecoder {
             frames: 0,
             failed: false,
         }
+    }
+
+    /// Enforces `limits` from now on (a handshake's decoder, once the peer
+    /// is admitted, takes the connection's).
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
     }
 
     /// Bytes received and not yet part of a returned frame.

@@ -18,5 +18,5 @@ pub use envelope::{
     Envelope, EnvelopeHead, EnvelopeRef, RemoteError, Reply, TraceContext, WireActorId, WriteError,
 };
 pub use error::WireError;
-pub use frame::{encode_frame, Frame, FrameDecoder, FrameKind, Limits};
+pub use frame::{encode_frame, Frame, FrameDecoder, FrameKind, Limits, HANDSHAKE_FRAME_MAX};
 pub use handshake::{decode_refusal, decode_reject, encode_reject, Hello, Refusal, PROTOCOL_VERSION};

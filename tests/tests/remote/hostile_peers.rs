@@ -205,14 +205,15 @@ fn an_honest_burst_of_large_messages_stays_within_the_receivers_budget() {
 #[test]
 fn served_asks_are_capped_per_peer_and_abandoned_with_their_connection() {
     run_local(|| async {
+        let deadline = Duration::from_secs(3);
         let alpha = victim(PeerLimits {
             served_asks: 100,
+            served_ask_timeout: deadline,
             ..PeerLimits::default()
         })
         .await;
         let (beta, echo) = good_peer(&alpha, "beta").await;
         let (_gamma, echo_gamma) = good_peer(&alpha, "gamma").await;
-        let deadline = Duration::from_secs(3);
         let mut slow: Vec<_> = (0..150)
             .map(|_| Box::pin(echo.ask(Delay(3_600_000)).timeout(deadline).into_future()))
             .collect();

@@ -139,6 +139,7 @@ fn a_remote_stop_never_overtakes_the_tells_sent_before_it() {
             let actor = alpha.spawn(Counting(handled.clone()));
             let name = format!("counting-{round}");
             alpha.expose(&name, &actor).expect("expose");
+            alpha.allow_remote_stop(&actor).expect("allow remote stop");
             let remote = bounded("lookup", beta.lookup::<Counting>("alpha", &name, LIMIT))
                 .await
                 .expect("lookup");

@@ -1,0 +1,81 @@
+//! Finding 6: the asker chose how long its served ask held its place: with
+//! 1 ms the place was freed while the handler ran on (memory without
+//! bound), with u32::MAX ms a node name was locked out for 49.7 days.
+
+use crate::common::Cluster;
+use arbour::cluster::MembershipConfig;
+use arbour::net::PeerLimits;
+use arbour_testkit::Delay;
+use arbour_tests::{bounded, eventually_for};
+use std::time::Duration;
+
+#[test]
+fn a_served_ask_holds_its_place_until_its_handler_is_done_and_no_longer_than_the_nodes_maximum() {
+    arbour_tests::run_local(|| async {
+        let limits = PeerLimits {
+            served_asks: 100,
+            served_ask_timeout: Duration::from_secs(3),
+            ..PeerLimits::default()
+        };
+        let mut c = Cluster::start_with(MembershipConfig::default(), limits).await;
+        let mut mallory = c.mallory("127.0.0.1:0").await;
+        let echo = c.local_echo.id().local;
+        let forever = arbour::wire::encode(&Delay(u64::MAX)).expect("encode");
+        // 150 asks of a handler that never ends, each saying its asker
+        // waits 1 ms: 100 are served, 50 refused, and the 100 keep their
+        // places (they run on)
+        for i in 0..150u64 {
+            mallory
+                .envelope(echo, "probe.delay.v1", &forever, Some(i + 1), Some(1))
+                .await
+                .expect("sent");
+        }
+        let stats = || c.alpha.net().stats();
+        bounded("the asks past the cap refused", async {
+            while stats().served_asks_refused < 50 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        // far past the asker's 1 ms, the places are still held
+        let p99 = c.legit_asks_for(Duration::from_millis(1_000)).await;
+        assert_eq!(stats().served_asks_in_flight, 100, "{:?}", stats());
+        // and freed at the node's maximum (3 s here)
+        eventually_for(
+            Duration::from_secs(6),
+            "the places come back at the node's maximum",
+            Duration::from_millis(20),
+            || stats().served_asks_in_flight == 0,
+        )
+        .await;
+        // asks saying their asker waits u32::MAX ms hold their places no
+        // longer than that maximum either
+        for i in 0..100u64 {
+            mallory
+                .envelope(
+                    echo,
+                    "probe.delay.v1",
+                    &forever,
+                    Some(1_000 + i),
+                    Some(u32::MAX),
+                )
+                .await
+                .expect("sent");
+        }
+        bounded("u32::MAX asks served", async {
+            while stats().served_asks_in_flight < 100 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        eventually_for(
+            Duration::from_secs(6),
+            "u32::MAX asks give their places back at the node's maximum",
+            Duration::from_millis(20),
+            || stats().served_asks_in_flight == 0,
+        )
+        .await;
+        c.assert_whole();
+        assert!(p99 < Duration::from_millis(50), "legit ask p99 {p99:?}");
+    });
+}
