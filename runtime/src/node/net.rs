@@ -111,7 +111,12 @@ impl Net {
             .map(|s| {
                 let (refused, dropped, doubted) =
                     s.members.as_ref().map_or((0, 0, 0), |m| m.vetted());
+                let (spawns_refused, peer_spawned_running) = s.spawner.quota_counts();
                 NetStats {
+                    registry_refused: s.replica.refused(),
+                    registry_replica_entries: s.replica.replica_entries(),
+                    spawns_refused,
+                    peer_spawned_running,
                     membership_malformed: s.members.as_ref().map_or(0, |m| m.malformed()),
                     membership_refused: refused,
                     membership_updates_dropped: dropped,

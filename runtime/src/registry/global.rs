@@ -22,8 +22,21 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Most names, and most group memberships, one node may publish (its whole
-/// state then stays well under a frame).
+/// state then stays well under a frame). A peer's part past it is refused
+/// (every node applies the same cap to the same updates, so they agree).
 pub const MAX_OWN_ENTRIES: usize = 100_000;
+
+/// How far ahead of this node's Lamport clock a peer's stamp may be. A
+/// real node's stamps run ahead of another's only by the registrations in
+/// flight between them; a stamp further ahead is refused (one at u64::MAX
+/// would push every clock to its end).
+pub const MAX_STAMP_AHEAD: u64 = 1 << 32;
+
+/// Peers whose whole part may be awaited at once (about the members).
+const MAX_AWAITED: usize = 10_000;
+
+/// Most actor kinds one node may publish.
+pub const MAX_KINDS: usize = 4096;
 
 /// A name's registration: the local actor number and its Lamport stamp.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,6 +174,10 @@ pub enum Applied {
     /// A change is missing before this one: ask the peer for its whole
     /// state.
     NeedFull,
+    /// Refused, for the reason given: a stamp of 0, ahead of this node's
+    /// clock by more than [`MAX_STAMP_AHEAD`] or not past the peer's
+    /// earlier ones, or a part past [`MAX_OWN_ENTRIES`].
+    Refused(&'static str),
 }
 
 /// Why a registration was refused.
@@ -177,6 +194,14 @@ struct Replica {
     incarnation: u64,
     seq: u64,
     state: Published,
+    /// The highest stamp this life has used: its next registration must
+    /// be stamped past it (a node's clock only goes forward).
+    top_stamp: u64,
+}
+
+/// Names and group memberships in `state`.
+fn entries(state: &Published) -> usize {
+    state.names.len() + state.groups.values().map(BTreeSet::len).sum::<usize>()
 }
 
 /// The registry as one node sees it.
@@ -190,6 +215,11 @@ pub struct ClusterRegistry {
     replicas: BTreeMap<String, Replica>,
     /// Lives known to be over: a late update from one is ignored.
     gone: BTreeSet<(String, u64)>,
+    /// Peers whose whole part this node expects (it asked, or their
+    /// connection just came up). A whole part from a life this node holds
+    /// is taken only then: applying one costs about 60 ms per 100,000
+    /// entries, so a peer may not make the node do it at will.
+    awaiting: BTreeSet<String>,
     /// Own changes made by this machine itself (a lost conflict), for the
     /// driver to publish.
     outgoing: Vec<Update>,
@@ -216,6 +246,7 @@ impl ClusterRegistry {
             own: Published::default(),
             replicas: BTreeMap::new(),
             gone: BTreeSet::new(),
+            awaiting: BTreeSet::new(),
             outgoing: Vec::new(),
             events: VecDeque::new(),
         }
@@ -306,6 +337,11 @@ impl ClusterRegistry {
         v
     }
 
+    /// Names and group memberships held in the peers' parts.
+    pub fn replica_entries(&self) -> usize {
+        self.replicas.values().map(|r| entries(&r.state)).sum()
+    }
+
     /// The lives whose part this replica holds, this node's own included.
     pub fn parts(&self) -> Vec<NodeId> {
         let mut v = vec![self.me.clone()];
@@ -323,7 +359,14 @@ impl ClusterRegistry {
     }
 
     fn own_entries(&self) -> usize {
-        self.own.names.len() + self.own.groups.values().map(BTreeSet::len).sum::<usize>()
+        entries(&self.own)
+    }
+
+    /// Whether `stamp`, from a peer, may be taken: not 0 (no node stamps
+    /// 0), and not ahead of this node's clock by more than
+    /// [`MAX_STAMP_AHEAD`].
+    fn stamp_fits(&self, stamp: u64) -> bool {
+        stamp >= 1 && stamp <= self.clock.saturating_add(MAX_STAMP_AHEAD)
     }
 
     fn publish(&mut self, change: Change) -> Update {
@@ -347,7 +390,7 @@ impl ClusterRegistry {
         if self.own_entries() >= MAX_OWN_ENTRIES {
             return Err(Refused::Full);
         }
-        self.clock += 1;
+        self.clock = self.clock.saturating_add(1);
         let at = Registration {
             local,
             stamp: self.clock,
@@ -483,16 +526,32 @@ impl ClusterRegistry {
             (_, Some((inc, _))) if incarnation < inc => Applied::Done,
             (Update::Full { seq, state }, cur) => {
                 if let Some((inc, have)) = cur {
+                    if inc == incarnation && !self.awaiting.remove(from) {
+                        return Applied::Refused("a whole part this node did not ask for");
+                    }
                     if inc == incarnation && seq < have {
                         return Applied::Done;
                     }
                 }
+                self.awaiting.remove(from);
+                if entries(&state) > MAX_OWN_ENTRIES || state.kinds.len() > MAX_KINDS {
+                    return Applied::Refused("a part with more entries than MAX_OWN_ENTRIES");
+                }
+                if !state.names.values().all(|r| self.stamp_fits(r.stamp)) {
+                    return Applied::Refused("a stamp of 0, or too far ahead of this node's clock");
+                }
+                let top = state.names.values().map(|r| r.stamp).max().unwrap_or(0);
+                let top_stamp = match self.replicas.get(from) {
+                    Some(r) if r.incarnation == incarnation => r.top_stamp.max(top),
+                    _ => top,
+                };
                 self.replace(
                     from,
                     Some(Replica {
                         incarnation,
                         seq,
                         state,
+                        top_stamp,
                     }),
                 );
                 Applied::Done
@@ -502,13 +561,39 @@ impl ClusterRegistry {
                     return Applied::Done;
                 }
                 if seq != have + 1 {
-                    return Applied::NeedFull;
+                    // asked once: the whole part is on its way
+                    return if self.awaiting.insert(from.to_owned()) {
+                        Applied::NeedFull
+                    } else {
+                        Applied::Done
+                    };
+                }
+                if let Some(why) = self.refuse_change(from, &change) {
+                    // taken as seen (the numbering goes on), not applied
+                    if let Some(rep) = self.replicas.get_mut(from) {
+                        rep.seq = seq;
+                    }
+                    return Applied::Refused(why);
                 }
                 self.change(from, seq, change);
                 Applied::Done
             }
             // a delta from a life we hold no state of yet
-            (Update::Delta { .. }, _) => Applied::NeedFull,
+            (Update::Delta { .. }, _) => {
+                if self.awaiting.insert(from.to_owned()) {
+                    Applied::NeedFull
+                } else {
+                    Applied::Done
+                }
+            }
+        }
+    }
+
+    /// A connection to node `node` came up: it sends its whole part, which
+    /// this node takes even if it holds that life's part already.
+    pub fn expect_full(&mut self, node: &str) {
+        if self.awaiting.len() < 4 * MAX_AWAITED {
+            self.awaiting.insert(node.to_owned());
         }
     }
 
@@ -609,6 +694,31 @@ impl ClusterRegistry {
         }
     }
 
+    /// Why `change` from `from` may not be applied, if it may not.
+    fn refuse_change(&self, from: &str, change: &Change) -> Option<&'static str> {
+        let rep = self.replicas.get(from)?;
+        match change {
+            Change::Register { name, at } => {
+                if !self.stamp_fits(at.stamp) {
+                    return Some("a stamp of 0, or too far ahead of this node's clock");
+                }
+                if at.stamp <= rep.top_stamp {
+                    return Some("a stamp not past the node's earlier ones (its clock went back)");
+                }
+                let new = !rep.state.names.contains_key(name);
+                (new && entries(&rep.state) >= MAX_OWN_ENTRIES)
+                    .then_some("a part past MAX_OWN_ENTRIES")
+            }
+            Change::Join { group, local } => {
+                let new = !rep.state.groups.get(group).is_some_and(|s| s.contains(local));
+                (new && entries(&rep.state) >= MAX_OWN_ENTRIES)
+                    .then_some("a part past MAX_OWN_ENTRIES")
+            }
+            Change::Kind { .. } => (rep.state.kinds.len() >= MAX_KINDS).then_some("more kinds than MAX_KINDS"),
+            Change::Unregister { .. } | Change::Leave { .. } => None,
+        }
+    }
+
     fn change(&mut self, from: &str, seq: u64, change: Change) {
         let Some(rep) = self.replicas.get_mut(from) else {
             return;
@@ -620,6 +730,7 @@ impl ClusterRegistry {
                 let before = self.resolve(&name);
                 self.clock = self.clock.max(at.stamp);
                 if let Some(rep) = self.replicas.get_mut(from) {
+                    rep.top_stamp = rep.top_stamp.max(at.stamp);
                     rep.state.names.insert(name.clone(), at);
                 }
                 self.name_changed(&name, before);
@@ -772,6 +883,91 @@ mod tests {
         assert_eq!(b.register("svc", 9), Err(Refused::Taken(id("a", 1, 7))));
         // registering the same actor again is a no-op
         assert_eq!(a.register("svc", 7), Ok(None));
+    }
+
+    /// Finding 4: a peer's update with stamp 0 won every name; one at
+    /// u64::MAX pushed the clock to its end (and the next registration
+    /// wrapped). Stamps of 0, far ahead, or not past the peer's earlier
+    /// ones are refused; the name stays its owner's.
+    #[test]
+    fn stamps_of_zero_far_ahead_or_going_back_are_refused() {
+        let (mut a, mut m) = (node("a"), node("mallory"));
+        m.apply("a", 1, a.full());
+        let up = a.register("svc", 7).expect("accepted").expect("an update");
+        m.apply("a", 1, up);
+        a.apply("mallory", 1, m.full());
+        let hijack = |stamp: u64, seq: u64| Update::Delta {
+            seq,
+            change: Change::Register {
+                name: "svc".into(),
+                at: Registration { local: 99, stamp },
+            },
+        };
+        for (stamp, seq) in [(0, 1), (u64::MAX, 2)] {
+            assert!(matches!(a.apply("mallory", 1, hijack(stamp, seq)), Applied::Refused(_)));
+        }
+        // a whole part carrying them is refused as well
+        let mut state = Published::default();
+        state.names.insert("svc".into(), Registration { local: 99, stamp: 0 });
+        assert!(matches!(
+            a.apply("mallory", 1, Update::Full { seq: 3, state }),
+            Applied::Refused(_)
+        ));
+        // a stamp that goes back on the peer's own earlier one
+        assert_eq!(a.apply("mallory", 1, hijack(5, 3)), Applied::Done);
+        assert!(matches!(
+            a.apply(
+                "mallory",
+                1,
+                Update::Delta {
+                    seq: 4,
+                    change: Change::Register {
+                        name: "other".into(),
+                        at: Registration { local: 98, stamp: 4 },
+                    },
+                },
+            ),
+            Applied::Refused(_)
+        ));
+        assert_eq!(a.resolve("svc"), Some(id("a", 1, 7)));
+        // the clock did not move past what was accepted, and still counts
+        let next = a.register("next", 8).expect("accepted").expect("update");
+        let Update::Delta { change: Change::Register { at, .. }, .. } = next else {
+            panic!("a registration");
+        };
+        assert_eq!(at.stamp, 6);
+    }
+
+    /// Finding 5: a peer's part grew without bound (1 M names). Past
+    /// [`MAX_OWN_ENTRIES`] its updates are refused, the same on every node.
+    #[test]
+    fn a_peers_part_past_its_cap_is_refused() {
+        let mut a = node("a");
+        let mut state = Published::default();
+        for i in 0..=MAX_OWN_ENTRIES as u64 {
+            state.names.insert(format!("n{i}"), Registration { local: i, stamp: 1 + i });
+        }
+        assert!(matches!(
+            a.apply("mallory", 1, Update::Full { seq: 0, state }),
+            Applied::Refused(_)
+        ));
+        assert_eq!(a.replica_entries(), 0);
+        a.apply("mallory", 1, Update::Full { seq: 0, state: Published::default() });
+        let mut refused = 0;
+        for i in 0..(MAX_OWN_ENTRIES as u64 + 10) {
+            let join = Update::Delta {
+                seq: i + 1,
+                change: Change::Join {
+                    group: "g".into(),
+                    local: i,
+                },
+            };
+            if matches!(a.apply("mallory", 1, join), Applied::Refused(_)) {
+                refused += 1;
+            }
+        }
+        assert_eq!(refused, 10);
+        assert_eq!(a.replica_entries(), MAX_OWN_ENTRIES);
     }
 
     #[test]

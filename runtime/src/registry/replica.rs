@@ -29,7 +29,17 @@ pub(crate) struct Replica {
     events: broadcast::Sender<RegistryEvent>,
     /// Local actors whose end is watched (to free their entries).
     watched: Mutex<BTreeSet<u64>>,
+    /// When each peer last got this node's whole part on its asking.
+    resynced: Mutex<std::collections::BTreeMap<String, platform::Instant>>,
+    /// Updates refused and resync asks past their rate.
+    refused: std::sync::atomic::AtomicU64,
 }
+
+/// How often a peer may have this node's whole part on its asking (a peer
+/// that connects gets it anyway).
+const RESYNC_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// Peers whose last resync is remembered before the old ones are swept.
+const RESYNCS_REMEMBERED: usize = 1024;
 
 impl std::fmt::Debug for Replica {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -48,6 +58,8 @@ impl Replica {
             machine: Mutex::new(ClusterRegistry::new(net.me.clone())),
             events: broadcast::channel(4096).0,
             watched: Mutex::default(),
+            resynced: Mutex::default(),
+            refused: std::sync::atomic::AtomicU64::new(0),
         });
         let weak = Arc::downgrade(&replica);
         net.router.route(
@@ -149,9 +161,39 @@ impl Replica {
         Ok(())
     }
 
+    /// A peer missed a change and asks for this node's whole part: sent
+    /// at most once per [`RESYNC_EVERY`] per peer (a part can be large;
+    /// a peer asking in a loop gets the first, the rest are counted).
     fn on_resync(self: &Arc<Self>, caller: &Caller<'_>, _: Control) -> Result<(), String> {
+        let now = platform::now();
+        {
+            let mut last = lock(&self.resynced);
+            if last.len() >= RESYNCS_REMEMBERED {
+                last.retain(|_, at| now.saturating_duration_since(*at) < RESYNC_EVERY);
+            }
+            let node = caller.node();
+            if last
+                .get(node)
+                .is_some_and(|at| now.saturating_duration_since(*at) < RESYNC_EVERY)
+            {
+                self.refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Ok(());
+            }
+            last.insert(node.to_owned(), now);
+        }
         self.send_full(caller.session, caller.conn);
         Ok(())
+    }
+
+    /// Updates refused (bad stamps, parts past their caps) and resync asks
+    /// past their rate, so far.
+    pub(crate) fn refused(&self) -> u64 {
+        self.refused.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Names and group memberships held in the peers' parts.
+    pub(crate) fn replica_entries(&self) -> u64 {
+        self.read(|m| m.replica_entries() as u64)
     }
 
     /// Sends `update` of this node's part to every connected peer.
@@ -172,6 +214,7 @@ impl Replica {
     /// A connection to `link`'s node came up: it gets this node's whole
     /// part.
     pub(crate) fn connected(&self, link: &Session, conn: &Connection) {
+        lock(&self.machine).expect_full(&link.node);
         self.send_full(link, conn);
     }
 
@@ -199,8 +242,16 @@ impl Replica {
         };
         let incarnation = conn.peer().incarnation;
         let applied = self.with(|m| (m.apply(&link.node, incarnation, update), Vec::new()));
-        if applied == Applied::NeedFull {
-            link.system(conn, &Control::RegistryResync);
+        match applied {
+            Applied::Done => {}
+            Applied::NeedFull => link.system(conn, &Control::RegistryResync),
+            Applied::Refused(why) => {
+                self.refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if let Some(net) = self.net.upgrade() {
+                    platform::throttled_warn!(net.endpoint.throttle(), "registry update refused",
+                        node = %self.me, peer = %link.node, "a registry update refused: {why}");
+                }
+            }
         }
     }
 

@@ -154,8 +154,12 @@ impl Inbound {
         // maximum (an asker may choose neither to free its place early
         // nor to hold it for weeks)
         let timeout = self.net.limits.served_ask_timeout;
+        let asker_waits = env
+            .timeout_ms
+            .map_or(timeout, |ms| Duration::from_millis(ms.into()).min(timeout));
         let delivery = Handoff {
             timeout,
+            asker_waits,
             net,
             served: &self.served,
             link: &self.link,
@@ -176,6 +180,7 @@ impl Inbound {
         Ok(Some(Box::pin(async move {
             let delivery = Handoff {
                 timeout,
+                asker_waits,
                 net: &net,
                 served: &served,
                 link: &link,
@@ -255,6 +260,9 @@ impl FrameSink for Inbound {
 struct Handoff<'a> {
     /// How long a served ask may take at most (this node's maximum).
     timeout: Duration,
+    /// How long its asker waits (at most `timeout`): then it is answered
+    /// `Timeout`, and its place is held until the handler is done.
+    asker_waits: Duration,
     net: &'a Arc<Network>,
     served: &'a Arc<ServedAsks>,
     link: &'a Arc<Session>,
@@ -290,22 +298,37 @@ impl Handoff<'_> {
         };
         let slot = ServedSlot::take(self.served, self.net);
         let deadline = platform::deadline(self.timeout);
+        let asker_deadline = platform::deadline(self.asker_waits);
         let conn = Arc::downgrade(self.conn);
         let mut gone = self.served.gone.subscribe();
         platform::spawn_local(InContext {
             ctx: self.link.ctx.clone(),
             fut: async move {
                 let _slot = slot;
-                tokio::select! {
-                    outcome = fut => {
-                        if let Some(conn) = conn.upgrade() {
-                            send_reply(&conn, correlation, outcome.map_err(remote_error));
-                        }
+                let mut fut = fut;
+                let reply = |outcome: Result<Vec<u8>, RemoteError>| {
+                    if let Some(conn) = conn.upgrade() {
+                        send_reply(&conn, correlation, outcome);
                     }
+                };
+                tokio::select! {
+                    outcome = &mut fut => return reply(outcome.map_err(remote_error)),
+                    // the asker stops waiting: it is told so, and the
+                    // place stays taken while the handler runs
+                    () = tokio::time::sleep_until(asker_deadline) => reply(Err(RemoteError::Timeout)),
                     // the asker's connection is gone: stop waiting, so an
                     // ask still queued is skipped by its actor; one being
-                    // handled may run to its deadline, and counts till then
+                    // handled may run to this node's maximum, and counts
+                    // till then
                     _ = gone.wait_for(|gone| *gone) => {
+                        drop(fut);
+                        return tokio::time::sleep_until(deadline).await;
+                    }
+                }
+                tokio::select! {
+                    _ = &mut fut => {}
+                    _ = gone.wait_for(|gone| *gone) => {
+                        drop(fut);
                         tokio::time::sleep_until(deadline).await;
                     }
                 }

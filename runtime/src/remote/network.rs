@@ -736,6 +736,10 @@ impl Network {
             hellos_refused: c.hellos_refused.load(Relaxed),
             dials: self.dials.load(Relaxed),
             exits_refused: self.exits_refused.load(Relaxed),
+            spawns_refused: 0,
+            peer_spawned_running: 0,
+            registry_refused: 0,
+            registry_replica_entries: 0,
         }
     }
 
@@ -916,6 +920,18 @@ pub struct NetStats {
     /// Peers' `Exit`s refused: the actor was not theirs to stop (they did
     /// not spawn it, and it does not allow remote stops).
     pub exits_refused: u64,
+    /// Peers' remote spawns refused at their quota
+    /// ([`PeerLimits::spawns_in_flight`](crate::net::PeerLimits::spawns_in_flight),
+    /// [`PeerLimits::spawned_actors`](crate::net::PeerLimits::spawned_actors)).
+    pub spawns_refused: u64,
+    /// Actors peers spawned here still running.
+    pub peer_spawned_running: u64,
+    /// Registry updates refused (a stamp of 0, one far ahead of this
+    /// node's clock or not past the peer's earlier ones, a part past its
+    /// cap) and resync asks past their rate (one a second per peer).
+    pub registry_refused: u64,
+    /// Names and group memberships held in the peers' registry parts.
+    pub registry_replica_entries: u64,
 }
 
 /// Why no connection to a node could be had for one of the node's own asks

@@ -12,6 +12,7 @@
 mod drain;
 mod kinds;
 mod quorum;
+mod quota;
 
 pub use crate::actor::{Kind, Placement};
 pub(crate) use kinds::Refusal;
@@ -24,8 +25,9 @@ use crate::remote::{send_reply, Caller, Control, Network, Unreachable};
 use drain::Drains;
 use kinds::Kinds;
 use quorum::Served;
+use quota::Quota;
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
@@ -177,6 +179,10 @@ pub(crate) struct Spawner {
     drains: Drains,
     /// The actors placed on this node.
     served: Served,
+    /// What each peer may make this node run.
+    quota: Quota,
+    /// Peers' spawns refused at their quota.
+    refused: AtomicU64,
 }
 
 impl std::fmt::Debug for Spawner {
@@ -198,6 +204,8 @@ impl Spawner {
             joiner: OnceLock::new(),
             drains: Drains::default(),
             served: Served::default(),
+            quota: Quota::default(),
+            refused: AtomicU64::new(0),
         });
         net.router
             .route(crate::wire::tags::SPAWN, Arc::downgrade(&spawner), Spawner::on_spawn);
@@ -317,6 +325,25 @@ impl Spawner {
                 "this node does not reach a quorum of the cluster (it may be on a partition's losing side)".into(),
             ));
         }
+        let _place = match spawner {
+            Some(peer) => {
+                let limits = self
+                    .net()
+                    .map_err(|_| Refusal::Failed("this node is shutting down".into()))?
+                    .limits;
+                match self
+                    .quota
+                    .admit(peer, limits.spawns_in_flight, limits.spawned_actors)
+                {
+                    Ok(place) => Some(place),
+                    Err(why) => {
+                        self.refused.fetch_add(1, Ordering::Relaxed);
+                        return Err(Refusal::Failed(why));
+                    }
+                }
+            }
+            None => None,
+        };
         let actor = self.kinds.start(host, kind, bytes).await?;
         if let Some(group) = &group {
             let joined = match self.joiner.get() {
@@ -330,6 +357,9 @@ impl Spawner {
             }
         }
         self.served.record(actor.clone());
+        if let Some(peer) = spawner {
+            self.quota.started(peer, actor.clone());
+        }
         if let Ok(net) = self.net() {
             net.export_entry(actor.clone());
             // its spawner may stop it; an instance placed for the cluster
@@ -345,6 +375,15 @@ impl Spawner {
             }
         }
         Ok(actor)
+    }
+
+    /// Peers' spawns refused at their quota so far, and the actors peers
+    /// spawned still running here.
+    pub(crate) fn quota_counts(&self) -> (u64, u64) {
+        (
+            self.refused.load(Ordering::Relaxed),
+            self.quota.running() as u64,
+        )
     }
 
     /// A peer's ask to start an actor of `kind`: answered with the new

@@ -71,6 +71,12 @@ pub struct PeerLimits {
     /// free the place while the handler runs; u32::MAX ms does not hold it
     /// for 49 days). An asker that waits longer gets `Timeout` at this.
     pub served_ask_timeout: Duration,
+    /// Remote spawns from one peer being started at once. Past it, a spawn
+    /// is refused (`NetStats::spawns_refused`).
+    pub spawns_in_flight: usize,
+    /// Actors one peer spawned here that may run at once. Past it, a spawn
+    /// is refused (`NetStats::spawns_refused`) and nothing of it runs.
+    pub spawned_actors: usize,
     /// Bytes one connection may hold queued for the peer, over all its
     /// lanes. Past it, a plain tell is dropped, logged and counted
     /// (`Stats::outbound_drops`); senders that can wait are told to.
@@ -90,6 +96,11 @@ pub const DEFAULT_INCARNATION_AHEAD: Duration = Duration::from_secs(600);
 pub const DEFAULT_UNFINISHED_FRAME_BYTES: usize = 64 * 1024 * 1024;
 /// The default [`PeerLimits::frame_deadline`].
 pub const DEFAULT_FRAME_DEADLINE: Duration = Duration::from_secs(30);
+/// The default [`PeerLimits::spawns_in_flight`].
+pub const DEFAULT_SPAWNS_IN_FLIGHT: usize = 256;
+/// The default [`PeerLimits::spawned_actors`]: a supervisor's pools and a
+/// task layer's workers fit many times over.
+pub const DEFAULT_SPAWNED_ACTORS: usize = 10_000;
 /// The default [`PeerLimits::served_ask_timeout`].
 pub const DEFAULT_SERVED_ASK_TIMEOUT: Duration = Duration::from_secs(300);
 /// The default [`PeerLimits::served_asks`].
@@ -112,6 +123,8 @@ impl Default for PeerLimits {
             peer_monitors: DEFAULT_PEER_MONITORS,
             served_asks: DEFAULT_SERVED_ASKS,
             served_ask_timeout: DEFAULT_SERVED_ASK_TIMEOUT,
+            spawns_in_flight: DEFAULT_SPAWNS_IN_FLIGHT,
+            spawned_actors: DEFAULT_SPAWNED_ACTORS,
             outbound_cap: super::DEFAULT_OUTBOUND_CAP,
         }
     }

@@ -5,5 +5,7 @@
 
 mod common;
 mod exit;
+mod registry;
 mod served;
+mod spawn;
 mod swim;
