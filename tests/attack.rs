@@ -18,6 +18,7 @@ pub struct HalfOpen {
     socket: UdpSocket,
     endpoint: quinn_proto::Endpoint,
     conns: Vec<quinn_proto::Connection>,
+    handles: Vec<quinn_proto::ConnectionHandle>,
     buf: Vec<u8>,
     /// Datagrams sent so far.
     pub datagrams: u64,
@@ -35,7 +36,13 @@ impl std::fmt::Debug for HalfOpen {
 impl HalfOpen {
     /// Starts `n` attempts at `server` (each sends its ClientHello).
     pub fn start(server: SocketAddr, n: usize) -> Self {
-        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind the attacker's socket");
+        Self::start_from("127.0.0.1:0".parse().expect("addr"), server, n)
+    }
+
+    /// [`HalfOpen::start`] from address `bind` (another loopback address
+    /// is another host, as far as the node can tell).
+    pub fn start_from(bind: SocketAddr, server: SocketAddr, n: usize) -> Self {
+        let socket = UdpSocket::bind(bind).expect("bind the attacker's socket");
         let mut endpoint = quinn_proto::Endpoint::new(
             Arc::new(quinn_proto::EndpointConfig::default()),
             None,
@@ -44,18 +51,18 @@ impl HalfOpen {
         );
         let config = client_config();
         let now = Instant::now();
-        let conns = (0..n)
+        let (handles, conns) = (0..n)
             .map(|_| {
                 endpoint
                     .connect(now, config.clone(), server, "alpha")
                     .expect("connect")
-                    .1
             })
-            .collect();
+            .unzip();
         let mut attack = Self {
             socket,
             endpoint,
             conns,
+            handles,
             buf: Vec::with_capacity(1500),
             datagrams: 0,
         };
@@ -70,6 +77,46 @@ impl HalfOpen {
             c.ping();
         }
         self.flush();
+    }
+
+    /// Reads what the node sends for `within` and answers its Retries (and
+    /// nothing else): the attempts then come from an address the node knows
+    /// is real, and hold validated handshake slots while they stay silent.
+    /// Returns how many Retries were answered.
+    /// (Reads without blocking, so a node on the same thread runs.)
+    pub async fn answer_retries(&mut self, within: std::time::Duration) -> usize {
+        let until = Instant::now() + within;
+        let mut answered = 0;
+        let mut data = [0u8; 2048];
+        self.socket.set_nonblocking(true).expect("nonblocking");
+        while Instant::now() < until {
+            let Ok((n, from)) = self.socket.recv_from(&mut data) else {
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                continue;
+            };
+            // a long header of type Retry (QUIC v1: bits 0x30 == 0x30)
+            if n == 0 || data[0] & 0x80 == 0 || data[0] & 0x30 != 0x30 {
+                continue;
+            }
+            let mut buf = Vec::new();
+            let event = self.endpoint.handle(
+                Instant::now(),
+                from,
+                None,
+                None,
+                bytes::BytesMut::from(&data[..n]),
+                &mut buf,
+            );
+            if let Some(quinn_proto::DatagramEvent::ConnectionEvent(h, ev)) = event {
+                if let Some(i) = self.handles.iter().position(|x| *x == h) {
+                    self.conns[i].handle_event(ev);
+                    answered += 1;
+                }
+            }
+        }
+        self.socket.set_nonblocking(false).expect("blocking");
+        self.flush();
+        answered
     }
 
     /// Attempts in the flood.

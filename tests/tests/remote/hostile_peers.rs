@@ -111,6 +111,111 @@ fn half_open_handshakes_are_capped_and_dropped_at_their_deadline() {
     });
 }
 
+/// Cluster-layer finding 9: a host with no certificate that answers the
+/// Retry (so its address counts as validated) and then goes silent held
+/// the whole handshake pool, and members' dials were refused. Now one
+/// validated address holds at most its share; a member dials in throughout.
+#[test]
+fn a_silent_host_that_answered_the_retry_holds_only_its_share_of_the_handshake_pool() {
+    run_local(|| async {
+        let limits = PeerLimits {
+            handshakes_in_flight: 32,
+            unvalidated_handshakes: 8,
+            handshakes_per_source: 8,
+            handshake_timeout: Duration::from_secs(20),
+            ..PeerLimits::default()
+        };
+        let alpha = victim(limits).await;
+        let addr = alpha.net().local_addr().expect("addr");
+        // from another host's address (127.0.0.2), 100 attempts
+        let mut flood = HalfOpen::start_from("127.0.0.2:0".parse().expect("addr"), addr, 100);
+        let answered = flood.answer_retries(Duration::from_millis(500)).await;
+        flood.ping();
+        bounded("the address's share is full", async {
+            while alpha.net().stats().handshakes_refused_per_source == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        let most = alpha.net().stats().handshakes_in_flight;
+        assert!(most >= 9, "the validated attempts hold slots: {most}");
+        let (_beta, echo) = good_peer(&alpha, "beta").await;
+        assert_eq!(
+            bounded("ask during the flood", echo.ask(Ping(1))).await,
+            Ok(2)
+        );
+        let stats = alpha.net().stats();
+        eprintln!("validated flood: {answered} retries answered, {most} in flight; {stats:?}");
+        assert!(answered > 0, "the flood answered the node's Retries");
+        assert!(
+            most <= 16,
+            "8 unvalidated and 8 for the one validated address, saw {most}"
+        );
+        assert!(stats.handshakes_refused_per_source > 0, "{stats:?}");
+        drop(flood);
+    });
+}
+
+/// Cluster-layer finding 8: before its hello a peer that passed TLS could
+/// announce a 16 MiB frame (256 handshakes × 16 MiB from one certificate).
+/// A frame before the hello is held to 8 KiB: refused at its length.
+#[test]
+fn a_frame_larger_than_a_hello_before_the_hello_is_refused_at_once() {
+    run_local(|| async {
+        let alpha = victim(PeerLimits::default()).await;
+        use arbour::transport::{ClusterCa, Endpoint};
+        let ca = ClusterCa::from_secret("test", "s3cret").expect("ca");
+        let id = ca.issue("mallory", [9; 32]).expect("identity");
+        let ep = Endpoint::bind(
+            "127.0.0.1:0".parse().expect("addr"),
+            &ca.trust().expect("trust"),
+            &id,
+            arbour::wire::Hello::new("test", "mallory", 9),
+        )
+        .expect("bind");
+        let addr = alpha.net().local_addr().expect("addr");
+        let conn = bounded("TLS", ep.quic().connect(addr, "alpha").expect("connect"))
+            .await
+            .expect("TLS passes");
+        let (mut send, mut recv) = bounded("a stream", conn.open_bi()).await.expect("stream");
+        send.write_all(&partial_frame(16 * 1024 * 1024, 64 * 1024))
+            .await
+            .expect("write");
+        // the node answers with a Reject at once, not after 16 MiB
+        let reject = bounded("the reject", recv.read_to_end(4096))
+            .await
+            .expect("read");
+        assert!(
+            String::from_utf8_lossy(&reject).contains("exceeds the limit of 8192"),
+            "{:?}",
+            String::from_utf8_lossy(&reject)
+        );
+        assert_eq!(alpha.net().stats().hellos_refused, 1);
+        let (_beta, echo) = good_peer(&alpha, "beta").await;
+        assert_eq!(bounded("ask", echo.ask(Ping(1))).await, Ok(2));
+    });
+}
+
+/// Cluster-layer finding 1: a life far in the future outranks every real
+/// restart of its name. A hello whose life is ahead of the node's clock by
+/// more than `incarnation_ahead` is refused, saying why.
+#[test]
+fn a_hello_from_a_life_ahead_of_the_clock_is_refused() {
+    run_local(|| async {
+        let alpha = victim(PeerLimits::default()).await;
+        let addr = alpha.net().local_addr().expect("addr");
+        let far = test_node("gamma")
+            .incarnation(u64::MAX)
+            .start()
+            .await
+            .expect("starts");
+        let refused = bounded("far-future dial", far.net().connect("alpha", addr)).await;
+        let err = refused.expect_err("refused").to_string();
+        assert!(err.contains("ahead"), "{err}");
+        assert_eq!(alpha.net().stats().hellos_refused, 1);
+    });
+}
+
 /// Finding 4: frames announced and never finished. Bytes of unfinished
 /// frames count against the connection's budget; past it, or past the
 /// frame deadline, the connection is closed with the reason.
