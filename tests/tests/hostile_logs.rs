@@ -6,7 +6,7 @@
 use arbour::{net::PeerLimits, Node};
 use arbour_testkit::{dial_echo, serve_echo, Ping, SkewedEcho, Unknown, ECHO};
 use arbour_tests::attack::HalfOpen;
-use arbour_tests::{bounded, run_local, test_node, LIMIT};
+use arbour_tests::{bounded, bounded_for, run_local, test_node, LIMIT};
 use std::time::Duration;
 
 async fn victim(limits: PeerLimits) -> Node {
@@ -169,6 +169,56 @@ fn lines_a_peer_can_provoke_are_throttled_and_every_case_counted() {
             1
         );
         assert_eq!(log.lines_with("WARN"), 3, "one line per kind");
+    });
+}
+
+/// Cluster-layer finding 10: the throttle was keyed by kind over all
+/// peers, so one peer's flood hid another's lines, and the held-back count
+/// was said only if the kind recurred. Now each peer has its own window,
+/// and a closed window says what it held back.
+#[test]
+fn one_peers_flood_does_not_hide_anothers_lines_and_held_back_counts_are_said() {
+    let (log, _guard) = CapturedLog::install();
+    run_local(|| async {
+        let alpha = victim(PeerLimits::default()).await;
+        let addr = alpha.net().local_addr().expect("addr");
+        let mut asks = Vec::new();
+        for name in ["beta", "gamma"] {
+            let peer = test_node(name).start().await.expect("peer");
+            let echo = bounded("dial echo", dial_echo(&peer, "alpha", addr, LIMIT))
+                .await
+                .expect("dial echo");
+            let skewed = bounded("lookup", peer.lookup::<SkewedEcho>("alpha", ECHO, LIMIT))
+                .await
+                .expect("lookup");
+            for i in 0..1_000 {
+                skewed.tell(Unknown(i));
+            }
+            assert_eq!(
+                bounded("ask", echo.ask(Ping(1)).wait_if_full()).await,
+                Ok(2)
+            );
+            asks.push(peer);
+        }
+        assert_eq!(alpha.net().stats().undeliverable, 2_000);
+        assert_eq!(
+            log.lines_with("message from the wire not delivered"),
+            2,
+            "one line for each peer"
+        );
+        // no more lines come: when the 10 s window closes, each says what
+        // it held back
+        bounded_for(
+            Duration::from_secs(15),
+            "the held-back counts are said",
+            async {
+                while log.lines_with("999 more lines of this kind from this source") < 2 {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        )
+        .await;
+        drop(asks);
     });
 }
 

@@ -189,7 +189,7 @@ impl Members {
         let connected = |name: &str| net.live_life(name);
         let refused = lock(&self.machine).on_packet_from(speaker, &packet, latest_life, &connected);
         if let Some(why) = refused {
-            crate::platform::throttled_warn!(net.endpoint.throttle(), "membership packet refused",
+            crate::platform::throttled_warn!(net.endpoint.throttle(), "membership packet refused", source = caller.node(),
                 node = %self.me, peer = %caller.node(), "membership packet refused: {why}");
         }
         self.drain();

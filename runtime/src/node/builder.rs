@@ -560,6 +560,7 @@ impl NodeBuilder {
                     ));
                 }
                 platform::spawn_local(net.clone().accept_loop());
+                platform::spawn_local(net.clone().flush_logs());
                 for (peer, addr) in self.peers {
                     net.remember(&peer, addr);
                     platform::spawn_local(net.clone().keep_dialing(peer, addr));

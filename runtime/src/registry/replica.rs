@@ -234,7 +234,7 @@ impl Replica {
                 if let Some(net) = self.net.upgrade() {
                     net.undeliverable
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    platform::throttled_warn!(net.endpoint.throttle(), "bad registry update",
+                    platform::throttled_warn!(net.endpoint.throttle(), "bad registry update", source = &link.node,
                         node = %self.me, peer = %link.node, "a registry update that does not decode, dropped: {e}");
                 }
                 return;
@@ -248,7 +248,7 @@ impl Replica {
             Applied::Refused(why) => {
                 self.refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if let Some(net) = self.net.upgrade() {
-                    platform::throttled_warn!(net.endpoint.throttle(), "registry update refused",
+                    platform::throttled_warn!(net.endpoint.throttle(), "registry update refused", source = &link.node,
                         node = %self.me, peer = %link.node, "a registry update refused: {why}");
                 }
             }

@@ -208,7 +208,7 @@ impl Inbound {
         let decoded = Control::decode(env.tag, env.payload)
             .map_err(|e| format!("control message {}: {e}", env.tag))?;
         let Some(msg) = decoded else {
-            crate::platform::throttled_warn!(self.net.endpoint.throttle(), "unknown system message",
+            crate::platform::throttled_warn!(self.net.endpoint.throttle(), "unknown system message", source = &self.link.node,
                 peer = %self.link.node, tag = env.tag, "unknown system message");
             if let Some(c) = env.correlation {
                 send_reply(
@@ -343,7 +343,7 @@ impl Handoff<'_> {
         let counters = self.net.endpoint.counters();
         counters.served_asks_refused.fetch_add(1, Ordering::Relaxed);
         let max = self.served.max;
-        crate::platform::throttled_warn!(self.net.endpoint.throttle(), "served asks at cap",
+        crate::platform::throttled_warn!(self.net.endpoint.throttle(), "served asks at cap", source = &self.link.node,
             node = %self.net.me, peer = %self.link.node,
             "refusing an ask: the peer already has {max} being served (PeerLimits::served_asks)");
         let max = u32::try_from(max).unwrap_or(u32::MAX);
@@ -376,7 +376,7 @@ fn undelivered(net: &Network, link: &Session, recipient: u64, tag: &str, e: &Dis
         | DispatchError::Decode(_)
         | DispatchError::DuplicateTag(_) => {
             net.undeliverable.fetch_add(1, Ordering::Relaxed);
-            crate::platform::throttled_warn!(net.endpoint.throttle(), "undeliverable",
+            crate::platform::throttled_warn!(net.endpoint.throttle(), "undeliverable", source = &link.node,
                 node = %net.me, peer = %link.node, actor = recipient, tag,
                 "message from the wire not delivered: {e}"
             );

@@ -240,7 +240,7 @@ impl Network {
             return Ok(());
         }
         self.exits_refused.fetch_add(1, Ordering::Relaxed);
-        platform::throttled_warn!(self.endpoint.throttle(), "exit refused",
+        platform::throttled_warn!(self.endpoint.throttle(), "exit refused", source = caller.node(),
             node = %self.me, peer = %caller.node(), actor,
             "refusing a peer's exit of actor {actor}: it did not spawn it, and the actor does not allow remote stops (Node::allow_remote_stop)");
         Ok(())
@@ -362,12 +362,29 @@ impl Network {
                 if let Some(cause) = super::Misconfiguration::of(&e) {
                     // said loudly, once per interval: this node cannot be
                     // part of the cluster until its configuration changes
-                    platform::throttled_warn!(self.endpoint.throttle(), "refused by a peer",
+                    platform::throttled_warn!(self.endpoint.throttle(), "refused by a peer", source = peer,
                         node = %self.me, %peer, %addr, "cannot join node {peer}: {cause}");
                     *lock(&self.link_named(peer).refused) = Some(cause);
                     self.changed.send_modify(|v| *v += 1);
                 }
                 Err(e)
+            }
+        }
+    }
+
+    /// Closes the log throttle's windows every interval until the network
+    /// closes, so the lines held back are said even if no more come.
+    /// (Holds the network weakly: it goes when the node does.)
+    pub(crate) async fn flush_logs(self: Arc<Self>) {
+        // a window is said within a quarter interval of its closing
+        let every = self.endpoint.throttle().interval() / 4;
+        let net = Arc::downgrade(&self);
+        drop(self);
+        loop {
+            tokio::time::sleep(every).await;
+            match net.upgrade() {
+                Some(net) if !net.is_closed() => net.endpoint.throttle().flush(),
+                _ => return,
             }
         }
     }

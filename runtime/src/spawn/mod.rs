@@ -400,6 +400,7 @@ impl Spawner {
         };
         let conn = caller.conn.clone();
         let me = net.me.clone();
+        let throttle = net.endpoint.throttle().clone();
         let (this, wanted) = (self.clone(), kind.clone());
         let spawner = caller.node().to_owned();
         let started =
@@ -407,7 +408,9 @@ impl Spawner {
         let reply = move |outcome: Result<Arc<dyn Exported>, Refusal>| {
             let outcome: Result<u64, Refusal> = outcome.map(|actor| actor.id().local);
             if let Err(why) = &outcome {
-                tracing::warn!(node = %me, peer = %conn.peer().node, %kind, ?why, "spawn refused");
+                let peer = &conn.peer().node;
+                platform::throttled_warn!(throttle, "spawn refused", source = peer,
+                    node = %me, %peer, %kind, ?why, "spawn refused");
             }
             match crate::wire::encode(&outcome) {
                 Ok(bytes) => send_reply(&conn, correlation, Ok(bytes)),

@@ -553,7 +553,7 @@ impl Endpoint {
             }
             Admission::Refuse => {
                 self.counters.handshakes_refused.fetch_add(1, Ordering::Relaxed);
-                throttled_warn!(self.throttle, "handshakes at cap", %peer,
+                throttled_warn!(self.throttle, "handshakes at cap", source = &peer.ip().to_string(), %peer,
                     "refusing a connection attempt: {} handshakes in flight, the cap{}",
                     self.gate.in_flight(),
                     if validated { "" } else { " for unvalidated addresses" });
@@ -564,7 +564,7 @@ impl Endpoint {
                 self.counters
                     .handshakes_refused_per_source
                     .fetch_add(1, Ordering::Relaxed);
-                throttled_warn!(self.throttle, "handshakes at cap per source", %peer,
+                throttled_warn!(self.throttle, "handshakes at cap per source", source = &peer.ip().to_string(), %peer,
                     "refusing a connection attempt: its address already has {} handshakes in flight (PeerLimits::handshakes_per_source)",
                     self.peer_limits.handshakes_per_source);
                 incoming.refuse();
@@ -584,7 +584,7 @@ impl Endpoint {
             let conn = incoming.await.inspect_err(|e| self.tls_failed(peer, e))?;
             let _ = opened.set(conn.clone());
             let (send, recv) = conn.accept_bi().await.inspect_err(|e| {
-                throttled_warn!(self.throttle, "handshake failed", %peer, "handshake failed: {e}");
+                throttled_warn!(self.throttle, "handshake failed", source = &peer.ip().to_string(), %peer, "handshake failed: {e}");
             })?;
             let hs = Handshake::new(Role::Listener, self.hello.clone(), self.limits);
             self.drive(hs, conn, send, recv).await
@@ -597,7 +597,7 @@ impl Endpoint {
             Ok(Err(e)) => Err(e),
             Err(_) => {
                 self.counters.handshakes_timed_out.fetch_add(1, Ordering::Relaxed);
-                throttled_warn!(self.throttle, "handshake timeout", %peer,
+                throttled_warn!(self.throttle, "handshake timeout", source = &peer.ip().to_string(), %peer,
                     "handshake timed out after {timeout:?} (counted from its first packet)");
                 if let Some(conn) = opened.get() {
                     conn.close(CLOSE_PROTOCOL.into(), b"handshake timeout");
@@ -616,11 +616,11 @@ impl Endpoint {
                 tracing::debug!(%peer, "TLS handshake abandoned: {e}");
             }
             quinn::ConnectionError::ConnectionClosed(c) if u64::from(c.error_code) & !0xff == 0x100 => {
-                throttled_warn!(self.throttle, "tls failed", %peer,
+                throttled_warn!(self.throttle, "tls failed", source = &peer.ip().to_string(), %peer,
                     "TLS handshake failed: the node at {peer} refused our certificate \
                      (another cluster secret, cluster name or CA?): {e}")
             }
-            _ => throttled_warn!(self.throttle, "tls failed", %peer, "TLS handshake failed: {e}"),
+            _ => throttled_warn!(self.throttle, "tls failed", source = &peer.ip().to_string(), %peer, "TLS handshake failed: {e}"),
         }
     }
 
@@ -689,7 +689,7 @@ impl Endpoint {
             Step::Refuse { reject, refusal } => {
                 self.counters.hellos_refused.fetch_add(1, Ordering::Relaxed);
                 let reason = refusal.to_string();
-                throttled_warn!(self.throttle, refusal.kind(), peer = %addr, "refusing the peer: {reason}");
+                throttled_warn!(self.throttle, refusal.kind(), source = &addr.ip().to_string(), peer = %addr, "refusing the peer: {reason}");
                 if send.write_all(&reject).await.is_ok() {
                     let _ = send.finish();
                     // let the reject reach the peer before the close does
@@ -716,7 +716,7 @@ impl Endpoint {
                     // says so (a warning per attempt here would be noise)
                     tracing::debug!(peer = %addr, "handshake ended: {e}");
                 } else {
-                    throttled_warn!(self.throttle, "handshake failed", peer = %addr, "handshake failed: {e}");
+                    throttled_warn!(self.throttle, "handshake failed", source = &addr.ip().to_string(), peer = %addr, "handshake failed: {e}");
                 }
                 conn.close(CLOSE_PROTOCOL.into(), e.to_string().as_bytes());
                 Err(e)

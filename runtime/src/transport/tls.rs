@@ -392,6 +392,7 @@ impl rustls::server::danger::ClientCertVerifier
                 // proven, since the certificate is not ours)
                 let claims = claimed_node(end_entity);
                 crate::platform::throttled_warn!(self.throttle, "client certificate refused",
+                    source = claims.as_deref().unwrap_or("?"),
                     node = claims.as_deref().unwrap_or("?"),
                     "refused a node's certificate: {e} (another cluster secret or CA?)");
                 self.explain(end_entity, e)
