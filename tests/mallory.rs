@@ -37,17 +37,29 @@ impl Mallory {
         name: &str,
         incarnation: u64,
         bind: SocketAddr,
+        target: (&str, u64, SocketAddr),
+    ) -> Result<Self, String> {
+        Self::connect_in(("test", "s3cret"), name, incarnation, bind, target).await
+    }
+
+    /// [`Mallory::connect`] to a node of cluster `cluster` with secret
+    /// `secret` (her certificate minted from it).
+    pub async fn connect_in(
+        (cluster, secret): (&str, &str),
+        name: &str,
+        incarnation: u64,
+        bind: SocketAddr,
         (node, node_incarnation, addr): (&str, u64, SocketAddr),
     ) -> Result<Self, String> {
         use arbour::transport::{ClusterCa, Endpoint};
-        let ca = ClusterCa::from_secret("test", "s3cret").map_err(|e| e.to_string())?;
+        let ca = ClusterCa::from_secret(cluster, secret).map_err(|e| e.to_string())?;
         let id = ca.issue(name, [66; 32]).map_err(|e| e.to_string())?;
         let trust = ca.trust().map_err(|e| e.to_string())?;
         let endpoint = Endpoint::bind(
             bind,
             &trust,
             &id,
-            arbour::wire::Hello::new("test", name, incarnation),
+            arbour::wire::Hello::new(cluster, name, incarnation),
         )
         .map_err(|e| e.to_string())?;
         let peer = endpoint

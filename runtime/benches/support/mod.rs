@@ -30,11 +30,33 @@ impl Actor for Echo {
 /// Ask: the number after this one.
 #[arbour::message(tag = "bench.ping.v1", reply = u64)]
 pub struct Ping(pub u64);
-arbour::remote_actor!(Echo { Ping });
+/// Ask: answers after this many milliseconds (the actor serves others
+/// meanwhile).
+#[arbour::message(tag = "bench.delay.v1", reply = u64)]
+pub struct Delay(pub u64);
+
+arbour::remote_actor!(Echo { Ping, Delay });
 impl Handler<Ping> for Echo {
     type Result = u64;
     fn handle(&mut self, Ping(n): Ping, _: &mut Context<Self>) -> u64 {
         n + 1
+    }
+}
+impl Handler<Delay> for Echo {
+    type Result = ResponseFuture<u64>;
+    fn handle(&mut self, Delay(ms): Delay, _: &mut Context<Self>) -> Self::Result {
+        Box::pin(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            ms
+        })
+    }
+}
+
+/// Other nodes may start an `Echo` by kind name.
+impl arbour::cluster::Kind for Echo {
+    type Args = ();
+    fn from_args((): ()) -> Self {
+        Echo
     }
 }
 
