@@ -49,13 +49,6 @@ const PAUSES: usize = 10;
 const REJOIN_WAIT: Duration = Duration::from_secs(120);
 const WAIT: Duration = Duration::from_secs(30);
 
-impl arbour::cluster::Kind for Echo {
-    type Args = ();
-    fn from_args((): ()) -> Self {
-        Echo
-    }
-}
-
 /// Keeps its worker busy computing (a CPU-bound handler).
 struct Spinner;
 impl actix::Actor for Spinner {
