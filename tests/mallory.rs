@@ -45,6 +45,20 @@ impl Mallory {
     /// [`Mallory::connect`] to a node of cluster `cluster` with secret
     /// `secret` (her certificate minted from it).
     pub async fn connect_in(
+        cluster: (&str, &str),
+        name: &str,
+        incarnation: u64,
+        bind: SocketAddr,
+        target: (&str, u64, SocketAddr),
+    ) -> Result<Self, String> {
+        let role = arbour::net::PeerRole::Member;
+        Self::connect_as(role, cluster, name, incarnation, bind, target).await
+    }
+
+    /// [`Mallory::connect_in`] with a certificate of `role` (a client's
+    /// may ask and look up, and no more).
+    pub async fn connect_as(
+        role: arbour::net::PeerRole,
         (cluster, secret): (&str, &str),
         name: &str,
         incarnation: u64,
@@ -53,7 +67,11 @@ impl Mallory {
     ) -> Result<Self, String> {
         use arbour::transport::{ClusterCa, Endpoint};
         let ca = ClusterCa::from_secret(cluster, secret).map_err(|e| e.to_string())?;
-        let id = ca.issue(name, [66; 32]).map_err(|e| e.to_string())?;
+        let id = match role {
+            arbour::net::PeerRole::Member => ca.issue(name, [66; 32]),
+            arbour::net::PeerRole::Client => ca.issue_client(name, [66; 32]),
+        }
+        .map_err(|e| e.to_string())?;
         let trust = ca.trust().map_err(|e| e.to_string())?;
         let endpoint = Endpoint::bind(
             bind,

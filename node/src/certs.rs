@@ -7,7 +7,7 @@
 //! Run again with the same directory to add nodes to the same CA.
 
 use anyhow::{bail, Context as _};
-use arbour::net::ClusterCa;
+use arbour::net::{ClusterCa, PeerRole};
 use std::path::{Path, PathBuf};
 
 /// What [`make`] wrote.
@@ -20,8 +20,16 @@ pub struct Written {
 }
 
 /// Makes (or reuses) the CA of `cluster` in `dir` and a certificate and key
-/// for each of `nodes`. Existing node files are kept unless `force`.
-pub fn make(cluster: &str, dir: &Path, nodes: &[String], force: bool) -> anyhow::Result<Written> {
+/// for each of `nodes`, members' or, with `role` client, clients' (they may
+/// ask and look up, and may not act as members). Existing node files are
+/// kept unless `force`.
+pub fn make(
+    cluster: &str,
+    dir: &Path,
+    nodes: &[String],
+    force: bool,
+    role: PeerRole,
+) -> anyhow::Result<Written> {
     if nodes.is_empty() {
         bail!("name at least one node");
     }
@@ -63,7 +71,7 @@ pub fn make(cluster: &str, dir: &Path, nodes: &[String], force: bool) -> anyhow:
                 bail!("{} exists (pass --force to replace it)", existing.display());
             }
         }
-        let id = ca.issue_random(node)?;
+        let id = ca.issue_random(node, role)?;
         files.push((key, id.private_key_pem(), true));
         files.push((crt, id.certificate_pem(), false));
     }
@@ -113,21 +121,37 @@ mod tests {
             files.sort();
             files
         };
-        let err = make("prod", &dir, &names(&["alpha", "Bad"]), false).expect_err("bad name");
+        let err = make(
+            "prod",
+            &dir,
+            &names(&["alpha", "Bad"]),
+            false,
+            PeerRole::Member,
+        )
+        .expect_err("bad name");
         assert!(err.to_string().contains("\"Bad\""), "{err}");
         assert!(listing().is_empty(), "{:?}", listing());
 
-        let first = make("prod", &dir, &names(&["alpha"]), false).expect("first run");
+        let first =
+            make("prod", &dir, &names(&["alpha"]), false, PeerRole::Member).expect("first run");
         assert!(first.new_ca);
         assert_eq!(first.files.len(), 4);
         let before = listing();
-        let err = make("prod", &dir, &names(&["gamma", "alpha"]), false).expect_err("exists");
+        let err = make(
+            "prod",
+            &dir,
+            &names(&["gamma", "alpha"]),
+            false,
+            PeerRole::Member,
+        )
+        .expect_err("exists");
         assert!(err.to_string().contains("alpha.crt exists"), "{err}");
         assert_eq!(listing(), before, "gamma was not written");
-        let err = make("staging", &dir, &names(&["gamma"]), false).expect_err("other cluster");
+        let err = make("staging", &dir, &names(&["gamma"]), false, PeerRole::Member)
+            .expect_err("other cluster");
         assert!(format!("{err:#}").contains("does not belong"), "{err:#}");
 
-        let again = make("prod", &dir, &names(&["gamma"]), false).expect("added");
+        let again = make("prod", &dir, &names(&["gamma"]), false, PeerRole::Member).expect("added");
         assert!(!again.new_ca);
         assert_eq!(again.files.len(), 2);
         let _ = std::fs::remove_dir_all(&dir);

@@ -148,7 +148,12 @@ enum Command {
         /// Replace existing node certificates.
         #[arg(long)]
         force: bool,
-        /// The nodes to make certificates for.
+        /// Make clients' certificates: they may ask, tell and look up what
+        /// nodes expose, and the nodes refuse them membership, registry
+        /// writes and spawns.
+        #[arg(long)]
+        client: bool,
+        /// The nodes (or clients) to make certificates for.
         #[arg(required = true)]
         nodes: Vec<String>,
     },
@@ -287,9 +292,15 @@ fn run(app: &crate::App, cli: Cli) -> anyhow::Result<i32> {
             cluster,
             out,
             force,
+            client,
             nodes,
         } => {
-            let written = crate::certs::make(&cluster, &out, &nodes, force)?;
+            let role = if client {
+                arbour::net::PeerRole::Client
+            } else {
+                arbour::net::PeerRole::Member
+            };
+            let written = crate::certs::make(&cluster, &out, &nodes, force, role)?;
             if !written.new_ca {
                 println!("reusing the CA in {}", out.display());
             }

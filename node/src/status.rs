@@ -23,12 +23,13 @@ pub fn report(file: &ClusterFile) -> anyhow::Result<String> {
         let me = format!("status-{}", std::process::id());
         let b = Node::builder(&me).cluster_name(&file.name);
         let b = match &file.security {
-            Security::Secret(s) => b.secret(s),
+            // a client: it asks, and takes no part in the cluster
+            Security::Secret(s) => b.secret_as_client(s),
             Security::Tls { ca, cert_dir } => {
                 let (cert, key) = (cert_dir.join("status.crt"), cert_dir.join("status.key"));
                 anyhow::ensure!(
                     cert.exists() && key.exists(),
-                    "status with certificate files needs {} and {} (make them with: arbour certs --cluster {} --out {} status)",
+                    "status with certificate files needs {} and {} (make them with: arbour certs --client --cluster {} --out {} status)",
                     cert.display(),
                     key.display(),
                     file.name,

@@ -202,8 +202,8 @@ pub mod net {
     pub use crate::node::Net;
     pub use crate::remote::{Misconfiguration, NetStats};
     pub use crate::transport::{
-        server_name, ClusterCa, NodeIdentity, PeerLimits, Security, TlsError, TransportError,
-        Trust, ALPN,
+        role_of, server_name, ClusterCa, NodeIdentity, PeerLimits, PeerRole, Security, TlsError,
+        TransportError, Trust, ALPN, CLIENT_UNIT,
     };
 }
 

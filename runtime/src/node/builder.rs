@@ -125,6 +125,15 @@ impl NodeBuilder {
         self
     }
 
+    /// Like [`NodeBuilder::secret`], but the node presents a client's
+    /// certificate: it connects, asks, tells, watches and looks up, and
+    /// the nodes refuse it membership, registry writes and spawns
+    /// ([`Security::SecretAsClient`](crate::net::Security::SecretAsClient)).
+    pub fn secret_as_client(mut self, secret: impl Into<String>) -> Self {
+        self.security = Some(Security::SecretAsClient(secret.into()));
+        self
+    }
+
     /// Mutual TLS from PEM files (`arbour certs --out DIR` writes
     /// `DIR/ca.crt`, `DIR/<node>.crt` and `DIR/<node>.key`).
     pub fn tls_files(

@@ -205,6 +205,10 @@ impl Replica {
         let Some(net) = self.net.upgrade() else {
             return;
         };
+        if net.endpoint.role() == crate::transport::PeerRole::Client {
+            // a client writes nothing to the registry: the nodes would refuse it
+            return;
+        }
         let msg = Control::Registry { update: bytes };
         for (link, conn) in net.live_links() {
             link.system(&conn, &msg);
@@ -219,6 +223,13 @@ impl Replica {
     }
 
     fn send_full(&self, link: &Session, conn: &Connection) {
+        if self
+            .net
+            .upgrade()
+            .is_some_and(|n| n.endpoint.role() == crate::transport::PeerRole::Client)
+        {
+            return;
+        }
         let full = self.read(ClusterRegistry::full);
         match crate::wire::encode(&full) {
             Ok(bytes) => link.system(conn, &Control::Registry { update: bytes }),

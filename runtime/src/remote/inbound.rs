@@ -14,7 +14,7 @@ use super::router::Caller;
 use crate::actor::{with_context, AskError, DispatchError, ExitReason, Exported, RefContext};
 use crate::platform;
 use crate::transport::{
-    Admit, Connection, FrameSink, LaneId, Stall, CLOSE_DOWN, CLOSE_DUPLICATE,
+    Admit, Connection, FrameSink, LaneId, PeerRole, Stall, CLOSE_DOWN, CLOSE_DUPLICATE,
 };
 use crate::wire::{self, encode_frame, EnvelopeRef, FrameDecoder, FrameKind, RemoteError, Reply};
 use std::future::Future;
@@ -25,6 +25,18 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::watch;
 
+
+/// What only a member may send: a client (its certificate says so, see
+/// [`PeerRole`]) takes no part in membership, writes nothing to the
+/// registry and places nothing. It may ask, tell, watch, look up, read the
+/// registry and ask a node's status.
+const MEMBERS_ONLY: [&str; 5] = [
+    wire::tags::SWIM,
+    wire::tags::LEAVING,
+    wire::tags::REGISTRY,
+    wire::tags::SPAWN,
+    wire::tags::DRAINING,
+];
 
 /// The node's own messages to a peer node (wire-level, with our exit
 /// reason type).
@@ -219,6 +231,23 @@ impl Inbound {
             }
             return Ok(());
         };
+        if conn.peer_role() == PeerRole::Client && MEMBERS_ONLY.contains(&msg.tag()) {
+            self.net.clients_refused.fetch_add(1, Ordering::Relaxed);
+            crate::platform::throttled_warn!(self.net.endpoint.throttle(), "client refused", source = &self.link.node,
+                node = %self.net.me, peer = %self.link.node, tag = msg.tag(),
+                "refusing a client's {}: only members may send it (its certificate is a client's)", msg.tag());
+            if let Some(c) = env.correlation {
+                send_reply(
+                    conn,
+                    c,
+                    Err(RemoteError::UnknownMessage(format!(
+                        "{}: a client may not send it",
+                        msg.tag()
+                    ))),
+                );
+            }
+            return Ok(());
+        }
         let caller = Caller {
             session: &self.link,
             conn,

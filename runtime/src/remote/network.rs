@@ -128,6 +128,8 @@ pub(crate) struct Network {
     dials: AtomicU64,
     /// Peers' exits refused (not theirs to stop).
     exits_refused: AtomicU64,
+    /// Clients' messages that only members may send, refused.
+    pub(crate) clients_refused: AtomicU64,
     /// Control messages by tag, to the services that registered them.
     pub(crate) router: Router,
     /// Where peer events go.
@@ -197,6 +199,7 @@ impl Network {
                 served_asks: AtomicU64::new(0),
                 dials: AtomicU64::new(0),
                 exits_refused: AtomicU64::new(0),
+                clients_refused: AtomicU64::new(0),
                 router,
                 peer_events: std::sync::OnceLock::new(),
                 monitors_for,
@@ -753,6 +756,7 @@ impl Network {
             hellos_refused: c.hellos_refused.load(Relaxed),
             dials: self.dials.load(Relaxed),
             exits_refused: self.exits_refused.load(Relaxed),
+            clients_refused: self.clients_refused.load(Relaxed),
             spawns_refused: 0,
             peer_spawned_running: 0,
             registry_refused: 0,
@@ -937,6 +941,10 @@ pub struct NetStats {
     /// Peers' `Exit`s refused: the actor was not theirs to stop (they did
     /// not spawn it, and it does not allow remote stops).
     pub exits_refused: u64,
+    /// Messages only members may send (membership, registry writes,
+    /// spawns, drains), refused because the peer's certificate is a
+    /// client's.
+    pub clients_refused: u64,
     /// Peers' remote spawns refused at their quota
     /// ([`PeerLimits::spawns_in_flight`](crate::net::PeerLimits::spawns_in_flight),
     /// [`PeerLimits::spawned_actors`](crate::net::PeerLimits::spawned_actors)).

@@ -146,6 +146,7 @@ pub enum LaneId {
 /// called from any thread.
 pub struct Connection {
     peer: Hello,
+    role: super::PeerRole,
     quic: quinn::Connection,
     /// `lanes[0]` is control, then the data lanes.
     lanes: Vec<Arc<Lane>>,
@@ -181,6 +182,7 @@ impl Connection {
         let outbound_cap = peer_limits.outbound_cap;
         let Peer {
             hello,
+            role,
             conn,
             control: (control_send, control_recv),
             decoder,
@@ -190,6 +192,7 @@ impl Connection {
         let (large, large_rx) = mpsc::unbounded_channel();
         let this = Arc::new(Self {
             peer: hello,
+            role,
             quic: conn.clone(),
             lanes,
             large,
@@ -244,6 +247,11 @@ impl Connection {
     /// Who the peer is.
     pub fn peer(&self) -> &Hello {
         &self.peer
+    }
+
+    /// What the peer's certificate lets it be: a member or a client.
+    pub fn peer_role(&self) -> super::PeerRole {
+        self.role
     }
 
     /// The peer's address.

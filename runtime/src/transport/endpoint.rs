@@ -139,6 +139,8 @@ pub(crate) fn peer_close_code(e: &quinn::ConnectionError) -> Option<u32> {
 pub struct Peer {
     /// Who the peer said it is (after TLS and the arbour handshake).
     pub hello: Hello,
+    /// What its certificate lets it be.
+    pub role: super::PeerRole,
     pub(crate) conn: quinn::Connection,
     pub(crate) control: (quinn::SendStream, quinn::RecvStream),
     /// Bytes that followed the handshake on the control stream.
@@ -176,6 +178,8 @@ pub struct Endpoint {
     /// This node's wall clock: a peer's life may not be ahead of it by
     /// more than [`PeerLimits::incarnation_ahead`].
     clock: crate::platform::WallClock,
+    /// What this node's own certificate lets it be.
+    role: super::PeerRole,
 }
 
 /// A connection attempt the handshake gate took on: it holds its place
@@ -277,6 +281,15 @@ impl Endpoint {
     }
 }
 
+/// The role the peer's (verified) certificate gives it; a member if there
+/// is none to read (only a dialed node's, whose name TLS checked).
+fn peer_role(conn: &quinn::Connection) -> super::PeerRole {
+    conn.peer_identity()
+        .and_then(|id| id.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>().ok())
+        .and_then(|certs| certs.first().map(super::role_of))
+        .unwrap_or_default()
+}
+
 /// Whether the peer's TLS certificate names `node`, the node its hello
 /// claims to be.
 fn certificate_names(conn: &quinn::Connection, node: &str) -> Result<(), Refusal> {
@@ -354,7 +367,7 @@ impl Endpoint {
         let mut config = quinn::ServerConfig::with_crypto(server);
         config.transport_config(Arc::new(base_transport(liveness)));
         let quic = quinn::Endpoint::server(config, addr)?;
-        Ok(Self::around(quic, client, hello))
+        Ok(Self::around(quic, client, hello, identity))
     }
 
     /// [`Endpoint::bind`] with the given liveness settings, its tasks spawned
@@ -375,7 +388,7 @@ impl Endpoint {
             socket,
             runtime,
         )?;
-        Ok(Self::around(quic, client, hello))
+        Ok(Self::around(quic, client, hello, identity))
     }
 
     /// Like [`Endpoint::bind`], on a socket and runtime supplied by the
@@ -409,13 +422,19 @@ impl Endpoint {
         server.transport_config(transport_config(liveness, true));
         let quic =
             quinn::Endpoint::new_with_abstract_socket(config, Some(server), socket, runtime)?;
-        Ok(Self::around(quic, client, hello))
+        Ok(Self::around(quic, client, hello, identity))
     }
 
-    fn around(mut quic: quinn::Endpoint, client: quinn::ClientConfig, hello: Hello) -> Self {
+    fn around(
+        mut quic: quinn::Endpoint,
+        client: quinn::ClientConfig,
+        hello: Hello,
+        identity: &NodeIdentity,
+    ) -> Self {
         quic.set_default_client_config(client);
         let peer_limits = PeerLimits::default();
         Self {
+            role: identity.chain.first().map(super::role_of).unwrap_or_default(),
             quic,
             hello,
             limits: Limits::default(),
@@ -446,6 +465,12 @@ impl Endpoint {
     pub fn with_clock(mut self, clock: crate::platform::WallClock) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// What this node's own certificate lets it be (a client publishes no
+    /// registry part, and takes no part in membership).
+    pub fn role(&self) -> super::PeerRole {
+        self.role
     }
 
     /// The limits peers are held to.
@@ -678,8 +703,10 @@ impl Endpoint {
                         TransportError::Protocol(format!("sending the welcome: {e}"))
                     })?;
                 }
+                let role = peer_role(&conn);
                 Ok(Peer {
                     hello: theirs,
+                    role,
                     conn,
                     control: (send, recv),
                     decoder: hs.into_decoder(),

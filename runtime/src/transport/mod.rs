@@ -24,5 +24,8 @@ pub use limits::{
 };
 pub use peers::{default_redial, Lost, Offer, PeerTable, Redial, Timer};
 pub use pending::{lane_for, PendingAsks};
-pub use tls::{server_name, ClusterCa, NodeIdentity, Security, TlsError, Trust, ALPN};
+pub use tls::{
+    role_of, server_name, ClusterCa, NodeIdentity, PeerRole, Security, TlsError, Trust, ALPN,
+    CLIENT_UNIT,
+};
 pub(crate) use tls::CLUSTER_DIFFERS;

@@ -595,18 +595,24 @@ impl ClusterCa {
     /// Mints the certificate of node `node`, with a key made from `seed` (the
     /// node's RNG supplies it, so a simulated run stays reproducible).
     pub fn issue(&self, node: &str, seed: [u8; 32]) -> Result<NodeIdentity, TlsError> {
-        self.issue_with(node, key_from_seed(&seed)?)
+        self.issue_with(node, key_from_seed(&seed)?, PeerRole::Member)
+    }
+
+    /// Mints the certificate of a client named `node` (its subject carries
+    /// [`CLIENT_UNIT`]: it may ask and look up, not act as a member).
+    pub fn issue_client(&self, node: &str, seed: [u8; 32]) -> Result<NodeIdentity, TlsError> {
+        self.issue_with(node, key_from_seed(&seed)?, PeerRole::Client)
     }
 
     /// Mints the certificate of node `node` with a fresh random key (for
-    /// `arbour certs`; a running node never calls this).
-    pub fn issue_random(&self, node: &str) -> Result<NodeIdentity, TlsError> {
-        self.issue_with(node, random_key()?)
+    /// `arbour certs`; a running node never calls this), for `role`.
+    pub fn issue_random(&self, node: &str, role: PeerRole) -> Result<NodeIdentity, TlsError> {
+        self.issue_with(node, random_key()?, role)
     }
 
     /// The certificate of `node` for `key`; its serial comes from the public
     /// key, so the same key always gives the same certificate.
-    fn issue_with(&self, node: &str, key: KeyPair) -> Result<NodeIdentity, TlsError> {
+    fn issue_with(&self, node: &str, key: KeyPair, role: PeerRole) -> Result<NodeIdentity, TlsError> {
         if !valid_node_name(node) {
             return Err(TlsError::BadNodeName(node.to_owned()));
         }
@@ -617,6 +623,9 @@ impl ClusterCa {
         ));
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, node);
+        if role == PeerRole::Client {
+            dn.push(DnType::OrganizationalUnitName, CLIENT_UNIT);
+        }
         params.distinguished_name = dn;
         let san = node
             .try_into()
@@ -636,6 +645,44 @@ impl ClusterCa {
     }
 }
 
+/// What a peer's certificate lets it be. A *member* may take part in
+/// membership, write its part of the registry, spawn and stop actors; a
+/// *client* (the `status` command, an edge client) may ask, tell, watch
+/// and look up what nodes expose, and no more. A certificate is a
+/// client's when its subject carries the organizational unit
+/// [`CLIENT_UNIT`] (`arbour certs --client`, [`ClusterCa::issue_client`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PeerRole {
+    /// A member of the cluster.
+    #[default]
+    Member,
+    /// A client: not a member.
+    Client,
+}
+
+/// The organizational unit that makes a certificate a client's.
+pub const CLIENT_UNIT: &str = "arbour client";
+
+/// The role `leaf`, a peer's certificate (verified against the node's CA),
+/// gives it: [`PeerRole::Client`] if its subject carries [`CLIENT_UNIT`].
+pub fn role_of(leaf: &CertificateDer<'_>) -> PeerRole {
+    // the attribute as DER: OID 2.5.4.11 (organizational unit), then the
+    // text as a UTF8String or PrintableString of its length
+    let oid = [0x06, 0x03, 0x55, 0x04, 0x0b];
+    let text = CLIENT_UNIT.as_bytes();
+    let client = leaf.windows(oid.len() + 2 + text.len()).any(|w| {
+        w[..oid.len()] == oid
+            && matches!(w[oid.len()], 0x0c | 0x13)
+            && usize::from(w[oid.len() + 1]) == text.len()
+            && &w[oid.len() + 2..] == text
+    });
+    if client {
+        PeerRole::Client
+    } else {
+        PeerRole::Member
+    }
+}
+
 /// The name a client uses to reach node `node` (its certificate's name).
 pub fn server_name(node: &str) -> Result<ServerName<'static>, TlsError> {
     ServerName::try_from(node.to_owned()).map_err(|_| TlsError::BadNodeName(node.to_owned()))
@@ -647,6 +694,12 @@ pub enum Security {
     /// Every node derives the same CA from the cluster name and this secret,
     /// and mints its own certificate from it.
     Secret(String),
+    /// As [`Security::Secret`], but the certificate minted is a client's
+    /// ([`PeerRole::Client`]): the node connects, asks and looks up, and
+    /// may not act as a member. (Whoever holds the secret could mint a
+    /// member's certificate instead: to give out credentials that cannot,
+    /// use files, `arbour certs --client`.)
+    SecretAsClient(String),
     /// PEM files, as `arbour certs` makes them: the cluster's CA certificate,
     /// and this node's certificate (naming the node) and private key.
     Files {
@@ -670,11 +723,15 @@ impl Security {
         clock: crate::platform::WallClock,
     ) -> Result<(Trust, NodeIdentity), TlsError> {
         match self {
-            Security::Secret(secret) => {
+            Security::Secret(secret) | Security::SecretAsClient(secret) => {
                 let ca = ClusterCa::from_secret(cluster, secret)?;
                 let mut key_seed = [0u8; 32];
                 rng.derive("tls identity").fill_bytes(&mut key_seed);
-                Ok((ca.trust()?.with_clock(clock), ca.issue(node, key_seed)?))
+                let identity = match self {
+                    Security::SecretAsClient(_) => ca.issue_client(node, key_seed)?,
+                    _ => ca.issue(node, key_seed)?,
+                };
+                Ok((ca.trust()?.with_clock(clock), identity))
             }
             Security::Files { ca, cert, key } => {
                 let trust = Trust::from_pem_file(ca)?.with_clock(clock);
@@ -691,5 +748,21 @@ impl Security {
                 Ok((trust, identity))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod role_tests {
+    use super::*;
+
+    #[test]
+    fn a_client_certificate_says_so_and_a_members_does_not() {
+        let ca = ClusterCa::from_secret("c", "s").expect("ca");
+        let member = ca.issue("alpha", [1; 32]).expect("member");
+        let client = ca.issue_client("status", [2; 32]).expect("client");
+        assert_eq!(role_of(&member.chain[0]), PeerRole::Member);
+        assert_eq!(role_of(&client.chain[0]), PeerRole::Client);
+        // the CA's own certificate (in the chain) is no client's either
+        assert_eq!(role_of(&client.chain[1]), PeerRole::Member);
     }
 }

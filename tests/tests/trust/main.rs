@@ -3,6 +3,7 @@
 //! speaks the wire format by hand at a 3-node cluster. Throughout each
 //! attack no member is declared down and a legitimate ask keeps answering.
 
+mod client;
 mod common;
 mod exit;
 mod registry;
