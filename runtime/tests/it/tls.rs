@@ -190,7 +190,9 @@ impl Drop for Scratch {
 
 /// Writes `ca.crt`, `<node>.crt` and `<node>.key` the way `arbour certs` does.
 fn write_member(dir: &Scratch, ca: &ClusterCa, node: &str) -> (PathBuf, PathBuf, PathBuf) {
-    let id = ca.issue_random(node).expect("issue");
+    let id = ca
+        .issue_random(node, arbour::net::PeerRole::Member)
+        .expect("issue");
     (
         dir.write("ca.crt", &ca.certificate_pem()),
         dir.write(&format!("{node}.crt"), &id.certificate_pem()),
@@ -271,7 +273,9 @@ fn unusable_certificate_files_are_refused_at_load_with_the_file_and_reason() {
     let (ca_file, alpha_crt, alpha_key) = write_member(&dir, &ca, "alpha");
     let (_, beta_crt, beta_key) = write_member(&dir, &ca, "beta");
     let other = ClusterCa::generate("prod").expect("other ca");
-    let stranger = other.issue_random("alpha").expect("stranger");
+    let stranger = other
+        .issue_random("alpha", arbour::net::PeerRole::Member)
+        .expect("stranger");
     let stranger_crt = dir.write("stranger.crt", &stranger.certificate_pem());
     let garbage = dir.write("garbage.pem", "this is not PEM at all\n");
     let missing = dir.0.join("missing.crt");
@@ -337,7 +341,9 @@ fn a_generated_ca_is_recovered_from_its_files_and_a_foreign_key_is_caught() {
     let again = ClusterCa::from_pem_files("prod", &ca_key, &ca_crt).expect("the same CA");
     assert_eq!(again.certificate(), ca.certificate());
     // a node minted by the recovered CA is trusted by the original
-    let id = again.issue_random("gamma").expect("gamma");
+    let id = again
+        .issue_random("gamma", arbour::net::PeerRole::Member)
+        .expect("gamma");
     ca.trust().expect("trust").check(&id).expect("trusted");
     // another CA's key, or another cluster name, does not make this CA
     let other = ClusterCa::generate("prod").expect("other");
@@ -436,7 +442,9 @@ fn a_client_without_arbours_alpn_is_refused() {
 fn written_keys_are_pkcs8_v1_that_openssl_reads() {
     let dir = Scratch::new("pkcs8");
     let ca = ClusterCa::generate("prod").expect("ca");
-    let id = ca.issue_random("alpha").expect("alpha");
+    let id = ca
+        .issue_random("alpha", arbour::net::PeerRole::Member)
+        .expect("alpha");
     for (file, pem_text) in [
         ("ca.key", ca.private_key_pem()),
         ("alpha.key", id.private_key_pem()),
