@@ -94,13 +94,18 @@ impl Drop for ServedSlot {
 }
 
 impl Inbound {
-    pub(crate) fn new(net: Arc<Network>, link: Arc<Session>, max_served: usize) -> Self {
+    pub(crate) fn new(
+        net: Arc<Network>,
+        link: Arc<Session>,
+        in_flight: Arc<AtomicUsize>,
+        max_served: usize,
+    ) -> Self {
         Self {
             net,
-            link: link.clone(),
+            link,
             conn: OnceLock::new(),
             served: Arc::new(ServedAsks {
-                in_flight: link.served.clone(),
+                in_flight,
                 max: max_served,
                 gone: watch::Sender::new(false),
             }),
@@ -318,7 +323,9 @@ impl Handoff<'_> {
                 Ok(()) => Ok(()),
             };
         };
-        if self.served.in_flight.load(Ordering::Relaxed) >= self.served.max {
+        if self.served.in_flight.load(Ordering::Relaxed) >= self.served.max
+            || self.net.served_asks.load(Ordering::Relaxed) >= self.net.limits.served_asks_total as u64
+        {
             return self.overloaded(correlation);
         }
         let fut = match target.ask(tag, payload, self.timeout) {
@@ -374,7 +381,7 @@ impl Handoff<'_> {
         let max = self.served.max;
         crate::platform::throttled_warn!(self.net.endpoint.throttle(), "served asks at cap", source = &self.link.node,
             node = %self.net.me, peer = %self.link.node,
-            "refusing an ask: the peer already has {max} being served (PeerLimits::served_asks)");
+            "refusing an ask: the peer's life already has {max} being served (PeerLimits::served_asks), or the node its maximum over all peers (PeerLimits::served_asks_total)");
         let max = u32::try_from(max).unwrap_or(u32::MAX);
         send_reply(self.conn, correlation, Err(RemoteError::Overloaded(max)));
         Ok(())

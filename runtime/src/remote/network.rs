@@ -278,7 +278,7 @@ impl Network {
             ctx: self.ctx.clone(),
             conn: ArcSwapOption::empty(),
             pending: Mutex::default(),
-            served: Arc::default(),
+            served: Mutex::default(),
             refused: Mutex::default(),
             waiting: Mutex::default(),
         });
@@ -416,6 +416,7 @@ impl Network {
         let inbound = Arc::new(Inbound::new(
             self.clone(),
             link.clone(),
+            link.served_by_life(incarnation),
             self.limits.served_asks,
         ));
         let conn = Connection::start(
@@ -1077,9 +1078,11 @@ pub(crate) struct Session {
     /// Why the last dial of the node was refused, if for a reason of
     /// configuration (cleared when a connection comes up).
     pub(crate) refused: Mutex<Option<super::Misconfiguration>>,
-    /// The peer's asks being served now, over all its connections (so a
-    /// reconnect does not start the count over).
-    pub(crate) served: Arc<std::sync::atomic::AtomicUsize>,
+    /// The peer's asks being served now, by the peer's life they came
+    /// from, over all its connections (a reconnect does not start the
+    /// count over; a new life does: its old life's asks, still running
+    /// out, do not lock it out).
+    served: Mutex<(u64, Arc<std::sync::atomic::AtomicUsize>)>,
     /// Control messages for the peer while its connection is being
     /// dialed, sent once it is up (at most [`WAITING`]).
     waiting: Mutex<std::collections::VecDeque<Control>>,
@@ -1096,6 +1099,16 @@ pub(crate) struct Session {
 const WAITING: usize = 64;
 
 impl Session {
+    /// The count of asks being served for the peer's life `incarnation`
+    /// (a new one for a newer life).
+    pub(crate) fn served_by_life(&self, incarnation: u64) -> Arc<std::sync::atomic::AtomicUsize> {
+        let mut served = lock(&self.served);
+        if served.0 != incarnation {
+            *served = (incarnation, Arc::default());
+        }
+        served.1.clone()
+    }
+
     /// Asks the peer node, over `conn`, which local number it exposes
     /// `name` under; returns the node's id and the number, if any.
     pub(crate) async fn whereis(

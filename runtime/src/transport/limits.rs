@@ -71,6 +71,10 @@ pub struct PeerLimits {
     /// free the place while the handler runs; u32::MAX ms does not hold it
     /// for 49 days). An asker that waits longer gets `Timeout` at this.
     pub served_ask_timeout: Duration,
+    /// Asks being served at once over all peers. Each peer's life has its
+    /// own [`PeerLimits::served_asks`] (a restarted peer is not locked out
+    /// by its old life's asks still running out); this bounds them all.
+    pub served_asks_total: usize,
     /// Remote spawns from one peer being started at once. Past it, a spawn
     /// is refused (`NetStats::spawns_refused`).
     pub spawns_in_flight: usize,
@@ -101,6 +105,8 @@ pub const DEFAULT_SPAWNS_IN_FLIGHT: usize = 256;
 /// The default [`PeerLimits::spawned_actors`]: a supervisor's pools and a
 /// task layer's workers fit many times over.
 pub const DEFAULT_SPAWNED_ACTORS: usize = 10_000;
+/// The default [`PeerLimits::served_asks_total`].
+pub const DEFAULT_SERVED_ASKS_TOTAL: usize = 65_536;
 /// The default [`PeerLimits::served_ask_timeout`].
 pub const DEFAULT_SERVED_ASK_TIMEOUT: Duration = Duration::from_secs(300);
 /// The default [`PeerLimits::served_asks`].
@@ -123,6 +129,7 @@ impl Default for PeerLimits {
             peer_monitors: DEFAULT_PEER_MONITORS,
             served_asks: DEFAULT_SERVED_ASKS,
             served_ask_timeout: DEFAULT_SERVED_ASK_TIMEOUT,
+            served_asks_total: DEFAULT_SERVED_ASKS_TOTAL,
             spawns_in_flight: DEFAULT_SPAWNS_IN_FLIGHT,
             spawned_actors: DEFAULT_SPAWNED_ACTORS,
             outbound_cap: super::DEFAULT_OUTBOUND_CAP,

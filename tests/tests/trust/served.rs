@@ -68,6 +68,41 @@ fn a_served_ask_holds_its_place_until_its_handler_is_done_and_no_longer_than_the
             }
         })
         .await;
+        // the same name in a new life is not locked out by its old life's
+        // asks, which still hold their places
+        let refused = stats().served_asks_refused;
+        let addr = c.alpha.net().local_addr().expect("addr");
+        let life = c.alpha.node_id().incarnation;
+        let mut again = bounded(
+            "mallory's next life connects",
+            arbour_tests::mallory::Mallory::connect(
+                "mallory",
+                8,
+                "127.0.0.1:0".parse().expect("bind"),
+                ("alpha", life, addr),
+            ),
+        )
+        .await
+        .expect("connects");
+        for i in 0..10u64 {
+            again
+                .envelope(
+                    echo,
+                    "probe.delay.v1",
+                    &forever,
+                    Some(5_000 + i),
+                    Some(u32::MAX),
+                )
+                .await
+                .expect("sent");
+        }
+        bounded("the new life's asks are served", async {
+            while stats().served_asks_in_flight < 110 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        assert_eq!(stats().served_asks_refused, refused, "none refused");
         eventually_for(
             Duration::from_secs(6),
             "u32::MAX asks give their places back at the node's maximum",
