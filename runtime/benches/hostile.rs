@@ -23,8 +23,8 @@
 //!   and speaks the wire format by hand (`arbour_tests::mallory`): forged
 //!   SWIM (speaking as beta; "beta is down"; "alpha is down" at the top
 //!   SWIM incarnation; gamma at a life at the end of time), 200 made-up
-//!   members, registry updates at stamps 0 and u64::MAX and past the cap
-//!   plus 1,000 resync asks, 20,000 remote spawns, 10,000 asks of a
+//!   members, a registry part of 100,000 names (taken), updates at stamps
+//!   0 and u64::MAX and a part past the cap, 1,000 resync asks, 20,000 remote spawns, 10,000 asks of a
 //!   handler that never ends with 1 ms timeouts, an `Exit` of alpha's
 //!   echo, a 16 MiB frame before the hello, and 200 certificate-less
 //!   attempts from 127.0.0.2 that answer the Retry and go silent.
@@ -595,10 +595,27 @@ mod cluster {
                 let up = |u: &Update| Control::Registry {
                     update: arbour::wire::encode(u).expect("encode"),
                 };
+                // her first whole part, at the cap (taken: applied off the
+                // network's thread), then stamps 0 and u64::MAX, then a
+                // part past the cap nobody asked for
+                let part = |n: u64| {
+                    let mut p = Published::default();
+                    for i in 0..n {
+                        p.names.insert(
+                            format!("n{i}"),
+                            Registration {
+                                local: i,
+                                stamp: 1 + i,
+                            },
+                        );
+                    }
+                    p
+                };
+                let at_cap = MAX_OWN_ENTRIES as u64;
                 m.control(
                     &up(&Update::Full {
                         seq: 0,
-                        state: Published::default(),
+                        state: part(at_cap),
                     }),
                     None,
                 )
@@ -614,19 +631,15 @@ mod cluster {
                     };
                     m.control(&up(&hijack), None).await.expect("registry");
                 }
-                let mut big = Published::default();
-                for i in 0..=MAX_OWN_ENTRIES as u64 {
-                    big.names.insert(
-                        format!("n{i}"),
-                        Registration {
-                            local: i,
-                            stamp: 1 + i,
-                        },
-                    );
-                }
-                m.control(&up(&Update::Full { seq: 3, state: big }), None)
-                    .await
-                    .expect("registry");
+                m.control(
+                    &up(&Update::Full {
+                        seq: 3,
+                        state: part(at_cap + 1),
+                    }),
+                    None,
+                )
+                .await
+                .expect("registry");
                 for _ in 0..1_000 {
                     m.control(control(&Control::RegistryResync), None)
                         .await

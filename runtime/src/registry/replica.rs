@@ -33,7 +33,20 @@ pub(crate) struct Replica {
     resynced: Mutex<std::collections::BTreeMap<String, platform::Instant>>,
     /// Updates refused and resync asks past their rate.
     refused: std::sync::atomic::AtomicU64,
+    /// Where peers' updates go to be applied off the network's thread (a
+    /// whole part of 100,000 entries takes ~60 ms to decode and apply), in
+    /// the order they came; set on first use if the node has an I/O
+    /// worker of its own.
+    applier: std::sync::OnceLock<Option<tokio::sync::mpsc::Sender<Arriving>>>,
 }
+
+/// A peer's update on its way to the machine.
+type Arriving = (Arc<Session>, Arc<Connection>, Vec<u8>);
+
+/// Updates waiting to be applied at most; past it one is dropped (counted
+/// refused): the gap it leaves is noticed, and the peer's whole part asked
+/// for again.
+const APPLY_QUEUE: usize = 1024;
 
 /// How often a peer may have this node's whole part on its asking (a peer
 /// that connects gets it anyway).
@@ -60,6 +73,7 @@ impl Replica {
             watched: Mutex::default(),
             resynced: Mutex::default(),
             refused: std::sync::atomic::AtomicU64::new(0),
+            applier: std::sync::OnceLock::new(),
         });
         let weak = Arc::downgrade(&replica);
         net.router.route(
@@ -155,10 +169,44 @@ impl Replica {
     }
 
     fn on_update(self: &Arc<Self>, caller: &Caller<'_>, msg: Control) -> Result<(), String> {
-        if let Control::Registry { update } = msg {
-            self.update(caller.session, caller.conn, &update);
+        let Control::Registry { update } = msg else {
+            return Ok(());
+        };
+        match self.applier() {
+            Some(tx) => {
+                let arriving = (caller.session.clone(), caller.conn.clone(), update);
+                if tx.try_send(arriving).is_err() {
+                    self.refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if let Some(net) = self.net.upgrade() {
+                        platform::throttled_warn!(net.endpoint.throttle(), "registry queue full", source = caller.node(),
+                            node = %self.me, peer = %caller.node(),
+                            "a registry update dropped: {APPLY_QUEUE} wait to be applied (the gap is noticed and the whole part asked for again)");
+                    }
+                }
+            }
+            None => self.update(caller.session, caller.conn, &update),
         }
         Ok(())
+    }
+
+    /// The queue to the task that applies peers' updates on a user worker,
+    /// started on first use; `None` if the node's network has no thread of
+    /// its own (they are applied where they arrive).
+    fn applier(self: &Arc<Self>) -> Option<&tokio::sync::mpsc::Sender<Arriving>> {
+        self.applier
+            .get_or_init(|| {
+                let net = self.net.upgrade()?;
+                let (tx, mut rx) = tokio::sync::mpsc::channel::<Arriving>(APPLY_QUEUE);
+                let this = Arc::downgrade(self);
+                let started = net.off_io(async move {
+                    while let Some((link, conn, bytes)) = rx.recv().await {
+                        let Some(this) = this.upgrade() else { return };
+                        this.update(&link, &conn, &bytes);
+                    }
+                });
+                started.then_some(tx)
+            })
+            .as_ref()
     }
 
     /// A peer missed a change and asks for this node's whole part: sent

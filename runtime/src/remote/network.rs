@@ -515,6 +515,20 @@ impl Network {
         }
     }
 
+    /// Spawns `task` on a user worker if the node's network has an I/O
+    /// worker of its own (work a peer can make heavy, kept off the thread
+    /// that runs the transport and membership); `false` if it has none
+    /// (the caller then does the work where it is).
+    pub(crate) fn off_io(&self, task: impl std::future::Future<Output = ()> + Send + 'static) -> bool {
+        match self.workers.upgrade() {
+            Some(w) if w.io() != 0 => {
+                let _ = w.spawn_on(0, task);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Spawns one of the network's tasks on the node's I/O worker (on this
     /// thread if that is it, or if the node has no workers of its own).
     fn on_io(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
