@@ -62,6 +62,14 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Print a client credential for the secret-mode cluster of a file: a
+    /// client given it (`NodeBuilder::client_credential`) connects, asks
+    /// and looks up, and cannot act as a member (it holds no secret).
+    Credential {
+        /// The cluster file.
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Check a cluster file (and that this binary has its kinds); prints
     /// every problem, exits 1 on any.
     Check {
@@ -209,6 +217,19 @@ fn run(app: &crate::App, cli: Cli) -> anyhow::Result<i32> {
             let file = arbour_config::ClusterFile::load(&config)?;
             print!("{}", crate::status::report(&file)?);
             Ok(0)
+        }
+        Command::Credential { config } => {
+            let file = arbour_config::ClusterFile::load(&config)?;
+            match &file.security {
+                arbour_config::Security::Secret(secret) => {
+                    println!("{}", arbour::net::ClusterCa::client_credential(&file.name, secret)?);
+                    Ok(0)
+                }
+                arbour_config::Security::Tls { .. } => anyhow::bail!(
+                    "{}: the cluster uses certificate files: make a client's with `arbour certs --client NAME`",
+                    config.display()
+                ),
+            }
         }
         Command::Check { config } => match arbour_config::ClusterFile::load(&config) {
             Err(e) => {

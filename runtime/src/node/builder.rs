@@ -134,6 +134,16 @@ impl NodeBuilder {
         self
     }
 
+    /// A client of a secret-mode cluster, from the credential its operator
+    /// gave it (`arbour credential`,
+    /// [`ClusterCa::client_credential`](crate::net::ClusterCa::client_credential))
+    /// instead of the secret: it can mint a client's certificate and no
+    /// member's.
+    pub fn client_credential(mut self, credential: impl Into<String>) -> Self {
+        self.security = Some(Security::ClientCredential(credential.into()));
+        self
+    }
+
     /// Mutual TLS from PEM files (`arbour certs --out DIR` writes
     /// `DIR/ca.crt`, `DIR/<node>.crt` and `DIR/<node>.key`).
     pub fn tls_files(

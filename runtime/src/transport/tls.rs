@@ -519,6 +519,38 @@ impl ClusterCa {
         Self::with_key(cluster, key_from_seed(&seed)?)
     }
 
+    /// The CA of `cluster`'s clients in secret mode, from `secret`: every
+    /// member derives it (and trusts it); a client gets only its seed, in
+    /// a [`ClusterCa::client_credential`], so it can mint clients'
+    /// certificates and no member's. Its certificates are clients'
+    /// whatever they say ([`role_of`] reads the issuer).
+    pub fn clients_from_secret(cluster: &str, secret: &str) -> Result<Self, TlsError> {
+        if secret.is_empty() {
+            return Err(TlsError::EmptySecret);
+        }
+        Self::clients_from_seed(cluster, &client_seed(cluster, secret))
+    }
+
+    fn clients_from_seed(cluster: &str, seed: &[u8; 32]) -> Result<Self, TlsError> {
+        Self::with_key_named(&format!("{CLIENTS_CA} {cluster}"), cluster, key_from_seed(seed)?)
+    }
+
+    /// What a client of `cluster` needs in secret mode, as one line of
+    /// text (give it instead of the secret): the seed of the clients' CA
+    /// and the members' CA certificate (to check the nodes it dials). It
+    /// mints clients' certificates only: a node holding it cannot act as
+    /// a member (`Security::ClientCredential`).
+    pub fn client_credential(cluster: &str, secret: &str) -> Result<String, TlsError> {
+        let members = Self::from_secret(cluster, secret)?;
+        let seed = client_seed(cluster, secret);
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        Ok(format!(
+            "{CREDENTIAL_PREFIX}.{}.{}",
+            hex(&seed),
+            hex(members.certificate())
+        ))
+    }
+
     /// A new CA for `cluster` with a fresh random key (for `arbour certs`;
     /// a running node never calls this).
     pub fn generate(cluster: &str) -> Result<Self, TlsError> {
@@ -543,6 +575,11 @@ impl ClusterCa {
     /// (validity, and a serial from the public key), so the same key always
     /// gives the same certificate.
     fn with_key(cluster: &str, key: KeyPair) -> Result<Self, TlsError> {
+        Self::with_key_named(&format!("arbour cluster {cluster}"), cluster, key)
+    }
+
+    /// [`ClusterCa::with_key`] under the common name `name`.
+    fn with_key_named(name: &str, cluster: &str, key: KeyPair) -> Result<Self, TlsError> {
         let mut params = CertificateParams::default();
         fixed_validity(&mut params);
         let serial = derive(
@@ -552,7 +589,7 @@ impl ClusterCa {
         );
         params.serial_number = Some(SerialNumber::from_slice(&serial[..16]));
         let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, format!("arbour cluster {cluster}"));
+        dn.push(DnType::CommonName, name);
         // two CAs of one cluster name get distinct names, so a certificate
         // from the other one reads as an unknown issuer, not a bad signature
         let fingerprint: String = serial[..6].iter().map(|b| format!("{b:02x}")).collect();
@@ -663,9 +700,48 @@ pub enum PeerRole {
 /// The organizational unit that makes a certificate a client's.
 pub const CLIENT_UNIT: &str = "arbour client";
 
+/// The common name (then the cluster's) of the clients' CA in secret mode.
+const CLIENTS_CA: &str = "arbour clients of";
+
+/// How a client credential begins (its version).
+const CREDENTIAL_PREFIX: &str = "arbour-client-v1";
+
+/// The seed of `cluster`'s clients' CA, from its secret.
+fn client_seed(cluster: &str, secret: &str) -> [u8; 32] {
+    derive(b"arbour clients ca v1", secret.as_bytes(), cluster.as_bytes())
+}
+
+/// A client credential's parts: the clients' CA seed and the members' CA
+/// certificate.
+fn parse_credential(text: &str) -> Option<([u8; 32], Vec<u8>)> {
+    let mut parts = text.trim().split('.');
+    if parts.next()? != CREDENTIAL_PREFIX {
+        return None;
+    }
+    let unhex = |h: &str| -> Option<Vec<u8>> {
+        h.len().is_multiple_of(2)
+            .then(|| {
+                (0..h.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok())
+                    .collect::<Option<Vec<u8>>>()
+            })
+            .flatten()
+    };
+    let seed: [u8; 32] = unhex(parts.next()?)?.try_into().ok()?;
+    let ca = unhex(parts.next()?)?;
+    parts.next().is_none().then_some((seed, ca))
+}
+
 /// The role `leaf`, a peer's certificate (verified against the node's CA),
-/// gives it: [`PeerRole::Client`] if its subject carries [`CLIENT_UNIT`].
+/// gives it: [`PeerRole::Client`] if its subject carries [`CLIENT_UNIT`],
+/// or the clients' CA of secret mode issued it.
 pub fn role_of(leaf: &CertificateDer<'_>) -> PeerRole {
+    // issued by the clients' CA of secret mode (a node name cannot hold
+    // a space, so the text is the issuer's)
+    if leaf.windows(CLIENTS_CA.len()).any(|w| w == CLIENTS_CA.as_bytes()) {
+        return PeerRole::Client;
+    }
     // the attribute as DER: OID 2.5.4.11 (organizational unit), then the
     // text as a UTF8String or PrintableString of its length
     let oid = [0x06, 0x03, 0x55, 0x04, 0x0b];
@@ -700,6 +776,10 @@ pub enum Security {
     /// member's certificate instead: to give out credentials that cannot,
     /// use files, `arbour certs --client`.)
     SecretAsClient(String),
+    /// A client's credential in secret mode
+    /// ([`ClusterCa::client_credential`]): the node mints a client's
+    /// certificate from it and can mint no member's.
+    ClientCredential(String),
     /// PEM files, as `arbour certs` makes them: the cluster's CA certificate,
     /// and this node's certificate (naming the node) and private key.
     Files {
@@ -725,13 +805,30 @@ impl Security {
         match self {
             Security::Secret(secret) | Security::SecretAsClient(secret) => {
                 let ca = ClusterCa::from_secret(cluster, secret)?;
+                let clients = ClusterCa::clients_from_secret(cluster, secret)?;
                 let mut key_seed = [0u8; 32];
                 rng.derive("tls identity").fill_bytes(&mut key_seed);
                 let identity = match self {
                     Security::SecretAsClient(_) => ca.issue_client(node, key_seed)?,
                     _ => ca.issue(node, key_seed)?,
                 };
-                Ok((ca.trust()?.with_clock(clock), identity))
+                // members accept clients minted from a credential too
+                let trust = Trust::new([ca.certificate().clone(), clients.certificate().clone()])?;
+                Ok((trust.with_clock(clock), identity))
+            }
+            Security::ClientCredential(text) => {
+                let (seed, members) = parse_credential(text).ok_or_else(|| TlsError::BadIdentity {
+                    node: node.to_owned(),
+                    reason: format!(
+                        "not a client credential (it begins {CREDENTIAL_PREFIX}: make one with `arbour credential`)"
+                    ),
+                })?;
+                let clients = ClusterCa::clients_from_seed(cluster, &seed)?;
+                let mut key_seed = [0u8; 32];
+                rng.derive("tls identity").fill_bytes(&mut key_seed);
+                let identity = clients.issue_client(node, key_seed)?;
+                let trust = Trust::new([CertificateDer::from(members), clients.certificate().clone()])?;
+                Ok((trust.with_clock(clock), identity))
             }
             Security::Files { ca, cert, key } => {
                 let trust = Trust::from_pem_file(ca)?.with_clock(clock);
@@ -754,6 +851,23 @@ impl Security {
 #[cfg(test)]
 mod role_tests {
     use super::*;
+
+    /// In secret mode a client's credential mints only clients: a
+    /// certificate from it is a client's even without the marker, and the
+    /// credential holds no member's key.
+    #[test]
+    fn a_client_credential_mints_only_clients() {
+        let text = ClusterCa::client_credential("c", "s").expect("credential");
+        let (seed, members) = parse_credential(&text).expect("parses");
+        let members_ca = ClusterCa::from_secret("c", "s").expect("ca");
+        assert_eq!(&members, members_ca.certificate().as_ref());
+        let clients = ClusterCa::clients_from_seed("c", &seed).expect("clients' CA");
+        // trying to mint a member with it: still a client
+        let posing = clients.issue("alpha", [3; 32]).expect("cert");
+        assert_eq!(role_of(&posing.chain[0]), PeerRole::Client);
+        assert!(!text.contains(&members_ca.private_key_pem()));
+        assert!(parse_credential("arbour-client-v1.zz.00").is_none());
+    }
 
     #[test]
     fn a_client_certificate_says_so_and_a_members_does_not() {

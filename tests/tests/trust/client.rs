@@ -95,6 +95,30 @@ fn a_client_may_ask_and_look_up_and_nothing_a_member_may() {
             .await;
         assert!(spawned.is_err(), "{spawned:?}");
         assert_eq!(c.alpha.net().stats().clients_refused, 5);
+        // a client given a credential instead of the secret: the same, and
+        // a certificate it mints as "alpha" is still a client's
+        let credential =
+            arbour::net::ClusterCa::client_credential("test", "s3cret").expect("credential");
+        let edge = arbour::Node::builder("edge")
+            .cluster_name("test")
+            .client_credential(credential)
+            .start()
+            .await
+            .expect("edge node");
+        edge.net().connect("alpha", addr).await.expect("connect");
+        let echo = bounded("lookup", edge.lookup::<Echo>("alpha", ECHO, LIMIT))
+            .await
+            .expect("lookup");
+        assert_eq!(bounded("ask", echo.ask(Ping(5))).await, Ok(6));
+        let spawned = edge
+            .spawn_kind::<Echo>(
+                arbour::cluster::Placement::Node("alpha".into()),
+                "echo",
+                &(),
+            )
+            .await;
+        assert!(spawned.is_err(), "{spawned:?}");
+        assert_eq!(c.alpha.net().stats().clients_refused, 6);
         c.assert_whole();
     });
 }
