@@ -30,7 +30,8 @@
 //!   attempts from 127.0.0.2 that answer the Retry and go silent.
 //!   `hostile.cluster.evictions`: real members declared down, left or
 //!   replaced anywhere (target 0); `hostile.cluster.legit_ask_p99_ms`:
-//!   beta's asks of alpha's echo throughout (target ≤ 50);
+//!   beta's asks of alpha's echo throughout (target ≤ 50), and its ratio
+//!   to the p99 of beta's asks in the 3 s before the attacks, same run;
 //!   `hostile.cluster.rss_peak_mb`: alpha's peak RSS (and `_base_mb`
 //!   before); `hostile.cluster.dials_after_forget`: alpha's dials in the
 //!   12 s after every made-up member was declared down and forgotten
@@ -498,7 +499,9 @@ mod cluster {
         // the cluster formed and settled: alpha's baseline
         std::thread::sleep(Duration::from_secs(3));
         let base = read();
-        asks.lock().expect("asks").clear();
+        // the floor: beta's asks of the settled cluster, before any attack
+        let mut floor = std::mem::take(&mut *asks.lock().expect("asks"));
+        floor.sort();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -535,9 +538,23 @@ mod cluster {
             "hostile.cluster.legit_ask_max_ms {:.3} ms",
             ms(latencies.last().copied().unwrap_or_default())
         );
+        let floor_p99 = percentile(&floor, 0.99);
+        println!(
+            "hostile.cluster.legit_ask_floor_p99_ms {:.3} ms (before the attacks, {} asks)",
+            ms(floor_p99),
+            floor.len()
+        );
+        println!(
+            "hostile.cluster.legit_ask_p99_ratio {:.2}",
+            ms(percentile(&latencies, 0.99)) / ms(floor_p99).max(1e-6)
+        );
         println!("hostile.cluster.rss_base_mb {:.1} MB", mb(base.rss));
         println!("hostile.cluster.rss_peak_mb {:.1} MB", mb(after.rss_peak));
         println!("hostile.cluster.rss_end_mb {:.1} MB", mb(after.rss));
+        println!(
+            "hostile.cluster.rss_peak_ratio {:.2}",
+            after.rss_peak as f64 / base.rss.max(1) as f64
+        );
         println!(
             "hostile.cluster.fakes_forgotten_s {:.1} s",
             fakes_down_at.elapsed().as_secs_f64()
@@ -550,10 +567,6 @@ mod cluster {
             "hostile.cluster.dials_after_forget {} dials",
             after.dials.saturating_sub(forgotten.dials)
         );
-    }
-
-    fn control(msg: &Control<arbour::ExitReason>) -> &Control<arbour::ExitReason> {
-        msg
     }
 
     /// Every attack in turn, against alpha at `addr` (life `life`, its
@@ -641,7 +654,7 @@ mod cluster {
                 .await
                 .expect("registry");
                 for _ in 0..1_000 {
-                    m.control(control(&Control::RegistryResync), None)
+                    m.control(&Control::RegistryResync, None)
                         .await
                         .expect("resync");
                 }

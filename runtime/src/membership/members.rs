@@ -154,8 +154,9 @@ impl Members {
         });
         let weak = Arc::downgrade(&members);
         net.router
-            .route(crate::wire::tags::SWIM, weak.clone(), Members::on_swim);
-        net.router.route(crate::wire::tags::LEAVING, weak, Members::on_leaving);
+            .route_members(crate::wire::tags::SWIM, weak.clone(), Members::on_swim);
+        net.router
+            .route_members(crate::wire::tags::LEAVING, weak, Members::on_leaving);
         members
     }
 

@@ -121,11 +121,14 @@ pub fn vet(packet: &[u8], speaker: Speaker<'_>, known: &Known<'_>) -> Vetted {
         }
     }
     let tail = data;
+    // only a packet that could take the machine past its cap needs each new
+    // name looked up (a scan of the members): the common one does not
+    let near_cap = known.members + updates.len() >= known.max_members;
     let (mut dropped, mut doubted, mut added) = (0u32, 0u32, 0usize);
     let mut kept = Vec::with_capacity(updates.len());
     let mut changed = false;
     for m in updates {
-        match fate(&m, speaker, known, &mut added) {
+        match fate(&m, speaker, known, near_cap, &mut added) {
             Fate::Keep => kept.push(m),
             Fate::Drop => {
                 dropped += 1;
@@ -151,7 +154,13 @@ pub fn vet(packet: &[u8], speaker: Speaker<'_>, known: &Known<'_>) -> Vetted {
     }
 }
 
-fn fate(m: &Member<MemberId>, speaker: Speaker<'_>, known: &Known<'_>, added: &mut usize) -> Fate {
+fn fate(
+    m: &Member<MemberId>,
+    speaker: Speaker<'_>,
+    known: &Known<'_>,
+    near_cap: bool,
+    added: &mut usize,
+) -> Fate {
     let id = m.id();
     if id.incarnation > known.latest_life {
         return Fate::Drop;
@@ -191,7 +200,7 @@ fn fate(m: &Member<MemberId>, speaker: Speaker<'_>, known: &Known<'_>, added: &m
             return Fate::Doubt(Member::new(id.clone(), m.incarnation(), State::Suspect));
         }
     }
-    if m.state() != State::Down && !(known.knows_name)(&id.name) {
+    if near_cap && m.state() != State::Down && !(known.knows_name)(&id.name) {
         if known.members + *added >= known.max_members {
             return Fate::Drop;
         }

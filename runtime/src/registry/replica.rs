@@ -76,7 +76,7 @@ impl Replica {
             applier: std::sync::OnceLock::new(),
         });
         let weak = Arc::downgrade(&replica);
-        net.router.route(
+        net.router.route_members(
             crate::wire::tags::REGISTRY,
             weak.clone(),
             Replica::on_update,

@@ -10,11 +10,11 @@
 //! a tell), and the node keeps serving.
 
 use super::network::{Loss, Network, Session};
-use super::router::Caller;
+use super::router::{Caller, Routed};
 use crate::actor::{with_context, AskError, DispatchError, ExitReason, Exported, RefContext};
 use crate::platform;
 use crate::transport::{
-    Admit, Connection, FrameSink, LaneId, PeerRole, Stall, CLOSE_DOWN, CLOSE_DUPLICATE,
+    Admit, Connection, FrameSink, LaneId, Stall, CLOSE_DOWN, CLOSE_DUPLICATE,
 };
 use crate::wire::{self, encode_frame, EnvelopeRef, FrameDecoder, FrameKind, RemoteError, Reply};
 use std::future::Future;
@@ -24,19 +24,6 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::watch;
-
-
-/// What only a member may send: a client (its certificate says so, see
-/// [`PeerRole`]) takes no part in membership, writes nothing to the
-/// registry and places nothing. It may ask, tell, watch, look up, read the
-/// registry and ask a node's status.
-const MEMBERS_ONLY: [&str; 5] = [
-    wire::tags::SWIM,
-    wire::tags::LEAVING,
-    wire::tags::REGISTRY,
-    wire::tags::SPAWN,
-    wire::tags::DRAINING,
-];
 
 /// The node's own messages to a peer node (wire-level, with our exit
 /// reason type).
@@ -236,29 +223,21 @@ impl Inbound {
             }
             return Ok(());
         };
-        if conn.peer_role() == PeerRole::Client && MEMBERS_ONLY.contains(&msg.tag()) {
-            self.net.clients_refused.fetch_add(1, Ordering::Relaxed);
-            crate::platform::throttled_warn!(self.net.endpoint.throttle(), "client refused", source = &self.link.node,
-                node = %self.net.me, peer = %self.link.node, tag = msg.tag(),
-                "refusing a client's {}: only members may send it (its certificate is a client's)", msg.tag());
-            if let Some(c) = env.correlation {
-                send_reply(
-                    conn,
-                    c,
-                    Err(RemoteError::UnknownMessage(format!(
-                        "{}: a client may not send it",
-                        msg.tag()
-                    ))),
-                );
-            }
-            return Ok(());
-        }
+        let tag = msg.tag();
         let caller = Caller {
             session: &self.link,
             conn,
             correlation: env.correlation,
         };
-        self.net.router.dispatch(&caller, msg)
+        if self.net.router.dispatch(&caller, msg)? == Routed::MembersOnly {
+            // a client (its certificate says so) takes no part in
+            // membership, writes nothing to the registry, places nothing
+            self.net.clients_refused.fetch_add(1, Ordering::Relaxed);
+            crate::platform::throttled_warn!(self.net.endpoint.throttle(), "client refused", source = &self.link.node,
+                node = %self.net.me, peer = %self.link.node, tag,
+                "refusing a client's {tag}: only members may send it (its certificate is a client's)");
+        }
+        Ok(())
     }
 }
 

@@ -763,19 +763,14 @@ impl Network {
             unfinished_frames_refused: c.unfinished_frames_refused.load(Relaxed),
             served_asks_in_flight: self.served_asks_in_flight(),
             served_asks_refused: c.served_asks_refused.load(Relaxed),
-            membership_malformed: 0,
-            membership_refused: 0,
-            membership_updates_dropped: 0,
-            membership_downs_doubted: 0,
             handshakes_refused_per_source: c.handshakes_refused_per_source.load(Relaxed),
             hellos_refused: c.hellos_refused.load(Relaxed),
             dials: self.dials.load(Relaxed),
             exits_refused: self.exits_refused.load(Relaxed),
             clients_refused: self.clients_refused.load(Relaxed),
-            spawns_refused: 0,
-            peer_spawned_running: 0,
-            registry_refused: 0,
-            registry_replica_entries: 0,
+            // membership's, the registry's and spawning's are the node's
+            // to add
+            ..NetStats::default()
         }
     }
 

@@ -208,8 +208,8 @@ impl Spawner {
             refused: AtomicU64::new(0),
         });
         net.router
-            .route(crate::wire::tags::SPAWN, Arc::downgrade(&spawner), Spawner::on_spawn);
-        net.router.route(
+            .route_members(crate::wire::tags::SPAWN, Arc::downgrade(&spawner), Spawner::on_spawn);
+        net.router.route_members(
             crate::wire::tags::DRAINING,
             Arc::downgrade(&spawner),
             Spawner::on_draining,

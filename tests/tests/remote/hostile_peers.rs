@@ -31,19 +31,24 @@ async fn good_peer(alpha: &Node, name: &str) -> (Node, arbour::ActorRef<Echo>) {
     (node, echo)
 }
 
-/// A raw member (valid certificate, passes the handshake) that then
-/// misbehaves at the QUIC level.
-async fn member(alpha: &Node) -> quinn::Connection {
+/// Mallory's endpoint: a valid certificate of the tests' cluster.
+fn mallory_endpoint() -> arbour::transport::Endpoint {
     use arbour::transport::{ClusterCa, Endpoint};
     let ca = ClusterCa::from_secret("test", "s3cret").expect("ca");
     let id = ca.issue("mallory", [9; 32]).expect("identity");
-    let ep = Endpoint::bind(
+    Endpoint::bind(
         "127.0.0.1:0".parse().expect("addr"),
         &ca.trust().expect("trust"),
         &id,
         arbour::wire::Hello::new("test", "mallory", 9),
     )
-    .expect("bind");
+    .expect("bind")
+}
+
+/// A raw member (valid certificate, passes the handshake) that then
+/// misbehaves at the QUIC level.
+async fn member(alpha: &Node) -> quinn::Connection {
+    let ep = mallory_endpoint();
     let peer = bounded(
         "mallory connects",
         ep.connect(alpha.net().local_addr().expect("addr"), "alpha"),
@@ -131,11 +136,11 @@ fn a_silent_host_that_answered_the_retry_holds_only_its_share_of_the_handshake_p
         let mut flood = HalfOpen::start_from("127.0.0.2:0".parse().expect("addr"), addr, 100);
         let answered = flood.answer_retries(Duration::from_millis(500)).await;
         flood.ping();
-        bounded("the address's share is full", async {
-            while alpha.net().stats().handshakes_refused_per_source == 0 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
+        eventually(
+            "the address's share is full",
+            Duration::from_millis(5),
+            || alpha.net().stats().handshakes_refused_per_source != 0,
+        )
         .await;
         let most = alpha.net().stats().handshakes_in_flight;
         assert!(most >= 9, "the validated attempts hold slots: {most}");
@@ -163,16 +168,8 @@ fn a_silent_host_that_answered_the_retry_holds_only_its_share_of_the_handshake_p
 fn a_frame_larger_than_a_hello_before_the_hello_is_refused_at_once() {
     run_local(|| async {
         let alpha = victim(PeerLimits::default()).await;
-        use arbour::transport::{ClusterCa, Endpoint};
-        let ca = ClusterCa::from_secret("test", "s3cret").expect("ca");
-        let id = ca.issue("mallory", [9; 32]).expect("identity");
-        let ep = Endpoint::bind(
-            "127.0.0.1:0".parse().expect("addr"),
-            &ca.trust().expect("trust"),
-            &id,
-            arbour::wire::Hello::new("test", "mallory", 9),
-        )
-        .expect("bind");
+        // TLS only: the handshake's stream is Mallory's to write
+        let ep = mallory_endpoint();
         let addr = alpha.net().local_addr().expect("addr");
         let conn = bounded("TLS", ep.quic().connect(addr, "alpha").expect("connect"))
             .await

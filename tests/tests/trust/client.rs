@@ -9,7 +9,7 @@ use arbour::registry::{Published, Update};
 use arbour::wire::Control;
 use arbour_testkit::{Echo, Ping, ECHO};
 use arbour_tests::mallory::{gossip, member, Mallory, SwimState};
-use arbour_tests::{bounded, LIMIT};
+use arbour_tests::{bounded, eventually, LIMIT};
 use std::time::Duration;
 
 #[test]
@@ -58,11 +58,11 @@ fn a_client_may_ask_and_look_up_and_nothing_a_member_may() {
         };
         client.control(&spawn, Some(1)).await.expect("sent");
         client.control(&Control::Leaving, None).await.expect("sent");
-        bounded("alpha refuses the client's member messages", async {
-            while c.alpha.net().stats().clients_refused < 4 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
+        eventually(
+            "alpha refuses the client's member messages",
+            Duration::from_millis(5),
+            || c.alpha.net().stats().clients_refused >= 4,
+        )
         .await;
         let s = c.alpha.net().stats();
         assert_eq!((s.clients_refused, s.peer_spawned_running), (4, 0), "{s:?}");
@@ -74,51 +74,34 @@ fn a_client_may_ask_and_look_up_and_nothing_a_member_may() {
                 .all(|m| m.name != "client"),
             "the client is no member"
         );
-        // a client node (secret_as_client) asks and looks up as any peer
-        let node = arbour_tests::test_node("status")
-            .secret_as_client("s3cret")
-            .start()
-            .await
-            .expect("client node");
-        node.net().connect("alpha", addr).await.expect("connect");
-        let echo = bounded("lookup", node.lookup::<Echo>("alpha", ECHO, LIMIT))
-            .await
-            .expect("lookup");
-        assert_eq!(bounded("ask", echo.ask(Ping(1))).await, Ok(2));
+        // a client node (secret_as_client) asks and looks up as any peer,
         // and its spawn is refused
-        let spawned = node
-            .spawn_kind::<Echo>(
-                arbour::cluster::Placement::Node("alpha".into()),
-                "echo",
-                &(),
-            )
-            .await;
-        assert!(spawned.is_err(), "{spawned:?}");
+        let node = arbour_tests::test_node("status").secret_as_client("s3cret");
+        asks_and_cannot_spawn(node, addr).await;
         assert_eq!(c.alpha.net().stats().clients_refused, 5);
-        // a client given a credential instead of the secret: the same, and
-        // a certificate it mints as "alpha" is still a client's
+        // a client given a credential instead of the secret: the same (a
+        // certificate it mints is a client's whatever it says)
         let credential =
             arbour::net::ClusterCa::client_credential("test", "s3cret").expect("credential");
         let edge = arbour::Node::builder("edge")
             .cluster_name("test")
-            .client_credential(credential)
-            .start()
-            .await
-            .expect("edge node");
-        edge.net().connect("alpha", addr).await.expect("connect");
-        let echo = bounded("lookup", edge.lookup::<Echo>("alpha", ECHO, LIMIT))
-            .await
-            .expect("lookup");
-        assert_eq!(bounded("ask", echo.ask(Ping(5))).await, Ok(6));
-        let spawned = edge
-            .spawn_kind::<Echo>(
-                arbour::cluster::Placement::Node("alpha".into()),
-                "echo",
-                &(),
-            )
-            .await;
-        assert!(spawned.is_err(), "{spawned:?}");
+            .client_credential(credential);
+        asks_and_cannot_spawn(edge, addr).await;
         assert_eq!(c.alpha.net().stats().clients_refused, 6);
         c.assert_whole();
     });
+}
+
+/// Starts `client`, which looks up alpha's (at `addr`) echo and asks it,
+/// and whose spawn there is refused.
+async fn asks_and_cannot_spawn(client: arbour::NodeBuilder, addr: std::net::SocketAddr) {
+    let node = client.start().await.expect("client node");
+    node.net().connect("alpha", addr).await.expect("connect");
+    let echo = bounded("lookup", node.lookup::<Echo>("alpha", ECHO, LIMIT))
+        .await
+        .expect("lookup");
+    assert_eq!(bounded("ask", echo.ask(Ping(1))).await, Ok(2));
+    let alpha = arbour::cluster::Placement::Node("alpha".into());
+    let spawned = node.spawn_kind::<Echo>(alpha, "echo", &()).await;
+    assert!(spawned.is_err(), "{spawned:?}");
 }

@@ -5,7 +5,7 @@ use crate::common::Cluster;
 use arbour::cluster::MembershipConfig;
 use arbour::wire::Control;
 use arbour_testkit::Ping;
-use arbour_tests::bounded;
+use arbour_tests::{bounded, eventually};
 use std::time::Duration;
 
 #[test]
@@ -20,10 +20,8 @@ fn an_exit_from_a_peer_stops_only_what_it_may_stop() {
                 .await
                 .expect("sent");
         }
-        bounded("both exits refused", async {
-            while c.alpha.net().stats().exits_refused < 2 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
+        eventually("both exits refused", Duration::from_millis(5), || {
+            c.alpha.net().stats().exits_refused >= 2
         })
         .await;
         let p99 = c.legit_asks_for(Duration::from_millis(500)).await;

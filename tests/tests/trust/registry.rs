@@ -8,7 +8,7 @@ use arbour::cluster::MembershipConfig;
 use arbour::registry::{Change, Published, Registration, Update, MAX_OWN_ENTRIES};
 use arbour::wire::Control;
 use arbour_testkit::Echo;
-use arbour_tests::bounded;
+use arbour_tests::{bounded, eventually};
 use std::time::Duration;
 
 fn update(u: &Update) -> Control<arbour::ExitReason> {
@@ -81,11 +81,11 @@ fn a_peer_cannot_take_a_name_with_a_forged_stamp_grow_its_part_past_the_cap_or_r
                 .expect("sent");
         }
         let stats = || c.alpha.net().stats();
-        bounded("alpha refuses the updates and the resyncs", async {
-            while stats().registry_refused < 3 + 999 - 1 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
+        eventually(
+            "alpha refuses the updates and the resyncs",
+            Duration::from_millis(5),
+            || stats().registry_refused >= 3 + 999 - 1,
+        )
         .await;
         let p99 = c.legit_asks_for(Duration::from_secs(1)).await;
         let s = stats();

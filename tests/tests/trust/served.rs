@@ -6,7 +6,7 @@ use crate::common::Cluster;
 use arbour::cluster::MembershipConfig;
 use arbour::net::PeerLimits;
 use arbour_testkit::Delay;
-use arbour_tests::{bounded, eventually_for};
+use arbour_tests::{bounded, eventually, eventually_for};
 use std::time::Duration;
 
 #[test]
@@ -20,22 +20,16 @@ fn a_served_ask_holds_its_place_until_its_handler_is_done_and_no_longer_than_the
         let mut c = Cluster::start_with(MembershipConfig::default(), limits).await;
         let mut mallory = c.mallory("127.0.0.1:0").await;
         let echo = c.local_echo.id().local;
-        let forever = arbour::wire::encode(&Delay(u64::MAX)).expect("encode");
         // 150 asks of a handler that never ends, each saying its asker
         // waits 1 ms: 100 are served, 50 refused, and the 100 keep their
         // places (they run on)
-        for i in 0..150u64 {
-            mallory
-                .envelope(echo, "probe.delay.v1", &forever, Some(i + 1), Some(1))
-                .await
-                .expect("sent");
-        }
+        ask_forever(&mut mallory, echo, 1..151, 1).await;
         let stats = || c.alpha.net().stats();
-        bounded("the asks past the cap refused", async {
-            while stats().served_asks_refused < 50 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
+        eventually(
+            "the asks past the cap refused",
+            Duration::from_millis(5),
+            || stats().served_asks_refused >= 50,
+        )
         .await;
         // far past the asker's 1 ms, the places are still held
         let p99 = c.legit_asks_for(Duration::from_millis(1_000)).await;
@@ -50,22 +44,9 @@ fn a_served_ask_holds_its_place_until_its_handler_is_done_and_no_longer_than_the
         .await;
         // asks saying their asker waits u32::MAX ms hold their places no
         // longer than that maximum either
-        for i in 0..100u64 {
-            mallory
-                .envelope(
-                    echo,
-                    "probe.delay.v1",
-                    &forever,
-                    Some(1_000 + i),
-                    Some(u32::MAX),
-                )
-                .await
-                .expect("sent");
-        }
-        bounded("u32::MAX asks served", async {
-            while stats().served_asks_in_flight < 100 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
+        ask_forever(&mut mallory, echo, 1_000..1_100, u32::MAX).await;
+        eventually("u32::MAX asks served", Duration::from_millis(5), || {
+            stats().served_asks_in_flight >= 100
         })
         .await;
         // the same name in a new life is not locked out by its old life's
@@ -84,23 +65,12 @@ fn a_served_ask_holds_its_place_until_its_handler_is_done_and_no_longer_than_the
         )
         .await
         .expect("connects");
-        for i in 0..10u64 {
-            again
-                .envelope(
-                    echo,
-                    "probe.delay.v1",
-                    &forever,
-                    Some(5_000 + i),
-                    Some(u32::MAX),
-                )
-                .await
-                .expect("sent");
-        }
-        bounded("the new life's asks are served", async {
-            while stats().served_asks_in_flight < 110 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
+        ask_forever(&mut again, echo, 5_000..5_010, u32::MAX).await;
+        eventually(
+            "the new life's asks are served",
+            Duration::from_millis(5),
+            || stats().served_asks_in_flight >= 110,
+        )
         .await;
         assert_eq!(stats().served_asks_refused, refused, "none refused");
         eventually_for(
@@ -113,4 +83,22 @@ fn a_served_ask_holds_its_place_until_its_handler_is_done_and_no_longer_than_the
         c.assert_whole();
         assert!(p99 < Duration::from_millis(50), "legit ask p99 {p99:?}");
     });
+}
+
+/// Mallory asks `echo` (a local number) to `Delay` for ever, once per
+/// correlation id in `ids`, each envelope saying its asker waits
+/// `timeout_ms`.
+async fn ask_forever(
+    mallory: &mut arbour_tests::mallory::Mallory,
+    echo: u64,
+    ids: std::ops::Range<u64>,
+    timeout_ms: u32,
+) {
+    let forever = arbour::wire::encode(&Delay(u64::MAX)).expect("encode");
+    for id in ids {
+        mallory
+            .envelope(echo, "probe.delay.v1", &forever, Some(id), Some(timeout_ms))
+            .await
+            .expect("sent");
+    }
 }

@@ -7,7 +7,7 @@ use arbour::cluster::MembershipConfig;
 use arbour::net::PeerLimits;
 use arbour::wire::Control;
 use arbour_testkit::Echo;
-use arbour_tests::bounded;
+use arbour_tests::eventually;
 use std::time::Duration;
 
 #[test]
@@ -30,11 +30,11 @@ fn a_peers_spawns_are_held_to_its_quota() {
             mallory.control(&spawn, Some(i + 1)).await.expect("sent");
         }
         let stats = || c.alpha.net().stats();
-        bounded("the spawns past the quota refused", async {
-            while stats().spawns_refused < 100 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
+        eventually(
+            "the spawns past the quota refused",
+            Duration::from_millis(5),
+            || stats().spawns_refused >= 100,
+        )
         .await;
         let p99 = c.legit_asks_for(Duration::from_millis(500)).await;
         let s = stats();

@@ -5,7 +5,7 @@
 use crate::common::Cluster;
 use arbour::cluster::MembershipConfig;
 use arbour_tests::mallory::{gossip, member, SwimState};
-use arbour_tests::{bounded, eventually_for};
+use arbour_tests::{eventually, eventually_for};
 use std::time::Duration;
 
 fn find(node: &arbour::Node, name: &str) -> arbour::cluster::MemberId {
@@ -47,10 +47,9 @@ fn forged_membership_packets_evict_no_one() {
         );
         mallory.swim(bare).await.expect("sent");
         let stats = || c.alpha.net().stats();
-        bounded("alpha vets the packets", async {
-            while stats().membership_refused < 1 || stats().membership_downs_doubted < 2 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
+        eventually("alpha vets the packets", Duration::from_millis(5), || {
+            let s = stats();
+            s.membership_refused >= 1 && s.membership_downs_doubted >= 2
         })
         .await;
         // four times the time a suspect has to refute, and more: a member
@@ -100,11 +99,11 @@ fn made_up_members_are_capped_dropped_after_their_verdict_and_not_redialed() {
                 .await
                 .expect("sent");
         }
-        bounded("alpha takes the made-up members up to its cap", async {
-            while c.alpha.net().stats().membership_updates_dropped < 250 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
+        eventually(
+            "alpha takes the made-up members up to its cap",
+            Duration::from_millis(5),
+            || c.alpha.net().stats().membership_updates_dropped >= 250,
+        )
         .await;
         let most = std::cell::Cell::new(0);
         let held = || {
